@@ -1,0 +1,44 @@
+import type { BootNs } from '../base/time.js';
+import type { DiagnosticLog } from '../base/diagnostics.js';
+import type { TraceEvent } from '../model/events.js';
+import type { CaptureHeader } from '../model/header.js';
+
+export const FORMAT_NAMES = ['bpftrace-text', 'bpftrace-json', 'perf-script', 'csv'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+export interface ImportOptions {
+  /** The file as the user named it, for diagnostics (`-` for stdin). */
+  file: string;
+  /** Fail on the first malformed line instead of skipping and counting it. */
+  strict: boolean;
+  diagnostics: DiagnosticLog;
+  /** Events are delivered in batches, in file order (ordered per CPU, not across CPUs). */
+  onEvents: (batch: TraceEvent[]) => void;
+  /** Called once the header is known (before any event), or not at all when there is none. */
+  onHeader?: (header: CaptureHeader) => void;
+  /** Progress callback with bytes consumed so far (the CLI shows it on a TTY). */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface ImportSummary {
+  format: FormatName;
+  header?: CaptureHeader;
+  /** Boot-time ns that event `ts` 0 refers to: the header's start, else the first event's. */
+  origin: BootNs;
+  /** True when origin came from the header. */
+  originFromHeader: boolean;
+  lines: number;
+  events: number;
+  lostEvents: number;
+  skippedLines: number;
+}
+
+/**
+ * One importer per input format (speedscope's src/import/*). `sniff` looks at the first few KB
+ * of text; `import` consumes text chunks (already gunzipped and decoded) and streams events.
+ */
+export interface Importer {
+  name: FormatName;
+  sniff(head: string): boolean;
+  import(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary>;
+}

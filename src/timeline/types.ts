@@ -1,0 +1,154 @@
+import type { BootNs, DurNs, Ns } from '../base/time.js';
+import type { Diagnostic } from '../base/diagnostics.js';
+import type { CaptureHeader, CaptureMode } from '../model/header.js';
+import type { FormatName } from '../import/types.js';
+
+/**
+ * The per-core timeline every detector, model and report reads. Memory is bounded by
+ * CPUs x NAPI instances x windows, never by the number of events: the builder folds events
+ * into per-window aggregates as they stream in, and keeps individual slices only for the
+ * range a command asks for (`SliceRequest`).
+ *
+ * All per-window series are Float64Arrays of length `windowCount`; window i covers
+ * [startNs + i*windowNs, startNs + (i+1)*windowNs) clipped to endNs. Time attributed to a
+ * window is the overlap of a slice with it (a slice crossing a boundary is split).
+ */
+export interface Timeline {
+  capture: CaptureFacts;
+  /** CPU ids, ascending: from the header (idle CPUs included), else those seen in events. */
+  cpus: number[];
+  windowNs: DurNs;
+  windowCount: number;
+  /** Per CPU id. */
+  cores: Map<number, CoreSeries>;
+  /** NAPI instances (one per tunnel on WireGuard), in order of first appearance. */
+  napis: NapiInstance[];
+  /** Per device (wg crypt work and RSS evidence), keyed by device name. */
+  devices: Map<string, DeviceSeries>;
+  /** Only when requested: individual slices per CPU id, sorted by start. */
+  slices?: Map<number, Slice[]>;
+  diagnostics: Diagnostic[];
+}
+
+export interface CaptureFacts {
+  format: FormatName;
+  mode: CaptureMode;
+  header?: CaptureHeader;
+  /** Boot ns that `Ns` 0 refers to. */
+  origin: BootNs;
+  /** Capture bounds relative to origin (header start/end when present, else first/last event). */
+  startNs: Ns;
+  endNs: Ns;
+  durationNs: DurNs;
+  events: number;
+  lostEvents: number;
+  skippedLines: number;
+  /** Slices cut by the capture's start or end, clamped and marked. */
+  clampedSlices: number;
+  /** True when CPUs came from events, not from a header. */
+  cpusGuessed: boolean;
+}
+
+export interface CoreSeries {
+  cpu: number;
+  /** NET_RX softirq time (entry..exit), including polls inside it. */
+  netRxBusyNs: Float64Array;
+  netRxCount: Float64Array;
+  /** The part of NET_RX that ran inside ksoftirqd/N (deferred: the core is saturated). */
+  ksoftirqdNetRxBusyNs: Float64Array;
+  ksoftirqdNetRxCount: Float64Array;
+  netTxBusyNs: Float64Array;
+  /** NAPI poll time inside softirq (sum over NAPIs). */
+  pollBusyNs: Float64Array;
+  /** NAPI poll time in threaded-NAPI kthreads (napi/<dev>-<id>), from sched_switch slices. */
+  threadPollBusyNs: Float64Array;
+  /** WireGuard crypt workqueue items (wg_packet_{de,en}crypt_worker) executing. */
+  cryptBusyNs: Float64Array;
+  /** Other workqueue items executing (kex, tx worker, anything else). */
+  otherWorkBusyNs: Float64Array;
+  /** Fraction 0..1 of the window this core was busy with any of the above (union, not sum). */
+  utilization: Float64Array;
+}
+
+export interface NapiInstance {
+  /** Index in Timeline.napis. */
+  index: number;
+  dev: string;
+  /** `0x` + 16 hex digits. */
+  napi: string;
+  totals: { polls: number; work: number; fullBudgetPolls: number; busyNs: number; threadedPolls: number };
+  /** Per CPU id. */
+  perCpu: Map<number, NapiCpuSeries>;
+  /** Consecutive polls on different CPUs (the poll moved). Bounded list of the moves. */
+  moves: number;
+  moveList: { ts: Ns; from: number; to: number }[];
+  /** Threaded-NAPI kthread pids that ran this NAPI's polls (napi/<dev>-<id>). */
+  threadPids: number[];
+}
+
+export interface NapiCpuSeries {
+  busyNs: Float64Array;
+  polls: Float64Array;
+  work: Float64Array;
+  fullBudgetPolls: Float64Array;
+  /** Monolithic chains: runs of consecutive work == budget polls of this NAPI on this CPU. */
+  chains: ChainStats;
+  /**
+   * Time this NAPI waited on this CPU while another NAPI's poll ran: when this NAPI's last
+   * poll here used its whole budget it is still scheduled (net/core/dev.c: napi_poll requeues
+   * it), so any other poll that runs here before its next poll delays it. Keyed by the other
+   * NAPI's index.
+   */
+  waitedForNs: Map<number, number>;
+}
+
+export interface ChainStats {
+  /** Number of chains with at least 2 polls. */
+  count: number;
+  /** Histogram of chain length in polls: bucket k counts chains of [2^k, 2^(k+1)) polls. */
+  lengthLog2Histogram: number[];
+  totalPolls: number;
+  totalNs: number;
+  /** The longest chains (bounded), for evidence. */
+  longest: { startNs: Ns; endNs: Ns; polls: number }[];
+}
+
+export interface DeviceSeries {
+  dev: string;
+  /** wg-crypt-<dev> items executed, per CPU id: busy ns and count, and per window per CPU. */
+  cryptBusyByCpu: Map<number, number>;
+  cryptItemsByCpu: Map<number, number>;
+  /** workqueue_queue_work on wg-crypt-<dev>, counted per requesting CPU (the RSS core). */
+  queueWorkByCpu: Map<number, number>;
+}
+
+export type SliceKind = 'net_rx' | 'net_tx' | 'poll' | 'thread_poll' | 'ksoftirqd' | 'crypt_work' | 'work' | 'napi_thread';
+
+export interface Slice {
+  kind: SliceKind;
+  start: Ns;
+  dur: DurNs;
+  /** Nesting depth on its CPU (a poll inside a NET_RX softirq has depth 1). */
+  depth: number;
+  /** Device and napi for polls; function for work items; comm for threads. */
+  label: string;
+  napiIndex?: number;
+  work?: number;
+  budget?: number;
+  /** Cut by the capture's start or end and clamped to it. */
+  clamped?: 'start' | 'end' | 'both';
+}
+
+export interface SliceRequest {
+  from?: Ns;
+  to?: Ns;
+  cpus?: number[];
+  /** Bound on slices kept (the command says how many it can show); past it, counted only. */
+  maxSlices?: number;
+}
+
+export interface TimelineOptions {
+  /** Aggregation window; default 10 ms, or the capture's interval in windows mode. */
+  windowNs?: number;
+  slices?: SliceRequest;
+}
