@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import type { CliIO } from '../io.js';
+
+/** Each command lives in its own file and registers itself here. */
+export type RegisterCommand = (program: Command, io: CliIO) => void;
+
+export const COMMANDS: RegisterCommand[] = [];

@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { InputError } from '../base/diagnostics.js';
+import { processIO, type CliIO } from './io.js';
+import { COMMANDS } from './commands/index.js';
+
+export const VERSION = '0.1.0';
+
+/**
+ * The CLI entry (tachometer's shape: bin/wgtrace.js calls main(argv); the exit code is set
+ * once, here). Commands throw typed errors; this maps them to one-line messages and codes:
+ * 0 analysed (even with findings), 2 bad input, 64 usage, 130 interrupted.
+ */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    // `wgtrace analyze x | head`: a closed pipe is not an error.
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  const program = new Command();
+  program
+    .name('wgtrace')
+    .description('Why does a WireGuard gateway stop scaling? Per-core NAPI timelines from kernel captures.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError(false);
+  for (const register of COMMANDS) register(program, io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 64;
+    }
+    if (e instanceof InputError) {
+      io.err(`wgtrace: ${e.oneLine()}\n`);
+      return e.exitCode;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+      // A system error (ENOENT, EACCES, ENOSPC...): one line, no stack.
+      io.err(`wgtrace: ${err.message}\n`);
+      return 2;
+    }
+    io.err(`wgtrace: internal error: ${process.env['WGTRACE_DEBUG'] ? String((e as Error)?.stack ?? e) : String((e as Error)?.message ?? e)} (set WGTRACE_DEBUG=1 for a stack trace)\n`);
+    return 70;
+  }
+}
