@@ -1,0 +1,132 @@
+import type { Ns } from '../../base/time.js';
+import type { Detector, DetectContext, Finding, ImbalanceDetails, Recommendation } from '../finding.js';
+import { windowRuns, type CoreFacts } from '../facts.js';
+import { dur, list, pct, plural, ranges } from '../format.js';
+
+/**
+ * core-imbalance: per-core utilization (NET_RX softirq, polls, crypt work, threads), the
+ * busiest core against the mean, and idle cores beside saturated ones: the talk's "CPU % per
+ * core" picture of gw2, a few cores at 100% while most idle.
+ *
+ * Its cost is not counted here: the throughput it loses is the waiting that co-location and
+ * monolithic-poll measure, and counting it twice would distort the ranking.
+ */
+export const coreImbalance: Detector = {
+  id: 'core-imbalance',
+  title: 'uneven load over the cores: saturated cores beside idle ones',
+  detect(ctx: DetectContext): Finding[] {
+    const { timeline: t, thresholds: th, facts } = ctx;
+    if (facts.cores.length < 2 || facts.durationNs <= 0) return [];
+    const maxCore = facts.cores.reduce((m, c) => (c.utilization > m.utilization ? c : m), facts.cores[0]!);
+    const mean = facts.meanUtilization;
+    const ratio = mean > 0 ? maxCore.utilization / mean : 0;
+
+    const saturated: ImbalanceDetails['saturated'] = [];
+    for (const c of facts.cores) {
+      let ns = 0;
+      for (let w = 0; w < t.windowCount; w++) if ((c.utilizationSeries[w] ?? 0) >= th.saturatedUtil) ns += facts.windowLen[w]!;
+      if (ns > 0) saturated.push({ cpu: c.cpu, saturatedNs: ns, utilization: c.utilization });
+    }
+    saturated.sort((a, b) => b.saturatedNs - a.saturatedNs || a.cpu - b.cpu);
+    const idle = facts.cores.filter((c) => c.utilization <= th.idleUtil).map((c) => c.cpu);
+
+    // Windows where some core is saturated while another sits idle in the same window.
+    const both = new Array<boolean>(t.windowCount).fill(false);
+    for (let w = 0; w < t.windowCount; w++) {
+      let sat = false;
+      let idl = false;
+      for (const c of facts.cores) {
+        const u = c.utilizationSeries[w] ?? 0;
+        if (u >= th.saturatedUtil) sat = true;
+        else if (u <= th.idleUtil) idl = true;
+      }
+      both[w] = sat && idl;
+    }
+    const runs = windowRuns(both, t, facts.windowLen);
+    const satBesideIdle = runs.length > 0 && saturated.length > 0 && idle.length > 0;
+    if (!satBesideIdle && !(ratio >= th.imbalanceMinRatio && maxCore.utilization > th.idleUtil)) return [];
+
+    const details: ImbalanceDetails = {
+      maxCpu: maxCore.cpu,
+      maxUtilization: maxCore.utilization,
+      meanUtilization: mean,
+      ratio,
+      saturated,
+      idle,
+      ranges: runs.slice(0, 20),
+    };
+    const evidence = [
+      `busiest cpu ${maxCore.cpu}: ${pct(maxCore.utilization)} busy (${breakdown(maxCore)}); mean over ${plural(facts.cores.length, 'core')}: ${pct(mean)} (max/mean ${ratio.toFixed(1)})`,
+    ];
+    if (saturated.length > 0) {
+      evidence.push(`saturated (>= ${pct(th.saturatedUtil)} in a window): ${saturated.slice(0, 8).map((s) => `cpu ${s.cpu} for ${dur(s.saturatedNs)}`).join(', ')}${saturated.length > 8 ? ` (+${saturated.length - 8} more)` : ''}`);
+    }
+    if (idle.length > 0) evidence.push(`idle (<= ${pct(th.idleUtil)} over the capture): ${cpuList(idle)}`);
+    if (runs.length > 0) evidence.push(`saturated beside idle cores during ${ranges(runs)}`);
+    const homes = facts.napis.filter((n) => n.polls > 0 && saturated.some((s) => s.cpu === n.homeCpu));
+    if (homes.length > 0) {
+      evidence.push(`polls homed on the saturated cores: ${homes.map((n) => `${facts.labels[n.index]} (cpu ${n.homeCpu})`).join(', ')}`);
+    }
+    const first = runs[0];
+    const last = runs[runs.length - 1];
+    return [
+      {
+        id: 'core-imbalance',
+        severity: satBesideIdle ? 'critical' : 'warning',
+        summary: satBesideIdle
+          ? `${plural(saturated.length, 'core')} saturated (${cpuList(saturated.map((s) => s.cpu))}) while ${plural(idle.length, 'core')} sat idle; busiest cpu ${maxCore.cpu} at ${pct(maxCore.utilization)}, mean ${pct(mean)}`
+          : `cpu ${maxCore.cpu} is ${ratio.toFixed(1)}x as busy as the mean core (${pct(maxCore.utilization)} vs ${pct(mean)})`,
+        cpus: saturated.length > 0 ? saturated.map((s) => s.cpu) : [maxCore.cpu],
+        napis: homes.map((n) => ({ dev: n.dev, napi: n.napi })),
+        fromNs: ((t.capture.startNs as number) + (first?.startOffsetNs ?? 0)) as Ns,
+        toNs: ((t.capture.startNs as number) + (last?.endOffsetNs ?? facts.durationNs)) as Ns,
+        evidence,
+        recommendation: advice(maxCore),
+        costEstimate: { share: 0, basis: 'a symptom: the throughput it costs is counted under co-location and monolithic-poll' },
+        lossy: false,
+        details,
+      },
+    ];
+  },
+};
+
+function breakdown(c: CoreFacts): string {
+  const rxOnly = Math.max(0, c.netRxBusyNs - c.pollBusyNs);
+  const polls = c.pollBusyNs + c.threadPollBusyNs;
+  return `polls ${dur(polls)}, other NET_RX ${dur(rxOnly)}, crypt ${dur(c.cryptBusyNs)}`;
+}
+
+/** What dominates the busiest core says what to change. */
+function advice(c: CoreFacts): Recommendation {
+  const rxOnly = Math.max(0, c.netRxBusyNs - c.pollBusyNs);
+  const polls = c.pollBusyNs + c.threadPollBusyNs;
+  if (polls >= rxOnly && polls >= c.cryptBusyNs) {
+    return {
+      text: `Tunnel polls dominate cpu ${c.cpu}: see the co-location and monolithic-poll findings; threaded NAPI lets the scheduler spread them.`,
+      commands: [],
+    };
+  }
+  if (rxOnly >= c.cryptBusyNs) {
+    return {
+      text: `NET_RX outside the tunnel polls (the NIC's own receive) dominates cpu ${c.cpu}: the outer flows hash to few RX queues. Check the NIC's RSS spread (ethtool -x) and queue count (ethtool -l), or give the tunnels different UDP ports so their outer 5-tuples hash apart.`,
+      commands: ['ethtool -l <nic>', 'ethtool -x <nic>'],
+    };
+  }
+  return {
+    text: `Decryption dominates cpu ${c.cpu}, although wg_packet_decrypt_worker is spread round-robin over online CPUs (drivers/net/wireguard/queueing.c: wg_cpumask_next_online): check which CPUs are online and isolated.`,
+    commands: ['cat /sys/devices/system/cpu/online'],
+  };
+}
+
+/** `0-3, 8, 10-11` */
+export function cpuList(cpus: readonly number[]): string {
+  const s = [...cpus].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
+    parts.push(j > i ? `${s[i]}-${s[j]}` : `${s[i]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}

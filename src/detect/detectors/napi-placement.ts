@@ -1,0 +1,81 @@
+import type { Ns } from '../../base/time.js';
+import type { Detector, DetectContext, Finding, PlacementDetails } from '../finding.js';
+import { count, dur, pct, plural } from '../format.js';
+import { cpuList } from './core-imbalance.js';
+
+/**
+ * napi-placement: per NAPI instance (one per tunnel on WireGuard: drivers/net/wireguard/
+ * peer.c: netif_napi_add per peer), the cores its polls ran on, its home core, how sticky it is
+ * (share of its poll time on the home core) and how often it moved. Always reported (info), so
+ * the report shows where every tunnel's poll ran and whether in softirq or in its napi thread;
+ * a warning when softirq polls wander, which costs cache locality at every move.
+ */
+export const napiPlacement: Detector = {
+  id: 'napi-placement',
+  title: 'where each tunnel\'s NAPI polls ran: home core, stickiness, moves, softirq or thread',
+  detect(ctx: DetectContext): Finding[] {
+    const { timeline: t, thresholds: th, facts } = ctx;
+    const active = facts.napis.filter((n) => n.polls > 0);
+    if (active.length === 0) return [];
+    const coresUsed = new Set(active.flatMap((n) => n.cpus.map((c) => c.cpu)));
+    const threadedPolls = active.reduce((s, n) => s + n.threadedPolls, 0);
+    const threadedPollShare = facts.totalPolls > 0 ? threadedPolls / facts.totalPolls : 0;
+    const details: PlacementDetails = {
+      coresUsed: coresUsed.size,
+      cpus: t.cpus.length,
+      threadedPollShare,
+      napis: active.map((n) => ({
+        dev: n.dev,
+        napi: n.napi,
+        mode: n.mode,
+        ...(n.devThreaded === undefined ? {} : { devThreaded: n.devThreaded }),
+        polls: n.polls,
+        busyNs: n.busyNs,
+        homeCpu: n.homeCpu,
+        stickiness: n.stickiness,
+        moves: n.moves,
+        wanders: n.polls >= th.placementMinPolls && n.stickiness < th.placementMinStickiness,
+        cpus: n.cpus.map((c) => ({ cpu: c.cpu, polls: c.polls, busyNs: c.busyNs })),
+      })),
+    };
+    const homes = new Map<number, number>();
+    for (const n of active) homes.set(n.homeCpu, (homes.get(n.homeCpu) ?? 0) + 1);
+    const modeText =
+      threadedPollShare === 0
+        ? 'all in softirq'
+        : threadedPollShare >= 1
+          ? 'all in threaded-NAPI kthreads (napi/<dev>-<id>)'
+          : `${pct(threadedPollShare)} of polls in threaded-NAPI kthreads`;
+    const evidence = details.napis.map((n, i) => {
+      const nf = active[i]!;
+      const others = n.cpus.slice(1, 4).map((c) => `cpu ${c.cpu} ${dur(c.busyNs)}`);
+      const flag = n.devThreaded === undefined ? '' : `, ${n.dev}/threaded=${n.devThreaded}`;
+      return (
+        `${facts.labels[nf.index]} (napi ${n.napi}): home cpu ${n.homeCpu} with ${pct(n.stickiness)} of ${dur(n.busyNs)}, ` +
+        `${count(n.polls)} polls on ${plural(n.cpus.length, 'core')}, ${plural(n.moves, 'move')}, ${n.mode}${flag}` +
+        (others.length > 0 ? `; also ${others.join(', ')}${n.cpus.length > 4 ? ', ...' : ''}` : '') +
+        (n.wanders ? ' (wanders)' : '')
+      );
+    });
+    const wanderers = details.napis.filter((n) => n.wanders && n.mode !== 'threaded');
+    const sharedHomes = [...homes].filter(([, k]) => k > 1).map(([c]) => c);
+    return [
+      {
+        id: 'napi-placement',
+        severity: wanderers.length > 0 ? 'warning' : 'info',
+        summary:
+          `${plural(active.length, 'tunnel')}' polls ran on ${plural(coresUsed.size, 'core')} of ${t.cpus.length} (${cpuList([...coresUsed])}), ${modeText}` +
+          (sharedHomes.length > 0 ? `; home cores shared: ${cpuList(sharedHomes)}` : '') +
+          (wanderers.length > 0 ? `; ${plural(wanderers.length, 'poll')} wander between cores` : ''),
+        cpus: [...coresUsed].sort((a, b) => a - b),
+        napis: active.map((n) => ({ dev: n.dev, napi: n.napi })),
+        fromNs: t.capture.startNs as Ns,
+        toNs: t.capture.endNs as Ns,
+        evidence,
+        costEstimate: { share: 0, basis: 'descriptive: where the polls ran costs nothing by itself' },
+        lossy: false,
+        details,
+      },
+    ];
+  },
+};

@@ -1,0 +1,217 @@
+import type { Timeline, NapiInstance, CoreSeries } from '../timeline/types.js';
+import type { PollMode } from './finding.js';
+
+/**
+ * Figures every detector and the report need, computed once from a timeline: per-core and
+ * per-NAPI totals over the capture, window lengths, home cores. Pure, no state kept.
+ */
+export interface CoreFacts {
+  cpu: number;
+  /** Busy time (union of everything traced) and its share of the capture, 0..1. */
+  busyNs: number;
+  utilization: number;
+  netRxCount: number;
+  netRxBusyNs: number;
+  ksoftirqdNetRxCount: number;
+  ksoftirqdNetRxBusyNs: number;
+  netTxBusyNs: number;
+  /** Poll time inside NET_RX softirq. */
+  pollBusyNs: number;
+  /** Poll time in threaded-NAPI kthreads. */
+  threadPollBusyNs: number;
+  cryptBusyNs: number;
+  otherWorkBusyNs: number;
+  /** Per window, busy fraction 0..1 (the timeline's series). */
+  utilizationSeries: Float64Array;
+}
+
+export interface NapiCpuFacts {
+  cpu: number;
+  polls: number;
+  busyNs: number;
+  work: number;
+  fullBudgetPolls: number;
+}
+
+export interface NapiFacts {
+  index: number;
+  dev: string;
+  napi: string;
+  polls: number;
+  work: number;
+  fullBudgetPolls: number;
+  busyNs: number;
+  threadedPolls: number;
+  mode: PollMode;
+  /** Cores that ran its polls, busiest first (ties: lower CPU id). */
+  cpus: NapiCpuFacts[];
+  /** The core with most of its poll time (by polls when no time was measured); -1 without polls. */
+  homeCpu: number;
+  /** Share of its poll time (or polls) on the home core. */
+  stickiness: number;
+  moves: number;
+  /** Packets forwarded per ns of poll time (0 when no time was measured). */
+  packetsPerNs: number;
+  /** /sys/class/net/<dev>/threaded from the header, when recorded. */
+  devThreaded?: number;
+}
+
+export interface TimelineFacts {
+  durationNs: number;
+  /** Length of window i (the last one is clipped to the capture's end). */
+  windowLen: Float64Array;
+  cores: CoreFacts[];
+  coreByCpu: Map<number, CoreFacts>;
+  napis: NapiFacts[];
+  totalWork: number;
+  totalPolls: number;
+  meanUtilization: number;
+  /** Events lost or lines skipped: every figure is a lower bound. */
+  lossy: boolean;
+  /** Short names for NAPIs: the device when it has one NAPI, else `dev#<last 4 hex digits>`. */
+  labels: string[];
+}
+
+export function sum(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s;
+}
+
+export function windowLengths(t: Timeline): Float64Array {
+  const out = new Float64Array(t.windowCount);
+  const start = t.capture.startNs as number;
+  const end = t.capture.endNs as number;
+  for (let i = 0; i < t.windowCount; i++) {
+    const a = start + i * t.windowNs;
+    const b = Math.min(end, a + t.windowNs);
+    out[i] = Math.max(0, b - a);
+  }
+  return out;
+}
+
+function coreFacts(c: CoreSeries, windowLen: Float64Array, durationNs: number): CoreFacts {
+  let busy = 0;
+  for (let i = 0; i < windowLen.length; i++) busy += (c.utilization[i] ?? 0) * windowLen[i]!;
+  return {
+    cpu: c.cpu,
+    busyNs: busy,
+    utilization: durationNs > 0 ? Math.min(1, busy / durationNs) : 0,
+    netRxCount: sum(c.netRxCount),
+    netRxBusyNs: sum(c.netRxBusyNs),
+    ksoftirqdNetRxCount: sum(c.ksoftirqdNetRxCount),
+    ksoftirqdNetRxBusyNs: sum(c.ksoftirqdNetRxBusyNs),
+    netTxBusyNs: sum(c.netTxBusyNs),
+    pollBusyNs: sum(c.pollBusyNs),
+    threadPollBusyNs: sum(c.threadPollBusyNs),
+    cryptBusyNs: sum(c.cryptBusyNs),
+    otherWorkBusyNs: sum(c.otherWorkBusyNs),
+    utilizationSeries: c.utilization,
+  };
+}
+
+function emptyCore(cpu: number, windowCount: number): CoreFacts {
+  const z = new Float64Array(windowCount);
+  return {
+    cpu,
+    busyNs: 0,
+    utilization: 0,
+    netRxCount: 0,
+    netRxBusyNs: 0,
+    ksoftirqdNetRxCount: 0,
+    ksoftirqdNetRxBusyNs: 0,
+    netTxBusyNs: 0,
+    pollBusyNs: 0,
+    threadPollBusyNs: 0,
+    cryptBusyNs: 0,
+    otherWorkBusyNs: 0,
+    utilizationSeries: z,
+  };
+}
+
+export function pollMode(polls: number, threadedPolls: number): PollMode {
+  if (polls === 0) return 'none';
+  if (threadedPolls === 0) return 'softirq';
+  if (threadedPolls >= polls) return 'threaded';
+  return 'mixed';
+}
+
+export function devThreadedFlag(t: Timeline, dev: string): number | undefined {
+  return t.capture.header?.devices.find((d) => d.name === dev)?.threaded;
+}
+
+function napiFacts(t: Timeline, n: NapiInstance): NapiFacts {
+  const cpus: NapiCpuFacts[] = [];
+  for (const [cpu, s] of n.perCpu) {
+    const f = { cpu, polls: sum(s.polls), busyNs: sum(s.busyNs), work: sum(s.work), fullBudgetPolls: sum(s.fullBudgetPolls) };
+    if (f.polls > 0 || f.busyNs > 0) cpus.push(f);
+  }
+  const haveTime = cpus.some((c) => c.busyNs > 0);
+  const weight = (c: NapiCpuFacts): number => (haveTime ? c.busyNs : c.polls);
+  cpus.sort((a, b) => weight(b) - weight(a) || a.cpu - b.cpu);
+  const total = cpus.reduce((s, c) => s + weight(c), 0);
+  const home = cpus[0];
+  const devThreaded = devThreadedFlag(t, n.dev);
+  return {
+    index: n.index,
+    dev: n.dev,
+    napi: n.napi,
+    polls: n.totals.polls,
+    work: n.totals.work,
+    fullBudgetPolls: n.totals.fullBudgetPolls,
+    busyNs: n.totals.busyNs,
+    threadedPolls: n.totals.threadedPolls,
+    mode: pollMode(n.totals.polls, n.totals.threadedPolls),
+    cpus,
+    homeCpu: home?.cpu ?? -1,
+    stickiness: home !== undefined && total > 0 ? weight(home) / total : 0,
+    moves: n.moves,
+    packetsPerNs: n.totals.busyNs > 0 ? n.totals.work / n.totals.busyNs : 0,
+    ...(devThreaded === undefined ? {} : { devThreaded }),
+  };
+}
+
+export function computeFacts(t: Timeline): TimelineFacts {
+  const windowLen = windowLengths(t);
+  const durationNs = t.capture.durationNs as number;
+  const cores = t.cpus.map((cpu) => {
+    const c = t.cores.get(cpu);
+    return c === undefined ? emptyCore(cpu, t.windowCount) : coreFacts(c, windowLen, durationNs);
+  });
+  const napis = t.napis.map((n) => napiFacts(t, n));
+  return {
+    durationNs,
+    windowLen,
+    cores,
+    coreByCpu: new Map(cores.map((c) => [c.cpu, c])),
+    napis,
+    totalWork: napis.reduce((s, n) => s + n.work, 0),
+    totalPolls: napis.reduce((s, n) => s + n.polls, 0),
+    meanUtilization: cores.length > 0 ? cores.reduce((s, c) => s + c.utilization, 0) / cores.length : 0,
+    lossy: t.capture.lostEvents > 0 || t.capture.skippedLines > 0,
+    labels: napiLabels(t.napis),
+  };
+}
+
+/** Contiguous runs of flagged windows as offset ranges from the capture start. */
+export function windowRuns(flags: ArrayLike<boolean>, t: Timeline, windowLen: Float64Array): { startOffsetNs: number; endOffsetNs: number }[] {
+  const out: { startOffsetNs: number; endOffsetNs: number }[] = [];
+  let runStart = -1;
+  for (let i = 0; i <= flags.length; i++) {
+    const on = i < flags.length && flags[i] === true;
+    if (on && runStart < 0) runStart = i;
+    if (!on && runStart >= 0) {
+      const a = runStart * t.windowNs;
+      const b = (i - 1) * t.windowNs + windowLen[i - 1]!;
+      out.push({ startOffsetNs: a, endOffsetNs: b });
+      runStart = -1;
+    }
+  }
+  return out;
+}
+
+export function napiLabels(napis: readonly { dev: string; napi: string }[]): string[] {
+  const perDev = new Map<string, number>();
+  for (const n of napis) perDev.set(n.dev, (perDev.get(n.dev) ?? 0) + 1);
+  return napis.map((n) => (perDev.get(n.dev)! > 1 ? `${n.dev}#${n.napi.slice(-4)}` : n.dev));
+}

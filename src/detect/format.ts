@@ -1,0 +1,36 @@
+import { formatDur } from '../base/time.js';
+
+/**
+ * Deterministic text for evidence lines (no locale, no clock): detectors write evidence that
+ * the text report prints as is and golden tests compare byte for byte.
+ */
+export const pct = (x: number): string => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 1 : 0)}%`;
+
+export const dur = (ns: number): string => formatDur(Math.round(ns));
+
+/** Seconds from the capture start, for time ranges: `1.250 s`. */
+export const at = (offsetNs: number): string => `${(offsetNs / 1e9).toFixed(3)} s`;
+
+export const range = (r: { startOffsetNs: number; endOffsetNs: number }): string => `${at(r.startOffsetNs)}-${at(r.endOffsetNs)}`;
+
+/** Up to `max` ranges, then `+N more`. */
+export function ranges(rs: readonly { startOffsetNs: number; endOffsetNs: number }[], max = 4): string {
+  const shown = rs.slice(0, max).map(range).join(', ');
+  return rs.length > max ? `${shown} (+${rs.length - max} more)` : shown;
+}
+
+/** 1234567 -> `1.23 M`, 12345 -> `12.3 k`, 999 -> `999`. */
+export function count(n: number): string {
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (a >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (a >= 1e4) return `${(n / 1e3).toFixed(1)} k`;
+  return `${Math.round(n)}`;
+}
+
+export function list(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+export const plural = (n: number, one: string, many = one + 's'): string => `${n} ${n === 1 ? one : many}`;

@@ -1,0 +1,133 @@
+import { count, dur, pct } from '../detect/format.js';
+import { legend, stackedBar, type BarSegment } from './render/bars.js';
+import { PLAIN, type Painter, type StyleName } from './render/style.js';
+import type { AnalyzeResult, CpuJson, FindingJson } from './schema.js';
+
+/**
+ * The text view of an AnalyzeResult: the capture's facts, the per-core utilization chart
+ * (the talk's "CPU % per core"), then the findings ranked by the throughput they cost, each
+ * with evidence and a recommendation. Deterministic (no clock, colour only through `p`), so
+ * golden tests compare it byte for byte.
+ */
+export interface TextOptions {
+  painter?: Painter;
+  /** Only the findings. */
+  quiet?: boolean;
+  /** Bar width in characters for 100%. */
+  barWidth?: number;
+}
+
+export const CORE_SEGMENTS: readonly BarSegment[] = [
+  { key: 'netRx', label: 'NET_RX softirq', char: '#', style: 'red' },
+  { key: 'polls', label: 'NAPI polls', char: '=', style: 'yellow' },
+  { key: 'crypt', label: 'crypt work', char: ':', style: 'cyan' },
+  { key: 'other', label: 'other', char: '.', style: 'gray' },
+];
+
+const SEVERITY_STYLE: Record<FindingJson['severity'], StyleName> = { critical: 'red', warning: 'yellow', info: 'cyan' };
+
+/** `2386077074170` -> `2386.077074170 s` (exact: string arithmetic). */
+export function bootSeconds(ns: string): string {
+  const neg = ns.startsWith('-');
+  const d = (neg ? ns.slice(1) : ns).padStart(10, '0');
+  return `${neg ? '-' : ''}${d.slice(0, -9).replace(/^0+(?=\d)/, '')}.${d.slice(-9)} s`;
+}
+
+/**
+ * Shares of the capture per segment for one core, scaled to its utilization: NET_RX without
+ * the polls inside it, polls (softirq and threads), crypt work, and the rest. Slices nest on a
+ * CPU (a softirq can interrupt a kworker's crypt item), so the parts can add up to more than
+ * the busy union; they are then scaled down to it.
+ */
+export function coreShares(c: CpuJson, durationNs: number): number[] {
+  if (durationNs <= 0) return [0, 0, 0, 0];
+  const softirqPolls = c.pollBusyNs - c.threadPollBusyNs;
+  const parts = [Math.max(0, c.netRx.busyNs - softirqPolls), c.pollBusyNs, c.cryptBusyNs, c.netTxBusyNs + c.otherWorkBusyNs].map((x) => x / durationNs);
+  const sum = parts.reduce((a, b) => a + b, 0);
+  const u = c.utilization;
+  if (sum > u && sum > 0) return parts.map((x) => (x * u) / sum);
+  parts[3] = parts[3]! + (u - sum);
+  return parts;
+}
+
+export function renderAnalyzeText(r: AnalyzeResult, opts: TextOptions = {}): string {
+  const p = opts.painter ?? PLAIN;
+  const out: string[] = [];
+  if (!opts.quiet) {
+    out.push(...headerLines(r, p), '');
+    out.push(...chartLines(r, p, opts.barWidth ?? 50), '');
+  }
+  out.push(...findingLines(r, p, opts.quiet === true));
+  return out.join('\n') + '\n';
+}
+
+function headerLines(r: AnalyzeResult, p: Painter): string[] {
+  const c = r.capture;
+  const row = (k: string, v: string): string => `${p.paint('bold', k.padEnd(9))} ${v}`;
+  const where = [c.hostname ? `host ${c.hostname}` : '', c.kernel ? `kernel ${c.kernel}` : ''].filter(Boolean).join(', ');
+  const lines = [
+    `${p.paint('bold', 'wgtrace analyze')} ${r.file}`,
+    row('capture', `${c.format}, ${c.mode} mode, ${c.status}${where ? `; ${where}` : ''}`),
+    row('span', `${dur(c.durationNs)} from boot ${bootSeconds(c.startNs)} to ${bootSeconds(c.endNs)}; window ${dur(c.windowNs)}`),
+    row('cpus', `${c.cpus} ${c.cpusGuessed ? 'seen in events (no CPU list in a header)' : 'online'} (${c.cpuList})`),
+    row(
+      'events',
+      `${count(c.events)} (${count(c.lostEvents)} lost, ${count(c.skippedLines)} lines skipped${c.clampedSlices > 0 ? `, ${count(c.clampedSlices)} slices clamped` : ''})`,
+    ),
+  ];
+  if (c.devices.length > 0) {
+    lines.push(row('devices', c.devices.map((d) => `${d.name} (${d.kind}, threaded=${d.threaded ?? '?'})`).join(', ')));
+  }
+  const polls = r.napis.reduce((s, n) => s + n.polls, 0);
+  const packets = r.napis.reduce((s, n) => s + n.work, 0);
+  const threaded = r.napis.reduce((s, n) => s + n.threadedPolls, 0);
+  const rate = c.durationNs > 0 ? ` (${count((packets * 1e9) / c.durationNs)} packets/s)` : '';
+  lines.push(
+    row(
+      'tunnels',
+      r.napis.length === 0
+        ? 'no NAPI polls in the capture'
+        : `${r.napis.length} NAPI instance${r.napis.length === 1 ? '' : 's'}: ${count(polls)} polls, ${count(packets)} packets${rate}; ${threaded === 0 ? 'all in softirq' : threaded >= polls ? 'all in threaded-NAPI kthreads' : `${pct(threaded / polls)} in threaded-NAPI kthreads`}`,
+    ),
+  );
+  return lines;
+}
+
+function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {
+  const d = r.capture.durationNs;
+  const lines = [`${p.paint('bold', 'CPU % per core')}   ${legend(CORE_SEGMENTS, p)}`];
+  const w = Math.max(1, String(Math.max(0, ...r.cpus.map((c) => c.cpu))).length);
+  for (const c of r.cpus) {
+    const shares = coreShares(c, d);
+    const parts = CORE_SEGMENTS.map((s, i) => ({ s, v: shares[i]! })).filter((x) => x.v >= 0.005);
+    const detail = parts.length > 0 && c.utilization >= 0.005 ? `  ${parts.map((x) => `${x.s.key === 'netRx' ? 'rx' : x.s.key} ${pct(x.v)}`).join(' ')}` : '';
+    const ks = c.netRx.ksoftirqdCount > 0 ? `  ksoftirqd x${count(c.netRx.ksoftirqdCount)}` : '';
+    lines.push(`cpu ${String(c.cpu).padStart(w)} |${stackedBar(shares, CORE_SEGMENTS, width, p)}| ${pct(c.utilization).padStart(4)}${detail}${ks}`);
+  }
+  return lines;
+}
+
+function findingLines(r: AnalyzeResult, p: Painter, quiet: boolean): string[] {
+  if (r.findings.length === 0) return quiet ? [] : ['No findings: no shared cores, monolithic polls, imbalance or data problems above the thresholds.'];
+  const lines = [p.paint('bold', 'Findings, ranked by the throughput they cost')];
+  r.findings.forEach((f, i) => {
+    const cost = f.costEstimate.share > 0 ? `  costs ~${pct(f.costEstimate.share)} of throughput` : '';
+    lines.push('');
+    lines.push(`${String(i + 1).padStart(2)}. ${p.paint(SEVERITY_STYLE[f.severity], f.severity.toUpperCase())} ${p.paint('bold', f.id)}${cost}`);
+    lines.push(`    ${f.summary}`);
+    const where = [
+      f.cpus.length > 0 ? `cpu ${f.cpus.join(', ')}` : '',
+      f.napis.length > 0 ? `napi ${f.napis.map((n) => `${n.dev}:${n.napi}`).join(', ')}` : '',
+      `${(f.fromOffsetNs / 1e9).toFixed(3)}-${(f.toOffsetNs / 1e9).toFixed(3)} s`,
+    ].filter(Boolean);
+    lines.push(`    ${p.paint('dim', where.join('; '))}`);
+    for (const e of f.evidence) lines.push(`    - ${e}`);
+    const rec = f.recommendation;
+    if (rec !== undefined) {
+      lines.push(`    ${p.paint('green', '>')} ${rec.text}`);
+      for (const cmd of rec.commands) lines.push(`      $ ${cmd}`);
+      if (rec.predictedGain !== undefined) lines.push(`      predicted (${rec.predictedGain.model}): ${rec.predictedGain.text}`);
+    }
+  });
+  return lines;
+}

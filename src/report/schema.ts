@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import {
+  ColocationDetails,
+  CostEstimate,
+  DataQualityDetails,
+  ImbalanceDetails,
+  MonolithicDetails,
+  NapiRef,
+  PlacementDetails,
+  PollMode,
+  Recommendation,
+} from '../detect/finding.js';
+
+/**
+ * The `--json` output of `wgtrace analyze` and `wgtrace diff`, described by zod (the Firefox
+ * profiler CLI's protocol.ts: commands return typed results, `--json` prints the same object).
+ * docs/analyze.schema.json is generated from these (`npm run schema`; a unit test fails when it
+ * is stale). Bump the version on any change a consumer could notice.
+ */
+export const ANALYZE_VERSION = 1;
+export const DIFF_VERSION = 1;
+
+/** Boot-time nanoseconds, exact, as a decimal string (past 2^53 after ~104 days of uptime). */
+export const BootNsString = z.string().regex(/^-?\d+$/).describe('nanoseconds since boot, decimal string (exact)');
+
+const Share = z.number().min(0).max(1);
+
+export const CaptureJson = z.object({
+  format: z.string(),
+  mode: z.enum(['events', 'windows']),
+  /** Number of online CPUs (idle ones included); `cpuList` names them. */
+  cpus: z.number().int().nonnegative(),
+  cpuList: z.string(),
+  cpusGuessed: z.boolean(),
+  startNs: BootNsString,
+  endNs: BootNsString,
+  durationNs: z.number().nonnegative(),
+  windowNs: z.number().positive(),
+  events: z.number().int().nonnegative(),
+  lostEvents: z.number().int().nonnegative(),
+  skippedLines: z.number().int().nonnegative(),
+  clampedSlices: z.number().int().nonnegative(),
+  status: z.enum(['complete', 'interrupted', 'partial', 'unknown']),
+  hostname: z.string().optional(),
+  kernel: z.string().optional(),
+  devices: z.array(z.object({ name: z.string(), kind: z.string(), threaded: z.number().int().optional() })),
+});
+export type CaptureJson = z.infer<typeof CaptureJson>;
+
+export const CpuJson = z.object({
+  cpu: z.number().int().nonnegative(),
+  /** Busy share of the capture (union of everything traced), 0..1. */
+  utilization: Share,
+  netRx: z.object({
+    count: z.number().nonnegative(),
+    busyNs: z.number().nonnegative(),
+    ksoftirqdCount: z.number().nonnegative(),
+    ksoftirqdBusyNs: z.number().nonnegative(),
+  }),
+  /** All NAPI poll time on this core: in NET_RX softirq plus in threaded-NAPI kthreads. */
+  pollBusyNs: z.number().nonnegative(),
+  /** The part of pollBusyNs that ran in napi/<dev>-<id> kthreads. */
+  threadPollBusyNs: z.number().nonnegative(),
+  cryptBusyNs: z.number().nonnegative(),
+  netTxBusyNs: z.number().nonnegative(),
+  otherWorkBusyNs: z.number().nonnegative(),
+});
+export type CpuJson = z.infer<typeof CpuJson>;
+
+export const NapiJson = z.object({
+  dev: z.string(),
+  napi: z.string().regex(/^0x[0-9a-f]+$/),
+  polls: z.number().nonnegative(),
+  work: z.number().nonnegative(),
+  fullBudgetPolls: z.number().nonnegative(),
+  busyNs: z.number().nonnegative(),
+  threadedPolls: z.number().nonnegative(),
+  mode: PollMode,
+  homeCpu: z.number().int(),
+  stickiness: Share,
+  moves: z.number().int().nonnegative(),
+  cpus: z.array(z.object({ cpu: z.number().int(), polls: z.number(), busyNs: z.number() })),
+});
+export type NapiJson = z.infer<typeof NapiJson>;
+
+const findingBase = {
+  severity: z.enum(['info', 'warning', 'critical']),
+  summary: z.string(),
+  cpus: z.array(z.number().int()),
+  napis: z.array(NapiRef),
+  fromNs: BootNsString,
+  toNs: BootNsString,
+  /** The same bounds as offsets from the capture start. */
+  fromOffsetNs: z.number(),
+  toOffsetNs: z.number(),
+  evidence: z.array(z.string()),
+  recommendation: Recommendation.optional(),
+  costEstimate: CostEstimate,
+  lossy: z.boolean(),
+};
+
+export const FindingJson = z.discriminatedUnion('id', [
+  z.object({ id: z.literal('napi-placement'), ...findingBase, details: PlacementDetails }),
+  z.object({ id: z.literal('co-location'), ...findingBase, details: ColocationDetails }),
+  z.object({ id: z.literal('monolithic-poll'), ...findingBase, details: MonolithicDetails }),
+  z.object({ id: z.literal('core-imbalance'), ...findingBase, details: ImbalanceDetails }),
+  z.object({ id: z.literal('data-quality'), ...findingBase, details: DataQualityDetails }),
+]);
+export type FindingJson = z.infer<typeof FindingJson>;
+
+export const AnalyzeResult = z.object({
+  version: z.literal(ANALYZE_VERSION),
+  /** The input as the user named it. */
+  file: z.string(),
+  capture: CaptureJson,
+  cpus: z.array(CpuJson),
+  napis: z.array(NapiJson),
+  /** Ranked by the share of throughput they cost, then severity. */
+  findings: z.array(FindingJson),
+  thresholds: z.record(z.string(), z.number()),
+});
+export type AnalyzeResult = z.infer<typeof AnalyzeResult>;
+
+const Delta = z.object({ before: z.number(), after: z.number(), delta: z.number() });
+
+export const DiffResult = z.object({
+  version: z.literal(DIFF_VERSION),
+  before: z.object({ file: z.string(), capture: CaptureJson }),
+  after: z.object({ file: z.string(), capture: CaptureJson }),
+  cpus: z.array(
+    z.object({
+      cpu: z.number().int(),
+      utilization: Delta,
+      pollBusyShare: Delta,
+      threadPollBusyShare: Delta,
+      cryptBusyShare: Delta,
+      netRxBusyShare: Delta,
+      ksoftirqdNetRxCount: Delta,
+    }),
+  ),
+  napis: z.array(
+    z.object({
+      dev: z.string(),
+      napi: z.string(),
+      /** Present in before / after. */
+      in: z.enum(['both', 'before', 'after']),
+      packetsPerSec: Delta,
+      pollsPerSec: Delta,
+      busyShare: Delta,
+      fullBudgetShare: Delta,
+      homeCpu: z.object({ before: z.number().int(), after: z.number().int() }),
+      modeBefore: PollMode,
+      modeAfter: PollMode,
+    }),
+  ),
+  totals: z.object({ packetsPerSec: Delta, meanUtilization: Delta, maxUtilization: Delta, coresWithPolls: Delta }),
+  findings: z.object({
+    appeared: z.array(z.object({ id: z.string(), severity: z.string(), key: z.string(), summary: z.string() })),
+    gone: z.array(z.object({ id: z.string(), severity: z.string(), key: z.string(), summary: z.string() })),
+    kept: z.array(z.object({ id: z.string(), key: z.string(), severityBefore: z.string(), severityAfter: z.string(), summary: z.string() })),
+  }),
+});
+export type DiffResult = z.infer<typeof DiffResult>;
