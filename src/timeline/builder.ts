@@ -1,0 +1,935 @@
+import { DiagnosticLog, type Diagnostic } from '../base/diagnostics.js';
+import { TimeBase, bootNs, durNs, ns, type Ns } from '../base/time.js';
+import { SOFTIRQ_NET_RX, SOFTIRQ_NET_TX, type TraceEvent } from '../model/events.js';
+import type { CaptureHeader, CaptureMode } from '../model/header.js';
+import type { ImportSummary } from '../import/types.js';
+import { GridSeries, WindowGrid } from './grid.js';
+import { assignDepths, checkInvariants } from './invariants.js';
+import type {
+  ChainStats,
+  CoreSeries,
+  DeviceSeries,
+  NapiCpuSeries,
+  NapiInstance,
+  Slice,
+  SliceKind,
+  SliceRequest,
+  Timeline,
+  TimelineOptions,
+} from './types.js';
+
+/**
+ * Folds a stream of `TraceEvent` batches into a `Timeline` (docs/timeline.md).
+ *
+ * Events are ordered within one CPU but not across CPUs (bpftrace drains per-CPU buffers), so
+ * every state machine here is per CPU and nothing needs a global order. Cross-CPU facts
+ * (which device a crypt work item belongs to, where a NAPI moved) are resolved in `finish`.
+ *
+ * This is the hot path: no per-event allocation (no objects, no string building) unless the
+ * caller asked for slices; per-window series are typed arrays on one growable grid.
+ */
+
+/** Default aggregation window: fine enough to see a surge converge onto one core within a second. */
+export const DEFAULT_WINDOW_NS = 10_000_000;
+/** Bound on the per-chain evidence list (the longest monolithic chains of a NAPI on a CPU). */
+const LONGEST_CHAINS_KEPT = 8;
+/** Bound on the list of NAPI moves kept for evidence (all are counted). */
+const MOVES_KEPT = 1000;
+/** Bound on threaded-NAPI kthread pids remembered per NAPI. */
+const THREAD_PIDS_KEPT = 64;
+/**
+ * How far one CPU's events may lag another's in the file. bpftrace drains each CPU's perf
+ * buffer in turn; a few seconds is far beyond what a live capture shows. Used only to settle
+ * NAPI move segments early so their memory stays bounded.
+ */
+const MAX_CPU_SKEW_NS = 5_000_000_000;
+/** Segments per NAPI before settling the old ones. */
+const SEGMENTS_SETTLE_AT = 1 << 15;
+/** Work items remembered as interrupted by a later item on the same CPU. */
+const SUSPENDED_WORK_KEPT = 8;
+/** CPU ids accepted (CONFIG_NR_CPUS max). */
+const MAX_CPU = 8191;
+/** wg work functions that are crypt work (drivers/net/wireguard/receive.c, send.c). */
+const DECRYPT_FN = 'wg_packet_decrypt_worker';
+const ENCRYPT_FN = 'wg_packet_encrypt_worker';
+/** drivers/net/wireguard/device.c: alloc_workqueue("wg-crypt-%s", ...). */
+const CRYPT_WQ_PREFIX = 'wg-crypt-';
+/** Device name used for crypt work whose queue_work was never seen. */
+export const UNKNOWN_DEVICE = '(unknown)';
+/** Which slice kind encloses which when two share start and end: threads run work and softirqs, softirqs run polls. */
+const KIND_RANK: Record<SliceKind, number> = { napi_thread: 0, work: 1, crypt_work: 1, net_rx: 2, ksoftirqd: 2, net_tx: 2, poll: 3, thread_poll: 3 };
+const CLAMP_START = 1;
+const CLAMP_END = 2;
+
+class CoreAcc {
+  readonly netRxBusy: GridSeries;
+  readonly netRxCount: GridSeries;
+  readonly ksBusy: GridSeries;
+  readonly ksCount: GridSeries;
+  readonly netTxBusy: GridSeries;
+  readonly pollBusy: GridSeries;
+  readonly threadPollBusy: GridSeries;
+  readonly cryptBusy: GridSeries;
+  readonly otherWorkBusy: GridSeries;
+  /** Union busy ns per window (divided by the window length in finish). */
+  readonly busy: GridSeries;
+  constructor(g: WindowGrid) {
+    this.netRxBusy = g.create();
+    this.netRxCount = g.create();
+    this.ksBusy = g.create();
+    this.ksCount = g.create();
+    this.netTxBusy = g.create();
+    this.pollBusy = g.create();
+    this.threadPollBusy = g.create();
+    this.cryptBusy = g.create();
+    this.otherWorkBusy = g.create();
+    this.busy = g.create();
+  }
+}
+
+class NapiCpuAcc {
+  readonly busy: GridSeries;
+  readonly polls: GridSeries;
+  readonly work: GridSeries;
+  readonly full: GridSeries;
+  readonly waited = new Map<number, number>();
+  /** On this CPU's pending list: last softirq poll used its whole budget (still scheduled). */
+  pending = false;
+  chainLen = 0;
+  chainStart = 0;
+  chainEnd = 0;
+  readonly chains: ChainStats = { count: 0, lengthLog2Histogram: [], totalPolls: 0, totalNs: 0, longest: [] };
+  constructor(
+    g: WindowGrid,
+    readonly napi: NapiAcc,
+  ) {
+    this.busy = g.create();
+    this.polls = g.create();
+    this.work = g.create();
+    this.full = g.create();
+  }
+}
+
+class NapiAcc {
+  readonly perCpu: (NapiCpuAcc | undefined)[] = [];
+  polls = 0;
+  work = 0;
+  full = 0;
+  busyNs = 0;
+  threadedPolls = 0;
+  readonly threadPids: number[] = [];
+  /** Arrival-order segments of consecutive polls on one CPU (see settleMoves). */
+  segCpu: number[] = [];
+  segFirst: number[] = [];
+  segLast: number[] = [];
+  /** Last settled segment's CPU (-1: none yet). */
+  settledCpu = -1;
+  settledLast = -Infinity;
+  moves = 0;
+  readonly moveList: { ts: Ns; from: number; to: number }[] = [];
+  readonly label: string;
+  constructor(
+    readonly index: number,
+    readonly dev: string,
+    readonly napi: string,
+  ) {
+    this.label = `${dev} ${napi}`;
+  }
+}
+
+class CryptAcc {
+  readonly busyByCpu = new Map<number, number>();
+  readonly itemsByCpu = new Map<number, number>();
+}
+
+/** Per-CPU state machines. NaN start = not open. */
+class CpuState {
+  firstTs = NaN;
+  lastTs = -Infinity;
+  /** Open busy slices (softirqs, work item, napi thread run): the union's depth. */
+  open = 0;
+  busyStart = 0;
+  /** End of the last slice closed on this CPU (a poll never starts before it). */
+  lastCloseTs = -Infinity;
+  rxStart = NaN;
+  rxKsoftirqd = false;
+  rxComm = '';
+  rxSeen = false;
+  /** End of the previous poll in this NET_RX softirq (NaN before any: the capture start for head polls). */
+  rxLastPollEnd = NaN;
+  rxHeadKsoftirqd = false;
+  txStart = NaN;
+  txSeen = false;
+  workStart = NaN;
+  workPtr = '';
+  workFn = '';
+  workSeen = false;
+  readonly suspended: string[] = [];
+  thrStart = NaN;
+  thrPid = -1;
+  thrComm = '';
+  thrLastPollEnd = NaN;
+  thrSeen = false;
+  /** NAPIs whose last softirq poll here used the whole budget (net/core/dev.c: napi_poll requeues them). */
+  readonly pending: NapiCpuAcc[] = [];
+  slices: Slice[] | undefined;
+  constructor(
+    readonly cpu: number,
+    readonly core: CoreAcc,
+    readonly inHeader: boolean,
+  ) {}
+}
+
+export class TimelineBuilder {
+  private readonly file: string;
+  private readonly log: DiagnosticLog;
+  private readonly sliceReq: SliceRequest | undefined;
+  private readonly sliceCpus: Set<number> | undefined;
+  private readonly sliceFrom: number;
+  private readonly sliceTo: number;
+  private readonly sliceMax: number;
+  private slicesKept = 0;
+  private slicesCut = 0;
+  private windowNs: number | undefined;
+  private grid: WindowGrid | undefined;
+  private hdr: CaptureHeader | undefined;
+  private mode: CaptureMode | undefined;
+  private readonly cpuStates: (CpuState | undefined)[] = [];
+  private readonly headerCpus = new Set<number>();
+  private readonly napiByPtr = new Map<string, NapiAcc>();
+  private readonly napiByKey = new Map<string, NapiAcc>();
+  private readonly napis: NapiAcc[] = [];
+  /** work pointer -> device, from workqueue_queue_work on wg-crypt-<dev>. */
+  private readonly workDev = new Map<string, string>();
+  private readonly wqDevCache = new Map<string, string>();
+  private readonly cryptByWork = new Map<string, CryptAcc>();
+  private readonly queueWorkByDev = new Map<string, Map<number, number>>();
+  private minTs = Infinity;
+  private maxTs = -Infinity;
+  private events = 0;
+  private lostEvents = 0;
+  private clamped = 0;
+  private ignoredSoftirqs = 0;
+  private windowEvents = 0;
+  private pointEvents = 0;
+  private readonly counts = new Map<string, number>();
+  private finished = false;
+
+  constructor(opts: TimelineOptions & { file?: string; diagnostics?: DiagnosticLog }) {
+    this.file = opts.file ?? '-';
+    this.log = opts.diagnostics ?? new DiagnosticLog();
+    this.windowNs = opts.windowNs;
+    if (this.windowNs !== undefined && !(Number.isInteger(this.windowNs) && this.windowNs > 0)) {
+      throw new RangeError(`windowNs must be a positive integer, got ${this.windowNs}`);
+    }
+    this.sliceReq = opts.slices;
+    this.sliceCpus = opts.slices?.cpus ? new Set(opts.slices.cpus) : undefined;
+    this.sliceFrom = opts.slices?.from ?? -Infinity;
+    this.sliceTo = opts.slices?.to ?? Infinity;
+    this.sliceMax = opts.slices?.maxSlices ?? Infinity;
+  }
+
+  header(h: CaptureHeader): void {
+    this.hdr = h;
+    this.mode = h.mode;
+    for (const c of h.cpus) this.headerCpus.add(c);
+    if (h.mode === 'windows' && h.intervalNs !== undefined) {
+      if (this.windowNs !== undefined && this.windowNs !== h.intervalNs) {
+        this.diag('warning', 'window-is-interval', `windows-mode capture: the window is the capture's interval (${h.intervalNs} ns), not ${this.windowNs} ns`);
+      }
+      if (this.grid === undefined) this.windowNs = h.intervalNs;
+    }
+  }
+
+  push(batch: TraceEvent[]): void {
+    for (let i = 0; i < batch.length; i++) this.event(batch[i]!);
+  }
+
+  private diag(severity: Diagnostic['severity'], code: string, message: string): void {
+    this.log.add({ severity, code, file: this.file, message });
+  }
+
+  /** Counts a recurring problem; only the first few of each code become diagnostics, the rest are summarised in finish. */
+  private problem(code: string, message: string): void {
+    const n = (this.counts.get(code) ?? 0) + 1;
+    this.counts.set(code, n);
+    if (n <= 5) this.diag('warning', code, message);
+  }
+
+  private ensureGrid(): WindowGrid {
+    if (this.grid === undefined) this.grid = new WindowGrid(this.windowNs ?? DEFAULT_WINDOW_NS);
+    return this.grid;
+  }
+
+  private cpuState(cpu: number): CpuState | undefined {
+    const s = this.cpuStates[cpu];
+    if (s !== undefined) return s;
+    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu <= MAX_CPU)) {
+      this.problem('bad-cpu', `event on CPU ${cpu}, not a CPU id: ignored`);
+      return undefined;
+    }
+    const inHeader = this.headerCpus.has(cpu);
+    if (this.hdr !== undefined && !inHeader) {
+      this.diag('warning', 'cpu-not-in-header', `events on CPU ${cpu}, which the header does not list as online: counted anyway`);
+    }
+    const st = new CpuState(cpu, new CoreAcc(this.ensureGrid()), inHeader);
+    if (this.sliceReq !== undefined && (this.sliceCpus === undefined || this.sliceCpus.has(cpu))) st.slices = [];
+    this.cpuStates[cpu] = st;
+    return st;
+  }
+
+  private event(ev: TraceEvent): void {
+    this.events++;
+    switch (ev.kind) {
+      case 'window_napi':
+      case 'window_cpu':
+        this.windowEvent(ev);
+        return;
+      case 'lost_events':
+        this.lostEvents += ev.count;
+        return;
+      default:
+        break;
+    }
+    const c = this.cpuState(ev.cpu);
+    if (c === undefined) return;
+    this.pointEvents++;
+    let t: number = ev.ts;
+    const prev = c.lastTs;
+    if (t < prev) {
+      // Per-CPU buffers are ordered; a step back means a broken or merged file. Keep the
+      // CPU's clock monotonic so no slice gets a negative duration.
+      this.problem('cpu-time-backwards', `CPU ${ev.cpu}: timestamp ${t} ns goes back to before ${prev} ns: treated as ${prev} ns`);
+      t = prev;
+    } else {
+      c.lastTs = t;
+      if (c.firstTs !== c.firstTs) c.firstTs = t;
+    }
+    if (t < this.minTs) this.minTs = t;
+    if (t > this.maxTs) this.maxTs = t;
+
+    switch (ev.kind) {
+      case 'napi_poll':
+        this.poll(c, t, ev.napi, ev.dev, ev.work, ev.budget, ev.pid, ev.comm);
+        return;
+      case 'softirq_entry':
+        if (ev.vec === SOFTIRQ_NET_RX) {
+          if (c.rxStart === c.rxStart) {
+            // net/core/dev.c never nests NET_RX in itself: the exit was lost. The softirq ran at
+            // least until the last event seen on this CPU.
+            this.problem('unmatched-entry', `CPU ${ev.cpu}: NET_RX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
+            this.closeRx(c, Math.max(prev, c.rxStart), 0);
+          }
+          c.rxStart = t;
+          c.rxLastPollEnd = t;
+          c.rxSeen = true;
+          c.rxComm = ev.comm;
+          c.rxKsoftirqd = ev.comm.startsWith('ksoftirqd/');
+          this.openBusy(c, t);
+          const g = this.grid!;
+          g.addAt(c.core.netRxCount, t, 1);
+          if (c.rxKsoftirqd) g.addAt(c.core.ksCount, t, 1);
+        } else if (ev.vec === SOFTIRQ_NET_TX) {
+          if (c.txStart === c.txStart) {
+            this.problem('unmatched-entry', `CPU ${ev.cpu}: NET_TX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
+            this.closeTx(c, Math.max(prev, c.txStart), 0);
+          }
+          c.txStart = t;
+          c.txSeen = true;
+          this.openBusy(c, t);
+        } else this.ignoredSoftirqs++;
+        return;
+      case 'softirq_exit':
+        if (ev.vec === SOFTIRQ_NET_RX) {
+          if (c.rxStart === c.rxStart) this.closeRx(c, t, 0);
+          else if (!c.rxSeen) {
+            // Open when the capture started: clamp it to the capture start.
+            c.rxSeen = true;
+            c.rxStart = this.clampStart(c);
+            c.rxKsoftirqd = c.rxHeadKsoftirqd;
+            c.rxComm = c.rxKsoftirqd ? `ksoftirqd/${c.cpu}` : '';
+            this.grid!.addAt(c.core.netRxCount, c.rxStart, 1);
+            if (c.rxKsoftirqd) this.grid!.addAt(c.core.ksCount, c.rxStart, 1);
+            this.headBusy(c, t);
+            this.closeRx(c, t, CLAMP_START);
+          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: NET_RX exit at ${t} ns without its entry (lost events?): ignored`);
+          c.rxLastPollEnd = NaN;
+        } else if (ev.vec === SOFTIRQ_NET_TX) {
+          if (c.txStart === c.txStart) this.closeTx(c, t, 0);
+          else if (!c.txSeen) {
+            c.txSeen = true;
+            c.txStart = this.clampStart(c);
+            this.headBusy(c, t);
+            this.closeTx(c, t, CLAMP_START);
+          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: NET_TX exit at ${t} ns without its entry (lost events?): ignored`);
+        } else this.ignoredSoftirqs++;
+        return;
+      case 'softirq_raise':
+        return;
+      case 'workqueue_queue_work':
+        this.queueWork(c, ev.work, ev.workqueue);
+        return;
+      case 'workqueue_execute_start':
+        if (c.workStart === c.workStart) {
+          if (c.workPtr === ev.work) {
+            this.problem('unmatched-entry', `CPU ${ev.cpu}: work ${ev.work} starts at ${t} ns while it is still executing: the earlier run is closed at the last event seen (${prev} ns)`);
+            this.closeWork(c, Math.max(prev, c.workStart), 0);
+          } else {
+            // kernel/workqueue.c: process_one_work may sleep, and another kworker then runs its
+            // item on this CPU. The earlier item's slice ends where the later one begins.
+            if (c.suspended.length >= SUSPENDED_WORK_KEPT) c.suspended.shift();
+            c.suspended.push(c.workPtr);
+            this.closeWork(c, t, 0);
+          }
+        }
+        c.workStart = t;
+        c.workPtr = ev.work;
+        c.workFn = ev.function;
+        c.workSeen = true;
+        this.openBusy(c, t);
+        return;
+      case 'workqueue_execute_end':
+        if (c.workStart === c.workStart && c.workPtr === ev.work) this.closeWork(c, t, 0);
+        else {
+          const si = c.suspended.indexOf(ev.work);
+          if (si >= 0) c.suspended.splice(si, 1);
+          else if (!c.workSeen && c.workStart !== c.workStart) {
+            c.workSeen = true;
+            c.workStart = this.clampStart(c);
+            c.workPtr = ev.work;
+            c.workFn = ev.function;
+            this.headBusy(c, t);
+            this.closeWork(c, t, CLAMP_START);
+          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: work ${ev.work} ends at ${t} ns without its start (lost events?): ignored`);
+        }
+        return;
+      case 'sched_switch_in':
+        if (ev.comm.startsWith('napi/')) {
+          if (c.thrStart === c.thrStart) {
+            // A new napi kthread on the CPU means the previous one left, whether or not its
+            // switch-out was recorded (kernel/sched/core.c: __schedule).
+            if (c.thrPid === ev.pid) {
+              this.problem('unmatched-entry', `CPU ${ev.cpu}: ${ev.comm} switched in at ${t} ns while running: the earlier run is closed at the last event seen (${prev} ns)`);
+              this.closeThread(c, Math.max(prev, c.thrStart), 0);
+            } else this.closeThread(c, t, 0);
+          }
+          c.thrStart = t;
+          c.thrPid = ev.pid;
+          c.thrComm = ev.comm;
+          c.thrLastPollEnd = t;
+          c.thrSeen = true;
+          this.openBusy(c, t);
+        }
+        return;
+      case 'sched_switch_out':
+        if (ev.comm.startsWith('napi/')) {
+          if (c.thrStart === c.thrStart && c.thrPid === ev.pid) this.closeThread(c, t, 0);
+          else if (!c.thrSeen && c.thrStart !== c.thrStart) {
+            c.thrSeen = true;
+            c.thrStart = this.clampStart(c);
+            c.thrPid = ev.pid;
+            c.thrComm = ev.comm;
+            this.headBusy(c, t);
+            this.closeThread(c, t, CLAMP_START);
+          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: ${ev.comm} switched out at ${t} ns without its switch-in: ignored`);
+        }
+        return;
+      case 'sched_migrate_task':
+        return;
+    }
+  }
+
+  /** Where a slice open at the capture's start is clamped to: the origin, or the CPU's first event if earlier. */
+  private clampStart(c: CpuState): number {
+    return Math.min(0, c.firstTs);
+  }
+
+  private openBusy(c: CpuState, t: number): void {
+    if (c.open++ === 0) c.busyStart = t;
+  }
+
+  private closeBusy(c: CpuState, t: number): void {
+    c.lastCloseTs = t;
+    if (c.open === 0) return;
+    if (--c.open === 0) this.grid!.addSpan(c.core.busy, c.busyStart, t);
+  }
+
+  /**
+   * A slice open since the capture start closed at t: every busy interval recorded so far on
+   * this CPU lies inside [clampStart, t), so the union over that range is the whole range.
+   */
+  private headBusy(c: CpuState, t: number): void {
+    this.grid!.setSpan(c.core.busy, this.clampStart(c), t);
+    // Balanced by the close that follows; busy time up to t is already accounted for.
+    c.open++;
+    c.busyStart = t;
+  }
+
+  private keep(c: CpuState, kind: SliceKind, start: number, end: number, label: string, clamp: number, napi?: NapiAcc, work?: number, budget?: number): void {
+    if (c.slices === undefined || end < this.sliceFrom || start > this.sliceTo) return;
+    if (this.slicesKept >= this.sliceMax) {
+      this.slicesCut++;
+      return;
+    }
+    this.slicesKept++;
+    const s: Slice = { kind, start: ns(start), dur: durNs(end - start), depth: 0, label };
+    if (napi !== undefined) s.napiIndex = napi.index;
+    if (work !== undefined) s.work = work;
+    if (budget !== undefined) s.budget = budget;
+    if (clamp !== 0) s.clamped = clamp === CLAMP_START ? 'start' : clamp === CLAMP_END ? 'end' : 'both';
+    c.slices.push(s);
+  }
+
+  private closeRx(c: CpuState, t: number, clamp: number): void {
+    const start = c.rxStart;
+    const g = this.grid!;
+    g.addSpan(c.core.netRxBusy, start, t);
+    if (c.rxKsoftirqd) g.addSpan(c.core.ksBusy, start, t);
+    if (clamp !== 0) this.clamped++;
+    if (c.slices !== undefined) this.keep(c, c.rxKsoftirqd ? 'ksoftirqd' : 'net_rx', start, t, c.rxKsoftirqd ? c.rxComm : 'NET_RX', clamp);
+    c.rxStart = NaN;
+    this.closeBusy(c, t);
+  }
+
+  private closeTx(c: CpuState, t: number, clamp: number): void {
+    const start = c.txStart;
+    this.grid!.addSpan(c.core.netTxBusy, start, t);
+    if (clamp !== 0) this.clamped++;
+    if (c.slices !== undefined) this.keep(c, 'net_tx', start, t, 'NET_TX', clamp);
+    c.txStart = NaN;
+    this.closeBusy(c, t);
+  }
+
+  private closeWork(c: CpuState, t: number, clamp: number): void {
+    const start = c.workStart;
+    const crypt = c.workFn === DECRYPT_FN || c.workFn === ENCRYPT_FN;
+    const g = this.grid!;
+    if (crypt) {
+      g.addSpan(c.core.cryptBusy, start, t);
+      let acc = this.cryptByWork.get(c.workPtr);
+      if (acc === undefined) this.cryptByWork.set(c.workPtr, (acc = new CryptAcc()));
+      acc.busyByCpu.set(c.cpu, (acc.busyByCpu.get(c.cpu) ?? 0) + (t - start));
+      acc.itemsByCpu.set(c.cpu, (acc.itemsByCpu.get(c.cpu) ?? 0) + 1);
+    } else g.addSpan(c.core.otherWorkBusy, start, t);
+    if (clamp !== 0) this.clamped++;
+    if (c.slices !== undefined) this.keep(c, crypt ? 'crypt_work' : 'work', start, t, c.workFn, clamp);
+    c.workStart = NaN;
+    this.closeBusy(c, t);
+  }
+
+  private closeThread(c: CpuState, t: number, clamp: number): void {
+    if (clamp !== 0) this.clamped++;
+    if (c.slices !== undefined) this.keep(c, 'napi_thread', c.thrStart, t, c.thrComm, clamp);
+    c.thrStart = NaN;
+    c.thrLastPollEnd = NaN;
+    this.closeBusy(c, t);
+  }
+
+  private queueWork(c: CpuState, work: string, workqueue: string): void {
+    if (!workqueue.startsWith(CRYPT_WQ_PREFIX)) return;
+    let dev = this.wqDevCache.get(workqueue);
+    if (dev === undefined) {
+      dev = workqueue.slice(CRYPT_WQ_PREFIX.length);
+      this.wqDevCache.set(workqueue, dev);
+    }
+    if (this.workDev.get(work) !== dev) this.workDev.set(work, dev);
+    let byCpu = this.queueWorkByDev.get(dev);
+    if (byCpu === undefined) this.queueWorkByDev.set(dev, (byCpu = new Map()));
+    // Counted on the CPU the event fired on: the CPU that received the packet (its RSS core).
+    // req_cpu is not it: wg queues with queue_work_on(the round-robin decrypt CPU, ...).
+    byCpu.set(c.cpu, (byCpu.get(c.cpu) ?? 0) + 1);
+  }
+
+  private napiOf(napi: string, dev: string): NapiAcc {
+    let st = this.napiByPtr.get(napi);
+    if (st !== undefined && st.dev === dev) return st;
+    if (st === undefined) {
+      st = new NapiAcc(this.napis.length, dev, napi);
+      this.napis.push(st);
+      this.napiByPtr.set(napi, st);
+      return st;
+    }
+    // The same napi_struct address on another device (freed and reused): a second instance.
+    const key = `${dev}\u0000${napi}`;
+    let other = this.napiByKey.get(key);
+    if (other === undefined) {
+      other = new NapiAcc(this.napis.length, dev, napi);
+      this.napis.push(other);
+      this.napiByKey.set(key, other);
+    }
+    return other;
+  }
+
+  private poll(c: CpuState, t: number, napi: string, dev: string, work: number, budget: number, pid: number, comm: string): void {
+    const st = this.napiOf(napi, dev);
+    let nc = st.perCpu[c.cpu];
+    if (nc === undefined) nc = st.perCpu[c.cpu] = new NapiCpuAcc(this.grid!, st);
+    const g = this.grid!;
+    let start: number;
+    let inThread = false;
+    let clamped = false;
+    // napi:napi_poll fires after the poll returns (net/core/dev.c: __napi_poll): the poll
+    // began where the previous thing on this CPU in the same context ended.
+    if (c.rxStart === c.rxStart) {
+      start = Math.max(c.rxLastPollEnd, c.lastCloseTs);
+      c.rxLastPollEnd = t;
+    } else if (comm.startsWith('napi/')) {
+      // Threaded NAPI: net/core/dev.c napi_threaded_poll runs polls in the kthread.
+      inThread = true;
+      if (c.thrStart === c.thrStart) start = Math.max(c.thrLastPollEnd, c.lastCloseTs);
+      else if (!c.thrSeen) {
+        clamped = c.thrLastPollEnd !== c.thrLastPollEnd;
+        start = clamped ? this.clampStart(c) : Math.max(c.thrLastPollEnd, c.lastCloseTs);
+      } else {
+        this.problem('poll-without-context', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns in ${comm} while no napi thread run is open: counted with zero duration`);
+        start = t;
+      }
+      c.thrLastPollEnd = t;
+      if (st.threadPids.length < THREAD_PIDS_KEPT && !st.threadPids.includes(pid)) st.threadPids.push(pid);
+    } else if (!c.rxSeen) {
+      // Polls before the CPU's first NET_RX entry or exit belong to the softirq that was
+      // running when the capture started.
+      clamped = c.rxLastPollEnd !== c.rxLastPollEnd;
+      start = clamped ? this.clampStart(c) : Math.max(c.rxLastPollEnd, c.lastCloseTs);
+      c.rxLastPollEnd = t;
+      if (comm.startsWith('ksoftirqd/')) c.rxHeadKsoftirqd = true;
+    } else {
+      // Busy polling (net/core/dev.c: napi_busy_loop) or netpoll run polls outside softirq.
+      this.problem('poll-without-context', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns outside any NET_RX softirq or napi thread: counted with zero duration`);
+      start = t;
+    }
+    if (start > t) start = t;
+    const dur = t - start;
+    if (clamped) this.clamped++;
+    if (inThread) {
+      g.addSpan(c.core.threadPollBusy, start, t);
+      st.threadedPolls++;
+    } else g.addSpan(c.core.pollBusy, start, t);
+    g.addSpan(nc.busy, start, t);
+    const full = work >= budget && budget > 0;
+    g.addAt(nc.polls, t, 1);
+    g.addAt(nc.work, t, work);
+    if (full) g.addAt(nc.full, t, 1);
+    st.polls++;
+    st.work += work;
+    st.busyNs += dur;
+    if (full) st.full++;
+
+    // Monolithic chains: consecutive full-budget polls of this NAPI on this CPU.
+    if (full) {
+      if (nc.chainLen === 0) nc.chainStart = start;
+      nc.chainLen++;
+      nc.chainEnd = t;
+    } else if (nc.chainLen > 0) endChain(nc);
+
+    // Waits: NAPIs still scheduled here (their last poll was full) wait for this poll.
+    if (!inThread) {
+      const pend = c.pending;
+      for (let i = 0; i < pend.length; i++) {
+        const p = pend[i]!;
+        if (p !== nc && dur > 0) p.waited.set(st.index, (p.waited.get(st.index) ?? 0) + dur);
+      }
+      if (full !== nc.pending) {
+        if (full) pend.push(nc);
+        else pend.splice(pend.indexOf(nc), 1);
+        nc.pending = full;
+      }
+    }
+
+    // Segments of consecutive polls on one CPU, in arrival order; moves are settled by time in finish.
+    const n = st.segCpu.length;
+    if (n > 0 && st.segCpu[n - 1] === c.cpu) {
+      if (t > st.segLast[n - 1]!) st.segLast[n - 1] = t;
+    } else {
+      st.segCpu.push(c.cpu);
+      st.segFirst.push(start);
+      st.segLast.push(t);
+      if (n + 1 >= SEGMENTS_SETTLE_AT) settleMoves(st, this.maxTs - MAX_CPU_SKEW_NS);
+    }
+
+    if (c.slices !== undefined) this.keep(c, inThread ? 'thread_poll' : 'poll', start, t, st.label, clamped ? CLAMP_START : 0, st, work, budget);
+  }
+
+  private windowEvent(ev: TraceEvent & { kind: 'window_napi' | 'window_cpu' }): void {
+    this.windowEvents++;
+    if (this.mode === undefined) this.mode = 'windows';
+    if (this.grid === undefined && this.windowNs === undefined) this.windowNs = ev.intervalNs;
+    const c = this.cpuState(ev.cpu);
+    if (c === undefined) return;
+    const g = this.ensureGrid();
+    const lo = ev.ts - ev.intervalNs;
+    if (lo < this.minTs) this.minTs = lo;
+    if (ev.ts > this.maxTs) this.maxTs = ev.ts;
+    // The kernel window [ts - interval, ts) goes into the grid window holding its middle
+    // (the interval probe is not aligned with the capture start).
+    const mid = ev.ts - ev.intervalNs / 2;
+    if (ev.kind === 'window_napi') {
+      const st = this.napiOf(ev.napi, ev.dev);
+      let nc = st.perCpu[ev.cpu];
+      if (nc === undefined) nc = st.perCpu[ev.cpu] = new NapiCpuAcc(g, st);
+      g.addAt(nc.busy, mid, ev.busyNs);
+      g.addAt(nc.polls, mid, ev.polls);
+      g.addAt(nc.work, mid, ev.work);
+      g.addAt(nc.full, mid, ev.fullBudgetPolls);
+      g.addAt(c.core.pollBusy, mid, ev.busyNs);
+      st.polls += ev.polls;
+      st.work += ev.work;
+      st.full += ev.fullBudgetPolls;
+      st.busyNs += ev.busyNs;
+    } else {
+      g.addAt(c.core.netRxBusy, mid, ev.netRxBusyNs);
+      g.addAt(c.core.netRxCount, mid, ev.netRxCount);
+      g.addAt(c.core.ksCount, mid, ev.ksoftirqdNetRxCount);
+      g.addAt(c.core.netTxBusy, mid, ev.netTxBusyNs);
+      g.addAt(c.core.cryptBusy, mid, ev.cryptBusyNs);
+      // Windows mode has no slices to take a union of: the sum, capped at the window, is an
+      // upper bound (a softirq nested in a crypt worker is counted twice).
+      g.addAt(c.core.busy, mid, Math.min(ev.intervalNs, ev.netRxBusyNs + ev.netTxBusyNs + ev.cryptBusyNs));
+    }
+  }
+
+  finish(summary: ImportSummary): Timeline {
+    if (this.finished) throw new Error('TimelineBuilder.finish called twice');
+    this.finished = true;
+    const header = summary.header ?? this.hdr;
+    if (header !== undefined && this.hdr === undefined) this.header(header);
+    const g = this.ensureGrid();
+    const W = g.windowNs;
+    const mode: CaptureMode = this.mode ?? header?.mode ?? 'events';
+    if (this.windowEvents > 0 && this.pointEvents > 0) {
+      this.diag('warning', 'mixed-modes', `the capture mixes windows-mode records (${this.windowEvents}) and per-event records (${this.pointEvents}): both are folded into the same series`);
+    }
+
+    // Capture bounds: the header's start (ts 0) and end when present, else the events'; they
+    // always contain every event (docs/timeline.md).
+    const tb = new TimeBase(summary.origin);
+    const haveEvents = this.minTs <= this.maxTs;
+    let startNs = summary.originFromHeader ? 0 : haveEvents ? this.minTs : 0;
+    if (haveEvents && this.minTs < startNs) {
+      this.diag('warning', 'events-before-start', `events start ${-this.minTs} ns before the header's capture start: the capture start is moved back to them`);
+      startNs = this.minTs;
+    }
+    // Windows are anchored at the origin; the start is rounded down onto that grid.
+    startNs = Math.floor(startNs / W) * W;
+    let endNs = haveEvents ? this.maxTs : startNs;
+    const endBoot = header?.endBootNs ?? header?.probesStopBootNs;
+    if (endBoot !== undefined && /^\d+$/.test(endBoot)) {
+      const hEnd = tb.fromBoot(bootNs(BigInt(endBoot)));
+      if (hEnd >= endNs) endNs = hEnd;
+      else this.diag('warning', 'events-after-end', `events run ${endNs - hEnd} ns past the header's capture end: the capture end is moved to the last event`);
+    }
+    if (endNs < startNs) endNs = startNs;
+    const windowCount = Math.max(1, Math.ceil((endNs - startNs) / W));
+    const k0 = Math.round(startNs / W);
+
+    // CPUs: the header's (idle ones included) plus any seen in events.
+    const cpuSet = new Set<number>(header?.cpus ?? []);
+    const cpusGuessed = header === undefined || header.cpus.length === 0;
+    for (let cpu = 0; cpu < this.cpuStates.length; cpu++) if (this.cpuStates[cpu] !== undefined) cpuSet.add(cpu);
+    if (cpusGuessed) {
+      this.diag('warning', 'cpus-from-events', `no CPU list in a header: using the ${cpuSet.size} CPUs seen in events (idle CPUs are missing)`);
+    }
+    const cpus = [...cpuSet].sort((a, b) => a - b);
+
+    // Close what is still open at the capture's end: clamp and mark.
+    for (const c of this.cpuStates) {
+      if (c === undefined) continue;
+      if (c.rxStart === c.rxStart) this.closeRx(c, endNs, CLAMP_END);
+      if (c.txStart === c.txStart) this.closeTx(c, endNs, CLAMP_END);
+      if (c.workStart === c.workStart) this.closeWork(c, endNs, CLAMP_END);
+      if (c.thrStart === c.thrStart) this.closeThread(c, endNs, CLAMP_END);
+      if (c.open > 0) {
+        g.addSpan(c.core.busy, c.busyStart, endNs);
+        c.open = 0;
+      }
+    }
+
+    for (const [code, n] of this.counts) {
+      if (n > 5) this.diag('warning', code, `${n} events of this kind in all (only the first 5 are listed)`);
+    }
+    if (this.ignoredSoftirqs > 0) {
+      this.diag('info', 'other-softirqs', `${this.ignoredSoftirqs} softirq events of vectors other than NET_RX and NET_TX were ignored`);
+    }
+    if (this.slicesCut > 0) {
+      this.diag('warning', 'slices-cut', `${this.slicesCut} slices past the limit of ${this.sliceMax} were not kept (still counted in every series)`);
+    }
+
+    // Per-window series, cut to the capture.
+    const winLen = new Float64Array(windowCount);
+    for (let i = 0; i < windowCount; i++) winLen[i] = Math.min(W, endNs - (startNs + i * W));
+    const cores = new Map<number, CoreSeries>();
+    const empty = () => new Float64Array(windowCount);
+    for (const cpu of cpus) {
+      const c = this.cpuStates[cpu];
+      if (c === undefined) {
+        cores.set(cpu, {
+          cpu,
+          netRxBusyNs: empty(),
+          netRxCount: empty(),
+          ksoftirqdNetRxBusyNs: empty(),
+          ksoftirqdNetRxCount: empty(),
+          netTxBusyNs: empty(),
+          pollBusyNs: empty(),
+          threadPollBusyNs: empty(),
+          cryptBusyNs: empty(),
+          otherWorkBusyNs: empty(),
+          utilization: empty(),
+        });
+        continue;
+      }
+      const a = c.core;
+      const util = g.extract(a.busy, k0, windowCount);
+      for (let i = 0; i < windowCount; i++) {
+        const len = winLen[i]!;
+        util[i] = len > 0 ? Math.min(1, util[i]! / len) : 0;
+      }
+      cores.set(cpu, {
+        cpu,
+        netRxBusyNs: g.extract(a.netRxBusy, k0, windowCount),
+        netRxCount: g.extract(a.netRxCount, k0, windowCount),
+        ksoftirqdNetRxBusyNs: g.extract(a.ksBusy, k0, windowCount),
+        ksoftirqdNetRxCount: g.extract(a.ksCount, k0, windowCount),
+        netTxBusyNs: g.extract(a.netTxBusy, k0, windowCount),
+        pollBusyNs: g.extract(a.pollBusy, k0, windowCount),
+        threadPollBusyNs: g.extract(a.threadPollBusy, k0, windowCount),
+        cryptBusyNs: g.extract(a.cryptBusy, k0, windowCount),
+        otherWorkBusyNs: g.extract(a.otherWorkBusy, k0, windowCount),
+        utilization: util,
+      });
+    }
+
+    const napis: NapiInstance[] = this.napis.map((st) => {
+      settleMoves(st, Infinity);
+      const perCpu = new Map<number, NapiCpuSeries>();
+      for (let cpu = 0; cpu < st.perCpu.length; cpu++) {
+        const nc = st.perCpu[cpu];
+        if (nc === undefined) continue;
+        if (nc.chainLen > 0) endChain(nc);
+        perCpu.set(cpu, {
+          busyNs: g.extract(nc.busy, k0, windowCount),
+          polls: g.extract(nc.polls, k0, windowCount),
+          work: g.extract(nc.work, k0, windowCount),
+          fullBudgetPolls: g.extract(nc.full, k0, windowCount),
+          chains: nc.chains,
+          waitedForNs: nc.waited,
+        });
+      }
+      return {
+        index: st.index,
+        dev: st.dev,
+        napi: st.napi,
+        totals: { polls: st.polls, work: st.work, fullBudgetPolls: st.full, busyNs: st.busyNs, threadedPolls: st.threadedPolls },
+        perCpu,
+        moves: st.moves,
+        moveList: st.moveList,
+        threadPids: st.threadPids,
+      };
+    });
+
+    const devices = new Map<string, DeviceSeries>();
+    const devOf = (name: string): DeviceSeries => {
+      let d = devices.get(name);
+      if (d === undefined) devices.set(name, (d = { dev: name, cryptBusyByCpu: new Map(), cryptItemsByCpu: new Map(), queueWorkByCpu: new Map() }));
+      return d;
+    };
+    for (const d of header?.devices ?? []) devOf(d.name);
+    for (const [dev, byCpu] of this.queueWorkByDev) {
+      const d = devOf(dev);
+      for (const [cpu, n] of byCpu) d.queueWorkByCpu.set(cpu, n);
+    }
+    for (const [work, acc] of this.cryptByWork) {
+      const d = devOf(this.workDev.get(work) ?? UNKNOWN_DEVICE);
+      for (const [cpu, v] of acc.busyByCpu) d.cryptBusyByCpu.set(cpu, (d.cryptBusyByCpu.get(cpu) ?? 0) + v);
+      for (const [cpu, v] of acc.itemsByCpu) d.cryptItemsByCpu.set(cpu, (d.cryptItemsByCpu.get(cpu) ?? 0) + v);
+    }
+
+    let slices: Map<number, Slice[]> | undefined;
+    if (this.sliceReq !== undefined) {
+      slices = new Map();
+      for (const cpu of cpus) {
+        const c = this.cpuStates[cpu];
+        if (this.sliceCpus !== undefined && !this.sliceCpus.has(cpu)) continue;
+        const list = c?.slices ?? [];
+        // Slices are recorded when they close (inner before outer): order by start, outer first.
+        list.sort((x, y) => x.start - y.start || y.dur - x.dur || KIND_RANK[x.kind] - KIND_RANK[y.kind]);
+        assignDepths(list);
+        slices.set(cpu, list);
+      }
+    }
+
+    const timeline: Timeline = {
+      capture: {
+        format: summary.format,
+        mode,
+        ...(header !== undefined ? { header } : {}),
+        origin: summary.origin,
+        startNs: ns(startNs),
+        endNs: ns(endNs),
+        durationNs: durNs(endNs - startNs),
+        events: summary.events,
+        lostEvents: Math.max(summary.lostEvents, this.lostEvents),
+        skippedLines: summary.skippedLines,
+        clampedSlices: this.clamped,
+        cpusGuessed,
+      },
+      cpus,
+      windowNs: durNs(W),
+      windowCount,
+      cores,
+      napis,
+      devices,
+      ...(slices !== undefined ? { slices } : {}),
+      diagnostics: this.log.items,
+    };
+    for (const v of checkInvariants(timeline)) {
+      this.diag('error', 'invariant-violation', v);
+    }
+    return timeline;
+  }
+}
+
+function endChain(nc: NapiCpuAcc): void {
+  const len = nc.chainLen;
+  nc.chainLen = 0;
+  if (len < 2) return;
+  const ch = nc.chains;
+  ch.count++;
+  const b = Math.floor(Math.log2(len));
+  while (ch.lengthLog2Histogram.length <= b) ch.lengthLog2Histogram.push(0);
+  ch.lengthLog2Histogram[b] = ch.lengthLog2Histogram[b]! + 1;
+  ch.totalPolls += len;
+  ch.totalNs += nc.chainEnd - nc.chainStart;
+  const longest = ch.longest;
+  if (longest.length < LONGEST_CHAINS_KEPT || len > longest[longest.length - 1]!.polls) {
+    longest.push({ startNs: ns(nc.chainStart), endNs: ns(nc.chainEnd), polls: len });
+    longest.sort((x, y) => y.polls - x.polls || x.startNs - y.startNs);
+    if (longest.length > LONGEST_CHAINS_KEPT) longest.pop();
+  }
+}
+
+/**
+ * Settles the NAPI's poll segments that end before `before`: orders them by time and counts
+ * a move each time consecutive segments are on different CPUs. Segments are runs of polls on
+ * one CPU in file order; per-CPU order is exact, so a segment never hides a move within
+ * itself unless two CPUs polled the same NAPI in overlapping periods (then moves are a lower bound).
+ */
+function settleMoves(st: NapiAcc, before: number): void {
+  const n = st.segCpu.length;
+  if (n === 0) return;
+  const idx: number[] = [];
+  const rest: number[] = [];
+  for (let i = 0; i < n; i++) (st.segLast[i]! < before ? idx : rest).push(i);
+  idx.sort((a, b) => st.segFirst[a]! - st.segFirst[b]! || a - b);
+  for (const i of idx) {
+    const cpu = st.segCpu[i]!;
+    if (st.settledCpu >= 0 && cpu !== st.settledCpu) {
+      st.moves++;
+      if (st.moveList.length < MOVES_KEPT) st.moveList.push({ ts: ns(st.segFirst[i]!), from: st.settledCpu, to: cpu });
+    }
+    st.settledCpu = cpu;
+    st.settledLast = Math.max(st.settledLast, st.segLast[i]!);
+  }
+  st.segCpu = rest.map((i) => st.segCpu[i]!);
+  st.segFirst = rest.map((i) => st.segFirst[i]!);
+  st.segLast = rest.map((i) => st.segLast[i]!);
+}

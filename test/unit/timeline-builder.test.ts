@@ -1,0 +1,315 @@
+import { describe, expect, it } from 'vitest';
+import { build, codes, header, sliceLines } from './timeline-helpers.js';
+import { UNKNOWN_DEVICE } from '../../src/timeline/builder.js';
+
+const ALL = { slices: {} };
+const arr = (a: Float64Array | undefined) => Array.from(a ?? []);
+
+describe('TimelineBuilder: softirq NAPI polls', () => {
+  it('brackets each poll by the softirq entry or the previous poll, and nests them', () => {
+    // Window 1000 ns, capture [0, 1000). On CPU 0 NET_RX runs [100, 170):
+    //   poll A ends at 130 -> [100, 130) = 30 ns (from the entry)
+    //   poll B ends at 150 -> [130, 150) = 20 ns (from A's end)
+    // netRx 70, polls 50, utilization 70/1000. CPU 1 is idle but listed by the header.
+    const tl = build(
+      header([0, 1], 1000),
+      [
+        `SE 100 0 3
+         P 130 0 0xa wg0 10 64
+         P 150 0 0xb wg1 64 64
+         SX 170 0 3`,
+      ],
+      { windowNs: 1000, ...ALL },
+    );
+    expect(tl.cpus).toEqual([0, 1]);
+    expect(tl.windowCount).toBe(1);
+    const c0 = tl.cores.get(0)!;
+    expect(arr(c0.netRxBusyNs)).toEqual([70]);
+    expect(arr(c0.netRxCount)).toEqual([1]);
+    expect(arr(c0.pollBusyNs)).toEqual([50]);
+    expect(arr(c0.utilization)).toEqual([0.07]);
+    expect(arr(tl.cores.get(1)!.utilization)).toEqual([0]);
+    expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 100+70@0', 'poll wg0 0xa 100+30@1', 'poll wg1 0xb 130+20@1']);
+    const [a, b] = tl.napis;
+    expect(a!.totals).toEqual({ polls: 1, work: 10, fullBudgetPolls: 0, busyNs: 30, threadedPolls: 0 });
+    expect(b!.totals.fullBudgetPolls).toBe(1);
+    expect(arr(a!.perCpu.get(0)!.busyNs)).toEqual([30]);
+    expect(tl.capture.cpusGuessed).toBe(false);
+    expect(codes(tl).filter((c) => c === 'invariant-violation')).toEqual([]);
+  });
+
+  it('marks NET_RX run by ksoftirqd/N and splits time at window boundaries', () => {
+    // W = 100. ksoftirqd's NET_RX runs [50, 250): windows 0,1,2 get 50, 100, 50.
+    // The poll [50, 240) gets 50, 100, 40.
+    const tl = build(
+      header([0], 300),
+      [
+        `SE 50 0 3 15 ksoftirqd/0
+         P 240 0 0xa wg0 64 64 15 ksoftirqd/0
+         SX 250 0 3`,
+      ],
+      { windowNs: 100, ...ALL },
+    );
+    const c0 = tl.cores.get(0)!;
+    expect(arr(c0.ksoftirqdNetRxBusyNs)).toEqual([50, 100, 50]);
+    expect(arr(c0.netRxBusyNs)).toEqual([50, 100, 50]);
+    expect(arr(c0.ksoftirqdNetRxCount)).toEqual([1, 0, 0]);
+    expect(arr(c0.pollBusyNs)).toEqual([50, 100, 40]);
+    expect(arr(c0.utilization)).toEqual([0.5, 1, 0.5]);
+    expect(sliceLines(tl, 0)).toEqual(['ksoftirqd ksoftirqd/0 50+200@0', 'poll wg0 0xa 50+190@1']);
+  });
+});
+
+describe('TimelineBuilder: threaded NAPI', () => {
+  it('times polls from the kthread switch-in or its previous poll, around nested softirqs', () => {
+    // napi/wg0-0 (pid 500) runs on CPU 1 over [100, 220).
+    //   poll 1 ends at 140 -> [100, 140) = 40 (from the switch-in)
+    //   NET_RX runs [150, 160) on top of the thread (local_bh_enable)
+    //   poll 2 ends at 200 -> [160, 200) = 40 (from the end of that softirq, not from 140)
+    // threadPollBusy 80, softirq polls 0, utilization (220-100)/1000.
+    const tl = build(
+      header([0, 1], 1000),
+      [
+        `SI 100 1 500 napi/wg0-0
+         P 140 1 0xa wg0 5 64 500 napi/wg0-0
+         SE 150 1 3 500 napi/wg0-0
+         SX 160 1 3
+         P 200 1 0xa wg0 64 64 500 napi/wg0-0
+         SO 220 1 500 S napi/wg0-0`,
+      ],
+      { windowNs: 1000, ...ALL },
+    );
+    const c1 = tl.cores.get(1)!;
+    expect(arr(c1.threadPollBusyNs)).toEqual([80]);
+    expect(arr(c1.pollBusyNs)).toEqual([0]);
+    expect(arr(c1.netRxBusyNs)).toEqual([10]);
+    expect(arr(c1.utilization)).toEqual([0.12]);
+    const a = tl.napis[0]!;
+    expect(a.totals.threadedPolls).toBe(2);
+    expect(a.threadPids).toEqual([500]);
+    expect(sliceLines(tl, 1)).toEqual([
+      'napi_thread napi/wg0-0 100+120@0',
+      'thread_poll wg0 0xa 100+40@1',
+      'net_rx NET_RX 150+10@1',
+      'thread_poll wg0 0xa 160+40@1',
+    ]);
+  });
+});
+
+describe('TimelineBuilder: monolithic chains and waits', () => {
+  it('counts runs of full-budget polls and the time a still-scheduled NAPI waits for others', () => {
+    // One NET_RX softirq on CPU 0, [0, 70):
+    //   A [0,10)  full   A chain 1; A pending
+    //   B [10,30) full   A waits 20 for B; B chain 1; B pending
+    //   A [30,35) full   B waits 5 for A; A chain 2
+    //   B [35,45) 10/64  A waits 10 for B; B's chain of 1 ends (not a chain); B not pending
+    //   A [45,50) full   A chain 3
+    //   A [50,60) 3/64   A's chain of 3 ends: count 1, bucket 1 ([2,4)), span [0,50) = 50 ns
+    // A waited for B 30 ns; B waited for A 5 ns.
+    const tl = build(
+      header([0], 100),
+      [
+        `SE 0 0 3
+         P 10 0 0xa wg0 64 64
+         P 30 0 0xb wg1 64 64
+         P 35 0 0xa wg0 64 64
+         P 45 0 0xb wg1 10 64
+         P 50 0 0xa wg0 64 64
+         P 60 0 0xa wg0 3 64
+         SX 70 0 3`,
+      ],
+      { windowNs: 100 },
+    );
+    const [a, b] = tl.napis;
+    const a0 = a!.perCpu.get(0)!;
+    const b0 = b!.perCpu.get(0)!;
+    expect(a0.chains).toEqual({ count: 1, lengthLog2Histogram: [0, 1], totalPolls: 3, totalNs: 50, longest: [{ startNs: 0, endNs: 50, polls: 3 }] });
+    expect(b0.chains.count).toBe(0);
+    expect([...a0.waitedForNs]).toEqual([[b!.index, 30]]);
+    expect([...b0.waitedForNs]).toEqual([[a!.index, 5]]);
+    expect(arr(a0.fullBudgetPolls)).toEqual([3]);
+    expect(arr(a0.polls)).toEqual([4]);
+    expect(arr(a0.work)).toEqual([64 * 3 + 3]);
+  });
+
+  it('counts a NAPI move between CPUs even when the later CPU is read first', () => {
+    // bpftrace drained CPU 1's buffer first: A polled on CPU 0 over [0, 20), then on CPU 1
+    // from 30. Ordered by time that is one move, 0 -> 1, at the first poll on CPU 1 (start 30).
+    const tl = build(header([0, 1], 100), [
+      `SE 30 1 3
+       P 35 1 0xa wg0 64 64
+       P 40 1 0xa wg0 64 64
+       SX 41 1 3`,
+      `SE 0 0 3
+       P 10 0 0xa wg0 64 64
+       P 20 0 0xa wg0 2 64
+       SX 21 0 3`,
+    ]);
+    const a = tl.napis[0]!;
+    expect(a.moves).toBe(1);
+    expect(a.moveList).toEqual([{ ts: 30, from: 0, to: 1 }]);
+    expect([...a.perCpu.keys()].sort()).toEqual([0, 1]);
+  });
+});
+
+describe('TimelineBuilder: workqueues', () => {
+  it('attributes crypt work to a device by the work pointer queued on wg-crypt-<dev>, in any CPU order', () => {
+    // CPU 1's buffer comes first: it decrypts w1 [500, 700) and w2 [700, 750), and runs the
+    // tx worker [760, 800). CPU 0's queue_work of w1 on wg-crypt-wg0 arrives later in the file.
+    // w2 was never seen queued: its 50 ns go to the unknown device.
+    const tl = build(header([0, 1], 1000), [
+      `WS 500 1 0x1 wg_packet_decrypt_worker
+       WE 700 1 0x1 wg_packet_decrypt_worker
+       WS 700 1 0x2 wg_packet_decrypt_worker
+       WE 750 1 0x2 wg_packet_decrypt_worker
+       WS 760 1 0x3 wg_packet_tx_worker
+       WE 800 1 0x3 wg_packet_tx_worker`,
+      `WQ 400 0 0x1 wg_packet_decrypt_worker wg-crypt-wg0 1 1`,
+    ], { windowNs: 1000 });
+    const wg0 = tl.devices.get('wg0')!;
+    expect([...wg0.cryptBusyByCpu]).toEqual([[1, 200]]);
+    expect([...wg0.cryptItemsByCpu]).toEqual([[1, 1]]);
+    expect([...wg0.queueWorkByCpu]).toEqual([[0, 1]]);
+    expect([...tl.devices.get(UNKNOWN_DEVICE)!.cryptBusyByCpu]).toEqual([[1, 50]]);
+    const c1 = tl.cores.get(1)!;
+    expect(arr(c1.cryptBusyNs)).toEqual([250]);
+    expect(arr(c1.otherWorkBusyNs)).toEqual([40]);
+    // Union: [500, 750) and [760, 800).
+    expect(arr(c1.utilization)).toEqual([0.29]);
+  });
+
+  it('ends an item where a later one starts on the same CPU when a worker slept', () => {
+    // w1 starts at 0, sleeps; another kworker runs w2 [10, 30); w1 ends at 50.
+    // Slices: w1 [0, 10), w2 [10, 30); w1's end is matched silently. Busy: [0, 30).
+    const tl = build(header([0], 100), [
+      `WS 0 0 0x1 wg_packet_tx_worker
+       WS 10 0 0x2 wg_packet_decrypt_worker
+       WE 30 0 0x2 wg_packet_decrypt_worker
+       WE 50 0 0x1 wg_packet_tx_worker`,
+    ], { windowNs: 100, ...ALL });
+    expect(sliceLines(tl, 0)).toEqual(['work wg_packet_tx_worker 0+10@0', 'crypt_work wg_packet_decrypt_worker 10+20@0']);
+    expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.3]);
+    expect(codes(tl)).not.toContain('unmatched-exit');
+  });
+});
+
+describe('TimelineBuilder: normalisation at the capture edges and bad input', () => {
+  it('clamps slices open at the capture start and end, and marks them', () => {
+    // Capture [0, 1000), W 1000. CPU 0: a poll ending at 20 and NET_RX ending at 30 were
+    // running when the capture began -> poll [0, 20), NET_RX [0, 30) (clamped: start). NET_RX
+    // entered at 900 never exits -> [900, 1000) (clamped: end); its poll [900, 950).
+    // CPU 1: NET_RX [10, 20) inside a crypt item that began before the capture and ended at
+    // 50 -> the item is [0, 50); the busy union is 50, not 10 + 50.
+    const tl = build(header([0, 1], 1000), [
+      `P 20 0 0xa wg0 64 64
+       SX 30 0 3
+       SE 900 0 3
+       P 950 0 0xb wg1 1 64`,
+      `SE 10 1 3
+       SX 20 1 3
+       WE 50 1 0x9 wg_packet_decrypt_worker`,
+    ], { windowNs: 1000, ...ALL });
+    expect(sliceLines(tl, 0)).toEqual([
+      'net_rx NET_RX 0+30@0 clamped:start',
+      'poll wg0 0xa 0+20@1 clamped:start',
+      'net_rx NET_RX 900+100@0 clamped:end',
+      'poll wg1 0xb 900+50@1',
+    ]);
+    expect(sliceLines(tl, 1)).toEqual(['crypt_work wg_packet_decrypt_worker 0+50@0 clamped:start', 'net_rx NET_RX 10+10@1']);
+    expect(tl.capture.clampedSlices).toBe(4);
+    expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.13]);
+    expect(arr(tl.cores.get(1)!.utilization)).toEqual([0.05]);
+    expect(codes(tl)).not.toContain('invariant-violation');
+  });
+
+  it('without a header: CPUs from events with a warning, and earlier events on other CPUs extend the start', () => {
+    // The origin is the file's first event (CPU 0 at 0); CPU 1's buffer, read later, holds
+    // NET_RX [-30, -10). W 100: the start rounds down to -100, windows [-100,0) and [0,100).
+    const tl = build(undefined, [`SE 0 0 3\nSX 50 0 3`, `SE -30 1 3\nSX -10 1 3`], { windowNs: 100 });
+    expect(tl.cpus).toEqual([0, 1]);
+    expect(tl.capture.cpusGuessed).toBe(true);
+    expect(codes(tl)).toContain('cpus-from-events');
+    expect(tl.capture.startNs).toBe(-100);
+    expect(tl.capture.endNs).toBe(50);
+    expect(tl.windowCount).toBe(2);
+    expect(arr(tl.cores.get(1)!.netRxBusyNs)).toEqual([20, 0]);
+    expect(arr(tl.cores.get(0)!.netRxBusyNs)).toEqual([0, 50]);
+    // The last window is clipped to the end: [0, 50) busy 50 -> utilization 1.
+    expect(arr(tl.cores.get(0)!.utilization)).toEqual([0, 1]);
+  });
+
+  it('reports an unmatched exit, a lost exit, a time step back and an unknown CPU, and never crashes', () => {
+    // CPU 0: NET_RX [0,10), then an exit at 20 with no entry (ignored), then an entry at 30
+    // whose exit is lost: the next entry at 60 closes it at the last event seen (poll at 40),
+    // NET_RX [60, 80). NET_RX from 90; a poll stamped 70 steps back (treated as 90: zero length).
+    const tl = build(header([0], 200), [
+      `SE 0 0 3
+       SX 10 0 3
+       SX 20 0 3
+       SE 30 0 3
+       P 40 0 0xa wg0 1 64
+       SE 60 0 3
+       SX 80 0 3
+       SE 90 0 3
+       P 70 0 0xa wg0 1 64
+       SX 100 0 3
+       SE 5 7 3
+       SX 6 7 3`,
+    ], { windowNs: 200, ...ALL });
+    const cs = codes(tl);
+    expect(cs).toContain('unmatched-exit');
+    expect(cs).toContain('unmatched-entry');
+    expect(cs).toContain('cpu-time-backwards');
+    expect(cs).toContain('cpu-not-in-header');
+    expect(cs).not.toContain('invariant-violation');
+    expect(tl.cpus).toEqual([0, 7]);
+    expect(sliceLines(tl, 0)).toEqual([
+      'net_rx NET_RX 0+10@0',
+      'net_rx NET_RX 30+10@0',
+      'poll wg0 0xa 30+10@1',
+      'net_rx NET_RX 60+20@0',
+      'net_rx NET_RX 90+10@0',
+      'poll wg0 0xa 90+0@1',
+    ]);
+    // 10 + 10 + 20 + 10 = 50 of 200.
+    expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.25]);
+  });
+
+  it('keeps only the requested slices, bounded, and says how many were cut', () => {
+    const text = Array.from({ length: 10 }, (_, i) => `SE ${i * 10} 0 3\nSX ${i * 10 + 5} 0 3`).join('\n');
+    const tl = build(header([0, 1], 100), [text, `SE 1 1 3\nSX 2 1 3`], { slices: { from: 20 as never, to: 60 as never, cpus: [0], maxSlices: 3 } });
+    expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 20+5@0', 'net_rx NET_RX 30+5@0', 'net_rx NET_RX 40+5@0']);
+    expect(tl.slices!.has(1)).toBe(false);
+    expect(codes(tl)).toContain('slices-cut');
+    // Series are complete regardless of the slice request.
+    expect(arr(tl.cores.get(0)!.netRxCount).reduce((x, y) => x + y)).toBe(10);
+  });
+});
+
+describe('TimelineBuilder: windows mode', () => {
+  it('fills the same series from in-kernel windows, one grid window per capture interval', () => {
+    // Interval 1000: the kernel windows [0,1000) and [1000,2000) (marker at their end).
+    const h = header([0, 1], 2000, { mode: 'windows', intervalNs: 1000 });
+    const tl = build(h, [
+      `WN 1000 1000 0 0xa wg0 300 5 320 5
+       WC 1000 1000 0 400 3 0 0 100 7 1
+       WN 2000 1000 0 0xa wg0 900 20 1280 20
+       WN 2000 1000 1 0xb wg1 50 1 3 0
+       WC 2000 1000 0 950 9 0 0 0 0 9`,
+    ], { windowNs: 5 });
+    expect(tl.capture.mode).toBe('windows');
+    expect(tl.windowNs).toBe(1000);
+    expect(tl.windowCount).toBe(2);
+    expect(codes(tl)).toContain('window-is-interval');
+    const c0 = tl.cores.get(0)!;
+    expect(arr(c0.netRxBusyNs)).toEqual([400, 950]);
+    expect(arr(c0.ksoftirqdNetRxCount)).toEqual([1, 9]);
+    expect(arr(c0.cryptBusyNs)).toEqual([100, 0]);
+    expect(arr(c0.pollBusyNs)).toEqual([300, 900]);
+    expect(arr(c0.utilization)).toEqual([0.5, 0.95]);
+    const a = tl.napis[0]!;
+    expect(arr(a.perCpu.get(0)!.fullBudgetPolls)).toEqual([5, 20]);
+    expect(a.totals.polls).toBe(25);
+    expect(arr(tl.napis[1]!.perCpu.get(1)!.busyNs)).toEqual([0, 50]);
+  });
+});
