@@ -31,6 +31,8 @@ export interface ImportSummary {
   events: number;
   lostEvents: number;
   skippedLines: number;
+  /** Lines that carry nothing by design (blank, `Attaching N probes...`, comments), counted. */
+  ignoredLines?: number;
 }
 
 /**

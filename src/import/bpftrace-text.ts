@@ -1,0 +1,417 @@
+import type { Ns } from '../base/time.js';
+import { normalizePointer, type WindowCpuEvent, type WindowNapiEvent } from '../model/events.js';
+import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
+import type { Importer, ImportOptions, ImportSummary } from './types.js';
+
+/**
+ * bpftrace's plain output of our capture scripts (docs/capture-format.md): events-mode
+ * records (`P`, `SE`, ... one per tracepoint hit) and windows-mode blocks (`WIN ts interval`
+ * followed by `@map[keys]: value` lines), framed by `#@` header and trailer lines.
+ *
+ * This is the hot path of every analysis: lines are split by hand (indexOf), fields by
+ * indexOf(' ') on the chunk itself without substrings, integers parsed from char codes, and
+ * timestamps split into seconds and nanoseconds so they stay exact past 2^53 without a bigint
+ * per event.
+ */
+
+/** include/linux/interrupt.h: NR_SOFTIRQS. */
+const NR_SOFTIRQS = 10;
+/** Fixed fields a record can have (P has 7 after its tag). */
+const MAX_FIELDS = 8;
+
+type NapiField = 'busyNs' | 'polls' | 'work' | 'fullBudgetPolls';
+type CpuField = 'netRxBusyNs' | 'netRxCount' | 'ksoftirqdNetRxCount' | 'netTxBusyNs' | 'netTxCount' | 'cryptBusyNs' | 'cryptCount';
+
+/** Windows-mode maps of bpftrace-scripts (keyed [cpu, dev, napi]) and the event field each fills. */
+const NAPI_MAPS: Record<string, NapiField> = {
+  '@napi_busy': 'busyNs',
+  '@napi_polls': 'polls',
+  '@napi_work': 'work',
+  '@napi_full': 'fullBudgetPolls',
+};
+/** Windows-mode maps keyed [cpu]. */
+const CPU_MAPS: Record<string, CpuField> = {
+  '@netrx_busy': 'netRxBusyNs',
+  '@netrx_count': 'netRxCount',
+  '@netrx_ksoftirqd': 'ksoftirqdNetRxCount',
+  '@nettx_busy': 'netTxBusyNs',
+  '@nettx_count': 'netTxCount',
+  '@crypt_busy': 'cryptBusyNs',
+  '@crypt_count': 'cryptCount',
+};
+
+/**
+ * Collects one window's map entries; emits one `window_napi` per (cpu, napi) and one
+ * `window_cpu` per CPU (every online CPU of the header, idle ones included: absent map
+ * entries are zero) when the next `WIN` marker or the end of the file arrives.
+ */
+export class WindowAccumulator {
+  private ts: Ns | undefined;
+  private intervalNs = 0;
+  private readonly napis = new Map<string, WindowNapiEvent>();
+  private readonly cpus = new Map<number, WindowCpuEvent>();
+  windows = 0;
+
+  constructor(private readonly ctx: ImportContext) {}
+
+  start(ts: Ns, intervalNs: number): void {
+    this.flush();
+    this.ts = ts;
+    this.intervalNs = intervalNs;
+  }
+
+  get open(): boolean {
+    return this.ts !== undefined;
+  }
+
+  /** One map entry: `name` with its `@`, `keys` already split. Returns an error reason or undefined. */
+  entry(name: string, keys: string[], value: number, line: number): string | undefined {
+    if (this.ts === undefined) return `map ${name} outside a window (no WIN marker before it)`;
+    if (!Number.isSafeInteger(value) || value < 0) return `map ${name} value is not a non-negative integer`;
+    const nf = NAPI_MAPS[name];
+    const cf = nf === undefined ? CPU_MAPS[name] : undefined;
+    if (nf === undefined && cf === undefined) return `unknown map ${name.slice(0, 40)}`;
+    const want = nf !== undefined ? 3 : 1;
+    if (keys.length !== want) return `map ${name} needs ${want} key(s), got ${keys.length}`;
+    const cpu = parseIntAt(keys[0]!, 0, keys[0]!.length);
+    if (!(cpu >= 0)) return `map ${name}: CPU key "${keys[0]!.slice(0, 20)}" is not an integer`;
+    if (!this.ctx.cpuAllowed(cpu, line)) return '';
+    if (nf !== undefined) {
+      const napi = normalizePointer(keys[2]!);
+      if (napi === undefined) return `map ${name}: napi key "${keys[2]!.slice(0, 30)}" is not a pointer`;
+      const dev = this.ctx.intern(keys[1]!);
+      const k = `${cpu} ${dev} ${napi}`;
+      let ev = this.napis.get(k);
+      if (ev === undefined) {
+        ev = { kind: 'window_napi', ts: this.ts, intervalNs: this.intervalNs, cpu, napi, dev, busyNs: 0, polls: 0, work: 0, fullBudgetPolls: 0 };
+        this.napis.set(k, ev);
+      }
+      ev[nf] += value;
+    } else {
+      this.cpuEvent(cpu)[cf!] += value;
+    }
+    return undefined;
+  }
+
+  private cpuEvent(cpu: number): WindowCpuEvent {
+    let ev = this.cpus.get(cpu);
+    if (ev === undefined) {
+      ev = {
+        kind: 'window_cpu',
+        ts: this.ts!,
+        intervalNs: this.intervalNs,
+        cpu,
+        netRxBusyNs: 0,
+        netRxCount: 0,
+        netTxBusyNs: 0,
+        netTxCount: 0,
+        cryptBusyNs: 0,
+        cryptCount: 0,
+        ksoftirqdNetRxCount: 0,
+      };
+      this.cpus.set(cpu, ev);
+    }
+    return ev;
+  }
+
+  flush(): void {
+    if (this.ts === undefined) return;
+    for (const c of this.ctx.header?.cpus ?? []) this.cpuEvent(c);
+    for (const ev of this.napis.values()) this.ctx.push(ev);
+    for (const cpu of [...this.cpus.keys()].sort((a, b) => a - b)) this.ctx.push(this.cpus.get(cpu)!);
+    this.napis.clear();
+    this.cpus.clear();
+    this.ts = undefined;
+    this.windows++;
+  }
+}
+
+/**
+ * Parses one line of our scripts' output. Shared by the text importer (one file line) and the
+ * JSON importer (each line of a `printf` record's data).
+ */
+export class BpftraceRecordParser {
+  readonly windows: WindowAccumulator;
+  /** Field boundaries of the current record, reused (no allocation per line). */
+  private readonly fs = new Int32Array(MAX_FIELDS);
+  private readonly fe = new Int32Array(MAX_FIELDS);
+  private readonly parts = { sec: 0, sub: 0 };
+  ignoredLines = 0;
+
+  constructor(readonly ctx: ImportContext) {
+    this.windows = new WindowAccumulator(ctx);
+  }
+
+  /**
+   * Finds `n` space-separated fields of s[p, b) into fs/fe. Returns where the free text (comm)
+   * starts, `b` when the last field ends the line, or -1 when fields are missing or empty.
+   */
+  private fields(s: string, p: number, b: number, n: number): number {
+    const fs = this.fs;
+    const fe = this.fe;
+    for (let i = 0; i < n; i++) {
+      if (p >= b) return -1;
+      let sp = s.indexOf(' ', p);
+      if (sp < 0 || sp > b) sp = b;
+      if (sp === p) return -1;
+      fs[i] = p;
+      fe[i] = sp;
+      p = sp + 1;
+    }
+    return p > b ? b : p;
+  }
+
+  /** Timestamp of field i as Ns relative to the origin, or NaN. */
+  private ts(s: string, i: number): number {
+    const a = this.fs[i]!;
+    const b = this.fe[i]!;
+    if (!bootNsPartsAt(s, a, b, this.parts)) return NaN;
+    const tb = this.ctx.tb ?? this.ctx.timeBaseFrom(BigInt(s.slice(a, b)));
+    return tb.fromSecParts(this.parts.sec, this.parts.sub);
+  }
+
+  private int(s: string, i: number): number {
+    return parseIntAt(s, this.fs[i]!, this.fe[i]!);
+  }
+
+  private str(s: string, i: number): string {
+    return this.ctx.intern(s.slice(this.fs[i]!, this.fe[i]!));
+  }
+
+  private ptr(s: string, i: number): string | undefined {
+    return normalizePointer(s.slice(this.fs[i]!, this.fe[i]!));
+  }
+
+  /** Comm: the rest of the line after the fixed fields (may contain spaces and commas). */
+  private comm(s: string, rest: number, b: number): string {
+    return rest >= b ? '' : this.ctx.intern(s.slice(rest, b));
+  }
+
+  private bad(line: number, what: string, s: string, a: number, b: number): void {
+    const shown = s.slice(a, Math.min(b, a + 80));
+    this.ctx.problem('malformed-line', line, `${what}: "${shown}${b - a > 80 ? '...' : ''}"`);
+  }
+
+  /** Common prefix of event records: n fields, ts in field 0, cpu in field 1. Returns rest or -1. */
+  private head(s: string, a: number, b: number, line: number, tagLen: number, n: number, comm: boolean, name: string): number {
+    const rest = this.fields(s, a + tagLen + 1, b, n);
+    if (rest < 0 || (!comm && (rest !== b || this.fe[n - 1] !== b))) {
+      this.bad(line, `${name} record needs ${n} fields${comm ? ' and a comm' : ''}`, s, a, b);
+      return -1;
+    }
+    const cpu = this.int(s, 1);
+    if (!(cpu >= 0)) {
+      this.bad(line, `${name} record: CPU is not a non-negative integer`, s, a, b);
+      return -1;
+    }
+    return rest;
+  }
+
+  line(s: string, a: number, b: number, line: number): void {
+    if (b <= a) {
+      this.ignoredLines++;
+      return;
+    }
+    const c0 = s.charCodeAt(a);
+    const c1 = b - a > 1 ? s.charCodeAt(a + 1) : 0;
+    const c2 = b - a > 2 ? s.charCodeAt(a + 2) : 0;
+    const ctx = this.ctx;
+    if (c1 === 32) {
+      if (c0 === 80 /* P */) return this.poll(s, a, b, line);
+    } else if (c2 === 32) {
+      if (c0 === 83 /* S */) {
+        if (c1 === 69 /* E */) return this.softirq(s, a, b, line, 'softirq_entry');
+        if (c1 === 88 /* X */) return this.softirq(s, a, b, line, 'softirq_exit');
+        if (c1 === 82 /* R */) return this.softirq(s, a, b, line, 'softirq_raise');
+        if (c1 === 79 /* O */) return this.switchOut(s, a, b, line);
+        if (c1 === 73 /* I */) return this.switchIn(s, a, b, line);
+      } else if (c0 === 87 /* W */) {
+        if (c1 === 81 /* Q */) return this.queueWork(s, a, b, line);
+        if (c1 === 83 /* S */) return this.execWork(s, a, b, line, 'workqueue_execute_start');
+        if (c1 === 69 /* E */) return this.execWork(s, a, b, line, 'workqueue_execute_end');
+      } else if (c0 === 77 /* M */ && c1 === 71 /* G */) return this.migrate(s, a, b, line);
+    }
+    if (c0 === 35 /* # */) {
+      if (c1 === 64 /* @ */) ctx.headerLine(s.slice(a, b), line);
+      else this.ignoredLines++;
+      return;
+    }
+    if (c0 === 64 /* @ */) return this.mapLine(s, a, b, line);
+    if (s.startsWith('WIN ', a)) return this.win(s, a, b, line);
+    if (s.startsWith('Lost ', a)) {
+      // bpftrace src/output: "Lost N events" when the perf/ring buffer overflowed.
+      const m = /^Lost (\d{1,15}) events/.exec(s.slice(a, b));
+      if (m) return ctx.lost(Number(m[1]), undefined, line);
+    }
+    if (s.startsWith('Attaching ', a)) {
+      this.ignoredLines++;
+      return;
+    }
+    let only = true;
+    for (let i = a; i < b; i++) {
+      const c = s.charCodeAt(i);
+      if (c !== 32 && c !== 9 && c !== 13) {
+        only = false;
+        break;
+      }
+    }
+    if (only) {
+      this.ignoredLines++;
+      return;
+    }
+    const sp = s.indexOf(' ', a);
+    const tag = s.slice(a, sp < 0 || sp > b ? Math.min(b, a + 20) : Math.min(sp, a + 20));
+    ctx.problem('unknown-record', line, `unknown record "${tag}"; line skipped`);
+  }
+
+  private poll(s: string, a: number, b: number, line: number): void {
+    // P ts cpu napi dev work budget pid comm
+    const rest = this.head(s, a, b, line, 1, 7, true, 'P (napi_poll)');
+    if (rest < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    const napi = this.ptr(s, 2);
+    const work = this.int(s, 4);
+    const budget = this.int(s, 5);
+    const pid = this.int(s, 6);
+    if (ts !== ts || napi === undefined || !(work >= 0) || !(budget >= 0) || !(pid >= -1)) {
+      return this.bad(line, 'P (napi_poll) record: bad ts, napi pointer, work, budget or pid', s, a, b);
+    }
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev: this.str(s, 3), work, budget, pid, comm: this.comm(s, rest, b) });
+  }
+
+  private softirq(s: string, a: number, b: number, line: number, kind: 'softirq_entry' | 'softirq_exit' | 'softirq_raise'): void {
+    // SE ts cpu vec pid comm | SX ts cpu vec | SR ts cpu vec
+    const entry = kind === 'softirq_entry';
+    const rest = this.head(s, a, b, line, 2, entry ? 4 : 3, entry, kind);
+    if (rest < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    const vec = this.int(s, 2);
+    const pid = entry ? this.int(s, 3) : 0;
+    if (ts !== ts || !(vec >= 0 && vec < NR_SOFTIRQS) || !(pid >= -1)) return this.bad(line, `${kind} record: bad ts, vec or pid`, s, a, b);
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    if (entry) this.ctx.push({ kind, ts: ts as Ns, cpu, vec, pid, comm: this.comm(s, rest, b) });
+    else this.ctx.push({ kind, ts: ts as Ns, cpu, vec });
+  }
+
+  private queueWork(s: string, a: number, b: number, line: number): void {
+    // WQ ts cpu work function workqueue req_cpu target_cpu
+    if (this.head(s, a, b, line, 2, 7, false, 'WQ (workqueue_queue_work)') < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    const work = this.ptr(s, 2);
+    const reqCpu = this.int(s, 5);
+    const targetCpu = this.int(s, 6);
+    if (ts !== ts || work === undefined || !(reqCpu >= -1) || !(targetCpu >= -1)) {
+      return this.bad(line, 'WQ (workqueue_queue_work) record: bad ts, work pointer or CPUs', s, a, b);
+    }
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind: 'workqueue_queue_work', ts: ts as Ns, cpu, work, function: this.str(s, 3), workqueue: this.str(s, 4), reqCpu, targetCpu });
+  }
+
+  private execWork(s: string, a: number, b: number, line: number, kind: 'workqueue_execute_start' | 'workqueue_execute_end'): void {
+    // WS|WE ts cpu work function
+    if (this.head(s, a, b, line, 2, 4, false, kind) < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    const work = this.ptr(s, 2);
+    if (ts !== ts || work === undefined) return this.bad(line, `${kind} record: bad ts or work pointer`, s, a, b);
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind, ts: ts as Ns, cpu, work, function: this.str(s, 3) });
+  }
+
+  private switchOut(s: string, a: number, b: number, line: number): void {
+    // SO ts cpu pid prev_state comm
+    const rest = this.head(s, a, b, line, 2, 4, true, 'SO (sched_switch out)');
+    if (rest < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    const pid = this.int(s, 2);
+    if (ts !== ts || !(pid >= 0)) return this.bad(line, 'SO (sched_switch out) record: bad ts or pid', s, a, b);
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind: 'sched_switch_out', ts: ts as Ns, cpu, pid, state: this.str(s, 3), comm: this.comm(s, rest, b) });
+  }
+
+  private switchIn(s: string, a: number, b: number, line: number): void {
+    // SI ts cpu pid comm
+    const rest = this.head(s, a, b, line, 2, 3, true, 'SI (sched_switch in)');
+    if (rest < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    const pid = this.int(s, 2);
+    if (ts !== ts || !(pid >= 0)) return this.bad(line, 'SI (sched_switch in) record: bad ts or pid', s, a, b);
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind: 'sched_switch_in', ts: ts as Ns, cpu, pid, comm: this.comm(s, rest, b) });
+  }
+
+  private migrate(s: string, a: number, b: number, line: number): void {
+    // MG ts cpu pid orig_cpu dest_cpu comm
+    const rest = this.head(s, a, b, line, 2, 5, true, 'MG (sched_migrate_task)');
+    if (rest < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    const pid = this.int(s, 2);
+    const origCpu = this.int(s, 3);
+    const destCpu = this.int(s, 4);
+    if (ts !== ts || !(pid >= 0) || !(origCpu >= 0) || !(destCpu >= 0)) {
+      return this.bad(line, 'MG (sched_migrate_task) record: bad ts, pid or CPUs', s, a, b);
+    }
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind: 'sched_migrate_task', ts: ts as Ns, cpu, pid, origCpu, destCpu, comm: this.comm(s, rest, b) });
+  }
+
+  private win(s: string, a: number, b: number, line: number): void {
+    // WIN ts interval_ns
+    const rest = this.fields(s, a + 4, b, 2);
+    if (rest !== b || this.fe[1] !== b) return this.bad(line, 'WIN record needs ts and interval_ns', s, a, b);
+    const ts = this.ts(s, 0);
+    const interval = this.int(s, 1);
+    if (ts !== ts || !(interval > 0)) return this.bad(line, 'WIN record: bad ts or interval', s, a, b);
+    this.windows.start(ts as Ns, interval);
+  }
+
+  /** `@napi_busy[0, vb, 0xffff888627c2d188]: 6314355` or `@netrx_busy[0]: 123`. */
+  private mapLine(s: string, a: number, b: number, line: number): void {
+    const text = s.slice(a, b);
+    const m = /^(@\w{1,64})\[([^\]]{1,200})\]: (-?\d{1,20})$/.exec(text);
+    if (!m) {
+      // bpftrace prints other maps at exit (e.g. a user's own); not ours, so reported.
+      return this.ctx.problem('malformed-line', line, `map line not of the form @name[keys]: value: "${text.slice(0, 80)}"`);
+    }
+    this.mapEntry(m[1]!, m[2]!.split(',').map((k) => k.trim()), Number(m[3]), line);
+  }
+
+  /** One map entry (text or JSON). */
+  mapEntry(name: string, keys: string[], value: number, line: number): void {
+    if (!this.ctx.headerSealed) this.ctx.sealHeader();
+    const why = this.windows.entry(name, keys, value, line);
+    if (why === undefined || why === '') return;
+    const code = why.startsWith('unknown map') ? 'unknown-map' : why.includes('outside a window') ? 'map-outside-window' : 'malformed-line';
+    this.ctx.problem(code, line, why);
+  }
+
+  end(): void {
+    this.windows.flush();
+  }
+}
+
+export async function importBpftraceText(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary> {
+  const ctx = new ImportContext('bpftrace-text', opts);
+  const rp = new BpftraceRecordParser(ctx);
+  const split = new LineSplitter(ctx, (s, a, b, line) => rp.line(s, a, b, line));
+  for await (const chunk of chunks) split.push(chunk);
+  split.end();
+  rp.end();
+  return { ...ctx.finish(), ignoredLines: rp.ignoredLines };
+}
+
+/** Our records or header at the start of a line (first few KB of the file). */
+const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG) \d+ \d+ |WIN \d+ \d+|Attaching \d+ probes?)/m;
+
+export const bpftraceTextImporter: Importer = {
+  name: 'bpftrace-text',
+  sniff: (head) => TEXT_SNIFF.test(head),
+  import: importBpftraceText,
+};

@@ -1,0 +1,344 @@
+import { InputError, type Severity } from '../base/diagnostics.js';
+import { TimeBase, bootNs, type BootNs, type Ns } from '../base/time.js';
+import { MAX_CPU_ID, finishHeader, newHeaderState, parseHeaderLine, type HeaderParseState } from '../model/capture-text.js';
+import type { TraceEvent } from '../model/events.js';
+import type { CaptureHeader } from '../model/header.js';
+import type { FormatName, ImportOptions, ImportSummary } from './types.js';
+
+/**
+ * What every importer shares: batching events to the callback, the `#@` header and trailer,
+ * the time origin, CPU checks against the header, and the skip-and-count / strict policy for
+ * bad lines. One context per import (no module-level state: two imports can run at once).
+ */
+
+/** Events handed to `onEvents` per call: large enough to amortise the call, small enough to stay in cache. */
+export const EVENT_BATCH = 4096;
+/**
+ * Longest line an importer accepts (1 MiB). Our longest real line is a `#@stat` row or a JSON
+ * map record of a big windows capture (256 CPUs x 1000 tunnels fits well under this); anything
+ * longer is hostile or corrupt and is skipped without being buffered.
+ */
+export const MAX_LINE_CHARS = 1 << 20;
+
+export class ImportContext {
+  readonly file: string;
+  readonly strict: boolean;
+  readonly opts: ImportOptions;
+  lines = 0;
+  events = 0;
+  lostEvents = 0;
+  skippedLines = 0;
+  batch: TraceEvent[] = [];
+  readonly headerState: HeaderParseState = newHeaderState();
+  /** Header as known when the first event arrived (passed to onHeader). */
+  header: CaptureHeader | undefined;
+  headerSealed = false;
+  tb: TimeBase | undefined;
+  originFromHeader = false;
+  /** cpuOk[c] === 1 when CPU c is online per the header; undefined without a header. */
+  private cpuOk: Uint8Array | undefined;
+  private readonly interned = new Map<string, string>();
+  private reportedCpus = new Set<number>();
+  /** Cross-field header issues already reported when the header was sealed. */
+  private readonly sealIssues = new Set<string>();
+
+  constructor(
+    readonly format: FormatName,
+    opts: ImportOptions,
+  ) {
+    this.opts = opts;
+    this.file = opts.file;
+    this.strict = opts.strict;
+  }
+
+  /** A diagnostic that never stops the import (lost events, header notes, summaries). */
+  note(severity: Severity, code: string, message: string, line?: number): void {
+    this.opts.diagnostics.add({ severity, code, file: this.file, ...(line !== undefined ? { line } : {}), message });
+  }
+
+  /**
+   * A line the importer cannot use: counted as skipped and reported; under --strict, the
+   * first one ends the import with an InputError naming file and line.
+   */
+  problem(code: string, line: number, reason: string): void {
+    this.skippedLines++;
+    if (this.strict) throw new InputError(reason, this.file, line);
+    this.opts.diagnostics.add({ severity: 'warning', code, file: this.file, line, message: reason });
+  }
+
+  /** A `#@` line; returns false when `text` is not one. */
+  headerLine(text: string, line: number): boolean {
+    if (!parseHeaderLine(this.headerState, text, line)) return false;
+    if (this.headerState.issues.length > 0) this.drainHeaderIssues();
+    return true;
+  }
+
+  private drainHeaderIssues(): void {
+    for (const i of this.headerState.issues) {
+      if (this.strict && i.severity !== 'info') throw new InputError(i.message, this.file, i.line);
+      this.note(i.severity, i.code, i.message, i.line);
+    }
+    this.headerState.issues.length = 0;
+  }
+
+  /** Called before the first event: the header part is complete. */
+  sealHeader(): void {
+    if (this.headerSealed) return;
+    this.headerSealed = true;
+    const { header, issues } = finishHeader(this.headerState);
+    for (const i of issues) {
+      if (this.strict && i.severity === 'error') throw new InputError(i.message, this.file, i.line);
+      this.sealIssues.add(i.message);
+      this.note(i.severity, i.code, i.message, i.line);
+    }
+    this.headerState.issues.length = 0;
+    this.header = header;
+    if (header) {
+      const max = Math.max(...header.cpus);
+      this.cpuOk = new Uint8Array(max + 1);
+      for (const c of header.cpus) this.cpuOk[c] = 1;
+      if (header.startBootNs !== undefined) {
+        this.tb = new TimeBase(bootNs(BigInt(header.startBootNs)));
+        this.originFromHeader = true;
+      }
+      this.opts.onHeader?.(header);
+    }
+  }
+
+  /** The time base, created from the first event's boot ns when the header gave none. */
+  timeBaseFrom(firstBootNs: bigint): TimeBase {
+    if (!this.headerSealed) this.sealHeader();
+    if (this.tb === undefined) this.tb = new TimeBase(bootNs(firstBootNs));
+    return this.tb;
+  }
+
+  /**
+   * True when `cpu` may carry events: online per the header, or below NR_CPUS without one.
+   * Otherwise the line is a problem (reported once per CPU id, every line counted).
+   */
+  cpuAllowed(cpu: number, line: number): boolean {
+    const ok = this.cpuOk;
+    if (ok !== undefined ? cpu < ok.length && ok[cpu] === 1 : cpu >= 0 && cpu <= MAX_CPU_ID) return true;
+    const why =
+      ok !== undefined
+        ? `CPU ${cpu} is not among the header's online CPUs (#@cpus); line skipped`
+        : `CPU ${cpu} is out of range (0..${MAX_CPU_ID}); line skipped`;
+    if (this.strict) throw new InputError(why, this.file, line);
+    this.skippedLines++;
+    if (!this.reportedCpus.has(cpu) && this.reportedCpus.size < 64) {
+      this.reportedCpus.add(cpu);
+      this.opts.diagnostics.add({ severity: 'warning', code: 'cpu-out-of-range', file: this.file, line, message: why });
+    } else {
+      this.opts.diagnostics.counts.set('cpu-out-of-range', this.opts.diagnostics.count('cpu-out-of-range') + 1);
+    }
+    return false;
+  }
+
+  /**
+   * Returns a flat, shared copy of a short string (comm, device, function, workqueue): the
+   * timeline keeps these, and a slice of a 1 MiB read chunk would pin the whole chunk.
+   */
+  intern(s: string): string {
+    const hit = this.interned.get(s);
+    if (hit !== undefined) return hit;
+    const flat = flatten(s);
+    // Distinct comms and devices are few; bound the table against hostile input.
+    if (this.interned.size < 16384) this.interned.set(flat, flat);
+    return flat;
+  }
+
+  push(ev: TraceEvent): void {
+    this.batch.push(ev);
+    if (this.batch.length >= EVENT_BATCH) this.flush();
+  }
+
+  lost(count: number, ts: Ns | undefined, line: number): void {
+    if (!this.headerSealed) this.sealHeader();
+    this.lostEvents += count;
+    this.note('warning', 'lost-events', `bpftrace lost ${count} events here; the analysis around this point is incomplete`, line);
+    this.push(ts === undefined ? { kind: 'lost_events', count } : { kind: 'lost_events', ts, count });
+  }
+
+  flush(): void {
+    if (this.batch.length === 0) return;
+    const b = this.batch;
+    this.events += b.length;
+    this.batch = [];
+    this.opts.onEvents(b);
+  }
+
+  /** Ends the import: trailer, partial/no-header warnings, origin. */
+  finish(): ImportSummary {
+    if (!this.headerSealed) this.sealHeader();
+    this.flush();
+    const { header, issues } = finishHeader(this.headerState);
+    for (const i of issues) {
+      // Issues of the header part were reported when it was sealed; report only new ones.
+      if (this.sealIssues.has(i.message)) continue;
+      this.note(i.severity, i.code, i.message, i.line);
+    }
+    let full = header;
+    if (full === undefined && this.headerState.lines === 0) {
+      this.note('warning', 'no-header', 'no #@ capture header: online CPUs and capture bounds are guessed from the events');
+    } else if (full !== undefined && full.status === undefined) {
+      full = { ...full, status: 'partial' };
+      this.note('warning', 'partial-capture', 'capture has no #@status trailer: it was cut off (bpftrace killed, disk full or copy truncated); analysing what is there');
+    }
+    if (this.skippedLines > 0) {
+      this.note('warning', 'skipped-lines', `${this.skippedLines} of ${this.lines} lines skipped (see the diagnostics above)`);
+    }
+    if (this.lostEvents > 0) {
+      this.note('warning', 'lost-events-total', `${this.lostEvents} events lost by the tracer in total`);
+    }
+    const origin: BootNs = this.tb?.origin ?? bootNs(0n);
+    return {
+      format: this.format,
+      ...(full !== undefined ? { header: full } : {}),
+      origin,
+      originFromHeader: this.originFromHeader,
+      lines: this.lines,
+      events: this.events,
+      lostEvents: this.lostEvents,
+      skippedLines: this.skippedLines,
+    };
+  }
+}
+
+/** A copy of `s` that does not reference the string it was sliced from. */
+function flatten(s: string): string {
+  // Buffer round trip: cheap for short strings, and only done once per distinct string.
+  return s.length === 0 ? '' : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/**
+ * Parses a decimal integer in s[a, b) without allocating: optional leading '-', at most 15
+ * digits (< 2^53). Returns NaN for anything else.
+ */
+export function parseIntAt(s: string, a: number, b: number): number {
+  let neg = false;
+  if (a < b && s.charCodeAt(a) === 45) {
+    neg = true;
+    a++;
+  }
+  const n = b - a;
+  if (n <= 0 || n > 15) return NaN;
+  let v = 0;
+  for (let i = a; i < b; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
+const U64_MAX_TEXT = '18446744073709551615';
+
+/**
+ * Splits a decimal u64 of boot nanoseconds in s[a, b) into seconds and the last nine digits,
+ * without allocating (TimeBase.fromSecParts keeps it exact past 2^53). Returns false when the
+ * text is not a u64.
+ */
+export function bootNsPartsAt(s: string, a: number, b: number, out: { sec: number; sub: number }): boolean {
+  const n = b - a;
+  if (n <= 0 || n > 20) return false;
+  if (n === 20 && s.slice(a, b) > U64_MAX_TEXT) return false;
+  const cut = b - 9;
+  let sec = 0;
+  let sub = 0;
+  for (let i = a; i < b; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (i < cut) sec = sec * 10 + d;
+    else sub = sub * 10 + d;
+  }
+  out.sec = sec;
+  out.sub = sub;
+  return true;
+}
+
+/**
+ * Splits decoded text chunks into lines, by hand (indexOf '\n'), with the line number, a
+ * trailing '\r' removed, and a bound on line length: a line longer than MAX_LINE_CHARS is
+ * reported once and skipped without being buffered.
+ */
+export class LineSplitter {
+  private carry = '';
+  /** Skipping the rest of an over-long line until its '\n'. */
+  private skipping = false;
+  private skipStart = 0;
+  lineNo = 0;
+
+  constructor(
+    private readonly ctx: ImportContext,
+    private readonly onLine: (s: string, a: number, b: number, line: number) => void,
+    private readonly maxLine = MAX_LINE_CHARS,
+  ) {}
+
+  push(chunk: string): void {
+    let s: string;
+    let pos = 0;
+    if (this.skipping) {
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) return;
+      this.endLongLine();
+      s = chunk;
+      pos = nl + 1;
+    } else {
+      s = this.carry.length > 0 ? this.carry + chunk : chunk;
+    }
+    const onLine = this.onLine;
+    const max = this.maxLine;
+    for (;;) {
+      const nl = s.indexOf('\n', pos);
+      if (nl < 0) break;
+      let end = nl;
+      if (end > pos && s.charCodeAt(end - 1) === 13) end--;
+      const ln = ++this.lineNo;
+      this.ctx.lines++;
+      if (end - pos > max) this.longLine(ln);
+      else onLine(s, pos, end, ln);
+      pos = nl + 1;
+    }
+    if (s.length - pos > max) {
+      this.carry = '';
+      this.skipping = true;
+      this.skipStart = ++this.lineNo;
+      this.ctx.lines++;
+    } else {
+      this.carry = pos === 0 ? s : s.slice(pos);
+    }
+  }
+
+  private longLine(ln: number): void {
+    this.ctx.problem('line-too-long', ln, `line longer than ${this.maxLine} characters; skipped`);
+  }
+
+  private endLongLine(): void {
+    this.skipping = false;
+    this.longLine(this.skipStart);
+  }
+
+  end(): void {
+    if (this.skipping) {
+      this.endLongLine();
+      return;
+    }
+    let s = this.carry;
+    this.carry = '';
+    if (s.length === 0) return;
+    let end = s.length;
+    if (s.charCodeAt(end - 1) === 13) end--;
+    const ln = ++this.lineNo;
+    this.ctx.lines++;
+    // A last line without '\n': written by a capture that was cut off. Parse it; a torn
+    // record fails its own checks and is reported.
+    if (end > 0) this.onLine(s, 0, end, ln);
+    s = '';
+  }
+}
+
+/** Finds the next ' ' in s[a, b), or -1. */
+export function spaceIn(s: string, a: number, b: number): number {
+  const i = s.indexOf(' ', a);
+  return i < 0 || i >= b ? -1 : i;
+}
