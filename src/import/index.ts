@@ -1,0 +1,228 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { DiagnosticLog, InputError } from '../base/diagnostics.js';
+import type { TraceEvent } from '../model/events.js';
+import type { CaptureHeader } from '../model/header.js';
+import { bpftraceJsonImporter } from './bpftrace-json.js';
+import { bpftraceTextImporter } from './bpftrace-text.js';
+import { csvImporter } from './csv.js';
+import { perfScriptImporter } from './perf-script.js';
+import { FORMAT_NAMES, type FormatName, type Importer, type ImportSummary } from './types.js';
+
+/**
+ * Entry point of the import layer: opens a capture (a path, or `-` for stdin), gunzips it when
+ * it starts with the gzip magic bytes (whatever its name), decodes UTF-8 with replacement,
+ * picks the importer (explicit format first, sniffing second) and streams events.
+ */
+
+/** Sniffing order: the most specific shapes first (a JSON line or a CSV column row would not match the text tags). */
+export const IMPORTERS: readonly Importer[] = [bpftraceJsonImporter, csvImporter, perfScriptImporter, bpftraceTextImporter];
+
+export { FORMAT_NAMES };
+export type { FormatName };
+
+/** Bytes of decoded text the sniffers look at. */
+export const SNIFF_CHARS = 64 * 1024;
+/** Read size: large reads amortise the per-chunk work of the line splitter. */
+const READ_CHUNK = 1 << 20;
+/** RFC 1952: ID1 ID2. */
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+export function importerFor(name: FormatName): Importer {
+  const imp = IMPORTERS.find((i) => i.name === name);
+  if (!imp) throw new InputError(`unknown format ${name}`);
+  return imp;
+}
+
+/** The format of a capture from its first few KB of text, or undefined. */
+export function sniffFormat(head: string): FormatName | undefined {
+  for (const imp of IMPORTERS) if (imp.sniff(head)) return imp.name;
+  // Only a header so far (a capture cut off before its first event): our text format.
+  if (/^#@wgtrace-capture /m.test(head)) return 'bpftrace-text';
+  return undefined;
+}
+
+export interface ImportCaptureOptions {
+  format?: FormatName;
+  strict?: boolean;
+  onEvents: (batch: TraceEvent[]) => void;
+  onHeader?: (h: CaptureHeader) => void;
+  /** Bytes read from the file so far (compressed bytes for .gz). */
+  onProgress?: (bytes: number) => void;
+  diagnostics?: DiagnosticLog;
+  /** Standard input, for `-` (tests pass their own). */
+  stdin?: Readable;
+}
+
+function openError(path: string, e: NodeJS.ErrnoException): InputError {
+  const why =
+    e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+  return new InputError(`cannot read capture: ${why}`, path);
+}
+
+/** Raw bytes of the input, with the first bytes peeked for the gzip magic. */
+async function openBytes(path: string, stdin: Readable | undefined): Promise<AsyncIterable<Buffer>> {
+  if (path === '-') return (stdin ?? process.stdin) as AsyncIterable<Buffer>;
+  try {
+    const fh = await open(path, 'r');
+    const st = await fh.stat();
+    await fh.close();
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (e) {
+    throw openError(path, e as NodeJS.ErrnoException);
+  }
+  return createReadStream(path, { highWaterMark: READ_CHUNK });
+}
+
+/**
+ * Buffers -> text chunks: gunzip when the stream starts with the gzip magic, then UTF-8 with
+ * replacement characters (an invalid byte never stops the import; it is counted).
+ */
+async function* decode(
+  bytes: AsyncIterable<Buffer>,
+  onProgress: ((n: number) => void) | undefined,
+  stats: { replaced: number; gzip: boolean },
+): AsyncGenerator<string> {
+  const it = bytes[Symbol.asyncIterator]();
+  let first = await it.next();
+  while (!first.done && first.value.length < 2) {
+    // A stream may deliver the first byte alone (stdin): gather two before peeking.
+    const more = await it.next();
+    if (more.done) break;
+    first = { done: false, value: Buffer.concat([first.value, more.value]) };
+  }
+  if (first.done) return;
+  let read = 0;
+  async function* raw(): AsyncGenerator<Buffer> {
+    try {
+      read += first.value!.length;
+      onProgress?.(read);
+      yield first.value as Buffer;
+      for (;;) {
+        const n = await it.next();
+        if (n.done) return;
+        read += n.value.length;
+        onProgress?.(read);
+        yield n.value;
+      }
+    } finally {
+      // Closes the file when the import stops early (strict mode, corrupt gzip).
+      await it.return?.();
+    }
+  }
+  let source: AsyncIterable<Buffer> = raw();
+  const head = first.value as Buffer;
+  if (head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) {
+    stats.gzip = true;
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const feed = (async () => {
+      try {
+        for await (const b of raw()) if (!gunzip.write(b)) await new Promise((r) => gunzip.once('drain', r));
+        gunzip.end();
+      } catch (e) {
+        gunzip.destroy(e as Error);
+      }
+    })();
+    source = gunzip as AsyncIterable<Buffer>;
+    void feed;
+  }
+  const dec = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
+  for await (const b of source) {
+    const s = dec.decode(b, { stream: true });
+    if (s.indexOf('\uFFFD') >= 0) stats.replaced += countReplacement(s);
+    if (s.length > 0) yield s;
+  }
+  const tail = dec.decode();
+  if (tail.length > 0) {
+    if (tail.indexOf('\uFFFD') >= 0) stats.replaced += countReplacement(tail);
+    yield tail;
+  }
+}
+
+function countReplacement(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\uFFFD'); i >= 0; i = s.indexOf('\uFFFD', i + 1)) n++;
+  return n;
+}
+
+/** Holds back the first SNIFF_CHARS of text for sniffing, then replays them. */
+async function peek(chunks: AsyncGenerator<string>): Promise<{ head: string; all: AsyncIterable<string> }> {
+  const held: string[] = [];
+  let size = 0;
+  let done = false;
+  while (size < SNIFF_CHARS) {
+    const n = await chunks.next();
+    if (n.done) {
+      done = true;
+      break;
+    }
+    held.push(n.value);
+    size += n.value.length;
+  }
+  const head = held.join('').slice(0, SNIFF_CHARS);
+  async function* all(): AsyncGenerator<string> {
+    yield* held;
+    held.length = 0;
+    if (!done) yield* chunks;
+  }
+  return { head, all: all() };
+}
+
+/**
+ * Imports a capture file. Explicit `format` first, sniffing second. Throws InputError for a
+ * missing or unreadable file, an unknown format, a gzip stream that is corrupt, and (strict)
+ * the first bad line; otherwise problems are diagnostics and the import goes on.
+ */
+export async function importCapture(
+  path: string,
+  opts: ImportCaptureOptions,
+): Promise<{ summary: ImportSummary; diagnostics: DiagnosticLog }> {
+  const diagnostics = opts.diagnostics ?? new DiagnosticLog();
+  const file = path;
+  const bytes = await openBytes(path, opts.stdin);
+  const stats = { replaced: 0, gzip: false };
+  const text = decode(bytes, opts.onProgress, stats);
+  let summary: ImportSummary;
+  try {
+    const { head, all } = await peek(text);
+    let format = opts.format;
+    if (format === undefined) {
+      format = sniffFormat(head);
+      if (format === undefined) {
+        if (head.length === 0) throw new InputError('capture is empty', file);
+        throw new InputError(`cannot tell the capture's format from its first lines; pass --format (${FORMAT_NAMES.join(', ')})`, file);
+      }
+    }
+    const importer = importerFor(format);
+    summary = await importer.import(all, {
+      file,
+      strict: opts.strict ?? false,
+      diagnostics,
+      onEvents: opts.onEvents,
+      ...(opts.onHeader ? { onHeader: opts.onHeader } : {}),
+    });
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (stats.gzip && (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header/i.test(err.message ?? ''))) {
+      throw new InputError(`gzip stream is corrupt or truncated (${err.message})`, file);
+    }
+    if (typeof err?.code === 'string') throw openError(path, err);
+    throw e;
+  } finally {
+    // Stop reading when an importer threw (strict) before the end.
+    await text.return(undefined);
+  }
+  if (stats.replaced > 0) {
+    diagnostics.add({
+      severity: 'warning',
+      code: 'invalid-utf8',
+      file,
+      message: `${stats.replaced} invalid UTF-8 byte sequences replaced by U+FFFD (binary garbage in the capture?)`,
+    });
+    if (opts.strict) throw new InputError(`capture is not valid UTF-8 (${stats.replaced} bad sequences)`, file);
+  }
+  return { summary, diagnostics };
+}
