@@ -3,6 +3,8 @@ import type { LostEventsEvent, TraceEvent } from '../src/model/events.js';
 import type { CaptureHeader, CaptureStatus } from '../src/model/header.js';
 import { formatHeaderLines, formatTrailerLines } from '../src/model/capture-text.js';
 import type { ImportSummary } from '../src/import/types.js';
+import { TimelineBuilder } from '../src/timeline/builder.js';
+import type { Timeline } from '../src/timeline/types.js';
 
 /**
  * A tiny text language for synthetic per-core timelines (docs/STYLE.md, practice 10), so a
@@ -340,4 +342,13 @@ export function formatRecord(ev: TraceEvent, origin: bigint): string {
     default:
       throw new NotationError(`no text record for ${ev.kind}`);
   }
+}
+
+/** Compiles notation and folds it into a timeline with the real TimelineBuilder. */
+export function timelineFromNotation(src: string, opts: { windowNs?: number } = {}): Timeline {
+  const n = compileNotation(src);
+  const b = new TimelineBuilder({ file: 'notation', ...(opts.windowNs !== undefined ? { windowNs: opts.windowNs } : {}) });
+  if (n.header) b.header(n.header);
+  b.push(n.events);
+  return b.finish(n.summary);
 }

@@ -36,6 +36,7 @@ export const monolithicPoll: Detector = {
         const core = facts.coreByCpu.get(cpu);
         const polls = s.polls.reduce((a, b) => a + b, 0);
         const full = s.fullBudgetPolls.reduce((a, b) => a + b, 0);
+        const ownNs = s.busyNs.reduce((a, b) => a + b, 0);
         const blocked: MonolithicDetails['blocked'] = [];
         let lostPackets = 0;
         for (const other of t.napis) {
@@ -81,9 +82,9 @@ export const monolithicPoll: Detector = {
         const label = facts.labels[n.index]!;
         const saturated = (core?.utilization ?? 0) >= th.saturatedUtil;
         const evidence = [
-          `${label} (napi ${nf.napi}) on cpu ${cpu}: ${plural(longChains, 'chain')} of ${th.monolithicMinChainPolls}+ full-budget polls (${c.count} of 2+), ${count(c.totalPolls)} polls, ${dur(c.totalNs)} in chains = ${pct(coreShare)} of the core`,
+          `${label} (napi ${nf.napi}) on cpu ${cpu}: ${plural(longChains, 'chain')} of ${th.monolithicMinChainPolls}+ full-budget polls (${c.count} of 2+), ${count(c.totalPolls)} polls; the chains span ${dur(c.totalNs)} = ${pct(coreShare)} of the capture, its own polls there ${dur(ownNs)}`,
           `chain length (polls): ${details.lengthHistogram.map((b) => `${b.minPolls}-${b.maxPolls}: ${b.chains}`).join(', ')}; mean chain ${dur(details.meanChainNs)}`,
-          `${pct(details.fullBudgetShare)} of its polls on cpu ${cpu} used the whole budget`,
+          `${pct(details.fullBudgetShare)} of its polls on cpu ${cpu} used the whole budget; cpu ${cpu} was ${pct(core?.utilization ?? 0)} busy over the capture${saturated ? ' (saturated)' : ''}`,
         ];
         if (longest.length > 0) {
           evidence.push(`longest: ${longest.slice(0, 3).map((l) => `${l.polls} polls, ${dur(l.durationNs)} at ${at(l.startOffsetNs)}`).join('; ')}`);
@@ -97,11 +98,13 @@ export const monolithicPoll: Detector = {
         }
         const first = longest.reduce((m, l) => Math.min(m, l.startOffsetNs), Infinity);
         const last = longest.reduce((m, l) => Math.max(m, l.endOffsetNs), -Infinity);
-        const critical = blocked.length > 0 || saturated || details.ksoftirqdNetRxCount > 0;
+        // Critical when it costs others (a tunnel waited behind it) or the kernel had to defer
+        // NET_RX to ksoftirqd; a saturated core running one tunnel alone is only a warning.
+        const critical = blocked.length > 0 || details.ksoftirqdNetRxCount > 0;
         out.push({
           id: 'monolithic-poll',
           severity: critical ? 'critical' : 'warning',
-          summary: `${label}'s poll is monolithic on cpu ${cpu}: ${plural(longChains, 'chain')} of full-budget polls take ${pct(coreShare)} of the core${blocked.length > 0 ? `, holding up ${list(blockedLabels)}` : ''}${details.ksoftirqdNetRxCount > 0 ? '; NET_RX deferred to ksoftirqd' : ''}`,
+          summary: `${label}'s poll is monolithic on cpu ${cpu}: ${plural(longChains, 'chain')} of full-budget polls span ${pct(coreShare)} of the capture${blocked.length > 0 ? `, holding up ${list(blockedLabels)}` : ''}${details.ksoftirqdNetRxCount > 0 ? '; NET_RX deferred to ksoftirqd' : ''}`,
           cpus: [cpu],
           napis: [{ dev: nf.dev, napi: nf.napi }],
           fromNs: ((t.capture.startNs as number) + (Number.isFinite(first) ? first : 0)) as Ns,
@@ -118,9 +121,12 @@ export const monolithicPoll: Detector = {
                   nf.mode,
                   `this poll stops holding cpu ${cpu}'s softirq and other tunnels placed there are not trapped behind it`,
                 ),
+          // Not counted twice: what a chain costs is the waiting of the tunnels behind it, which
+          // the co-location finding of this core already counts; a chain alone costs nothing
+          // measurable (one tunnel's poll uses at most one core in every architecture).
           costEstimate: {
-            share: lostPackets > 0 ? lostPackets / (facts.totalWork + lostPackets) : 0,
-            basis: 'packets the tunnels waiting behind the chain would have forwarded in that time at their own rate; a chain alone costs nothing measurable (one poll uses one core in every architecture)',
+            share: 0,
+            basis: `counted under co-location (tunnels waiting behind this chain would have forwarded about ${count(lostPackets)} packets)`,
           },
           lossy: false,
           details,

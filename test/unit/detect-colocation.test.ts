@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { runDetectors } from '../../src/detect/registry.js';
+import { parseThresholdOverrides } from '../../src/detect/thresholds.js';
+import type { Finding } from '../../src/detect/finding.js';
+import { timelineFromNotation } from '../notation.js';
+
+// Columns are 1 ms, windows 4 ms (4 columns), so each row of 16 columns is 4 windows.
+const W = { windowNs: 4_000_000 };
+const coloc = (src: string, over: string[] = []): Extract<Finding, { id: 'co-location' }>[] => {
+  const th = parseThresholdOverrides(over);
+  if (!th.ok) throw new Error(th.error);
+  return runDetectors(timelineFromNotation(src, W), { thresholds: th.value }).findings.filter(
+    (f): f is Extract<Finding, { id: 'co-location' }> => f.id === 'co-location',
+  );
+};
+
+describe('co-location', () => {
+  it('two tunnels whose polls alternate on cpu0 while cpu1 idles are one group on cpu0', () => {
+    const [f, ...rest] = coloc(`
+      cpu0: A B A B A B A B A B A B A B A B
+      cpu1: . . . . . . . . . . . . . . . .
+    `);
+    expect(rest).toEqual([]);
+    expect(f!.cpus).toEqual([0]);
+    expect(f!.napis.map((n) => n.dev)).toEqual(['wg0', 'wg1']);
+    // Shared in all 4 windows; the core is 100% busy, so it is critical.
+    expect(f!.details.windows).toBe(4);
+    expect(f!.details.durationNs).toBe(16_000_000);
+    expect(f!.severity).toBe('critical');
+    expect(f!.details.coreShare).toBeCloseTo(1, 6);
+    // Each full-budget poll leaves its NAPI scheduled, so each waits for the other's next
+    // poll: A waits for the 8 B columns (8 ms), B for the 7 A columns after its first poll.
+    const waits = Object.fromEntries(f!.details.waits.map((w) => [`${w.waiter.dev}<-${w.waitedFor.dev}`, w.ns]));
+    expect(waits).toEqual({ 'wg0<-wg1': 8_000_000, 'wg1<-wg0': 7_000_000 });
+    // At 64 packets per ms of poll, 15 ms of waiting is 960 packets not forwarded; 1024 were.
+    expect(f!.details.lostPackets).toBeCloseTo(960, 6);
+    expect(f!.costEstimate.share).toBeCloseTo(960 / (1024 + 960), 6);
+    expect(f!.recommendation!.commands).toEqual(['echo 1 > /sys/class/net/wg0/threaded', 'echo 1 > /sys/class/net/wg1/threaded']);
+  });
+
+  it('tunnels each on their own core are not co-located', () => {
+    expect(
+      coloc(`
+        cpu0: A A A A A A A A
+        cpu1: B B B B B B B B
+        cpu2: c . c . c . c .
+      `),
+    ).toEqual([]);
+  });
+
+  it('three NAPIs squeezed onto two cores: the shared core is reported with its two tunnels', () => {
+    const fs = coloc(`
+      cpu0: A B A B A B A B
+      cpu1: C C C C C C C C
+    `);
+    expect(fs.map((f) => [f.cpus, f.napis.map((n) => n.dev)])).toEqual([[[0], ['wg0', 'wg1']]]);
+  });
+
+  it('one shared window is a poll in transit; two make a group (colocation-min-windows)', () => {
+    const src = `
+      cpu0: A A A A B A A A . . . .
+      cpu1: . . . . . . . . B B B B
+    `;
+    expect(coloc(src)).toEqual([]);
+    const [f] = coloc(src, ['colocation-min-windows=1']);
+    expect(f!.details.windows).toBe(1);
+    expect(f!.details.ranges).toEqual([{ startOffsetNs: 4_000_000, endOffsetNs: 8_000_000 }]);
+  });
+
+  it('a tunnel below colocation-min-share of a window does not load the core', () => {
+    // B takes 1 ms of each 4 ms window: 25%. Over the default 5% it counts; over 30% it does not.
+    const src = `
+      cpu0: A A A b A A A b A A A b
+    `;
+    expect(coloc(src)).toHaveLength(1);
+    expect(coloc(src, ['colocation-min-share=0.3'])).toEqual([]);
+  });
+
+  it('polls already running in napi threads: says threaded NAPI is on, no echo', () => {
+    const [f] = coloc(`
+      tunnel A threaded=1
+      tunnel B threaded=1
+      cpu0: At Bt At Bt At Bt At Bt
+      cpu1: .  .  .  .  .  .  .  .
+    `);
+    expect(f!.details.mode).toBe('threaded');
+    expect(f!.recommendation!.text).toMatch(/already on for wg0 and wg1/);
+    expect(f!.recommendation!.commands.some((c) => c.startsWith('echo'))).toBe(false);
+  });
+
+  it('unknown threaded flag: recommends it and says the capture did not record it', () => {
+    const [f] = coloc(`
+      tunnel A threaded=-
+      cpu0: A B A B A B A B
+    `);
+    expect(f!.recommendation!.commands).toContain('echo 1 > /sys/class/net/wg0/threaded');
+    expect(f!.recommendation!.text).toMatch(/does not record the threaded flag of wg0/);
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { runDetectors } from '../../src/detect/registry.js';
+import { parseThresholdOverrides } from '../../src/detect/thresholds.js';
+import type { Finding } from '../../src/detect/finding.js';
+import { timelineFromNotation } from '../notation.js';
+
+const W = { windowNs: 4_000_000 };
+type Mono = Extract<Finding, { id: 'monolithic-poll' }>;
+const mono = (src: string, over: string[] = []): Mono[] => {
+  const th = parseThresholdOverrides(over);
+  if (!th.ok) throw new Error(th.error);
+  return runDetectors(timelineFromNotation(src, W), { thresholds: th.value }).findings.filter((f): f is Mono => f.id === 'monolithic-poll');
+};
+
+describe('monolithic-poll', () => {
+  it('a tunnel polling full budget for 20 ms on one core is one chain of 20 polls', () => {
+    const [f, ...rest] = mono(`
+      cpu0: A A A A A A A A A A A A A A A A A A A A a
+      cpu1: . . . . . . . . . . . . . . . . . . . . .
+    `);
+    expect(rest).toEqual([]);
+    expect(f!.cpus).toEqual([0]);
+    expect(f!.details.chains).toBe(1);
+    expect(f!.details.chainPolls).toBe(20);
+    // 20 polls fall in the log2 bucket [16, 31].
+    expect(f!.details.lengthHistogram).toEqual([{ minPolls: 16, maxPolls: 31, chains: 1 }]);
+    expect(f!.details.chainNs).toBe(20_000_000);
+    expect(f!.details.longest[0]).toMatchObject({ startOffsetNs: 0, endOffsetNs: 20_000_000, polls: 20 });
+    // Alone on its core and not deferred to ksoftirqd: a warning, and it costs nobody else.
+    expect(f!.severity).toBe('warning');
+    expect(f!.details.blocked).toEqual([]);
+    expect(f!.recommendation!.commands).toEqual(['echo 1 > /sys/class/net/wg0/threaded']);
+  });
+
+  it('polls that complete (partial work) are not monolithic', () => {
+    expect(mono('cpu0: a a a a a a a a a a a a a a a a a a a a')).toEqual([]);
+  });
+
+  it('chains broken every 4 polls stay below monolithic-min-chain-polls (8)', () => {
+    const src = 'cpu0: A A A a A A A a A A A a A A A a A A A a';
+    expect(mono(src)).toEqual([]);
+    // Rounded down to a power of two: a threshold of 3 counts the chains of 3 (bucket 2-3).
+    const [f] = mono(src, ['monolithic-min-chain-polls=3']);
+    expect(f!.details.chains).toBe(5);
+  });
+
+  it('NET_RX handed to ksoftirqd is evidence the core is saturated: critical', () => {
+    const [f] = mono('cpu0: A Ak Ak Ak Ak Ak Ak Ak Ak Ak Ak Ak');
+    expect(f!.details.ksoftirqdNetRxCount).toBe(11);
+    expect(f!.details.ksoftirqdShare).toBeCloseTo(11 / 12, 6);
+    expect(f!.severity).toBe('critical');
+    expect(f!.evidence.join('\n')).toMatch(/handed to ksoftirqd\/0 11 times/);
+  });
+
+  it('a chain that holds up another tunnel names it', () => {
+    // B's full-budget polls leave it scheduled, so it waits for A's polls in between; B's own
+    // chain is 4 polls, too short to be monolithic.
+    const fs = mono('cpu0: A A A B A A A B A A A B A A A B A A A');
+    expect(fs.map((f) => f.napis[0]!.dev)).toEqual(['wg0']);
+    expect(fs[0]!.details.blocked.map((b) => b.dev)).toEqual(['wg1']);
+    expect(fs[0]!.severity).toBe('critical');
+  });
+
+  it('a threaded poll that never completes is limited to one core: no echo', () => {
+    const [f] = mono(`
+      tunnel A threaded=1
+      cpu0: At At At At At At At At At At
+    `);
+    expect(f!.details.mode).toBe('threaded');
+    expect(f!.recommendation!.commands).toEqual([]);
+  });
+});
