@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
+import { registerTimeline } from './timeline.js';
+import { registerExport } from './export.js';
 
 /** Each command lives in its own file and registers itself here. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
 
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [
+  registerTimeline,
+  registerExport,
+];

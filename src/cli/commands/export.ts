@@ -1,0 +1,90 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Command } from 'commander';
+import { UsageError } from '../../base/diagnostics.js';
+import { FORMAT_NAMES } from '../../import/types.js';
+import { perfettoChunks } from '../../report/perfetto.js';
+import { loadTimeline } from '../../timeline/load.js';
+import type { CliIO } from '../io.js';
+import type { RegisterCommand } from './index.js';
+import { parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnosticsBounded, progress } from './timeline.js';
+
+/**
+ * Default bound on slices written: about 100 bytes of memory and 150 bytes of JSON each, so
+ * a million is ~100 MB in memory and ~150 MB on disk, about what ui.perfetto.dev loads comfortably.
+ */
+const DEFAULT_MAX_SLICES = 1_000_000;
+
+interface ExportCliOptions {
+  perfetto?: string;
+  maxSlices?: string;
+  cpu?: string;
+  from?: string;
+  to?: string;
+  format?: string;
+  strict?: boolean;
+  window?: string;
+}
+
+/** Writes chunks to a file (or stdout for `-`), waiting when the stream is full. */
+async function writeChunks(path: string, chunks: Iterable<string>, io: CliIO): Promise<void> {
+  if (path === '-') {
+    for (const c of chunks) {
+      if (!process.stdout.write(c)) await once(process.stdout, 'drain');
+    }
+    return;
+  }
+  const out = createWriteStream(path);
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => undefined);
+  for (const c of chunks) {
+    if (!out.write(c)) await Promise.race([once(out, 'drain'), failed]);
+  }
+  out.end();
+  await Promise.race([once(out, 'finish'), failed]);
+  void io;
+}
+
+export const registerExport: RegisterCommand = (program: Command, io: CliIO) => {
+  program
+    .command('export')
+    .description('write the per-CPU timeline as Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing')
+    .argument('<capture>', 'capture file (.gz accepted, - for stdin)')
+    .requiredOption('--perfetto <out.json>', 'output file (- for stdout)')
+    .option('--max-slices <n>', `bound on slices written (default ${DEFAULT_MAX_SLICES}); past it they are counted, not written`)
+    .option('--cpu <list>', 'CPUs to export, e.g. 0-3 (default all)')
+    .option('--from <T>', 'export slices from this time after the capture start: ns, or 1.5s, 200ms')
+    .option('--to <T>', 'export slices up to this time')
+    .option('--format <name>', `input format: ${FORMAT_NAMES.join(', ')} (default: sniffed)`)
+    .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
+    .option('--window <ms>', 'utilization counter window in milliseconds (default 10)')
+    .action(async (capture: string, o: ExportCliOptions) => {
+      const maxSlices = o.maxSlices !== undefined ? Number(o.maxSlices) : DEFAULT_MAX_SLICES;
+      if (!Number.isInteger(maxSlices) || maxSlices < 0) throw new UsageError(`--max-slices ${o.maxSlices}: expected a non-negative integer`);
+      const cpus = parseCpuArg(o.cpu);
+      const from = o.from !== undefined ? parseTimeArg('--from', o.from) : undefined;
+      const to = o.to !== undefined ? parseTimeArg('--to', o.to) : undefined;
+      const format = parseFormat(o.format);
+      const windowNs = parseWindowArg(o.window);
+      const pr = progress(io, capture);
+      const tl = await loadTimeline(capture, {
+        ...(format !== undefined ? { format } : {}),
+        strict: o.strict === true,
+        ...(windowNs !== undefined ? { windowNs } : {}),
+        ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
+        slices: {
+          ...(from !== undefined ? { from: from as never } : {}),
+          ...(to !== undefined ? { to: to as never } : {}),
+          ...(cpus !== undefined ? { cpus } : {}),
+          maxSlices,
+        },
+      }).finally(pr.done);
+      printDiagnosticsBounded(io, tl.diagnostics);
+      await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture }), io);
+      if (o.perfetto !== '-') {
+        let n = 0;
+        for (const l of tl.slices?.values() ?? []) n += l.length;
+        io.err(`wgtrace: wrote ${o.perfetto}: ${n} slices on ${tl.cpus.length} CPUs; open it in ui.perfetto.dev\n`);
+      }
+    });
+};

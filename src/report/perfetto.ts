@@ -1,0 +1,146 @@
+import type { Slice, SliceKind, Timeline } from '../timeline/types.js';
+
+/**
+ * Chrome trace-event JSON that ui.perfetto.dev and chrome://tracing open (FIELD-NOTES.md,
+ * "Perfetto's reading of Chrome trace-event JSON"):
+ * - one process "CPUs" (pid 1) with one thread per CPU (tid = cpu + 1: tid 0 is the idle
+ *   task's in Linux and some viewers treat it specially), named by `M` metadata events
+ *   (process_name, thread_name, process_sort_index, thread_sort_index: the only ones read);
+ * - the timeline's slices as `X` events on their CPU's thread, sorted by start with the outer
+ *   slice first, so they nest (a poll inside its NET_RX softirq);
+ * - per-core utilization per window as `C` counter events, one counter track per CPU.
+ * `ts` and `dur` are microseconds with three decimals, i.e. exact nanoseconds, and relative to
+ * the capture start (so they are never negative).
+ *
+ * Output is produced as a stream of chunks (a generator): the writer never holds the whole
+ * JSON text, only the timeline and its bounded slices.
+ */
+
+export const PERFETTO_PID = 1;
+/** Characters per chunk handed to the writer. */
+const CHUNK_CHARS = 1 << 16;
+
+const CATEGORY: Record<SliceKind, string> = {
+  net_rx: 'softirq',
+  net_tx: 'softirq',
+  ksoftirqd: 'softirq',
+  poll: 'napi',
+  thread_poll: 'napi',
+  napi_thread: 'thread',
+  crypt_work: 'workqueue',
+  work: 'workqueue',
+};
+
+export const tidOf = (cpu: number): number => cpu + 1;
+
+/** Integer ns -> microseconds with exactly three decimals, as JSON number text. */
+export function usText(nsInt: number): string {
+  const neg = nsInt < 0;
+  const a = Math.abs(Math.round(nsInt));
+  const us = Math.floor(a / 1000);
+  const frac = a - us * 1000;
+  return `${neg ? '-' : ''}${us}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
+
+function sliceName(s: Slice): string {
+  switch (s.kind) {
+    case 'poll':
+    case 'thread_poll':
+      return `poll ${s.label}`;
+    case 'ksoftirqd':
+      return `NET_RX in ${s.label}`;
+    default:
+      return s.label === '' ? s.kind : s.label;
+  }
+}
+
+export interface PerfettoOptions {
+  /** Shown as the process name after "CPUs". */
+  title?: string;
+}
+
+export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Generator<string, void, undefined> {
+  const t0 = tl.capture.startNs;
+  let buf = '{"displayTimeUnit":"ns","otherData":' + JSON.stringify({
+    generator: 'wgtrace',
+    format: tl.capture.format,
+    mode: tl.capture.mode,
+    originBootNs: String(tl.capture.origin),
+    startNs: t0,
+    durationNs: tl.capture.durationNs,
+    windowNs: tl.windowNs,
+    events: tl.capture.events,
+    lostEvents: tl.capture.lostEvents,
+    clampedSlices: tl.capture.clampedSlices,
+  }) + ',"traceEvents":[\n';
+  let first = true;
+  const emit = (e: string): string | undefined => {
+    buf += (first ? '' : ',\n') + e;
+    first = false;
+    if (buf.length >= CHUNK_CHARS) {
+      const out = buf;
+      buf = '';
+      return out;
+    }
+    return undefined;
+  };
+  const pid = PERFETTO_PID;
+  const meta = [
+    `{"name":"process_name","ph":"M","pid":${pid},"tid":0,"args":{"name":${JSON.stringify(opts.title ? `CPUs (${opts.title})` : 'CPUs')}}}`,
+    `{"name":"process_sort_index","ph":"M","pid":${pid},"tid":0,"args":{"sort_index":0}}`,
+  ];
+  for (const cpu of tl.cpus) {
+    meta.push(`{"name":"thread_name","ph":"M","pid":${pid},"tid":${tidOf(cpu)},"args":{"name":"CPU ${cpu}"}}`);
+    meta.push(`{"name":"thread_sort_index","ph":"M","pid":${pid},"tid":${tidOf(cpu)},"args":{"sort_index":${cpu}}}`);
+  }
+  for (const m of meta) {
+    const c = emit(m);
+    if (c !== undefined) yield c;
+  }
+
+  const names = new Map<string, string>();
+  const nameJson = (s: Slice): string => {
+    const raw = sliceName(s);
+    let j = names.get(raw);
+    if (j === undefined) {
+      j = JSON.stringify(raw);
+      if (names.size < 100_000) names.set(raw, j);
+    }
+    return j;
+  };
+  for (const cpu of tl.cpus) {
+    const list = tl.slices?.get(cpu);
+    if (list === undefined) continue;
+    const tid = tidOf(cpu);
+    for (const s of list) {
+      let args = '';
+      if (s.kind === 'poll' || s.kind === 'thread_poll') {
+        const n = s.napiIndex !== undefined ? tl.napis[s.napiIndex] : undefined;
+        args = `"dev":${JSON.stringify(n?.dev ?? '')},"napi":"${n?.napi ?? ''}","work":${s.work ?? 0},"budget":${s.budget ?? 0}`;
+      }
+      if (s.clamped !== undefined) args += `${args === '' ? '' : ','}"clamped":"${s.clamped}"`;
+      const c = emit(
+        `{"name":${nameJson(s)},"cat":"${CATEGORY[s.kind]}","ph":"X","pid":${pid},"tid":${tid},"ts":${usText(s.start - t0)},"dur":${usText(s.dur)}${args === '' ? '' : `,"args":{${args}}`}}`,
+      );
+      if (c !== undefined) yield c;
+    }
+  }
+
+  // Utilization counters: one value per window at its start, and a last one at the end.
+  for (const cpu of tl.cpus) {
+    const core = tl.cores.get(cpu);
+    if (core === undefined) continue;
+    const name = `"CPU ${cpu} utilization %"`;
+    let prev = -1;
+    for (let k = 0; k < tl.windowCount; k++) {
+      const v = Math.round(core.utilization[k]! * 1000) / 10;
+      if (v === prev) continue;
+      prev = v;
+      const c = emit(`{"name":${name},"ph":"C","pid":${pid},"ts":${usText(k * tl.windowNs)},"args":{"util":${v}}}`);
+      if (c !== undefined) yield c;
+    }
+    const c = emit(`{"name":${name},"ph":"C","pid":${pid},"ts":${usText(tl.capture.durationNs)},"args":{"util":${prev < 0 ? 0 : prev}}}`);
+    if (c !== undefined) yield c;
+  }
+  yield buf + '\n]}\n';
+}
