@@ -1,0 +1,123 @@
+import { jainFairness, maxMinFair, type Allocation, type Constraint } from '../fairness.js';
+import type { ModelName, ModelRun } from '../types.js';
+
+/**
+ * What every model consumes: cores by position (0..m-1, `cpus[p]` is the kernel CPU id), the
+ * capacity a model may use of each (1 - the load that is not ours), and per tunnel its
+ * per-packet costs in core-nanoseconds and its receive core.
+ */
+export interface ModelTunnel {
+  dev: string;
+  napi: string;
+  /** Outer receive (NIC NAPI, UDP, wg_packet_receive) on the receive core, ns per packet. */
+  rxNs: number;
+  /** Decryption (wg_packet_decrypt_worker), ns per packet. */
+  decryptNs: number;
+  /** Forwarding poll (wg_packet_rx_poll, GRO, routing, egress), ns per packet. */
+  forwardNs: number;
+  /** Position (index into ModelInput.cpus) of the core RSS put this tunnel's outer flow on. */
+  rxPos: number;
+  /** Offered load, packets per second; Infinity for an elastic sender, 0 for an idle tunnel. */
+  demandPps: number;
+}
+
+export interface ModelInput {
+  cpus: number[];
+  /** Per core position, 0..1. */
+  capacity: Float64Array;
+  tunnels: ModelTunnel[];
+}
+
+export const NS_PER_S = 1e9;
+
+/** Accumulates per-step allocations over the steady-state tail of a run. */
+export class TailAverage {
+  readonly x: Float64Array;
+  readonly util: Float64Array;
+  steps = 0;
+  constructor(n: number, m: number) {
+    this.x = new Float64Array(n);
+    this.util = new Float64Array(m);
+  }
+  add(x: Float64Array, util: Float64Array): void {
+    for (let i = 0; i < x.length; i++) this.x[i] = this.x[i]! + x[i]!;
+    for (let p = 0; p < util.length; p++) this.util[p] = this.util[p]! + util[p]!;
+    this.steps++;
+  }
+  mean(): { x: Float64Array; util: Float64Array } {
+    const k = Math.max(1, this.steps);
+    return { x: this.x.map((v) => v / k), util: this.util.map((v) => v / k) };
+  }
+}
+
+/** Per-core utilization of an allocation: foreign load + what the tunnels use + extra busy time (migrations). */
+export function utilizationOf(inp: ModelInput, constraints: readonly Constraint[], x: Float64Array, extraBusy?: Float64Array): Float64Array {
+  const m = inp.cpus.length;
+  const u = new Float64Array(m);
+  for (let p = 0; p < m; p++) {
+    const c = constraints[p]!;
+    let used = 0;
+    for (let i = 0; i < x.length; i++) used += c.coef[i]! * x[i]!;
+    u[p] = Math.min(1, 1 - inp.capacity[p]! + used + (extraBusy ? extraBusy[p]! : 0));
+  }
+  return u;
+}
+
+export function demandsOf(inp: ModelInput): Float64Array {
+  return Float64Array.from(inp.tunnels, (t) => t.demandPps);
+}
+
+export function solve(inp: ModelInput, constraints: readonly Constraint[]): Allocation {
+  return maxMinFair(inp.tunnels.length, constraints, demandsOf(inp));
+}
+
+/** True when two or more tunnels that carry traffic share a position. */
+export function hasCollision(inp: ModelInput, pos: ArrayLike<number>): boolean {
+  const seen = new Set<number>();
+  for (let i = 0; i < inp.tunnels.length; i++) {
+    if (!(inp.tunnels[i]!.demandPps > 0)) continue;
+    const p = pos[i]!;
+    if (seen.has(p)) return true;
+    seen.add(p);
+  }
+  return false;
+}
+
+export function assembleRun(
+  model: ModelName,
+  inp: ModelInput,
+  x: Float64Array,
+  util: Float64Array,
+  placement: ArrayLike<number>,
+  extra: { initialCollision: boolean; convergenceNs: number | null; moves: number },
+): ModelRun {
+  let busiest = 0;
+  for (let p = 1; p < util.length; p++) if (util[p]! > util[busiest]!) busiest = p;
+  const active: number[] = [];
+  const pollCores = new Set<number>();
+  for (let i = 0; i < inp.tunnels.length; i++) {
+    if (inp.tunnels[i]!.demandPps > 0) {
+      active.push(x[i]!);
+      pollCores.add(placement[i]!);
+    }
+  }
+  return {
+    model,
+    cpus: inp.cpus.map((cpu, p) => ({ cpu, utilization: util[p]! })),
+    maxCpuUtilization: util.length ? util[busiest]! : 0,
+    busiestCpu: inp.cpus[busiest] ?? -1,
+    throughputPps: x.reduce((a, b) => a + b, 0),
+    tunnels: inp.tunnels.map((t, i) => ({
+      dev: t.dev,
+      napi: t.napi,
+      throughputPps: x[i]!,
+      pollCore: inp.cpus[placement[i]!] ?? -1,
+      rxCore: inp.cpus[t.rxPos] ?? -1,
+    })),
+    jainFairness: jainFairness(active),
+    initialCollision: extra.initialCollision,
+    convergenceNs: extra.convergenceNs,
+    pollCores: pollCores.size,
+    moves: extra.moves,
+  };
+}

@@ -1,0 +1,96 @@
+import type { Constraint } from '../fairness.js';
+import type { Prng } from '../prng.js';
+import type { ModelRun } from '../types.js';
+import { assembleRun, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+
+/**
+ * Stock WireGuard with softirq NAPI: a state machine in time steps.
+ *
+ * Per core p the softirq work pinned there plus its round-robin share of decryption must fit
+ * in the core's capacity:
+ *
+ *   sum_{i: rx_i = p} rx_i x_i + sum_{i: poll_i = p} fwd_i x_i + sum_i dec_i x_i / m  <=  cap_p
+ *
+ * - Receive runs where RSS put the outer flow (drivers/net/wireguard/receive.c:
+ *   wg_packet_receive in the NIC's NET_RX softirq).
+ * - Decryption is queued round-robin over all online CPUs (queueing.h:
+ *   wg_queue_enqueue_per_device_and_peer, wg_cpumask_next_online), so each core decrypts 1/m
+ *   of every tunnel's packets; and a peer's packets are delivered in order
+ *   (receive.c: wg_packet_rx_poll stops at the first packet still being decrypted), so a
+ *   tunnel goes at the pace of its slowest decrypting core. That is why every tunnel appears
+ *   in every core's constraint. Simplification: the device ring is shared, so an idle worker
+ *   can take another core's packets; the model ignores that slack.
+ * - The forwarding poll runs on the core that scheduled it (net/core/dev.c: ____napi_schedule
+ *   puts it on this CPU's poll_list).
+ *
+ * Dynamics (net/core/dev.c: napi_complete_done, napi_poll): a poll whose queue does not drain
+ * -- its tunnel is limited by the very core it runs on -- uses its whole budget, is requeued
+ * on the same CPU, and never moves ("sticky"). Any other poll drains, completes, and is
+ * re-placed on the core of whichever decrypt worker schedules it next: uniform over online
+ * CPUs. So polls that land on a saturated core stay, polls elsewhere keep moving, and the
+ * saturated core absorbs them all: the convergence the threaded-NAPI patch reports
+ * (drivers/net/wireguard/device.c, 2025).
+ *
+ * The run stops when every active poll is sticky (converged: the allocation cannot change
+ * any more); otherwise throughput and utilization are averaged over the last quarter of the
+ * horizon.
+ */
+export interface StockParams {
+  stepNs: number;
+  horizonNs: number;
+}
+
+export function stockConstraints(inp: ModelInput, poll: ArrayLike<number>): Constraint[] {
+  const m = inp.cpus.length;
+  const n = inp.tunnels.length;
+  const out: Constraint[] = [];
+  for (let p = 0; p < m; p++) {
+    const coef = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = inp.tunnels[i]!;
+      let c = t.decryptNs / m;
+      if (t.rxPos === p) c += t.rxNs;
+      if (poll[i] === p) c += t.forwardNs;
+      coef[i] = c / 1e9;
+    }
+    out.push({ id: `core ${inp.cpus[p]}`, cpu: inp.cpus[p]!, capacity: inp.capacity[p]!, coef });
+  }
+  return out;
+}
+
+/** `initialPoll` gives the poll positions at the start of the surge; random when omitted. */
+export function runStock(inp: ModelInput, par: StockParams, rng: Prng, initialPoll?: ArrayLike<number>): ModelRun {
+  const n = inp.tunnels.length;
+  const m = inp.cpus.length;
+  const poll = Int32Array.from({ length: n }, (_, i) => (initialPoll ? initialPoll[i]! : rng.int(m)));
+  const initialCollision = hasCollision(inp, poll);
+  const steps = Math.ceil(par.horizonNs / par.stepNs);
+  const tailFrom = Math.floor(steps * 0.75);
+  const tail = new TailAverage(n, m);
+  let moves = 0;
+  for (let s = 0; s < steps; s++) {
+    const cons = stockConstraints(inp, poll);
+    const { x, bottleneck } = solve(inp, cons);
+    let allSticky = true;
+    const sticky = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      if (!(inp.tunnels[i]!.demandPps > 0)) continue;
+      // Constraint k is core position k: the poll is stuck when its own core limits it.
+      sticky[i] = bottleneck[i] === poll[i] ? 1 : 0;
+      if (!sticky[i]) allSticky = false;
+    }
+    if (allSticky) {
+      return assembleRun('stock', inp, x, utilizationOf(inp, cons, x), poll, { initialCollision, convergenceNs: s * par.stepNs, moves });
+    }
+    if (s >= tailFrom) tail.add(x, utilizationOf(inp, cons, x));
+    for (let i = 0; i < n; i++) {
+      if (inp.tunnels[i]!.demandPps > 0 && !sticky[i]) {
+        const to = rng.int(m);
+        if (to !== poll[i]) moves++;
+        poll[i] = to;
+      }
+    }
+  }
+  const { x, util } = tail.mean();
+  return assembleRun('stock', inp, x, util, poll, { initialCollision, convergenceNs: null, moves });
+}

@@ -1,0 +1,105 @@
+import type { Constraint } from '../fairness.js';
+import type { Prng } from '../prng.js';
+import type { ModelRun } from '../types.js';
+import { assembleRun, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+
+/**
+ * Threaded NAPI (/sys/class/net/<dev>/threaded = 1; net/core/dev.c: napi_threaded_poll): each
+ * tunnel's poll is a kthread `napi/<dev>-0` that CFS places and migrates. Per core p:
+ *
+ *   sum_{rx_i = p} rx_i x_i + sum_{thread_i = p} fwd_i x_i + sum_i (dec_i + wake_i) x_i / m  <=  cap_p - migration_p
+ *
+ * Decryption as in stock; `wake_i` = overheadRatio * (rx + dec + fwd) is the cost of waking the
+ * poll's kthread from the decrypt workers (kernel/sched/core.c: try_to_wake_up), paid where
+ * decryption runs. Every balancing interval the least-loaded core pulls the largest thread
+ * that still leaves it below the busiest core (kernel/sched/fair.c: load_balance /
+ * detach_tasks, simplified to one pull per destination core per interval), and the destination
+ * loses `migrationCostNs` of capacity in that step (the thread runs cache-cold).
+ */
+export interface ThreadedParams {
+  stepNs: number;
+  horizonNs: number;
+  balanceIntervalNs: number;
+  migrationCostNs: number;
+  threadedOverheadRatio: number;
+}
+
+/** kernel/sched/fair.c: sd->imbalance_pct is 117 on MC/SMT domains: pull only past a 17% imbalance. */
+const IMBALANCE_PCT = 1.17;
+/** Pinned load (fraction of a core) under which an imbalance is not worth a migration. */
+const MIN_IMBALANCE = 0.02;
+
+export function threadedConstraints(inp: ModelInput, thread: ArrayLike<number>, ratio: number, lost?: Float64Array): Constraint[] {
+  const m = inp.cpus.length;
+  const n = inp.tunnels.length;
+  const out: Constraint[] = [];
+  for (let p = 0; p < m; p++) {
+    const coef = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = inp.tunnels[i]!;
+      const wake = ratio * (t.rxNs + t.decryptNs + t.forwardNs);
+      let c = (t.decryptNs + wake) / m;
+      if (t.rxPos === p) c += t.rxNs;
+      if (thread[i] === p) c += t.forwardNs;
+      coef[i] = c / 1e9;
+    }
+    const cap = Math.max(0, inp.capacity[p]! - (lost ? lost[p]! : 0));
+    out.push({ id: `core ${inp.cpus[p]}`, cpu: inp.cpus[p]!, capacity: cap, coef });
+  }
+  return out;
+}
+
+export function runThreaded(inp: ModelInput, par: ThreadedParams, rng: Prng, initialThread?: ArrayLike<number>): ModelRun {
+  const n = inp.tunnels.length;
+  const m = inp.cpus.length;
+  const thread = Int32Array.from({ length: n }, (_, i) => (initialThread ? initialThread[i]! : rng.int(m)));
+  const initialCollision = hasCollision(inp, thread);
+  const steps = Math.ceil(par.horizonNs / par.stepNs);
+  const balanceEvery = Math.max(1, Math.round(par.balanceIntervalNs / par.stepNs));
+  const tailFrom = Math.floor(steps * 0.75);
+  const tail = new TailAverage(n, m);
+  let lost = new Float64Array(m);
+  let moves = 0;
+  for (let s = 0; s < steps; s++) {
+    const cons = threadedConstraints(inp, thread, par.threadedOverheadRatio, lost);
+    const { x } = solve(inp, cons);
+    if (s >= tailFrom) tail.add(x, utilizationOf(inp, cons, x, lost));
+    lost = new Float64Array(m);
+    if (s % balanceEvery !== balanceEvery - 1) continue;
+    // Pinned load per core: softirq receive and poll threads (decryption is the same everywhere).
+    const load = new Float64Array(m);
+    const tl = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = inp.tunnels[i]!;
+      tl[i] = (t.forwardNs * x[i]!) / 1e9;
+      load[thread[i]!] = load[thread[i]!]! + tl[i]!;
+      load[t.rxPos] = load[t.rxPos]! + (t.rxNs * x[i]!) / 1e9;
+    }
+    const pulled = new Uint8Array(m);
+    for (let k = 0; k < m; k++) {
+      let b = -1;
+      let d = -1;
+      for (let p = 0; p < m; p++) {
+        const hasThread = thread.some((q) => q === p);
+        if (hasThread && (b < 0 || load[p]! > load[b]!)) b = p;
+        if (!pulled[p] && (d < 0 || load[p]! < load[d]!)) d = p;
+      }
+      if (b < 0 || d < 0 || b === d) break;
+      if (load[b]! <= load[d]! * IMBALANCE_PCT + MIN_IMBALANCE) break;
+      let best = -1;
+      for (let i = 0; i < n; i++) {
+        if (thread[i] !== b || tl[i]! <= 0) continue;
+        if (load[d]! + tl[i]! < load[b]! && (best < 0 || tl[i]! > tl[best]!)) best = i;
+      }
+      if (best < 0) break;
+      thread[best] = d;
+      load[b] = load[b]! - tl[best]!;
+      load[d] = load[d]! + tl[best]!;
+      pulled[d] = 1;
+      lost[d] = Math.min(1, lost[d]! + par.migrationCostNs / par.stepNs);
+      moves++;
+    }
+  }
+  const { x, util } = tail.mean();
+  return assembleRun('threaded', inp, x, util, thread, { initialCollision, convergenceNs: null, moves });
+}
