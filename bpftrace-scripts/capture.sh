@@ -1,0 +1,309 @@
+#!/bin/sh
+# wgtrace capture for gateways without Node.js: POSIX sh (tested with dash), bpftrace, tracefs.
+#
+#   capture.sh [--mode events|windows] [--duration SECONDS] [--devices GLOB] [--interval MS]
+#              [-o PATH] [--force] [--format text|json] [--netns NAME]... [--print-script]
+#
+# Writes docs/capture-format.md: header, bpftrace's output, counters, trailer. The capture is
+# written to PATH.partial and renamed to PATH only when bpftrace ended cleanly (duration over,
+# or SIGINT/SIGTERM/SIGHUP, then `#@status interrupted`). A capture cut off any other way
+# (bpftrace killed, disk full, this script killed) keeps the .partial name and has no
+# `#@status` line, so nobody mistakes it for a whole one.
+#
+# Clock: bpftrace's `nsecs` is bpf_ktime_get_ns(), CLOCK_MONOTONIC (kernel/bpf/helpers.c).
+# The wrapper reads the same clock from /proc/timer_list ("now at N nsecs" is ktime_get(),
+# exact to the ns, a few us late from the read itself); where that is unreadable it falls
+# back to /proc/uptime (10 ms steps). The probes' own start and stop come from the script's
+# BEGIN and END (`#@probes_start_boot_ns`, `#@probes_stop_boot_ns`), exact.
+# Counters (/proc/softirqs, /proc/net/softnet_stat, /proc/stat) are read when the probes are
+# attached (a watcher polls the output for the BEGIN mark every 20 ms, so the block is at most
+# ~20 ms late; it is written in the trailer as `#@counters before`) and again after bpftrace
+# stopped (`#@counters after`). `wgtrace capture` reads them as the marks arrive instead.
+set -u
+
+VERSION=0.1.0
+FORMAT_VERSION=1
+HERE=$(cd "$(dirname "$0")" && pwd)
+if [ -r "$HERE/../package.json" ]; then
+  v=$(sed -n 's/^  "version": "\([^"]*\)".*/\1/p' "$HERE/../package.json" | head -n 1)
+  [ -n "$v" ] && VERSION=$v
+fi
+
+MODE=events
+DURATION=10
+DEVICES='wg*'
+INTERVAL=10
+OUT=
+FORCE=0
+FMT=text
+NETNS=
+PRINT_SCRIPT=0
+# Free space required before probes are attached. Windows mode writes about
+# CPUs x 12 lines x ~40 bytes per window when all CPUs are busy; events mode up to ~10 MB/s.
+MIN_FREE_KB=1024
+
+die() { echo "capture.sh: $*" >&2; exit "${2:-2}"; }
+usage() { sed -n '3,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+isnum() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
+
+now_boot_ns() {
+  n=$(awk '/^now at [0-9]+ nsecs/ { print $3; exit }' /proc/timer_list 2>/dev/null)
+  if [ -z "$n" ]; then
+    n=$(awk '{ split($1, a, "."); printf "%d%02d0000000\n", a[1], a[2] }' /proc/uptime)
+  fi
+  echo "$n"
+}
+wall_now() {
+  w=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ 2>/dev/null)
+  case "$w" in *N*|'') w=$(date -u +%Y-%m-%dT%H:%M:%SZ) ;; esac
+  echo "$w"
+}
+
+# One `#@dev` line per network device of the current namespace (docs/capture-format.md).
+# kind: wireguard (uevent DEVTYPE=wireguard), veth (driver veth), physical (has a bus device),
+# other (lo, ifb, bridges...). irqs: the MSI vectors of the device's bus device.
+list_devices() {
+  label=$1
+  for d in /sys/class/net/*; do
+    [ -e "$d" ] || continue
+    name=${d##*/}
+    devtype=$(sed -n 's/^DEVTYPE=//p' "$d/uevent" 2>/dev/null)
+    driver=
+    if [ -e "$d/device/driver" ]; then driver=$(basename "$(readlink "$d/device/driver")"); fi
+    if [ -z "$driver" ] && command -v ethtool >/dev/null 2>&1; then
+      driver=$(ethtool -i "$name" 2>/dev/null | sed -n 's/^driver: //p')
+    fi
+    if [ "$devtype" = wireguard ] || [ "$driver" = wireguard ]; then kind=wireguard
+    elif [ "$driver" = veth ]; then kind=veth
+    elif [ -e "$d/device" ]; then kind=physical
+    else kind=other
+    fi
+    threaded=$(cat "$d/threaded" 2>/dev/null || echo -)
+    rxq=$(ls -d "$d"/queues/rx-* 2>/dev/null | wc -l | tr -d ' ')
+    irqs=
+    for m in "$d/device/msi_irqs" "$d/device/../msi_irqs"; do
+      if [ -d "$m" ]; then irqs=$(ls "$m" | sort -n | tr '\n' ',' | sed 's/,$//'); break; fi
+    done
+    irq_cpus=
+    if [ -n "$irqs" ]; then
+      old_ifs=$IFS; IFS=,
+      for i in $irqs; do
+        c=$(cat "/proc/irq/$i/effective_affinity_list" 2>/dev/null || echo -)
+        irq_cpus="${irq_cpus:+$irq_cpus/}$c"
+      done
+      IFS=$old_ifs
+    fi
+    line="#@dev name=$name kind=$kind threaded=$threaded rx_queues=$rxq irqs=${irqs:--}"
+    [ -n "$irq_cpus" ] && line="$line irq_cpus=$irq_cpus"
+    rps=$(cat "$d/queues/rx-0/rps_cpus" 2>/dev/null | tr -d ',' | sed 's/^0*//')
+    [ -n "$rps" ] && line="$line rps_cpus=$rps"
+    [ -n "$driver" ] && line="$line driver=$driver"
+    # WireGuard Inline fork knobs (FIELD-NOTES.md), recorded when present.
+    for k in inline_en encrypt_cpumask decrypt_cpumask; do
+      if [ -r "$d/$k" ]; then line="$line $k=$(tr -d ' \n' < "$d/$k")"; else [ "$k" = inline_en ] && line="$line inline_en=-"; fi
+    done
+    [ -n "$label" ] && line="$line netns=$label"
+    echo "$line"
+  done
+}
+
+# `#@counters <label> boot_ns=N` then /proc/softirqs rows, softnet_stat rows (keyed by the CPU id
+# in column 13, not the row number: net/core/net-procfs.c: softnet_seq_show), /proc/stat cpuN.
+counters() {
+  echo "#@counters $1 boot_ns=$(now_boot_ns)"
+  awk 'NR > 1 { sub(":", "", $1); printf "#@softirqs"; for (i = 1; i <= NF; i++) printf " %s", $i; printf "\n" }' /proc/softirqs
+  awk '{ cpu = NR - 1; if (NF >= 13) { cpu = 0; h = tolower($13); for (i = 1; i <= length(h); i++) cpu = cpu * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1 }
+         printf "#@softnet %d", cpu; for (i = 1; i <= NF; i++) printf " %s", $i; printf "\n" }' /proc/net/softnet_stat
+  awk '/^cpu[0-9]/ { printf "#@stat %s\n", $0 }' /proc/stat
+}
+
+# Internal entry points (used across network namespaces and by tests).
+case "${1-}" in
+  --list-devices) list_devices "${2-}"; exit 0 ;;
+  --counters) counters "${2:-before}"; exit 0 ;;
+esac
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --mode) [ $# -ge 2 ] || usage; MODE=$2; shift 2 ;;
+    --duration) [ $# -ge 2 ] || usage; DURATION=$2; shift 2 ;;
+    --devices) [ $# -ge 2 ] || usage; DEVICES=$2; shift 2 ;;
+    --interval) [ $# -ge 2 ] || usage; INTERVAL=$2; shift 2 ;;
+    -o|--output) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
+    --force) FORCE=1; shift ;;
+    --format) [ $# -ge 2 ] || usage; FMT=$2; shift 2 ;;
+    --netns) [ $# -ge 2 ] || usage; NETNS="$NETNS $2"; shift 2 ;;
+    --print-script) PRINT_SCRIPT=1; shift ;;
+    -h|--help) usage ;;
+    *) echo "capture.sh: unknown option $1" >&2; usage ;;
+  esac
+done
+
+case "$MODE" in events|windows) ;; *) die "--mode must be events or windows" 64 ;; esac
+case "$FMT" in text|json) ;; *) die "--format must be text or json" 64 ;; esac
+isnum "$DURATION" || die "--duration must be a whole number of seconds (0: until Ctrl-C)" 64
+isnum "$INTERVAL" && [ "$INTERVAL" -ge 1 ] || die "--interval must be a whole number of ms >= 1" 64
+
+CPUS_LIST=$(cat /sys/devices/system/cpu/online 2>/dev/null || echo 0)
+NCPUS=$(getconf _NPROCESSORS_CONF 2>/dev/null || echo 1)
+GEN="$HERE/gen-script.sh"
+
+if [ "$PRINT_SCRIPT" = 1 ]; then
+  exec sh "$GEN" --mode "$MODE" --devices "$DEVICES" --interval "$INTERVAL" --duration "$DURATION" --cpus "$NCPUS"
+fi
+
+# --- what is missing, all at once, before anything is attached ---
+missing=
+[ "$(id -u)" = 0 ] || missing="$missing
+  - root (bpftrace loads BPF programs: run with sudo)"
+command -v bpftrace >/dev/null 2>&1 || missing="$missing
+  - bpftrace (Debian/Ubuntu: apt-get install bpftrace)"
+TRACEFS=/sys/kernel/tracing
+if [ ! -d "$TRACEFS/events" ] && [ "$(id -u)" = 0 ]; then
+  mount -t tracefs nodev "$TRACEFS" 2>/dev/null || true
+fi
+if [ ! -d "$TRACEFS/events" ] && [ -d /sys/kernel/debug/tracing/events ]; then TRACEFS=/sys/kernel/debug/tracing; fi
+if [ -d "$TRACEFS/events" ]; then
+  for tp in napi/napi_poll irq/softirq_entry irq/softirq_exit irq/softirq_raise sched/sched_switch sched/sched_migrate_task workqueue/workqueue_execute_start workqueue/workqueue_execute_end workqueue/workqueue_queue_work; do
+    [ -d "$TRACEFS/events/$tp" ] || missing="$missing
+  - tracepoint $tp (kernel built without it?)"
+  done
+else
+  missing="$missing
+  - tracefs (mount -t tracefs nodev /sys/kernel/tracing)"
+fi
+[ -z "$missing" ] || die "cannot capture, missing:$missing"
+
+# --- output: never overwrite unless --force; writable and with space, checked up front ---
+[ -n "$OUT" ] || OUT="wgtrace-$(hostname 2>/dev/null || echo host)-$(date -u +%Y%m%dT%H%M%SZ).$MODE.txt"
+PARTIAL="$OUT.partial"
+if [ "$FORCE" = 0 ]; then
+  [ ! -e "$OUT" ] || die "$OUT exists (use --force to overwrite)"
+  [ ! -e "$PARTIAL" ] || die "$PARTIAL exists, left by an earlier capture (use --force to overwrite)"
+fi
+OUTDIR=$(dirname "$OUT")
+[ -d "$OUTDIR" ] || die "$OUTDIR: no such directory"
+( : > "$PARTIAL" ) 2>/dev/null || die "$OUTDIR is not writable (cannot create $PARTIAL)"
+avail=$(df -Pk "$OUTDIR" 2>/dev/null | awk 'NR == 2 { print $4 }')
+if isnum "${avail:-x}" && [ "$avail" -lt "$MIN_FREE_KB" ]; then
+  rm -f "$PARTIAL"
+  die "$OUTDIR has ${avail} KiB free, a capture needs at least $MIN_FREE_KB KiB"
+fi
+
+TMPD=$(mktemp -d "${TMPDIR:-/tmp}/wgtrace-capture.XXXXXX") || die "cannot create a temporary directory"
+SCRIPT="$TMPD/$MODE.bt"
+BT_ERR="$TMPD/bpftrace.err"
+COUNTERS_BEFORE="$TMPD/counters.before"
+MISSES="$TMPD/misses"
+cleanup() { rm -rf "$TMPD"; }
+trap cleanup EXIT
+
+sh "$GEN" --mode "$MODE" --devices "$DEVICES" --interval "$INTERVAL" --duration "$DURATION" --cpus "$NCPUS" > "$SCRIPT" || { rm -f "$PARTIAL"; exit 64; }
+BT_ENV=$(sh "$GEN" --mode "$MODE" --cpus "$NCPUS" --print-env | tr '\n' ' ')
+MAP_KEYS=$(printf '%s\n' $BT_ENV | sed -n 's/^BPFTRACE_MAP_KEYS_MAX=//p')
+[ -n "$MAP_KEYS" ] || MAP_KEYS=$(sed -n 's/.*max_map_keys = \([0-9]*\).*/\1/p' "$SCRIPT" | head -n 1)
+WG_FUNCS=$(grep -c 'function == (uint64)0x' "$SCRIPT" 2>/dev/null || true)
+
+# --- header ---
+{
+  echo "#@wgtrace-capture $FORMAT_VERSION"
+  echo "#@tool_version $VERSION"
+  echo "#@wrapper capture.sh"
+  echo "#@hostname $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
+  echo "#@kernel $(uname -r)"
+  echo "#@bpftrace $(bpftrace --version 2>/dev/null | head -n 1)"
+  echo "#@cpus $CPUS_LIST"
+  echo "#@mode $MODE"
+  [ "$MODE" = windows ] && echo "#@interval_ms $INTERVAL"
+  echo "#@devices_glob $DEVICES"
+  echo "#@duration_s $DURATION"
+  echo "#@output_format $FMT"
+  echo "#@map_keys_max ${MAP_KEYS:--}"
+  echo "#@wg_functions_matched ${WG_FUNCS:-0}"
+  echo "#@start_wall $(wall_now)"
+  echo "#@start_boot_ns $(now_boot_ns)"
+  list_devices ""
+  for ns in $NETNS; do
+    ip netns exec "$ns" sh "$0" --list-devices "$ns" || echo "#@warning cannot list devices of netns $ns"
+  done
+} >> "$PARTIAL" 2>/dev/null || { rm -f "$PARTIAL"; die "cannot write the header to $PARTIAL (disk full?)"; }
+
+# --- run ---
+STATUS=complete
+BT_PID=
+on_signal() {
+  STATUS=interrupted
+  [ -n "$BT_PID" ] && kill -INT "$BT_PID" 2>/dev/null
+}
+trap 'on_signal' INT TERM HUP
+
+# The kernel accounts BPF memory to the cgroup (5.11+); the old RLIMIT_MEMLOCK only matters
+# on older kernels, where bpftrace itself asks for it.
+ulimit -l unlimited 2>/dev/null || true
+fmt_opt=
+[ "$FMT" = json ] && fmt_opt="-f json"
+# shellcheck disable=SC2086
+env $BT_ENV bpftrace $fmt_opt "$SCRIPT" >> "$PARTIAL" 2> "$BT_ERR" &
+BT_PID=$!
+
+# Watcher: read the counters as soon as the BEGIN mark shows the probes are attached, then keep
+# the kernel's count of skipped BPF runs up to date: a tracepoint program is not run while
+# another BPF program is running on that CPU (kernel/trace/bpf_trace.c: trace_call_bpf ->
+# bpf_prog_inc_misses_counter). Those events are lost without any "Lost N events" line;
+# /proc/<pid>/fdinfo of each program fd has `recursion_misses` (5.12+).
+bpf_misses() {
+  awk '/^prog_id:/ { id = $2 } /^recursion_misses:/ { n += $2; ids = ids (ids == "" ? "" : ",") id }
+       END { printf "#@bpf_prog_ids %s\n#@recursion_misses %d\n", (ids == "" ? "-" : ids), n }' "/proc/$1"/fdinfo/* 2>/dev/null
+}
+(
+  started=0
+  i=0
+  while kill -0 "$BT_PID" 2>/dev/null; do
+    if [ $started = 0 ]; then
+      if head -c 262144 "$PARTIAL" 2>/dev/null | grep -q '#@probes_start_boot_ns'; then
+        counters before > "$COUNTERS_BEFORE.tmp" && mv "$COUNTERS_BEFORE.tmp" "$COUNTERS_BEFORE"
+        started=1
+      fi
+    else
+      bpf_misses "$BT_PID" > "$MISSES.tmp" && [ -s "$MISSES.tmp" ] && mv "$MISSES.tmp" "$MISSES"
+    fi
+    sleep 0.02 2>/dev/null || sleep 1
+  done
+) &
+WATCH_PID=$!
+
+BT_RC=0
+while kill -0 "$BT_PID" 2>/dev/null; do
+  wait "$BT_PID"
+  BT_RC=$?
+done
+kill "$WATCH_PID" 2>/dev/null
+wait "$WATCH_PID" 2>/dev/null
+trap - INT TERM HUP
+
+# bpftrace's messages: "Lost N events" goes into the capture (stdout in 0.17, stderr from 0.18);
+# the start-up chatter about RLIMIT_MEMLOCK is not an error on 5.11+ kernels.
+grep '^Lost [0-9]* events' "$BT_ERR" >> "$PARTIAL" 2>/dev/null
+grep -v -e '^Lost [0-9]* events' -e 'RLIMIT_MEMLOCK' "$BT_ERR" >&2
+
+if [ "$BT_RC" != 0 ]; then
+  if grep -q '#@probes_start_boot_ns' "$PARTIAL" 2>/dev/null; then
+    die "bpftrace ended abnormally (exit $BT_RC): the capture is incomplete, left as $PARTIAL" 1
+  fi
+  rm -f "$PARTIAL"
+  die "bpftrace failed (exit $BT_RC) before the probes were attached; nothing captured" 1
+fi
+
+{
+  [ -s "$COUNTERS_BEFORE" ] && cat "$COUNTERS_BEFORE"
+  [ -s "$MISSES" ] && cat "$MISSES"
+  counters after
+  echo "#@end_wall $(wall_now)"
+  echo "#@end_boot_ns $(now_boot_ns)"
+  echo "#@status $STATUS"
+} >> "$PARTIAL" 2>/dev/null || die "cannot write the trailer (disk full?): the capture is incomplete, left as $PARTIAL" 1
+
+mv -f "$PARTIAL" "$OUT" || die "cannot rename $PARTIAL to $OUT" 1
+echo "capture.sh: wrote $OUT ($STATUS)" >&2
+[ "$STATUS" = complete ] && exit 0
+exit 130

@@ -1,0 +1,203 @@
+#!/bin/sh
+# Emits the wgtrace bpftrace script for this bpftrace version and this kernel, from the
+# templates events.bt.in / windows.bt.in beside this file. Used by capture.sh and by
+# `wgtrace capture` (src/capture/), so both run exactly the same program.
+#
+#   gen-script.sh --mode events|windows [--devices GLOB] [--interval MS] [--duration S]
+#                 [--cpus N] [--napi-slots N] [--bpftrace-version X.Y] [--print-env]
+#
+# --devices: comma-separated list of NAME, PREFIX* or * (bpftrace 0.17 has no glob match on
+#   strings, so each pattern becomes an exact compare or a strncmp prefix compare; `*` alone
+#   means no filter). Other glob forms are refused.
+# --duration 0: no time limit (runs until SIGINT/SIGTERM).
+# --print-env: print the environment (KEY=VALUE lines) bpftrace must run with, not the script.
+#
+# What differs and how it is detected:
+# - bpftrace < 0.19 only accepts `args->field`; 0.19+ documents `args.field` and deprecates
+#   the arrow (bpftrace PR #2578). 0.19+ reads config from a `config = { ... }` block; 0.17
+#   reads the same settings from BPFTRACE_* environment variables only.
+# - sched_migrate_task.comm is a __data_loc string on 6.x kernels (str(args->comm)) and a
+#   char[16] before; workqueue_queue_work.workqueue a string since 5.12 (a pointer before);
+#   workqueue_execute_end.function exists since 5.16. Read from the tracefs format files.
+# - WireGuard work functions are matched by address from /proc/kallsyms (bpftrace cannot
+#   compare ksym() strings in BPF); without the wireguard module those probes are left out.
+# Environment for tests: WGTRACE_TRACEFS (default /sys/kernel/tracing), WGTRACE_KALLSYMS
+# (default /proc/kallsyms), WGTRACE_WG_FUNCS (space-separated function names to match
+# instead of the WireGuard ones).
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+MODE=events
+DEVICES='wg*'
+INTERVAL_MS=10
+DURATION_S=10
+CPUS=
+NAPI_SLOTS=1024
+BT_VERSION=
+PRINT_ENV=0
+TRACEFS=${WGTRACE_TRACEFS:-/sys/kernel/tracing}
+KALLSYMS=${WGTRACE_KALLSYMS:-/proc/kallsyms}
+
+die() { echo "gen-script.sh: $*" >&2; exit 64; }
+isnum() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --mode) MODE=${2-}; shift 2 || die "--mode needs a value" ;;
+    --devices) DEVICES=${2-}; shift 2 || die "--devices needs a value" ;;
+    --interval) INTERVAL_MS=${2-}; shift 2 || die "--interval needs a value" ;;
+    --duration) DURATION_S=${2-}; shift 2 || die "--duration needs a value" ;;
+    --cpus) CPUS=${2-}; shift 2 || die "--cpus needs a value" ;;
+    --napi-slots) NAPI_SLOTS=${2-}; shift 2 || die "--napi-slots needs a value" ;;
+    --bpftrace-version) BT_VERSION=${2-}; shift 2 || die "--bpftrace-version needs a value" ;;
+    --print-env) PRINT_ENV=1; shift ;;
+    *) die "unknown option $1" ;;
+  esac
+done
+
+case "$MODE" in events|windows) ;; *) die "--mode must be events or windows" ;; esac
+isnum "$INTERVAL_MS" && [ "$INTERVAL_MS" -ge 1 ] || die "--interval must be a whole number of ms >= 1"
+isnum "$DURATION_S" || die "--duration must be a whole number of seconds"
+isnum "$NAPI_SLOTS" && [ "$NAPI_SLOTS" -ge 1 ] || die "--napi-slots must be >= 1"
+
+if [ -z "$CPUS" ]; then
+  CPUS=$(getconf _NPROCESSORS_CONF 2>/dev/null || echo 1)
+fi
+isnum "$CPUS" && [ "$CPUS" -ge 1 ] || die "--cpus must be >= 1"
+
+if [ -z "$BT_VERSION" ]; then
+  BT_VERSION=$(bpftrace --version 2>/dev/null | sed -n 's/^bpftrace v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | head -n 1)
+  [ -n "$BT_VERSION" ] || die "cannot tell the bpftrace version (is bpftrace installed?)"
+fi
+BT_MAJOR=${BT_VERSION%%.*}
+BT_MINOR=${BT_VERSION#*.}; BT_MINOR=${BT_MINOR%%.*}
+isnum "$BT_MAJOR" && isnum "$BT_MINOR" || die "bad bpftrace version '$BT_VERSION'"
+MODERN=0
+if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 19 ]; then MODERN=1; fi
+
+# Map sizes. Window maps keyed by (cpu, dev, napi) hold at most CPUs x NAPI slots entries in one
+# window (they are cleared every interval); per-CPU maps hold CPUs entries; @crypt_t/@wgk hold
+# one entry per kworker busy with wg work (at most a few per CPU). docs/capture.md has the sums.
+if [ "$MODE" = windows ]; then
+  MAP_KEYS=$((CPUS * NAPI_SLOTS))
+  [ "$MAP_KEYS" -ge 4096 ] || MAP_KEYS=4096
+  # dev names are at most IFNAMSIZ-1 = 15 chars (include/uapi/linux/if.h).
+  STRLEN=16
+else
+  MAP_KEYS=$((CPUS * 16))
+  [ "$MAP_KEYS" -ge 4096 ] || MAP_KEYS=4096
+  # workqueue names: WQ_NAME_LEN is 32 (include/linux/workqueue.h), e.g. wg-crypt-<dev>.
+  STRLEN=32
+fi
+
+if [ "$PRINT_ENV" = 1 ]; then
+  if [ "$MODERN" = 0 ]; then
+    echo "BPFTRACE_MAP_KEYS_MAX=$MAP_KEYS"
+    echo "BPFTRACE_STRLEN=$STRLEN"
+  fi
+  exit 0
+fi
+
+if [ "$MODERN" = 1 ]; then
+  A='args.'
+  CONFIG="config = { max_map_keys = $MAP_KEYS; max_strlen = $STRLEN }"
+else
+  A='args->'
+  CONFIG="// bpftrace $BT_VERSION: map size and string length come from BPFTRACE_MAP_KEYS_MAX=$MAP_KEYS BPFTRACE_STRLEN=$STRLEN"
+fi
+
+# --devices -> napi_poll predicate.
+NAPI_PRED=
+old_ifs=$IFS; IFS=,
+for pat in $DEVICES; do
+  IFS=$old_ifs
+  case "$pat" in
+    '*') NAPI_PRED=ALL; break ;;
+    '') die "--devices: empty pattern" ;;
+  esac
+  stem=${pat%\*}
+  case "$stem" in
+    *[!A-Za-z0-9_.:@-]*) die "--devices: '$pat' is not NAME, PREFIX* or * (bpftrace 0.17 cannot match other globs)" ;;
+  esac
+  [ ${#stem} -le 15 ] || die "--devices: '$pat' is longer than a device name (15 chars)"
+  if [ "$stem" != "$pat" ]; then
+    term="strncmp(str(${A}dev_name), \"$stem\", ${#stem}) == 0"
+  else
+    term="str(${A}dev_name) == \"$pat\""
+  fi
+  if [ -z "$NAPI_PRED" ]; then NAPI_PRED=$term; else NAPI_PRED="$NAPI_PRED || $term"; fi
+done
+IFS=$old_ifs
+[ -n "$NAPI_PRED" ] || die "--devices: no pattern"
+if [ "$NAPI_PRED" = ALL ]; then NAPI_PRED=; else NAPI_PRED="/ $NAPI_PRED /"; fi
+
+fmt() { cat "$TRACEFS/events/$1/format" 2>/dev/null || true; }
+if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
+  MIGRATE_COMM="str(${A}comm)"
+else
+  MIGRATE_COMM="${A}comm"
+fi
+if fmt workqueue/workqueue_queue_work | grep -q '__data_loc char\[\] workqueue'; then
+  WQ_NAME="str(${A}workqueue)"
+else
+  WQ_NAME='"-"'
+fi
+if fmt workqueue/workqueue_execute_end | grep -q 'function;'; then
+  WE_FUNC="ksym(${A}function)"
+else
+  WE_FUNC='"-"'
+fi
+
+# WireGuard work functions (drivers/net/wireguard/{receive,send}.c); windows mode only needs
+# the crypt workers.
+if [ -n "${WGTRACE_WG_FUNCS-}" ]; then
+  FUNCS=$WGTRACE_WG_FUNCS
+elif [ "$MODE" = windows ]; then
+  FUNCS="wg_packet_decrypt_worker wg_packet_encrypt_worker"
+else
+  FUNCS="wg_packet_decrypt_worker wg_packet_encrypt_worker wg_packet_tx_worker wg_packet_handshake_receive_worker wg_packet_handshake_send_worker"
+fi
+WG_FUNC_PRED=
+for f in $FUNCS; do
+  addr=$(awk -v f="$f" '$3 == f && ($2 == "t" || $2 == "T") { print $1; exit }' "$KALLSYMS" 2>/dev/null || true)
+  case "$addr" in ''|0000000000000000) continue ;; esac
+  term="(uint64)${A}function == (uint64)0x$addr"
+  if [ -z "$WG_FUNC_PRED" ]; then WG_FUNC_PRED=$term; else WG_FUNC_PRED="$WG_FUNC_PRED || $term"; fi
+done
+if [ -n "$WG_FUNC_PRED" ]; then
+  WG=1
+  WGK_PREV=" || @wgk[(uint64)${A}prev_pid]"
+  WGK_NEXT=" || @wgk[(uint64)${A}next_pid]"
+else
+  WG=0
+  WGK_PREV=
+  WGK_NEXT=
+fi
+
+# sed replacement text must not contain the delimiter | or unescaped & and \.
+esc() { printf '%s' "$1" | sed 's/[&\\|]/\\&/g'; }
+
+# Sections between //@NAME-begin and //@NAME-end markers are kept (markers dropped) or removed.
+section() { # name keep(0|1)
+  if [ "$2" = 1 ]; then
+    printf '%s\n' "/^[[:space:]]*\/\/@$1-begin/d" "/^[[:space:]]*\/\/@$1-end/d"
+  else
+    printf '%s\n' "/^[[:space:]]*\/\/@$1-begin/,/^[[:space:]]*\/\/@$1-end/d"
+  fi
+}
+KEEP_DUR=1; [ "$DURATION_S" = 0 ] && KEEP_DUR=0
+
+{ section wg "$WG"; section duration "$KEEP_DUR"; } > "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"
+trap 'rm -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"' EXIT
+sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
+  -e "s|{{CONFIG}}|$(esc "$CONFIG")|" \
+  -e "s|{{NAPI_PRED}}|$(esc "$NAPI_PRED")|" \
+  -e "s|{{MIGRATE_COMM}}|$(esc "$MIGRATE_COMM")|g" \
+  -e "s|{{WQ_NAME}}|$(esc "$WQ_NAME")|g" \
+  -e "s|{{WE_FUNC}}|$(esc "$WE_FUNC")|g" \
+  -e "s|{{WG_FUNC_PRED}}|$(esc "$WG_FUNC_PRED")|g" \
+  -e "s|{{WGK_PREV}}|$(esc "$WGK_PREV")|g" \
+  -e "s|{{WGK_NEXT}}|$(esc "$WGK_NEXT")|g" \
+  -e "s|{{INTERVAL_MS}}|$INTERVAL_MS|g" \
+  -e "s|{{DURATION_S}}|$DURATION_S|g" \
+  -e "s|{{A}}|$(esc "$A")|g"
