@@ -1,4 +1,6 @@
 import type { Timeline } from '../timeline/types.js';
+import { loadTimeline } from '../timeline/load.js';
+import type { FormatName } from '../import/types.js';
 import type { Finding } from '../detect/finding.js';
 import { runDetectors } from '../detect/registry.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../detect/thresholds.js';
@@ -121,3 +123,23 @@ function findingJson(t: Timeline, f: Finding): FindingJson {
 }
 
 const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
+
+export interface AnalyzeCaptureOptions {
+  format?: FormatName;
+  strict?: boolean;
+  /** Aggregation window in ns (default: the timeline's 10 ms, or the capture's interval). */
+  windowNs?: number;
+  thresholds?: Thresholds;
+  onProgress?: (bytes: number) => void;
+}
+
+/** Loads a capture file (or `-`) and analyses it: what `wgtrace analyze` computes. */
+export async function analyzeCapture(path: string, opts: AnalyzeCaptureOptions = {}): Promise<{ result: AnalyzeResult; timeline: Timeline }> {
+  const timeline = await loadTimeline(path, {
+    ...(opts.format !== undefined ? { format: opts.format } : {}),
+    ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
+    ...(opts.windowNs !== undefined ? { windowNs: opts.windowNs } : {}),
+    ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
+  });
+  return { result: analyzeTimeline(timeline, { file: path, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}) }), timeline };
+}

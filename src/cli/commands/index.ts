@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { registerTimeline } from './timeline.js';
 import { registerExport } from './export.js';
+import { registerAnalyze } from './analyze.js';
+import { registerDiff } from './diff.js';
 
 /** Each command lives in its own file and registers itself here. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
@@ -9,4 +11,6 @@ export type RegisterCommand = (program: Command, io: CliIO) => void;
 export const COMMANDS: RegisterCommand[] = [
   registerTimeline,
   registerExport,
+  registerAnalyze,
+  registerDiff,
 ];

@@ -1,7 +1,7 @@
 import type { Ns } from '../../base/time.js';
 import type { Detector, DetectContext, Finding, ImbalanceDetails, Recommendation } from '../finding.js';
 import { windowRuns, type CoreFacts } from '../facts.js';
-import { dur, list, pct, plural, ranges } from '../format.js';
+import { dur, pct, plural, ranges } from '../format.js';
 
 /**
  * core-imbalance: per-core utilization (NET_RX softirq, polls, crypt work, threads), the
@@ -63,7 +63,9 @@ export const coreImbalance: Detector = {
     }
     if (idle.length > 0) evidence.push(`idle (<= ${pct(th.idleUtil)} over the capture): ${cpuList(idle)}`);
     if (runs.length > 0) evidence.push(`saturated beside idle cores during ${ranges(runs)}`);
-    const homes = facts.napis.filter((n) => n.polls > 0 && saturated.some((s) => s.cpu === n.homeCpu));
+    const homes = facts.napis
+      .filter((n) => n.polls > 0 && saturated.some((s) => s.cpu === n.homeCpu))
+      .sort((a, b) => facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }));
     if (homes.length > 0) {
       evidence.push(`polls homed on the saturated cores: ${homes.map((n) => `${facts.labels[n.index]} (cpu ${n.homeCpu})`).join(', ')}`);
     }

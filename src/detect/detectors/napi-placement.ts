@@ -3,6 +3,8 @@ import type { Detector, DetectContext, Finding, PlacementDetails } from '../find
 import { count, dur, pct, plural } from '../format.js';
 import { cpuList } from './core-imbalance.js';
 
+export const cmpLabel = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+
 /**
  * napi-placement: per NAPI instance (one per tunnel on WireGuard: drivers/net/wireguard/
  * peer.c: netif_napi_add per peer), the cores its polls ran on, its home core, how sticky it is
@@ -15,7 +17,8 @@ export const napiPlacement: Detector = {
   title: 'where each tunnel\'s NAPI polls ran: home core, stickiness, moves, softirq or thread',
   detect(ctx: DetectContext): Finding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
-    const active = facts.napis.filter((n) => n.polls > 0);
+    // Listed by name (device, then napi pointer), not by first appearance in the file.
+    const active = facts.napis.filter((n) => n.polls > 0).sort((a, b) => cmpLabel(facts.labels[a.index]!, facts.labels[b.index]!) || cmpLabel(a.napi, b.napi));
     if (active.length === 0) return [];
     const coresUsed = new Set(active.flatMap((n) => n.cpus.map((c) => c.cpu)));
     const threadedPolls = active.reduce((s, n) => s + n.threadedPolls, 0);

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { UsageError } from '../../base/diagnostics.js';
+import type { Diagnostic } from '../../base/diagnostics.js';
+import { parseThresholdOverrides, type Thresholds } from '../../detect/thresholds.js';
+import { FORMAT_NAMES, type FormatName } from '../../import/types.js';
+import { analyzeCapture } from '../../report/analyze.js';
+import { renderAnalyzeText } from '../../report/analyze-text.js';
+import { painter } from '../../report/render/style.js';
+import { AnalyzeResult } from '../../report/schema.js';
+import { formatDiagnostic, type CliIO } from '../io.js';
+import type { RegisterCommand } from './index.js';
+
+/**
+ * `wgtrace analyze <capture>`: the findings report. Exit code 0 whenever the capture could be
+ * analysed, findings or not; an unreadable or unparseable input is an InputError (exit 2,
+ * one line on stderr). `--quiet`: the text report shows only the findings and stderr gets no
+ * diagnostics; with `--json` stdout is always the whole validated object (a machine wants all
+ * of it) and `--quiet` only silences stderr.
+ */
+export interface CaptureCliOptions {
+  format?: string;
+  strict?: boolean;
+  window?: string;
+  threshold?: string[];
+  quiet?: boolean;
+}
+
+const WindowMs = z.number().positive().max(3_600_000);
+
+export function parseCaptureOptions(o: CaptureCliOptions): { format?: FormatName; strict: boolean; windowNs?: number; thresholds: Thresholds } {
+  let format: FormatName | undefined;
+  if (o.format !== undefined) {
+    if (!(FORMAT_NAMES as readonly string[]).includes(o.format)) throw new UsageError(`--format ${o.format}: expected one of ${FORMAT_NAMES.join(', ')}`);
+    format = o.format as FormatName;
+  }
+  let windowNs: number | undefined;
+  if (o.window !== undefined) {
+    const v = WindowMs.safeParse(Number(o.window));
+    if (!v.success || o.window.trim() === '') throw new UsageError(`--window ${o.window}: expected milliseconds > 0 (e.g. 10 or 0.5)`);
+    windowNs = Math.max(1, Math.round(v.data * 1e6));
+  }
+  const t = parseThresholdOverrides(o.threshold ?? []);
+  if (!t.ok) throw new UsageError(t.error);
+  return { ...(format ? { format } : {}), strict: o.strict === true, ...(windowNs ? { windowNs } : {}), thresholds: t.value };
+}
+
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function addCaptureOptions(cmd: Command): Command {
+  return cmd
+    .option('--format <name>', `input format: ${FORMAT_NAMES.join(', ')} (default: sniffed)`)
+    .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
+    .option('--window <ms>', 'aggregation window in milliseconds (default 10, or the capture interval)')
+    .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect, []);
+}
+
+/** Diagnostics on stderr, bounded: they are never data, so never on stdout. */
+export function printDiagnostics(io: CliIO, diags: readonly Diagnostic[], max = 10): void {
+  const shown = diags.filter((d) => d.severity !== 'info').slice(0, max);
+  for (const d of shown) io.err(formatDiagnostic(d) + '\n');
+  const rest = diags.filter((d) => d.severity !== 'info').length - shown.length;
+  if (rest > 0) io.err(`wgtrace: ${rest} more diagnostics not shown\n`);
+}
+
+export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) => {
+  addCaptureOptions(
+    program
+      .command('analyze')
+      .description('find co-located and monolithic NAPI polls and core imbalance in a capture, and say what to do')
+      .argument('<capture>', 'capture file (.gz accepted, - for stdin)'),
+  )
+    .option('--json', 'print the result as JSON (schema: docs/analyze.schema.json)')
+    .option('--quiet', 'text: print only the findings; both: no diagnostics on stderr')
+    .action(async (capture: string, o: CaptureCliOptions & { json?: boolean }) => {
+      const opts = parseCaptureOptions(o);
+      const { result, timeline } = await analyzeCapture(capture, opts);
+      if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
+      if (o.json) {
+        // The schema is the contract: an output that does not match it is our bug, not the input's.
+        const checked = AnalyzeResult.parse(result);
+        io.out(JSON.stringify(checked, null, 2) + '\n');
+      } else {
+        io.out(renderAnalyzeText(result, { painter: painter(io.color), quiet: o.quiet === true }));
+      }
+    });
+};
