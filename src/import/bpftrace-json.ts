@@ -28,6 +28,10 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
  * for split + JSON.parse vs 2.55 M/s for jsonl/Parser).
  */
 
+const PRINTF_PREFIX = '{"type": "printf", "data": "';
+/** The same without spaces (what JSON.stringify and other writers produce). */
+const PRINTF_PREFIX_COMPACT = '{"type":"printf","data":"';
+
 /** Record types bpftrace emits that carry nothing for us. */
 const IGNORED_TYPES = new Set(['attached_probes', 'time', 'hist', 'stats', 'tseries', 'value', 'join', 'cat', 'syscall', 'benchmark_results']);
 const TRACER_ERRORS = new Set(['runtime_error', 'helper_error', 'print_error']);
@@ -86,6 +90,15 @@ export async function importBpftraceJson(chunks: AsyncIterable<string>, opts: Im
   const onLine = (s: string, a: number, b: number, line: number): void => {
     const c0 = s.charCodeAt(a);
     if (c0 === 123 /* { */) {
+      // Fast path for the hot record, exactly as bpftrace writes it (src/output: emit_data):
+      // {"type": "printf", "data": "<record>\n"} with no other escape in the record: the record
+      // is parsed in place, without JSON.parse and without a copy.
+      if (printfCarry.length === 0 && (s.startsWith(PRINTF_PREFIX, a) || s.startsWith(PRINTF_PREFIX_COMPACT, a))) {
+        const ds = a + (s.charCodeAt(a + 8) === 32 ? PRINTF_PREFIX.length : PRINTF_PREFIX_COMPACT.length);
+        if (b - ds >= 4 && s.charCodeAt(b - 1) === 125 && s.charCodeAt(b - 2) === 34 && s.charCodeAt(b - 3) === 110 && s.charCodeAt(b - 4) === 92) {
+          if (s.indexOf('\\', ds) === b - 4) return rp.line(s, ds, b - 4, line);
+        }
+      }
       let rec: JsonRecord;
       try {
         rec = JSON.parse(s.slice(a, b)) as JsonRecord;

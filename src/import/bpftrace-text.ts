@@ -175,16 +175,16 @@ export class BpftraceRecordParser {
   }
 
   private str(s: string, i: number): string {
-    return this.ctx.intern(s.slice(this.fs[i]!, this.fe[i]!));
+    return this.ctx.internAt(s, this.fs[i]!, this.fe[i]!);
   }
 
   private ptr(s: string, i: number): string | undefined {
-    return normalizePointer(s.slice(this.fs[i]!, this.fe[i]!));
+    return this.ctx.pointerAt(s, this.fs[i]!, this.fe[i]!);
   }
 
   /** Comm: the rest of the line after the fixed fields (may contain spaces and commas). */
   private comm(s: string, rest: number, b: number): string {
-    return rest >= b ? '' : this.ctx.intern(s.slice(rest, b));
+    return rest >= b ? '' : this.ctx.internAt(s, rest, b);
   }
 
   private bad(line: number, what: string, s: string, a: number, b: number): void {

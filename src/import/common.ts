@@ -1,7 +1,7 @@
 import { InputError, type Severity } from '../base/diagnostics.js';
 import { TimeBase, bootNs, type BootNs, type Ns } from '../base/time.js';
 import { MAX_CPU_ID, finishHeader, newHeaderState, parseHeaderLine, type HeaderParseState } from '../model/capture-text.js';
-import type { TraceEvent } from '../model/events.js';
+import { normalizePointer, type TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
 import type { FormatName, ImportOptions, ImportSummary } from './types.js';
 
@@ -19,6 +19,8 @@ export const EVENT_BATCH = 4096;
  * longer is hostile or corrupt and is skipped without being buffered.
  */
 export const MAX_LINE_CHARS = 1 << 20;
+/** Slots of the slice-free string tables (a power of two minus one). */
+const STR_TABLE_MASK = 4095;
 
 export class ImportContext {
   readonly file: string;
@@ -38,6 +40,9 @@ export class ImportContext {
   /** cpuOk[c] === 1 when CPU c is online per the header; undefined without a header. */
   private cpuOk: Uint8Array | undefined;
   private readonly interned = new Map<string, string>();
+  private readonly strTable: (string | undefined)[] = new Array<string | undefined>(STR_TABLE_MASK + 1).fill(undefined);
+  private readonly ptrRaw: (string | undefined)[] = new Array<string | undefined>(STR_TABLE_MASK + 1).fill(undefined);
+  private readonly ptrNorm: (string | undefined)[] = new Array<string | undefined>(STR_TABLE_MASK + 1).fill(undefined);
   private reportedCpus = new Set<number>();
   /** Cross-field header issues already reported when the header was sealed. */
   private readonly sealIssues = new Set<string>();
@@ -145,6 +150,38 @@ export class ImportContext {
     // Distinct comms and devices are few; bound the table against hostile input.
     if (this.interned.size < 16384) this.interned.set(flat, flat);
     return flat;
+  }
+
+  /**
+   * `intern(s.slice(a, b))` without the slice when the text was seen recently: a small table
+   * indexed by a cheap hash of the characters, checked with startsWith (no allocation on a hit).
+   * Comms, devices and functions repeat on almost every line.
+   */
+  internAt(s: string, a: number, b: number): string {
+    const len = b - a;
+    if (len === 0) return '';
+    const h = (len * 31 + s.charCodeAt(a) * 7 + s.charCodeAt(b - 1) * 131 + s.charCodeAt(a + (len >> 1)) * 17 + s.charCodeAt(b - 2 - (len >> 2))) & STR_TABLE_MASK;
+    const e = this.strTable[h];
+    if (e !== undefined && e.length === len && s.startsWith(e, a)) return e;
+    const v = this.intern(s.slice(a, b));
+    this.strTable[h] = v;
+    return v;
+  }
+
+  /** `normalizePointer(s.slice(a, b))`, with the same slice-free table for repeated pointers. */
+  pointerAt(s: string, a: number, b: number): string | undefined {
+    const len = b - a;
+    if (len < 1) return undefined;
+    const h = (len * 31 + s.charCodeAt(b - 1) * 7 + s.charCodeAt(b - 2) * 131 + s.charCodeAt(b - 3) * 17 + s.charCodeAt(b - 4) * 3) & STR_TABLE_MASK;
+    const raw = this.ptrRaw[h];
+    if (raw !== undefined && raw.length === len && s.startsWith(raw, a)) return this.ptrNorm[h];
+    const text = s.slice(a, b);
+    const v = normalizePointer(text);
+    if (v !== undefined) {
+      this.ptrRaw[h] = flatten(text);
+      this.ptrNorm[h] = v;
+    }
+    return v;
   }
 
   push(ev: TraceEvent): void {

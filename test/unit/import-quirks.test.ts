@@ -1,0 +1,224 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/base/diagnostics.js';
+import { bpftraceJsonImporter } from '../../src/import/bpftrace-json.js';
+import { bpftraceTextImporter } from '../../src/import/bpftrace-text.js';
+import { csvImporter } from '../../src/import/csv.js';
+import { perfScriptImporter } from '../../src/import/perf-script.js';
+import { dump, run } from './import-util.js';
+
+const FIX = join(import.meta.dirname, '../fixtures/formats');
+const fixture = (name: string): string => readFileSync(join(FIX, name), 'utf8');
+
+describe('bpftrace-text quirks', () => {
+  it('lost-events.txt: "Lost N events" becomes a lost_events event and is counted', async () => {
+    const r = await run(bpftraceTextImporter, fixture('lost-events.txt'));
+    expect(dump(r.events)).toEqual(['softirq_entry ts=1000 cpu=0 vec=3 pid=0 comm=swapper/0', 'lost_events count=5', 'softirq_exit ts=2000 cpu=0 vec=3']);
+    expect(r.summary.lostEvents).toBe(5);
+    expect(r.codes).toEqual(['lost-events@6', 'lost-events-total']);
+  });
+
+  it('cpu-disorder.txt: lines out of order across CPUs are passed on in file order', async () => {
+    const r = await run(bpftraceTextImporter, fixture('cpu-disorder.txt'));
+    expect(dump(r.events).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
+      'softirq_entry ts=5000 cpu=0',
+      'softirq_exit ts=6000 cpu=0',
+      'softirq_entry ts=1000 cpu=1',
+      'softirq_exit ts=2000 cpu=1',
+      'softirq_entry ts=7000 cpu=0',
+    ]);
+    expect(r.codes).toEqual([]);
+  });
+
+  it('crlf.txt: CR LF line ends are read like LF', async () => {
+    const r = await run(bpftraceTextImporter, fixture('crlf.txt'), { chunk: 3 });
+    expect(dump(r.events)).toEqual([
+      'softirq_entry ts=1000 cpu=0 vec=3 pid=0 comm=swapper/0',
+      'napi_poll ts=1500 cpu=0 napi=0xffff888627c2d188 dev=vb work=2 budget=64 pid=0 comm=swapper/0',
+      'softirq_exit ts=2000 cpu=0 vec=3',
+    ]);
+    expect(r.codes).toEqual([]);
+    expect(r.summary.header?.status).toBe('complete');
+  });
+
+  it('truncated.txt: a record cut mid-line is reported, the capture is partial', async () => {
+    const r = await run(bpftraceTextImporter, fixture('truncated.txt'));
+    expect(r.events).toHaveLength(2);
+    expect(r.codes).toEqual(['malformed-line@7', 'partial-capture', 'skipped-lines']);
+    expect(r.summary.header?.status).toBe('partial');
+    expect(r.summary.skippedLines).toBe(1);
+  });
+
+  it('comm-with-spaces.txt: the comm is the rest of the line, spaces and commas included', async () => {
+    const r = await run(bpftraceTextImporter, fixture('comm-with-spaces.txt'));
+    expect(dump(r.events)).toEqual([
+      'softirq_entry ts=1000 cpu=0 vec=3 pid=4242 comm=my app, v2',
+      'napi_poll ts=1500 cpu=0 napi=0xffff888627c2d188 dev=vb work=2 budget=64 pid=4242 comm=my app, v2',
+      'sched_switch_out ts=1800 cpu=0 pid=4242 state=R+ comm=my app, v2',
+      'sched_switch_in ts=1800 cpu=0 pid=0 comm=swapper/0',
+      'softirq_exit ts=2000 cpu=0 vec=3',
+    ]);
+  });
+
+  it('windows-mode.txt: one window_napi per (cpu, napi) and one window_cpu per online CPU per window', async () => {
+    const r = await run(bpftraceTextImporter, fixture('windows-mode.txt'));
+    expect(r.codes).toEqual([]);
+    expect(dump(r.events)).toEqual([
+      'window_napi ts=10000000 intervalNs=10000000 cpu=0 napi=0xffff888627c2d188 dev=vb busyNs=6314355 polls=120 work=7680 fullBudgetPolls=120',
+      'window_napi ts=10000000 intervalNs=10000000 cpu=1 napi=0xffff888627c2e000 dev=vb busyNs=1000 polls=2 work=3 fullBudgetPolls=0',
+      'window_cpu ts=10000000 intervalNs=10000000 cpu=0 netRxBusyNs=9000000 netRxCount=3 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=3',
+      'window_cpu ts=10000000 intervalNs=10000000 cpu=1 netRxBusyNs=2000 netRxCount=2 netTxBusyNs=0 netTxCount=0 cryptBusyNs=500000 cryptCount=40 ksoftirqdNetRxCount=0',
+      'window_cpu ts=10000000 intervalNs=10000000 cpu=2 netRxBusyNs=0 netRxCount=0 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0',
+      'window_napi ts=20000000 intervalNs=10000000 cpu=0 napi=0xffff888627c2d188 dev=vb busyNs=9999000 polls=150 work=0 fullBudgetPolls=0',
+      'window_cpu ts=20000000 intervalNs=10000000 cpu=0 netRxBusyNs=10000000 netRxCount=0 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0',
+      'window_cpu ts=20000000 intervalNs=10000000 cpu=1 netRxBusyNs=0 netRxCount=0 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0',
+      'window_cpu ts=20000000 intervalNs=10000000 cpu=2 netRxBusyNs=0 netRxCount=0 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0',
+    ]);
+    expect(r.header?.intervalNs).toBe(10_000_000);
+  });
+
+  it('a map line before any WIN marker and an unknown map are reported', async () => {
+    const r = await run(bpftraceTextImporter, '@netrx_busy[0]: 5\nWIN 1000 10\n@frob[0]: 1\n@netrx_busy[0]: 7\n');
+    expect(r.codes).toEqual(['map-outside-window@1', 'unknown-map@3', 'no-header', 'skipped-lines']);
+    expect(dump(r.events)).toEqual(['window_cpu ts=0 intervalNs=10 cpu=0 netRxBusyNs=7 netRxCount=0 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0']);
+  });
+
+  it('no header: origin is the first event, with a no-header warning', async () => {
+    const r = await run(bpftraceTextImporter, 'SE 5000 1 3 0 swapper/1\nSX 4000 0 3\n');
+    expect(r.summary.origin).toBe(5000n);
+    expect(r.summary.originFromHeader).toBe(false);
+    expect(dump(r.events)).toEqual(['softirq_entry ts=0 cpu=1 vec=3 pid=0 comm=swapper/1', 'softirq_exit ts=-1000 cpu=0 vec=3']);
+    expect(r.codes).toEqual(['no-header']);
+    expect(r.header).toBeUndefined();
+  });
+
+  it('keeps timestamps exact past 2^53 ns of uptime', async () => {
+    const r = await run(bpftraceTextImporter, 'SE 17280000123456789 0 3 0 a\nSX 17280000123456790 0 3\nSX 18446744073709551615 0 3\nSX 18446744073709551616 0 3\n');
+    expect(dump(r.events).slice(0, 2)).toEqual(['softirq_entry ts=0 cpu=0 vec=3 pid=0 comm=a', 'softirq_exit ts=1 cpu=0 vec=3']);
+    expect(r.events).toHaveLength(3);
+    expect(r.codes).toContain('malformed-line@4');
+  });
+
+  it('a CPU outside the header is reported and its lines skipped', async () => {
+    const r = await run(bpftraceTextImporter, '#@wgtrace-capture 1\n#@cpus 0-1\nSX 100 0 3\nSX 101 5 3\nSX 102 5 3\n#@status complete\n');
+    expect(r.events).toHaveLength(1);
+    expect(r.codes).toEqual(['cpu-out-of-range@4', 'skipped-lines']);
+    expect(r.diagnostics.count('cpu-out-of-range')).toBe(2);
+    expect(r.summary.skippedLines).toBe(2);
+  });
+
+  it('strict mode throws on the first bad line with file and line', async () => {
+    const err = await run(bpftraceTextImporter, 'SE 1 0 3 0 a\nXX 2 0\n', { strict: true, file: 'cap.txt' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).oneLine()).toBe('cap.txt:2: unknown record "XX"; line skipped');
+  });
+});
+
+describe('bpftrace-json quirks', () => {
+  it('windows-mode.json gives the same events as windows-mode.txt', async () => {
+    const t = await run(bpftraceTextImporter, fixture('windows-mode.txt'));
+    const j = await run(bpftraceJsonImporter, fixture('windows-mode.json'), { chunk: 7 });
+    expect(j.codes).toEqual([]);
+    expect(dump(j.events)).toEqual(dump(t.events));
+  });
+
+  it('lost-events.json: both the 0.17 and the 0.24+ shapes', async () => {
+    const r = await run(bpftraceJsonImporter, fixture('lost-events.json'));
+    expect(dump(r.events)).toEqual(['softirq_entry ts=1000 cpu=0 vec=3 pid=0 comm=swapper/0', 'lost_events count=5', 'lost_events count=7', 'softirq_exit ts=2000 cpu=0 vec=3']);
+    expect(r.summary.lostEvents).toBe(12);
+  });
+
+  it('json-0.24.json: top-level counts, tracer errors reported, time records ignored', async () => {
+    const r = await run(bpftraceJsonImporter, fixture('json-0.24.json'));
+    expect(r.events.map((e) => e.kind)).toEqual(['softirq_entry', 'lost_events', 'softirq_exit']);
+    expect(r.codes).toEqual(['lost-events@3', 'tracer-error@4', 'no-header', 'lost-events-total']);
+    expect(r.diagnostics.items.find((d) => d.code === 'tracer-error')?.message).toContain('E2BIG');
+    expect(r.summary.ignoredLines).toBe(2);
+  });
+
+  it('printf-split.json: a printf carrying several lines, a line split over two printfs, escapes', async () => {
+    for (const chunk of [1, 5, 65536]) {
+      const r = await run(bpftraceJsonImporter, fixture('printf-split.json'), { chunk });
+      expect(dump(r.events)).toEqual([
+        'softirq_entry ts=0 cpu=0 vec=3 pid=0 comm=swapper/0',
+        'napi_poll ts=500 cpu=0 napi=0xffff888627c2d188 dev=vb work=2 budget=64 pid=0 comm=swapper/0',
+        'softirq_exit ts=1000 cpu=0 vec=3',
+        'softirq_entry ts=2000 cpu=1 vec=3 pid=77 comm=comm "quoted"',
+      ]);
+      expect(r.codes).toEqual(['no-header']);
+    }
+  });
+
+  it('truncated.json: the cut last line is reported and the capture is partial', async () => {
+    const r = await run(bpftraceJsonImporter, fixture('truncated.json'));
+    expect(r.events).toHaveLength(2);
+    expect(r.codes).toEqual(['malformed-json@7', 'partial-capture', 'skipped-lines']);
+  });
+
+  it('numbers a double cannot hold (0.24+ prints them as strings) are rejected, not rounded', async () => {
+    const r = await run(bpftraceJsonImporter, '{"type": "printf", "data": "WIN 1000 10\\n"}\n{"type": "map", "data": {"@netrx_busy": {"0": "18446744073709551615", "1": 5}}}\n');
+    expect(r.codes).toEqual(['malformed-line@2', 'no-header', 'skipped-lines']);
+    expect(r.events.map((e) => e.kind)).toEqual(['window_cpu']);
+  });
+});
+
+describe('perf-script quirks', () => {
+  it('comm-with-spaces.perf.txt matches the bpftrace-text flavour', async () => {
+    const p = await run(perfScriptImporter, fixture('comm-with-spaces.perf.txt'));
+    const t = await run(bpftraceTextImporter, fixture('comm-with-spaces.txt'));
+    expect(p.codes).toEqual([]);
+    expect(dump(p.events)).toEqual(dump(t.events));
+  });
+
+  it('perf-no-ns.txt: microsecond timestamps, no header', async () => {
+    const r = await run(perfScriptImporter, fixture('perf-no-ns.txt'));
+    expect(r.summary.origin).toBe(2386077074000n);
+    expect(dump(r.events)).toEqual([
+      'softirq_entry ts=0 cpu=0 vec=3 pid=0 comm=swapper/0',
+      'napi_poll ts=6000 cpu=0 napi=0xffff888627c2d188 dev=vb work=64 budget=64 pid=0 comm=swapper/0',
+      'softirq_entry ts=7000 cpu=1 vec=3 pid=6553 comm=iperf3',
+      'softirq_exit ts=16000 cpu=0 vec=3',
+      'napi_poll ts=21000 cpu=1 napi=0xffff888627c2e000 dev=wg0 work=1 budget=64 pid=6553 comm=iperf3',
+      'softirq_exit ts=25000 cpu=1 vec=3',
+    ]);
+    expect(r.codes).toEqual(['no-header']);
+  });
+
+  it('perf-real-6.18.txt: a real `perf script --ns` of this kernel reads without a malformed line', async () => {
+    const r = await run(perfScriptImporter, fixture('perf-real-6.18.txt'));
+    expect(r.summary.skippedLines).toBe(0);
+    expect(r.events.length).toBeGreaterThan(0);
+    const kinds = new Set(r.events.map((e) => e.kind));
+    expect([...kinds].sort()).toEqual(['sched_switch_in', 'sched_switch_out', 'workqueue_execute_start']);
+    // A comm with a colon (memfd:sealed-91) does not confuse the parse.
+    expect(r.events.some((e) => 'comm' in e && e.comm === 'memfd:sealed-91')).toBe(true);
+    // TIMER and SCHED softirqs are not ours: counted, not events.
+    expect(r.codes).toContain('other-softirqs');
+  });
+});
+
+describe('csv quirks', () => {
+  it('csv-aliases.csv: other column names, seconds timestamps, tracepoint and tag kinds', async () => {
+    const r = await run(csvImporter, fixture('csv-aliases.csv'));
+    expect(dump(r.events)).toEqual([
+      'softirq_entry ts=0 cpu=0 vec=3 pid=0 comm=swapper/0',
+      'napi_poll ts=6000 cpu=0 napi=0xffff888627c2d188 dev=vb work=64 budget=64 pid=0 comm=swapper/0',
+      'softirq_exit ts=16000 cpu=0 vec=3',
+      'lost_events count=4',
+    ]);
+    expect(r.summary.lostEvents).toBe(4);
+  });
+
+  it('csv-missing-columns.csv: a clear error naming the missing columns', async () => {
+    const err = await run(csvImporter, fixture('csv-missing-columns.csv'), { file: 'x.csv' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).oneLine()).toMatch(/^x\.csv:1: CSV header lacks required column\(s\): kind \(one of .*\); timestamp .*; cpu \(columns: when, where, what\)$/);
+  });
+
+  it('a row with a bad value is skipped and counted', async () => {
+    const r = await run(csvImporter, 'kind,ts,cpu,vec\nSX,100,0,3\nSX,abc,0,3\nSX,300,0,99\nfrob,1,0,1\n');
+    expect(r.events).toHaveLength(1);
+    expect(r.codes).toEqual(['malformed-line@3', 'malformed-line@4', 'unknown-record@5', 'no-header', 'skipped-lines']);
+  });
+});
