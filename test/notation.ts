@@ -34,8 +34,9 @@ import type { Timeline } from '../src/timeline/types.js';
  * Directives, one per line (`#` starts a comment line):
  * - `unit 1ms` (`ns`, `us`, `ms`, `s`): the length of a column.
  * - `cpus 0-3`: the online CPUs written in the header (default: the rows given).
- * - `tunnel A dev=wg0 napi=0xffff888100001000 threaded=1`: a tunnel's device, napi pointer and
- *   the device's `threaded` flag in the header (`threaded=-` leaves it out). Defaults: tunnel
+ * - `tunnel A dev=wg0 napi=0xffff888100001000 threaded=1 kind=veth`: a tunnel's device, napi
+ *   pointer, the device's `threaded` flag in the header (`threaded=-` leaves it out) and its
+ *   kind (default wireguard). Defaults: tunnel
  *   A is device `wg0`, B is `wg1`, ... (one device per tunnel, as in the talk), napi
  *   `0xffff888100000000 + (index + 1) * 0x1000`, threaded 0.
  * - `origin 17280000123456789`: boot ns of column 0 (default 1000 s of uptime).
@@ -60,6 +61,8 @@ export interface TunnelSpec {
   dev: string;
   napi: string;
   threaded?: number;
+  /** Device kind in the header (default wireguard). */
+  kind: 'wireguard' | 'veth' | 'physical' | 'other';
   pid: number;
 }
 
@@ -105,6 +108,7 @@ function defaultTunnel(letter: string): TunnelSpec {
     dev: `wg${index}`,
     napi: '0x' + (0xffff888100000000n + BigInt(index + 1) * 0x1000n).toString(16).padStart(16, '0'),
     threaded: 0,
+    kind: 'wireguard',
     pid: 1000 + index,
   };
 }
@@ -188,6 +192,7 @@ export function compileNotation(src: string): CompiledNotation {
           const [k, v] = kv.split('=');
           if (k === 'dev') t.dev = v!;
           else if (k === 'napi') t.napi = v!;
+          else if (k === 'kind') t.kind = v as TunnelSpec['kind'];
           else if (k === 'threaded') {
             if (v === '-') delete t.threaded;
             else t.threaded = Number(v);
@@ -271,7 +276,7 @@ export function compileNotation(src: string): CompiledNotation {
   const tunnelList = [...tunnels.values()].sort((a, b) => a.index - b.index);
   const devices = [...new Map(tunnelList.map((t) => [t.dev, t])).values()].map((t) => ({
     name: t.dev,
-    kind: 'wireguard' as const,
+    kind: t.kind,
     ...(t.threaded === undefined ? {} : { threaded: t.threaded }),
   }));
   const header: CaptureHeader | undefined = noHeader

@@ -90,6 +90,18 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
         : `${r.napis.length} NAPI instance${r.napis.length === 1 ? '' : 's'}: ${count(polls)} polls, ${count(packets)} packets${rate}; ${threaded === 0 ? 'all in softirq' : threaded >= polls ? 'all in threaded-NAPI kthreads' : `${pct(threaded / polls)} in threaded-NAPI kthreads`}`,
     ),
   );
+  const pr = r.prediction;
+  if (pr !== undefined) {
+    lines.push(
+      row(
+        'replay',
+        pr.models === undefined
+          ? `the replay models failed: ${pr.error ?? 'unknown error'}`
+          : `${pr.models.map((m) => `${m.model} x${m.ratio.toFixed(2)}`).join(', ')} of measured throughput (predicted: median of ${pr.runs} seeded runs; wgtrace replay for more)`,
+      ),
+    );
+    for (const w of pr.warnings) lines.push(row('', `replay: ${w}`));
+  }
   return lines;
 }
 
@@ -110,6 +122,7 @@ function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {
 function findingLines(r: AnalyzeResult, p: Painter, quiet: boolean): string[] {
   if (r.findings.length === 0) return quiet ? [] : ['No findings: no shared cores, monolithic polls, imbalance or data problems above the thresholds.'];
   const lines = [p.paint('bold', 'Findings, ranked by the throughput they cost')];
+  const predicted = new Set<string>();
   r.findings.forEach((f, i) => {
     const cost = f.costEstimate.share > 0 ? `  costs ~${pct(f.costEstimate.share)} of throughput` : '';
     lines.push('');
@@ -126,7 +139,12 @@ function findingLines(r: AnalyzeResult, p: Painter, quiet: boolean): string[] {
     if (rec !== undefined) {
       lines.push(`    ${p.paint('green', '>')} ${rec.text}`);
       for (const cmd of rec.commands) lines.push(`      $ ${cmd}`);
-      if (rec.predictedGain !== undefined) lines.push(`      predicted (${rec.predictedGain.model}): ${rec.predictedGain.text}`);
+      // The same model's prediction is printed once, under the highest-ranked finding.
+      const g = rec.predictedGain;
+      if (g !== undefined && !predicted.has(g.model)) {
+        predicted.add(g.model);
+        lines.push(`      predicted: ${g.text}`);
+      } else if (g !== undefined) lines.push(`      predicted: x${g.throughputRatio.toFixed(2)} (${g.model}, as above)`);
     }
   });
   return lines;

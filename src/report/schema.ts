@@ -108,6 +108,21 @@ export const FindingJson = z.discriminatedUnion('id', [
 ]);
 export type FindingJson = z.infer<typeof FindingJson>;
 
+/** The replay models' predictions over this capture (src/replay), when they ran. */
+export const PredictionJson = z.object({
+  runs: z.number().int(),
+  seed: z.number().int(),
+  measuredPps: z.number(),
+  models: z
+    .array(z.object({ model: z.string(), throughputPps: z.number(), ratio: z.number(), maxCpuUtilization: z.number() }))
+    .optional(),
+  /** Mean absolute per-core error of the stock model replaying the observed placements. */
+  calibrationMae: z.number().optional(),
+  warnings: z.array(z.string()),
+  error: z.string().optional(),
+});
+export type PredictionJson = z.infer<typeof PredictionJson>;
+
 export const AnalyzeResult = z.object({
   version: z.literal(ANALYZE_VERSION),
   /** The input as the user named it. */
@@ -117,6 +132,7 @@ export const AnalyzeResult = z.object({
   napis: z.array(NapiJson),
   /** Ranked by the share of throughput they cost, then severity. */
   findings: z.array(FindingJson),
+  prediction: PredictionJson.optional(),
   thresholds: z.record(z.string(), z.number()),
 });
 export type AnalyzeResult = z.infer<typeof AnalyzeResult>;

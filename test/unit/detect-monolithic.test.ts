@@ -61,12 +61,13 @@ describe('monolithic-poll', () => {
     expect(fs[0]!.severity).toBe('critical');
   });
 
-  it('a threaded poll that never completes is limited to one core: no echo', () => {
+  it('a threaded poll that never completes is limited to one core: information, no echo', () => {
     const [f] = mono(`
       tunnel A threaded=1
       cpu0: At At At At At At At At At At
     `);
     expect(f!.details.mode).toBe('threaded');
+    expect(f!.severity).toBe('info');
     expect(f!.recommendation!.commands).toEqual([]);
   });
 });

@@ -72,9 +72,10 @@ export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) =>
   )
     .option('--json', 'print the result as JSON (schema: docs/analyze.schema.json)')
     .option('--quiet', 'text: print only the findings; both: no diagnostics on stderr')
-    .action(async (capture: string, o: CaptureCliOptions & { json?: boolean }) => {
+    .option('--no-predict', 'do not replay the capture through the models for predicted gains')
+    .action(async (capture: string, o: CaptureCliOptions & { json?: boolean; predict?: boolean }) => {
       const opts = parseCaptureOptions(o);
-      const { result, timeline } = await analyzeCapture(capture, opts);
+      const { result, timeline } = await analyzeCapture(capture, { ...opts, predict: o.predict !== false });
       if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
       if (o.json) {
         // The schema is the contract: an output that does not match it is our bug, not the input's.

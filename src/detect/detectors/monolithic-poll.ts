@@ -103,7 +103,9 @@ export const monolithicPoll: Detector = {
         const critical = blocked.length > 0 || details.ksoftirqdNetRxCount > 0;
         out.push({
           id: 'monolithic-poll',
-          severity: critical ? 'critical' : 'warning',
+          // A threaded poll that never completes holds only its own thread: the scheduler can
+          // move everything else away from it, so it is information, not a problem to fix.
+          severity: critical ? 'critical' : nf.mode === 'threaded' ? 'info' : 'warning',
           summary: `${label}'s poll is monolithic on cpu ${cpu}: ${plural(longChains, 'chain')} of full-budget polls span ${pct(coreShare)} of the capture${blocked.length > 0 ? `, holding up ${list(blockedLabels)}` : ''}${details.ksoftirqdNetRxCount > 0 ? '; NET_RX deferred to ksoftirqd' : ''}`,
           cpus: [cpu],
           napis: [{ dev: nf.dev, napi: nf.napi }],
