@@ -25,6 +25,10 @@ export interface Allocation {
    * -1 when it reached its demand, -2 when it never got capacity (demand 0).
    */
   bottleneck: Int32Array;
+  /** Filling round in which each tunnel froze (-1: never had demand). */
+  frozenAt: Int32Array;
+  /** Filling round in which each constraint became tight (-1: never). Ties matter: a tunnel is limited by every constraint that became tight in the round it froze. */
+  tightAt: Int32Array;
 }
 
 const EPS = 1e-12;
@@ -37,6 +41,9 @@ const EPS = 1e-12;
 export function maxMinFair(n: number, constraints: readonly Constraint[], demand: Float64Array): Allocation {
   const x = new Float64Array(n);
   const bottleneck = new Int32Array(n).fill(-2);
+  const frozenAt = new Int32Array(n).fill(-1);
+  const tightAt = new Int32Array(constraints.length).fill(-1);
+  let round = 0;
   const active = new Uint8Array(n);
   let left = 0;
   for (let i = 0; i < n; i++) {
@@ -72,10 +79,12 @@ export function maxMinFair(n: number, constraints: readonly Constraint[], demand
     for (let k = 0; k < constraints.length; k++) {
       const c = constraints[k]!;
       if (used[k]! < c.capacity * (1 - 1e-9) - EPS) continue;
+      if (tightAt[k] === -1) tightAt[k] = round;
       for (let i = 0; i < n; i++) {
         if (active[i] && c.coef[i]! > EPS) {
           active[i] = 0;
           bottleneck[i] = k;
+          frozenAt[i] = round;
           left--;
           froze++;
         }
@@ -85,6 +94,7 @@ export function maxMinFair(n: number, constraints: readonly Constraint[], demand
       if (active[i] && x[i]! >= demand[i]! * (1 - 1e-12)) {
         active[i] = 0;
         bottleneck[i] = -1;
+        frozenAt[i] = round;
         left--;
         froze++;
       }
@@ -95,13 +105,15 @@ export function maxMinFair(n: number, constraints: readonly Constraint[], demand
         if (active[i]) {
           active[i] = 0;
           bottleneck[i] = -1;
+          frozenAt[i] = round;
           left--;
           break;
         }
       }
     }
+    round++;
   }
-  return { x, bottleneck };
+  return { x, bottleneck, frozenAt, tightAt };
 }
 
 /** Jain's fairness index (Jain, Chiu, Hawe 1984): 1 when all equal, 1/n when one takes all. */

@@ -58,39 +58,70 @@ export function stockConstraints(inp: ModelInput, poll: ArrayLike<number>): Cons
   return out;
 }
 
-/** `initialPoll` gives the poll positions at the start of the surge; random when omitted. */
-export function runStock(inp: ModelInput, par: StockParams, rng: Prng, initialPoll?: ArrayLike<number>): ModelRun {
-  const n = inp.tunnels.length;
-  const m = inp.cpus.length;
-  const poll = Int32Array.from({ length: n }, (_, i) => (initialPoll ? initialPoll[i]! : rng.int(m)));
-  const initialCollision = hasCollision(inp, poll);
-  const steps = Math.ceil(par.horizonNs / par.stepNs);
-  const tailFrom = Math.floor(steps * 0.75);
-  const tail = new TailAverage(n, m);
-  let moves = 0;
-  for (let s = 0; s < steps; s++) {
+/**
+ * The stock state machine, one step at a time (the synthetic capture writer emits events from
+ * each step). `step()` solves the current placement and then moves the polls that drained.
+ */
+export class StockSim {
+  readonly poll: Int32Array;
+  readonly initialCollision: boolean;
+  moves = 0;
+  steps = 0;
+  constructor(
+    readonly inp: ModelInput,
+    readonly rng: Prng,
+    initialPoll?: ArrayLike<number>,
+  ) {
+    const n = inp.tunnels.length;
+    const m = inp.cpus.length;
+    this.poll = Int32Array.from({ length: n }, (_, i) => (initialPoll ? initialPoll[i]! : rng.int(m)));
+    this.initialCollision = hasCollision(inp, this.poll);
+  }
+
+  /** Returns this step's allocation, placement (before the moves) and which polls are stuck. */
+  step(): { x: Float64Array; util: Float64Array; poll: Int32Array; sticky: Uint8Array; allSticky: boolean } {
+    const inp = this.inp;
+    const n = inp.tunnels.length;
+    const m = inp.cpus.length;
+    const poll = this.poll;
     const cons = stockConstraints(inp, poll);
-    const { x, bottleneck } = solve(inp, cons);
+    const { x, bottleneck, frozenAt, tightAt } = solve(inp, cons);
     let allSticky = true;
     const sticky = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       if (!(inp.tunnels[i]!.demandPps > 0)) continue;
-      // Constraint k is core position k: the poll is stuck when its own core limits it.
-      sticky[i] = bottleneck[i] === poll[i] ? 1 : 0;
+      // Constraint k is core position k: the poll is stuck when its own core limits it, i.e.
+      // the core became tight in the round the tunnel froze (ties: several cores at once).
+      sticky[i] = bottleneck[i]! >= 0 && tightAt[poll[i]!] === frozenAt[i] ? 1 : 0;
       if (!sticky[i]) allSticky = false;
     }
-    if (allSticky) {
-      return assembleRun('stock', inp, x, utilizationOf(inp, cons, x), poll, { initialCollision, convergenceNs: s * par.stepNs, moves });
-    }
-    if (s >= tailFrom) tail.add(x, utilizationOf(inp, cons, x));
+    const out = { x, util: utilizationOf(inp, cons, x), poll: Int32Array.from(poll), sticky, allSticky };
     for (let i = 0; i < n; i++) {
       if (inp.tunnels[i]!.demandPps > 0 && !sticky[i]) {
-        const to = rng.int(m);
-        if (to !== poll[i]) moves++;
+        const to = this.rng.int(m);
+        if (to !== poll[i]) this.moves++;
         poll[i] = to;
       }
     }
+    this.steps++;
+    return out;
+  }
+}
+
+/** `initialPoll` gives the poll positions at the start of the surge; random when omitted. */
+export function runStock(inp: ModelInput, par: StockParams, rng: Prng, initialPoll?: ArrayLike<number>): ModelRun {
+  const n = inp.tunnels.length;
+  const m = inp.cpus.length;
+  const sim = new StockSim(inp, rng, initialPoll);
+  const steps = Math.ceil(par.horizonNs / par.stepNs);
+  const tailFrom = Math.floor(steps * 0.75);
+  const tail = new TailAverage(n, m);
+  for (let s = 0; s < steps; s++) {
+    const st = sim.step();
+    const extra = { initialCollision: sim.initialCollision, moves: sim.moves };
+    if (st.allSticky) return assembleRun('stock', inp, st.x, st.util, st.poll, { ...extra, convergenceNs: s * par.stepNs });
+    if (s >= tailFrom) tail.add(st.x, st.util);
   }
   const { x, util } = tail.mean();
-  return assembleRun('stock', inp, x, util, poll, { initialCollision, convergenceNs: null, moves });
+  return assembleRun('stock', inp, x, util, sim.poll, { initialCollision: sim.initialCollision, convergenceNs: null, moves: sim.moves });
 }

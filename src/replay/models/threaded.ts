@@ -49,57 +49,91 @@ export function threadedConstraints(inp: ModelInput, thread: ArrayLike<number>, 
   return out;
 }
 
+/** The threaded state machine, one step at a time; balancing happens every `balanceEvery` steps. */
+export class ThreadedSim {
+  readonly thread: Int32Array;
+  readonly initialCollision: boolean;
+  moves = 0;
+  steps = 0;
+  private lost: Float64Array;
+  private readonly balanceEvery: number;
+  /** Migrations of the last step: [tunnel, from position, to position]. */
+  lastMigrations: [number, number, number][] = [];
+  constructor(
+    readonly inp: ModelInput,
+    readonly par: ThreadedParams,
+    rng: Prng,
+    initialThread?: ArrayLike<number>,
+  ) {
+    const n = inp.tunnels.length;
+    const m = inp.cpus.length;
+    this.thread = Int32Array.from({ length: n }, (_, i) => (initialThread ? initialThread[i]! : rng.int(m)));
+    this.initialCollision = hasCollision(inp, this.thread);
+    this.lost = new Float64Array(m);
+    this.balanceEvery = Math.max(1, Math.round(par.balanceIntervalNs / par.stepNs));
+  }
+
+  step(): { x: Float64Array; util: Float64Array; thread: Int32Array } {
+    const { inp, par, thread } = this;
+    const n = inp.tunnels.length;
+    const m = inp.cpus.length;
+    const cons = threadedConstraints(inp, thread, par.threadedOverheadRatio, this.lost);
+    const { x } = solve(inp, cons);
+    const out = { x, util: utilizationOf(inp, cons, x, this.lost), thread: Int32Array.from(thread) };
+    const lost = new Float64Array(m);
+    this.lastMigrations = [];
+    if (this.steps++ % this.balanceEvery === this.balanceEvery - 1) {
+      // Pinned load per core: softirq receive and poll threads (decryption is the same everywhere).
+      const load = new Float64Array(m);
+      const tl = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const t = inp.tunnels[i]!;
+        tl[i] = (t.forwardNs * x[i]!) / 1e9;
+        load[thread[i]!] = load[thread[i]!]! + tl[i]!;
+        load[t.rxPos] = load[t.rxPos]! + (t.rxNs * x[i]!) / 1e9;
+      }
+      const pulled = new Uint8Array(m);
+      for (let k = 0; k < m; k++) {
+        let b = -1;
+        let d = -1;
+        for (let p = 0; p < m; p++) {
+          const hasThread = thread.some((q) => q === p);
+          if (hasThread && (b < 0 || load[p]! > load[b]!)) b = p;
+          if (!pulled[p] && (d < 0 || load[p]! < load[d]!)) d = p;
+        }
+        if (b < 0 || d < 0 || b === d) break;
+        if (load[b]! <= load[d]! * IMBALANCE_PCT + MIN_IMBALANCE) break;
+        let best = -1;
+        for (let i = 0; i < n; i++) {
+          if (thread[i] !== b || tl[i]! <= 0) continue;
+          if (load[d]! + tl[i]! < load[b]! && (best < 0 || tl[i]! > tl[best]!)) best = i;
+        }
+        if (best < 0) break;
+        thread[best] = d;
+        load[b] = load[b]! - tl[best]!;
+        load[d] = load[d]! + tl[best]!;
+        pulled[d] = 1;
+        lost[d] = Math.min(1, lost[d]! + par.migrationCostNs / par.stepNs);
+        this.lastMigrations.push([best, b, d]);
+        this.moves++;
+      }
+    }
+    this.lost = lost;
+    return out;
+  }
+}
+
 export function runThreaded(inp: ModelInput, par: ThreadedParams, rng: Prng, initialThread?: ArrayLike<number>): ModelRun {
   const n = inp.tunnels.length;
   const m = inp.cpus.length;
-  const thread = Int32Array.from({ length: n }, (_, i) => (initialThread ? initialThread[i]! : rng.int(m)));
-  const initialCollision = hasCollision(inp, thread);
+  const sim = new ThreadedSim(inp, par, rng, initialThread);
   const steps = Math.ceil(par.horizonNs / par.stepNs);
-  const balanceEvery = Math.max(1, Math.round(par.balanceIntervalNs / par.stepNs));
   const tailFrom = Math.floor(steps * 0.75);
   const tail = new TailAverage(n, m);
-  let lost = new Float64Array(m);
-  let moves = 0;
   for (let s = 0; s < steps; s++) {
-    const cons = threadedConstraints(inp, thread, par.threadedOverheadRatio, lost);
-    const { x } = solve(inp, cons);
-    if (s >= tailFrom) tail.add(x, utilizationOf(inp, cons, x, lost));
-    lost = new Float64Array(m);
-    if (s % balanceEvery !== balanceEvery - 1) continue;
-    // Pinned load per core: softirq receive and poll threads (decryption is the same everywhere).
-    const load = new Float64Array(m);
-    const tl = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const t = inp.tunnels[i]!;
-      tl[i] = (t.forwardNs * x[i]!) / 1e9;
-      load[thread[i]!] = load[thread[i]!]! + tl[i]!;
-      load[t.rxPos] = load[t.rxPos]! + (t.rxNs * x[i]!) / 1e9;
-    }
-    const pulled = new Uint8Array(m);
-    for (let k = 0; k < m; k++) {
-      let b = -1;
-      let d = -1;
-      for (let p = 0; p < m; p++) {
-        const hasThread = thread.some((q) => q === p);
-        if (hasThread && (b < 0 || load[p]! > load[b]!)) b = p;
-        if (!pulled[p] && (d < 0 || load[p]! < load[d]!)) d = p;
-      }
-      if (b < 0 || d < 0 || b === d) break;
-      if (load[b]! <= load[d]! * IMBALANCE_PCT + MIN_IMBALANCE) break;
-      let best = -1;
-      for (let i = 0; i < n; i++) {
-        if (thread[i] !== b || tl[i]! <= 0) continue;
-        if (load[d]! + tl[i]! < load[b]! && (best < 0 || tl[i]! > tl[best]!)) best = i;
-      }
-      if (best < 0) break;
-      thread[best] = d;
-      load[b] = load[b]! - tl[best]!;
-      load[d] = load[d]! + tl[best]!;
-      pulled[d] = 1;
-      lost[d] = Math.min(1, lost[d]! + par.migrationCostNs / par.stepNs);
-      moves++;
-    }
+    const st = sim.step();
+    if (s >= tailFrom) tail.add(st.x, st.util);
   }
   const { x, util } = tail.mean();
-  return assembleRun('threaded', inp, x, util, thread, { initialCollision, convergenceNs: null, moves });
+  return assembleRun('threaded', inp, x, util, sim.thread, { initialCollision: sim.initialCollision, convergenceNs: null, moves: sim.moves });
 }
