@@ -16,7 +16,8 @@ export interface Painter {
 export function painter(color: boolean): Painter {
   return {
     color,
-    paint: (style, text) => (color && text !== '' ? styleText(style, text) : text),
+    // validateStream: false — the CLI already decided (styleText would otherwise re-check process.stdout).
+    paint: (style, text) => (color && text !== '' ? styleText(style, text, { validateStream: false }) : text),
   };
 }
 
