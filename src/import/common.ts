@@ -58,7 +58,7 @@ export class ImportContext {
 
   /** A diagnostic that never stops the import (lost events, header notes, summaries). */
   note(severity: Severity, code: string, message: string, line?: number): void {
-    this.opts.diagnostics.add({ severity, code, file: this.file, ...(line !== undefined ? { line } : {}), message });
+    this.opts.diagnostics.add({ severity, code, file: this.file, ...(line !== undefined ? { line } : {}), message: sanitize(message) });
   }
 
   /**
@@ -67,8 +67,8 @@ export class ImportContext {
    */
   problem(code: string, line: number, reason: string): void {
     this.skippedLines++;
-    if (this.strict) throw new InputError(reason, this.file, line);
-    this.opts.diagnostics.add({ severity: 'warning', code, file: this.file, line, message: reason });
+    if (this.strict) throw new InputError(sanitize(reason), this.file, line);
+    this.opts.diagnostics.add({ severity: 'warning', code, file: this.file, line, message: sanitize(reason) });
   }
 
   /** A `#@` line; returns false when `text` is not one. */
@@ -80,7 +80,7 @@ export class ImportContext {
 
   private drainHeaderIssues(): void {
     for (const i of this.headerState.issues) {
-      if (this.strict && i.severity !== 'info') throw new InputError(i.message, this.file, i.line);
+      if (this.strict && i.severity !== 'info') throw new InputError(sanitize(i.message), this.file, i.line);
       this.note(i.severity, i.code, i.message, i.line);
     }
     this.headerState.issues.length = 0;
@@ -92,7 +92,8 @@ export class ImportContext {
     this.headerSealed = true;
     const { header, issues } = finishHeader(this.headerState);
     for (const i of issues) {
-      if (this.strict && i.severity === 'error') throw new InputError(i.message, this.file, i.line);
+      // --strict: a header that contradicts itself or cannot be used is a problem, not a note.
+      if (this.strict && i.severity !== 'info') throw new InputError(sanitize(i.message), this.file, i.line);
       this.sealIssues.add(i.message);
       this.note(i.severity, i.code, i.message, i.line);
     }
@@ -239,6 +240,16 @@ export class ImportContext {
       skippedLines: this.skippedLines,
     };
   }
+}
+
+/**
+ * Makes text from the input safe to print on a terminal: control characters (C0, DEL, C1, which
+ * include ESC and CSI) become `\xNN`, so a hostile capture cannot inject terminal escapes
+ * into our one-line messages.
+ */
+export function sanitize(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** A copy of `s` that does not reference the string it was sliced from. */

@@ -3,7 +3,7 @@ import { parse } from 'csv-parse';
 import { InputError } from '../base/diagnostics.js';
 import type { Ns } from '../base/time.js';
 import { normalizePointer, type TraceEvent } from '../model/events.js';
-import { ImportContext, MAX_LINE_CHARS, bootNsPartsAt } from './common.js';
+import { ImportContext, MAX_LINE_CHARS, bootNsPartsAt, sanitize } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -136,7 +136,7 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
       }
       if (col.cpu === undefined) missing.push('cpu');
       if (missing.length > 0) {
-        throw new InputError(`CSV header lacks required column(s): ${missing.join('; ')} (columns: ${record.slice(0, 30).join(', ').slice(0, 300)})`, ctx.file, line);
+        throw new InputError(sanitize(`CSV header lacks required column(s): ${missing.join('; ')} (columns: ${record.slice(0, 30).join(', ').slice(0, 300)})`), ctx.file, line);
       }
       return;
     }
@@ -304,7 +304,7 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
     input.destroy();
     if (e instanceof InputError) throw e;
     // csv-parse errors that skip_records_with_error does not cover.
-    throw new InputError(`CSV unreadable: ${(e as Error).message.slice(0, 200)}`, ctx.file, parser.info.lines);
+    throw new InputError(sanitize(`CSV unreadable: ${(e as Error).message.slice(0, 200)}`), ctx.file, parser.info.lines);
   }
   if (col === undefined && ctx.lines > 0 && ctx.headerState.lines < ctx.lines) {
     ctx.note('warning', 'csv-no-columns', 'CSV has no column row');
