@@ -264,10 +264,15 @@ bpf_misses() {
         counters before > "$COUNTERS_BEFORE.tmp" && mv "$COUNTERS_BEFORE.tmp" "$COUNTERS_BEFORE"
         started=1
       fi
+      sleep 0.02 2>/dev/null || sleep 1
     else
-      bpf_misses "$BT_PID" > "$MISSES.tmp" && [ -s "$MISSES.tmp" ] && mv "$MISSES.tmp" "$MISSES"
+      # Programs are closed one by one at exit: keep the sample that saw the most of them.
+      bpf_misses "$BT_PID" > "$MISSES.tmp"
+      new=$(sed -n 's/^#@bpf_prog_ids //p' "$MISSES.tmp" | tr ',' '\n' | grep -c '[0-9]')
+      old=$(sed -n 's/^#@bpf_prog_ids //p' "$MISSES" 2>/dev/null | tr ',' '\n' | grep -c '[0-9]')
+      [ "$new" -ge "${old:-0}" ] && [ "$new" -gt 0 ] && mv "$MISSES.tmp" "$MISSES"
+      sleep 0.2 2>/dev/null || sleep 1
     fi
-    sleep 0.02 2>/dev/null || sleep 1
   done
 ) &
 WATCH_PID=$!
@@ -296,7 +301,14 @@ fi
 
 {
   [ -s "$COUNTERS_BEFORE" ] && cat "$COUNTERS_BEFORE"
-  [ -s "$MISSES" ] && cat "$MISSES"
+  if [ -s "$MISSES" ]; then
+    cat "$MISSES"
+    # Events the kernel skipped are lost events too (docs/capture-format.md).
+    n=$(sed -n 's/^#@recursion_misses //p' "$MISSES")
+    if isnum "${n:-x}" && [ "$n" -gt 0 ]; then
+      if [ "$FMT" = json ]; then echo "{\"type\": \"lost_events\", \"data\": {\"events\": $n}}"; else echo "Lost $n events"; fi
+    fi
+  fi
   counters after
   echo "#@end_wall $(wall_now)"
   echo "#@end_boot_ns $(now_boot_ns)"

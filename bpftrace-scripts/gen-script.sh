@@ -4,12 +4,15 @@
 # `wgtrace capture` (src/capture/), so both run exactly the same program.
 #
 #   gen-script.sh --mode events|windows [--devices GLOB] [--interval MS] [--duration S]
-#                 [--cpus N] [--napi-slots N] [--bpftrace-version X.Y] [--print-env]
+#                 [--cpus N] [--max-tunnels N] [--bpftrace-version X.Y] [--print-env]
 #
 # --devices: comma-separated list of NAME, PREFIX* or * (bpftrace 0.17 has no glob match on
 #   strings, so each pattern becomes an exact compare or a strncmp prefix compare; `*` alone
 #   means no filter). Other glob forms are refused.
 # --duration 0: no time limit (runs until SIGINT/SIGTERM).
+# --max-tunnels: NAPI instances (WireGuard peers, NIC queues...) the windows maps must hold on
+#   every CPU within one window (default 1024): windows maps get CPUs x max-tunnels entries, so
+#   no key is ever refused (docs/capture.md, "Map bounds", works out the memory).
 # --print-env: print the environment (KEY=VALUE lines) bpftrace must run with, not the script.
 #
 # What differs and how it is detected:
@@ -32,7 +35,7 @@ DEVICES='wg*'
 INTERVAL_MS=10
 DURATION_S=10
 CPUS=
-NAPI_SLOTS=1024
+MAX_TUNNELS=1024
 BT_VERSION=
 PRINT_ENV=0
 TRACEFS=${WGTRACE_TRACEFS:-/sys/kernel/tracing}
@@ -48,7 +51,7 @@ while [ $# -gt 0 ]; do
     --interval) INTERVAL_MS=${2-}; shift 2 || die "--interval needs a value" ;;
     --duration) DURATION_S=${2-}; shift 2 || die "--duration needs a value" ;;
     --cpus) CPUS=${2-}; shift 2 || die "--cpus needs a value" ;;
-    --napi-slots) NAPI_SLOTS=${2-}; shift 2 || die "--napi-slots needs a value" ;;
+    --max-tunnels) MAX_TUNNELS=${2-}; shift 2 || die "--max-tunnels needs a value" ;;
     --bpftrace-version) BT_VERSION=${2-}; shift 2 || die "--bpftrace-version needs a value" ;;
     --print-env) PRINT_ENV=1; shift ;;
     *) die "unknown option $1" ;;
@@ -58,7 +61,7 @@ done
 case "$MODE" in events|windows) ;; *) die "--mode must be events or windows" ;; esac
 isnum "$INTERVAL_MS" && [ "$INTERVAL_MS" -ge 1 ] || die "--interval must be a whole number of ms >= 1"
 isnum "$DURATION_S" || die "--duration must be a whole number of seconds"
-isnum "$NAPI_SLOTS" && [ "$NAPI_SLOTS" -ge 1 ] || die "--napi-slots must be >= 1"
+isnum "$MAX_TUNNELS" && [ "$MAX_TUNNELS" -ge 1 ] || die "--max-tunnels must be >= 1"
 
 if [ -z "$CPUS" ]; then
   CPUS=$(getconf _NPROCESSORS_CONF 2>/dev/null || echo 1)
@@ -75,11 +78,12 @@ isnum "$BT_MAJOR" && isnum "$BT_MINOR" || die "bad bpftrace version '$BT_VERSION
 MODERN=0
 if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 19 ]; then MODERN=1; fi
 
-# Map sizes. Window maps keyed by (cpu, dev, napi) hold at most CPUs x NAPI slots entries in one
-# window (they are cleared every interval); per-CPU maps hold CPUs entries; @crypt_t/@wgk hold
-# one entry per kworker busy with wg work (at most a few per CPU). docs/capture.md has the sums.
+# Map sizes. bpftrace gives every map the same max_entries. Window maps keyed by (cpu, dev, napi)
+# hold at most CPUs x tunnels entries in one window (they are cleared every interval), so that is
+# the size that can never refuse a key; per-CPU maps need CPUs entries, @crypt_t/@wgk one per
+# kworker busy with wg work. src/capture/map-bound.ts computes the same and the memory it costs.
 if [ "$MODE" = windows ]; then
-  MAP_KEYS=$((CPUS * NAPI_SLOTS))
+  MAP_KEYS=$((CPUS * MAX_TUNNELS))
   [ "$MAP_KEYS" -ge 4096 ] || MAP_KEYS=4096
   # dev names are at most IFNAMSIZ-1 = 15 chars (include/uapi/linux/if.h).
   STRLEN=16
@@ -90,7 +94,21 @@ else
   STRLEN=32
 fi
 
+# Output buffers: events mode prints one record per event through per-CPU perf buffers (0.17,
+# 64 pages each by default) or one ring buffer (0.18+): a bigger buffer rides out bursts
+# instead of losing them, bounded to 64 MiB in all (4 KiB pages).
+if [ "$MODE" = events ]; then
+  RB_PAGES=$((16384 / CPUS))
+  [ "$RB_PAGES" -le 1024 ] || RB_PAGES=1024
+  [ "$RB_PAGES" -ge 64 ] || RB_PAGES=64
+  # perf buffers need a power of two
+  p=64; while [ $((p * 2)) -le "$RB_PAGES" ]; do p=$((p * 2)); done; RB_PAGES=$p
+else
+  RB_PAGES=64
+fi
+
 if [ "$PRINT_ENV" = 1 ]; then
+  echo "BPFTRACE_PERF_RB_PAGES=$RB_PAGES"
   if [ "$MODERN" = 0 ]; then
     echo "BPFTRACE_MAP_KEYS_MAX=$MAP_KEYS"
     echo "BPFTRACE_STRLEN=$STRLEN"

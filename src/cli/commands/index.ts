@@ -4,11 +4,13 @@ import { registerTimeline } from './timeline.js';
 import { registerExport } from './export.js';
 import { registerAnalyze } from './analyze.js';
 import { registerDiff } from './diff.js';
+import { registerCapture } from './capture.js';
 
 /** Each command lives in its own file and registers itself here. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
 
 export const COMMANDS: RegisterCommand[] = [
+  registerCapture,
   registerTimeline,
   registerExport,
   registerAnalyze,

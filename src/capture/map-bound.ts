@@ -1,0 +1,85 @@
+/**
+ * The windows script's map bound (docs/capture.md, "Map bounds"), computed the way
+ * bpftrace-scripts/gen-script.sh sizes the maps, so a test can check that a gateway with many
+ * CPUs and tunnels never has a key refused, and what that costs in kernel memory.
+ *
+ * bpftrace (0.17 and later) gives every map the same max_entries (BPFTRACE_MAP_KEYS_MAX, or
+ * `config = { max_map_keys }`), and creates plain BPF hash maps preallocated
+ * (kernel/bpf/hashtab.c: htab_map_alloc without BPF_F_NO_PREALLOC): memory is paid up front,
+ * so it must be bounded, and a full map refuses new keys silently (bpftrace #2809).
+ */
+
+/** gen-script.sh: `[ "$MAP_KEYS" -ge 4096 ] || MAP_KEYS=4096` (bpftrace's own default). */
+export const MIN_MAP_KEYS = 4096;
+/** gen-script.sh --max-tunnels default: NAPI instances each CPU may poll within one window. */
+export const DEFAULT_MAX_TUNNELS = 1024;
+/**
+ * Bytes per preallocated hash entry beyond key and value, measured on this project's 6.18
+ * kernel with `bpftool map show` (memlock / max_entries: key 32 B + value 8 B -> 104 B,
+ * key 8 B + value 8 B -> 80 B): struct htab_elem plus the per-element accounting.
+ */
+export const HASH_ENTRY_OVERHEAD_BYTES = 64;
+/** bpftrace keys: an integer key is 8 bytes; a str() key is the string length set by gen-script.sh. */
+const INT_KEY = 8;
+/** IFNAMSIZ (include/uapi/linux/if.h): the windows script's BPFTRACE_STRLEN. */
+const DEV_STR = 16;
+const U64 = 8;
+
+export interface MapShape {
+  name: string;
+  keyBytes: number;
+  valueBytes: number;
+  /** Distinct keys one window can need at most. */
+  worstKeys: number;
+}
+
+export interface MapBound {
+  cpus: number;
+  tunnels: number;
+  maxMapKeys: number;
+  maps: MapShape[];
+  /** Preallocated kernel memory of all maps. */
+  bytes: number;
+  /** Every map's worst case fits in maxMapKeys. */
+  fits: boolean;
+}
+
+/** gen-script.sh's windows-mode max_map_keys for a CPU count and a tunnel budget. */
+export function windowsMaxMapKeys(cpus: number, maxTunnels = DEFAULT_MAX_TUNNELS): number {
+  return Math.max(MIN_MAP_KEYS, cpus * maxTunnels);
+}
+
+/**
+ * The maps of bpftrace-scripts/windows.bt.in with their worst case in one window: every NAPI
+ * polled on every CPU (a NAPI moves when its poll completes and is rescheduled elsewhere;
+ * threaded kthreads migrate), one entry per CPU for the per-CPU maps, and one per kworker
+ * (at most one busy crypt kworker per CPU at a time) for @crypt_t.
+ */
+export function windowsMapBound(cpus: number, tunnels: number, maxTunnels = DEFAULT_MAX_TUNNELS): MapBound {
+  const maxMapKeys = windowsMaxMapKeys(cpus, maxTunnels);
+  const napiKey = INT_KEY + DEV_STR + INT_KEY; // [cpu, dev, napi]
+  const napiMaps = ['@napi_busy', '@napi_polls', '@napi_work', '@napi_full'].map((name) => ({
+    name,
+    keyBytes: napiKey,
+    valueBytes: U64,
+    worstKeys: cpus * tunnels,
+  }));
+  const perCpu = [
+    '@netrx_busy',
+    '@netrx_count',
+    '@netrx_ksoftirqd',
+    '@nettx_busy',
+    '@nettx_count',
+    '@crypt_busy',
+    '@crypt_count',
+    '@rx_t',
+    '@tx_t',
+    '@poll_t',
+    '@crypt_t',
+  ].map((name) => ({ name, keyBytes: INT_KEY, valueBytes: U64, worstKeys: cpus }));
+  // A key-less map still gets max_entries from bpftrace.
+  const scalar = [{ name: '@win_t', keyBytes: INT_KEY, valueBytes: U64, worstKeys: 1 }];
+  const maps = [...napiMaps, ...perCpu, ...scalar];
+  const bytes = maps.reduce((s, m) => s + maxMapKeys * (m.keyBytes + m.valueBytes + HASH_ENTRY_OVERHEAD_BYTES), 0);
+  return { cpus, tunnels, maxMapKeys, maps, bytes, fits: maps.every((m) => m.worstKeys <= maxMapKeys) };
+}

@@ -1,0 +1,400 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname, release, tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { InputError } from '../base/diagnostics.js';
+import { formatHeaderLines, formatTrailerLines, newHeaderState, parseHeaderLine, parseCpuList } from '../model/capture-text.js';
+import type { CaptureHeader, CounterSnapshot, DeviceInfo } from '../model/header.js';
+import { generateScript, scriptEnv, scriptsDir, type ScriptRequest } from './script.js';
+import { bootNsNow, readBpfMisses, readCounters, readOnlineCpus } from './system.js';
+
+/**
+ * `wgtrace capture`: the same job as bpftrace-scripts/capture.sh, from Node. Differences that
+ * matter: the counters are read the moment bpftrace's output shows the probes attached
+ * (`#@probes_start_boot_ns`) and detached (`#@probes_stop_boot_ns`), so they cover the same
+ * interval as the events (the live NET_RX agreement test depends on it), and the `#@counters
+ * before` block is written right after the start mark.
+ */
+
+export const FORMAT_VERSION = 1;
+/** Free space required before probes are attached (capture.sh: MIN_FREE_KB). */
+export const MIN_FREE_BYTES = 1024 * 1024;
+/** How often the skipped-BPF-run counters are sampled while bpftrace runs. */
+const MISSES_POLL_MS = 100;
+const TRACEFS = '/sys/kernel/tracing';
+const TRACEPOINTS = [
+  'napi/napi_poll',
+  'irq/softirq_entry',
+  'irq/softirq_exit',
+  'irq/softirq_raise',
+  'sched/sched_switch',
+  'sched/sched_migrate_task',
+  'workqueue/workqueue_queue_work',
+  'workqueue/workqueue_execute_start',
+  'workqueue/workqueue_execute_end',
+];
+
+export interface CaptureOptions {
+  mode: 'events' | 'windows';
+  durationS: number;
+  devices: string;
+  intervalMs: number;
+  output: string;
+  force: boolean;
+  format: 'text' | 'json';
+  /** Also describe the devices of these network namespaces in the header. */
+  netns: string[];
+  maxTunnels?: number;
+  toolVersion: string;
+}
+
+export interface CaptureHooks {
+  /** Aborting interrupts the capture cleanly (SIGINT to bpftrace, `#@status interrupted`). */
+  signal?: AbortSignal;
+  onProbesStart?: (bootNs: bigint) => void;
+  /** bpftrace's messages on stderr (warnings), one line each. */
+  onMessage?: (line: string) => void;
+  /** Called with bpftrace's pid once it runs (tests kill it). */
+  onSpawn?: (pid: number) => void;
+  /** Environment for the generator (tests). */
+  genEnv?: Record<string, string>;
+}
+
+export interface CaptureResult {
+  output: string;
+  status: 'complete' | 'interrupted';
+  probesStartBootNs?: string;
+  probesStopBootNs?: string;
+  countersBefore?: CounterSnapshot;
+  countersAfter?: CounterSnapshot;
+  /** `Lost N events` reported by bpftrace on stderr (0.18+; 0.17 prints them in the output). */
+  lostEventsStderr: number;
+  recursionMisses: number;
+  progIds: number[];
+  bpftracePid: number;
+}
+
+function which(cmd: string): string | undefined {
+  for (const d of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    const p = join(d, cmd);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** Everything missing, at once, before anything is attached. */
+export function preflight(): string[] {
+  const missing: string[] = [];
+  const root = process.getuid?.() === 0;
+  if (!root) missing.push('root (bpftrace loads BPF programs: run with sudo)');
+  if (!which('bpftrace')) missing.push('bpftrace (Debian/Ubuntu: apt-get install bpftrace)');
+  if (!existsSync(`${TRACEFS}/events`) && root) {
+    try {
+      execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { stdio: 'ignore' });
+    } catch {
+      /* reported below */
+    }
+  }
+  if (!existsSync(`${TRACEFS}/events`)) missing.push(`tracefs (mount -t tracefs nodev ${TRACEFS})`);
+  else for (const tp of TRACEPOINTS) if (!existsSync(`${TRACEFS}/events/${tp}`)) missing.push(`tracepoint ${tp}`);
+  return missing;
+}
+
+/** `#@dev` lines from capture.sh's device census (shared, so both wrappers describe devices alike). */
+export function listDevices(netns: string[]): DeviceInfo[] {
+  const sh = join(scriptsDir(), 'capture.sh');
+  const st = newHeaderState();
+  const run = (args: string[]): string => {
+    try {
+      return execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return '';
+    }
+  };
+  for (const l of run(['sh', sh, '--list-devices', '']).split('\n')) parseHeaderLine(st, l);
+  for (const ns of netns) {
+    for (const l of run(['ip', 'netns', 'exec', ns, 'sh', sh, '--list-devices', ns]).split('\n')) {
+      // Every namespace has its own lo; only the root one is kept (names must be unique).
+      if (!l.startsWith('#@dev name=lo ')) parseHeaderLine(st, l);
+    }
+  }
+  return st.devices;
+}
+
+function wallNow(): string {
+  return new Date().toISOString();
+}
+
+/** Bytes free for an unprivileged writer in dir, or undefined when statfs fails. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkOutput(out: string, force: boolean): string {
+  const partial = `${out}.partial`;
+  if (!force) {
+    if (existsSync(out)) throw new InputError(`${out} exists (use --force to overwrite)`);
+    if (existsSync(partial)) throw new InputError(`${partial} exists, left by an earlier capture (use --force to overwrite)`);
+  }
+  const dir = dirname(out);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    /* below */
+  }
+  if (!isDir) throw new InputError(`${dir}: no such directory`);
+  try {
+    closeSync(openSync(partial, 'w'));
+  } catch (e) {
+    throw new InputError(`${dir} is not writable (cannot create ${partial}: ${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const free = freeBytes(dir);
+  if (free !== undefined && free < MIN_FREE_BYTES) {
+    unlinkSync(partial);
+    throw new InputError(`${dir} has ${Math.floor(free / 1024)} KiB free, a capture needs at least ${MIN_FREE_BYTES / 1024} KiB`);
+  }
+  return partial;
+}
+
+const START_MARK = '#@probes_start_boot_ns ';
+const STOP_MARK = '#@probes_stop_boot_ns ';
+
+export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): Promise<CaptureResult> {
+  const missing = preflight();
+  if (missing.length > 0) throw new InputError(`cannot capture, missing: ${missing.join('; ')}`);
+  const partial = checkOutput(o.output, o.force);
+  const cpusText = readOnlineCpus();
+  const cpus = parseCpuList(cpusText) ?? [0];
+  const req: ScriptRequest = {
+    mode: o.mode,
+    devices: o.devices,
+    intervalMs: o.intervalMs,
+    durationS: o.durationS,
+    cpus: Math.max(...cpus) + 1,
+    ...(o.maxTunnels !== undefined ? { maxTunnels: o.maxTunnels } : {}),
+    ...(hooks.genEnv ? { env: hooks.genEnv } : {}),
+  };
+  let script: string;
+  let env: Record<string, string>;
+  try {
+    script = generateScript(req);
+    env = scriptEnv(req);
+  } catch (e) {
+    unlinkSync(partial);
+    throw e;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'wgtrace-capture-'));
+  const scriptPath = join(tmp, `${o.mode}.bt`);
+  writeFileSync(scriptPath, script);
+  const mapKeys = env['BPFTRACE_MAP_KEYS_MAX'] ?? /max_map_keys = (\d+)/.exec(script)?.[1] ?? '-';
+  const wgFuncs = (script.match(/function == \(uint64\)0x/g) ?? []).length;
+  let bpftraceVersion = '';
+  try {
+    bpftraceVersion = execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+  } catch {
+    /* preflight found it; a failing --version shows up when it runs */
+  }
+
+  const header: CaptureHeader = {
+    formatVersion: FORMAT_VERSION,
+    toolVersion: o.toolVersion,
+    hostname: hostname(),
+    kernel: release(),
+    bpftraceVersion,
+    cpus,
+    mode: o.mode,
+    ...(o.mode === 'windows' ? { intervalNs: o.intervalMs * 1_000_000 } : {}),
+    devicesGlob: o.devices,
+    startWall: wallNow(),
+    startBootNs: bootNsNow().toString(),
+    devices: listDevices(o.netns),
+  };
+  const headLines = formatHeaderLines(header);
+  // Our additions after the standard keys (docs/capture-format.md lists them).
+  headLines.splice(
+    headLines.findIndex((l) => l.startsWith('#@start_wall')),
+    0,
+    '#@wrapper wgtrace',
+    `#@duration_s ${o.durationS}`,
+    `#@output_format ${o.format}`,
+    `#@map_keys_max ${mapKeys}`,
+    `#@wg_functions_matched ${wgFuncs}`,
+  );
+  const fd = openSync(partial, 'w');
+  try {
+    writeSync(fd, headLines.join('\n') + '\n');
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(partial);
+    rmSync(tmp, { recursive: true, force: true });
+    throw new InputError(`cannot write the header to ${partial} (${(e as NodeJS.ErrnoException).code ?? 'error'}: disk full?)`);
+  }
+
+  const args = o.format === 'json' ? ['-f', 'json', scriptPath] : [scriptPath];
+  const child = spawn('bpftrace', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid ?? -1;
+  hooks.onSpawn?.(pid);
+
+  let carry = '';
+  let writeError: NodeJS.ErrnoException | undefined;
+  let startNs: string | undefined;
+  let stopNs: string | undefined;
+  let before: CounterSnapshot | undefined;
+  let after: CounterSnapshot | undefined;
+  // Per program id, the highest count seen: programs are closed one by one at exit, so a late
+  // sample may see only some of them.
+  const progMisses = new Map<number, number>();
+  let interrupted = false;
+  let missesTimer: NodeJS.Timeout | undefined;
+  const stderrLost: string[] = [];
+  let stderrCarry = '';
+  const stderrTail: string[] = [];
+
+  const write = (s: string): void => {
+    if (writeError || s.length === 0) return;
+    try {
+      writeSync(fd, s);
+    } catch (e) {
+      // Disk full or I/O error: stop bpftrace; the file keeps its .partial name.
+      writeError = e as NodeJS.ErrnoException;
+      child.kill('SIGINT');
+    }
+  };
+  const sampleMisses = (): void => {
+    const m = readBpfMisses(pid);
+    for (const [id, n] of m?.progs ?? []) progMisses.set(id, Math.max(n, progMisses.get(id) ?? 0));
+  };
+
+  const onLines = (text: string): void => {
+    // text holds whole lines only. Marks are rare: a cheap indexOf skips all other chunks.
+    if (startNs === undefined) {
+      const i = text.indexOf(START_MARK);
+      if (i >= 0) {
+        const nl = text.indexOf('\n', i);
+        startNs = /^(\d+)/.exec(text.slice(i + START_MARK.length))?.[1];
+        before = readCounters();
+        write(text.slice(0, nl + 1));
+        const block = formatHeaderLines({ ...header, devices: [], countersBefore: before });
+        write(block.slice(block.findIndex((l) => l.startsWith('#@counters'))).join('\n') + '\n');
+        text = text.slice(nl + 1);
+        sampleMisses();
+        missesTimer = setInterval(sampleMisses, MISSES_POLL_MS);
+        if (startNs !== undefined) hooks.onProbesStart?.(BigInt(startNs));
+      }
+    }
+    if (stopNs === undefined) {
+      const i = text.indexOf(STOP_MARK);
+      if (i >= 0) {
+        // Read before anything else: the probes are still attached for a moment.
+        after = readCounters();
+        sampleMisses();
+        stopNs = /^(\d+)/.exec(text.slice(i + STOP_MARK.length))?.[1];
+      }
+    }
+    write(text);
+  };
+
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    const s = carry + chunk;
+    const nl = s.lastIndexOf('\n');
+    if (nl < 0) {
+      carry = s;
+      return;
+    }
+    carry = s.slice(nl + 1);
+    onLines(s.slice(0, nl + 1));
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    const s = stderrCarry + chunk;
+    const lines = s.split('\n');
+    stderrCarry = lines.pop() ?? '';
+    for (const l of lines) {
+      if (/^Lost \d+ events/.test(l)) stderrLost.push(l);
+      else if (l.trim() !== '' && !l.includes('RLIMIT_MEMLOCK')) {
+        hooks.onMessage?.(l);
+        stderrTail.push(l);
+        if (stderrTail.length > 20) stderrTail.shift();
+      }
+    }
+  });
+
+  const onAbort = (): void => {
+    interrupted = true;
+    child.kill('SIGINT');
+  };
+  if (hooks.signal?.aborted) onAbort();
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const exit = await new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((res) => {
+    let done = false;
+    const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
+      if (!done) {
+        done = true;
+        res({ code, sig });
+      }
+    };
+    child.on('close', finish);
+    child.on('error', (e) => {
+      stderrTail.push(String(e.message));
+      finish(127, null);
+    });
+  });
+  hooks.signal?.removeEventListener('abort', onAbort);
+  if (missesTimer) clearInterval(missesTimer);
+  rmSync(tmp, { recursive: true, force: true });
+  if (carry !== '') onLines(carry + '\n');
+
+  const misses = {
+    progIds: [...progMisses.keys()].sort((a, b) => a - b),
+    recursionMisses: [...progMisses.values()].reduce((a, b) => a + b, 0),
+  };
+  const lostStderr = stderrLost.reduce((s, l) => s + Number(/^Lost (\d+)/.exec(l)?.[1] ?? 0), 0);
+  if (exit.code !== 0 || writeError) {
+    closeSync(fd);
+    const why = writeError
+      ? `cannot write ${partial} (${writeError.code ?? 'error'}: disk full?)`
+      : `bpftrace ended abnormally (${exit.sig ? `signal ${exit.sig}` : `exit ${exit.code}`})${stderrTail.length ? `: ${stderrTail.slice(-3).join(' | ')}` : ''}`;
+    if (startNs === undefined && !writeError) {
+      unlinkSync(partial);
+      throw new InputError(`${why}; nothing captured`, undefined, undefined, 1);
+    }
+    throw new InputError(`${why}; the capture is incomplete, left as ${partial}`, undefined, undefined, 1);
+  }
+  if (after === undefined) after = readCounters();
+  const trailer: string[] = [...stderrLost];
+  trailer.push(`#@bpf_prog_ids ${misses.progIds.length ? misses.progIds.join(',') : '-'}`);
+  trailer.push(`#@recursion_misses ${misses.recursionMisses}`);
+  if (misses.recursionMisses > 0) {
+    // Events the kernel skipped are lost events too (docs/capture-format.md).
+    trailer.push(o.format === 'json' ? `{"type": "lost_events", "data": {"events": ${misses.recursionMisses}}}` : `Lost ${misses.recursionMisses} events`);
+  }
+  const status = interrupted ? 'interrupted' : 'complete';
+  trailer.push(...formatTrailerLines({ ...header, countersAfter: after, endWall: wallNow(), endBootNs: bootNsNow().toString(), status }).filter((l) => !l.startsWith('#@probes_')));
+  try {
+    writeSync(fd, trailer.join('\n') + '\n');
+    closeSync(fd);
+  } catch (e) {
+    throw new InputError(`cannot write the trailer (${(e as NodeJS.ErrnoException).code ?? 'error'}: disk full?); the capture is incomplete, left as ${partial}`, undefined, undefined, 1);
+  }
+  renameSync(partial, o.output);
+  return {
+    output: o.output,
+    status,
+    ...(startNs !== undefined ? { probesStartBootNs: startNs } : {}),
+    ...(stopNs !== undefined ? { probesStopBootNs: stopNs } : {}),
+    ...(before ? { countersBefore: before } : {}),
+    countersAfter: after,
+    lostEventsStderr: lostStderr,
+    recursionMisses: misses.recursionMisses,
+    progIds: misses.progIds,
+    bpftracePid: pid,
+  };
+}

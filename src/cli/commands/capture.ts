@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { InputError, UsageError } from '../../base/diagnostics.js';
+import { runCapture, type CaptureOptions } from '../../capture/run.js';
+import type { CliIO } from '../io.js';
+import { VERSION } from '../main.js';
+import type { RegisterCommand } from './index.js';
+
+/**
+ * `wgtrace capture`: runs the bundled bpftrace script with header, counters and trailer
+ * (same options as bpftrace-scripts/capture.sh). Ctrl-C, SIGTERM or SIGHUP end it cleanly:
+ * the file is complete up to then and marked `#@status interrupted` (exit 130).
+ */
+const Opts = z.object({
+  mode: z.enum(['events', 'windows']),
+  duration: z.coerce.number().int().min(0).max(86_400),
+  devices: z.string().min(1),
+  interval: z.coerce.number().int().min(1).max(60_000),
+  output: z.string().min(1).optional(),
+  force: z.boolean(),
+  format: z.enum(['text', 'json']),
+  netns: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/)),
+  maxTunnels: z.coerce.number().int().min(1).max(1_000_000).optional(),
+});
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export const registerCapture: RegisterCommand = (program: Command, io: CliIO) => {
+  program
+    .command('capture')
+    .description('capture NAPI polls, softirqs and wg crypt work with the bundled bpftrace scripts (root)')
+    .option('--mode <mode>', 'events (one line per event, short captures) or windows (in-kernel aggregation)', 'events')
+    .option('--duration <seconds>', 'stop after this many seconds (0: until Ctrl-C)', '10')
+    .option('--devices <glob>', "NAPI devices: NAME, PREFIX* or '*', comma-separated", 'wg*')
+    .option('--interval <ms>', 'window length in windows mode', '10')
+    .option('-o, --output <path>', 'capture file (default wgtrace-<host>-<time>.<mode>.txt)')
+    .option('--force', 'overwrite an existing capture file', false)
+    .option('--format <fmt>', 'text or json (bpftrace -f json)', 'text')
+    .option('--netns <name>', 'also describe the devices of this network namespace (repeatable)', collect, [])
+    .option('--max-tunnels <n>', 'NAPI instances per CPU the windows maps must hold (default 1024)')
+    .action(async (raw: Record<string, unknown>) => {
+      const p = Opts.safeParse(raw);
+      if (!p.success) {
+        const i = p.error.issues[0];
+        throw new UsageError(`--${String(i?.path[0] ?? '?')}: ${i?.message ?? 'bad value'}`);
+      }
+      const v = p.data;
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      const opts: CaptureOptions = {
+        mode: v.mode,
+        durationS: v.duration,
+        devices: v.devices,
+        intervalMs: v.interval,
+        output: v.output ?? `wgtrace-${(await import('node:os')).hostname()}-${stamp}.${v.mode}.txt`,
+        force: v.force,
+        format: v.format,
+        netns: v.netns,
+        toolVersion: VERSION,
+        ...(v.maxTunnels !== undefined ? { maxTunnels: v.maxTunnels } : {}),
+      };
+      const ac = new AbortController();
+      const onSig = (): void => ac.abort();
+      const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+      for (const s of sigs) process.on(s, onSig);
+      try {
+        const r = await runCapture(opts, {
+          signal: ac.signal,
+          onProbesStart: () =>
+            io.err(`wgtrace: probes attached; capturing ${v.duration > 0 ? `for ${v.duration} s` : 'until Ctrl-C'} (Ctrl-C ends early, output kept)\n`),
+          onMessage: (l) => io.err(`bpftrace: ${l}\n`),
+        });
+        const lost = r.lostEventsStderr + r.recursionMisses;
+        io.err(`wgtrace: wrote ${r.output} (${r.status}${lost > 0 ? `; ${lost} events lost or skipped by the kernel, see the file's Lost lines` : ''})\n`);
+        if (r.status === 'interrupted') throw new InputError(`capture interrupted; ${r.output} is complete up to the signal and marked interrupted`, undefined, undefined, 130);
+      } finally {
+        for (const s of sigs) process.off(s, onSig);
+      }
+    });
+};
