@@ -1,0 +1,137 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import type { CliIO } from '../../src/cli/io.js';
+import { parseTimeArg } from '../../src/cli/commands/timeline.js';
+import { TimelineViewResult, buildTimelineView } from '../../src/report/timeline-view.js';
+import { build, header } from './timeline-helpers.js';
+
+/**
+ * A two-CPU capture of 1000 ns in our text format (origin 1000000000):
+ *   CPU 0: NET_RX [0, 500) polls tunnel A [0, 400) and B [400, 450), then 50 ns of softirq
+ *          without a poll; idle after.
+ *   CPU 1: idle, then crypt work [500, 1000).
+ * With 20 columns of 50 ns: cpu0 = 8 x A, 1 x B, 1 x s, 10 x idle; cpu1 = 10 x idle, 10 x c.
+ */
+const FIXTURE = `#@wgtrace-capture 1
+#@hostname gw-test
+#@cpus 0-1
+#@mode events
+#@start_boot_ns 1000000000
+#@dev name=wg0 kind=wireguard threaded=0 rx_queues=1 irqs=- inline_en=-
+SE 1000000000 0 3 0 swapper/0
+P 1000000400 0 0xffff888627c2d188 wg0 64 64 0 swapper/0
+P 1000000450 0 0xffff888627c2e188 wg1 3 64 0 swapper/0
+SX 1000000500 0 3
+WS 1000000500 1 0xffff888612345000 wg_packet_decrypt_worker
+WE 1000001000 1 0xffff888612345000 wg_packet_decrypt_worker
+#@end_boot_ns 1000001000
+#@status complete
+`;
+
+function fixture(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wgtrace-timeline-'));
+  const f = join(dir, 'two-cpus.txt');
+  writeFileSync(f, FIXTURE);
+  return f;
+}
+
+function captureIO(): CliIO & { stdout: () => string; stderr: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    out: (t) => void (out += t),
+    err: (t) => void (err += t),
+    errIsTTY: false,
+    color: false,
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+describe('wgtrace timeline', () => {
+  it('draws one strip row per core with the tunnel letters, and utilization charts', async () => {
+    const io = captureIO();
+    const code = await main(['timeline', fixture(), '--columns', '20'], io);
+    expect(io.stderr()).toBe('');
+    expect(code).toBe(0);
+    const text = io.stdout();
+    expect(text).toContain(' cpu0 │AAAAAAAABs..........│  50.0%');
+    expect(text).toContain(' cpu1 │..........cccccccccc│  50.0%');
+    expect(text).toContain('A  poll of wg0 0xffff888627c2d188');
+    expect(text).toContain('B  poll of wg1 0xffff888627c2e188');
+    expect(text).toContain('from slices');
+    // One asciichart per core: its top row has the 100% label.
+    expect(text.match(/100% ┼/g)?.length).toBe(2);
+  });
+
+  it('--json prints the same result object, valid against its schema; --cpu and --from/--to select', async () => {
+    const io = captureIO();
+    const code = await main(['timeline', fixture(), '--columns', '10', '--cpu', '1', '--from', '500', '--to', '1us', '--json'], io);
+    expect(code).toBe(0);
+    const r = TimelineViewResult.parse(JSON.parse(io.stdout()));
+    expect(r.cores.map((c) => c.cpu)).toEqual([1]);
+    expect(r.range).toMatchObject({ fromNs: 500, toNs: 1000, columns: 10, columnNs: 50, source: 'slices' });
+    expect(r.cores[0]!.strip).toBe('cccccccccc');
+    expect(r.cores[0]!.utilization).toEqual(Array(10).fill(100));
+  });
+
+  it('rejects a bad time or CPU list with a usage error', async () => {
+    const io = captureIO();
+    expect(await main(['timeline', fixture(), '--from', 'soon'], io)).toBe(64);
+    expect(io.stderr()).toMatch(/--from soon: expected a time/);
+    expect(await main(['timeline', fixture(), '--cpu', 'x'], captureIO())).toBe(64);
+  });
+
+  it('parses times with units, relative to the capture start', () => {
+    expect(parseTimeArg('--from', '1500')).toBe(1500);
+    expect(parseTimeArg('--from', '1.5s')).toBe(1_500_000_000);
+    expect(parseTimeArg('--from', '200ms')).toBe(200_000_000);
+    expect(parseTimeArg('--from', '30us')).toBe(30_000);
+    expect(() => parseTimeArg('--from', '-1s')).toThrow();
+  });
+
+  it('draws the same strip from the per-window series when no slices were kept', () => {
+    // Windows of 50 ns line up with the columns, so both sources must agree exactly.
+    const text = `SE 0 0 3
+                  P 400 0 0xa wg0 64 64
+                  P 450 0 0xb wg1 3 64
+                  SX 500 0 3
+                  WS 500 1 0x1 wg_packet_decrypt_worker
+                  WE 1000 1 0x1 wg_packet_decrypt_worker`;
+    const withSlices = buildTimelineView(build(header([0, 1], 1000), [text], { windowNs: 50, slices: {} }), { file: 'x', columns: 20 });
+    const fromWindows = buildTimelineView(build(header([0, 1], 1000), [text], { windowNs: 50 }), { file: 'x', columns: 20 });
+    expect(withSlices.range.source).toBe('slices');
+    expect(fromWindows.range.source).toBe('windows');
+    expect(fromWindows.cores.map((c) => c.strip)).toEqual(withSlices.cores.map((c) => c.strip));
+    expect(fromWindows.cores.map((c) => c.utilization)).toEqual(withSlices.cores.map((c) => c.utilization));
+  });
+});
+
+describe('wgtrace export', () => {
+  it('writes a Perfetto JSON file with one thread per CPU', async () => {
+    const f = fixture();
+    const out = join(mkdtempSync(join(tmpdir(), 'wgtrace-export-')), 'trace.json');
+    const io = captureIO();
+    expect(await main(['export', f, '--perfetto', out], io)).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { ph: string; name: string; tid?: number }[] };
+    expect(doc.traceEvents.filter((e) => e.ph === 'X').map((e) => `${e.tid} ${e.name}`)).toEqual([
+      '1 NET_RX',
+      '1 poll wg0 0xffff888627c2d188',
+      '1 poll wg1 0xffff888627c2e188',
+      '2 wg_packet_decrypt_worker',
+    ]);
+    expect(io.stderr()).toContain('wrote');
+  });
+
+  it('bounds the slices with --max-slices and says so', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'wgtrace-export-')), 'trace.json');
+    const io = captureIO();
+    expect(await main(['export', fixture(), '--perfetto', out, '--max-slices', '2'], io)).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { ph: string }[] };
+    expect(doc.traceEvents.filter((e) => e.ph === 'X').length).toBe(2);
+    expect(io.stderr()).toMatch(/2 slices past the limit of 2/);
+  });
+});
