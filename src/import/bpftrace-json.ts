@@ -70,6 +70,11 @@ export async function importBpftraceJson(chunks: AsyncIterable<string>, opts: Im
       rp.line(data, 0, nl, line);
       return;
     }
+    if (nl < 0 && printfCarry.length > 0 && printfCarry.length + data.length <= MAX_LINE_CHARS) {
+      // Still the same line: append without re-scanning (linear in the line's length).
+      printfCarry += data;
+      return;
+    }
     let s = printfCarry.length > 0 ? printfCarry + data : data;
     let pos = 0;
     for (;;) {

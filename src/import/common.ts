@@ -322,6 +322,11 @@ export class LineSplitter {
     private readonly maxLine = MAX_LINE_CHARS,
   ) {}
 
+  /** Characters held back waiting for their line's end (bounded by MAX_LINE_CHARS + one chunk). */
+  get buffered(): number {
+    return this.carry.length;
+  }
+
   push(chunk: string): void {
     let s: string;
     let pos = 0;
@@ -331,8 +336,21 @@ export class LineSplitter {
       this.endLongLine();
       s = chunk;
       pos = nl + 1;
+    } else if (this.carry.length > 0) {
+      // Still inside the same line: append without re-scanning what was held (a long line
+      // arriving in small reads must stay linear, not quadratic).
+      if (chunk.indexOf('\n') < 0) {
+        if (this.carry.length + chunk.length > this.maxLine) {
+          this.carry = '';
+          this.skipping = true;
+          this.skipStart = ++this.lineNo;
+          this.ctx.lines++;
+        } else this.carry += chunk;
+        return;
+      }
+      s = this.carry + chunk;
     } else {
-      s = this.carry.length > 0 ? this.carry + chunk : chunk;
+      s = chunk;
     }
     const onLine = this.onLine;
     const max = this.maxLine;

@@ -108,7 +108,7 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
       const line = parser.info.lines;
       ctx.lines = line;
       if (raw !== undefined && raw.startsWith('#@')) ctx.headerLine(raw.replace(/\r?\n$/, ''), line);
-      else ctx.problem(/max_record_size|exceeds/i.test(err?.message ?? '') ? 'line-too-long' : 'malformed-line', line, `CSV record unreadable: ${err?.message.slice(0, 120) ?? 'unknown'}`);
+      else ctx.problem(/max.?record.?size/i.test(err?.message ?? '') ? 'line-too-long' : 'malformed-line', line, `CSV record unreadable: ${err?.message.slice(0, 120) ?? 'unknown'}`);
     },
   });
 
