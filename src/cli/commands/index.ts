@@ -5,6 +5,8 @@ import { registerExport } from './export.js';
 import { registerAnalyze } from './analyze.js';
 import { registerDiff } from './diff.js';
 import { registerCapture } from './capture.js';
+import { registerReplay } from './replay.js';
+import { registerSynth } from './synth.js';
 
 /** Each command lives in its own file and registers itself here. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
@@ -15,4 +17,6 @@ export const COMMANDS: RegisterCommand[] = [
   registerExport,
   registerAnalyze,
   registerDiff,
+  registerReplay,
+  registerSynth,
 ];

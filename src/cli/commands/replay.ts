@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { UsageError } from '../../base/diagnostics.js';
+import { replayTimeline } from '../../replay/index.js';
+import { MODEL_NAMES, type ModelName } from '../../replay/types.js';
+import { replayJson } from '../../report/replay.js';
+import { ReplayJson } from '../../report/replay-schema.js';
+import { renderReplayText } from '../../report/replay-text.js';
+import { painter } from '../../report/render/style.js';
+import { loadTimeline } from '../../timeline/load.js';
+import type { CliIO } from '../io.js';
+import { parseCaptureOptions, printDiagnostics } from './analyze.js';
+import type { RegisterCommand } from './index.js';
+import { progress } from './timeline.js';
+
+const Int = z.coerce.number().int();
+
+function parseModels(text: string): ModelName[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = names.filter((n) => !(MODEL_NAMES as readonly string[]).includes(n));
+  if (names.length === 0 || bad.length > 0) throw new UsageError(`--model ${text}: expected a comma-separated list of ${MODEL_NAMES.join(', ')}`);
+  return [...new Set(names)] as ModelName[];
+}
+
+function parseInt(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Int.safeParse(text);
+  if (!v.success || text.trim() === '' || v.data < min || v.data > max) throw new UsageError(`${flag} ${text}: expected an integer from ${min} to ${max}`);
+  return v.data;
+}
+
+/**
+ * `wgtrace replay <capture>`: the workload of a capture replayed through the stock, threaded
+ * and Inline models, beside what was measured (docs/models.md).
+ */
+export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => {
+  program
+    .command('replay')
+    .description('replay a capture through models of the stock, threaded-NAPI and Inline architectures (what would a change buy?)')
+    .argument('<capture>', 'capture file (.gz accepted, - for stdin)')
+    .option('--model <list>', 'models to run, comma-separated', 'stock,threaded,inline')
+    .option('--runs <n>', 'Monte Carlo runs over random placement (default 100)')
+    .option('--seed <s>', 'seed of the Monte Carlo runs (default 1)')
+    .option('--demand <kind>', 'what each tunnel offers: elastic (takes what it gets) or measured', 'elastic')
+    .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
+    .option('--json', 'print the result as JSON (versioned; schema in src/report/replay-schema.ts)')
+    .option('--format <name>', 'input format (default: sniffed)')
+    .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
+    .option('--window <ms>', 'aggregation window in milliseconds (default 10, or the capture interval)')
+    .option('--quiet', 'no diagnostics on stderr')
+    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; horizon?: string; json?: boolean; format?: string; strict?: boolean; window?: string; quiet?: boolean }) => {
+      const models = parseModels(o.model);
+      const runs = parseInt('--runs', o.runs, 1, 100_000);
+      const seed = parseInt('--seed', o.seed, 0, 0xffffffff);
+      const horizonMs = parseInt('--horizon', o.horizon, 1, 600_000);
+      if (o.demand !== 'elastic' && o.demand !== 'measured') throw new UsageError(`--demand ${o.demand}: expected elastic or measured`);
+      const cap = parseCaptureOptions({ ...(o.format !== undefined ? { format: o.format } : {}), ...(o.window !== undefined ? { window: o.window } : {}), strict: o.strict === true });
+      const prog = progress(io, capture);
+      const timeline = await loadTimeline(capture, {
+        ...(cap.format ? { format: cap.format } : {}),
+        strict: cap.strict,
+        ...(cap.windowNs ? { windowNs: cap.windowNs } : {}),
+        ...(prog.onProgress ? { onProgress: prog.onProgress } : {}),
+      });
+      prog.done();
+      if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
+      const result = replayTimeline(timeline, {
+        models,
+        demand: o.demand,
+        ...(runs !== undefined ? { runs } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),
+      });
+      // The schema is the contract: an output that does not match it is our bug.
+      const json = ReplayJson.parse(replayJson(capture, result));
+      if (o.json) io.out(JSON.stringify(json, null, 2) + '\n');
+      else io.out(renderReplayText(json, { painter: painter(io.color) }));
+    });
+};

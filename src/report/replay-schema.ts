@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * The `--json` output of `wgtrace replay`, described by zod; the text view renders the same
+ * object. Bump the version on any change a consumer could notice.
+ */
+export const REPLAY_VERSION = 1;
+
+const Util = z.number().min(0).max(1);
+const Rate = z.number().nonnegative();
+
+export const CpuUtil = z.object({ cpu: z.number().int(), utilization: Util });
+
+export const TunnelRate = z.object({
+  dev: z.string(),
+  napi: z.string(),
+  throughputPps: Rate,
+  /** Where the poll ran (measured: most of its poll time; models: at the end of the run). */
+  pollCore: z.number().int(),
+  rxCore: z.number().int(),
+});
+
+export const Measured = z.object({
+  cpus: z.array(CpuUtil),
+  maxCpuUtilization: Util,
+  busiestCpu: z.number().int(),
+  throughputPps: Rate,
+  tunnels: z.array(TunnelRate),
+  jainFairness: z.number().min(0).max(1),
+});
+
+export const ModelJson = z.object({
+  model: z.enum(['stock', 'threaded', 'inline']),
+  cpus: z.array(CpuUtil),
+  maxCpuUtilization: Util,
+  busiestCpu: z.number().int(),
+  throughputPps: Rate,
+  tunnels: z.array(TunnelRate),
+  jainFairness: z.number().min(0).max(1),
+  /** throughputPps / measured - 1; null when nothing was measured. */
+  changeVsMeasured: z.number().nullable(),
+  /** Stock: time from the surge start until every poll was stuck; null if not within the horizon. */
+  convergenceNs: z.number().nullable(),
+  pollCores: z.number().int(),
+  moves: z.number().int(),
+  initialCollision: z.boolean(),
+  /** `median-run`: the Monte Carlo run with the median throughput; `measured-rss`: Inline on the measured RSS cores. */
+  basis: z.enum(['median-run', 'measured-rss']),
+  verdict: z.string(),
+});
+
+const Dist = z.object({ p5: Rate, p50: Rate, p95: Rate, mean: Rate });
+
+export const ReplayJson = z.object({
+  version: z.literal(REPLAY_VERSION),
+  file: z.string(),
+  options: z.object({
+    models: z.array(z.enum(['stock', 'threaded', 'inline'])),
+    runs: z.number().int(),
+    seed: z.number().int(),
+    demand: z.enum(['elastic', 'measured']),
+    stepNs: z.number(),
+    horizonNs: z.number(),
+    balanceIntervalNs: z.number(),
+    migrationCostNs: z.number(),
+    threadedOverheadRatio: z.number(),
+    inlineLocalityGain: z.number(),
+  }),
+  tunnels: z.number().int(),
+  cores: z.number().int(),
+  durationNs: z.number(),
+  threaded: z.boolean().nullable(),
+  measured: Measured,
+  models: z.array(ModelJson),
+  calibrationError: z.object({
+    meanAbsolute: z.number().nonnegative(),
+    maxAbsolute: z.number().nonnegative(),
+    throughputRatio: z.number().nonnegative(),
+    perCpu: z.array(z.object({ cpu: z.number().int(), predicted: Util, measured: Util, error: z.number() })),
+    warn: z.boolean(),
+  }),
+  monteCarlo: z.object({
+    runs: z.number().int(),
+    seed: z.number().int(),
+    tunnels: z.number().int(),
+    cores: z.number().int(),
+    collisionProbability: z.number().min(0).max(1),
+    collisionProbabilityClosedForm: z.number().min(0).max(1),
+    throughputPps: Dist,
+    models: z.array(
+      z.object({
+        model: z.enum(['stock', 'threaded', 'inline']),
+        throughputPps: Dist,
+        collisionProbability: z.number().min(0).max(1),
+        convergedFraction: z.number().min(0).max(1).nullable(),
+        convergenceNs: Dist.nullable(),
+        singleCoreFraction: z.number().min(0).max(1).nullable(),
+      }),
+    ),
+  }),
+  assumptions: z.array(z.object({ code: z.string(), message: z.string() })),
+  warnings: z.array(z.string()),
+});
+export type ReplayJson = z.infer<typeof ReplayJson>;

@@ -1,0 +1,109 @@
+import { formatDur } from '../base/time.js';
+import { CALIBRATION_WARN_MAE } from '../replay/options.js';
+import type { ModelResult, ReplayResult } from '../replay/index.js';
+import type { Distribution } from '../replay/montecarlo.js';
+import { REPLAY_VERSION, type ReplayJson } from './replay-schema.js';
+
+/** Turns a replay result into the versioned `--json` object (finite numbers only; NaN becomes null or 0). */
+export function replayJson(file: string, r: ReplayResult): ReplayJson {
+  const fin = (v: number): number => (Number.isFinite(v) ? v : 0);
+  const u = (v: number): number => Math.min(1, Math.max(0, fin(v)));
+  const dist = (d: Distribution): ReplayJson['monteCarlo']['throughputPps'] => ({ p5: fin(d.p5), p50: fin(d.p50), p95: fin(d.p95), mean: fin(d.mean) });
+  const o = r.options;
+  return {
+    version: REPLAY_VERSION,
+    file,
+    options: {
+      models: [...o.models],
+      runs: o.runs,
+      seed: o.seed,
+      demand: o.demand,
+      stepNs: o.stepNs,
+      horizonNs: o.horizonNs,
+      balanceIntervalNs: o.balanceIntervalNs,
+      migrationCostNs: o.migrationCostNs,
+      threadedOverheadRatio: o.threadedOverheadRatio,
+      inlineLocalityGain: o.inlineLocalityGain,
+    },
+    tunnels: r.tunnels,
+    cores: r.cores,
+    durationNs: r.durationNs,
+    threaded: r.threaded ?? null,
+    measured: {
+      ...r.measured,
+      cpus: r.measured.cpus.map((c) => ({ cpu: c.cpu, utilization: u(c.utilization) })),
+      maxCpuUtilization: u(r.measured.maxCpuUtilization),
+      jainFairness: u(r.measured.jainFairness),
+    },
+    models: r.models.map((m) => ({
+      model: m.model,
+      cpus: m.cpus.map((c) => ({ cpu: c.cpu, utilization: u(c.utilization) })),
+      maxCpuUtilization: u(m.maxCpuUtilization),
+      busiestCpu: m.busiestCpu,
+      throughputPps: fin(m.throughputPps),
+      tunnels: m.tunnels.map((t) => ({ ...t, throughputPps: fin(t.throughputPps) })),
+      jainFairness: u(m.jainFairness),
+      changeVsMeasured: Number.isFinite(m.changeVsMeasured) ? m.changeVsMeasured : null,
+      convergenceNs: m.convergenceNs,
+      pollCores: m.pollCores,
+      moves: m.moves,
+      initialCollision: m.initialCollision,
+      basis: m.basis,
+      verdict: verdict(m, r),
+    })),
+    calibrationError: {
+      meanAbsolute: fin(r.calibrationError.meanAbsolute),
+      maxAbsolute: fin(r.calibrationError.maxAbsolute),
+      throughputRatio: fin(r.calibrationError.throughputRatio),
+      perCpu: r.calibrationError.perCpu.map((c) => ({ cpu: c.cpu, predicted: u(c.predicted), measured: u(c.measured), error: fin(c.error) })),
+      warn: r.calibrationError.meanAbsolute > CALIBRATION_WARN_MAE,
+    },
+    monteCarlo: {
+      runs: r.monteCarlo.runs,
+      seed: r.monteCarlo.seed,
+      tunnels: r.monteCarlo.tunnels,
+      cores: r.monteCarlo.cores,
+      collisionProbability: r.monteCarlo.collisionProbability,
+      collisionProbabilityClosedForm: r.monteCarlo.collisionProbabilityClosedForm,
+      throughputPps: dist(r.monteCarlo.throughputPps),
+      models: r.monteCarlo.models.map((mc) => ({
+        model: mc.model,
+        throughputPps: dist(mc.throughputPps),
+        collisionProbability: mc.collisionProbability,
+        convergedFraction: mc.convergedFraction,
+        convergenceNs: mc.convergenceNs ? dist(mc.convergenceNs) : null,
+        singleCoreFraction: mc.singleCoreFraction,
+      })),
+    },
+    assumptions: r.assumptions,
+    warnings: r.warnings,
+  };
+}
+
+const pct = (v: number): string => `${(v * 100).toFixed(0)}%`;
+const signed = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%` : 'n/a');
+
+/** A one-line verdict per model, from its numbers only. */
+export function verdict(m: ModelResult, r: ReplayResult): string {
+  const change = `${signed(m.changeVsMeasured)} vs measured`;
+  const saturated = m.cpus.filter((c) => c.utilization >= 0.95).length;
+  const mean = m.cpus.reduce((a, c) => a + c.utilization, 0) / Math.max(1, m.cpus.length);
+  switch (m.model) {
+    case 'stock':
+      if (m.convergenceNs !== null && m.pollCores === 1) {
+        return `${change}: every poll ends stuck on core ${m.tunnels[0]?.pollCore ?? m.busiestCpu} after ${formatDur(m.convergenceNs)}; the gateway runs at that one core's pace (${pct(mean)} of the CPUs used)`;
+      }
+      if (m.convergenceNs !== null) return `${change}: polls stuck on ${m.pollCores} cores after ${formatDur(m.convergenceNs)}; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
+      return `${change}: no core saturates, polls keep moving; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
+    case 'threaded':
+      if (saturated >= Math.max(1, Math.floor(m.cpus.length * 0.9))) return `${change}: the scheduler spreads the poll threads until every core is busy (${pct(mean)} mean): CPU-bound, not placement-bound`;
+      return `${change}: poll threads spread over ${m.pollCores} cores after ${m.moves} migrations; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
+    case 'inline': {
+      const shared = new Map<number, number>();
+      for (const t of m.tunnels) shared.set(t.rxCore, (shared.get(t.rxCore) ?? 0) + 1);
+      const sharedCores = [...shared.values()].filter((k) => k >= 2).length;
+      const note = sharedCores > 0 ? `; ${sharedCores} RSS core(s) carry 2+ tunnels` : '';
+      return `${change}: each tunnel on its RSS core, ${saturated} core(s) saturated, ${m.cpus.length - shared.size} never used${note} (locality gain ${r.options.inlineLocalityGain} is fitted, not measured)`;
+    }
+  }
+}
