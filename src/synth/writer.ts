@@ -74,7 +74,8 @@ export interface Plant {
   eventsFromNs: number;
   eventsToNs: number;
   /** Where each tunnel's poll ran, as maximal segments. */
-  polls: { dev: string; napi: string; rxCore: number; packets: number; segments: PlantSegment[] }[];
+  /** `packets`: arrived at the poll; `delivered`: returned by polls (the rest was still queued at the end). */
+  polls: { dev: string; napi: string; rxCore: number; packets: number; delivered: number; segments: PlantSegment[] }[];
   /** Maximal intervals during which the same 2+ tunnels' polls shared a core. */
   colocations: { cpu: number; devs: string[]; fromNs: number; toNs: number }[];
   /** Stock: when every poll was stuck (relative to the origin), and on how many cores they ended. */
@@ -181,7 +182,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
   rec(`#@probes_start_boot_ns ${origin + t0}`);
 
   // Plant bookkeeping.
-  const polls = scenario.tunnels.map((t) => ({ dev: t.dev, napi: t.napi, rxCore: t.rxCore, packets: 0, segments: [] as PlantSegment[] }));
+  const polls = scenario.tunnels.map((t) => ({ dev: t.dev, napi: t.napi, rxCore: t.rxCore, packets: 0, delivered: 0, segments: [] as PlantSegment[] }));
   const perCore = scenario.cpus.map((cpu) => ({ cpu, pollNs: 0, rxNs: 0, softirqNs: 0, cryptNs: 0 }));
   const coloc: { cpu: number; devs: string[]; fromNs: number; toNs: number }[] = [];
   const openColoc = new Map<number, { key: string; idx: number }>();
@@ -301,6 +302,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
         const w = sticky[i] ? Math.floor(avail / NAPI_BUDGET) * NAPI_BUDGET : avail;
         backlog[i] = avail - w;
         work.set(i, w);
+        polls[i]!.delivered += w;
       }
       const pollNs = sumPollNs(work, c.forwardNs);
       // Rounds of net_rx_action: each visits every poll once (up to 64 packets) within
