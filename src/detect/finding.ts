@@ -83,6 +83,8 @@ export const MonolithicDetails = z.object({
   napi: z.string(),
   /** Chains of at least `monolithicMinChainPolls` polls (from the log2 histogram). */
   chains: z.number().int(),
+  /** Windows-mode capture: no poll order, so the chain is inferred from per-window counts. */
+  inferredFromWindows: z.boolean(),
   /** All chains of 2+ full-budget polls on this core. */
   allChains: z.number().int(),
   chainPolls: z.number(),

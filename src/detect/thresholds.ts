@@ -29,6 +29,11 @@ export const MONOLITHIC_MIN_CHAIN_POLLS = 8;
  * poll that owns the core. A quarter is enough to halve what another tunnel placed there gets. */
 export const MONOLITHIC_MIN_CORE_SHARE = 0.25;
 
+/** Of a NAPI's polls on one core, windows mode only: without poll order there are no chains, so
+ * a NAPI whose polls there used the whole budget at least 90% of the time counts as one chain.
+ * A poll that completes now and then (napi_complete_done) drops below it quickly. */
+export const MONOLITHIC_MIN_FULL_SHARE = 0.9;
+
 /** Of a core, per window: a core is saturated above 90% busy. NET_RX softirq that runs past
  * 2 ms or 10 restarts is handed to ksoftirqd (kernel/softirq.c: __do_softirq, MAX_SOFTIRQ_TIME),
  * and on a core this busy that happens continuously; the last 10% is interrupts and scheduling
@@ -66,6 +71,7 @@ export const Thresholds = z
     colocationMinWindows: z.number().int().gte(1).default(COLOCATION_MIN_WINDOWS),
     monolithicMinChainPolls: z.number().int().gte(2).default(MONOLITHIC_MIN_CHAIN_POLLS),
     monolithicMinCoreShare: z.number().gte(0).lte(1).default(MONOLITHIC_MIN_CORE_SHARE),
+    monolithicMinFullShare: z.number().gte(0).lte(1).default(MONOLITHIC_MIN_FULL_SHARE),
     saturatedUtil: z.number().gt(0).lte(1).default(SATURATED_UTIL),
     idleUtil: z.number().gte(0).lt(1).default(IDLE_UTIL),
     imbalanceMinRatio: z.number().gte(1).default(IMBALANCE_MIN_RATIO),

@@ -102,6 +102,13 @@ function breakdown(c: CoreFacts): string {
 function advice(c: CoreFacts): Recommendation {
   const rxOnly = Math.max(0, c.netRxBusyNs - c.pollBusyNs);
   const polls = c.pollBusyNs + c.threadPollBusyNs;
+  const other = c.otherWorkBusyNs + c.netTxBusyNs;
+  if (other > polls && other > rxOnly && other > c.cryptBusyNs) {
+    return {
+      text: `Work other than tunnel polls, NET_RX and crypt (other workqueue items, NET_TX) dominates cpu ${c.cpu}: this capture shows no WireGuard cause; look at what else runs there (perf top -C ${c.cpu}).`,
+      commands: [],
+    };
+  }
   if (polls >= rxOnly && polls >= c.cryptBusyNs) {
     return {
       text: `Tunnel polls dominate cpu ${c.cpu}: see the co-location and monolithic-poll findings; threaded NAPI lets the scheduler spread them.`,

@@ -20,52 +20,47 @@ export const dataQuality: Detector = {
 export function dataQualityFindings(ctx: DetectContext, failed: { id: string; message: string }[]): Finding[] {
   const { timeline: t, thresholds: th, facts } = ctx;
   const c = t.capture;
-  const problems: string[] = [];
-  let severity: FindingSeverity = 'info';
-  const raise = (s: FindingSeverity): void => {
-    if (s === 'critical' || (s === 'warning' && severity === 'info')) severity = s;
-  };
+  // Each problem with its own severity; the finding takes the worst, and its summary is the
+  // worst problem (the first of equals in the order below).
+  const found: { severity: FindingSeverity; text: string }[] = [];
+  const add = (severity: FindingSeverity, text: string): void => void found.push({ severity, text });
   const lostShare = c.lostEvents > 0 ? c.lostEvents / (c.events + c.lostEvents) : 0;
   if (c.lostEvents > 0) {
-    raise(lostShare >= th.lossCriticalShare ? 'critical' : lostShare >= th.lossWarnShare ? 'warning' : 'info');
-    problems.push(`${count(c.lostEvents)} events lost (${pct(lostShare)} of ${count(c.events + c.lostEvents)}): busy times and poll counts are lower bounds`);
+    add(lostShare >= th.lossCriticalShare ? 'critical' : lostShare >= th.lossWarnShare ? 'warning' : 'info', `${count(c.lostEvents)} events lost (${pct(lostShare)} of ${count(c.events + c.lostEvents)}): busy times and poll counts are lower bounds`);
   }
   const skippedShare = c.skippedLines > 0 ? c.skippedLines / (c.events + c.skippedLines) : 0;
   if (c.skippedLines > 0) {
-    raise(skippedShare >= th.skippedWarnShare ? 'warning' : 'info');
-    problems.push(`${count(c.skippedLines)} lines skipped as malformed or unknown (${pct(skippedShare)})`);
+    add(skippedShare >= th.skippedWarnShare ? 'warning' : 'info', `${count(c.skippedLines)} lines skipped as malformed or unknown (${pct(skippedShare)})`);
   }
-  if (c.clampedSlices > 0) problems.push(`${count(c.clampedSlices)} slices cut by the capture's start or end and clamped to it`);
+  if (c.clampedSlices > 0) add('info', `${count(c.clampedSlices)} slices cut by the capture's start or end and clamped to it`);
   const headerMissing = c.header === undefined;
   if (headerMissing) {
-    raise('warning');
-    problems.push('no capture header: CPU list, device flags and counters unknown');
+    add('warning', 'no capture header: CPU list, device flags and counters unknown');
   }
   if (c.cpusGuessed) {
-    raise('warning');
-    problems.push(`CPUs guessed from the events (${t.cpus.length} seen): idle cores are missing from every per-core figure`);
+    add('warning', `CPUs guessed from the events (${t.cpus.length} seen): idle cores are missing from every per-core figure`);
   }
   const status = c.header?.status ?? (headerMissing ? 'unknown' : 'partial');
   if (status === 'partial') {
-    raise('warning');
-    problems.push('the capture was cut off (no #@status trailer): its end is the last event');
+    add('warning', 'the capture was cut off (no #@status trailer): its end is the last event');
   } else if (status === 'interrupted') {
-    problems.push('the capture was interrupted (SIGINT/SIGTERM) and closed cleanly');
+    add('info', 'the capture was interrupted (SIGINT/SIGTERM) and closed cleanly');
   }
   if (facts.totalPolls === 0) {
-    raise('warning');
-    problems.push('no napi_poll events: nothing to say about tunnels (were the probes attached, and did traffic flow?)');
+    add('warning', 'no napi_poll events: nothing to say about tunnels (were the probes attached, and did traffic flow?)');
   }
   const errors = t.diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 0) {
-    raise('warning');
-    problems.push(`${errors} timeline errors (first: ${t.diagnostics.find((d) => d.severity === 'error')!.message})`);
+    add('warning', `${errors} timeline errors (first: ${t.diagnostics.find((d) => d.severity === 'error')!.message})`);
   }
   for (const f of failed) {
-    raise('warning');
-    problems.push(`detector ${f.id} failed and was skipped: ${f.message}`);
+    add('warning', `detector ${f.id} failed and was skipped: ${f.message}`);
   }
-  if (problems.length === 0) return [];
+  if (found.length === 0) return [];
+  const rank = { info: 0, warning: 1, critical: 2 } as const;
+  const severity = found.reduce<FindingSeverity>((m, f) => (rank[f.severity] > rank[m] ? f.severity : m), 'info');
+  const worst = found.find((f) => f.severity === severity)!;
+  const problemList = found.map((f) => f.text);
   const details: DataQualityDetails = {
     events: c.events,
     lostEvents: c.lostEvents,
@@ -76,18 +71,18 @@ export function dataQualityFindings(ctx: DetectContext, failed: { id: string; me
     cpusGuessed: c.cpusGuessed,
     status,
     failedDetectors: failed,
-    problems,
+    problems: problemList,
   };
   return [
     {
       id: 'data-quality',
       severity,
-      summary: failed.length > 0 && problems.length === failed.length ? `${failed.length} detector(s) failed: ${failed.map((f) => f.id).join(', ')}` : problems[0]!,
+      summary: failed.length > 0 && found.length === failed.length ? `${failed.length} detector(s) failed: ${failed.map((f) => f.id).join(', ')}` : worst.text,
       cpus: [],
       napis: [],
       fromNs: c.startNs as Ns,
       toNs: c.endNs as Ns,
-      evidence: problems,
+      evidence: problemList,
       costEstimate: { share: 0, basis: 'not a throughput cost: how far the other findings can be trusted' },
       lossy: facts.lossy,
       details,

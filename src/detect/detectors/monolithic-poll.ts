@@ -30,13 +30,24 @@ export const monolithicPoll: Detector = {
         const hist = c.lengthLog2Histogram;
         let longChains = 0;
         for (let k = minBucket; k < hist.length; k++) longChains += hist[k] ?? 0;
-        const coreShare = facts.durationNs > 0 ? c.totalNs / facts.durationNs : 0;
-        if (longChains === 0 || coreShare < th.monolithicMinCoreShare) continue;
-
-        const core = facts.coreByCpu.get(cpu);
         const polls = s.polls.reduce((a, b) => a + b, 0);
         const full = s.fullBudgetPolls.reduce((a, b) => a + b, 0);
         const ownNs = s.busyNs.reduce((a, b) => a + b, 0);
+        // Windows mode aggregates in the kernel and has no poll order, hence no chains: there a
+        // NAPI whose polls on this core nearly all used the whole budget, and that took the
+        // core's share, is taken as one chain (the evidence says it is inferred).
+        const fromWindows = t.capture.mode === 'windows' && c.count === 0;
+        if (fromWindows) {
+          const share = facts.durationNs > 0 ? ownNs / facts.durationNs : 0;
+          if (polls < th.monolithicMinChainPolls || full / polls < th.monolithicMinFullShare || share < th.monolithicMinCoreShare) continue;
+        } else {
+          const coreShare = facts.durationNs > 0 ? c.totalNs / facts.durationNs : 0;
+          if (longChains === 0 || coreShare < th.monolithicMinCoreShare) continue;
+        }
+        const coreShare = facts.durationNs > 0 ? (fromWindows ? ownNs : c.totalNs) / facts.durationNs : 0;
+        if (fromWindows) longChains = 1;
+
+        const core = facts.coreByCpu.get(cpu);
         const blocked: MonolithicDetails['blocked'] = [];
         let lostPackets = 0;
         for (const other of t.napis) {
@@ -63,10 +74,11 @@ export const monolithicPoll: Detector = {
           dev: nf.dev,
           napi: nf.napi,
           chains: longChains,
-          allChains: c.count,
-          chainPolls: c.totalPolls,
-          chainNs: c.totalNs,
-          meanChainNs: c.count > 0 ? c.totalNs / c.count : 0,
+          allChains: fromWindows ? 1 : c.count,
+          chainPolls: fromWindows ? full : c.totalPolls,
+          chainNs: fromWindows ? ownNs : c.totalNs,
+          meanChainNs: fromWindows ? ownNs : c.count > 0 ? c.totalNs / c.count : 0,
+          inferredFromWindows: fromWindows,
           coreShare,
           fullBudgetShare: polls > 0 ? full / polls : 0,
           lengthHistogram: hist
@@ -81,11 +93,17 @@ export const monolithicPoll: Detector = {
         };
         const label = facts.labels[n.index]!;
         const saturated = (core?.utilization ?? 0) >= th.saturatedUtil;
-        const evidence = [
+        const evidence = fromWindows
+          ? [
+              `${label} (napi ${nf.napi}) on cpu ${cpu}: ${count(polls)} polls, ${pct(full / polls)} of them full budget, ${dur(ownNs)} = ${pct(coreShare)} of the capture (windows mode: chains inferred from per-window counts, their lengths unknown)`,
+            ]
+          : [
           `${label} (napi ${nf.napi}) on cpu ${cpu}: ${plural(longChains, 'chain')} of ${th.monolithicMinChainPolls}+ full-budget polls (${c.count} of 2+), ${count(c.totalPolls)} polls; the chains span ${dur(c.totalNs)} = ${pct(coreShare)} of the capture, its own polls there ${dur(ownNs)}`,
           `chain length (polls): ${details.lengthHistogram.map((b) => `${b.minPolls}-${b.maxPolls}: ${b.chains}`).join(', ')}; mean chain ${dur(details.meanChainNs)}`,
+            ];
+        evidence.push(
           `${pct(details.fullBudgetShare)} of its polls on cpu ${cpu} used the whole budget; cpu ${cpu} was ${pct(core?.utilization ?? 0)} busy over the capture${saturated ? ' (saturated)' : ''}`,
-        ];
+        );
         if (longest.length > 0) {
           evidence.push(`longest: ${longest.slice(0, 3).map((l) => `${l.polls} polls, ${dur(l.durationNs)} at ${at(l.startOffsetNs)}`).join('; ')}`);
         }
@@ -101,12 +119,13 @@ export const monolithicPoll: Detector = {
         // Critical when it costs others (a tunnel waited behind it) or the kernel had to defer
         // NET_RX to ksoftirqd; a saturated core running one tunnel alone is only a warning.
         const critical = blocked.length > 0 || details.ksoftirqdNetRxCount > 0;
+        const what = fromWindows ? `${pct(details.fullBudgetShare)} of its polls full budget, ${pct(coreShare)} of the capture` : `${plural(longChains, 'chain')} of full-budget polls span ${pct(coreShare)} of the capture`;
         out.push({
           id: 'monolithic-poll',
           // A threaded poll that never completes holds only its own thread: the scheduler can
           // move everything else away from it, so it is information, not a problem to fix.
           severity: critical ? 'critical' : nf.mode === 'threaded' ? 'info' : 'warning',
-          summary: `${label}'s poll is monolithic on cpu ${cpu}: ${plural(longChains, 'chain')} of full-budget polls span ${pct(coreShare)} of the capture${blocked.length > 0 ? `, holding up ${list(blockedLabels)}` : ''}${details.ksoftirqdNetRxCount > 0 ? '; NET_RX deferred to ksoftirqd' : ''}`,
+          summary: `${label}'s poll is monolithic on cpu ${cpu}: ${what}${blocked.length > 0 ? `, holding up ${list(blockedLabels)}` : ''}${details.ksoftirqdNetRxCount > 0 ? '; NET_RX deferred to ksoftirqd' : ''}`,
           cpus: [cpu],
           napis: [{ dev: nf.dev, napi: nf.napi }],
           fromNs: ((t.capture.startNs as number) + (Number.isFinite(first) ? first : 0)) as Ns,
