@@ -58,6 +58,12 @@ const CRYPT_WQ_PREFIX = 'wg-crypt-';
 export const UNKNOWN_DEVICE = '(unknown)';
 /** Which slice kind encloses which when two share start and end: threads run work and softirqs, softirqs run polls. */
 const KIND_RANK: Record<SliceKind, number> = { napi_thread: 0, work: 1, crypt_work: 1, net_rx: 2, ksoftirqd: 2, net_tx: 2, poll: 3, thread_poll: 3 };
+/** Open slice kinds on a CPU's stack. */
+const K_RX = 1;
+const K_TX = 2;
+const K_WORK = 3;
+const K_THREAD = 4;
+const KIND_NAME = ['', 'NET_RX', 'NET_TX', 'work item', 'napi thread run'];
 const CLAMP_START = 1;
 const CLAMP_END = 2;
 
@@ -146,11 +152,17 @@ class CryptAcc {
 class CpuState {
   firstTs = NaN;
   lastTs = -Infinity;
-  /** Open busy slices (softirqs, work item, napi thread run): the union's depth. */
-  open = 0;
+  /**
+   * Open slices (K_*), outermost first. A context never outlives what runs on top of it (a
+   * softirq ends before the work item it interrupted), so closing a slice first closes those
+   * above it; the CPU is busy while the stack is not empty.
+   */
+  readonly stack: number[] = [];
   busyStart = 0;
   /** End of the last slice closed on this CPU (a poll never starts before it). */
   lastCloseTs = -Infinity;
+  /** End of the last poll on this CPU in any context: polls are leaves and never overlap. */
+  lastPollEnd = -Infinity;
   rxStart = NaN;
   rxKsoftirqd = false;
   rxComm = '';
@@ -318,30 +330,30 @@ export class TimelineBuilder {
             // net/core/dev.c never nests NET_RX in itself: the exit was lost. The softirq ran at
             // least until the last event seen on this CPU.
             this.problem('unmatched-entry', `CPU ${ev.cpu}: NET_RX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
-            this.closeRx(c, Math.max(prev, c.rxStart), 0);
+            this.end(c, K_RX, Math.max(prev, c.rxStart), 0);
           }
           c.rxStart = t;
           c.rxLastPollEnd = t;
           c.rxSeen = true;
           c.rxComm = ev.comm;
           c.rxKsoftirqd = ev.comm.startsWith('ksoftirqd/');
-          this.openBusy(c, t);
+          this.open(c, K_RX, t);
           const g = this.grid!;
           g.addAt(c.core.netRxCount, t, 1);
           if (c.rxKsoftirqd) g.addAt(c.core.ksCount, t, 1);
         } else if (ev.vec === SOFTIRQ_NET_TX) {
           if (c.txStart === c.txStart) {
             this.problem('unmatched-entry', `CPU ${ev.cpu}: NET_TX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
-            this.closeTx(c, Math.max(prev, c.txStart), 0);
+            this.end(c, K_TX, Math.max(prev, c.txStart), 0);
           }
           c.txStart = t;
           c.txSeen = true;
-          this.openBusy(c, t);
+          this.open(c, K_TX, t);
         } else this.ignoredSoftirqs++;
         return;
       case 'softirq_exit':
         if (ev.vec === SOFTIRQ_NET_RX) {
-          if (c.rxStart === c.rxStart) this.closeRx(c, t, 0);
+          if (c.rxStart === c.rxStart) this.end(c, K_RX, t, 0);
           else if (!c.rxSeen) {
             // Open when the capture started: clamp it to the capture start.
             c.rxSeen = true;
@@ -350,17 +362,15 @@ export class TimelineBuilder {
             c.rxComm = c.rxKsoftirqd ? `ksoftirqd/${c.cpu}` : '';
             this.grid!.addAt(c.core.netRxCount, c.rxStart, 1);
             if (c.rxKsoftirqd) this.grid!.addAt(c.core.ksCount, c.rxStart, 1);
-            this.headBusy(c, t);
-            this.closeRx(c, t, CLAMP_START);
+            this.endHead(c, K_RX, t);
           } else this.problem('unmatched-exit', `CPU ${ev.cpu}: NET_RX exit at ${t} ns without its entry (lost events?): ignored`);
           c.rxLastPollEnd = NaN;
         } else if (ev.vec === SOFTIRQ_NET_TX) {
-          if (c.txStart === c.txStart) this.closeTx(c, t, 0);
+          if (c.txStart === c.txStart) this.end(c, K_TX, t, 0);
           else if (!c.txSeen) {
             c.txSeen = true;
             c.txStart = this.clampStart(c);
-            this.headBusy(c, t);
-            this.closeTx(c, t, CLAMP_START);
+            this.endHead(c, K_TX, t);
           } else this.problem('unmatched-exit', `CPU ${ev.cpu}: NET_TX exit at ${t} ns without its entry (lost events?): ignored`);
         } else this.ignoredSoftirqs++;
         return;
@@ -373,23 +383,23 @@ export class TimelineBuilder {
         if (c.workStart === c.workStart) {
           if (c.workPtr === ev.work) {
             this.problem('unmatched-entry', `CPU ${ev.cpu}: work ${ev.work} starts at ${t} ns while it is still executing: the earlier run is closed at the last event seen (${prev} ns)`);
-            this.closeWork(c, Math.max(prev, c.workStart), 0);
+            this.end(c, K_WORK, Math.max(prev, c.workStart), 0);
           } else {
             // kernel/workqueue.c: process_one_work may sleep, and another kworker then runs its
             // item on this CPU. The earlier item's slice ends where the later one begins.
             if (c.suspended.length >= SUSPENDED_WORK_KEPT) c.suspended.shift();
             c.suspended.push(c.workPtr);
-            this.closeWork(c, t, 0);
+            this.end(c, K_WORK, t, 0);
           }
         }
         c.workStart = t;
         c.workPtr = ev.work;
         c.workFn = ev.function;
         c.workSeen = true;
-        this.openBusy(c, t);
+        this.open(c, K_WORK, t);
         return;
       case 'workqueue_execute_end':
-        if (c.workStart === c.workStart && c.workPtr === ev.work) this.closeWork(c, t, 0);
+        if (c.workStart === c.workStart && c.workPtr === ev.work) this.end(c, K_WORK, t, 0);
         else {
           const si = c.suspended.indexOf(ev.work);
           if (si >= 0) c.suspended.splice(si, 1);
@@ -398,8 +408,7 @@ export class TimelineBuilder {
             c.workStart = this.clampStart(c);
             c.workPtr = ev.work;
             c.workFn = ev.function;
-            this.headBusy(c, t);
-            this.closeWork(c, t, CLAMP_START);
+            this.endHead(c, K_WORK, t);
           } else this.problem('unmatched-exit', `CPU ${ev.cpu}: work ${ev.work} ends at ${t} ns without its start (lost events?): ignored`);
         }
         return;
@@ -410,27 +419,26 @@ export class TimelineBuilder {
             // switch-out was recorded (kernel/sched/core.c: __schedule).
             if (c.thrPid === ev.pid) {
               this.problem('unmatched-entry', `CPU ${ev.cpu}: ${ev.comm} switched in at ${t} ns while running: the earlier run is closed at the last event seen (${prev} ns)`);
-              this.closeThread(c, Math.max(prev, c.thrStart), 0);
-            } else this.closeThread(c, t, 0);
+              this.end(c, K_THREAD, Math.max(prev, c.thrStart), 0);
+            } else this.end(c, K_THREAD, t, 0);
           }
           c.thrStart = t;
           c.thrPid = ev.pid;
           c.thrComm = ev.comm;
           c.thrLastPollEnd = t;
           c.thrSeen = true;
-          this.openBusy(c, t);
+          this.open(c, K_THREAD, t);
         }
         return;
       case 'sched_switch_out':
         if (ev.comm.startsWith('napi/')) {
-          if (c.thrStart === c.thrStart && c.thrPid === ev.pid) this.closeThread(c, t, 0);
+          if (c.thrStart === c.thrStart && c.thrPid === ev.pid) this.end(c, K_THREAD, t, 0);
           else if (!c.thrSeen && c.thrStart !== c.thrStart) {
             c.thrSeen = true;
             c.thrStart = this.clampStart(c);
             c.thrPid = ev.pid;
             c.thrComm = ev.comm;
-            this.headBusy(c, t);
-            this.closeThread(c, t, CLAMP_START);
+            this.endHead(c, K_THREAD, t);
           } else this.problem('unmatched-exit', `CPU ${ev.cpu}: ${ev.comm} switched out at ${t} ns without its switch-in: ignored`);
         }
         return;
@@ -444,25 +452,75 @@ export class TimelineBuilder {
     return Math.min(0, c.firstTs);
   }
 
-  private openBusy(c: CpuState, t: number): void {
-    if (c.open++ === 0) c.busyStart = t;
+  private open(c: CpuState, kind: number, t: number): void {
+    if (c.stack.length === 0) c.busyStart = t;
+    c.stack.push(kind);
   }
 
-  private closeBusy(c: CpuState, t: number): void {
+  private finishKind(c: CpuState, kind: number, t: number, clamp: number): void {
+    switch (kind) {
+      case K_RX:
+        this.closeRx(c, t, clamp);
+        break;
+      case K_TX:
+        this.closeTx(c, t, clamp);
+        break;
+      case K_WORK:
+        this.closeWork(c, t, clamp);
+        break;
+      default:
+        this.closeThread(c, t, clamp);
+    }
+  }
+
+  /** Closes everything opened after `kind` (their ends were lost) down to index `keep`. */
+  private closeAbove(c: CpuState, keep: number, t: number, why: string): void {
+    const st = c.stack;
+    while (st.length > keep) {
+      const k = st.pop()!;
+      this.problem('unclosed-inner', `CPU ${c.cpu}: ${KIND_NAME[k]} still open at ${t} ns when ${why}: closed there (lost events?)`);
+      this.finishKind(c, k, t, 0);
+    }
+  }
+
+  /** Closes an open slice of `kind` at t (and first whatever is still open on top of it). */
+  private end(c: CpuState, kind: number, t: number, clamp: number): void {
+    const st = c.stack;
+    const i = st.lastIndexOf(kind);
+    if (i < 0) return;
+    this.closeAbove(c, i + 1, t, `the ${KIND_NAME[kind]} below it ended`);
+    st.pop();
+    this.finishKind(c, kind, t, clamp);
     c.lastCloseTs = t;
-    if (c.open === 0) return;
-    if (--c.open === 0) this.grid!.addSpan(c.core.busy, c.busyStart, t);
+    if (st.length === 0) this.grid!.addSpan(c.core.busy, c.busyStart, t);
   }
 
   /**
-   * A slice open since the capture start closed at t: every busy interval recorded so far on
-   * this CPU lies inside [clampStart, t), so the union over that range is the whole range.
+   * A slice open since the capture start ends at t: it encloses everything seen so far on this
+   * CPU, so whatever is still open closes first, and the busy union over [clampStart, t) is
+   * the whole range (every busy interval recorded so far lies inside it).
    */
-  private headBusy(c: CpuState, t: number): void {
+  private endHead(c: CpuState, kind: number, t: number): void {
+    this.closeAbove(c, 0, t, `a ${KIND_NAME[kind]} open since the capture start ended`);
+    this.finishKind(c, kind, t, CLAMP_START);
+    c.lastCloseTs = t;
     this.grid!.setSpan(c.core.busy, this.clampStart(c), t);
-    // Balanced by the close that follows; busy time up to t is already accounted for.
-    c.open++;
-    c.busyStart = t;
+  }
+
+  /** Start of the innermost open slice: a poll never starts before the context it runs in. */
+  private innermostStart(c: CpuState): number {
+    const st = c.stack;
+    if (st.length === 0) return -Infinity;
+    switch (st[st.length - 1]) {
+      case K_RX:
+        return c.rxStart;
+      case K_TX:
+        return c.txStart;
+      case K_WORK:
+        return c.workStart;
+      default:
+        return c.thrStart;
+    }
   }
 
   private keep(c: CpuState, kind: SliceKind, start: number, end: number, label: string, clamp: number, napi?: NapiAcc, work?: number, budget?: number): void {
@@ -488,7 +546,6 @@ export class TimelineBuilder {
     if (clamp !== 0) this.clamped++;
     if (c.slices !== undefined) this.keep(c, c.rxKsoftirqd ? 'ksoftirqd' : 'net_rx', start, t, c.rxKsoftirqd ? c.rxComm : 'NET_RX', clamp);
     c.rxStart = NaN;
-    this.closeBusy(c, t);
   }
 
   private closeTx(c: CpuState, t: number, clamp: number): void {
@@ -497,7 +554,6 @@ export class TimelineBuilder {
     if (clamp !== 0) this.clamped++;
     if (c.slices !== undefined) this.keep(c, 'net_tx', start, t, 'NET_TX', clamp);
     c.txStart = NaN;
-    this.closeBusy(c, t);
   }
 
   private closeWork(c: CpuState, t: number, clamp: number): void {
@@ -514,7 +570,6 @@ export class TimelineBuilder {
     if (clamp !== 0) this.clamped++;
     if (c.slices !== undefined) this.keep(c, crypt ? 'crypt_work' : 'work', start, t, c.workFn, clamp);
     c.workStart = NaN;
-    this.closeBusy(c, t);
   }
 
   private closeThread(c: CpuState, t: number, clamp: number): void {
@@ -522,7 +577,6 @@ export class TimelineBuilder {
     if (c.slices !== undefined) this.keep(c, 'napi_thread', c.thrStart, t, c.thrComm, clamp);
     c.thrStart = NaN;
     c.thrLastPollEnd = NaN;
-    this.closeBusy(c, t);
   }
 
   private queueWork(c: CpuState, work: string, workqueue: string): void {
@@ -579,7 +633,7 @@ export class TimelineBuilder {
       if (c.thrStart === c.thrStart) start = Math.max(c.thrLastPollEnd, c.lastCloseTs);
       else if (!c.thrSeen) {
         clamped = c.thrLastPollEnd !== c.thrLastPollEnd;
-        start = clamped ? this.clampStart(c) : Math.max(c.thrLastPollEnd, c.lastCloseTs);
+        start = Math.max(clamped ? this.clampStart(c) : c.thrLastPollEnd, c.lastCloseTs);
       } else {
         this.problem('poll-without-context', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns in ${comm} while no napi thread run is open: counted with zero duration`);
         start = t;
@@ -590,7 +644,7 @@ export class TimelineBuilder {
       // Polls before the CPU's first NET_RX entry or exit belong to the softirq that was
       // running when the capture started.
       clamped = c.rxLastPollEnd !== c.rxLastPollEnd;
-      start = clamped ? this.clampStart(c) : Math.max(c.rxLastPollEnd, c.lastCloseTs);
+      start = Math.max(clamped ? this.clampStart(c) : c.rxLastPollEnd, c.lastCloseTs);
       c.rxLastPollEnd = t;
       if (comm.startsWith('ksoftirqd/')) c.rxHeadKsoftirqd = true;
     } else {
@@ -598,7 +652,11 @@ export class TimelineBuilder {
       this.problem('poll-without-context', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns outside any NET_RX softirq or napi thread: counted with zero duration`);
       start = t;
     }
+    const inner = Math.max(this.innermostStart(c), c.lastPollEnd);
+    if (start < inner) start = inner;
     if (start > t) start = t;
+    if (clamped && start !== this.clampStart(c)) clamped = false;
+    c.lastPollEnd = t;
     const dur = t - start;
     if (clamped) this.clamped++;
     if (inThread) {
@@ -704,9 +762,14 @@ export class TimelineBuilder {
     // always contain every event (docs/timeline.md).
     const tb = new TimeBase(summary.origin);
     const haveEvents = this.minTs <= this.maxTs;
-    let startNs = summary.originFromHeader ? 0 : haveEvents ? this.minTs : 0;
-    if (haveEvents && this.minTs < startNs) {
-      this.diag('warning', 'events-before-start', `events start ${-this.minTs} ns before the header's capture start: the capture start is moved back to them`);
+    // Without a header the origin is the file's first event, so the start is the earliest
+    // event (other CPUs' buffers may hold earlier ones); slices open at the start are clamped
+    // to min(origin, the CPU's first event), which this start never passes.
+    let startNs = 0;
+    if (haveEvents && this.minTs < 0) {
+      if (summary.originFromHeader) {
+        this.diag('warning', 'events-before-start', `events start ${-this.minTs} ns before the header's capture start: the capture start is moved back to them`);
+      }
       startNs = this.minTs;
     }
     // Windows are anchored at the origin; the start is rounded down onto that grid.
@@ -734,14 +797,7 @@ export class TimelineBuilder {
     // Close what is still open at the capture's end: clamp and mark.
     for (const c of this.cpuStates) {
       if (c === undefined) continue;
-      if (c.rxStart === c.rxStart) this.closeRx(c, endNs, CLAMP_END);
-      if (c.txStart === c.txStart) this.closeTx(c, endNs, CLAMP_END);
-      if (c.workStart === c.workStart) this.closeWork(c, endNs, CLAMP_END);
-      if (c.thrStart === c.thrStart) this.closeThread(c, endNs, CLAMP_END);
-      if (c.open > 0) {
-        g.addSpan(c.core.busy, c.busyStart, endNs);
-        c.open = 0;
-      }
+      while (c.stack.length > 0) this.end(c, c.stack[c.stack.length - 1]!, endNs, CLAMP_END);
     }
 
     for (const [code, n] of this.counts) {
