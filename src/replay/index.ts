@@ -63,7 +63,14 @@ function measuredOf(w: Workload): MeasuredResult {
 /** Replays an extracted workload through the models. Throws a ZodError on bad options. */
 export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): ReplayResult {
   const o = ReplayOptions.parse(opts);
-  const inp = modelInputOf(w, o.demand);
+  const inp = modelInputOf(w, o.demand, o.threadedOverheadRatio);
+  const assumptions = [...w.assumptions];
+  if (w.threaded === true && o.threadedOverheadRatio > 0) {
+    assumptions.push({
+      code: 'threaded-capture',
+      message: `the capture ran threaded NAPI: its decryption time includes the kthread wake-ups, taken out for stock and Inline with threadedOverheadRatio ${o.threadedOverheadRatio}`,
+    });
+  }
   const measured = measuredOf(w);
   const mc = monteCarlo(inp, o, o.models);
   const models: ModelResult[] = o.models.map((name: ModelName) => {
@@ -92,7 +99,7 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
     models,
     calibrationError,
     monteCarlo: mc,
-    assumptions: w.assumptions,
+    assumptions,
     warnings,
   };
 }
