@@ -1,5 +1,5 @@
 import type { Ns } from '../base/time.js';
-import { normalizePointer, type WindowCpuEvent, type WindowNapiEvent } from '../model/events.js';
+import type { WindowCpuEvent, WindowNapiEvent } from '../model/events.js';
 import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -77,7 +77,7 @@ export class WindowAccumulator {
     if (!(cpu >= 0)) return `map ${name}: CPU key "${keys[0]!.slice(0, 20)}" is not an integer`;
     if (!this.ctx.cpuAllowed(cpu, line)) return '';
     if (nf !== undefined) {
-      const napi = normalizePointer(keys[2]!);
+      const napi = this.ctx.pointer(keys[2]!);
       if (napi === undefined) return `map ${name}: napi key "${keys[2]!.slice(0, 30)}" is not a pointer`;
       const dev = this.ctx.intern(keys[1]!);
       const k = `${cpu} ${dev} ${napi}`;

@@ -40,9 +40,10 @@ export class ImportContext {
   /** cpuOk[c] === 1 when CPU c is online per the header; undefined without a header. */
   private cpuOk: Uint8Array | undefined;
   private readonly interned = new Map<string, string>();
-  private readonly strTable: (string | undefined)[] = new Array<string | undefined>(STR_TABLE_MASK + 1).fill(undefined);
-  private readonly ptrRaw: (string | undefined)[] = new Array<string | undefined>(STR_TABLE_MASK + 1).fill(undefined);
-  private readonly ptrNorm: (string | undefined)[] = new Array<string | undefined>(STR_TABLE_MASK + 1).fill(undefined);
+  // Packed arrays of strings ('' = empty slot): cheaper to index than holey ones.
+  private readonly strTable: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
+  private readonly ptrRaw: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
+  private readonly ptrNorm: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
   private reportedCpus = new Set<number>();
   /** Cross-field header issues already reported when the header was sealed. */
   private readonly sealIssues = new Set<string>();
@@ -162,8 +163,8 @@ export class ImportContext {
     const len = b - a;
     if (len === 0) return '';
     const h = (len * 31 + s.charCodeAt(a) * 7 + s.charCodeAt(b - 1) * 131 + s.charCodeAt(a + (len >> 1)) * 17 + s.charCodeAt(b - 2 - (len >> 2))) & STR_TABLE_MASK;
-    const e = this.strTable[h];
-    if (e !== undefined && e.length === len && s.startsWith(e, a)) return e;
+    const e = this.strTable[h]!;
+    if (e.length === len && s.startsWith(e, a)) return e;
     const v = this.intern(s.slice(a, b));
     this.strTable[h] = v;
     return v;
@@ -174,15 +175,21 @@ export class ImportContext {
     const len = b - a;
     if (len < 1) return undefined;
     const h = (len * 31 + s.charCodeAt(b - 1) * 7 + s.charCodeAt(b - 2) * 131 + s.charCodeAt(b - 3) * 17 + s.charCodeAt(b - 4) * 3) & STR_TABLE_MASK;
-    const raw = this.ptrRaw[h];
-    if (raw !== undefined && raw.length === len && s.startsWith(raw, a)) return this.ptrNorm[h];
-    const text = s.slice(a, b);
+    const raw = this.ptrRaw[h]!;
+    if (raw.length === len && s.startsWith(raw, a)) return this.ptrNorm[h];
+    // A flat copy: normalizePointer caches its argument, and a slice would pin the chunk.
+    const text = flatten(s.slice(a, b));
     const v = normalizePointer(text);
     if (v !== undefined) {
-      this.ptrRaw[h] = flatten(text);
+      this.ptrRaw[h] = text;
       this.ptrNorm[h] = v;
     }
     return v;
+  }
+
+  /** `normalizePointer(text)` for a substring of the input, without pinning the input. */
+  pointer(text: string): string | undefined {
+    return this.pointerAt(text, 0, text.length);
   }
 
   push(ev: TraceEvent): void {

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { InputError } from '../base/diagnostics.js';
 import type { Ns } from '../base/time.js';
-import { normalizePointer, type TraceEvent } from '../model/events.js';
+import type { TraceEvent } from '../model/events.js';
 import { ImportContext, MAX_LINE_CHARS, bootNsPartsAt, sanitize } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -174,7 +174,7 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
     return n;
   };
   const ptr = (v: string, f: string): string => {
-    const p = normalizePointer(v);
+    const p = ctx.pointer(v);
     if (p === undefined) throw new RowError(`${f} "${v.slice(0, 30)}" is not a pointer`);
     return p;
   };

@@ -1,5 +1,4 @@
 import type { Ns } from '../base/time.js';
-import { normalizePointer } from '../model/events.js';
 import { ImportContext, LineSplitter } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -103,7 +102,7 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
       }
       case 'napi:napi_poll': {
         const v = NAPI_POLL.exec(payload);
-        const napi = v ? normalizePointer(v[1]!) : undefined;
+        const napi = v ? ctx.pointer(v[1]!) : undefined;
         if (!v || napi === undefined) return bad('expected "napi poll on napi struct <ptr> for device <dev> work <n> budget <n>"');
         const work = Number(v[3]);
         const budget = Number(v[4]);
@@ -114,7 +113,7 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
       }
       case 'workqueue:workqueue_queue_work': {
         const v = QUEUE_WORK.exec(payload);
-        const work = v ? normalizePointer(v[1]!) : undefined;
+        const work = v ? ctx.pointer(v[1]!) : undefined;
         if (!v || work === undefined) return bad('expected "work struct=<ptr> function=<fn> workqueue=<wq> req_cpu=<n> cpu=<n>"');
         if (!ctx.cpuAllowed(cpu, line)) return;
         ctx.push({
@@ -133,7 +132,7 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
       case 'workqueue:workqueue_execute_start':
       case 'workqueue:workqueue_execute_end': {
         const v = EXEC_WORK.exec(payload);
-        const work = v ? normalizePointer(v[1]!) : undefined;
+        const work = v ? ctx.pointer(v[1]!) : undefined;
         if (!v || work === undefined) return bad('expected "work struct <ptr>: function <fn>"');
         if (!ctx.cpuAllowed(cpu, line)) return;
         ctx.push({ kind: name === 'workqueue_execute_start' ? 'workqueue_execute_start' : 'workqueue_execute_end', ts, cpu, work, function: ctx.intern(stripModule(v[2] ?? '')) });
