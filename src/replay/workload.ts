@@ -40,14 +40,23 @@ export function extractWorkload(tl: Timeline): Workload {
   const cryptBusy = new Map<number, number>();
   const threadPoll = new Map<number, number>();
   const measured = new Map<number, number>();
+  // Per-core utilization: /proc/stat deltas over the capture when the header has them (they
+  // see everything, the senders and any other process included), else the traced activity.
+  const stat = statUtilization(tl);
+  if (stat) note('cpu-util-from-proc-stat', 'per-core utilization from /proc/stat before/after the capture (everything that ran, not only what was traced)');
   for (const cpu of cpus) {
     const c = tl.cores.get(cpu);
     pollBusy.set(cpu, sum(c?.pollBusyNs));
     netRxBusy.set(cpu, sum(c?.netRxBusyNs));
     cryptBusy.set(cpu, sum(c?.cryptBusyNs));
     threadPoll.set(cpu, sum(c?.threadPollBusyNs));
-    measured.set(cpu, meanUtilization(tl, cpu));
+    const traced = meanUtilization(tl, cpu);
+    measured.set(cpu, stat?.has(cpu) ? Math.max(traced, stat.get(cpu)!) : traced);
   }
+  // No WireGuard device in the capture (a veth testbed, say): there is no decryption stage.
+  const devKinds = (tl.capture.header?.devices ?? []).map((d) => d.kind);
+  const noWireguard = devKinds.length > 0 && !devKinds.includes('wireguard') && [...cryptBusy.values()].every((v) => v === 0);
+  if (noWireguard) note('no-wireguard', 'no WireGuard device in the capture header and no crypt work: decryption cost 0 (the NAPIs are not wg tunnels)');
 
   // Per tunnel packets, poll busy, per-core poll share.
   const tunnels: TunnelWorkload[] = [];
@@ -106,6 +115,8 @@ export function extractWorkload(tl: Timeline): Workload {
       // Windows mode: crypt time per core only, not per device: share it by packets.
       t.decryptNsPerPacket = totalCryptCores / ((totalPps * durationNs) / 1e9);
       note('decrypt-cost-pooled', 'crypt work time is known per core only (windows mode): decryption cost shared among all tunnels by packets');
+    } else if (noWireguard) {
+      t.decryptNsPerPacket = 0;
     } else if (t.measuredPps > 0) {
       note('decrypt-cost-default', `no wg-crypt work time in the capture: decryption cost ${DEFAULT_DECRYPT_NS_PER_PACKET} ns/packet assumed (papers' scenario)`);
     }
@@ -150,12 +161,36 @@ export function extractWorkload(tl: Timeline): Workload {
     return { cpu, measuredUtilization: m, foreignLoad: foreign, capacity: 1 - foreign };
   });
 
-  const flags = (tl.capture.header?.devices ?? []).filter((d) => d.kind === 'wireguard' && d.threaded !== undefined).map((d) => d.threaded === 1);
+  // The threaded flag of the devices whose NAPIs we replay (wg devices, or veth on a testbed).
+  const napiDevs = new Set(tl.napis.map((n) => n.dev));
+  const flags = (tl.capture.header?.devices ?? []).filter((d) => napiDevs.has(d.name) && d.threaded !== undefined).map((d) => d.threaded === 1);
   const sawThreadPolls = tl.napis.some((n) => n.totals.threadedPolls > 0);
   const threaded = flags.length > 0 ? flags.some((f) => f) : sawThreadPolls ? true : undefined;
   if (tl.capture.mode === 'windows') note('windows-mode', 'windows-mode capture: per-window aggregates only; no RSS evidence from workqueue events');
 
   return { cpus, tunnels, cores, durationNs, windowNs: tl.windowNs, windowCount: tl.windowCount, threaded, assumptions };
+}
+
+/**
+ * Per-core utilization from the header's /proc/stat snapshots (fields user nice system idle
+ * iowait irq softirq steal ...; fs/proc/stat.c: show_stat): 1 - (idle + iowait) / total over
+ * the capture. Undefined when either snapshot is missing.
+ */
+export function statUtilization(tl: Timeline): Map<number, number> | undefined {
+  const h = tl.capture.header;
+  const a = h?.countersBefore?.stat;
+  const b = h?.countersAfter?.stat;
+  if (!a || !b) return undefined;
+  const out = new Map<number, number>();
+  for (const [k, after] of Object.entries(b)) {
+    const before = a[k];
+    if (!before || !/^\d+$/.test(k) || after.length < 5 || before.length < 5) continue;
+    let total = 0;
+    for (let i = 0; i < Math.min(after.length, before.length, 8); i++) total += after[i]! - before[i]!;
+    const idle = after[3]! - before[3]! + (after[4]! - before[4]!);
+    if (total > 0) out.set(Number(k), Math.min(1, Math.max(0, 1 - idle / total)));
+  }
+  return out.size > 0 ? out : undefined;
 }
 
 /** Mean utilization of a core over the capture, weighting each window by its length. */
