@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replayTimeline } from '../../src/replay/index.js';
-import { extractWorkload } from '../../src/replay/workload.js';
+import { extractWorkload, meanUtilization } from '../../src/replay/workload.js';
 import { loadTimeline } from '../../src/timeline/load.js';
 import { captureLive, liveGate, withTestbed } from './testbed.js';
 
@@ -21,7 +21,12 @@ const gate = liveGate();
 if (!gate.ok) console.log(`live replay test skipped: ${gate.reason}`);
 const live = gate.ok ? describe : describe.skip;
 
-/** Mean absolute per-core error (cores sorted by utilization) allowed between prediction and measurement: 15 points. */
+/**
+ * Mean absolute per-core error (cores sorted by utilization) allowed between prediction and
+ * measurement: 15 points, on whole-core utilization (/proc/stat) and on traced activity only.
+ * On a 2-core VM iperf3 and bpftrace saturate both cores in both runs, so the whole-core figure
+ * cannot tell a good model from a bad one; the traced-only figure can.
+ */
 const PREDICTION_MAE = 0.15;
 
 const dir = mkdtempSync(join(tmpdir(), 'wgtrace-replay-live-'));
@@ -51,6 +56,15 @@ live('live replay proof (root, bpftrace, veth testbed)', () => {
     const ms = measured.map((c) => c.utilization).sort((x, y) => y - x);
     const sortedMae = ps.reduce((s, p, i) => s + Math.abs(p - ms[i]!), 0) / ps.length;
     const coreMae = predicted.reduce((s, c) => s + Math.abs(c.utilization - (measured.find((m) => m.cpu === c.cpu)?.utilization ?? 0)), 0) / predicted.length;
+    // The same on what was traced only (our NAPI, softirq and work time), without the load that
+    // is not ours (iperf3, bpftrace), which saturates a small VM in both runs.
+    const foreign = new Map(extractWorkload(a).cores.map((c) => [c.cpu, c.foreignLoad]));
+    const po = predicted.map((c) => Math.max(0, c.utilization - (foreign.get(c.cpu) ?? 0))).sort((x, y) => y - x);
+    const mo = b.cpus.map((cpu) => meanUtilization(b, cpu)).sort((x, y) => y - x);
+    const tracedMae = po.reduce((s, p, i) => s + Math.abs(p - (mo[i] ?? 0)), 0) / Math.max(1, po.length);
+    console.log(
+      `live replay proof, traced activity only: predicted ${po.map((u) => `${(u * 100).toFixed(1)}%`).join(' ')}; measured ${mo.map((u) => `${(u * 100).toFixed(1)}%`).join(' ')}; MAE sorted ${(tracedMae * 100).toFixed(1)} points`,
+    );
     console.log(
       `live replay proof: predicted threaded per-core ${predicted.map((c) => `${c.cpu}:${(c.utilization * 100).toFixed(1)}%`).join(' ')}; ` +
         `measured ${measured.map((c) => `${c.cpu}:${(c.utilization * 100).toFixed(1)}%`).join(' ')}; ` +
@@ -59,5 +73,6 @@ live('live replay proof (root, bpftrace, veth testbed)', () => {
         `throughput measured off ${Math.round(r.measured.throughputPps)} pps, on ${Math.round(wb.tunnels.reduce((s, t) => s + t.measuredPps, 0))} pps`,
     );
     expect(sortedMae).toBeLessThan(PREDICTION_MAE);
+    expect(tracedMae).toBeLessThan(PREDICTION_MAE);
   });
 });
