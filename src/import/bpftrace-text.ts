@@ -16,6 +16,11 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
 /** include/linux/interrupt.h: NR_SOFTIRQS. */
 const NR_SOFTIRQS = 10;
+/**
+ * Bound on (cpu, napi) entries per window: a gateway with 256 CPUs and 1000 tunnels has at
+ * most 256k; anything beyond 1M is hostile input, and is reported rather than held.
+ */
+const MAX_WINDOW_NAPIS = 1 << 20;
 /** Fixed fields a record can have (P has 7 after its tag). */
 const MAX_FIELDS = 8;
 
@@ -83,6 +88,7 @@ export class WindowAccumulator {
       const k = `${cpu} ${dev} ${napi}`;
       let ev = this.napis.get(k);
       if (ev === undefined) {
+        if (this.napis.size >= MAX_WINDOW_NAPIS) return `more than ${MAX_WINDOW_NAPIS} (cpu, napi) entries in one window; entry dropped`;
         ev = { kind: 'window_napi', ts: this.ts, intervalNs: this.intervalNs, cpu, napi, dev, busyNs: 0, polls: 0, work: 0, fullBudgetPolls: 0 };
         this.napis.set(k, ev);
       }

@@ -37,6 +37,10 @@ export interface HeaderParseState {
 
 /** Bound on issues kept per header: a file of a million `#@` lines cannot eat memory. */
 const MAX_HEADER_ISSUES = 200;
+/** Bounds on what a header may hold, so hostile `#@` lines cannot grow it without limit. */
+const MAX_DEVICES = 4096;
+const MAX_COUNTER_ROWS = 16384;
+const MAX_COUNTER_VALUES = 8193;
 /** NR_CPUS upper bound of any kernel config we expect (CONFIG_NR_CPUS max is 8192). */
 export const MAX_CPU_ID = 8191;
 
@@ -149,6 +153,7 @@ function parseDev(st: HeaderParseState, rest: string, lineNo: number | undefined
       (dev.extra ??= {})[k] = v;
     }
   }
+  if (st.devices.length >= MAX_DEVICES) return bad(st, lineNo, `more than ${MAX_DEVICES} #@dev lines; ${name.slice(0, 40)} ignored`);
   const prev = st.devices.find((d) => d.name === name);
   if (prev) {
     const same = JSON.stringify(prev) === JSON.stringify(dev);
@@ -177,8 +182,11 @@ function parseNums(parts: string[], radix: 10 | 16): number[] | undefined {
 function parseCounterLine(st: HeaderParseState, key: 'softirqs' | 'softnet' | 'stat', rest: string, lineNo: number | undefined): void {
   if (st.block === undefined) return bad(st, lineNo, `#@${key} outside a #@counters block; ignored`);
   const snap = st.block === 'before' ? (st.countersBefore ??= emptySnapshot()) : (st.countersAfter ??= emptySnapshot());
-  const parts = rest.split(/\s+/).filter((p) => p !== '');
+  const parts = rest.split(/\s+/, MAX_COUNTER_VALUES + 2).filter((p) => p !== '');
   const name = parts[0];
+  const rows = Object.keys(snap.softirqs).length + Object.keys(snap.softnet).length + Object.keys(snap.stat).length;
+  if (rows >= MAX_COUNTER_ROWS) return bad(st, lineNo, `more than ${MAX_COUNTER_ROWS} counter rows in one block; line ignored`);
+  if (parts.length > MAX_COUNTER_VALUES + 1) return bad(st, lineNo, `#@${key} with more than ${MAX_COUNTER_VALUES} values; line ignored`);
   if (name === undefined) return bad(st, lineNo, `#@${key} without values`);
   if (key === 'softirqs') {
     // /proc/softirqs: `NET_RX: 1234 5678` (the colon is optional in our format).

@@ -121,3 +121,18 @@ describe('capture header text', () => {
     expect(finishHeader(st).header?.cpus).toEqual([0, 1]);
   });
 });
+
+describe('bounds against hostile headers', () => {
+  it('keeps at most 4096 devices and 16384 counter rows, reporting the rest', () => {
+    const st = newHeaderState();
+    parseHeaderLine(st, '#@wgtrace-capture 1', 1);
+    parseHeaderLine(st, '#@cpus 0', 2);
+    for (let i = 0; i < 5000; i++) parseHeaderLine(st, `#@dev name=d${i} kind=other`, 3 + i);
+    parseHeaderLine(st, '#@counters before', 6000);
+    for (let i = 0; i < 17000; i++) parseHeaderLine(st, `#@stat cpu${i % 8192}x${i} 1 2 3`, 7000 + i);
+    const { header, issues } = finishHeader(st);
+    expect(header?.devices).toHaveLength(4096);
+    expect(Object.keys(header?.countersBefore?.stat ?? {})).toHaveLength(16384);
+    expect(issues.every((i) => i.code === 'bad-header-value')).toBe(true);
+  });
+});
