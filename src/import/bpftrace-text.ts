@@ -249,9 +249,17 @@ export class BpftraceRecordParser {
       const m = /^Lost (\d{1,15}) events/.exec(s.slice(a, b));
       if (m) return ctx.lost(Number(m[1]), undefined, line);
     }
-    if (s.startsWith('Attaching ', a)) {
+    // 0.17-0.23 print "Attaching N probes...", 0.24+ (src/output/text.cpp) "Attached N probes".
+    if (s.startsWith('Attaching ', a) || s.startsWith('Attached ', a)) {
       this.ignoredLines++;
       return;
+    }
+    {
+      // 0.24+ prints runtime warnings on stdout among the records (text.cpp: runtime_error,
+      // e.g. "script.bt:12:3-20: WARNING: Map full; can't update element...").
+      const text = s.slice(a, Math.min(b, a + 300));
+      const w = /^(?:\S*:\d+(?::[\d-]+)?: )?(WARNING|ERROR): (.*)$/.exec(text);
+      if (w) return ctx.note('warning', 'tracer-error', `bpftrace ${w[1]!.toLowerCase()}: ${w[2]!.slice(0, 200)}`, line);
     }
     let only = true;
     for (let i = a; i < b; i++) {
@@ -414,7 +422,7 @@ export async function importBpftraceText(chunks: AsyncIterable<string>, opts: Im
 }
 
 /** Our records or header at the start of a line (first few KB of the file). */
-const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG) \d+ \d+ |WIN \d+ \d+|Attaching \d+ probes?)/m;
+const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG) \d+ \d+ |WIN \d+ \d+|Attach(?:ing|ed) \d+ probes?)/m;
 
 export const bpftraceTextImporter: Importer = {
   name: 'bpftrace-text',

@@ -222,3 +222,14 @@ describe('csv quirks', () => {
     expect(r.codes).toEqual(['malformed-line@3', 'malformed-line@4', 'unknown-record@5', 'no-header', 'skipped-lines']);
   });
 });
+
+describe('bpftrace 0.24+ text output', () => {
+  it('"Attached N probes" is ignored and runtime warnings on stdout are tracer errors', async () => {
+    const text = 'Attached 9 probes\nSX 100 0 3\nwindows.bt:12:3-20: WARNING: Map full; can\'t update element.\nSX 200 0 3\n';
+    expect(bpftraceTextImporter.sniff(text)).toBe(true);
+    const r = await run(bpftraceTextImporter, text);
+    expect(r.events).toHaveLength(2);
+    expect(r.codes).toEqual(['tracer-error@3', 'no-header']);
+    expect(r.summary.skippedLines).toBe(0);
+  });
+});
