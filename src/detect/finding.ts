@@ -77,7 +77,7 @@ export const ColocationDetails = z.object({
 });
 export type ColocationDetails = z.infer<typeof ColocationDetails>;
 
-export const MonolithicDetails = z.object({
+export const MonolithicNapi = z.object({
   cpu: z.number().int(),
   dev: z.string(),
   napi: z.string(),
@@ -88,20 +88,41 @@ export const MonolithicDetails = z.object({
   /** All chains of 2+ full-budget polls on this core. */
   allChains: z.number().int(),
   chainPolls: z.number(),
+  /** Time the chains span (first poll's start to last poll's end; other NAPIs' polls in between included). */
   chainNs: z.number(),
   meanChainNs: z.number(),
-  /** Share of the core's capture time spent in this NAPI's chains. */
+  /** chainNs over the capture's duration. */
   coreShare: z.number(),
+  /** This NAPI's own poll time on this core. */
+  ownBusyNs: z.number(),
   fullBudgetShare: z.number(),
   lengthHistogram: z.array(z.object({ minPolls: z.number().int(), maxPolls: z.number().int(), chains: z.number().int() })),
   longest: z.array(z.object({ startOffsetNs: z.number(), endOffsetNs: z.number(), polls: z.number(), durationNs: z.number() })),
+  /** Other NAPIs that waited behind this one on this core. */
+  blocked: z.array(z.object({ dev: z.string(), napi: z.string(), ns: z.number() })),
+  mode: PollMode,
+});
+export type MonolithicNapi = z.infer<typeof MonolithicNapi>;
+
+export const MonolithicCore = z.object({
+  cpu: z.number().int(),
+  /** The core's busy share over the capture. */
+  coreUtilization: z.number(),
   /** NET_RX on this core that ran in ksoftirqd/N (the softirq was deferred: the core is saturated). */
   ksoftirqdNetRxCount: z.number(),
   ksoftirqdNetRxBusyNs: z.number(),
   ksoftirqdShare: z.number(),
-  /** Other NAPIs that waited behind this one on this core. */
-  blocked: z.array(z.object({ dev: z.string(), napi: z.string(), ns: z.number() })),
-  mode: PollMode,
+});
+export type MonolithicCore = z.infer<typeof MonolithicCore>;
+
+/**
+ * One finding per core with every NAPI whose polls turned monolithic there; threaded polls
+ * that hold only their own thread (nobody waits, no ksoftirqd) are one informational finding
+ * over all their cores.
+ */
+export const MonolithicDetails = z.object({
+  cores: z.array(MonolithicCore),
+  napis: z.array(MonolithicNapi),
 });
 export type MonolithicDetails = z.infer<typeof MonolithicDetails>;
 

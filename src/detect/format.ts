@@ -34,3 +34,16 @@ export function list(items: readonly string[]): string {
 }
 
 export const plural = (n: number, one: string, many = one + 's'): string => `${n} ${n === 1 ? one : many}`;
+
+/** `0-3, 8, 10-11`: CPU ids in the kernel's cpulist style, with spaces. */
+export function cpuList(cpus: readonly number[]): string {
+  const s = [...cpus].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
+    parts.push(j > i ? `${s[i]}-${s[j]}` : `${s[i]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}

@@ -1,4 +1,4 @@
-import { count, dur, pct } from '../detect/format.js';
+import { count, cpuList, dur, pct } from '../detect/format.js';
 import { legend, stackedBar, type BarSegment } from './render/bars.js';
 import { PLAIN, type Painter, type StyleName } from './render/style.js';
 import type { AnalyzeResult, CpuJson, FindingJson } from './schema.js';
@@ -129,7 +129,7 @@ function findingLines(r: AnalyzeResult, p: Painter, quiet: boolean): string[] {
     lines.push(`${String(i + 1).padStart(2)}. ${p.paint(SEVERITY_STYLE[f.severity], f.severity.toUpperCase())} ${p.paint('bold', f.id)}${cost}`);
     lines.push(`    ${f.summary}`);
     const where = [
-      f.cpus.length > 0 ? `cpu ${f.cpus.join(', ')}` : '',
+      f.cpus.length > 0 ? `cpu ${cpuList(f.cpus)}` : '',
       f.napis.length > 0 ? `napi ${f.napis.map((n) => `${n.dev}:${n.napi}`).join(', ')}` : '',
       `${(f.fromOffsetNs / 1e9).toFixed(3)}-${(f.toOffsetNs / 1e9).toFixed(3)} s`,
     ].filter(Boolean);

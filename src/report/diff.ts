@@ -1,3 +1,4 @@
+import { cpuList } from '../detect/format.js';
 import { DIFF_VERSION, type AnalyzeResult, type DiffResult, type FindingJson, type NapiJson } from './schema.js';
 
 /**
@@ -13,8 +14,14 @@ const delta = (before: number, after: number): { before: number; after: number; 
 const perSec = (x: number, durationNs: number): number => (durationNs > 0 ? (x * 1e9) / durationNs : 0);
 const share = (x: number, durationNs: number): number => (durationNs > 0 ? x / durationNs : 0);
 
+/**
+ * What makes two findings "the same" across captures: napi-placement, core-imbalance and
+ * data-quality are one per capture (their id is the key); co-location and monolithic-poll are
+ * per core, keyed by id, cores and devices.
+ */
 export function findingKey(f: Pick<FindingJson, 'id' | 'cpus' | 'napis'>): string {
-  const cpus = f.cpus.length > 0 ? ` cpu ${[...f.cpus].sort((a, b) => a - b).join(',')}` : '';
+  if (f.id === 'napi-placement' || f.id === 'core-imbalance' || f.id === 'data-quality') return f.id;
+  const cpus = f.cpus.length > 0 ? ` cpu ${cpuList(f.cpus)}` : '';
   const devs = [...new Set(f.napis.map((n) => n.dev))].sort();
   return `${f.id}${cpus}${devs.length > 0 ? ` ${devs.join(',')}` : ''}`;
 }

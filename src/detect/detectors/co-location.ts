@@ -51,7 +51,8 @@ export const coLocation: Detector = {
         durationNs += facts.windowLen[w]!;
         coreBusy += (core.utilizationSeries[w] ?? 0) * facts.windowLen[w]!;
       }
-      const group = loaders.filter((l) => members.has(l.index)).sort((a, b) => a.index - b.index);
+      const byLabel = (a: number, b: number): number => facts.labels[a]!.localeCompare(facts.labels[b]!, 'en', { numeric: true }) || a - b;
+      const group = loaders.filter((l) => members.has(l.index)).sort((a, b) => byLabel(a.index, b.index));
       const memberFacts = group.map((l) => {
         let busyNs = 0;
         let polls = 0;
@@ -117,10 +118,14 @@ export const coLocation: Detector = {
         `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows; the core was ${pct(coreUtilization)} busy${saturated ? ' (saturated)' : ''}`,
         ...memberFacts.map((m, i) => `${labels[i]} (napi ${m.napi}): ${dur(m.busyNs)} of polls, ${count(m.polls)} polls, ${count(m.packets)} packets in those windows`),
       ];
-      for (const w of waits.slice().sort((a, b) => b.ns - a.ns).slice(0, 6)) {
-        const a = facts.labels[facts.napis.findIndex((n) => n.napi === w.waiter.napi && n.dev === w.waiter.dev)]!;
-        const b = facts.labels[facts.napis.findIndex((n) => n.napi === w.waitedFor.napi && n.dev === w.waitedFor.dev)]!;
-        evidence.push(`${a} waited ${dur(w.ns)} for ${b}'s polls`);
+      // Per waiting tunnel: its total wait, and whom it waited for most.
+      const labelOf = (r: { dev: string; napi: string }): string => facts.labels[facts.napis.findIndex((n) => n.napi === r.napi && n.dev === r.dev)]!;
+      for (const l of group) {
+        const mine = waits.filter((w) => labelOf(w.waiter) === facts.labels[l.index]).sort((a, b) => b.ns - a.ns);
+        if (mine.length === 0) continue;
+        const total = mine.reduce((a, w) => a + w.ns, 0);
+        const top = mine.slice(0, 3).map((w) => `${labelOf(w.waitedFor)} ${dur(w.ns)}`);
+        evidence.push(`${facts.labels[l.index]} waited ${dur(total)} for the others' polls (${top.join(', ')}${mine.length > 3 ? ', ...' : ''})`);
       }
       if (lostPackets > 0) {
         evidence.push(`at their own poll rate the waiting tunnels would have forwarded about ${count(lostPackets)} more packets`);

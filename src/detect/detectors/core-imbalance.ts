@@ -1,7 +1,7 @@
 import type { Ns } from '../../base/time.js';
 import type { Detector, DetectContext, Finding, ImbalanceDetails, Recommendation } from '../finding.js';
 import { windowRuns, type CoreFacts } from '../facts.js';
-import { dur, pct, plural, ranges } from '../format.js';
+import { cpuList, dur, pct, plural, ranges } from '../format.js';
 
 /**
  * core-imbalance: per-core utilization (NET_RX softirq, polls, crypt work, threads), the
@@ -125,17 +125,4 @@ function advice(c: CoreFacts): Recommendation {
     text: `Decryption dominates cpu ${c.cpu}, although wg_packet_decrypt_worker is spread round-robin over online CPUs (drivers/net/wireguard/queueing.c: wg_cpumask_next_online): check which CPUs are online and isolated.`,
     commands: ['cat /sys/devices/system/cpu/online'],
   };
-}
-
-/** `0-3, 8, 10-11` */
-export function cpuList(cpus: readonly number[]): string {
-  const s = [...cpus].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
-    let j = i;
-    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
-    parts.push(j > i ? `${s[i]}-${s[j]}` : `${s[i]}`);
-    i = j + 1;
-  }
-  return parts.join(', ');
 }

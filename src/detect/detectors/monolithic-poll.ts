@@ -1,6 +1,6 @@
 import type { Ns } from '../../base/time.js';
-import type { Detector, DetectContext, Finding, MonolithicDetails } from '../finding.js';
-import { at, count, dur, list, pct, plural } from '../format.js';
+import type { Detector, DetectContext, Finding, MonolithicCore, MonolithicDetails, MonolithicNapi, PollMode } from '../finding.js';
+import { at, count, cpuList, dur, list, pct, plural } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
 
 /**
@@ -11,17 +11,18 @@ import { threadedNapiAdvice } from '../recommend.js';
  * chain holds the core; NET_RX that runs past 2 ms or 10 restarts moves to ksoftirqd/N
  * (kernel/softirq.c: __do_softirq), which is the sign the core is saturated.
  *
- * One finding per (NAPI, core) whose chains of at least `monolithicMinChainPolls` polls exist
- * and whose chains take at least `monolithicMinCoreShare` of the core over the capture.
+ * A NAPI is monolithic on a core when it has chains of at least `monolithicMinChainPolls`
+ * polls there and its chains span at least `monolithicMinCoreShare` of the capture. One
+ * finding per core, listing every such NAPI (on a gateway in trouble that is all of them).
  */
 export const monolithicPoll: Detector = {
   id: 'monolithic-poll',
   title: 'chains of full-budget polls of one NAPI holding one core',
   detect(ctx: DetectContext): Finding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
-    const out: Finding[] = [];
     // The histogram has log2 buckets: round the threshold down to a power of two.
     const minBucket = Math.floor(Math.log2(th.monolithicMinChainPolls));
+    const perCore = new Map<number, { index: number; m: MonolithicNapi; lostPackets: number }[]>();
     for (const n of t.napis) {
       const nf = facts.napis[n.index]!;
       for (const cpu of [...n.perCpu.keys()].sort((a, b) => a - b)) {
@@ -37,18 +38,12 @@ export const monolithicPoll: Detector = {
         // NAPI whose polls on this core nearly all used the whole budget, and that took the
         // core's share, is taken as one chain (the evidence says it is inferred).
         const fromWindows = t.capture.mode === 'windows' && c.count === 0;
-        if (fromWindows) {
-          const share = facts.durationNs > 0 ? ownNs / facts.durationNs : 0;
-          if (polls < th.monolithicMinChainPolls || full / polls < th.monolithicMinFullShare || share < th.monolithicMinCoreShare) continue;
-        } else {
-          const coreShare = facts.durationNs > 0 ? c.totalNs / facts.durationNs : 0;
-          if (longChains === 0 || coreShare < th.monolithicMinCoreShare) continue;
-        }
-        const coreShare = facts.durationNs > 0 ? (fromWindows ? ownNs : c.totalNs) / facts.durationNs : 0;
-        if (fromWindows) longChains = 1;
+        const spanNs = fromWindows ? ownNs : c.totalNs;
+        const coreShare = facts.durationNs > 0 ? spanNs / facts.durationNs : 0;
+        if (coreShare < th.monolithicMinCoreShare) continue;
+        if (fromWindows ? polls < th.monolithicMinChainPolls || full / polls < th.monolithicMinFullShare : longChains === 0) continue;
 
-        const core = facts.coreByCpu.get(cpu);
-        const blocked: MonolithicDetails['blocked'] = [];
+        const blocked: MonolithicNapi['blocked'] = [];
         let lostPackets = 0;
         for (const other of t.napis) {
           if (other.index === n.index) continue;
@@ -58,101 +53,138 @@ export const monolithicPoll: Detector = {
           blocked.push({ dev: of.dev, napi: of.napi, ns });
           lostPackets += ns * of.packetsPerNs;
         }
-        const longest = c.longest
-          .slice()
-          .sort((a, b) => b.endNs - b.startNs - (a.endNs - a.startNs) || a.startNs - b.startNs)
-          .slice(0, 5)
-          .map((l) => ({
-            startOffsetNs: l.startNs - t.capture.startNs,
-            endOffsetNs: l.endNs - t.capture.startNs,
-            polls: l.polls,
-            durationNs: l.endNs - l.startNs,
-          }));
-        const ksoftirqdNetRxBusyNs = core?.ksoftirqdNetRxBusyNs ?? 0;
-        const details: MonolithicDetails = {
+        const m: MonolithicNapi = {
           cpu,
           dev: nf.dev,
           napi: nf.napi,
-          chains: longChains,
+          chains: fromWindows ? 1 : longChains,
+          inferredFromWindows: fromWindows,
           allChains: fromWindows ? 1 : c.count,
           chainPolls: fromWindows ? full : c.totalPolls,
-          chainNs: fromWindows ? ownNs : c.totalNs,
+          chainNs: spanNs,
           meanChainNs: fromWindows ? ownNs : c.count > 0 ? c.totalNs / c.count : 0,
-          inferredFromWindows: fromWindows,
           coreShare,
+          ownBusyNs: ownNs,
           fullBudgetShare: polls > 0 ? full / polls : 0,
-          lengthHistogram: hist
-            .map((chains, k) => ({ minPolls: 2 ** k, maxPolls: 2 ** (k + 1) - 1, chains }))
-            .filter((b) => b.chains > 0),
-          longest,
-          ksoftirqdNetRxCount: core?.ksoftirqdNetRxCount ?? 0,
-          ksoftirqdNetRxBusyNs,
-          ksoftirqdShare: core !== undefined && core.netRxBusyNs > 0 ? ksoftirqdNetRxBusyNs / core.netRxBusyNs : 0,
+          lengthHistogram: fromWindows ? [] : hist.map((chains, k) => ({ minPolls: 2 ** k, maxPolls: 2 ** (k + 1) - 1, chains })).filter((b) => b.chains > 0),
+          longest: c.longest
+            .slice()
+            .sort((a, b) => b.endNs - b.startNs - (a.endNs - a.startNs) || a.startNs - b.startNs)
+            .slice(0, 5)
+            .map((l) => ({ startOffsetNs: l.startNs - t.capture.startNs, endOffsetNs: l.endNs - t.capture.startNs, polls: l.polls, durationNs: l.endNs - l.startNs })),
           blocked,
           mode: nf.mode,
         };
-        const label = facts.labels[n.index]!;
-        const saturated = (core?.utilization ?? 0) >= th.saturatedUtil;
-        const evidence = fromWindows
-          ? [
-              `${label} (napi ${nf.napi}) on cpu ${cpu}: ${count(polls)} polls, ${pct(full / polls)} of them full budget, ${dur(ownNs)} = ${pct(coreShare)} of the capture (windows mode: chains inferred from per-window counts, their lengths unknown)`,
-            ]
-          : [
-          `${label} (napi ${nf.napi}) on cpu ${cpu}: ${plural(longChains, 'chain')} of ${th.monolithicMinChainPolls}+ full-budget polls (${c.count} of 2+), ${count(c.totalPolls)} polls; the chains span ${dur(c.totalNs)} = ${pct(coreShare)} of the capture, its own polls there ${dur(ownNs)}`,
-          `chain length (polls): ${details.lengthHistogram.map((b) => `${b.minPolls}-${b.maxPolls}: ${b.chains}`).join(', ')}; mean chain ${dur(details.meanChainNs)}`,
-            ];
-        evidence.push(
-          `${pct(details.fullBudgetShare)} of its polls on cpu ${cpu} used the whole budget; cpu ${cpu} was ${pct(core?.utilization ?? 0)} busy over the capture${saturated ? ' (saturated)' : ''}`,
-        );
-        if (longest.length > 0) {
-          evidence.push(`longest: ${longest.slice(0, 3).map((l) => `${l.polls} polls, ${dur(l.durationNs)} at ${at(l.startOffsetNs)}`).join('; ')}`);
-        }
-        if (details.ksoftirqdNetRxCount > 0) {
-          evidence.push(`NET_RX on cpu ${cpu} was handed to ksoftirqd/${cpu} ${count(details.ksoftirqdNetRxCount)} times (${pct(details.ksoftirqdShare)} of its NET_RX time): the core is saturated`);
-        }
-        const blockedLabels = blocked.map((b) => facts.labels[facts.napis.findIndex((x) => x.napi === b.napi && x.dev === b.dev)]!);
-        if (blocked.length > 0) {
-          evidence.push(`${list(blockedLabels)} waited ${dur(blocked.reduce((a, b) => a + b.ns, 0))} behind it on cpu ${cpu}`);
-        }
-        const first = longest.reduce((m, l) => Math.min(m, l.startOffsetNs), Infinity);
-        const last = longest.reduce((m, l) => Math.max(m, l.endOffsetNs), -Infinity);
-        // Critical when it costs others (a tunnel waited behind it) or the kernel had to defer
-        // NET_RX to ksoftirqd; a saturated core running one tunnel alone is only a warning.
-        const critical = blocked.length > 0 || details.ksoftirqdNetRxCount > 0;
-        const what = fromWindows ? `${pct(details.fullBudgetShare)} of its polls full budget, ${pct(coreShare)} of the capture` : `${plural(longChains, 'chain')} of full-budget polls span ${pct(coreShare)} of the capture`;
-        out.push({
-          id: 'monolithic-poll',
-          // A threaded poll that never completes holds only its own thread: the scheduler can
-          // move everything else away from it, so it is information, not a problem to fix.
-          severity: critical ? 'critical' : nf.mode === 'threaded' ? 'info' : 'warning',
-          summary: `${label}'s poll is monolithic on cpu ${cpu}: ${what}${blocked.length > 0 ? `, holding up ${list(blockedLabels)}` : ''}${details.ksoftirqdNetRxCount > 0 ? '; NET_RX deferred to ksoftirqd' : ''}`,
-          cpus: [cpu],
-          napis: [{ dev: nf.dev, napi: nf.napi }],
-          fromNs: ((t.capture.startNs as number) + (Number.isFinite(first) ? first : 0)) as Ns,
-          toNs: ((t.capture.startNs as number) + (Number.isFinite(last) ? last : facts.durationNs)) as Ns,
-          evidence,
-          recommendation:
-            nf.mode === 'threaded'
-              ? {
-                  text: `${label}'s poll already runs in its napi thread and still never completes: one tunnel's forwarding is limited to one core. Spread the traffic over more tunnels (peers), or give the thread a core of its own.`,
-                  commands: [],
-                }
-              : threadedNapiAdvice(
-                  [{ dev: nf.dev, ...(nf.devThreaded === undefined ? {} : { threaded: nf.devThreaded }) }],
-                  nf.mode,
-                  `this poll stops holding cpu ${cpu}'s softirq and other tunnels placed there are not trapped behind it`,
-                ),
-          // Not counted twice: what a chain costs is the waiting of the tunnels behind it, which
-          // the co-location finding of this core already counts; a chain alone costs nothing
-          // measurable (one tunnel's poll uses at most one core in every architecture).
-          costEstimate: {
-            share: 0,
-            basis: `counted under co-location (tunnels waiting behind this chain would have forwarded about ${count(lostPackets)} packets)`,
-          },
-          lossy: false,
-          details,
-        });
+        const list0 = perCore.get(cpu) ?? [];
+        list0.push({ index: n.index, m, lostPackets });
+        perCore.set(cpu, list0);
       }
+    }
+
+    // Per core, then the threaded ones that hold only their own thread merged into one.
+    const groups: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number }[] }[] = [];
+    const quiet: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number }[] } = { cpus: [], found: [] };
+    for (const [cpu, found] of [...perCore].sort((a, b) => a[0] - b[0])) {
+      const core = facts.coreByCpu.get(cpu);
+      const holdsOnlyItself = found.every((f) => f.m.mode === 'threaded' && f.m.blocked.length === 0) && (core?.ksoftirqdNetRxCount ?? 0) === 0;
+      if (holdsOnlyItself) {
+        quiet.cpus.push(cpu);
+        quiet.found.push(...found);
+      } else groups.push({ cpus: [cpu], found });
+    }
+    if (quiet.found.length > 0) groups.push(quiet);
+
+    const labelOf = (dev: string, napi: string): string => facts.labels[facts.napis.findIndex((x) => x.napi === napi && x.dev === dev)]!;
+    const out: Finding[] = [];
+    for (const { cpus, found } of groups) {
+      found.sort((a, b) => a.m.cpu - b.m.cpu || facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }));
+      const cores: MonolithicCore[] = cpus.map((cpu) => {
+        const core = facts.coreByCpu.get(cpu);
+        const ksBusy = core?.ksoftirqdNetRxBusyNs ?? 0;
+        return {
+          cpu,
+          coreUtilization: core?.utilization ?? 0,
+          ksoftirqdNetRxCount: core?.ksoftirqdNetRxCount ?? 0,
+          ksoftirqdNetRxBusyNs: ksBusy,
+          ksoftirqdShare: core !== undefined && core.netRxBusyNs > 0 ? ksBusy / core.netRxBusyNs : 0,
+        };
+      });
+      const details: MonolithicDetails = { cores, napis: found.map((f) => f.m) };
+      const labels = found.map((f) => facts.labels[f.index]!);
+      const one = cpus.length === 1;
+      const where = one ? `cpu ${cpus[0]}` : `cpus ${cpuList(cpus)}`;
+      const evidence: string[] = [];
+      for (let i = 0; i < found.length; i++) {
+        const m = found[i]!.m;
+        const on = one ? '' : ` on cpu ${m.cpu}`;
+        evidence.push(
+          m.inferredFromWindows
+            ? `${labels[i]} (napi ${m.napi})${on}: ${pct(m.fullBudgetShare)} of its polls full budget, own polls ${dur(m.ownBusyNs)} = ${pct(m.coreShare)} of the capture (windows mode: chains inferred from per-window counts, lengths unknown)`
+            : `${labels[i]} (napi ${m.napi})${on}: ${plural(m.chains, 'chain')} of ${th.monolithicMinChainPolls}+ full-budget polls (lengths ${m.lengthHistogram.map((b) => `${b.minPolls}-${b.maxPolls}: ${b.chains}`).join(', ')}), ${count(m.chainPolls)} polls spanning ${dur(m.chainNs)} = ${pct(m.coreShare)} of the capture; own polls ${dur(m.ownBusyNs)}; ${pct(m.fullBudgetShare)} full budget` +
+                (m.longest[0] ? `; longest ${m.longest[0].polls} polls over ${dur(m.longest[0].durationNs)} from ${at(m.longest[0].startOffsetNs)}` : ''),
+        );
+      }
+      const sat = cores.filter((c) => c.coreUtilization >= th.saturatedUtil);
+      evidence.push(
+        one
+          ? `cpu ${cpus[0]} was ${pct(cores[0]!.coreUtilization)} busy over the capture${sat.length > 0 ? ' (saturated)' : ''}`
+          : `${plural(sat.length, 'core')} of ${cpus.length} saturated over the capture${sat.length > 0 ? ` (${cpuList(sat.map((c) => c.cpu))})` : ''}`,
+      );
+      for (const c of cores) {
+        if (c.ksoftirqdNetRxCount > 0) {
+          evidence.push(`NET_RX on cpu ${c.cpu} was handed to ksoftirqd/${c.cpu} ${count(c.ksoftirqdNetRxCount)} times (${pct(c.ksoftirqdShare)} of its NET_RX time): the core is saturated`);
+        }
+      }
+      const blockedAll = new Map<string, number>();
+      for (const f of found) for (const b of f.m.blocked) blockedAll.set(labelOf(b.dev, b.napi), (blockedAll.get(labelOf(b.dev, b.napi)) ?? 0) + b.ns);
+      const blockedLabels = [...blockedAll.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      if (blockedLabels.length > 0) {
+        evidence.push(`waiting behind these chains on ${where}: ${blockedLabels.map((l) => `${l} ${dur(blockedAll.get(l)!)}`).join(', ')}`);
+      }
+      const modes = new Set(found.map((f) => f.m.mode));
+      const mode: PollMode = modes.size === 1 ? [...modes][0]! : 'mixed';
+      const first = Math.min(...found.flatMap((f) => f.m.longest.map((l) => l.startOffsetNs)));
+      const last = Math.max(...found.flatMap((f) => f.m.longest.map((l) => l.endOffsetNs)));
+      const maxShare = Math.max(...found.map((f) => f.m.coreShare));
+      const ks = cores.some((c) => c.ksoftirqdNetRxCount > 0);
+      // Critical when it costs others (a tunnel waited behind it) or the kernel had to defer
+      // NET_RX to ksoftirqd. A threaded poll that never completes holds only its own thread:
+      // the scheduler can move everything else away from it, so that alone is information.
+      const critical = blockedLabels.length > 0 || ks;
+      const devs = found.map((f) => ({ dev: f.m.dev, ...(facts.napis[f.index]!.devThreaded === undefined ? {} : { threaded: facts.napis[f.index]!.devThreaded! }) }));
+      const lostPackets = found.reduce((a, f) => a + f.lostPackets, 0);
+      const who = found.length === 1 ? `${labels[0]}'s poll is` : `${found.length} tunnels' polls are`;
+      out.push({
+        id: 'monolithic-poll',
+        severity: critical ? 'critical' : mode === 'threaded' ? 'info' : 'warning',
+        summary:
+          mode === 'threaded' && !critical
+            ? `${who} monolithic in ${found.length === 1 ? 'its napi thread' : 'their napi threads'} on ${where} (one core each, nobody waits behind them): chains of full-budget polls span up to ${pct(maxShare)} of the capture`
+            : `${who} monolithic on ${where}: chains of full-budget polls span ${found.length === 1 ? '' : 'up to '}${pct(maxShare)} of the capture` +
+              (ks ? '; NET_RX deferred to ksoftirqd' : '') +
+              (found.length === 1 && blockedLabels.length > 0 ? `; holding up ${list(blockedLabels)}` : ''),
+        cpus,
+        napis: found.map((f) => ({ dev: f.m.dev, napi: f.m.napi })),
+        fromNs: ((t.capture.startNs as number) + (Number.isFinite(first) ? first : 0)) as Ns,
+        toNs: ((t.capture.startNs as number) + (Number.isFinite(last) ? last : facts.durationNs)) as Ns,
+        evidence,
+        recommendation:
+          mode === 'threaded'
+            ? {
+                text: `${list([...new Set(labels)])} already ${found.length === 1 ? 'runs' : 'run'} in napi threads and still never ${found.length === 1 ? 'completes' : 'complete'}: one tunnel's forwarding is limited to one core. Spread the traffic over more tunnels (peers), or give each thread a core of its own.`,
+                commands: [],
+              }
+            : threadedNapiAdvice(devs, mode, `these polls stop holding ${where}'s softirq and tunnels placed there are not trapped behind them`),
+        // Not counted twice: what a chain costs is the waiting of the tunnels behind it, which
+        // the co-location finding of this core already counts; a chain alone costs nothing
+        // measurable (one tunnel's poll uses at most one core in every architecture).
+        costEstimate: {
+          share: 0,
+          basis: `counted under co-location (tunnels waiting behind these chains would have forwarded about ${count(lostPackets)} packets)`,
+        },
+        lossy: false,
+        details,
+      });
     }
     return out;
   },

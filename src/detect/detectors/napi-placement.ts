@@ -1,7 +1,7 @@
 import type { Ns } from '../../base/time.js';
 import type { Detector, DetectContext, Finding, PlacementDetails } from '../finding.js';
-import { count, dur, pct, plural } from '../format.js';
-import { cpuList } from './core-imbalance.js';
+import { count, cpuList, dur, pct, plural } from '../format.js';
+
 
 export const cmpLabel = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
 
