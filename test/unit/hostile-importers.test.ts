@@ -40,7 +40,8 @@ describe('random input', () => {
   for (const imp of IMPORTERS) {
     it(`${imp.name}: random text never crashes`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 400 }), fc.integer({ min: 1, max: 64 }), async (text, chunk) => {
+        // Random bytes as the decoder turns them into text (fc's 'binary' unit is slow to generate).
+        fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 400 }).map((b) => new TextDecoder().decode(b)), fc.string({ unit: 'grapheme', maxLength: 200 })), fc.integer({ min: 1, max: 64 }), async (text, chunk) => {
           const r = await survive(imp, text, { chunk });
           if (!(r instanceof InputError)) expect(r.summary.events).toBe(r.events.length);
         }),
@@ -59,6 +60,40 @@ describe('random input', () => {
       );
     });
   }
+});
+
+describe('random bytes through importCapture (sniffing, gzip magic, decoding)', () => {
+  it('random files, sometimes with a gzip magic, end in a summary or an InputError naming the file', async () => {
+    const { importCapture } = await import('../../src/import/index.js');
+    const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { gzipSync } = await import('node:zlib');
+    const dir = mkdtempSync(join(tmpdir(), 'wgtrace-bytes-'));
+    const path = join(dir, 'random.bin');
+    const body = fc.oneof(
+      fc.uint8Array({ maxLength: 3000 }),
+      fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.concat([Buffer.from([0x1f, 0x8b]), b])),
+      fc.uint8Array({ maxLength: 3000 }).map((b) => gzipSync(b)),
+      fc.tuple(fc.constantFrom(...FIXTURES), fc.uint8Array({ maxLength: 50 })).map(([f, b]) => Buffer.concat([Buffer.from(fixture(f)), b])),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(body, fc.boolean(), async (bytes, strict) => {
+          writeFileSync(path, bytes);
+          try {
+            const r = await importCapture(path, { strict, onEvents: () => {} });
+            expect(r.summary.events).toBeGreaterThanOrEqual(0);
+          } catch (e) {
+            if (!(e instanceof InputError)) throw e;
+            expect(e.file).toBe(path);
+          }
+        }),
+        params(60),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('valid captures cut at any byte', () => {
