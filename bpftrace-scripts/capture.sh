@@ -38,6 +38,8 @@ FORCE=0
 FMT=text
 NETNS=
 PRINT_SCRIPT=0
+# WGTRACE_BPFTRACE: another bpftrace binary (a newer static build on an old distribution).
+BPFTRACE=${WGTRACE_BPFTRACE:-bpftrace}
 # Free space required before probes are attached. Windows mode writes about
 # CPUs x 12 lines x ~40 bytes per window when all CPUs are busy; events mode up to ~10 MB/s.
 MIN_FREE_KB=1024
@@ -156,7 +158,7 @@ fi
 missing=
 [ "$(id -u)" = 0 ] || missing="$missing
   - root (bpftrace loads BPF programs: run with sudo)"
-command -v bpftrace >/dev/null 2>&1 || missing="$missing
+command -v "$BPFTRACE" >/dev/null 2>&1 || missing="$missing
   - bpftrace (Debian/Ubuntu: apt-get install bpftrace)"
 TRACEFS=/sys/kernel/tracing
 if [ ! -d "$TRACEFS/events" ] && [ "$(id -u)" = 0 ]; then
@@ -211,7 +213,7 @@ WG_FUNCS=$(grep -c 'function == (uint64)0x' "$SCRIPT" 2>/dev/null || true)
   echo "#@wrapper capture.sh"
   echo "#@hostname $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
   echo "#@kernel $(uname -r)"
-  echo "#@bpftrace $(bpftrace --version 2>/dev/null | head -n 1)"
+  echo "#@bpftrace $("$BPFTRACE" --version 2>/dev/null | head -n 1)"
   echo "#@cpus $CPUS_LIST"
   echo "#@mode $MODE"
   [ "$MODE" = windows ] && echo "#@interval_ms $INTERVAL"
@@ -243,7 +245,7 @@ ulimit -l unlimited 2>/dev/null || true
 fmt_opt=
 [ "$FMT" = json ] && fmt_opt="-f json"
 # shellcheck disable=SC2086
-env $BT_ENV bpftrace $fmt_opt "$SCRIPT" >> "$PARTIAL" 2> "$BT_ERR" &
+env $BT_ENV "$BPFTRACE" $fmt_opt "$SCRIPT" >> "$PARTIAL" 2> "$BT_ERR" &
 BT_PID=$!
 
 # Watcher: read the counters as soon as the BEGIN mark shows the probes are attached, then keep

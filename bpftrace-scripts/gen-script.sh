@@ -69,7 +69,7 @@ fi
 isnum "$CPUS" && [ "$CPUS" -ge 1 ] || die "--cpus must be >= 1"
 
 if [ -z "$BT_VERSION" ]; then
-  BT_VERSION=$(bpftrace --version 2>/dev/null | sed -n 's/^bpftrace v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | head -n 1)
+  BT_VERSION=$("${WGTRACE_BPFTRACE:-bpftrace}" --version 2>/dev/null | sed -n 's/^bpftrace v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | head -n 1)
   [ -n "$BT_VERSION" ] || die "cannot tell the bpftrace version (is bpftrace installed?)"
 fi
 BT_MAJOR=${BT_VERSION%%.*}
@@ -127,6 +127,7 @@ fi
 # --devices -> napi_poll predicate.
 NAPI_PRED=
 old_ifs=$IFS; IFS=,
+set -f  # the patterns are not file names: no pathname expansion
 for pat in $DEVICES; do
   IFS=$old_ifs
   case "$pat" in
@@ -146,6 +147,7 @@ for pat in $DEVICES; do
   if [ -z "$NAPI_PRED" ]; then NAPI_PRED=$term; else NAPI_PRED="$NAPI_PRED || $term"; fi
 done
 IFS=$old_ifs
+set +f
 [ -n "$NAPI_PRED" ] || die "--devices: no pattern"
 if [ "$NAPI_PRED" = ALL ]; then NAPI_PRED=; else NAPI_PRED="/ $NAPI_PRED /"; fi
 

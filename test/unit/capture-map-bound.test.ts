@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { scriptEnv } from '../../src/capture/script.js';
+import { HASH_ENTRY_OVERHEAD_BYTES, windowsMapBound, windowsMaxMapKeys } from '../../src/capture/map-bound.js';
+
+/** Issue 6: the windows script's maps for a 256-CPU gateway with 1000 tunnels. */
+describe('windows map bound', () => {
+  it('256 CPUs x 1000 tunnels: every map fits, in a bounded amount of kernel memory', () => {
+    const b = windowsMapBound(256, 1000);
+    // Worst case of one window: every tunnel's NAPI polled on every CPU.
+    expect(b.maps.find((m) => m.name === '@napi_busy')?.worstKeys).toBe(256_000);
+    expect(b.maxMapKeys).toBe(262_144); // 256 x the default 1024 tunnels
+    expect(b.fits).toBe(true);
+    // 4 napi maps of (32 B key + 8 B value + overhead) and 12 cpu/state maps of (8 + 8 + overhead)
+    const perNapi = 32 + 8 + HASH_ENTRY_OVERHEAD_BYTES;
+    const perCpu = 8 + 8 + HASH_ENTRY_OVERHEAD_BYTES;
+    expect(b.bytes).toBe(262_144 * (4 * perNapi + 12 * perCpu));
+    expect(b.bytes / 2 ** 20).toBeLessThan(400); // ~349 MiB, preallocated: docs/capture.md
+  });
+
+  it('more tunnels than the budget do not fit, and the generator sizes maps the same way', () => {
+    expect(windowsMapBound(256, 2000).fits).toBe(false);
+    expect(windowsMapBound(256, 2000, 2048).fits).toBe(true);
+    expect(windowsMaxMapKeys(2)).toBe(4096); // bpftrace's default is the floor
+    for (const [cpus, tunnels] of [[2, 1024], [64, 1000], [256, 1000]] as const) {
+      const env = scriptEnv({ mode: 'windows', devices: 'wg*', intervalMs: 10, durationS: 1, cpus, maxTunnels: tunnels, bpftraceVersion: '0.17' });
+      expect(Number(env['BPFTRACE_MAP_KEYS_MAX'])).toBe(windowsMaxMapKeys(cpus, tunnels));
+    }
+  });
+});

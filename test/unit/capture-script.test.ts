@@ -1,0 +1,97 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateScript, scriptEnv, scriptsDir, type ScriptRequest } from '../../src/capture/script.js';
+
+/**
+ * The generator (bpftrace-scripts/gen-script.sh) against fake tracefs and kallsyms trees:
+ * one per kernel generation, so the version differences are exercised without root.
+ */
+function fakeKernel(opts: { dataLocComm: boolean; wqName: boolean; wg: boolean }): Record<string, string> {
+  const d = mkdtempSync(join(tmpdir(), 'wgtrace-gen-'));
+  const fmt = (tp: string, body: string): void => {
+    mkdirSync(join(d, 'events', tp), { recursive: true });
+    writeFileSync(join(d, 'events', tp, 'format'), `name: ${tp}\nformat:\n${body}\n`);
+  };
+  fmt('sched/sched_migrate_task', opts.dataLocComm ? '\tfield:__data_loc char[] comm;\toffset:8;\tsize:4;\tsigned:0;' : '\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;');
+  fmt('workqueue/workqueue_queue_work', opts.wqName ? '\tfield:__data_loc char[] workqueue;\toffset:24;\tsize:4;\tsigned:0;' : '\tfield:void * workqueue;\toffset:24;\tsize:8;\tsigned:0;');
+  fmt('workqueue/workqueue_execute_end', '\tfield:void * work;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:void * function;\toffset:16;\tsize:8;\tsigned:0;');
+  const ksyms = opts.wg
+    ? 'ffffffffc0a01230 t wg_packet_decrypt_worker\t[wireguard]\nffffffffc0a04560 t wg_packet_encrypt_worker\t[wireguard]\nffffffffc0a07890 t wg_packet_tx_worker\t[wireguard]\n'
+    : 'ffffffff81000000 T _stext\n';
+  writeFileSync(join(d, 'kallsyms'), ksyms);
+  return { WGTRACE_TRACEFS: d, WGTRACE_KALLSYMS: join(d, 'kallsyms') };
+}
+
+const k618 = fakeKernel({ dataLocComm: true, wqName: true, wg: true });
+const kOld = fakeKernel({ dataLocComm: false, wqName: false, wg: false });
+const base: ScriptRequest = { mode: 'events', devices: 'wg*', intervalMs: 10, durationS: 10, cpus: 2, bpftraceVersion: '0.17', env: k618 };
+
+describe('gen-script.sh', () => {
+  it('0.17 on 6.18: args->, __data_loc comm via str(), wg functions matched by address, no config block', () => {
+    const s = generateScript(base);
+    expect(s).not.toMatch(/\{\{[A-Z_]+\}\}/);
+    expect(s).toContain('strncmp(str(args->dev_name), "wg", 2) == 0');
+    expect(s).toContain('strncmp(str(args->comm), "napi/", 5) == 0');
+    expect(s).toContain('(uint64)args->function == (uint64)0xffffffffc0a01230');
+    expect(s).toContain('@wgk[(uint64)args->prev_pid]');
+    expect(s).toContain('str(args->workqueue)');
+    expect(s).not.toMatch(/args\./);
+    expect(s).not.toMatch(/^config =/m);
+    expect(s).toMatch(/interval:s:10\s*\{\s*exit\(\);/);
+    expect(scriptEnv(base)).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '4096', BPFTRACE_STRLEN: '32' });
+  });
+
+  it('0.23 on an old kernel: args., config block, char[16] comm, no wg probes without the module', () => {
+    const s = generateScript({ ...base, bpftraceVersion: '0.23', env: kOld });
+    expect(s).toMatch(/^config = \{ max_map_keys = 4096; max_strlen = 32 \}$/m);
+    expect(s).toContain('strncmp(args.comm, "napi/", 5) == 0');
+    expect(s).not.toMatch(/args->/);
+    expect(s).not.toMatch(/workqueue_queue_work|@wgk/);
+    // Config comes from the block, not from 0.17's environment variables.
+    expect(scriptEnv({ ...base, bpftraceVersion: '0.23', env: kOld })).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024' });
+  });
+
+  it('device patterns: * is no filter, NAME is exact, PREFIX* a prefix compare, lists are ORed; other globs refused', () => {
+    const pred = (devices: string): string => {
+      const s = generateScript({ ...base, devices });
+      return s.slice(s.indexOf('tracepoint:napi:napi_poll'), s.indexOf('{', s.indexOf('tracepoint:napi:napi_poll'))).trim();
+    };
+    expect(pred('*')).toBe('tracepoint:napi:napi_poll');
+    expect(pred('eth0')).toContain('str(args->dev_name) == "eth0"');
+    expect(pred('wg*,vb*')).toContain('strncmp(str(args->dev_name), "wg", 2) == 0 || strncmp(str(args->dev_name), "vb", 2) == 0');
+    expect(() => generateScript({ ...base, devices: 'wg[0-3]' })).toThrow(/not NAME, PREFIX\* or \*/);
+    expect(() => generateScript({ ...base, devices: '*-tun' })).toThrow(/not NAME, PREFIX\* or \*/);
+  });
+
+  it('windows mode: interval and duration substituted, maps cleared each window, crypt probes with wg', () => {
+    const s = generateScript({ ...base, mode: 'windows', intervalMs: 25, durationS: 0 });
+    expect(s).toMatch(/interval:ms:25/);
+    expect(s).not.toMatch(/interval:s:/); // --duration 0: until a signal
+    for (const m of ['napi_busy', 'napi_polls', 'napi_work', 'napi_full', 'netrx_busy', 'netrx_count', 'netrx_ksoftirqd', 'nettx_busy', 'nettx_count', 'crypt_busy', 'crypt_count']) {
+      expect(s.match(new RegExp(`print\\(@${m}\\); clear\\(@${m}\\);`, 'g'))?.length, m).toBe(2); // each window and END
+    }
+    expect(s).toContain('(uint64)args->function == (uint64)0xffffffffc0a04560');
+    expect(s).not.toContain('0xffffffffc0a07890'); // tx worker is not crypt work
+    expect(scriptEnv({ ...base, mode: 'windows', cpus: 256, maxTunnels: 1000 })['BPFTRACE_MAP_KEYS_MAX']).toBe('256000');
+  });
+
+  it('refuses bad options with one line', () => {
+    expect(() => generateScript({ ...base, intervalMs: 0 })).toThrow(/--interval/);
+    expect(() => generateScript({ ...base, bpftraceVersion: 'x' })).toThrow(/bad bpftrace version/);
+  });
+
+  it('capture.sh is POSIX sh (dash -n) and names what is missing before attaching anything', () => {
+    const sh = join(scriptsDir(), 'capture.sh');
+    for (const f of ['capture.sh', 'gen-script.sh']) execFileSync('dash', ['-n', join(scriptsDir(), f)]);
+    let err = '';
+    try {
+      execFileSync('dash', [sh, '--duration', '1', '-o', join(tmpdir(), 'never.txt')], { env: { ...process.env, WGTRACE_BPFTRACE: '/nonexistent/bpftrace' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      err = String((e as { stderr: Buffer }).stderr);
+    }
+    expect(err).toMatch(/cannot capture, missing:[\s\S]*bpftrace \(Debian\/Ubuntu: apt-get install bpftrace\)/);
+  });
+});

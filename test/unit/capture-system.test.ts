@@ -1,0 +1,53 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSoftirqs, parseSoftnet, parseStat, readBpfMisses, readCounters } from '../../src/capture/system.js';
+
+// Real text from this project's 6.18 machine (2 CPUs).
+const SOFTIRQS = `                    CPU0       CPU1       
+          HI:          0          0
+       TIMER:       4816       4844
+      NET_TX:          3          7
+      NET_RX:     131508     113572
+`;
+// Column 13 is the CPU id: with CPU 1 offline, the second row belongs to CPU 2.
+const SOFTNET = `0000000d 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000
+00001470 00000002 0000001a 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000002 00000000 00000000
+`;
+const STAT = `cpu  100 0 50 9000 0 0 20 0 0 0
+cpu0 12851 0 4827 48885 94 0 1228 97 0 0
+cpu2 13863 0 5917 46247 590 0 1198 114 0 0
+intr 1 2 3
+`;
+
+describe('capture counters', () => {
+  it('parses /proc/softirqs, softnet_stat (CPU id from column 13) and /proc/stat', () => {
+    expect(parseSoftirqs(SOFTIRQS)['NET_RX']).toEqual([131508, 113572]);
+    expect(parseSoftnet(SOFTNET)).toEqual({ '0': { processed: 13, dropped: 0, timeSqueeze: 0 }, '2': { processed: 0x1470, dropped: 2, timeSqueeze: 0x1a } });
+    expect(parseStat(STAT)).toEqual({ '0': [12851, 0, 4827, 48885, 94, 0, 1228, 97, 0, 0], '2': [13863, 0, 5917, 46247, 590, 0, 1198, 114, 0, 0] });
+  });
+
+  it('reads a snapshot stamped with the monotonic clock bpftrace uses', () => {
+    const root = mkdtempSync(join(tmpdir(), 'wgtrace-proc-'));
+    mkdirSync(join(root, 'net'));
+    writeFileSync(join(root, 'softirqs'), SOFTIRQS);
+    writeFileSync(join(root, 'net', 'softnet_stat'), SOFTNET);
+    writeFileSync(join(root, 'stat'), STAT);
+    const t0 = process.hrtime.bigint();
+    const s = readCounters(root);
+    expect(BigInt(s.bootNs!)).toBeGreaterThanOrEqual(t0);
+    expect(BigInt(s.bootNs!) - t0).toBeLessThan(1_000_000_000n);
+    expect(s.softirqs['NET_RX']).toEqual([131508, 113572]);
+  });
+
+  it('sums recursion misses of BPF program fds only', () => {
+    const root = mkdtempSync(join(tmpdir(), 'wgtrace-fdinfo-'));
+    mkdirSync(join(root, '42', 'fdinfo'), { recursive: true });
+    writeFileSync(join(root, '42', 'fdinfo', '3'), 'pos:\t0\nflags:\t02000002\nprog_type:\t5\nprog_id:\t293\nrun_cnt:\t0\nrecursion_misses:\t7\n');
+    writeFileSync(join(root, '42', 'fdinfo', '4'), 'pos:\t0\nprog_id:\t294\nrecursion_misses:\t0\n');
+    writeFileSync(join(root, '42', 'fdinfo', '5'), 'pos:\t0\nflags:\t02\nmap_type:\t1\nmap_id:\t9\n');
+    expect(readBpfMisses(42, root)?.progs).toEqual(new Map([[293, 7], [294, 0]]));
+    expect(readBpfMisses(43, root)).toBeUndefined();
+  });
+});
