@@ -101,7 +101,8 @@ export async function importBpftraceJson(chunks: AsyncIterable<string>, opts: Im
       if (printfCarry.length === 0 && (s.startsWith(PRINTF_PREFIX, a) || s.startsWith(PRINTF_PREFIX_COMPACT, a))) {
         const ds = a + (s.charCodeAt(a + 8) === 32 ? PRINTF_PREFIX.length : PRINTF_PREFIX_COMPACT.length);
         if (b - ds >= 4 && s.charCodeAt(b - 1) === 125 && s.charCodeAt(b - 2) === 34 && s.charCodeAt(b - 3) === 110 && s.charCodeAt(b - 4) === 92) {
-          if (s.indexOf('\\', ds) === b - 4) return rp.line(s, ds, b - 4, line);
+          // No other escape and no raw quote inside: exactly one JSON string, as JSON.parse would read it.
+          if (s.indexOf('\\', ds) === b - 4 && s.indexOf('"', ds) === b - 2) return rp.line(s, ds, b - 4, line);
         }
       }
       let rec: JsonRecord;

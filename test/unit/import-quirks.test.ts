@@ -233,3 +233,11 @@ describe('bpftrace 0.24+ text output', () => {
     expect(r.summary.skippedLines).toBe(0);
   });
 });
+
+describe('bpftrace-json fast path', () => {
+  it('reads only what JSON.parse would: a raw quote inside the data makes the line invalid JSON', async () => {
+    const r = await run(bpftraceJsonImporter, '{"type": "printf", "data": "SX 1 0 3"} \\n"}\n{"type":"printf","data":"SX 2 0 3\\n"}\n');
+    expect(r.codes).toEqual(['malformed-json@1', 'no-header', 'skipped-lines']);
+    expect(dump(r.events)).toEqual(['softirq_exit ts=0 cpu=0 vec=3']);
+  });
+});
