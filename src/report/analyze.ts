@@ -133,7 +133,11 @@ function cpusJson(facts: TimelineFacts): CpuJson[] {
 }
 
 function napisJson(facts: TimelineFacts): NapiJson[] {
-  return facts.napis.map((n) => ({
+  // By name (device, then napi pointer), not by first appearance in the file.
+  const order = facts.napis
+    .slice()
+    .sort((a, b) => facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }) || (a.napi < b.napi ? -1 : a.napi > b.napi ? 1 : 0));
+  return order.map((n) => ({
     dev: n.dev,
     napi: n.napi,
     polls: n.polls,
