@@ -1,4 +1,4 @@
-import { maxMinFair, type Constraint } from './fairness.js';
+import { coreUsage, maxMinFairCores, type CoreProblem } from './fairness.js';
 import { NS_PER_S } from './models/common.js';
 import type { Workload } from './types.js';
 
@@ -22,24 +22,21 @@ export function calibrateStock(w: Workload): CalibrationError {
   const m = w.cpus.length;
   const n = w.tunnels.length;
   const pos = new Map(w.cpus.map((c, p) => [c, p]));
-  const cons: Constraint[] = [];
-  for (let p = 0; p < m; p++) {
-    const cpu = w.cpus[p]!;
-    const coef = new Float64Array(n);
-    w.tunnels.forEach((t, i) => {
-      let c = t.decryptNsPerPacket / m;
-      if (pos.get(t.rxCore) === p) c += t.rxNsPerPacket;
-      c += t.forwardNsPerPacket * (t.observedPollShare.get(cpu) ?? 0);
-      coef[i] = c / NS_PER_S;
-    });
-    cons.push({ id: `core ${cpu}`, cpu, capacity: w.cores[p]!.capacity, coef });
-  }
+  const pb: CoreProblem = { capacity: Float64Array.from(w.cores, (c) => c.capacity), shared: new Float64Array(n), extras: w.cpus.map(() => []) };
+  w.tunnels.forEach((t, i) => {
+    pb.shared[i] = t.decryptNsPerPacket / m / NS_PER_S;
+    const rx = pos.get(t.rxCore);
+    if (rx !== undefined && t.rxNsPerPacket > 0) pb.extras[rx]!.push([i, t.rxNsPerPacket / NS_PER_S]);
+    for (const [cpu, share] of t.observedPollShare) {
+      const p = pos.get(cpu);
+      if (p !== undefined && share > 0) pb.extras[p]!.push([i, (t.forwardNsPerPacket * share) / NS_PER_S]);
+    }
+  });
   const demand = Float64Array.from(w.tunnels, (t) => t.measuredPps);
-  const { x } = maxMinFair(n, cons, demand);
+  const { x } = maxMinFairCores(pb, demand);
+  const used = coreUsage(pb, x);
   const perCpu = w.cpus.map((cpu, p) => {
-    let used = 0;
-    for (let i = 0; i < n; i++) used += cons[p]!.coef[i]! * x[i]!;
-    const predicted = Math.min(1, w.cores[p]!.foreignLoad + used);
+    const predicted = Math.min(1, w.cores[p]!.foreignLoad + used[p]!);
     const measured = w.cores[p]!.measuredUtilization;
     return { cpu, predicted, measured, error: predicted - measured };
   });

@@ -148,3 +148,103 @@ export function collisionProbabilityClosedForm(n: number, m: number): number {
   for (let k = 0; k < n; k++) pDistinct *= (m - k) / m;
   return 1 - pDistinct;
 }
+
+/**
+ * The same progressive filling for the shape every replay model has: per core p,
+ *
+ *   sum_i shared[i] x_i + sum_{(i, a) in extras[p]} a x_i  <=  capacity[p]
+ *
+ * where `shared` is the per-core share every tunnel puts on every core (round-robin
+ * decryption: D_i / m) and `extras` the few pinned stages (receive, poll) on that core. One
+ * filling round costs O(n + m + pinned stages) instead of O(n m): what makes Monte Carlo over
+ * 64 tunnels and 128 cores affordable. Constraint k of the result is core position k.
+ */
+export interface CoreProblem {
+  capacity: Float64Array;
+  shared: Float64Array;
+  /** Per core position: [tunnel, coefficient] pairs (a tunnel may appear twice: receive and poll). */
+  extras: [number, number][][];
+}
+
+export function maxMinFairCores(pb: CoreProblem, demand: Float64Array): Allocation {
+  const n = demand.length;
+  const m = pb.capacity.length;
+  const x = new Float64Array(n);
+  const bottleneck = new Int32Array(n).fill(-2);
+  const frozenAt = new Int32Array(n).fill(-1);
+  const tightAt = new Int32Array(m).fill(-1);
+  const active = new Uint8Array(n);
+  let left = 0;
+  for (let i = 0; i < n; i++) {
+    if (demand[i]! > 0) {
+      active[i] = 1;
+      left++;
+    }
+  }
+  const used = new Float64Array(m);
+  const rate = new Float64Array(m);
+  let round = 0;
+  while (left > 0) {
+    let sharedRate = 0;
+    let step = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (!active[i]) continue;
+      sharedRate += pb.shared[i]!;
+      step = Math.min(step, demand[i]! - x[i]!);
+    }
+    for (let p = 0; p < m; p++) {
+      let r = sharedRate;
+      for (const [i, a] of pb.extras[p]!) if (active[i]) r += a;
+      rate[p] = r;
+      if (r > EPS) step = Math.min(step, Math.max(0, pb.capacity[p]! - used[p]!) / r);
+    }
+    if (!Number.isFinite(step)) throw new Error('maxMinFairCores: unbounded allocation (a tunnel with zero cost and infinite demand)');
+    for (let i = 0; i < n; i++) if (active[i]) x[i] = x[i]! + step;
+    for (let p = 0; p < m; p++) used[p] = used[p]! + step * rate[p]!;
+    let froze = 0;
+    const freeze = (i: number, k: number): void => {
+      active[i] = 0;
+      bottleneck[i] = k;
+      frozenAt[i] = round;
+      left--;
+      froze++;
+    };
+    for (let p = 0; p < m; p++) {
+      if (rate[p]! <= EPS || used[p]! < pb.capacity[p]! * (1 - 1e-9) - EPS) continue;
+      if (tightAt[p] === -1) tightAt[p] = round;
+      for (let i = 0; i < n; i++) if (active[i] && pb.shared[i]! > EPS) freeze(i, p);
+      for (const [i, a] of pb.extras[p]!) if (active[i] && a > EPS) freeze(i, p);
+    }
+    for (let i = 0; i < n; i++) if (active[i] && x[i]! >= demand[i]! * (1 - 1e-12)) freeze(i, -1);
+    if (froze === 0) {
+      for (let i = 0; i < n; i++) {
+        if (active[i]) {
+          freeze(i, -1);
+          break;
+        }
+      }
+    }
+    round++;
+  }
+  return { x, bottleneck, frozenAt, tightAt };
+}
+
+/** Per core position: the capacity an allocation uses. */
+export function coreUsage(pb: CoreProblem, x: Float64Array): Float64Array {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += pb.shared[i]! * x[i]!;
+  const out = new Float64Array(pb.capacity.length).fill(s);
+  pb.extras.forEach((ex, p) => {
+    for (const [i, a] of ex) out[p] = out[p]! + a * x[i]!;
+  });
+  return out;
+}
+
+/** The dense constraint list of a CoreProblem (for the generic solver and for tests). */
+export function denseConstraints(pb: CoreProblem, cpus: readonly number[]): Constraint[] {
+  return pb.extras.map((ex, p) => {
+    const coef = Float64Array.from(pb.shared);
+    for (const [i, a] of ex) coef[i] = coef[i]! + a;
+    return { id: `core ${cpus[p]}`, cpu: cpus[p]!, capacity: pb.capacity[p]!, coef };
+  });
+}

@@ -168,3 +168,28 @@ describe('Monte Carlo', () => {
     expect(() => ReplayOptions.parse({ horizonNs: 10, stepNs: 100 })).toThrow();
   });
 });
+
+describe('the structured solver', () => {
+  it('agrees with the generic progressive filling on random gateways', async () => {
+    const { maxMinFairCores, denseConstraints } = await import('../../src/replay/fairness.js');
+    const rng = new Prng(42);
+    for (let k = 0; k < 200; k++) {
+      const n = 1 + rng.int(6);
+      const m = 1 + rng.int(5);
+      const pb = {
+        capacity: Float64Array.from({ length: m }, () => (rng.next() < 0.2 ? 0.3 : 1)),
+        shared: Float64Array.from({ length: n }, () => (rng.next() < 0.3 ? 0 : rng.next() * 1e-6)),
+        extras: Array.from({ length: m }, () => [] as [number, number][]),
+      };
+      for (let i = 0; i < n; i++) {
+        pb.extras[rng.int(m)]!.push([i, 1e-7 + rng.next() * 2e-6]);
+        if (rng.next() < 0.5) pb.extras[rng.int(m)]!.push([i, rng.next() * 1e-6]);
+      }
+      const demand = Float64Array.from({ length: n }, () => (rng.next() < 0.3 ? 1e5 * rng.next() : Infinity));
+      const a = maxMinFairCores(pb, demand);
+      const b = maxMinFair(n, denseConstraints(pb, Array.from({ length: m }, (_, p) => p)), demand);
+      for (let i = 0; i < n; i++) expect(a.x[i]).toBeCloseTo(b.x[i]!, 3);
+      expect([...a.bottleneck]).toEqual([...b.bottleneck]);
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { jainFairness, maxMinFair, type Allocation, type Constraint } from '../fairness.js';
+import { coreUsage, jainFairness, maxMinFairCores, type Allocation, type CoreProblem } from '../fairness.js';
 import type { ModelName, ModelRun } from '../types.js';
 
 /**
@@ -51,24 +51,27 @@ export class TailAverage {
 }
 
 /** Per-core utilization of an allocation: foreign load + what the tunnels use + extra busy time (migrations). */
-export function utilizationOf(inp: ModelInput, constraints: readonly Constraint[], x: Float64Array, extraBusy?: Float64Array): Float64Array {
-  const m = inp.cpus.length;
-  const u = new Float64Array(m);
-  for (let p = 0; p < m; p++) {
-    const c = constraints[p]!;
-    let used = 0;
-    for (let i = 0; i < x.length; i++) used += c.coef[i]! * x[i]!;
-    u[p] = Math.min(1, 1 - inp.capacity[p]! + used + (extraBusy ? extraBusy[p]! : 0));
-  }
-  return u;
+export function utilizationOf(inp: ModelInput, pb: CoreProblem, x: Float64Array, extraBusy?: Float64Array): Float64Array {
+  const used = coreUsage(pb, x);
+  for (let p = 0; p < used.length; p++) used[p] = Math.min(1, 1 - inp.capacity[p]! + used[p]! + (extraBusy ? extraBusy[p]! : 0));
+  return used;
+}
+
+/** An empty problem over the input's cores: capacities copied, nothing pinned, nothing shared. */
+export function emptyProblem(inp: ModelInput): CoreProblem {
+  return {
+    capacity: Float64Array.from(inp.capacity),
+    shared: new Float64Array(inp.tunnels.length),
+    extras: inp.cpus.map(() => []),
+  };
 }
 
 export function demandsOf(inp: ModelInput): Float64Array {
   return Float64Array.from(inp.tunnels, (t) => t.demandPps);
 }
 
-export function solve(inp: ModelInput, constraints: readonly Constraint[]): Allocation {
-  return maxMinFair(inp.tunnels.length, constraints, demandsOf(inp));
+export function solve(inp: ModelInput, pb: CoreProblem): Allocation {
+  return maxMinFairCores(pb, demandsOf(inp));
 }
 
 /** True when two or more tunnels that carry traffic share a position. */

@@ -1,6 +1,6 @@
-import type { Constraint } from '../fairness.js';
+import type { CoreProblem } from '../fairness.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, solve, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, emptyProblem, hasCollision, solve, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * WireGuard Inline (Barone et al., Netdev 0x18; MircoBarone/wireguard-linux): every stage of a
@@ -16,28 +16,22 @@ export interface InlineParams {
   inlineLocalityGain: number;
 }
 
-export function inlineConstraints(inp: ModelInput, rxPos: ArrayLike<number>, gain: number): Constraint[] {
-  const m = inp.cpus.length;
-  const n = inp.tunnels.length;
-  const out: Constraint[] = [];
-  for (let p = 0; p < m; p++) {
-    const coef = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const t = inp.tunnels[i]!;
-      if (rxPos[i] === p) coef[i] = (t.rxNs + t.decryptNs + t.forwardNs) / gain / 1e9;
-    }
-    out.push({ id: `core ${inp.cpus[p]}`, cpu: inp.cpus[p]!, capacity: inp.capacity[p]!, coef });
-  }
-  return out;
+export function inlineProblem(inp: ModelInput, rxPos: ArrayLike<number>, gain: number): CoreProblem {
+  const pb = emptyProblem(inp);
+  inp.tunnels.forEach((t, i) => {
+    const c = (t.rxNs + t.decryptNs + t.forwardNs) / gain / 1e9;
+    if (c > 0) pb.extras[rxPos[i]!]!.push([i, c]);
+  });
+  return pb;
 }
 
 /** `rxPos` overrides the tunnels' receive cores (Monte Carlo samples RSS placement). */
 export function runInline(inp: ModelInput, par: InlineParams, rxPos?: ArrayLike<number>): ModelRun {
   const pos = rxPos ?? inp.tunnels.map((t) => t.rxPos);
   const moved: ModelInput = rxPos ? { ...inp, tunnels: inp.tunnels.map((t, i) => ({ ...t, rxPos: rxPos[i]! })) } : inp;
-  const cons = inlineConstraints(moved, pos, par.inlineLocalityGain);
-  const { x } = solve(moved, cons);
-  return assembleRun('inline', moved, x, utilizationOf(moved, cons, x), pos, {
+  const pb = inlineProblem(moved, pos, par.inlineLocalityGain);
+  const { x } = solve(moved, pb);
+  return assembleRun('inline', moved, x, utilizationOf(moved, pb, x), pos, {
     initialCollision: hasCollision(moved, pos),
     convergenceNs: null,
     moves: 0,

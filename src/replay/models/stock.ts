@@ -1,7 +1,7 @@
-import type { Constraint } from '../fairness.js';
+import type { CoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, emptyProblem, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Stock WireGuard with softirq NAPI: a state machine in time steps.
@@ -40,22 +40,15 @@ export interface StockParams {
   horizonNs: number;
 }
 
-export function stockConstraints(inp: ModelInput, poll: ArrayLike<number>): Constraint[] {
+export function stockProblem(inp: ModelInput, poll: ArrayLike<number>): CoreProblem {
   const m = inp.cpus.length;
-  const n = inp.tunnels.length;
-  const out: Constraint[] = [];
-  for (let p = 0; p < m; p++) {
-    const coef = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const t = inp.tunnels[i]!;
-      let c = t.decryptNs / m;
-      if (t.rxPos === p) c += t.rxNs;
-      if (poll[i] === p) c += t.forwardNs;
-      coef[i] = c / 1e9;
-    }
-    out.push({ id: `core ${inp.cpus[p]}`, cpu: inp.cpus[p]!, capacity: inp.capacity[p]!, coef });
-  }
-  return out;
+  const pb = emptyProblem(inp);
+  inp.tunnels.forEach((t, i) => {
+    pb.shared[i] = t.decryptNs / m / 1e9;
+    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
+    if (t.forwardNs > 0) pb.extras[poll[i]!]!.push([i, t.forwardNs / 1e9]);
+  });
+  return pb;
 }
 
 /**
@@ -84,8 +77,8 @@ export class StockSim {
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
     const poll = this.poll;
-    const cons = stockConstraints(inp, poll);
-    const { x, bottleneck, frozenAt, tightAt } = solve(inp, cons);
+    const pb = stockProblem(inp, poll);
+    const { x, bottleneck, frozenAt, tightAt } = solve(inp, pb);
     let allSticky = true;
     const sticky = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
@@ -95,7 +88,7 @@ export class StockSim {
       sticky[i] = bottleneck[i]! >= 0 && tightAt[poll[i]!] === frozenAt[i] ? 1 : 0;
       if (!sticky[i]) allSticky = false;
     }
-    const out = { x, util: utilizationOf(inp, cons, x), poll: Int32Array.from(poll), sticky, allSticky };
+    const out = { x, util: utilizationOf(inp, pb, x), poll: Int32Array.from(poll), sticky, allSticky };
     for (let i = 0; i < n; i++) {
       if (inp.tunnels[i]!.demandPps > 0 && !sticky[i]) {
         const to = this.rng.int(m);

@@ -1,7 +1,7 @@
-import type { Constraint } from '../fairness.js';
+import type { CoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, emptyProblem, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Threaded NAPI (/sys/class/net/<dev>/threaded = 1; net/core/dev.c: napi_threaded_poll): each
@@ -26,27 +26,22 @@ export interface ThreadedParams {
 
 /** kernel/sched/fair.c: sd->imbalance_pct is 117 on MC/SMT domains: pull only past a 17% imbalance. */
 const IMBALANCE_PCT = 1.17;
+/** Balancing intervals without a migration after which the placement is steady (the balancer is deterministic given the loads, and the loads no longer change). */
+const STEADY_INTERVALS = 3;
 /** Pinned load (fraction of a core) under which an imbalance is not worth a migration. */
 const MIN_IMBALANCE = 0.02;
 
-export function threadedConstraints(inp: ModelInput, thread: ArrayLike<number>, ratio: number, lost?: Float64Array): Constraint[] {
+export function threadedProblem(inp: ModelInput, thread: ArrayLike<number>, ratio: number, lost?: Float64Array): CoreProblem {
   const m = inp.cpus.length;
-  const n = inp.tunnels.length;
-  const out: Constraint[] = [];
-  for (let p = 0; p < m; p++) {
-    const coef = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const t = inp.tunnels[i]!;
-      const wake = ratio * (t.rxNs + t.decryptNs + t.forwardNs);
-      let c = (t.decryptNs + wake) / m;
-      if (t.rxPos === p) c += t.rxNs;
-      if (thread[i] === p) c += t.forwardNs;
-      coef[i] = c / 1e9;
-    }
-    const cap = Math.max(0, inp.capacity[p]! - (lost ? lost[p]! : 0));
-    out.push({ id: `core ${inp.cpus[p]}`, cpu: inp.cpus[p]!, capacity: cap, coef });
-  }
-  return out;
+  const pb = emptyProblem(inp);
+  inp.tunnels.forEach((t, i) => {
+    const wake = ratio * (t.rxNs + t.decryptNs + t.forwardNs);
+    pb.shared[i] = (t.decryptNs + wake) / m / 1e9;
+    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
+    if (t.forwardNs > 0) pb.extras[thread[i]!]!.push([i, t.forwardNs / 1e9]);
+  });
+  if (lost) for (let p = 0; p < m; p++) pb.capacity[p] = Math.max(0, pb.capacity[p]! - lost[p]!);
+  return pb;
 }
 
 /** The threaded state machine, one step at a time; balancing happens every `balanceEvery` steps. */
@@ -77,9 +72,9 @@ export class ThreadedSim {
     const { inp, par, thread } = this;
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
-    const cons = threadedConstraints(inp, thread, par.threadedOverheadRatio, this.lost);
-    const { x } = solve(inp, cons);
-    const out = { x, util: utilizationOf(inp, cons, x, this.lost), thread: Int32Array.from(thread) };
+    const pb = threadedProblem(inp, thread, par.threadedOverheadRatio, this.lost);
+    const { x } = solve(inp, pb);
+    const out = { x, util: utilizationOf(inp, pb, x, this.lost), thread: Int32Array.from(thread) };
     const lost = new Float64Array(m);
     this.lastMigrations = [];
     if (this.steps++ % this.balanceEvery === this.balanceEvery - 1) {
@@ -93,12 +88,13 @@ export class ThreadedSim {
         load[t.rxPos] = load[t.rxPos]! + (t.rxNs * x[i]!) / 1e9;
       }
       const pulled = new Uint8Array(m);
+      const threads = new Int32Array(m);
+      for (let i = 0; i < n; i++) threads[thread[i]!] = threads[thread[i]!]! + 1;
       for (let k = 0; k < m; k++) {
         let b = -1;
         let d = -1;
         for (let p = 0; p < m; p++) {
-          const hasThread = thread.some((q) => q === p);
-          if (hasThread && (b < 0 || load[p]! > load[b]!)) b = p;
+          if (threads[p]! > 0 && (b < 0 || load[p]! > load[b]!)) b = p;
           if (!pulled[p] && (d < 0 || load[p]! < load[d]!)) d = p;
         }
         if (b < 0 || d < 0 || b === d) break;
@@ -110,6 +106,8 @@ export class ThreadedSim {
         }
         if (best < 0) break;
         thread[best] = d;
+        threads[b] = threads[b]! - 1;
+        threads[d] = threads[d]! + 1;
         load[b] = load[b]! - tl[best]!;
         load[d] = load[d]! + tl[best]!;
         pulled[d] = 1;
@@ -130,8 +128,16 @@ export function runThreaded(inp: ModelInput, par: ThreadedParams, rng: Prng, ini
   const steps = Math.ceil(par.horizonNs / par.stepNs);
   const tailFrom = Math.floor(steps * 0.75);
   const tail = new TailAverage(n, m);
+  const balanceEvery = Math.max(1, Math.round(par.balanceIntervalNs / par.stepNs));
+  let lastMove = 0;
   for (let s = 0; s < steps; s++) {
     const st = sim.step();
+    if (sim.lastMigrations.length > 0) lastMove = s;
+    // Steady: no migration for STEADY_INTERVALS balancing intervals since the last one's cost
+    // was paid: nothing can change any more, so this step is the steady state.
+    else if (s - lastMove > STEADY_INTERVALS * balanceEvery) {
+      return assembleRun('threaded', inp, st.x, st.util, sim.thread, { initialCollision: sim.initialCollision, convergenceNs: null, moves: sim.moves });
+    }
     if (s >= tailFrom) tail.add(st.x, st.util);
   }
   const { x, util } = tail.mean();
