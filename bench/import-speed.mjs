@@ -31,6 +31,14 @@ if (args[0] === '--child') {
   // Modules load before the clock starts: the figures are steady-state throughput.
   const { importCapture } = await import(join(dist, 'import/index.js'));
   const { loadTimeline } = await import(join(dist, 'timeline/load.js'));
+  const { TimelineBuilder } = await import(join(dist, 'timeline/builder.js'));
+  let batches = [];
+  let summary0;
+  if (kind === 'builder') {
+    // The builder alone: events imported into memory first (not timed), then folded.
+    const r = await importCapture(file, { format, onEvents: (b) => batches.push(b), onHeader: (h) => batches.push(h) });
+    summary0 = r.summary;
+  }
   const t0 = process.hrtime.bigint();
   let events = 0;
   let extra = {};
@@ -51,6 +59,16 @@ if (args[0] === '--child') {
     const tl = await loadTimeline(file, { format });
     events = tl.capture.events;
     extra = { windows: tl.windowCount, napis: tl.napis.length, errors: tl.diagnostics.filter((d) => d.severity === 'error').length };
+  } else if (kind === 'builder') {
+    const b = new TimelineBuilder({});
+    for (const x of batches) {
+      if (Array.isArray(x)) {
+        b.push(x);
+        events += x.length;
+      } else b.header(x);
+    }
+    b.finish(summary0);
+    batches = [];
   } else throw new Error(`unknown case ${kind}`);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   process.stdout.write(JSON.stringify({ events, ms, maxRssMB: process.resourceUsage().maxRSS / 1024, ...extra }) + '\n');

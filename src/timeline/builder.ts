@@ -143,9 +143,16 @@ class NapiAcc {
   }
 }
 
+/** Per work pointer: crypt time and items per CPU id (dense arrays: CPU ids are small). */
 class CryptAcc {
-  readonly busyByCpu = new Map<number, number>();
-  readonly itemsByCpu = new Map<number, number>();
+  readonly busyByCpu: number[] = [];
+  readonly itemsByCpu: number[] = [];
+}
+
+/** Per wg-crypt-<dev> workqueue name: queue_work counts per requesting CPU id. */
+class QueueAcc {
+  readonly byCpu: number[] = [];
+  constructor(readonly dev: string) {}
 }
 
 /** Per-CPU state machines. NaN start = not open. */
@@ -213,9 +220,8 @@ export class TimelineBuilder {
   private readonly napis: NapiAcc[] = [];
   /** work pointer -> device, from workqueue_queue_work on wg-crypt-<dev>. */
   private readonly workDev = new Map<string, string>();
-  private readonly wqDevCache = new Map<string, string>();
+  private readonly queueByWq = new Map<string, QueueAcc>();
   private readonly cryptByWork = new Map<string, CryptAcc>();
-  private readonly queueWorkByDev = new Map<string, Map<number, number>>();
   private minTs = Infinity;
   private maxTs = -Infinity;
   private events = 0;
@@ -303,7 +309,7 @@ export class TimelineBuilder {
       default:
         break;
     }
-    const c = this.cpuState(ev.cpu);
+    const c = this.cpuStates[ev.cpu] ?? this.cpuState(ev.cpu);
     if (c === undefined) return;
     this.pointEvents++;
     let t: number = ev.ts;
@@ -320,131 +326,154 @@ export class TimelineBuilder {
     if (t < this.minTs) this.minTs = t;
     if (t > this.maxTs) this.maxTs = t;
 
+    // One small method per kind, taking primitives: each stays monomorphic and optimisable.
     switch (ev.kind) {
       case 'napi_poll':
         this.poll(c, t, ev.napi, ev.dev, ev.work, ev.budget, ev.pid, ev.comm);
         return;
       case 'softirq_entry':
-        if (ev.vec === SOFTIRQ_NET_RX) {
-          if (c.rxStart === c.rxStart) {
-            // net/core/dev.c never nests NET_RX in itself: the exit was lost. The softirq ran at
-            // least until the last event seen on this CPU.
-            this.problem('unmatched-entry', `CPU ${ev.cpu}: NET_RX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
-            this.end(c, K_RX, Math.max(prev, c.rxStart), 0);
-          }
-          c.rxStart = t;
-          c.rxLastPollEnd = t;
-          c.rxSeen = true;
-          c.rxComm = ev.comm;
-          c.rxKsoftirqd = ev.comm.startsWith('ksoftirqd/');
-          this.open(c, K_RX, t);
-          const g = this.grid!;
-          g.addAt(c.core.netRxCount, t, 1);
-          if (c.rxKsoftirqd) g.addAt(c.core.ksCount, t, 1);
-        } else if (ev.vec === SOFTIRQ_NET_TX) {
-          if (c.txStart === c.txStart) {
-            this.problem('unmatched-entry', `CPU ${ev.cpu}: NET_TX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
-            this.end(c, K_TX, Math.max(prev, c.txStart), 0);
-          }
-          c.txStart = t;
-          c.txSeen = true;
-          this.open(c, K_TX, t);
-        } else this.ignoredSoftirqs++;
+        this.softirqEntry(c, t, prev, ev.vec, ev.comm);
         return;
       case 'softirq_exit':
-        if (ev.vec === SOFTIRQ_NET_RX) {
-          if (c.rxStart === c.rxStart) this.end(c, K_RX, t, 0);
-          else if (!c.rxSeen) {
-            // Open when the capture started: clamp it to the capture start.
-            c.rxSeen = true;
-            c.rxStart = this.clampStart(c);
-            c.rxKsoftirqd = c.rxHeadKsoftirqd;
-            c.rxComm = c.rxKsoftirqd ? `ksoftirqd/${c.cpu}` : '';
-            this.grid!.addAt(c.core.netRxCount, c.rxStart, 1);
-            if (c.rxKsoftirqd) this.grid!.addAt(c.core.ksCount, c.rxStart, 1);
-            this.endHead(c, K_RX, t);
-          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: NET_RX exit at ${t} ns without its entry (lost events?): ignored`);
-          c.rxLastPollEnd = NaN;
-        } else if (ev.vec === SOFTIRQ_NET_TX) {
-          if (c.txStart === c.txStart) this.end(c, K_TX, t, 0);
-          else if (!c.txSeen) {
-            c.txSeen = true;
-            c.txStart = this.clampStart(c);
-            this.endHead(c, K_TX, t);
-          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: NET_TX exit at ${t} ns without its entry (lost events?): ignored`);
-        } else this.ignoredSoftirqs++;
-        return;
-      case 'softirq_raise':
+        this.softirqExit(c, t, ev.vec);
         return;
       case 'workqueue_queue_work':
         this.queueWork(c, ev.work, ev.workqueue);
         return;
       case 'workqueue_execute_start':
-        if (c.workStart === c.workStart) {
-          if (c.workPtr === ev.work) {
-            this.problem('unmatched-entry', `CPU ${ev.cpu}: work ${ev.work} starts at ${t} ns while it is still executing: the earlier run is closed at the last event seen (${prev} ns)`);
-            this.end(c, K_WORK, Math.max(prev, c.workStart), 0);
-          } else {
-            // kernel/workqueue.c: process_one_work may sleep, and another kworker then runs its
-            // item on this CPU. The earlier item's slice ends where the later one begins.
-            if (c.suspended.length >= SUSPENDED_WORK_KEPT) c.suspended.shift();
-            c.suspended.push(c.workPtr);
-            this.end(c, K_WORK, t, 0);
-          }
-        }
-        c.workStart = t;
-        c.workPtr = ev.work;
-        c.workFn = ev.function;
-        c.workSeen = true;
-        this.open(c, K_WORK, t);
+        this.workStart(c, t, prev, ev.work, ev.function);
         return;
       case 'workqueue_execute_end':
-        if (c.workStart === c.workStart && c.workPtr === ev.work) this.end(c, K_WORK, t, 0);
-        else {
-          const si = c.suspended.indexOf(ev.work);
-          if (si >= 0) c.suspended.splice(si, 1);
-          else if (!c.workSeen && c.workStart !== c.workStart) {
-            c.workSeen = true;
-            c.workStart = this.clampStart(c);
-            c.workPtr = ev.work;
-            c.workFn = ev.function;
-            this.endHead(c, K_WORK, t);
-          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: work ${ev.work} ends at ${t} ns without its start (lost events?): ignored`);
-        }
+        this.workEnd(c, t, ev.work, ev.function);
         return;
       case 'sched_switch_in':
-        if (ev.comm.startsWith('napi/')) {
-          if (c.thrStart === c.thrStart) {
-            // A new napi kthread on the CPU means the previous one left, whether or not its
-            // switch-out was recorded (kernel/sched/core.c: __schedule).
-            if (c.thrPid === ev.pid) {
-              this.problem('unmatched-entry', `CPU ${ev.cpu}: ${ev.comm} switched in at ${t} ns while running: the earlier run is closed at the last event seen (${prev} ns)`);
-              this.end(c, K_THREAD, Math.max(prev, c.thrStart), 0);
-            } else this.end(c, K_THREAD, t, 0);
-          }
-          c.thrStart = t;
-          c.thrPid = ev.pid;
-          c.thrComm = ev.comm;
-          c.thrLastPollEnd = t;
-          c.thrSeen = true;
-          this.open(c, K_THREAD, t);
-        }
+        this.switchIn(c, t, prev, ev.pid, ev.comm);
         return;
       case 'sched_switch_out':
-        if (ev.comm.startsWith('napi/')) {
-          if (c.thrStart === c.thrStart && c.thrPid === ev.pid) this.end(c, K_THREAD, t, 0);
-          else if (!c.thrSeen && c.thrStart !== c.thrStart) {
-            c.thrSeen = true;
-            c.thrStart = this.clampStart(c);
-            c.thrPid = ev.pid;
-            c.thrComm = ev.comm;
-            this.endHead(c, K_THREAD, t);
-          } else this.problem('unmatched-exit', `CPU ${ev.cpu}: ${ev.comm} switched out at ${t} ns without its switch-in: ignored`);
-        }
+        this.switchOut(c, t, ev.pid, ev.comm);
         return;
-      case 'sched_migrate_task':
+      default:
+        // softirq_raise, sched_migrate_task: not needed for the timeline.
         return;
     }
+  }
+
+  private softirqEntry(c: CpuState, t: number, prev: number, vec: number, comm: string): void {
+    if (vec === SOFTIRQ_NET_RX) {
+      if (c.rxStart === c.rxStart) {
+        // net/core/dev.c never nests NET_RX in itself: the exit was lost. The softirq ran at
+        // least until the last event seen on this CPU.
+        this.problem('unmatched-entry', `CPU ${c.cpu}: NET_RX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
+        this.end(c, K_RX, Math.max(prev, c.rxStart), 0);
+      }
+      c.rxStart = t;
+      c.rxLastPollEnd = t;
+      c.rxSeen = true;
+      c.rxComm = comm;
+      c.rxKsoftirqd = comm.startsWith('ksoftirqd/');
+      this.open(c, K_RX, t);
+      const g = this.grid!;
+      g.addAt(c.core.netRxCount, t, 1);
+      if (c.rxKsoftirqd) g.addAt(c.core.ksCount, t, 1);
+    } else if (vec === SOFTIRQ_NET_TX) {
+      if (c.txStart === c.txStart) {
+        this.problem('unmatched-entry', `CPU ${c.cpu}: NET_TX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
+        this.end(c, K_TX, Math.max(prev, c.txStart), 0);
+      }
+      c.txStart = t;
+      c.txSeen = true;
+      this.open(c, K_TX, t);
+    } else this.ignoredSoftirqs++;
+  }
+
+  private softirqExit(c: CpuState, t: number, vec: number): void {
+    if (vec === SOFTIRQ_NET_RX) {
+      if (c.rxStart === c.rxStart) this.end(c, K_RX, t, 0);
+      else if (!c.rxSeen) {
+        // Open when the capture started: clamp it to the capture start.
+        c.rxSeen = true;
+        c.rxStart = this.clampStart(c);
+        c.rxKsoftirqd = c.rxHeadKsoftirqd;
+        c.rxComm = c.rxKsoftirqd ? `ksoftirqd/${c.cpu}` : '';
+        this.grid!.addAt(c.core.netRxCount, c.rxStart, 1);
+        if (c.rxKsoftirqd) this.grid!.addAt(c.core.ksCount, c.rxStart, 1);
+        this.endHead(c, K_RX, t);
+      } else this.problem('unmatched-exit', `CPU ${c.cpu}: NET_RX exit at ${t} ns without its entry (lost events?): ignored`);
+      c.rxLastPollEnd = NaN;
+    } else if (vec === SOFTIRQ_NET_TX) {
+      if (c.txStart === c.txStart) this.end(c, K_TX, t, 0);
+      else if (!c.txSeen) {
+        c.txSeen = true;
+        c.txStart = this.clampStart(c);
+        this.endHead(c, K_TX, t);
+      } else this.problem('unmatched-exit', `CPU ${c.cpu}: NET_TX exit at ${t} ns without its entry (lost events?): ignored`);
+    } else this.ignoredSoftirqs++;
+  }
+
+  private workStart(c: CpuState, t: number, prev: number, work: string, fn: string): void {
+    if (c.workStart === c.workStart) {
+      if (c.workPtr === work) {
+        this.problem('unmatched-entry', `CPU ${c.cpu}: work ${work} starts at ${t} ns while it is still executing: the earlier run is closed at the last event seen (${prev} ns)`);
+        this.end(c, K_WORK, Math.max(prev, c.workStart), 0);
+      } else {
+        // kernel/workqueue.c: process_one_work may sleep, and another kworker then runs its
+        // item on this CPU. The earlier item's slice ends where the later one begins.
+        if (c.suspended.length >= SUSPENDED_WORK_KEPT) c.suspended.shift();
+        c.suspended.push(c.workPtr);
+        this.end(c, K_WORK, t, 0);
+      }
+    }
+    c.workStart = t;
+    c.workPtr = work;
+    c.workFn = fn;
+    c.workSeen = true;
+    this.open(c, K_WORK, t);
+  }
+
+  private workEnd(c: CpuState, t: number, work: string, fn: string): void {
+    if (c.workStart === c.workStart && c.workPtr === work) {
+      this.end(c, K_WORK, t, 0);
+      return;
+    }
+    const si = c.suspended.indexOf(work);
+    if (si >= 0) c.suspended.splice(si, 1);
+    else if (!c.workSeen && c.workStart !== c.workStart) {
+      c.workSeen = true;
+      c.workStart = this.clampStart(c);
+      c.workPtr = work;
+      c.workFn = fn;
+      this.endHead(c, K_WORK, t);
+    } else this.problem('unmatched-exit', `CPU ${c.cpu}: work ${work} ends at ${t} ns without its start (lost events?): ignored`);
+  }
+
+  private switchIn(c: CpuState, t: number, prev: number, pid: number, comm: string): void {
+    if (!comm.startsWith('napi/')) return;
+    if (c.thrStart === c.thrStart) {
+      // A new napi kthread on the CPU means the previous one left, whether or not its
+      // switch-out was recorded (kernel/sched/core.c: __schedule).
+      if (c.thrPid === pid) {
+        this.problem('unmatched-entry', `CPU ${c.cpu}: ${comm} switched in at ${t} ns while running: the earlier run is closed at the last event seen (${prev} ns)`);
+        this.end(c, K_THREAD, Math.max(prev, c.thrStart), 0);
+      } else this.end(c, K_THREAD, t, 0);
+    }
+    c.thrStart = t;
+    c.thrPid = pid;
+    c.thrComm = comm;
+    c.thrLastPollEnd = t;
+    c.thrSeen = true;
+    this.open(c, K_THREAD, t);
+  }
+
+  private switchOut(c: CpuState, t: number, pid: number, comm: string): void {
+    if (!comm.startsWith('napi/')) return;
+    if (c.thrStart === c.thrStart && c.thrPid === pid) this.end(c, K_THREAD, t, 0);
+    else if (!c.thrSeen && c.thrStart !== c.thrStart) {
+      c.thrSeen = true;
+      c.thrStart = this.clampStart(c);
+      c.thrPid = pid;
+      c.thrComm = comm;
+      this.endHead(c, K_THREAD, t);
+    } else this.problem('unmatched-exit', `CPU ${c.cpu}: ${comm} switched out at ${t} ns without its switch-in: ignored`);
   }
 
   /** Where a slice open at the capture's start is clamped to: the origin, or the CPU's first event if earlier. */
@@ -564,8 +593,8 @@ export class TimelineBuilder {
       g.addSpan(c.core.cryptBusy, start, t);
       let acc = this.cryptByWork.get(c.workPtr);
       if (acc === undefined) this.cryptByWork.set(c.workPtr, (acc = new CryptAcc()));
-      acc.busyByCpu.set(c.cpu, (acc.busyByCpu.get(c.cpu) ?? 0) + (t - start));
-      acc.itemsByCpu.set(c.cpu, (acc.itemsByCpu.get(c.cpu) ?? 0) + 1);
+      acc.busyByCpu[c.cpu] = (acc.busyByCpu[c.cpu] ?? 0) + (t - start);
+      acc.itemsByCpu[c.cpu] = (acc.itemsByCpu[c.cpu] ?? 0) + 1;
     } else g.addSpan(c.core.otherWorkBusy, start, t);
     if (clamp !== 0) this.clamped++;
     if (c.slices !== undefined) this.keep(c, crypt ? 'crypt_work' : 'work', start, t, c.workFn, clamp);
@@ -581,17 +610,12 @@ export class TimelineBuilder {
 
   private queueWork(c: CpuState, work: string, workqueue: string): void {
     if (!workqueue.startsWith(CRYPT_WQ_PREFIX)) return;
-    let dev = this.wqDevCache.get(workqueue);
-    if (dev === undefined) {
-      dev = workqueue.slice(CRYPT_WQ_PREFIX.length);
-      this.wqDevCache.set(workqueue, dev);
-    }
-    if (this.workDev.get(work) !== dev) this.workDev.set(work, dev);
-    let byCpu = this.queueWorkByDev.get(dev);
-    if (byCpu === undefined) this.queueWorkByDev.set(dev, (byCpu = new Map()));
+    let q = this.queueByWq.get(workqueue);
+    if (q === undefined) this.queueByWq.set(workqueue, (q = new QueueAcc(workqueue.slice(CRYPT_WQ_PREFIX.length))));
+    if (this.workDev.get(work) !== q.dev) this.workDev.set(work, q.dev);
     // Counted on the CPU the event fired on: the CPU that received the packet (its RSS core).
     // req_cpu is not it: wg queues with queue_work_on(the round-robin decrypt CPU, ...).
-    byCpu.set(c.cpu, (byCpu.get(c.cpu) ?? 0) + 1);
+    q.byCpu[c.cpu] = (q.byCpu[c.cpu] ?? 0) + 1;
   }
 
   private napiOf(napi: string, dev: string): NapiAcc {
@@ -889,14 +913,17 @@ export class TimelineBuilder {
       return d;
     };
     for (const d of header?.devices ?? []) devOf(d.name);
-    for (const [dev, byCpu] of this.queueWorkByDev) {
-      const d = devOf(dev);
-      for (const [cpu, n] of byCpu) d.queueWorkByCpu.set(cpu, n);
-    }
+    const addTo = (m: Map<number, number>, arr: readonly (number | undefined)[]) => {
+      for (let cpu = 0; cpu < arr.length; cpu++) {
+        const v = arr[cpu];
+        if (v !== undefined) m.set(cpu, (m.get(cpu) ?? 0) + v);
+      }
+    };
+    for (const q of this.queueByWq.values()) addTo(devOf(q.dev).queueWorkByCpu, q.byCpu);
     for (const [work, acc] of this.cryptByWork) {
       const d = devOf(this.workDev.get(work) ?? UNKNOWN_DEVICE);
-      for (const [cpu, v] of acc.busyByCpu) d.cryptBusyByCpu.set(cpu, (d.cryptBusyByCpu.get(cpu) ?? 0) + v);
-      for (const [cpu, v] of acc.itemsByCpu) d.cryptItemsByCpu.set(cpu, (d.cryptItemsByCpu.get(cpu) ?? 0) + v);
+      addTo(d.cryptBusyByCpu, acc.busyByCpu);
+      addTo(d.cryptItemsByCpu, acc.itemsByCpu);
     }
 
     let slices: Map<number, Slice[]> | undefined;
