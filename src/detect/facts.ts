@@ -68,6 +68,12 @@ export interface TimelineFacts {
   meanUtilization: number;
   /** Events lost or lines skipped: every figure is a lower bound. */
   lossy: boolean;
+  /**
+   * Packets the gateway's idle capacity could still process: idle core time over the capture
+   * divided by the measured CPU cost of a packet (all traced busy time over all forwarded
+   * packets). An upper bound on any throughput a finding can claim was lost.
+   */
+  spareCapacityPackets: number;
   /** Short names for NAPIs: the device when it has one NAPI, else `dev#<last 4 hex digits>`. */
   labels: string[];
 }
@@ -171,6 +177,13 @@ function napiFacts(t: Timeline, n: NapiInstance): NapiFacts {
   };
 }
 
+function spareCapacity(cores: CoreFacts[], durationNs: number, work: number): number {
+  const busy = cores.reduce((s, c) => s + c.busyNs, 0);
+  if (work <= 0 || busy <= 0) return 0;
+  const idle = cores.reduce((s, c) => s + Math.max(0, durationNs - c.busyNs), 0);
+  return idle / (busy / work);
+}
+
 export function computeFacts(t: Timeline): TimelineFacts {
   const windowLen = windowLengths(t);
   const durationNs = t.capture.durationNs as number;
@@ -189,6 +202,7 @@ export function computeFacts(t: Timeline): TimelineFacts {
     totalPolls: napis.reduce((s, n) => s + n.polls, 0),
     meanUtilization: cores.length > 0 ? cores.reduce((s, c) => s + c.utilization, 0) / cores.length : 0,
     lossy: t.capture.lostEvents > 0 || t.capture.skippedLines > 0,
+    spareCapacityPackets: spareCapacity(cores, durationNs, napis.reduce((s, n) => s + n.work, 0)),
     labels: napiLabels(t.napis),
   };
 }

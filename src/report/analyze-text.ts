@@ -75,9 +75,7 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
       `${count(c.events)} (${count(c.lostEvents)} lost, ${count(c.skippedLines)} lines skipped${c.clampedSlices > 0 ? `, ${count(c.clampedSlices)} slices clamped` : ''})`,
     ),
   ];
-  if (c.devices.length > 0) {
-    lines.push(row('devices', c.devices.map((d) => `${d.name} (${d.kind}, threaded=${d.threaded ?? '?'})`).join(', ')));
-  }
+  if (c.devices.length > 0) lines.push(row('devices', deviceGroups(c.devices)));
   const polls = r.napis.reduce((s, n) => s + n.polls, 0);
   const packets = r.napis.reduce((s, n) => s + n.work, 0);
   const threaded = r.napis.reduce((s, n) => s + n.threadedPolls, 0);
@@ -103,6 +101,37 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
     for (const w of pr.warnings) lines.push(row('', `replay: ${w}`));
   }
   return lines;
+}
+
+/**
+ * Devices grouped by kind and threaded flag, runs of numbered names collapsed:
+ * `wg0-wg7 (wireguard, threaded=0), eth0 (physical, threaded=?)`.
+ */
+export function deviceGroups(devs: readonly { name: string; kind: string; threaded?: number }[]): string {
+  const groups = new Map<string, string[]>();
+  for (const d of devs) {
+    const k = `${d.kind}, threaded=${d.threaded ?? '?'}`;
+    groups.set(k, [...(groups.get(k) ?? []), d.name]);
+  }
+  return [...groups].map(([k, names]) => `${collapseNames(names)} (${k})`).join(', ');
+}
+
+function collapseNames(names: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < names.length; ) {
+    const m = /^(.*?)(\d+)$/.exec(names[i]!);
+    let j = i;
+    if (m) {
+      while (j + 1 < names.length) {
+        const n = /^(.*?)(\d+)$/.exec(names[j + 1]!);
+        if (!n || n[1] !== m[1] || Number(n[2]) !== Number(m[2]) + (j + 1 - i)) break;
+        j++;
+      }
+    }
+    out.push(j - i >= 2 ? `${names[i]}-${names[j]}` : names.slice(i, j + 1).join(', '));
+    i = j + 1;
+  }
+  return out.join(', ');
 }
 
 function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootSeconds, coreShares, CORE_SEGMENTS } from '../../src/report/analyze-text.js';
+import { bootSeconds, coreShares, CORE_SEGMENTS, deviceGroups } from '../../src/report/analyze-text.js';
 import { segmentCells, stackedBar } from '../../src/report/render/bars.js';
 import { PLAIN } from '../../src/report/render/style.js';
 import type { CpuJson } from '../../src/report/schema.js';
@@ -47,5 +47,15 @@ describe('boot-time seconds', () => {
     expect(bootSeconds('17280000123456789')).toBe('17280000.123456789 s');
     expect(bootSeconds('5')).toBe('0.000000005 s');
     expect(bootSeconds('1000000000')).toBe('1.000000000 s');
+  });
+});
+
+describe('device list', () => {
+  it('groups devices by kind and threaded flag and collapses numbered runs', () => {
+    const wg = (i: number, threaded?: number) => ({ name: `wg${i}`, kind: 'wireguard', ...(threaded === undefined ? {} : { threaded }) });
+    expect(deviceGroups([0, 1, 2, 3].map((i) => wg(i, 0)))).toBe('wg0-wg3 (wireguard, threaded=0)');
+    expect(deviceGroups([wg(0, 1), wg(1, 1), wg(2, 0), { name: 'eth0', kind: 'physical' }, wg(5, 1)])).toBe(
+      'wg0, wg1, wg5 (wireguard, threaded=1), wg2 (wireguard, threaded=0), eth0 (physical, threaded=?)',
+    );
   });
 });

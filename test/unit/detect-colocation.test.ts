@@ -38,6 +38,16 @@ describe('co-location', () => {
     expect(f!.recommendation!.commands).toEqual(['echo 1 > /sys/class/net/wg0/threaded', 'echo 1 > /sys/class/net/wg1/threaded']);
   });
 
+  it('the cost is capped by the idle capacity of the gateway: on one saturated core it is zero', () => {
+    const [f] = coloc('cpus 0\ncpu0: A B A B A B A B A B A B A B A B');
+    expect(f!.details.lostPackets).toBeCloseTo(960, 6);
+    expect(f!.costEstimate.share).toBe(0);
+    // A second core decrypting half the time: 8 ms idle; a packet costs (16 ms of polls + 8 ms
+    // of crypt) / 1024 packets, so the idle time could process 8/24 * 1024 = 341.3 packets.
+    const [g] = coloc('cpus 0-1\ncpu0: A B A B A B A B A B A B A B A B\ncpu1: # # # # # # # # . . . . . . . .');
+    expect(g!.costEstimate.share).toBeCloseTo(1024 / 3 / (1024 + 1024 / 3), 6);
+  });
+
   it('tunnels each on their own core are not co-located', () => {
     expect(
       coloc(`

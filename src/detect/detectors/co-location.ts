@@ -127,10 +127,16 @@ export const coLocation: Detector = {
         const top = mine.slice(0, 3).map((w) => `${labelOf(w.waitedFor)} ${dur(w.ns)}`);
         evidence.push(`${facts.labels[l.index]} waited ${dur(total)} for the others' polls (${top.join(', ')}${mine.length > 3 ? ', ...' : ''})`);
       }
+      // What they could have forwarded is also bounded by what the rest of the gateway could
+      // process: its idle core time at the measured CPU cost per packet.
+      const claimed = Math.min(lostPackets, facts.spareCapacityPackets);
       if (lostPackets > 0) {
-        evidence.push(`at their own poll rate the waiting tunnels would have forwarded about ${count(lostPackets)} more packets`);
+        evidence.push(
+          `at their own poll rate the waiting tunnels would have forwarded about ${count(lostPackets)} more packets` +
+            (claimed < lostPackets ? `; the idle capacity of all cores could process about ${count(claimed)} of them (cost counted)` : ''),
+        );
       }
-      const share = lostPackets > 0 ? lostPackets / (facts.totalWork + lostPackets) : 0;
+      const share = claimed > 0 ? claimed / (facts.totalWork + claimed) : 0;
       const first = runs[0];
       const last = runs[runs.length - 1];
       out.push({
@@ -149,7 +155,9 @@ export const coLocation: Detector = {
         ),
         costEstimate: {
           share,
-          basis: 'packets the waiting tunnels would have forwarded in the time they waited, at their own measured packets per ns of poll time, over all forwarded packets',
+          basis:
+            'packets the waiting tunnels would have forwarded in the time they waited, at their own measured packets per ns of poll time, ' +
+            'capped by what the idle time of all cores could process at the measured CPU cost per packet; as a share of the forwarded packets plus those',
         },
         lossy: false,
         details,
