@@ -85,6 +85,7 @@ const signed = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''
 
 /** A one-line verdict per model, from its numbers only. */
 export function verdict(m: ModelResult, r: ReplayResult): string {
+  if (r.tunnels === 0) return 'no tunnel carried packets in this capture: nothing to predict';
   const change = `${signed(m.changeVsMeasured)} vs measured`;
   const saturated = m.cpus.filter((c) => c.utilization >= 0.95).length;
   const mean = m.cpus.reduce((a, c) => a + c.utilization, 0) / Math.max(1, m.cpus.length);
