@@ -133,7 +133,11 @@ export const coLocation: Detector = {
       if (lostPackets > 0) {
         evidence.push(
           `at their own poll rate the waiting tunnels would have forwarded about ${count(lostPackets)} more packets` +
-            (claimed < lostPackets ? `; the idle capacity of all cores could process about ${count(claimed)} of them (cost counted)` : ''),
+            (claimed >= lostPackets
+              ? ''
+              : claimed > 0
+                ? `; the cores' idle time could process only about ${count(claimed)} of them, so that is the cost counted`
+                : `; no core had idle time left to process them, so no cost is counted`),
         );
       }
       const share = claimed > 0 ? claimed / (facts.totalWork + claimed) : 0;
