@@ -98,7 +98,9 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions): Time
   const span = Math.max(0, to - from);
   const colNs = span / columns;
   const cpus = tl.cpus.filter((c) => opts.cpus === undefined || opts.cpus.includes(c));
-  const complete = tl.slices !== undefined && !tl.diagnostics.some((d) => d.code === 'slices-cut') && cpus.every((c) => tl.slices!.has(c));
+  // Windows-mode captures have no slices at all: their series are the only source.
+  const complete =
+    tl.capture.mode === 'events' && tl.slices !== undefined && !tl.diagnostics.some((d) => d.code === 'slices-cut') && cpus.every((c) => tl.slices!.has(c));
   const a = start + from;
 
   const cores = cpus.map((cpu) => {

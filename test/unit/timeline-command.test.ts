@@ -110,6 +110,25 @@ describe('wgtrace timeline', () => {
   });
 });
 
+describe('timeline view of a windows-mode capture', () => {
+  it('uses the per-window series (there are no slices)', () => {
+    // Interval 100 ns, 2 windows. CPU 0: tunnel A busy 80 of the first window (NET_RX 90),
+    // then NET_RX 60 with no poll in the second. With 4 columns of 50 ns each window is shared
+    // evenly by two columns: A, A, s, s (the second window is 60% busy: per column NET_RX
+    // 30 ns > idle 20 ns).
+    const h = header([0], 200, { mode: 'windows', intervalNs: 100 });
+    const tl = build(h, [
+      `WN 100 100 0 0xa wg0 80 3 192 3
+       WC 100 100 0 90 3 0 0 0 0 0
+       WC 200 100 0 60 2 0 0 0 0 0`,
+    ], { slices: {} });
+    const v = buildTimelineView(tl, { file: 'w', columns: 4 });
+    expect(v.range.source).toBe('windows');
+    expect(v.cores[0]!.strip).toBe('AAss');
+    expect(v.cores[0]!.utilization).toEqual([90, 90, 60, 60]);
+  });
+});
+
 describe('wgtrace export', () => {
   it('writes a Perfetto JSON file with one thread per CPU', async () => {
     const f = fixture();
