@@ -2,6 +2,7 @@ import { createWriteStream, renameSync, unlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import type { Writable } from 'node:stream';
+import { InputError } from '../base/diagnostics.js';
 import { writeSynthCapture, type Plant, type SynthOptionsInput } from './writer.js';
 
 /**
@@ -39,6 +40,8 @@ export async function writeSynthFile(path: string, opts: SynthOptionsInput): Pro
     } catch {
       // already gone
     }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') throw new InputError(`cannot write: ${code} (${(e as Error).message.replace(tmp, path)})`, path);
     throw e;
   }
 }
