@@ -100,7 +100,7 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions): Time
   const cpus = tl.cpus.filter((c) => opts.cpus === undefined || opts.cpus.includes(c));
   // Windows-mode captures have no slices at all: their series are the only source.
   const complete =
-    tl.capture.mode === 'events' && tl.slices !== undefined && !tl.diagnostics.some((d) => d.code === 'slices-cut') && cpus.every((c) => tl.slices!.has(c));
+    tl.capture.mode === 'events' && tl.slices !== undefined && (tl.capture.slicesCut ?? 0) === 0 && cpus.every((c) => tl.slices!.has(c));
   const a = start + from;
 
   const cores = cpus.map((cpu) => {

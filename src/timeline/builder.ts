@@ -954,6 +954,7 @@ export class TimelineBuilder {
         skippedLines: summary.skippedLines,
         clampedSlices: this.clamped,
         cpusGuessed,
+        ...(this.sliceReq !== undefined ? { slicesCut: this.slicesCut } : {}),
       },
       cpus,
       windowNs: durNs(W),

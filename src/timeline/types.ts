@@ -47,6 +47,8 @@ export interface CaptureFacts {
   clampedSlices: number;
   /** True when CPUs came from events, not from a header. */
   cpusGuessed: boolean;
+  /** Slices not kept because `SliceRequest.maxSlices` was reached (0 or absent: all requested slices kept). */
+  slicesCut?: number;
 }
 
 export interface CoreSeries {

@@ -281,6 +281,8 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
     expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 20+5@0', 'net_rx NET_RX 30+5@0', 'net_rx NET_RX 40+5@0']);
     expect(tl.slices!.has(1)).toBe(false);
     expect(codes(tl)).toContain('slices-cut');
+    // NET_RX at 20, 30, 40, 50 and 60 overlap [20, 60]: 3 kept, 2 cut.
+    expect(tl.capture.slicesCut).toBe(2);
     // Series are complete regardless of the slice request.
     expect(arr(tl.cores.get(0)!.netRxCount).reduce((x, y) => x + y)).toBe(10);
   });
