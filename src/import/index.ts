@@ -9,6 +9,7 @@ import { bpftraceJsonImporter } from './bpftrace-json.js';
 import { bpftraceTextImporter } from './bpftrace-text.js';
 import { csvImporter } from './csv.js';
 import { perfScriptImporter } from './perf-script.js';
+import { MAX_LINE_CHARS } from './common.js';
 import { FORMAT_NAMES, type FormatName, type Importer, type ImportSummary } from './types.js';
 
 /**
@@ -128,17 +129,62 @@ async function* decode(
     source = gunzip as AsyncIterable<Buffer>;
     void feed;
   }
-  const dec = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
-  for await (const b of source) {
-    const s = dec.decode(b, { stream: true });
+  // Decoded in pieces that end at a '\n' byte: 0x0A never occurs inside a UTF-8 sequence, so
+  // each piece decodes on its own, exactly, and the importers get text chunks made of whole
+  // lines. That spares the line splitter a string concatenation per chunk (a cons string it
+  // must flatten), which measured about a quarter of the whole import's time.
+  const dec = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  let atStart = true;
+  const text = (buf: Uint8Array): string => {
+    let s = dec.decode(buf);
+    if (atStart) {
+      atStart = false;
+      if (s.charCodeAt(0) === 0xfeff) s = s.slice(1); // a BOM at the very start only
+    }
     if (s.indexOf('\uFFFD') >= 0) stats.replaced += countReplacement(s);
-    if (s.length > 0) yield s;
+    return s;
+  };
+  /** Bytes after the last '\n' seen, waiting for the rest of their line. */
+  let held: Buffer[] = [];
+  let heldLen = 0;
+  for await (const b of source) {
+    const lastNl = b.lastIndexOf(10);
+    if (lastNl < 0) {
+      held.push(b);
+      heldLen += b.length;
+      if (heldLen > MAX_HELD_BYTES) {
+        // A line longer than any we accept: pass it on in pieces cut at a character boundary
+        // (the line splitter skips it), so memory stays bounded.
+        const all = Buffer.concat(held);
+        const cut = charBoundary(all);
+        yield text(all.subarray(0, cut));
+        held = cut < all.length ? [all.subarray(cut)] : [];
+        heldLen = all.length - cut;
+      }
+      continue;
+    }
+    if (held.length > 0) {
+      const firstNl = b.indexOf(10);
+      held.push(b.subarray(0, firstNl + 1));
+      yield text(Buffer.concat(held));
+      if (lastNl > firstNl) yield text(b.subarray(firstNl + 1, lastNl + 1));
+    } else {
+      yield text(b.subarray(0, lastNl + 1));
+    }
+    held = lastNl + 1 < b.length ? [b.subarray(lastNl + 1)] : [];
+    heldLen = b.length - lastNl - 1;
   }
-  const tail = dec.decode();
-  if (tail.length > 0) {
-    if (tail.indexOf('\uFFFD') >= 0) stats.replaced += countReplacement(tail);
-    yield tail;
-  }
+  if (held.length > 0) yield text(Buffer.concat(held));
+}
+
+/** Bytes held for one unfinished line before they are passed on anyway (>= 4 bytes per character of MAX_LINE_CHARS). */
+const MAX_HELD_BYTES = 4 * MAX_LINE_CHARS;
+
+/** Length of the longest prefix of `b` that does not end inside a UTF-8 sequence. */
+function charBoundary(b: Buffer): number {
+  let i = b.length - 1;
+  while (i > 0 && (b[i]! & 0xc0) === 0x80) i--;
+  return i >= 0 && b[i]! >= 0xc0 ? i : b.length;
 }
 
 function countReplacement(s: string): number {

@@ -79,6 +79,33 @@ describe('importCapture', () => {
     expect(r.events).toHaveLength(13);
   });
 
+  it('multi-byte characters split across reads decode exactly (stdin in 1-byte reads)', async () => {
+    const text = Buffer.from('SE 1000 0 3 7 ünïcødé ✓\nSX 2000 0 3\n');
+    const stdin = Readable.from([...text].map((byte) => Buffer.from([byte])));
+    const r = await load('-', { stdin });
+    expect(r.diagnostics.count('invalid-utf8')).toBe(0);
+    expect(dump(r.events)).toEqual(['softirq_entry ts=0 cpu=0 vec=3 pid=7 comm=ünïcødé ✓', 'softirq_exit ts=1000 cpu=0 vec=3']);
+  });
+
+  it('a 10 MB line of multi-byte characters is skipped with its line number, memory bounded', async () => {
+    const path = join(tmp, 'long.txt');
+    const lines = readFileSync(join(FIX, 'canonical.txt'), 'utf8').split('\n');
+    writeFileSync(path, [...lines.slice(0, 20), 'é'.repeat(5 * 1024 * 1024), ...lines.slice(20)].join('\n'));
+    const r = await load(path);
+    expect(r.diagnostics.count('invalid-utf8')).toBe(0);
+    expect(r.diagnostics.items.filter((d) => d.code === 'line-too-long').map((d) => d.line)).toEqual([21]);
+    expect(r.events).toHaveLength(13);
+  });
+
+  it('a UTF-8 byte order mark at the start is dropped', async () => {
+    const path = join(tmp, 'bom.txt');
+    writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(join(FIX, 'canonical.txt'))]));
+    const r = await load(path);
+    expect(r.summary.format).toBe('bpftrace-text');
+    expect(r.summary.header?.cpus).toEqual([0, 1]);
+    expect(r.diagnostics.counts.size).toBe(0);
+  });
+
   it('a missing file is an InputError with the path', async () => {
     const err = await load(join(tmp, 'nope.txt')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
