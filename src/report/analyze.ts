@@ -30,6 +30,8 @@ export interface AnalyzeOptions {
  */
 export const PREDICT_RUNS = 20;
 export const PREDICT_SEED = 1;
+/** Ratio: a predicted change below +5% is within the models' noise; say so rather than promise a gain. */
+export const NO_GAIN_RATIO = 1.05;
 
 export function analyzeTimeline(t: Timeline, opts: AnalyzeOptions): AnalyzeResult {
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
@@ -87,7 +89,9 @@ function attachGain(f: Finding, p: PredictionJson): void {
     throughputRatio: m.ratio,
     text:
       `${what} the replay model predicts ${count(m.throughputPps)} packets/s against ${count(p.measuredPps)} measured (x${m.ratio.toFixed(2)}), ` +
-      `median of ${p.runs} seeded runs${p.calibrationMae !== undefined && p.calibrationMae > 0.05 ? `; rough: the model misses measured per-core load by ${(p.calibrationMae * 100).toFixed(0)} points` : ''}`,
+      `median of ${p.runs} seeded runs` +
+      (m.ratio < NO_GAIN_RATIO ? '; the model expects no gain from it on this capture' : '') +
+      (p.calibrationMae !== undefined && p.calibrationMae > 0.05 ? `; rough: the model misses measured per-core load by ${(p.calibrationMae * 100).toFixed(0)} points` : ''),
   };
 }
 

@@ -59,6 +59,7 @@ export const ReplayJson = z.object({
     runs: z.number().int(),
     seed: z.number().int(),
     demand: z.enum(['elastic', 'measured']),
+    utilization: z.enum(['traced', 'proc-stat']),
     stepNs: z.number(),
     horizonNs: z.number(),
     balanceIntervalNs: z.number(),

@@ -18,6 +18,7 @@ export function replayJson(file: string, r: ReplayResult): ReplayJson {
       runs: o.runs,
       seed: o.seed,
       demand: o.demand,
+      utilization: o.utilization,
       stepNs: o.stepNs,
       horizonNs: o.horizonNs,
       balanceIntervalNs: o.balanceIntervalNs,
