@@ -106,7 +106,8 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
 
 /** The entry point for other layers (analyze puts a predicted gain beside each recommendation). */
 export function replayTimeline(timeline: Timeline, opts: ReplayOptionsInput = {}): ReplayResult {
-  return replayWorkload(extractWorkload(timeline), opts);
+  const o = ReplayOptions.parse(opts);
+  return replayWorkload(extractWorkload(timeline, { utilization: o.utilization }), o);
 }
 
 export { meanUtilization };

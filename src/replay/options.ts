@@ -59,6 +59,8 @@ export const ReplayOptions = z
      * model can only lose throughput, never gain it).
      */
     demand: z.enum(['elastic', 'measured']).default('elastic'),
+    /** Per-core utilization and the load that is not ours: traced activity (default) or /proc/stat (see workload.ts). */
+    utilization: z.enum(['traced', 'proc-stat']).default('traced'),
     stepNs: z.number().int().positive().default(DEFAULT_STEP_NS),
     horizonNs: z.number().int().positive().default(DEFAULT_HORIZON_NS),
     balanceIntervalNs: z.number().int().positive().default(DEFAULT_BALANCE_INTERVAL_NS),

@@ -26,7 +26,18 @@ function sum(a: Float64Array | undefined): number {
   return s;
 }
 
-export function extractWorkload(tl: Timeline): Workload {
+export interface WorkloadOptions {
+  /**
+   * Where the per-core utilization (and so the load that is not ours) comes from: `traced`
+   * (what the capture traced: softirqs, polls, work items, napi threads; default) or
+   * `proc-stat` (the header's /proc/stat snapshots: everything that ran, other processes
+   * included). The second treats every other process as a fixed load with priority over ours,
+   * which is wrong for elastic ones (a traffic generator on a testbed takes what is left).
+   */
+  utilization?: 'traced' | 'proc-stat';
+}
+
+export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workload {
   const assumptions: Assumption[] = [];
   const note = (code: string, message: string): void => {
     if (!assumptions.some((a) => a.code === code)) assumptions.push({ code, message });
@@ -42,7 +53,8 @@ export function extractWorkload(tl: Timeline): Workload {
   const measured = new Map<number, number>();
   // Per-core utilization: /proc/stat deltas over the capture when the header has them (they
   // see everything, the senders and any other process included), else the traced activity.
-  const stat = statUtilization(tl);
+  const stat = wo.utilization === 'proc-stat' ? statUtilization(tl) : undefined;
+  if (wo.utilization === 'proc-stat' && !stat) note('no-proc-stat', 'the capture header has no /proc/stat snapshots: per-core utilization from the traced activity');
   if (stat) note('cpu-util-from-proc-stat', 'per-core utilization from /proc/stat before/after the capture (everything that ran, not only what was traced)');
   for (const cpu of cpus) {
     const c = tl.cores.get(cpu);

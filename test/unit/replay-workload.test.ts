@@ -37,7 +37,7 @@ describe('workload extraction', () => {
     const path = join(dir, 'veth.txt');
     writeFileSync(path, CAPTURE);
     const tl = await loadTimeline(path);
-    const w = extractWorkload(tl);
+    const w = extractWorkload(tl, { utilization: 'proc-stat' });
     expect(w.tunnels).toHaveLength(1);
     const t = w.tunnels[0]!;
     expect(t.forwardNsPerPacket).toBeCloseTo(1000, 6);
@@ -50,5 +50,10 @@ describe('workload extraction', () => {
     expect(w.cores[1]!.measuredUtilization).toBe(0);
     expect(w.assumptions.map((a) => a.code).sort()).toEqual(['cpu-util-from-proc-stat', 'no-wireguard', 'rx-core-default']);
     expect(w.threaded).toBe(false);
+    // By default the utilization is what was traced: 12 us of NET_RX in 1 ms, all ours.
+    const traced = extractWorkload(tl);
+    expect(traced.cores[0]!.measuredUtilization).toBeCloseTo(0.012, 9);
+    expect(traced.cores[0]!.foreignLoad).toBeCloseTo(0, 9);
+    expect(traced.assumptions.map((a) => a.code)).not.toContain('cpu-util-from-proc-stat');
   });
 });

@@ -42,18 +42,20 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
     .option('--runs <n>', 'Monte Carlo runs over random placement (default 100)')
     .option('--seed <s>', 'seed of the Monte Carlo runs (default 1)')
     .option('--demand <kind>', 'what each tunnel offers: elastic (takes what it gets) or measured', 'elastic')
+    .option('--utilization <source>', 'per-core utilization and the load that is not ours: traced or proc-stat', 'traced')
     .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
     .option('--json', 'print the result as JSON (versioned; schema in src/report/replay-schema.ts)')
     .option('--format <name>', 'input format (default: sniffed)')
     .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
     .option('--window <ms>', 'aggregation window in milliseconds (default 10, or the capture interval)')
     .option('--quiet', 'no diagnostics on stderr')
-    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; horizon?: string; json?: boolean; format?: string; strict?: boolean; window?: string; quiet?: boolean }) => {
+    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; utilization: string; horizon?: string; json?: boolean; format?: string; strict?: boolean; window?: string; quiet?: boolean }) => {
       const models = parseModels(o.model);
       const runs = parseInt('--runs', o.runs, 1, 100_000);
       const seed = parseInt('--seed', o.seed, 0, 0xffffffff);
       const horizonMs = parseInt('--horizon', o.horizon, 1, 600_000);
       if (o.demand !== 'elastic' && o.demand !== 'measured') throw new UsageError(`--demand ${o.demand}: expected elastic or measured`);
+      if (o.utilization !== 'traced' && o.utilization !== 'proc-stat') throw new UsageError(`--utilization ${o.utilization}: expected traced or proc-stat`);
       const cap = parseCaptureOptions({ ...(o.format !== undefined ? { format: o.format } : {}), ...(o.window !== undefined ? { window: o.window } : {}), strict: o.strict === true });
       const prog = progress(io, capture);
       const timeline = await loadTimeline(capture, {
@@ -67,6 +69,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       const result = replayTimeline(timeline, {
         models,
         demand: o.demand,
+        utilization: o.utilization,
         ...(runs !== undefined ? { runs } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),

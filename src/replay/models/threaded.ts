@@ -78,8 +78,9 @@ export class ThreadedSim {
     const lost = new Float64Array(m);
     this.lastMigrations = [];
     if (this.steps++ % this.balanceEvery === this.balanceEvery - 1) {
-      // Pinned load per core: softirq receive and poll threads (decryption is the same everywhere).
-      const load = new Float64Array(m);
+      // Runnable load per core as CFS sees it: the load that is not ours, softirq receive and
+      // poll threads (decryption is the same everywhere, so it cannot tip the balance).
+      const load = Float64Array.from(inp.capacity, (c) => 1 - c);
       const tl = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const t = inp.tunnels[i]!;
