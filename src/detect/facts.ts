@@ -54,6 +54,8 @@ export interface NapiFacts {
   packetsPerNs: number;
   /** /sys/class/net/<dev>/threaded from the header, when recorded. */
   devThreaded?: number;
+  /** The device's kind from the header, when recorded. */
+  devKind?: string;
 }
 
 export interface TimelineFacts {
@@ -158,6 +160,7 @@ function napiFacts(t: Timeline, n: NapiInstance): NapiFacts {
   const total = cpus.reduce((s, c) => s + weight(c), 0);
   const home = cpus[0];
   const devThreaded = devThreadedFlag(t, n.dev);
+  const devKind = t.capture.header?.devices.find((d) => d.name === n.dev)?.kind;
   return {
     index: n.index,
     dev: n.dev,
@@ -174,6 +177,7 @@ function napiFacts(t: Timeline, n: NapiInstance): NapiFacts {
     moves: n.moves,
     packetsPerNs: n.totals.busyNs > 0 ? n.totals.work / n.totals.busyNs : 0,
     ...(devThreaded === undefined ? {} : { devThreaded }),
+    ...(devKind === undefined ? {} : { devKind }),
   };
 }
 
@@ -228,4 +232,9 @@ export function napiLabels(napis: readonly { dev: string; napi: string }[]): str
   const perDev = new Map<string, number>();
   for (const n of napis) perDev.set(n.dev, (perDev.get(n.dev) ?? 0) + 1);
   return napis.map((n) => (perDev.get(n.dev)! > 1 ? `${n.dev}#${n.napi.slice(-4)}` : n.dev));
+}
+
+/** The device flags a recommendation needs, for one NAPI. */
+export function devFlag(n: NapiFacts): { dev: string; threaded?: number; kind?: string } {
+  return { dev: n.dev, ...(n.devThreaded === undefined ? {} : { threaded: n.devThreaded }), ...(n.devKind === undefined ? {} : { kind: n.devKind }) };
 }

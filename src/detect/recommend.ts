@@ -9,6 +9,8 @@ import { list } from './format.js';
  */
 export interface DevFlag {
   dev: string;
+  /** Device kind from the header (wireguard, veth, ...), when recorded. */
+  kind?: string;
   /** /sys/class/net/<dev>/threaded as recorded in the header, if it was. */
   threaded?: number;
 }
@@ -32,7 +34,7 @@ export function threadedNapiAdvice(devs: readonly DevFlag[], mode: PollMode, why
     unknown.length > 0 ? ` (the capture does not record the threaded flag of ${list(unknown)}; check it with cat /sys/class/net/<dev>/threaded)` : '';
   const mixed = on.length > 0 ? ` ${list(on.map((d) => d.dev))} already ${on.length === 1 ? 'has' : 'have'} it on.` : '';
   return {
-    text: `Enable threaded NAPI on ${list(off.map((d) => d.dev))} so ${why}: each poll then runs in its own napi/<dev> kthread that the scheduler can move to an idle core (the WireGuard default since Linux 6.16)${tail}.${mixed}`,
+    text: `Enable threaded NAPI on ${list(off.map((d) => d.dev))} so ${why}: each poll then runs in its own napi/<dev> kthread that the scheduler can move to an idle core${off.some((d) => d.kind === undefined || d.kind === 'wireguard') ? ' (the WireGuard default since Linux 6.16)' : ''}${tail}.${mixed}`,
     commands: off.map((d) => `echo 1 > /sys/class/net/${d.dev}/threaded`),
   };
 }

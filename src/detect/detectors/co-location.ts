@@ -1,6 +1,6 @@
 import type { Ns } from '../../base/time.js';
 import type { ColocationDetails, Detector, DetectContext, Finding, PollMode } from '../finding.js';
-import { windowRuns } from '../facts.js';
+import { devFlag, windowRuns } from '../facts.js';
 import { count, dur, list, pct, plural, ranges } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
 
@@ -153,7 +153,7 @@ export const coLocation: Detector = {
         toNs: ((t.capture.startNs as number) + (last?.endOffsetNs ?? facts.durationNs)) as Ns,
         evidence,
         recommendation: threadedNapiAdvice(
-          memberFacts.map((m) => ({ dev: m.dev, ...(m.devThreaded === undefined ? {} : { threaded: m.devThreaded }) })),
+          group.map((l) => devFlag(facts.napis[l.index]!)),
           mode,
           `the scheduler can pull these polls apart`,
         ),

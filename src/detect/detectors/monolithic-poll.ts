@@ -2,6 +2,7 @@ import type { Ns } from '../../base/time.js';
 import type { Detector, DetectContext, Finding, MonolithicCore, MonolithicDetails, MonolithicNapi, PollMode } from '../finding.js';
 import { at, count, cpuList, dur, list, pct, plural } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
+import { devFlag } from '../facts.js';
 
 /**
  * monolithic-poll: chains of polls of one NAPI on one core that never complete. A poll that
@@ -151,7 +152,7 @@ export const monolithicPoll: Detector = {
       // NET_RX to ksoftirqd. A threaded poll that never completes holds only its own thread:
       // the scheduler can move everything else away from it, so that alone is information.
       const critical = blockedLabels.length > 0 || ks;
-      const devs = found.map((f) => ({ dev: f.m.dev, ...(facts.napis[f.index]!.devThreaded === undefined ? {} : { threaded: facts.napis[f.index]!.devThreaded! }) }));
+      const devs = found.map((f) => devFlag(facts.napis[f.index]!));
       const lostPackets = found.reduce((a, f) => a + f.lostPackets, 0);
       const who = found.length === 1 ? `${labels[0]}'s poll is` : `${found.length} tunnels' polls are`;
       out.push({
