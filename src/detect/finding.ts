@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Ns } from '../base/time.js';
 import type { Timeline } from '../timeline/types.js';
 import type { Thresholds } from './thresholds.js';
+import type { TimelineFacts } from './facts.js';
 
 /**
  * One result shape for every detector (devtools-frontend's insights): a stable id, a severity,
@@ -199,7 +200,7 @@ export type Finding =
 export interface DetectContext {
   timeline: Timeline;
   thresholds: Thresholds;
-  facts: import('./facts.js').TimelineFacts;
+  facts: TimelineFacts;
 }
 
 export interface Detector {
