@@ -32,6 +32,8 @@ export interface HeaderParseState {
   block?: 'before' | 'after';
   /** Number of `#@` lines consumed. */
   lines: number;
+  /** Rows in the current counter block (bounded). */
+  counterRows: number;
   issues: HeaderIssue[];
 }
 
@@ -45,7 +47,7 @@ const MAX_COUNTER_VALUES = 8193;
 export const MAX_CPU_ID = 8191;
 
 export function newHeaderState(): HeaderParseState {
-  return { fields: {}, fieldLines: {}, devices: [], lines: 0, issues: [] };
+  return { fields: {}, fieldLines: {}, devices: [], lines: 0, counterRows: 0, issues: [] };
 }
 
 function issue(st: HeaderParseState, i: HeaderIssue): void {
@@ -184,8 +186,8 @@ function parseCounterLine(st: HeaderParseState, key: 'softirqs' | 'softnet' | 's
   const snap = st.block === 'before' ? (st.countersBefore ??= emptySnapshot()) : (st.countersAfter ??= emptySnapshot());
   const parts = rest.split(/\s+/, MAX_COUNTER_VALUES + 2).filter((p) => p !== '');
   const name = parts[0];
-  const rows = Object.keys(snap.softirqs).length + Object.keys(snap.softnet).length + Object.keys(snap.stat).length;
-  if (rows >= MAX_COUNTER_ROWS) return bad(st, lineNo, `more than ${MAX_COUNTER_ROWS} counter rows in one block; line ignored`);
+  if (st.counterRows >= MAX_COUNTER_ROWS) return bad(st, lineNo, `more than ${MAX_COUNTER_ROWS} counter rows in one block; line ignored`);
+  st.counterRows++;
   if (parts.length > MAX_COUNTER_VALUES + 1) return bad(st, lineNo, `#@${key} with more than ${MAX_COUNTER_VALUES} values; line ignored`);
   if (name === undefined) return bad(st, lineNo, `#@${key} without values`);
   if (key === 'softirqs') {
@@ -309,6 +311,7 @@ export function parseHeaderLine(st: HeaderParseState, line: string, lineNo?: num
       if (which === 'before') st.countersBefore = snap;
       else st.countersAfter = snap;
       st.block = which;
+      st.counterRows = 0;
       break;
     }
     case 'softirqs':
