@@ -95,7 +95,9 @@ export const coreImbalance: Detector = {
 function breakdown(c: CoreFacts): string {
   const rxOnly = Math.max(0, c.netRxBusyNs - c.pollBusyNs);
   const polls = c.pollBusyNs + c.threadPollBusyNs;
-  return `polls ${dur(polls)}, other NET_RX ${dur(rxOnly)}, crypt ${dur(c.cryptBusyNs)}`;
+  const threads = c.threadPollBusyNs > 0 ? ` (${dur(c.threadPollBusyNs)} in napi threads)` : '';
+  const other = c.otherWorkBusyNs + c.netTxBusyNs;
+  return `polls ${dur(polls)}${threads}, other NET_RX ${dur(rxOnly)}, crypt ${dur(c.cryptBusyNs)}${other > 0 ? `, other work ${dur(other)}` : ''}`;
 }
 
 /** What dominates the busiest core says what to change. */
