@@ -133,6 +133,27 @@ export class WindowAccumulator {
 }
 
 /**
+ * include/trace/events/sched.h (sched_switch print fmt on 6.18): the report-state bits of
+ * prev_state print as letters, none as "R", and the preemption bit (TASK_REPORT_MAX, 0x100) as
+ * a trailing "+". Our script prints the raw number (`%ld`); perf prints the letters: both
+ * become the letters, so the formats agree.
+ */
+const STATE_LETTERS: [number, string][] = [[0x01, 'S'], [0x02, 'D'], [0x04, 'T'], [0x08, 't'], [0x10, 'X'], [0x20, 'Z'], [0x40, 'P'], [0x80, 'I']];
+const TASK_REPORT_MAX = 0x100;
+const stateCache: string[] = [];
+
+export function prevStateLetters(v: number): string {
+  if (!(v >= 0) || v > 0xffff) return String(v);
+  const hit = stateCache[v];
+  if (hit !== undefined) return hit;
+  const bits = v & (TASK_REPORT_MAX - 1);
+  const letters = bits === 0 ? 'R' : STATE_LETTERS.filter(([m]) => (bits & m) !== 0).map(([, l]) => l).join('|');
+  const out = letters + ((v & TASK_REPORT_MAX) !== 0 ? '+' : '');
+  stateCache[v] = out;
+  return out;
+}
+
+/**
  * Parses one line of our scripts' output. Shared by the text importer (one file line) and the
  * JSON importer (each line of a `printf` record's data).
  */
@@ -345,7 +366,9 @@ export class BpftraceRecordParser {
     const pid = this.int(s, 2);
     if (ts !== ts || !(pid >= 0)) return this.bad(line, 'SO (sched_switch out) record: bad ts or pid', s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
-    this.ctx.push({ kind: 'sched_switch_out', ts: ts as Ns, cpu, pid, state: this.str(s, 3), comm: this.comm(s, rest, b) });
+    const st = this.fs[3]!;
+    const stateText = s.charCodeAt(st) >= 48 && s.charCodeAt(st) <= 57 ? prevStateLetters(this.int(s, 3)) : this.str(s, 3);
+    this.ctx.push({ kind: 'sched_switch_out', ts: ts as Ns, cpu, pid, state: stateText, comm: this.comm(s, rest, b) });
   }
 
   private switchIn(s: string, a: number, b: number, line: number): void {

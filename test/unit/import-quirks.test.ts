@@ -241,3 +241,10 @@ describe('bpftrace-json fast path', () => {
     expect(dump(r.events)).toEqual(['softirq_exit ts=0 cpu=0 vec=3']);
   });
 });
+
+describe('sched_switch prev_state', () => {
+  it('the number our script prints becomes the letters perf prints', async () => {
+    const r = await run(bpftraceTextImporter, 'SO 1 0 10 0 a\nSO 2 0 10 1 a\nSO 3 0 10 2 a\nSO 4 0 10 256 a\nSO 5 0 10 128 a\nSO 6 0 10 R+ a\n');
+    expect(r.events.map((e) => (e as { state: string }).state)).toEqual(['R', 'S', 'D', 'R+', 'I', 'R+']);
+  });
+});
