@@ -1,4 +1,4 @@
-import { InputError, type Severity } from '../base/diagnostics.js';
+import { InputError, type Diagnostic, type Severity } from '../base/diagnostics.js';
 import { TimeBase, bootNs, type BootNs, type Ns } from '../base/time.js';
 import { MAX_CPU_ID, finishHeader, newHeaderState, parseHeaderLine, type HeaderParseState } from '../model/capture-text.js';
 import { normalizePointer, type TraceEvent } from '../model/events.js';
@@ -59,7 +59,18 @@ export class ImportContext {
 
   /** A diagnostic that never stops the import (lost events, header notes, summaries). */
   note(severity: Severity, code: string, message: string, line?: number): void {
-    this.opts.diagnostics.add({ severity, code, file: this.file, ...(line !== undefined ? { line } : {}), message: sanitize(message) });
+    this.add({ severity, code, file: this.file, ...(line !== undefined ? { line } : {}), message });
+  }
+
+  /**
+   * Adds to the log; a message that will be kept is sanitised and flattened (built from slices
+   * of a read chunk, it would otherwise pin the whole chunk in memory). Past the log's bound
+   * only the count matters, so nothing is copied.
+   */
+  private add(d: Diagnostic): void {
+    const log = this.opts.diagnostics;
+    if (log.items.length < log.limit) d.message = flatten(sanitize(d.message));
+    log.add(d);
   }
 
   /**
@@ -68,13 +79,15 @@ export class ImportContext {
    */
   problem(code: string, line: number, reason: string): void {
     this.skippedLines++;
-    if (this.strict) throw new InputError(sanitize(reason), this.file, line);
-    this.opts.diagnostics.add({ severity: 'warning', code, file: this.file, line, message: sanitize(reason) });
+    if (this.strict) throw new InputError(flatten(sanitize(reason)), this.file, line);
+    this.add({ severity: 'warning', code, file: this.file, line, message: reason });
   }
 
   /** A `#@` line; returns false when `text` is not one. */
   headerLine(text: string, line: number): boolean {
-    if (!parseHeaderLine(this.headerState, text, line)) return false;
+    if (text.charCodeAt(0) !== 35 || text.charCodeAt(1) !== 64) return false;
+    // A flat copy: header values are kept for the whole analysis and must not pin the chunk.
+    if (!parseHeaderLine(this.headerState, flatten(text), line)) return false;
     if (this.headerState.issues.length > 0) this.drainHeaderIssues();
     return true;
   }
@@ -134,7 +147,7 @@ export class ImportContext {
     this.skippedLines++;
     if (!this.reportedCpus.has(cpu) && this.reportedCpus.size < 64) {
       this.reportedCpus.add(cpu);
-      this.opts.diagnostics.add({ severity: 'warning', code: 'cpu-out-of-range', file: this.file, line, message: why });
+      this.add({ severity: 'warning', code: 'cpu-out-of-range', file: this.file, line, message: why });
     } else {
       this.opts.diagnostics.counts.set('cpu-out-of-range', this.opts.diagnostics.count('cpu-out-of-range') + 1);
     }
