@@ -19,14 +19,14 @@ const asciichart = require('asciichart') as { plot(series: number[] | number[][]
 
 export const TIMELINE_VIEW_VERSION = 1;
 
-/** What a column's character says, besides a tunnel's letter. */
+/** What a column's character says, besides a tunnel's letter (symbols, so they never read as a tunnel). */
 export const STRIP_CHARS = {
   idle: '.',
-  softirq: 's',
-  ksoftirqd: 'k',
-  crypt: 'c',
-  work: 'w',
-  thread: 't',
+  softirq: '~',
+  ksoftirqd: '^',
+  crypt: '*',
+  work: '+',
+  thread: '=',
 } as const;
 /** Letters of NAPI instances in the order they first appear: A-Z, then digits, then `#`. */
 const NAPI_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -111,7 +111,7 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions): Time
       else fromWindows(tl, cpu, a, colNs, columns, occ, busy);
     }
     let strip = '';
-    for (let i = 0; i < columns; i++) strip += dominant(occ[i]!, colNs - busy[i]!);
+    for (let i = 0; i < columns; i++) strip += dominant(occ[i]!, busy[i]!, colNs);
     const util = Array.from(busy, (b) => (colNs > 0 ? Math.round(Math.min(100, (100 * b) / colNs) * 10) / 10 : 0));
     const mean = span > 0 ? busy.reduce((x, y) => x + y, 0) / span : 0;
     return { cpu, strip, utilization: util, meanUtilization: Math.round(mean * 1000) / 10 };
@@ -228,9 +228,17 @@ function fromWindows(tl: Timeline, cpu: number, a: number, colNs: number, column
   }
 }
 
-function dominant(m: Map<string, number>, idle: number): string {
+/**
+ * A column shows its dominant activity once the core is busy for at least this share of it,
+ * even when idle time is larger: a core 40% busy with one tunnel's polls is what the strip
+ * must show, not a row of dots.
+ */
+export const STRIP_MIN_BUSY_SHARE = 0.2;
+
+function dominant(m: Map<string, number>, busy: number, colNs: number): string {
+  if (!(colNs > 0) || busy < STRIP_MIN_BUSY_SHARE * colNs) return STRIP_CHARS.idle;
   let best = STRIP_CHARS.idle as string;
-  let bestV = idle;
+  let bestV = 0;
   for (const [k, v] of m) {
     if (v > bestV + 1e-9) {
       bestV = v;
@@ -243,7 +251,14 @@ function dominant(m: Map<string, number>, idle: number): string {
   return STRIP_CHARS[best as keyof typeof STRIP_CHARS];
 }
 
-const CHAR_STYLE: Record<string, StyleName> = { s: 'red', k: 'magenta', c: 'cyan', w: 'gray', t: 'yellow', '.': 'dim' };
+const CHAR_STYLE: Record<string, StyleName> = {
+  [STRIP_CHARS.softirq]: 'red',
+  [STRIP_CHARS.ksoftirqd]: 'magenta',
+  [STRIP_CHARS.crypt]: 'cyan',
+  [STRIP_CHARS.work]: 'gray',
+  [STRIP_CHARS.thread]: 'yellow',
+  [STRIP_CHARS.idle]: 'dim',
+};
 
 export interface TimelineTextOptions {
   painter?: Painter;
@@ -287,7 +302,8 @@ export function renderTimelineText(r: TimelineViewResult, opts: TimelineTextOpti
   for (const l of legend) out.push(`  ${l.char}  poll of ${l.dev} ${l.napi} (${l.polls} polls in the capture, ${formatDur(l.busyNs)})`);
   out.push(
     `  a-z the same poll run by ksoftirqd   ${STRIP_CHARS.softirq} softirq outside polls   ${STRIP_CHARS.ksoftirqd} ksoftirqd outside polls`,
-    `  ${STRIP_CHARS.crypt}  crypt work   ${STRIP_CHARS.work} other work   ${STRIP_CHARS.thread} napi thread outside polls   ${STRIP_CHARS.idle} idle`,
+    `  ${STRIP_CHARS.crypt}  crypt work   ${STRIP_CHARS.work} other work   ${STRIP_CHARS.thread} napi thread outside polls   ${STRIP_CHARS.idle} busy < ${STRIP_MIN_BUSY_SHARE * 100}%`,
+    `     (each column shows what took most of the core's busy time in it)`,
     '',
   );
   const height = opts.chartHeight ?? 4;

@@ -13,7 +13,8 @@ import { build, header } from './timeline-helpers.js';
  *   CPU 0: NET_RX [0, 500) polls tunnel A [0, 400) and B [400, 450), then 50 ns of softirq
  *          without a poll; idle after.
  *   CPU 1: idle, then crypt work [500, 1000).
- * With 20 columns of 50 ns: cpu0 = 8 x A, 1 x B, 1 x s, 10 x idle; cpu1 = 10 x idle, 10 x c.
+ * With 20 columns of 50 ns: cpu0 = 8 x A, 1 x B, 1 x ~ (softirq), 10 x idle; cpu1 = 10 x idle,
+ * 10 x * (crypt).
  */
 const FIXTURE = `#@wgtrace-capture 1
 #@hostname gw-test
@@ -58,8 +59,8 @@ describe('wgtrace timeline', () => {
     expect(io.stderr()).toBe('');
     expect(code).toBe(0);
     const text = io.stdout();
-    expect(text).toContain(' cpu0 │AAAAAAAABs..........│  50.0%');
-    expect(text).toContain(' cpu1 │..........cccccccccc│  50.0%');
+    expect(text).toContain(' cpu0 │AAAAAAAAB~..........│  50.0%');
+    expect(text).toContain(' cpu1 │..........**********│  50.0%');
     expect(text).toContain('A  poll of wg0 0xffff888627c2d188');
     expect(text).toContain('B  poll of wg1 0xffff888627c2e188');
     expect(text).toContain('from slices');
@@ -74,7 +75,7 @@ describe('wgtrace timeline', () => {
     const r = TimelineViewResult.parse(JSON.parse(io.stdout()));
     expect(r.cores.map((c) => c.cpu)).toEqual([1]);
     expect(r.range).toMatchObject({ fromNs: 500, toNs: 1000, columns: 10, columnNs: 50, source: 'slices' });
-    expect(r.cores[0]!.strip).toBe('cccccccccc');
+    expect(r.cores[0]!.strip).toBe('**********');
     expect(r.cores[0]!.utilization).toEqual(Array(10).fill(100));
   });
 
@@ -110,12 +111,29 @@ describe('wgtrace timeline', () => {
   });
 });
 
+describe('strip characters', () => {
+  it('shows a column busy for 20% or more by its main activity, a poll in ksoftirqd in lowercase', () => {
+    // Columns of 100 ns. Column 0: poll A 30 ns in a NET_RX run by ksoftirqd -> 'a'.
+    // Column 1: poll B 10 ns (10% busy) -> '.'. Column 2: NET_RX 25 ns without a poll -> '~'.
+    const tl = build(header([0], 300), [
+      `SE 0 0 3 15 ksoftirqd/0
+       P 30 0 0xa wg0 64 64 15 ksoftirqd/0
+       SX 30 0 3
+       SE 100 0 3
+       P 110 0 0xb wg1 1 64
+       SX 110 0 3
+       SE 200 0 3
+       SX 225 0 3`,
+    ], { windowNs: 100, slices: {} });
+    expect(buildTimelineView(tl, { file: 'x', columns: 3 }).cores[0]!.strip).toBe('a.~');
+  });
+});
+
 describe('timeline view of a windows-mode capture', () => {
   it('uses the per-window series (there are no slices)', () => {
     // Interval 100 ns, 2 windows. CPU 0: tunnel A busy 80 of the first window (NET_RX 90),
     // then NET_RX 60 with no poll in the second. With 4 columns of 50 ns each window is shared
-    // evenly by two columns: A, A, s, s (the second window is 60% busy: per column NET_RX
-    // 30 ns > idle 20 ns).
+    // evenly by two columns: A, A, ~, ~ (the second window is NET_RX without polls, 60% busy).
     const h = header([0], 200, { mode: 'windows', intervalNs: 100 });
     const tl = build(h, [
       `WN 100 100 0 0xa wg0 80 3 192 3
@@ -124,7 +142,7 @@ describe('timeline view of a windows-mode capture', () => {
     ], { slices: {} });
     const v = buildTimelineView(tl, { file: 'w', columns: 4 });
     expect(v.range.source).toBe('windows');
-    expect(v.cores[0]!.strip).toBe('AAss');
+    expect(v.cores[0]!.strip).toBe('AA~~');
     expect(v.cores[0]!.utilization).toEqual([90, 90, 60, 60]);
   });
 });
