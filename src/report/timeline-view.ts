@@ -313,7 +313,7 @@ export function renderTimelineText(r: TimelineViewResult, opts: TimelineTextOpti
     const series = core.utilization.length > 0 ? core.utilization : [0];
     out.push(asciichart.plot(series, { height, min: 0, max: 100, format: (x: number) => `${x.toFixed(0)}%`.padStart(LABEL_WIDTH) }));
   }
-  const diags = r.diagnostics.filter((d) => d.severity !== 'info');
+  const diags = r.diagnostics.filter((d) => d.severity !== 'info' && d.code !== 'slices-cut');
   if (diags.length > 0) out.push('', `${diags.length} diagnostics about the input (on stderr; all in --json)`);
   return out.join('\n') + '\n';
 }
