@@ -221,6 +221,9 @@ export class TimelineBuilder {
   /** work pointer -> device, from workqueue_queue_work on wg-crypt-<dev>. */
   private readonly workDev = new Map<string, string>();
   private readonly queueByWq = new Map<string, QueueAcc>();
+  /** Last workqueue name seen and its accumulator (null: not a wg-crypt queue). */
+  private lastWq = '';
+  private lastQ: QueueAcc | null = null;
   private readonly cryptByWork = new Map<string, CryptAcc>();
   private minTs = Infinity;
   private maxTs = -Infinity;
@@ -609,9 +612,15 @@ export class TimelineBuilder {
   }
 
   private queueWork(c: CpuState, work: string, workqueue: string): void {
-    if (!workqueue.startsWith(CRYPT_WQ_PREFIX)) return;
-    let q = this.queueByWq.get(workqueue);
-    if (q === undefined) this.queueByWq.set(workqueue, (q = new QueueAcc(workqueue.slice(CRYPT_WQ_PREFIX.length))));
+    // Importers intern these names, so the last workqueue seen is usually the same string.
+    let q: QueueAcc | null | undefined = workqueue === this.lastWq ? this.lastQ : undefined;
+    if (q === undefined) {
+      q = workqueue.startsWith(CRYPT_WQ_PREFIX) ? this.queueByWq.get(workqueue) : null;
+      if (q === undefined) this.queueByWq.set(workqueue, (q = new QueueAcc(workqueue.slice(CRYPT_WQ_PREFIX.length))));
+      this.lastWq = workqueue;
+      this.lastQ = q;
+    }
+    if (q === null) return;
     if (this.workDev.get(work) !== q.dev) this.workDev.set(work, q.dev);
     // Counted on the CPU the event fired on: the CPU that received the packet (its RSS core).
     // req_cpu is not it: wg queues with queue_work_on(the round-robin decrypt CPU, ...).
