@@ -90,7 +90,7 @@ export type Sink = (chunk: string) => void | Promise<void>;
 
 interface Ev {
   ts: number;
-  /** Tie-break so that entry < polls < exit at the same ns. */
+  /** What the record is (0 queue/migrate, 1 entry, 2 poll, 3 exit, 4-5 work): events are sorted by ts only, stably, so same-ns records keep the order they were laid out in. */
   ord: number;
   text: string;
 }
