@@ -236,8 +236,11 @@ export class TimelineBuilder {
   private readonly counts = new Map<string, number>();
   private finished = false;
 
-  constructor(opts: TimelineOptions & { file?: string; diagnostics?: DiagnosticLog }) {
+  private readonly gridBudgetBytes: number | undefined;
+
+  constructor(opts: TimelineOptions & { file?: string; diagnostics?: DiagnosticLog; gridBudgetBytes?: number }) {
     this.file = opts.file ?? '-';
+    this.gridBudgetBytes = opts.gridBudgetBytes;
     this.log = opts.diagnostics ?? new DiagnosticLog();
     this.windowNs = opts.windowNs;
     if (this.windowNs !== undefined && !(Number.isInteger(this.windowNs) && this.windowNs > 0)) {
@@ -278,7 +281,7 @@ export class TimelineBuilder {
   }
 
   private ensureGrid(): WindowGrid {
-    if (this.grid === undefined) this.grid = new WindowGrid(this.windowNs ?? DEFAULT_WINDOW_NS);
+    if (this.grid === undefined) this.grid = new WindowGrid(this.windowNs ?? DEFAULT_WINDOW_NS, this.gridBudgetBytes);
     return this.grid;
   }
 
@@ -785,7 +788,6 @@ export class TimelineBuilder {
     const header = summary.header ?? this.hdr;
     if (header !== undefined && this.hdr === undefined) this.header(header);
     const g = this.ensureGrid();
-    const W = g.windowNs;
     const mode: CaptureMode = this.mode ?? header?.mode ?? 'events';
     if (this.windowEvents > 0 && this.pointEvents > 0) {
       this.diag('warning', 'mixed-modes', `the capture mixes windows-mode records (${this.windowEvents}) and per-event records (${this.pointEvents}): both are folded into the same series`);
@@ -805,8 +807,6 @@ export class TimelineBuilder {
       }
       startNs = this.minTs;
     }
-    // Windows are anchored at the origin; the start is rounded down onto that grid.
-    startNs = Math.floor(startNs / W) * W;
     let endNs = haveEvents ? this.maxTs : startNs;
     const endBoot = header?.endBootNs ?? header?.probesStopBootNs;
     if (endBoot !== undefined && /^\d+$/.test(endBoot)) {
@@ -815,6 +815,16 @@ export class TimelineBuilder {
       else this.diag('warning', 'events-after-end', `events run ${endNs - hEnd} ns past the header's capture end: the capture end is moved to the last event`);
     }
     if (endNs < startNs) endNs = startNs;
+
+    // Close what is still open at the capture's end: clamp and mark. This is the last write to
+    // the grid, so its window (possibly widened to stay within memory) is final after it.
+    for (const c of this.cpuStates) {
+      if (c === undefined) continue;
+      while (c.stack.length > 0) this.end(c, c.stack[c.stack.length - 1]!, endNs, CLAMP_END);
+    }
+    const W = g.windowNs;
+    // Windows are anchored at the origin; the start is rounded down onto that grid.
+    startNs = Math.floor(startNs / W) * W;
     const windowCount = Math.max(1, Math.ceil((endNs - startNs) / W));
     const k0 = Math.round(startNs / W);
 
@@ -827,14 +837,15 @@ export class TimelineBuilder {
     }
     const cpus = [...cpuSet].sort((a, b) => a - b);
 
-    // Close what is still open at the capture's end: clamp and mark.
-    for (const c of this.cpuStates) {
-      if (c === undefined) continue;
-      while (c.stack.length > 0) this.end(c, c.stack[c.stack.length - 1]!, endNs, CLAMP_END);
-    }
-
     for (const [code, n] of this.counts) {
       if (n > 5) this.diag('warning', code, `${n} events of this kind in all (only the first 5 are listed)`);
+    }
+    if (g.coarsenings > 0) {
+      this.diag(
+        'info',
+        'window-widened',
+        `the window was widened from ${g.windowNs / 2 ** g.coarsenings} ns to ${g.windowNs} ns to keep the per-window series of ${this.cpuStates.filter(Boolean).length} CPUs and ${this.napis.length} NAPIs within memory`,
+      );
     }
     if (this.ignoredSoftirqs > 0) {
       this.diag('info', 'other-softirqs', `${this.ignoredSoftirqs} softirq events of vectors other than NET_RX and NET_TX were ignored`);

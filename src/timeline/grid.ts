@@ -5,13 +5,22 @@
  * is the file's first event, and other CPUs' buffers may hold earlier ones, since bpftrace
  * reads per-CPU buffers), so the grid is anchored at the origin (`Ns` 0): absolute window
  * k covers [k*W, (k+1)*W), k may be negative. Every series of one grid shares one slot range
- * [base, base+cap) and all grow together (amortised doubling, both directions), so a slot
- * index computed once is valid for every series until the next growth.
+ * [base, base+cap) and all grow together (amortised doubling, both directions).
+ *
+ * Memory is bounded by a byte budget, not only by CPUs x NAPIs x windows: when growing would
+ * pass it, the window is doubled instead and adjacent windows are summed (exact for the sums
+ * and counts every series holds, since windows stay anchored at the origin). A long capture
+ * on a large gateway thus gets coarser windows rather than gigabytes of arrays.
  */
 
 /** Slots kept below the first window seen: other CPUs' events may be a little earlier. */
 const MARGIN_WINDOWS = 64;
 const INITIAL_WINDOWS = 1024;
+/**
+ * Budget for all series of one grid. The timeline's copy made in finish doubles it at the
+ * peak, which must stay well under the 300 MB RSS goal of bench/import-speed.
+ */
+export const DEFAULT_GRID_BUDGET_BYTES = 96 * 1024 * 1024;
 
 export class GridSeries {
   constructor(public a: Float64Array) {}
@@ -21,9 +30,17 @@ export class WindowGrid {
   /** Absolute window index of slot 0. */
   base = 0;
   cap = 0;
+  /** Times the window was doubled to stay within the budget. */
+  coarsenings = 0;
+  /** Absolute windows reserved so far (empty while usedLo > usedHi). */
+  private usedLo = Infinity;
+  private usedHi = -Infinity;
   private readonly all: GridSeries[] = [];
 
-  constructor(readonly windowNs: number) {}
+  constructor(
+    public windowNs: number,
+    private readonly budgetBytes = DEFAULT_GRID_BUDGET_BYTES,
+  ) {}
 
   create(): GridSeries {
     const s = new GridSeries(new Float64Array(this.cap));
@@ -31,71 +48,99 @@ export class WindowGrid {
     return s;
   }
 
-  /** Slot of absolute window k, growing every series when k is outside the range. */
-  slot(k: number): number {
-    const i = k - this.base;
-    if (i >= 0 && i < this.cap) return i;
-    this.grow(k);
-    return k - this.base;
+  /**
+   * Makes windows holding times a..b (inclusive) addressable: moves the slot range when the
+   * windows in use still fit, else grows it, else (past the budget) widens the window.
+   */
+  private reserve(a: number, b: number): void {
+    for (;;) {
+      const lo = Math.floor(a / this.windowNs);
+      const hi = Math.floor(b / this.windowNs);
+      if (lo >= this.base && hi < this.base + this.cap) {
+        if (lo < this.usedLo) this.usedLo = lo;
+        if (hi > this.usedHi) this.usedHi = hi;
+        return;
+      }
+      const empty = this.usedLo > this.usedHi;
+      const eLo = empty ? lo : Math.min(lo, this.usedLo);
+      const eHi = empty ? hi : Math.max(hi, this.usedHi);
+      const need = eHi - eLo + 1 + 2 * MARGIN_WINDOWS;
+      let newCap = Math.max(this.cap, INITIAL_WINDOWS);
+      while (newCap < need) newCap *= 2;
+      if (newCap > this.cap && this.cap > 2 * MARGIN_WINDOWS && this.all.length * newCap * 8 > this.budgetBytes) {
+        this.coarsen();
+        continue;
+      }
+      // Room on both sides, more above: captures mostly grow forward in time.
+      const newBase = eLo - Math.max(MARGIN_WINDOWS, Math.floor((newCap - (eHi - eLo + 1)) / 4));
+      for (const s of this.all) {
+        const n = new Float64Array(newCap);
+        if (!empty) n.set(s.a.subarray(this.usedLo - this.base, this.usedHi - this.base + 1), this.usedLo - newBase);
+        s.a = n;
+      }
+      this.base = newBase;
+      this.cap = newCap;
+    }
   }
 
-  private grow(k: number): void {
-    if (this.cap === 0) {
-      this.base = k - MARGIN_WINDOWS;
-      this.cap = INITIAL_WINDOWS;
-      for (const s of this.all) s.a = new Float64Array(this.cap);
-      return;
-    }
-    let newBase = this.base;
-    let newCap = this.cap;
-    if (k < this.base) {
-      const need = this.base - k;
-      const add = Math.max(need + MARGIN_WINDOWS, this.cap >> 1);
-      newBase = this.base - add;
-      newCap += add;
-    }
-    if (k >= newBase + newCap) newCap = Math.max(newCap * 2, k - newBase + 1 + MARGIN_WINDOWS);
-    const shift = this.base - newBase;
+  /** Doubles the window: new window j is the sum of old windows 2j and 2j+1 (same capacity). */
+  private coarsen(): void {
+    const newBase = Math.floor(this.base / 2);
     for (const s of this.all) {
-      const n = new Float64Array(newCap);
-      n.set(s.a, shift);
+      const n = new Float64Array(this.cap);
+      const a = s.a;
+      for (let i = 0; i < a.length; i++) {
+        const v = a[i]!;
+        if (v !== 0) {
+          const j = Math.floor((this.base + i) / 2) - newBase;
+          n[j] = n[j]! + v;
+        }
+      }
       s.a = n;
     }
     this.base = newBase;
-    this.cap = newCap;
+    this.usedLo = Math.floor(this.usedLo / 2);
+    this.usedHi = Math.floor(this.usedHi / 2);
+    this.windowNs *= 2;
+    this.coarsenings++;
   }
 
   /** Adds `v` to the window holding time t. */
   addAt(s: GridSeries, t: number, v: number): void {
-    const i = this.slot(Math.floor(t / this.windowNs));
+    this.reserve(t, t);
+    const i = Math.floor(t / this.windowNs) - this.base;
     s.a[i] = s.a[i]! + v;
   }
 
   /** Adds the overlap of [a, b) with each window to that window (a slice crossing a boundary is split). */
   addSpan(s: GridSeries, a: number, b: number): void {
     if (!(b > a)) return;
+    this.reserve(a, b);
     const W = this.windowNs;
+    const arr = s.a;
     let k = Math.floor(a / W);
+    let i = k - this.base;
     let from = a;
     for (;;) {
       const wEnd = (k + 1) * W;
-      const i = this.slot(k);
       if (b <= wEnd) {
-        s.a[i] = s.a[i]! + (b - from);
+        arr[i] = arr[i]! + (b - from);
         return;
       }
-      s.a[i] = s.a[i]! + (wEnd - from);
+      arr[i] = arr[i]! + (wEnd - from);
       from = wEnd;
       k++;
+      i++;
     }
   }
 
   /** Sets each window's value to its overlap with [a, b) (used when a union is known to cover the range). */
   setSpan(s: GridSeries, a: number, b: number): void {
     if (!(b > a)) return;
+    this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      const i = this.slot(k);
+      const i = k - this.base;
       s.a[i] = Math.min(b, (k + 1) * W) - Math.max(a, k * W);
     }
   }
@@ -108,15 +153,5 @@ export class WindowGrid {
     const hi = Math.min(k0 + n, this.base + this.cap);
     if (hi > lo) out.set(s.a.subarray(lo - this.base, hi - this.base), lo - k0);
     return out;
-  }
-
-  /** Sum of the windows outside [k0, k0+n) (data that fell outside the capture). */
-  outside(s: GridSeries, k0: number, n: number): number {
-    let sum = 0;
-    for (let i = 0; i < this.cap; i++) {
-      const k = i + this.base;
-      if (k < k0 || k >= k0 + n) sum += s.a[i]!;
-    }
-    return sum;
   }
 }

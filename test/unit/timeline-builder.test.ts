@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { build, codes, header, sliceLines } from './timeline-helpers.js';
-import { UNKNOWN_DEVICE } from '../../src/timeline/builder.js';
+import { build, codes, events, header, sliceLines, summary } from './timeline-helpers.js';
+import { TimelineBuilder, UNKNOWN_DEVICE } from '../../src/timeline/builder.js';
 
 const ALL = { slices: {} };
 const arr = (a: Float64Array | undefined) => Array.from(a ?? []);
@@ -285,6 +285,30 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
     expect(tl.capture.slicesCut).toBe(2);
     // Series are complete regardless of the slice request.
     expect(arr(tl.cores.get(0)!.netRxCount).reduce((x, y) => x + y)).toBe(10);
+  });
+});
+
+describe('TimelineBuilder: memory budget', () => {
+  it('widens the window instead of growing past the budget, keeping every sum', () => {
+    // One CPU (10 series). NET_RX [i*1000, i*1000+500) for i = 0..29: 30 us of capture, 3000
+    // windows of 10 ns. The first 1024 windows fit the 100 KB budget (10 x 1024 x 8 bytes);
+    // 2048 would not, so the window doubles to 20 ns (1500 windows: still too many) and again
+    // to 40 ns (750 windows). Totals are unchanged: 30 softirqs, 15000 ns busy.
+    const text = Array.from({ length: 30 }, (_, i) => `SE ${i * 1000} 0 3\nSX ${i * 1000 + 500} 0 3`).join('\n');
+    const b = new TimelineBuilder({ windowNs: 10, gridBudgetBytes: 100 * 1024 });
+    b.header(header([0], 30_000));
+    b.push(events(text));
+    const tl = b.finish(summary(header([0], 30_000), 60));
+    expect(tl.windowNs).toBe(40);
+    expect(tl.windowCount).toBe(750);
+    expect(codes(tl)).toContain('window-widened');
+    const c0 = tl.cores.get(0)!;
+    expect(arr(c0.netRxBusyNs).reduce((x, y) => x + y)).toBe(15000);
+    expect(arr(c0.netRxCount).reduce((x, y) => x + y)).toBe(30);
+    // Window 0 is [0, 40): busy all of it.
+    expect(c0.utilization[0]).toBe(1);
+    expect(arr(c0.utilization).reduce((x, y) => x + y) * 40).toBeCloseTo(15000, 6);
+    expect(codes(tl)).not.toContain('invariant-violation');
   });
 });
 

@@ -80,10 +80,11 @@ function eventsOf(cpu: number, ops: [string, number, number, boolean][]): TraceE
 describe('TimelineBuilder on arbitrary input', () => {
   it('never throws and always satisfies the invariants', () => {
     fc.assert(
-      fc.property(fc.array(stream, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 50, max: 2000 }), fc.boolean(), (cpus, chunks, windowNs, withHeader) => {
+      fc.property(fc.array(stream, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 2000 }), fc.boolean(), fc.boolean(), (cpus, chunks, windowNs, withHeader, tinyBudget) => {
         const per = cpus.map((ops, cpu) => eventsOf(cpu, ops));
         const h = withHeader ? header([0, 1], 20_000) : undefined;
-        const b = new TimelineBuilder({ windowNs, slices: {} });
+        // A tiny memory budget makes the grid widen its window whenever it would grow.
+        const b = new TimelineBuilder({ windowNs, slices: {}, ...(tinyBudget ? { gridBudgetBytes: 1 } : {}) });
         if (h) b.header(h);
         let n = 0;
         // Interleave: each CPU's stream cut into `chunks` pieces, pieces pushed CPU by CPU, in reverse CPU order.
