@@ -183,6 +183,12 @@ class CpuState {
   workPtr = '';
   workFn = '';
   workSeen = false;
+  /** The open item is a continuation after its kworker was switched out and back in (not a new item). */
+  workContinued = false;
+  /** Kworker switched out in the middle of an item (-1: none), and that item. */
+  preemptPid = -1;
+  preemptPtr = '';
+  preemptFn = '';
   readonly suspended: string[] = [];
   thrStart = NaN;
   thrPid = -1;
@@ -356,7 +362,7 @@ export class TimelineBuilder {
         this.switchIn(c, t, prev, ev.pid, ev.comm);
         return;
       case 'sched_switch_out':
-        this.switchOut(c, t, ev.pid, ev.comm);
+        this.switchOut(c, t, ev.pid, ev.state, ev.comm);
         return;
       default:
         // softirq_raise, sched_migrate_task: not needed for the timeline.
@@ -433,12 +439,18 @@ export class TimelineBuilder {
     c.workPtr = work;
     c.workFn = fn;
     c.workSeen = true;
+    c.workContinued = false;
     this.open(c, K_WORK, t);
   }
 
   private workEnd(c: CpuState, t: number, work: string, fn: string): void {
     if (c.workStart === c.workStart && c.workPtr === work) {
       this.end(c, K_WORK, t, 0);
+      return;
+    }
+    if (c.preemptPid >= 0 && c.preemptPtr === work) {
+      // Its kworker's switch-in back onto the CPU was not recorded: it ran unseen until now.
+      c.preemptPid = -1;
       return;
     }
     const si = c.suspended.indexOf(work);
@@ -453,6 +465,18 @@ export class TimelineBuilder {
   }
 
   private switchIn(c: CpuState, t: number, prev: number, pid: number, comm: string): void {
+    if (comm.startsWith('kworker/')) {
+      // The kworker switched out in the middle of its item comes back: the item goes on.
+      if (pid === c.preemptPid && c.workStart !== c.workStart) {
+        c.preemptPid = -1;
+        c.workStart = t;
+        c.workPtr = c.preemptPtr;
+        c.workFn = c.preemptFn;
+        c.workContinued = true;
+        this.open(c, K_WORK, t);
+      }
+      return;
+    }
     if (!comm.startsWith('napi/')) return;
     if (c.thrStart === c.thrStart) {
       // A new napi kthread on the CPU means the previous one left, whether or not its
@@ -470,7 +494,24 @@ export class TimelineBuilder {
     this.open(c, K_THREAD, t);
   }
 
-  private switchOut(c: CpuState, t: number, pid: number, comm: string): void {
+  private switchOut(c: CpuState, t: number, pid: number, state: string, comm: string): void {
+    if (comm.startsWith('kworker/')) {
+      // A kworker leaving the CPU is not executing its item any more (kernel/workqueue.c:
+      // process_one_work may sleep or be preempted). Idle (TASK_IDLE: `I`, or the 0x402 bits
+      // bpftrace prints) means the item is over, even if its execute_end was not captured;
+      // otherwise it resumes when the same kworker is switched back in.
+      if (c.workStart === c.workStart) {
+        const ptr = c.workPtr;
+        const fn = c.workFn;
+        this.end(c, K_WORK, t, 0);
+        if (!isIdleState(state)) {
+          c.preemptPid = pid;
+          c.preemptPtr = ptr;
+          c.preemptFn = fn;
+        }
+      }
+      return;
+    }
     if (!comm.startsWith('napi/')) return;
     if (c.thrStart === c.thrStart && c.thrPid === pid) this.end(c, K_THREAD, t, 0);
     else if (!c.thrSeen && c.thrStart !== c.thrStart) {
@@ -600,11 +641,12 @@ export class TimelineBuilder {
       let acc = this.cryptByWork.get(c.workPtr);
       if (acc === undefined) this.cryptByWork.set(c.workPtr, (acc = new CryptAcc()));
       acc.busyByCpu[c.cpu] = (acc.busyByCpu[c.cpu] ?? 0) + (t - start);
-      acc.itemsByCpu[c.cpu] = (acc.itemsByCpu[c.cpu] ?? 0) + 1;
+      if (!c.workContinued) acc.itemsByCpu[c.cpu] = (acc.itemsByCpu[c.cpu] ?? 0) + 1;
     } else g.addSpan(c.core.otherWorkBusy, start, t);
     if (clamp !== 0) this.clamped++;
     if (c.slices !== undefined) this.keep(c, crypt ? 'crypt_work' : 'work', start, t, c.workFn, clamp);
     c.workStart = NaN;
+    c.workContinued = false;
   }
 
   private closeThread(c: CpuState, t: number, clamp: number): void {
@@ -990,6 +1032,14 @@ export class TimelineBuilder {
     }
     return timeline;
   }
+}
+
+/** include/linux/sched.h: TASK_IDLE = TASK_UNINTERRUPTIBLE | TASK_NOLOAD (0x402), printed `I`. */
+const TASK_NOLOAD = 0x400;
+function isIdleState(state: string): boolean {
+  if (state === 'I') return true;
+  const n = Number(state);
+  return Number.isInteger(n) && (n & TASK_NOLOAD) !== 0;
 }
 
 function endChain(nc: NapiCpuAcc): void {

@@ -193,6 +193,40 @@ describe('TimelineBuilder: workqueues', () => {
   });
 });
 
+describe('TimelineBuilder: kworkers leaving the CPU', () => {
+  it('pauses an item while its kworker is switched out, and ends it when the kworker goes idle', () => {
+    // CPU 0: decrypt item from 0; its kworker (pid 50) is preempted at 10 (state R), a napi
+    // thread runs [30, 40), the kworker comes back at 40 and the item ends at 60: crypt
+    // [0, 10) + [40, 60) = 30 ns, one item. Busy: 10 + 10 + 20 = 40 of 100.
+    // CPU 1: an item from 0 whose end is not in the capture (perf recorded only the starts);
+    // its kworker goes idle at 5 (TASK_IDLE, printed by bpftrace as 1026): the item is [0, 5)
+    // and nothing resumes at the switch-in at 20; then an item [30, 35).
+    const tl = build(header([0, 1], 100), [
+      `WS 0 0 0x1 wg_packet_decrypt_worker
+       SO 10 0 50 R kworker/0:1
+       SI 30 0 800 napi/wg0-0
+       SO 40 0 800 S napi/wg0-0
+       SI 40 0 50 kworker/0:1
+       WE 60 0 0x1 wg_packet_decrypt_worker`,
+      `WS 0 1 0x2 virtio_transport_tx_work
+       SO 5 1 23 1026 kworker/1:0
+       SI 20 1 23 kworker/1:0
+       WS 30 1 0x3 virtio_transport_rx_work
+       WE 35 1 0x3 virtio_transport_rx_work`,
+    ], { windowNs: 100, ...ALL });
+    expect(sliceLines(tl, 0)).toEqual([
+      'crypt_work wg_packet_decrypt_worker 0+10@0',
+      'napi_thread napi/wg0-0 30+10@0',
+      'crypt_work wg_packet_decrypt_worker 40+20@0',
+    ]);
+    expect(arr(tl.cores.get(0)!.cryptBusyNs)).toEqual([30]);
+    expect([...tl.devices.get(UNKNOWN_DEVICE)!.cryptItemsByCpu]).toEqual([[0, 1]]);
+    expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.4]);
+    expect(sliceLines(tl, 1)).toEqual(['work virtio_transport_tx_work 0+5@0', 'work virtio_transport_rx_work 30+5@0']);
+    expect(codes(tl)).not.toContain('unmatched-exit');
+  });
+});
+
 describe('TimelineBuilder: normalisation at the capture edges and bad input', () => {
   it('clamps slices open at the capture start and end, and marks them', () => {
     // Capture [0, 1000), W 1000. CPU 0: a poll ending at 20 and NET_RX ending at 30 were

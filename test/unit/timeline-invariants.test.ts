@@ -28,7 +28,7 @@ describe('checkInvariants', () => {
  * way bpftrace drains per-CPU buffers. Whatever the input, the builder must not throw and the
  * result must satisfy every invariant.
  */
-const op = fc.constantFrom('SE3', 'SX3', 'SE2', 'SX2', 'P', 'PT', 'WS', 'WE', 'WQ', 'SI', 'SO', 'SEK');
+const op = fc.constantFrom('SE3', 'SX3', 'SE2', 'SX2', 'P', 'PT', 'WS', 'WE', 'WQ', 'SI', 'SO', 'SEK', 'KI', 'KO');
 const stream = fc.array(fc.tuple(op, fc.integer({ min: -50, max: 400 }), fc.integer({ min: 0, max: 3 }), fc.boolean()), { maxLength: 120 });
 
 function eventsOf(cpu: number, ops: [string, number, number, boolean][]): TraceEvent[] {
@@ -71,6 +71,12 @@ function eventsOf(cpu: number, ops: [string, number, number, boolean][]): TraceE
         break;
       case 'SO':
         out.push({ kind: 'sched_switch_out', ts, cpu, pid: 800 + n, state: 'S', comm: `napi/wg${n}-0` });
+        break;
+      case 'KI':
+        out.push({ kind: 'sched_switch_in', ts, cpu, pid: 50 + n, comm: `kworker/${cpu}:${n}` });
+        break;
+      case 'KO':
+        out.push({ kind: 'sched_switch_out', ts, cpu, pid: 50 + n, state: flag ? 'I' : 'R', comm: `kworker/${cpu}:${n}` });
         break;
     }
   }
