@@ -119,7 +119,7 @@ export const registerTimeline: RegisterCommand = (program: Command, io: CliIO) =
       const format = parseFormat(o.format);
       const windowNs = parseWindowArg(o.window);
       const termCols = process.stdout.columns;
-      const columns = o.columns !== undefined ? Number(o.columns) : termCols !== undefined && termCols > 40 ? termCols - 16 : 100;
+      const columns = o.columns !== undefined ? Number(o.columns) : termCols !== undefined && termCols > 40 ? termCols - 18 : 100;
       if (!Number.isInteger(columns) || columns < 10 || columns > 10_000) throw new UsageError(`--columns ${o.columns}: expected an integer from 10 to 10000`);
       const height = o.height !== undefined ? Number(o.height) : 4;
       if (!Number.isInteger(height) || height < 1 || height > 50) throw new UsageError(`--height ${o.height}: expected an integer from 1 to 50`);
