@@ -8,7 +8,9 @@ import type { Slice, SliceKind, Timeline } from '../timeline/types.js';
  *   (process_name, thread_name, process_sort_index, thread_sort_index: the only ones read);
  * - the timeline's slices as `X` events on their CPU's thread, sorted by start with the outer
  *   slice first, so they nest (a poll inside its NET_RX softirq);
- * - per-core utilization per window as `C` counter events, one counter track per CPU.
+ * - per-core utilization per window as `C` counter events, one counter track per CPU;
+ * - a second process "NAPI polls (tunnels)" (pid 2) with one thread per NAPI instance holding
+ *   its polls, each named by the CPU it ran on.
  * `ts` and `dur` are microseconds with three decimals, i.e. exact nanoseconds, and relative to
  * the capture start (so they are never negative).
  *
@@ -17,6 +19,8 @@ import type { Slice, SliceKind, Timeline } from '../timeline/types.js';
  */
 
 export const PERFETTO_PID = 1;
+/** Process holding one track per NAPI instance (tunnel): where each tunnel's polls ran. */
+export const PERFETTO_NAPI_PID = 2;
 /** Characters per chunk handed to the writer. */
 const CHUNK_CHARS = 1 << 16;
 
@@ -123,6 +127,49 @@ export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Gener
         `{"name":${nameJson(s)},"cat":"${CATEGORY[s.kind]}","ph":"X","pid":${pid},"tid":${tid},"ts":${usText(s.start - t0)},"dur":${usText(s.dur)}${args === '' ? '' : `,"args":{${args}}`}}`,
       );
       if (c !== undefined) yield c;
+    }
+  }
+
+  // One track per NAPI instance with its polls, named by the CPU they ran on: a tunnel moving
+  // between cores, or several converging onto one, shows at a glance. A poll's start is the
+  // earliest it can have begun (docs/timeline.md), so two CPUs' polls of one NAPI can appear to
+  // overlap around a move; each start is clipped to the previous poll's end so they nest.
+  const byNapi = new Map<number, { start: number; end: number; cpu: number; s: Slice }[]>();
+  for (const cpu of tl.cpus) {
+    for (const s of tl.slices?.get(cpu) ?? []) {
+      if ((s.kind !== 'poll' && s.kind !== 'thread_poll') || s.napiIndex === undefined) continue;
+      let l = byNapi.get(s.napiIndex);
+      if (l === undefined) byNapi.set(s.napiIndex, (l = []));
+      l.push({ start: s.start, end: s.start + s.dur, cpu, s });
+    }
+  }
+  if (byNapi.size > 0) {
+    const npid = PERFETTO_NAPI_PID;
+    const head = [
+      `{"name":"process_name","ph":"M","pid":${npid},"tid":0,"args":{"name":"NAPI polls (tunnels)"}}`,
+      `{"name":"process_sort_index","ph":"M","pid":${npid},"tid":0,"args":{"sort_index":1}}`,
+    ];
+    for (const i of [...byNapi.keys()].sort((x, y) => x - y)) {
+      const n = tl.napis[i]!;
+      head.push(`{"name":"thread_name","ph":"M","pid":${npid},"tid":${i + 1},"args":{"name":${JSON.stringify(`${n.dev} ${n.napi}`)}}}`);
+      head.push(`{"name":"thread_sort_index","ph":"M","pid":${npid},"tid":${i + 1},"args":{"sort_index":${i}}}`);
+    }
+    for (const m of head) {
+      const c = emit(m);
+      if (c !== undefined) yield c;
+    }
+    for (const [i, list] of byNapi) {
+      list.sort((x, y) => x.start - y.start || x.end - y.end);
+      let prevEnd = -Infinity;
+      for (const p of list) {
+        const start = Math.max(p.start, prevEnd);
+        const end = Math.max(p.end, start);
+        prevEnd = end;
+        const c = emit(
+          `{"name":"CPU ${p.cpu}","cat":"napi","ph":"X","pid":${npid},"tid":${i + 1},"ts":${usText(start - t0)},"dur":${usText(end - start)},"args":{"cpu":${p.cpu},"work":${p.s.work ?? 0},"budget":${p.s.budget ?? 0}}}`,
+        );
+        if (c !== undefined) yield c;
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { perfettoChunks, tidOf, usText } from '../../src/report/perfetto.js';
+import { PERFETTO_NAPI_PID, PERFETTO_PID, perfettoChunks, tidOf, usText } from '../../src/report/perfetto.js';
 import type { Timeline } from '../../src/timeline/types.js';
 import { build, header } from './timeline-helpers.js';
 
@@ -108,10 +108,13 @@ describe('perfetto export', () => {
     const text = [...perfettoChunks(tl, { title: 'gw "2"' })].join('');
     expect(checkTraceJson(text)).toEqual([]);
     const doc = JSON.parse(text) as { traceEvents: Record<string, unknown>[] };
-    const xs = doc.traceEvents.filter((e) => e['ph'] === 'X');
+    const xs = doc.traceEvents.filter((e) => e['ph'] === 'X' && e['pid'] === PERFETTO_PID);
     const nSlices = [...tl.slices!.values()].reduce((n, l) => n + l.length, 0);
     expect(xs.length).toBe(nSlices);
     expect(nSlices).toBe(7);
+    // The tunnels' tracks: one thread per NAPI instance, each poll named by its CPU.
+    const napiTracks = doc.traceEvents.filter((e) => e['ph'] === 'X' && e['pid'] === PERFETTO_NAPI_PID).map((e) => `${String(e['tid'])} ${String(e['name'])} ${String(e['ts'])}`);
+    expect(napiTracks.sort()).toEqual(['1 CPU 0 0.1', '2 CPU 0 0.25', '3 CPU 1 0.05']);
     // The poll of A on CPU 0: [100, 250) ns -> ts 0.100 us, dur 0.150 us, thread of CPU 0.
     const a = xs.find((e) => e['name'] === 'poll wg0 0xa')!;
     expect(a).toMatchObject({ ts: 0.1, dur: 0.15, tid: tidOf(0), cat: 'napi' });
@@ -120,7 +123,7 @@ describe('perfetto export', () => {
     const clamped = xs.find((e) => (e['args'] as Record<string, unknown> | undefined)?.['clamped'] === 'end')!;
     expect(clamped).toMatchObject({ ts: 1.5, dur: 0.5, name: 'NET_RX' });
     const names = doc.traceEvents.filter((e) => e['name'] === 'thread_name').map((e) => (e['args'] as { name: string }).name);
-    expect(names).toEqual(['CPU 0', 'CPU 1', 'CPU 2']);
+    expect(names).toEqual(['CPU 0', 'CPU 1', 'CPU 2', 'wg0 0xa', 'wg1 0xb', 'wg0 0xc']);
     expect(doc.traceEvents.find((e) => e['name'] === 'process_name')!['args']).toEqual({ name: 'CPUs (gw "2")' });
     // Utilization of CPU 0 in window [0, 1000): NET_RX 300 + crypt 300 = 60 %; [1000, 2000): 50 %.
     const util0 = doc.traceEvents.filter((e) => e['ph'] === 'C' && e['name'] === 'CPU 0 utilization %').map((e) => [e['ts'], (e['args'] as { util: number }).util]);
@@ -128,6 +131,21 @@ describe('perfetto export', () => {
       [0, 60],
       [1, 50],
       [2, 50],
+    ]);
+  });
+
+  it("clips a NAPI's polls on its own track so they nest when it moves between CPUs", () => {
+    // A is polled on CPU 0 [100, 250) and then on CPU 1, where its poll is bracketed from that
+    // softirq's entry at 200 (the earliest it can have begun): [200, 300). On A's track the
+    // second poll starts where the first ended: [250, 300).
+    const tl = build(header([0, 1], 1000), [`SE 100 0 3\nP 250 0 0xa wg0 64 64\nSX 260 0 3`, `SE 200 1 3\nP 300 1 0xa wg0 2 64\nSX 310 1 3`], { windowNs: 1000, slices: {} });
+    const text = [...perfettoChunks(tl)].join('');
+    expect(checkTraceJson(text)).toEqual([]);
+    const doc = JSON.parse(text) as { traceEvents: Record<string, unknown>[] };
+    const track = doc.traceEvents.filter((e) => e['ph'] === 'X' && e['pid'] === PERFETTO_NAPI_PID).map((e) => [e['name'], e['ts'], e['dur']]);
+    expect(track).toEqual([
+      ['CPU 0', 0.1, 0.15],
+      ['CPU 1', 0.25, 0.05],
     ]);
   });
 

@@ -153,8 +153,8 @@ describe('wgtrace export', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'wgtrace-export-')), 'trace.json');
     const io = captureIO();
     expect(await main(['export', f, '--perfetto', out], io)).toBe(0);
-    const doc = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { ph: string; name: string; tid?: number }[] };
-    expect(doc.traceEvents.filter((e) => e.ph === 'X').map((e) => `${e.tid} ${e.name}`)).toEqual([
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { ph: string; name: string; pid: number; tid?: number }[] };
+    expect(doc.traceEvents.filter((e) => e.ph === 'X' && e.pid === 1).map((e) => `${e.tid} ${e.name}`)).toEqual([
       '1 NET_RX',
       '1 poll wg0 0xffff888627c2d188',
       '1 poll wg1 0xffff888627c2e188',
@@ -167,8 +167,8 @@ describe('wgtrace export', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'wgtrace-export-')), 'trace.json');
     const io = captureIO();
     expect(await main(['export', fixture(), '--perfetto', out, '--max-slices', '2'], io)).toBe(0);
-    const doc = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { ph: string }[] };
-    expect(doc.traceEvents.filter((e) => e.ph === 'X').length).toBe(2);
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { ph: string; pid: number }[] };
+    expect(doc.traceEvents.filter((e) => e.ph === 'X' && e.pid === 1).length).toBe(2);
     expect(io.stderr()).toMatch(/2 slices past the limit of 2/);
   });
 });
