@@ -44,6 +44,8 @@ import type { Timeline } from '../src/timeline/types.js';
  * - `skipped 3`: three malformed lines (written into the capture text; counted in the summary).
  * - `status complete|interrupted|partial` (default complete; partial writes no trailer status).
  * - `noheader`: write no header at all (CPUs must then be guessed from events).
+ * - `probes 4 20`: the probes attached at column 4 and detached at column 20 (the header's
+ *   `#@probes_start_boot_ns` / `#@probes_stop_boot_ns`; default: the capture's bounds).
  *
  * The compiler emits the events the kernel's tracepoints would show (irq:softirq_entry/exit,
  * napi:napi_poll fired when the poll returns, sched_switch halves of napi threads,
@@ -144,6 +146,7 @@ export function compileNotation(src: string): CompiledNotation {
   let skipped = 0;
   let status = 'complete' as CaptureStatus;
   let noHeader = false;
+  let probes: [number, number] | undefined;
   const tunnels = new Map<string, TunnelSpec>();
   const rows = new Map<number, Column[]>();
 
@@ -183,6 +186,10 @@ export function compileNotation(src: string): CompiledNotation {
         break;
       case 'noheader':
         noHeader = true;
+        break;
+      case 'probes':
+        probes = [Number(args[0]), Number(args[1])];
+        if (!probes.every((x) => Number.isInteger(x) && x >= 0)) throw new NotationError(`${where}: probes needs two column numbers`);
         break;
       case 'tunnel': {
         const letter = (args[0] ?? '').toUpperCase();
@@ -292,8 +299,8 @@ export function compileNotation(src: string): CompiledNotation {
         startBootNs: origin.toString(),
         devices,
         endBootNs: endBoot.toString(),
-        probesStartBootNs: origin.toString(),
-        probesStopBootNs: endBoot.toString(),
+        probesStartBootNs: (probes ? origin + BigInt(probes[0] * unitNs) : origin).toString(),
+        probesStopBootNs: (probes ? origin + BigInt(probes[1] * unitNs) : endBoot).toString(),
         status,
       };
 

@@ -7,7 +7,7 @@ import type { PollMode } from './finding.js';
  */
 export interface CoreFacts {
   cpu: number;
-  /** Busy time (union of everything traced) and its share of the capture, 0..1. */
+  /** Busy time (union of everything traced) and its share of the probed span, 0..1. */
   busyNs: number;
   utilization: number;
   netRxCount: number;
@@ -59,7 +59,18 @@ export interface NapiFacts {
 }
 
 export interface TimelineFacts {
+  /** The capture's whole span (header start to end). */
   durationNs: number;
+  /**
+   * The span the probes observed: from the header's probes-attached mark to its
+   * probes-detached mark (`#@probes_start_boot_ns`, `#@probes_stop_boot_ns`), widened to any
+   * activity outside it, as offsets from the capture start. bpftrace can take seconds to
+   * attach its probes after the wrapper wrote the capture's start; the time before holds no
+   * events, so utilization and shares are over this span, not over the whole capture.
+   */
+  probedFromOffsetNs: number;
+  probedToOffsetNs: number;
+  probedNs: number;
   /** Length of window i (the last one is clipped to the capture's end). */
   windowLen: Float64Array;
   cores: CoreFacts[];
@@ -188,16 +199,49 @@ function spareCapacity(cores: CoreFacts[], durationNs: number, work: number): nu
   return idle / (busy / work);
 }
 
+/** See TimelineFacts.probedFromOffsetNs. */
+export function probedSpan(t: Timeline): { from: number; to: number } {
+  const start = t.capture.startNs as number;
+  const duration = t.capture.durationNs as number;
+  const rel = (b: string | undefined): number | undefined =>
+    b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - start : undefined;
+  let from = rel(t.capture.header?.probesStartBootNs) ?? 0;
+  let to = rel(t.capture.header?.probesStopBootNs) ?? duration;
+  if (!(from >= 0 && from < duration)) from = 0;
+  if (!(to > from && to <= duration)) to = duration;
+  // Widen to any activity outside the marks (events of probes attached early, or late).
+  let first = -1;
+  let last = -1;
+  for (let w = 0; w < t.windowCount; w++) {
+    let active = false;
+    for (const c of t.cores.values()) if ((c.utilization[w] ?? 0) > 0 || (c.pollBusyNs[w] ?? 0) > 0 || (c.threadPollBusyNs[w] ?? 0) > 0) active = true;
+    if (active) {
+      if (first < 0) first = w;
+      last = w;
+    }
+  }
+  if (first >= 0) {
+    from = Math.min(from, first * t.windowNs);
+    to = Math.max(to, Math.min(duration, (last + 1) * t.windowNs));
+  }
+  return { from, to };
+}
+
 export function computeFacts(t: Timeline): TimelineFacts {
   const windowLen = windowLengths(t);
   const durationNs = t.capture.durationNs as number;
+  const probed = probedSpan(t);
+  const probedNs = probed.to - probed.from;
   const cores = t.cpus.map((cpu) => {
     const c = t.cores.get(cpu);
-    return c === undefined ? emptyCore(cpu, t.windowCount) : coreFacts(c, windowLen, durationNs);
+    return c === undefined ? emptyCore(cpu, t.windowCount) : coreFacts(c, windowLen, probedNs);
   });
   const napis = t.napis.map((n) => napiFacts(t, n));
   return {
     durationNs,
+    probedFromOffsetNs: probed.from,
+    probedToOffsetNs: probed.to,
+    probedNs,
     windowLen,
     cores,
     coreByCpu: new Map(cores.map((c) => [c.cpu, c])),
@@ -206,7 +250,7 @@ export function computeFacts(t: Timeline): TimelineFacts {
     totalPolls: napis.reduce((s, n) => s + n.polls, 0),
     meanUtilization: cores.length > 0 ? cores.reduce((s, c) => s + c.utilization, 0) / cores.length : 0,
     lossy: t.capture.lostEvents > 0 || t.capture.skippedLines > 0,
-    spareCapacityPackets: spareCapacity(cores, durationNs, napis.reduce((s, n) => s + n.work, 0)),
+    spareCapacityPackets: spareCapacity(cores, probedNs, napis.reduce((s, n) => s + n.work, 0)),
     labels: napiLabels(t.napis),
   };
 }

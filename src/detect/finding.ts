@@ -60,7 +60,7 @@ export const ColocationDetails = z.object({
   /** Windows in which two or more of these NAPIs loaded the core, and their total length. */
   windows: z.number().int(),
   durationNs: z.number(),
-  /** Share of the capture those windows cover. */
+  /** Share of the probed span (see the capture's probedNs) those windows cover. */
   captureShare: z.number(),
   ranges: z.array(OffsetRange),
   /** Share of the core's time in those windows taken by the group's polls. */
@@ -92,7 +92,7 @@ export const MonolithicNapi = z.object({
   /** Time the chains span (first poll's start to last poll's end; other NAPIs' polls in between included). */
   chainNs: z.number(),
   meanChainNs: z.number(),
-  /** chainNs over the capture's duration. */
+  /** chainNs over the probed span (the capture's probedNs). */
   coreShare: z.number(),
   /** This NAPI's own poll time on this core. */
   ownBusyNs: z.number(),
@@ -135,6 +135,9 @@ export const ImbalanceDetails = z.object({
   /** Cores busier than `saturatedUtil` in at least one window, and for how long. */
   saturated: z.array(z.object({ cpu: z.number().int(), saturatedNs: z.number(), utilization: z.number() })),
   idle: z.array(z.number().int()),
+  /** Time (and share of the capture) with a saturated core beside an idle one in the same window. */
+  besideIdleNs: z.number(),
+  besideIdleShare: z.number(),
   ranges: z.array(OffsetRange),
 });
 export type ImbalanceDetails = z.infer<typeof ImbalanceDetails>;

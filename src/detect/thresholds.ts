@@ -47,6 +47,11 @@ export const IDLE_UTIL = 0.2;
  * On a balanced gateway max/mean stays near 1; 2 means the busiest core does twice its share. */
 export const IMBALANCE_MIN_RATIO = 2;
 
+/** Of the capture (probed span): a saturated core beside an idle one (in the same windows) for
+ * at least a tenth of the capture is the talk's pattern; a few windows of it are a burst that
+ * the scheduler or the next poll placement evens out. */
+export const IMBALANCE_MIN_SHARE = 0.1;
+
 /** Of a NAPI's poll time: the share on its home core below which its polls "wander". In
  * softirq mode a poll only moves when it completes (net/core/dev.c: napi_complete_done) and is
  * then scheduled wherever the next decrypt worker runs; threaded polls move when the scheduler
@@ -75,6 +80,7 @@ export const Thresholds = z
     saturatedUtil: z.number().gt(0).lte(1).default(SATURATED_UTIL),
     idleUtil: z.number().gte(0).lt(1).default(IDLE_UTIL),
     imbalanceMinRatio: z.number().gte(1).default(IMBALANCE_MIN_RATIO),
+    imbalanceMinShare: z.number().gte(0).lte(1).default(IMBALANCE_MIN_SHARE),
     placementMinStickiness: z.number().gte(0).lte(1).default(PLACEMENT_MIN_STICKINESS),
     placementMinPolls: z.number().int().gte(1).default(PLACEMENT_MIN_POLLS),
     lossWarnShare: z.number().gte(0).lte(1).default(LOSS_WARN_SHARE),

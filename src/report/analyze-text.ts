@@ -69,6 +69,9 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
     `${p.paint('bold', 'wgtrace analyze')} ${r.file}`,
     row('capture', `${c.format}, ${c.mode} mode, ${c.status}${where ? `; ${where}` : ''}`),
     row('span', `${dur(c.durationNs)} from boot ${bootSeconds(c.startNs)} to ${bootSeconds(c.endNs)}; window ${dur(c.windowNs)}`),
+    ...(c.probedNs < c.durationNs
+      ? [row('probed', `${dur(c.probedNs)} from ${(c.probedFromOffsetNs / 1e9).toFixed(3)} s (the probes attached late or detached early); utilization and rates are over this span`)]
+      : []),
     row('cpus', `${c.cpus} ${c.cpusGuessed ? 'seen in events (no CPU list in a header)' : 'online'} (${c.cpuList})`),
     row(
       'events',
@@ -79,7 +82,7 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
   const polls = r.napis.reduce((s, n) => s + n.polls, 0);
   const packets = r.napis.reduce((s, n) => s + n.work, 0);
   const threaded = r.napis.reduce((s, n) => s + n.threadedPolls, 0);
-  const rate = c.durationNs > 0 ? ` (${count((packets * 1e9) / c.durationNs)} packets/s)` : '';
+  const rate = c.probedNs > 0 ? ` (${count((packets * 1e9) / c.probedNs)} packets/s)` : '';
   lines.push(
     row(
       'tunnels',
@@ -135,7 +138,7 @@ function collapseNames(names: string[]): string {
 }
 
 function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {
-  const d = r.capture.durationNs;
+  const d = r.capture.probedNs;
   const lines = [`${p.paint('bold', 'CPU % per core')}   ${legend(CORE_SEGMENTS, p)}`];
   const w = Math.max(1, String(Math.max(0, ...r.cpus.map((c) => c.cpu))).length);
   for (const c of r.cpus) {

@@ -41,7 +41,7 @@ export function analyzeTimeline(t: Timeline, opts: AnalyzeOptions): AnalyzeResul
   return {
     version: ANALYZE_VERSION,
     file: opts.file,
-    capture: captureJson(t),
+    capture: captureJson(t, facts),
     cpus: cpusJson(facts),
     napis: napisJson(facts),
     findings: findings.map((f) => findingJson(t, f)),
@@ -99,7 +99,7 @@ export function bootString(t: Timeline, relNs: number): string {
   return (t.capture.origin + BigInt(Math.round(relNs))).toString();
 }
 
-export function captureJson(t: Timeline): CaptureJson {
+export function captureJson(t: Timeline, facts: Pick<TimelineFacts, 'probedNs' | 'probedFromOffsetNs'>): CaptureJson {
   const c = t.capture;
   const h = c.header;
   return {
@@ -111,6 +111,8 @@ export function captureJson(t: Timeline): CaptureJson {
     startNs: bootString(t, c.startNs),
     endNs: bootString(t, c.endNs),
     durationNs: c.durationNs,
+    probedNs: facts.probedNs,
+    probedFromOffsetNs: facts.probedFromOffsetNs,
     windowNs: t.windowNs,
     events: c.events,
     lostEvents: c.lostEvents,

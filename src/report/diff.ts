@@ -45,8 +45,9 @@ function matchNapis(a: NapiJson[], b: NapiJson[]): [NapiJson | undefined, NapiJs
 }
 
 export function diffResults(before: AnalyzeResult, after: AnalyzeResult): DiffResult {
-  const db = before.capture.durationNs;
-  const da = after.capture.durationNs;
+  // Rates and shares over what the probes observed (see CaptureJson.probedNs).
+  const db = before.capture.probedNs;
+  const da = after.capture.probedNs;
   const cpuIds = [...new Set([...before.cpus.map((c) => c.cpu), ...after.cpus.map((c) => c.cpu)])].sort((x, y) => x - y);
   const cpus = cpuIds.map((cpu) => {
     const b = before.cpus.find((c) => c.cpu === cpu);

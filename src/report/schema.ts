@@ -35,6 +35,13 @@ export const CaptureJson = z.object({
   startNs: BootNsString,
   endNs: BootNsString,
   durationNs: z.number().nonnegative(),
+  /**
+   * The part of the capture the probes observed (probes attached to detached, widened to any
+   * activity outside): per-core utilization, shares and rates are over this span. bpftrace can
+   * take seconds to attach after the capture's start was written.
+   */
+  probedNs: z.number().nonnegative(),
+  probedFromOffsetNs: z.number().nonnegative(),
   windowNs: z.number().positive(),
   events: z.number().int().nonnegative(),
   lostEvents: z.number().int().nonnegative(),
@@ -49,7 +56,7 @@ export type CaptureJson = z.infer<typeof CaptureJson>;
 
 export const CpuJson = z.object({
   cpu: z.number().int().nonnegative(),
-  /** Busy share of the capture (union of everything traced), 0..1. */
+  /** Busy share of the probed span (union of everything traced), 0..1. */
   utilization: Share,
   netRx: z.object({
     count: z.number().nonnegative(),

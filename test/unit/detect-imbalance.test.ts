@@ -45,6 +45,14 @@ describe('core-imbalance', () => {
     expect(f!.recommendation!.commands).toContain('ethtool -x <nic>');
   });
 
+  it('utilization is over the span the probes observed, not the time before they attached', () => {
+    // 16 columns, probes attached at column 8: cpu0 busy all 8 probed columns is 100%, not 50%.
+    const t = timelineFromNotation('probes 8 16\ncpus 0-1\ncpu0: . . . . . . . . A A A A A A A A', W);
+    const { facts } = runDetectors(t);
+    expect([facts.probedFromOffsetNs, facts.probedNs]).toEqual([8_000_000, 8_000_000]);
+    expect(facts.coreByCpu.get(0)!.utilization).toBe(1);
+  });
+
   it('idle CPUs from the header count: one busy core of four', () => {
     const [f] = imbalance(`
       cpus 0-3

@@ -100,7 +100,7 @@ export const coLocation: Detector = {
         cpu,
         windows: sharedWindows,
         durationNs,
-        captureShare: facts.durationNs > 0 ? durationNs / facts.durationNs : 0,
+        captureShare: facts.probedNs > 0 ? Math.min(1, durationNs / facts.probedNs) : 0,
         ranges: runs.slice(0, 20),
         coreShare,
         coreUtilization,

@@ -16,7 +16,7 @@ export const coreImbalance: Detector = {
   title: 'uneven load over the cores: saturated cores beside idle ones',
   detect(ctx: DetectContext): Finding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
-    if (facts.cores.length < 2 || facts.durationNs <= 0) return [];
+    if (facts.cores.length < 2 || facts.probedNs <= 0) return [];
     const maxCore = facts.cores.reduce((m, c) => (c.utilization > m.utilization ? c : m), facts.cores[0]!);
     const mean = facts.meanUtilization;
     const ratio = mean > 0 ? maxCore.utilization / mean : 0;
@@ -30,20 +30,26 @@ export const coreImbalance: Detector = {
     saturated.sort((a, b) => b.saturatedNs - a.saturatedNs || a.cpu - b.cpu);
     const idle = facts.cores.filter((c) => c.utilization <= th.idleUtil).map((c) => c.cpu);
 
-    // Windows where some core is saturated while another sits idle in the same window.
+    // Windows where some core is saturated while another sits idle in the same window, and
+    // which cores were which there.
     const both = new Array<boolean>(t.windowCount).fill(false);
+    const satThere = new Set<number>();
+    const idleThere = new Set<number>();
+    let besideIdleNs = 0;
     for (let w = 0; w < t.windowCount; w++) {
-      let sat = false;
-      let idl = false;
-      for (const c of facts.cores) {
-        const u = c.utilizationSeries[w] ?? 0;
-        if (u >= th.saturatedUtil) sat = true;
-        else if (u <= th.idleUtil) idl = true;
-      }
-      both[w] = sat && idl;
+      // A window clipped to less than half its length by the capture's end says too little.
+      if (facts.windowLen[w]! < t.windowNs / 2) continue;
+      const sat = facts.cores.filter((c) => (c.utilizationSeries[w] ?? 0) >= th.saturatedUtil);
+      const idl = facts.cores.filter((c) => (c.utilizationSeries[w] ?? 0) <= th.idleUtil);
+      if (sat.length === 0 || idl.length === 0) continue;
+      both[w] = true;
+      besideIdleNs += facts.windowLen[w]!;
+      for (const c of sat) satThere.add(c.cpu);
+      for (const c of idl) idleThere.add(c.cpu);
     }
     const runs = windowRuns(both, t, facts.windowLen);
-    const satBesideIdle = runs.length > 0 && saturated.length > 0 && idle.length > 0;
+    const besideIdleShare = facts.probedNs > 0 ? besideIdleNs / facts.probedNs : 0;
+    const satBesideIdle = besideIdleShare >= th.imbalanceMinShare;
     if (!satBesideIdle && !(ratio >= th.imbalanceMinRatio && maxCore.utilization > th.idleUtil)) return [];
 
     const details: ImbalanceDetails = {
@@ -53,6 +59,8 @@ export const coreImbalance: Detector = {
       ratio,
       saturated,
       idle,
+      besideIdleNs,
+      besideIdleShare,
       ranges: runs.slice(0, 20),
     };
     const evidence = [
@@ -62,7 +70,11 @@ export const coreImbalance: Detector = {
       evidence.push(`saturated (>= ${pct(th.saturatedUtil)} in a window): ${saturated.slice(0, 8).map((s) => `cpu ${s.cpu} for ${dur(s.saturatedNs)}`).join(', ')}${saturated.length > 8 ? ` (+${saturated.length - 8} more)` : ''}`);
     }
     if (idle.length > 0) evidence.push(`idle (<= ${pct(th.idleUtil)} over the capture): ${cpuList(idle)}`);
-    if (runs.length > 0) evidence.push(`saturated beside idle cores during ${ranges(runs)}`);
+    if (runs.length > 0) {
+      evidence.push(
+        `a saturated core beside an idle one for ${dur(besideIdleNs)} (${pct(besideIdleShare)} of the capture; saturated there: ${cpuList([...satThere])}, idle meanwhile: ${cpuList([...idleThere])}): ${ranges(runs)}`,
+      );
+    }
     const homes = facts.napis
       .filter((n) => n.polls > 0 && saturated.some((s) => s.cpu === n.homeCpu))
       .sort((a, b) => facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }));
@@ -76,9 +88,9 @@ export const coreImbalance: Detector = {
         id: 'core-imbalance',
         severity: satBesideIdle ? 'critical' : 'warning',
         summary: satBesideIdle
-          ? `${plural(saturated.length, 'core')} saturated (${cpuList(saturated.map((s) => s.cpu))}) while ${plural(idle.length, 'core')} sat idle; busiest cpu ${maxCore.cpu} at ${pct(maxCore.utilization)}, mean ${pct(mean)}`
+          ? `saturated cores beside idle ones for ${pct(besideIdleShare)} of the capture (saturated: cpu ${cpuList([...satThere])}; idle meanwhile: cpu ${cpuList([...idleThere])}); busiest cpu ${maxCore.cpu} at ${pct(maxCore.utilization)}, mean ${pct(mean)}`
           : `cpu ${maxCore.cpu} is ${ratio.toFixed(1)}x as busy as the mean core (${pct(maxCore.utilization)} vs ${pct(mean)})`,
-        cpus: saturated.length > 0 ? saturated.map((s) => s.cpu) : [maxCore.cpu],
+        cpus: satThere.size > 0 ? [...satThere].sort((a, b) => a - b) : [maxCore.cpu],
         napis: homes.map((n) => ({ dev: n.dev, napi: n.napi })),
         fromNs: ((t.capture.startNs as number) + (first?.startOffsetNs ?? 0)) as Ns,
         toNs: ((t.capture.startNs as number) + (last?.endOffsetNs ?? facts.durationNs)) as Ns,

@@ -40,7 +40,7 @@ export const monolithicPoll: Detector = {
         // core's share, is taken as one chain (the evidence says it is inferred).
         const fromWindows = t.capture.mode === 'windows' && c.count === 0;
         const spanNs = fromWindows ? ownNs : c.totalNs;
-        const coreShare = facts.durationNs > 0 ? spanNs / facts.durationNs : 0;
+        const coreShare = facts.probedNs > 0 ? Math.min(1, spanNs / facts.probedNs) : 0;
         if (coreShare < th.monolithicMinCoreShare) continue;
         if (fromWindows ? polls < th.monolithicMinChainPolls || full / polls < th.monolithicMinFullShare : longChains === 0) continue;
 
