@@ -69,6 +69,8 @@ list_devices() {
   for d in /sys/class/net/*; do
     [ -e "$d" ] || continue
     name=${d##*/}
+    # Every namespace has its own lo: only the root namespace's is described (names stay unique).
+    [ -n "$label" ] && [ "$name" = lo ] && continue
     devtype=$(sed -n 's/^DEVTYPE=//p' "$d/uevent" 2>/dev/null)
     driver=
     if [ -e "$d/device/driver" ]; then driver=$(basename "$(readlink "$d/device/driver")"); fi
@@ -244,8 +246,20 @@ trap 'on_signal' INT TERM HUP
 ulimit -l unlimited 2>/dev/null || true
 fmt_opt=
 [ "$FMT" = json ] && fmt_opt="-f json"
+FILTER_PID=
+if [ "$MODE" = windows ] && [ "$FMT" = text ]; then
+  # windows-filter.awk drops the zero and repeated lines of zeroed maps (windows.bt.in says
+  # why). It reads a FIFO so that $! stays bpftrace's pid, and ignores the terminal's signals
+  # so that a Ctrl-C cannot cut bpftrace's output short.
+  mkfifo "$TMPD/out" || die "cannot create a FIFO in $TMPD"
+  (trap '' INT TERM HUP; exec awk -f "$HERE/windows-filter.awk") < "$TMPD/out" >> "$PARTIAL" &
+  FILTER_PID=$!
+  BT_OUT="$TMPD/out"
+else
+  BT_OUT="$PARTIAL"
+fi
 # shellcheck disable=SC2086
-env $BT_ENV "$BPFTRACE" $fmt_opt "$SCRIPT" >> "$PARTIAL" 2> "$BT_ERR" &
+env $BT_ENV "$BPFTRACE" $fmt_opt "$SCRIPT" >> "$BT_OUT" 2> "$BT_ERR" &
 BT_PID=$!
 
 # Watcher: read the counters as soon as the BEGIN mark shows the probes are attached, then keep
@@ -286,6 +300,8 @@ while kill -0 "$BT_PID" 2>/dev/null; do
 done
 kill "$WATCH_PID" 2>/dev/null
 wait "$WATCH_PID" 2>/dev/null
+# The filter ends when bpftrace closes the FIFO.
+[ -n "$FILTER_PID" ] && wait "$FILTER_PID" 2>/dev/null
 trap - INT TERM HUP
 
 # bpftrace's messages: "Lost N events" goes into the capture (stdout in 0.17, stderr from 0.18);

@@ -7,6 +7,7 @@ import { formatHeaderLines, formatTrailerLines, newHeaderState, parseHeaderLine,
 import type { CaptureHeader, CounterSnapshot, DeviceInfo } from '../model/header.js';
 import { generateScript, scriptEnv, scriptsDir, type ScriptRequest } from './script.js';
 import { bootNsNow, readBpfMisses, readCounters, readOnlineCpus } from './system.js';
+import { WindowsFilter } from './windows-filter.js';
 
 /**
  * `wgtrace capture`: the same job as bpftrace-scripts/capture.sh, from Node. Differences that
@@ -242,6 +243,8 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   hooks.onSpawn?.(pid);
 
   let carry = '';
+  // Windows mode: zero lines, duplicates and exit-time state maps are dropped (windows-filter.ts).
+  const winFilter = o.mode === 'windows' ? new WindowsFilter(o.format === 'json') : undefined;
   let writeError: NodeJS.ErrnoException | undefined;
   let startNs: string | undefined;
   let stopNs: string | undefined;
@@ -256,7 +259,8 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   let stderrCarry = '';
   const stderrTail: string[] = [];
 
-  const write = (s: string): void => {
+  const write = (raw: string): void => {
+    const s = winFilter ? winFilter.filter(raw) : raw;
     if (writeError || s.length === 0) return;
     try {
       writeSync(fd, s);

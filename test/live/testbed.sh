@@ -3,7 +3,7 @@
 # on the receiving side, and bounded iperf3 flows over 198.18.0.0/15 (RFC 2544 benchmarking
 # addresses) that never leave these namespaces.
 #
-#   testbed.sh run [--pairs N] [--threaded 0|1] [--seconds S] [--prefix P] -- CMD [ARGS...]
+#   testbed.sh run [--pairs N] [--threaded 0|1] [--seconds S] [--prefix P] [--dev-prefix D] -- CMD [ARGS...]
 #       builds the testbed, starts one iperf3 flow per pair for S seconds in the background,
 #       runs CMD (with TESTBED_* variables exported), waits for the flows, and ALWAYS removes
 #       the namespaces (trap on EXIT, INT, TERM, HUP).
@@ -11,8 +11,10 @@
 #   testbed.sh traffic [--pairs N] [--seconds S] [--prefix P]   flows in the foreground (bounded)
 #   testbed.sh down [--prefix P]                                remove namespaces and processes
 #
-# Topology for pair i (0-based): namespace <P>a holds va<i> = 198.18.<i>.1/24 (iperf3 client,
-# sender), namespace <P>b holds vb<i> = 198.18.<i>.2/24 (iperf3 server, receiver).
+# Topology for pair i (0-based): namespace <P>a holds <D>a<i> = 198.18.<i>.1/24 (iperf3 client,
+# sender), namespace <P>b holds <D>b<i> = 198.18.<i>.2/24 (iperf3 server, receiver); D is
+# --dev-prefix (default v: va0, vb0). napi:napi_poll is global, so two testbeds up at once
+# should use different --dev-prefix values to tell their devices apart in a capture.
 # veth only polls through NAPI when GRO or XDP is enabled on the receiving device
 # (drivers/net/veth.c: veth_set_features -> veth_napi_enable); toggling GRO off then on makes
 # sure the NAPI instance is (re)created. TSO/GSO off on the sender makes every wire-size packet
@@ -26,6 +28,8 @@ PAIRS=2
 THREADED=0
 SECONDS_=5
 PREFIX=wgt
+# Device names: <D>a<i> (sender side) and <D>b<i> (receiver side); default D=v (va0, vb0).
+DEV=v
 PORT0=5301
 MODE=${1:-}
 [ $# -gt 0 ] && shift
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
     --threaded) THREADED=$2; shift 2 ;;
     --seconds) SECONDS_=$2; shift 2 ;;
     --prefix) PREFIX=$2; shift 2 ;;
+    --dev-prefix) DEV=$2; shift 2 ;;
     --) shift; break ;;
     *) die "unknown option $1" ;;
   esac
@@ -47,6 +52,8 @@ case "$PAIRS" in 1|2|3|4) ;; *) die "--pairs must be 1..4" ;; esac
 case "$THREADED" in 0|1) ;; *) die "--threaded must be 0 or 1" ;; esac
 case "$SECONDS_" in ''|*[!0-9]*) die "--seconds must be a whole number" ;; esac
 case "$PREFIX" in ''|*[!a-z0-9]*) die "--prefix must be [a-z0-9]+" ;; esac
+case "$DEV" in ''|*[!a-z]*) die "--dev-prefix must be [a-z]+" ;; esac
+[ ${#DEV} -le 8 ] || die "--dev-prefix is too long for a device name"
 
 NSA=${PREFIX}a
 NSB=${PREFIX}b
@@ -74,16 +81,16 @@ up() {
   ip -n "$NSB" link set lo up
   i=0
   while [ "$i" -lt "$PAIRS" ]; do
-    ip link add "va$i" netns "$NSA" type veth peer name "vb$i" netns "$NSB"
-    ip -n "$NSA" addr add "198.18.$i.1/24" dev "va$i"
-    ip -n "$NSB" addr add "198.18.$i.2/24" dev "vb$i"
-    ip netns exec "$NSA" ethtool -K "va$i" tso off gso off >/dev/null
-    ip netns exec "$NSB" ethtool -K "vb$i" gro off >/dev/null
-    ip netns exec "$NSB" ethtool -K "vb$i" gro on >/dev/null
-    ip -n "$NSA" link set "va$i" up
-    ip -n "$NSB" link set "vb$i" up
+    ip link add "${DEV}a$i" netns "$NSA" type veth peer name "${DEV}b$i" netns "$NSB"
+    ip -n "$NSA" addr add "198.18.$i.1/24" dev "${DEV}a$i"
+    ip -n "$NSB" addr add "198.18.$i.2/24" dev "${DEV}b$i"
+    ip netns exec "$NSA" ethtool -K "${DEV}a$i" tso off gso off >/dev/null
+    ip netns exec "$NSB" ethtool -K "${DEV}b$i" gro off >/dev/null
+    ip netns exec "$NSB" ethtool -K "${DEV}b$i" gro on >/dev/null
+    ip -n "$NSA" link set "${DEV}a$i" up
+    ip -n "$NSB" link set "${DEV}b$i" up
     # Threaded NAPI (net/core/dev.c: dev_set_threaded): one kthread napi/vb<i>-<napi_id> per NAPI.
-    ip netns exec "$NSB" sh -c "echo $THREADED > /sys/class/net/vb$i/threaded"
+    ip netns exec "$NSB" sh -c "echo $THREADED > /sys/class/net/${DEV}b$i/threaded"
     i=$((i + 1))
   done
   i=0

@@ -45,8 +45,13 @@ export function liveGate(): { ok: boolean; reason: string } {
 export interface TestbedOptions {
   pairs: 1 | 2 | 3 | 4;
   threaded: boolean;
-  /** Namespace prefix; `<prefix>a` sends, `<prefix>b` receives (vb0..vbN-1). */
+  /** Namespace prefix; `<prefix>a` sends, `<prefix>b` receives. */
   prefix?: string;
+  /**
+   * Device name prefix D: sender devices `<D>a<i>`, receivers `<D>b<i>` (default `v`: va0, vb0).
+   * napi:napi_poll is global: testbeds up at the same time need different values.
+   */
+  devPrefix?: string;
 }
 
 export interface Testbed {
@@ -56,6 +61,9 @@ export interface Testbed {
   netns: string[];
   receiverNs: string;
   senderNs: string;
+  /** Receiving devices (`<D>b0`..), whose NAPIs the flows exercise, and a --devices glob for them. */
+  receivers: string[];
+  devices: string;
   /** Starts one iperf3 flow per pair for `seconds` (bounded by iperf3 -t and timeout(1)). */
   traffic(seconds: number): Promise<void>;
 }
@@ -67,12 +75,13 @@ function sh(args: string[]): string {
 /** Builds the testbed, runs fn, and always removes the namespaces (also on exit signals). */
 export async function withTestbed<T>(o: TestbedOptions, fn: (tb: Testbed) => Promise<T>): Promise<T> {
   const prefix = o.prefix ?? 'wgt';
-  const base = ['--pairs', String(o.pairs), '--prefix', prefix];
+  const dev = o.devPrefix ?? 'v';
+  const base = ['--pairs', String(o.pairs), '--prefix', prefix, '--dev-prefix', dev];
   const kids = new Set<ChildProcess>();
   const down = (): void => {
     for (const k of kids) k.kill('SIGKILL');
     try {
-      sh(['down', '--prefix', prefix]);
+      sh(['down', '--prefix', prefix, '--dev-prefix', dev]);
     } catch {
       /* best effort */
     }
@@ -86,6 +95,8 @@ export async function withTestbed<T>(o: TestbedOptions, fn: (tb: Testbed) => Pro
       netns: [`${prefix}b`, `${prefix}a`],
       receiverNs: `${prefix}b`,
       senderNs: `${prefix}a`,
+      receivers: Array.from({ length: o.pairs }, (_, i) => `${dev}b${i}`),
+      devices: `${dev}b*`,
       traffic: (seconds) =>
         new Promise((res, rej) => {
           const k = spawn('sh', [TESTBED_SH, 'traffic', ...base, '--seconds', String(seconds)], { stdio: 'ignore' });

@@ -1,0 +1,91 @@
+/**
+ * The windows-mode output filter of `wgtrace capture` (bpftrace-scripts/windows-filter.awk
+ * does the same for capture.sh). The windows script zeroes its maps each window instead of
+ * clearing them: bpftrace 0.17's clear() aborts when a key it listed is gone by the time it
+ * deletes it, which concurrent updates cause (bpftrace-scripts/windows.bt.in). So bpftrace
+ * prints every key seen so far in every window; this keeps one line per window map key with a
+ * non-zero value, once per window, and drops the state maps bpftrace prints at exit.
+ */
+export const WINDOW_MAPS: ReadonlySet<string> = new Set([
+  '@napi_busy',
+  '@napi_polls',
+  '@napi_work',
+  '@napi_full',
+  '@netrx_busy',
+  '@netrx_count',
+  '@netrx_ksoftirqd',
+  '@nettx_busy',
+  '@nettx_count',
+  '@crypt_busy',
+  '@crypt_count',
+]);
+
+export class WindowsFilter {
+  /** Keys printed since the last window marker. */
+  private seen = new Set<string>();
+  dropped = 0;
+
+  constructor(private readonly json: boolean) {}
+
+  /** Filters whole lines (each ending with '\n'). */
+  filter(text: string): string {
+    const lines = text.split('\n');
+    const last = lines.pop(); // '' after the final newline
+    const out: string[] = [];
+    for (const l of lines) {
+      const kept = this.json ? this.jsonLine(l) : this.textLine(l);
+      if (kept === undefined) this.dropped++;
+      else out.push(kept);
+    }
+    return out.length === 0 ? (last ?? '') : out.join('\n') + '\n' + (last ?? '');
+  }
+
+  private textLine(l: string): string | undefined {
+    if (l.startsWith('WIN ')) {
+      this.seen.clear();
+      return l;
+    }
+    if (l === '') return undefined;
+    if (l.charCodeAt(0) !== 64 /* @ */) return l;
+    const name = /^@\w+/.exec(l)?.[0] ?? '';
+    if (!WINDOW_MAPS.has(name)) return undefined;
+    const m = /^(.*): (-?\d+)$/.exec(l);
+    if (!m || m[2] === '0') return undefined;
+    if (this.seen.has(m[1]!)) return undefined;
+    this.seen.add(m[1]!);
+    return l;
+  }
+
+  private jsonLine(l: string): string | undefined {
+    if (l.trim() === '') return undefined;
+    if (!l.includes('"type": "map"') && !l.includes('"type":"map"')) {
+      if (l.includes('"WIN ')) this.seen.clear();
+      return l;
+    }
+    let rec: { type: string; data: Record<string, unknown> };
+    try {
+      rec = JSON.parse(l) as typeof rec;
+    } catch {
+      return l;
+    }
+    const data: Record<string, unknown> = {};
+    for (const [name, v] of Object.entries(rec.data ?? {})) {
+      if (!WINDOW_MAPS.has(name)) continue;
+      if (typeof v === 'number') {
+        if (v !== 0 && !this.seen.has(name)) data[name] = v;
+        this.seen.add(name);
+        continue;
+      }
+      const kept: Record<string, unknown> = {};
+      for (const [k, n] of Object.entries((v ?? {}) as Record<string, unknown>)) {
+        const id = `${name}[${k}]`;
+        if (n === 0 || this.seen.has(id)) continue;
+        this.seen.add(id);
+        kept[k] = n;
+      }
+      if (Object.keys(kept).length > 0) data[name] = kept;
+    }
+    if (Object.keys(data).length === 0) return undefined;
+    return JSON.stringify({ type: 'map', data });
+  }
+}
