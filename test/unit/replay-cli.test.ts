@@ -59,8 +59,16 @@ describe('wgtrace replay', () => {
     expect(r.out).toMatch(/^measured {2}\|.{6}\|$/m);
   });
 
+  it('--inline-gain scales the Inline prediction', async () => {
+    const base = ReplayJson.parse(JSON.parse((await run(['replay', cap, '--json', '--model', 'inline', '--runs', '2', '--inline-gain', '1'])).out));
+    const twice = ReplayJson.parse(JSON.parse((await run(['replay', cap, '--json', '--model', 'inline', '--runs', '2', '--inline-gain', '2'])).out));
+    // Elastic tunnels on their own RSS cores: throughput is proportional to the gain.
+    expect(twice.models[0]!.throughputPps / base.models[0]!.throughputPps).toBeCloseTo(2, 6);
+    expect(twice.options.inlineLocalityGain).toBe(2);
+  });
+
   it('bad options exit 64 with one line; a missing file exits 2', async () => {
-    for (const args of [['--runs', '0'], ['--model', 'warp'], ['--seed', '-1'], ['--demand', 'some']]) {
+    for (const args of [['--runs', '0'], ['--model', 'warp'], ['--seed', '-1'], ['--demand', 'some'], ['--inline-gain', '0'], ['--threaded-overhead', 'x'], ['--utilization', 'top']]) {
       const r = await run(['replay', cap, ...args]);
       expect(r.code, args.join(' ')).toBe(64);
       expect(r.err.trim().split('\n')).toHaveLength(1);

@@ -29,6 +29,13 @@ function parseInt(flag: string, text: string | undefined, min: number, max: numb
   return v.data;
 }
 
+function parseReal(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) throw new UsageError(`${flag} ${text}: expected a number from ${min} to ${max}`);
+  return v;
+}
+
 /**
  * `wgtrace replay <capture>`: the workload of a capture replayed through the stock, threaded
  * and Inline models, beside what was measured (docs/models.md).
@@ -43,19 +50,23 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
     .option('--seed <s>', 'seed of the Monte Carlo runs (default 1)')
     .option('--demand <kind>', 'what each tunnel offers: elastic (takes what it gets) or measured', 'elastic')
     .option('--utilization <source>', 'per-core utilization and the load that is not ours: traced or proc-stat', 'traced')
+    .option('--threaded-overhead <ratio>', 'threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, from the published figures)')
+    .option('--inline-gain <factor>', 'Inline locality gain: per-packet cost divided by it (default 2.96, fitted to the published ratio)')
     .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
     .option('--json', 'print the result as JSON (versioned; schema in src/report/replay-schema.ts)')
     .option('--format <name>', 'input format (default: sniffed)')
     .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
     .option('--window <ms>', 'aggregation window in milliseconds (default 10, or the capture interval)')
     .option('--quiet', 'no diagnostics on stderr')
-    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; utilization: string; horizon?: string; json?: boolean; format?: string; strict?: boolean; window?: string; quiet?: boolean }) => {
+    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; utilization: string; threadedOverhead?: string; inlineGain?: string; horizon?: string; json?: boolean; format?: string; strict?: boolean; window?: string; quiet?: boolean }) => {
       const models = parseModels(o.model);
       const runs = parseInt('--runs', o.runs, 1, 100_000);
       const seed = parseInt('--seed', o.seed, 0, 0xffffffff);
       const horizonMs = parseInt('--horizon', o.horizon, 1, 600_000);
       if (o.demand !== 'elastic' && o.demand !== 'measured') throw new UsageError(`--demand ${o.demand}: expected elastic or measured`);
       if (o.utilization !== 'traced' && o.utilization !== 'proc-stat') throw new UsageError(`--utilization ${o.utilization}: expected traced or proc-stat`);
+      const ratio = parseReal('--threaded-overhead', o.threadedOverhead, 0, 10);
+      const gain = parseReal('--inline-gain', o.inlineGain, 0.01, 100);
       const cap = parseCaptureOptions({ ...(o.format !== undefined ? { format: o.format } : {}), ...(o.window !== undefined ? { window: o.window } : {}), strict: o.strict === true });
       const prog = progress(io, capture);
       const timeline = await loadTimeline(capture, {
@@ -73,6 +84,8 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
         ...(runs !== undefined ? { runs } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),
+        ...(ratio !== undefined ? { threadedOverheadRatio: ratio } : {}),
+        ...(gain !== undefined ? { inlineLocalityGain: gain } : {}),
       });
       // The schema is the contract: an output that does not match it is our bug.
       const json = ReplayJson.parse(replayJson(capture, result));
