@@ -209,12 +209,15 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
   let to = rel(t.capture.header?.probesStopBootNs) ?? duration;
   if (!(from >= 0 && from < duration)) from = 0;
   if (!(to > from && to <= duration)) to = duration;
-  // Widen to any activity outside the marks (events of probes attached early, or late).
+  // Widen to any activity outside the marks (events of probes attached early, or late): a
+  // core busy, or a poll returning (a point event; a poll's span may have been stretched back
+  // to the capture start when its softirq entry was not seen).
   let first = -1;
   let last = -1;
   for (let w = 0; w < t.windowCount; w++) {
     let active = false;
-    for (const c of t.cores.values()) if ((c.utilization[w] ?? 0) > 0 || (c.pollBusyNs[w] ?? 0) > 0 || (c.threadPollBusyNs[w] ?? 0) > 0) active = true;
+    for (const c of t.cores.values()) if ((c.utilization[w] ?? 0) > 0) active = true;
+    if (!active) for (const n of t.napis) for (const s of n.perCpu.values()) if ((s.polls[w] ?? 0) > 0) active = true;
     if (active) {
       if (first < 0) first = w;
       last = w;

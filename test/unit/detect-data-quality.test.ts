@@ -48,6 +48,19 @@ describe('data-quality', () => {
     expect(f!.evidence.join('\n')).toMatch(/no napi_poll events/);
   });
 
+  it('softirq poll time beyond the NET_RX time (softirq entries lost) is flagged', async () => {
+    const { compileNotation } = await import('../notation.js');
+    const { TimelineBuilder } = await import('../../src/timeline/builder.js');
+    // 8 columns of polls; the softirq entries and exits of the first 5 are lost, so the builder
+    // stretches those polls back to the capture start: 8 ms of polls in 3 ms of NET_RX.
+    const n = compileNotation('cpu0: A A A A A A A A');
+    const b = new TimelineBuilder({ windowNs: 4_000_000 });
+    b.header(n.header!);
+    b.push(n.events.filter((e) => !((e.kind === 'softirq_entry' && e.ts < 5_000_000) || (e.kind === 'softirq_exit' && e.ts <= 5_000_000))));
+    const [f] = dq(runDetectors(b.finish(n.summary)).findings);
+    expect(f!.evidence.join('\n')).toMatch(/poll time outside any traced NET_RX softirq: cpu 0 /);
+  });
+
   it('a detector that throws does not sink the report: it becomes a data-quality finding', () => {
     const broken: Detector = {
       id: 'monolithic-poll',

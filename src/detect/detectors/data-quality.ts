@@ -1,6 +1,10 @@
 import type { Ns } from '../../base/time.js';
 import type { DataQualityDetails, Detector, DetectContext, Finding, FindingSeverity } from '../finding.js';
-import { count, pct } from '../format.js';
+import { count, dur, pct } from '../format.js';
+
+/** ns: softirq poll time beyond a core's NET_RX time worth reporting; below 1 ms it is the
+ * rounding of slices at window edges and of a softirq open at the capture's start. */
+const POLL_OUTSIDE_NET_RX_MIN_NS = 1_000_000;
 
 /**
  * data-quality: how far the capture can be trusted. Lost events (bpftrace drops whole per-CPU
@@ -48,6 +52,18 @@ export function dataQualityFindings(ctx: DetectContext, failed: { id: string; me
   }
   if (facts.totalPolls === 0) {
     add('warning', 'no napi_poll events: nothing to say about tunnels (were the probes attached, and did traffic flow?)');
+  }
+  // Softirq polls run inside NET_RX (net/core/dev.c: net_rx_action -> napi_poll), so their
+  // time cannot exceed it; when it does, softirq entries were lost or the polls began before
+  // the softirq probes were attached, and poll durations there are the timeline's estimates.
+  const outside = facts.cores
+    .map((c) => ({ cpu: c.cpu, ns: c.pollBusyNs - c.netRxBusyNs }))
+    .filter((x) => x.ns > POLL_OUTSIDE_NET_RX_MIN_NS);
+  if (outside.length > 0) {
+    add(
+      'warning',
+      `poll time outside any traced NET_RX softirq: ${outside.map((x) => `cpu ${x.cpu} ${dur(x.ns)}`).join(', ')} (softirq entries lost, or polls that began before the probes attached): poll durations there are estimates`,
+    );
   }
   const errors = t.diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 0) {
