@@ -71,7 +71,7 @@ export interface TimelineFacts {
   probedFromOffsetNs: number;
   probedToOffsetNs: number;
   probedNs: number;
-  /** Length of window i (the last one is clipped to the capture's end). */
+  /** Length of window i inside the probed span (the last one is clipped to the capture's end; 0 outside the span). */
   windowLen: Float64Array;
   cores: CoreFacts[];
   coreByCpu: Map<number, CoreFacts>;
@@ -209,14 +209,15 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
   let to = rel(t.capture.header?.probesStopBootNs) ?? duration;
   if (!(from >= 0 && from < duration)) from = 0;
   if (!(to > from && to <= duration)) to = duration;
-  // Widen to any activity outside the marks (events of probes attached early, or late): a
-  // core busy, or a poll returning (a point event; a poll's span may have been stretched back
-  // to the capture start when its softirq entry was not seen).
+  // Widen to any activity outside the marks (events of probes attached early, or late),
+  // judged by point events only (a NET_RX softirq or a poll counted in the window): a span
+  // whose start was not seen is clamped to the capture start by the timeline and would
+  // pretend activity before the probes existed.
   let first = -1;
   let last = -1;
   for (let w = 0; w < t.windowCount; w++) {
     let active = false;
-    for (const c of t.cores.values()) if ((c.utilization[w] ?? 0) > 0) active = true;
+    for (const c of t.cores.values()) if ((c.netRxCount[w] ?? 0) > 0) active = true;
     if (!active) for (const n of t.napis) for (const s of n.perCpu.values()) if ((s.polls[w] ?? 0) > 0) active = true;
     if (active) {
       if (first < 0) first = w;
@@ -231,10 +232,17 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
 }
 
 export function computeFacts(t: Timeline): TimelineFacts {
-  const windowLen = windowLengths(t);
   const durationNs = t.capture.durationNs as number;
   const probed = probedSpan(t);
   const probedNs = probed.to - probed.from;
+  // Windows count only for their part inside the probed span: outside it there are no events,
+  // only spans the timeline clamped to the capture's start.
+  const windowLen = windowLengths(t);
+  for (let i = 0; i < windowLen.length; i++) {
+    const a = i * t.windowNs;
+    const b = a + windowLen[i]!;
+    windowLen[i] = Math.max(0, Math.min(b, probed.to) - Math.max(a, probed.from));
+  }
   const cores = t.cpus.map((cpu) => {
     const c = t.cores.get(cpu);
     return c === undefined ? emptyCore(cpu, t.windowCount) : coreFacts(c, windowLen, probedNs);

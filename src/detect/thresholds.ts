@@ -47,6 +47,11 @@ export const IDLE_UTIL = 0.2;
  * On a balanced gateway max/mean stays near 1; 2 means the busiest core does twice its share. */
 export const IMBALANCE_MIN_RATIO = 2;
 
+/** Of a core's NET_RX softirq time: NET_RX running in ksoftirqd/N for at least a tenth of it
+ * means the core is saturated (kernel/softirq.c: __do_softirq defers after 2 ms or 10
+ * restarts); a handful of deferrals happen on any busy core. */
+export const KSOFTIRQD_MIN_SHARE = 0.1;
+
 /** Of the capture (probed span): a saturated core beside an idle one (in the same windows) for
  * at least a tenth of the capture is the talk's pattern; a few windows of it are a burst that
  * the scheduler or the next poll placement evens out. */
@@ -78,6 +83,7 @@ export const Thresholds = z
     monolithicMinCoreShare: z.number().gte(0).lte(1).default(MONOLITHIC_MIN_CORE_SHARE),
     monolithicMinFullShare: z.number().gte(0).lte(1).default(MONOLITHIC_MIN_FULL_SHARE),
     saturatedUtil: z.number().gt(0).lte(1).default(SATURATED_UTIL),
+    ksoftirqdMinShare: z.number().gte(0).lte(1).default(KSOFTIRQD_MIN_SHARE),
     idleUtil: z.number().gte(0).lt(1).default(IDLE_UTIL),
     imbalanceMinRatio: z.number().gte(1).default(IMBALANCE_MIN_RATIO),
     imbalanceMinShare: z.number().gte(0).lte(1).default(IMBALANCE_MIN_SHARE),

@@ -87,7 +87,8 @@ export const monolithicPoll: Detector = {
     const quiet: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number }[] } = { cpus: [], found: [] };
     for (const [cpu, found] of [...perCore].sort((a, b) => a[0] - b[0])) {
       const core = facts.coreByCpu.get(cpu);
-      const holdsOnlyItself = found.every((f) => f.m.mode === 'threaded' && f.m.blocked.length === 0) && (core?.ksoftirqdNetRxCount ?? 0) === 0;
+      const deferred = core !== undefined && core.netRxBusyNs > 0 && core.ksoftirqdNetRxBusyNs / core.netRxBusyNs >= th.ksoftirqdMinShare;
+      const holdsOnlyItself = found.every((f) => f.m.mode === 'threaded' && f.m.blocked.length === 0) && !deferred;
       if (holdsOnlyItself) {
         quiet.cpus.push(cpu);
         quiet.found.push(...found);
@@ -133,7 +134,10 @@ export const monolithicPoll: Detector = {
       );
       for (const c of cores) {
         if (c.ksoftirqdNetRxCount > 0) {
-          evidence.push(`NET_RX on cpu ${c.cpu} was handed to ksoftirqd/${c.cpu} ${count(c.ksoftirqdNetRxCount)} times (${pct(c.ksoftirqdShare)} of its NET_RX time): the core is saturated`);
+          evidence.push(
+            `NET_RX on cpu ${c.cpu} was handed to ksoftirqd/${c.cpu} ${count(c.ksoftirqdNetRxCount)} times (${pct(c.ksoftirqdShare)} of its NET_RX time)` +
+              (c.ksoftirqdShare >= th.ksoftirqdMinShare ? ': the core is saturated' : ''),
+          );
         }
       }
       const blockedAll = new Map<string, number>();
@@ -147,7 +151,9 @@ export const monolithicPoll: Detector = {
       const first = Math.min(...found.flatMap((f) => f.m.longest.map((l) => l.startOffsetNs)));
       const last = Math.max(...found.flatMap((f) => f.m.longest.map((l) => l.endOffsetNs)));
       const maxShare = Math.max(...found.map((f) => f.m.coreShare));
-      const ks = cores.some((c) => c.ksoftirqdNetRxCount > 0);
+      // NET_RX deferred to ksoftirqd for a real share of its time: the core is saturated
+      // (a handful of deferrals happen on any busy core).
+      const ks = cores.some((c) => c.ksoftirqdShare >= th.ksoftirqdMinShare);
       // Critical when it costs others (a tunnel waited behind it) or the kernel had to defer
       // NET_RX to ksoftirqd. A threaded poll that never completes holds only its own thread:
       // the scheduler can move everything else away from it, so that alone is information.
