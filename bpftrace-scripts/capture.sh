@@ -247,12 +247,17 @@ ulimit -l unlimited 2>/dev/null || true
 fmt_opt=
 [ "$FMT" = json ] && fmt_opt="-f json"
 FILTER_PID=
-if [ "$MODE" = windows ] && [ "$FMT" = text ]; then
+if [ "$MODE" = windows ]; then
   # windows-filter.awk drops the zero and repeated lines of zeroed maps (windows.bt.in says
   # why). It reads a FIFO so that $! stays bpftrace's pid, and ignores the terminal's signals
   # so that a Ctrl-C cannot cut bpftrace's output short.
   mkfifo "$TMPD/out" || die "cannot create a FIFO in $TMPD"
-  (trap '' INT TERM HUP; exec awk -f "$HERE/windows-filter.awk") < "$TMPD/out" >> "$PARTIAL" &
+  if [ "$FMT" = text ]; then
+    (trap '' INT TERM HUP; exec awk -f "$HERE/windows-filter.awk") < "$TMPD/out" >> "$PARTIAL" &
+  else
+    # JSON: only the state maps printed at exit are dropped (zero values stay; readers sum them).
+    (trap '' INT TERM HUP; exec awk '!/"data": \{"@(rx_t|tx_t|poll_t|crypt_t|win_t)"/ { print; fflush() }') < "$TMPD/out" >> "$PARTIAL" &
+  fi
   FILTER_PID=$!
   BT_OUT="$TMPD/out"
 else
