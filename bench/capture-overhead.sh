@@ -8,6 +8,11 @@
 #
 # Goals: windows <= 5% cost (ratio >= 0.95); events costs no more than perf record
 # (ratio_events >= ratio_perf). Figures: bench/README.md, "Capture overhead".
+#
+# Throughput on a shared 2-core VM is noisy, so the bench also prints what the tracer itself
+# burned per second of traffic, which does not depend on the neighbours: the BPF programs' run
+# time (kernel.bpf_stats_enabled=1, `run_time_ns` in /proc/<bpftrace>/fdinfo) and bpftrace's own
+# user+system CPU (/proc/<pid>/stat), as a share of the machine's CPU capacity.
 set -eu
 
 REPS=5
@@ -36,7 +41,12 @@ done
 [ "$(id -u)" = 0 ] || { echo "capture-overhead: must run as root" >&2; exit 2; }
 
 TOOL_PID=
+BT_PID=
+STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo 0)
+NCPU=$(getconf _NPROCESSORS_ONLN)
+HZ=$(getconf CLK_TCK)
 cleanup() {
+  echo "$STATS_WAS" > /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || true
   [ -n "$TOOL_PID" ] && kill -TERM "$TOOL_PID" 2>/dev/null && wait "$TOOL_PID" 2>/dev/null
   sh "$TB" down --prefix "$PREFIX"
   rm -rf "$WORK"
@@ -45,6 +55,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 sh "$TB" up --pairs "$PAIRS" --threaded "$THREADED" --prefix "$PREFIX" >/dev/null
+echo 1 > /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || true
+
+# BPF run time (ns) of a process's programs and its user+sys ticks.
+bpf_ns() { cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '/^run_time_ns:/ { s += $2 } END { printf "%.0f", s }'; }
+cpu_ticks() { awk '{ print $14 + $15 }' /proc/"$1"/stat 2>/dev/null || echo 0; }
 
 # iperf3 servers are one-off (-1): restart them before each measurement.
 servers() {
@@ -84,6 +99,7 @@ start_tool() { # condition
       sh "$CAP" --mode "$1" --devices 'vb*' --duration 0 -o "$WORK/$1.txt" --force 2>/dev/null &
       TOOL_PID=$!
       wait_mark "$WORK/$1.txt.partial"
+      BT_PID=$(pgrep -P "$TOOL_PID" -x bpftrace | head -n 1)
       ;;
     perf)
       # The events script's tracepoints and filters, as perf filters (kernel/trace/trace_events_filter.c).
@@ -91,7 +107,6 @@ start_tool() { # condition
         -e napi:napi_poll --filter 'dev_name ~ "vb*"' \
         -e irq:softirq_entry --filter 'vec == 2 || vec == 3' \
         -e irq:softirq_exit --filter 'vec == 2 || vec == 3' \
-        -e irq:softirq_raise --filter 'vec == 3' \
         -e sched:sched_switch --filter 'prev_comm ~ "ksoftirqd/*" || prev_comm ~ "napi/*" || next_comm ~ "ksoftirqd/*" || next_comm ~ "napi/*"' \
         -e sched:sched_migrate_task --filter 'comm ~ "napi/*"' \
         >/dev/null 2>&1 &
@@ -120,8 +135,15 @@ while [ "$r" -le "$REPS" ]; do
   order=$(echo $CONDS | awk -v k="$r" '{ n = NF; for (i = 0; i < n; i++) printf "%s ", $(((i + k) % n) + 1) }')
   for c in $order; do
     servers
+    BT_PID=
     start_tool "$c"
+    if [ -n "$BT_PID" ]; then b0=$(bpf_ns "$BT_PID"); t0=$(cpu_ticks "$BT_PID"); fi
     sh "$TB" traffic --pairs "$PAIRS" --seconds "$SECS" --prefix "$PREFIX" || true
+    if [ -n "$BT_PID" ]; then
+      b1=$(bpf_ns "$BT_PID"); t1=$(cpu_ticks "$BT_PID")
+      # share of all CPUs' time during the traffic: BPF programs, bpftrace user space
+      echo "$c $(awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v s="$SECS" -v n="$NCPU" -v hz="$HZ" 'BEGIN { printf "%.4f %.4f", b / 1e9 / s / n, t / hz / s / n }')" >> "$WORK/cpu"
+    fi
     stop_tool
     t=$(throughput)
     echo "$c $t" >> "$WORK/results"
@@ -146,3 +168,12 @@ awk '
     printf "goal windows cost <= 5%%: %s (%.1f%%)\n", (we >= 0.95 ? "met" : "NOT met"), 100 * (1 - we)
     printf "goal events cost <= perf record cost: %s (events %.1f%%, perf %.1f%%)\n", (ev >= pf ? "met" : "NOT met"), 100 * (1 - ev), 100 * (1 - pf)
   }' "$WORK/results"
+if [ -s "$WORK/cpu" ]; then
+  echo "tracer CPU, share of all $NCPU CPUs during the traffic (median): BPF programs + bpftrace user space"
+  awk '{ b[$1, ++n[$1]] = $2; u[$1, n[$1]] = $3 }
+    function med(arr, c,   i, j, k, t, a) { k = n[c]; for (i = 1; i <= k; i++) a[i] = arr[c, i]
+      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+    END { split("events windows", order, " "); for (i = 1; i <= 2; i++) { c = order[i]; x = med(b, c); y = med(u, c)
+      printf "%-8s BPF %5.1f%%  bpftrace %5.1f%%  total %5.1f%%\n", c, 100 * x, 100 * y, 100 * (x + y) } }' "$WORK/cpu"
+fi

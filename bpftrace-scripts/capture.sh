@@ -2,7 +2,8 @@
 # wgtrace capture for gateways without Node.js: POSIX sh (tested with dash), bpftrace, tracefs.
 #
 #   capture.sh [--mode events|windows] [--duration SECONDS] [--devices GLOB] [--interval MS]
-#              [-o PATH] [--force] [--format text|json] [--netns NAME]... [--print-script]
+#              [-o PATH] [--force] [--format text|json] [--netns NAME]... [--with-raise]
+#              [--max-tunnels N] [--print-script]
 #
 # Writes docs/capture-format.md: header, bpftrace's output, counters, trailer. The capture is
 # written to PATH.partial and renamed to PATH only when bpftrace ended cleanly (duration over,
@@ -38,6 +39,7 @@ FORCE=0
 FMT=text
 NETNS=
 PRINT_SCRIPT=0
+GEN_EXTRA=
 # WGTRACE_BPFTRACE: another bpftrace binary (a newer static build on an old distribution).
 BPFTRACE=${WGTRACE_BPFTRACE:-bpftrace}
 # Free space required before probes are attached. Windows mode writes about
@@ -138,6 +140,8 @@ while [ $# -gt 0 ]; do
     --format) [ $# -ge 2 ] || usage; FMT=$2; shift 2 ;;
     --netns) [ $# -ge 2 ] || usage; NETNS="$NETNS $2"; shift 2 ;;
     --print-script) PRINT_SCRIPT=1; shift ;;
+    --with-raise) GEN_EXTRA="$GEN_EXTRA --with-raise"; shift ;;
+    --max-tunnels) [ $# -ge 2 ] || usage; isnum "$2" || die "--max-tunnels must be a whole number" 64; GEN_EXTRA="$GEN_EXTRA --max-tunnels $2"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "capture.sh: unknown option $1" >&2; usage ;;
   esac
@@ -153,7 +157,8 @@ NCPUS=$(getconf _NPROCESSORS_CONF 2>/dev/null || echo 1)
 GEN="$HERE/gen-script.sh"
 
 if [ "$PRINT_SCRIPT" = 1 ]; then
-  exec sh "$GEN" --mode "$MODE" --devices "$DEVICES" --interval "$INTERVAL" --duration "$DURATION" --cpus "$NCPUS"
+  # shellcheck disable=SC2086
+  exec sh "$GEN" --mode "$MODE" --devices "$DEVICES" --interval "$INTERVAL" --duration "$DURATION" --cpus "$NCPUS" $GEN_EXTRA
 fi
 
 # --- what is missing, all at once, before anything is attached ---
@@ -202,8 +207,10 @@ MISSES="$TMPD/misses"
 cleanup() { rm -rf "$TMPD"; }
 trap cleanup EXIT
 
-sh "$GEN" --mode "$MODE" --devices "$DEVICES" --interval "$INTERVAL" --duration "$DURATION" --cpus "$NCPUS" > "$SCRIPT" || { rm -f "$PARTIAL"; exit 64; }
-BT_ENV=$(sh "$GEN" --mode "$MODE" --cpus "$NCPUS" --print-env | tr '\n' ' ')
+# shellcheck disable=SC2086
+sh "$GEN" --mode "$MODE" --devices "$DEVICES" --interval "$INTERVAL" --duration "$DURATION" --cpus "$NCPUS" $GEN_EXTRA > "$SCRIPT" || { rm -f "$PARTIAL"; exit 64; }
+# shellcheck disable=SC2086
+BT_ENV=$(sh "$GEN" --mode "$MODE" --cpus "$NCPUS" $GEN_EXTRA --print-env | tr '\n' ' ')
 MAP_KEYS=$(printf '%s\n' $BT_ENV | sed -n 's/^BPFTRACE_MAP_KEYS_MAX=//p')
 [ -n "$MAP_KEYS" ] || MAP_KEYS=$(sed -n 's/.*max_map_keys = \([0-9]*\).*/\1/p' "$SCRIPT" | head -n 1)
 WG_FUNCS=$(grep -c 'function == (uint64)0x' "$SCRIPT" 2>/dev/null || true)

@@ -4,7 +4,7 @@
 # `wgtrace capture` (src/capture/), so both run exactly the same program.
 #
 #   gen-script.sh --mode events|windows [--devices GLOB] [--interval MS] [--duration S]
-#                 [--cpus N] [--max-tunnels N] [--bpftrace-version X.Y] [--print-env]
+#                 [--cpus N] [--max-tunnels N] [--with-raise] [--bpftrace-version X.Y] [--print-env]
 #
 # --devices: comma-separated list of NAME, PREFIX* or * (bpftrace 0.17 has no glob match on
 #   strings, so each pattern becomes an exact compare or a strncmp prefix compare; `*` alone
@@ -13,6 +13,7 @@
 # --max-tunnels: NAPI instances (WireGuard peers, NIC queues...) the windows maps must hold on
 #   every CPU within one window (default 1024): windows maps get CPUs x max-tunnels entries, so
 #   no key is ever refused (docs/capture.md, "Map bounds", works out the memory).
+# --with-raise: events mode also records irq:softirq_raise for NET_RX (`SR`); off by default.
 # --print-env: print the environment (KEY=VALUE lines) bpftrace must run with, not the script.
 #
 # What differs and how it is detected:
@@ -38,6 +39,7 @@ CPUS=
 MAX_TUNNELS=1024
 BT_VERSION=
 PRINT_ENV=0
+WITH_RAISE=0
 TRACEFS=${WGTRACE_TRACEFS:-/sys/kernel/tracing}
 KALLSYMS=${WGTRACE_KALLSYMS:-/proc/kallsyms}
 
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
     --max-tunnels) MAX_TUNNELS=${2-}; shift 2 || die "--max-tunnels needs a value" ;;
     --bpftrace-version) BT_VERSION=${2-}; shift 2 || die "--bpftrace-version needs a value" ;;
     --print-env) PRINT_ENV=1; shift ;;
+    --with-raise) WITH_RAISE=1; shift ;;
     *) die "unknown option $1" ;;
   esac
 done
@@ -207,7 +210,7 @@ section() { # name keep(0|1)
 }
 KEEP_DUR=1; [ "$DURATION_S" = 0 ] && KEEP_DUR=0
 
-{ section wg "$WG"; section duration "$KEEP_DUR"; } > "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"
+{ section wg "$WG"; section duration "$KEEP_DUR"; section raise "$WITH_RAISE"; } > "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"
 trap 'rm -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"' EXIT
 sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{CONFIG}}|$(esc "$CONFIG")|" \

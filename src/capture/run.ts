@@ -46,6 +46,8 @@ export interface CaptureOptions {
   /** Also describe the devices of these network namespaces in the header. */
   netns: string[];
   maxTunnels?: number;
+  /** Events mode: also record NET_RX softirq_raise (`SR`). */
+  withRaise?: boolean;
   toolVersion: string;
 }
 
@@ -179,6 +181,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     durationS: o.durationS,
     cpus: Math.max(...cpus) + 1,
     ...(o.maxTunnels !== undefined ? { maxTunnels: o.maxTunnels } : {}),
+    ...(o.withRaise ? { withRaise: true } : {}),
     ...(hooks.genEnv ? { env: hooks.genEnv } : {}),
   };
   let script: string;

@@ -25,6 +25,8 @@ export interface ScriptRequest {
   durationS: number;
   cpus: number;
   maxTunnels?: number;
+  /** Events mode: also record irq:softirq_raise (`SR`). */
+  withRaise?: boolean;
   /** Defaults to the installed bpftrace's version (gen-script.sh asks `bpftrace --version`). */
   bpftraceVersion?: string;
   /** Extra environment for the generator (tests: WGTRACE_TRACEFS, WGTRACE_KALLSYMS, WGTRACE_WG_FUNCS). */
@@ -34,6 +36,7 @@ export interface ScriptRequest {
 function genArgs(r: ScriptRequest): string[] {
   const a = ['--mode', r.mode, '--devices', r.devices, '--interval', String(r.intervalMs), '--duration', String(r.durationS), '--cpus', String(r.cpus)];
   if (r.maxTunnels !== undefined) a.push('--max-tunnels', String(r.maxTunnels));
+  if (r.withRaise) a.push('--with-raise');
   if (r.bpftraceVersion !== undefined) a.push('--bpftrace-version', r.bpftraceVersion);
   return a;
 }

@@ -44,6 +44,9 @@ describe('gen-script.sh', () => {
     expect(s).not.toMatch(/args\./);
     expect(s).not.toMatch(/^config =/m);
     expect(s).toMatch(/interval:s:10\s*\{\s*exit\(\);/);
+    // softirq_raise only on request: a quarter of all events, unused by the timeline.
+    expect(code(s)).not.toContain('softirq_raise');
+    expect(code(generateScript({ ...base, withRaise: true }))).toContain('tracepoint:irq:softirq_raise');
     expect(scriptEnv(base)).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '4096', BPFTRACE_STRLEN: '32' });
   });
 

@@ -21,6 +21,7 @@ const Opts = z.object({
   format: z.enum(['text', 'json']),
   netns: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/)),
   maxTunnels: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  withRaise: z.boolean().optional(),
 });
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -38,6 +39,7 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
     .option('--format <fmt>', 'text or json (bpftrace -f json)', 'text')
     .option('--netns <name>', 'also describe the devices of this network namespace (repeatable)', collect, [])
     .option('--max-tunnels <n>', 'NAPI instances per CPU the windows maps must hold (default 1024)')
+    .option('--with-raise', 'events mode: also record NET_RX softirq_raise (SR lines; about a quarter more events)')
     .action(async (raw: Record<string, unknown>) => {
       const p = Opts.safeParse(raw);
       if (!p.success) {
@@ -57,6 +59,7 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
         netns: v.netns,
         toolVersion: VERSION,
         ...(v.maxTunnels !== undefined ? { maxTunnels: v.maxTunnels } : {}),
+        ...(v.withRaise ? { withRaise: true } : {}),
       };
       const ac = new AbortController();
       const onSig = (): void => ac.abort();
