@@ -130,7 +130,6 @@ class NapiAcc {
   segLast: number[] = [];
   /** Last settled segment's CPU (-1: none yet). */
   settledCpu = -1;
-  settledLast = -Infinity;
   moves = 0;
   readonly moveList: { ts: Ns; from: number; to: number }[] = [];
   readonly label: string;
@@ -201,7 +200,6 @@ class CpuState {
   constructor(
     readonly cpu: number,
     readonly core: CoreAcc,
-    readonly inHeader: boolean,
   ) {}
 }
 
@@ -233,12 +231,14 @@ export class TimelineBuilder {
   private readonly cryptByWork = new Map<string, CryptAcc>();
   private minTs = Infinity;
   private maxTs = -Infinity;
-  private events = 0;
   private lostEvents = 0;
   private clamped = 0;
   private ignoredSoftirqs = 0;
   private windowEvents = 0;
   private pointEvents = 0;
+  /** Set by at(): the current event's (monotonic) time and its CPU's previous time. */
+  private t = 0;
+  private prev = 0;
   private readonly counts = new Map<string, number>();
   private finished = false;
 
@@ -298,19 +298,49 @@ export class TimelineBuilder {
       this.problem('bad-cpu', `event on CPU ${cpu}, not a CPU id: ignored`);
       return undefined;
     }
-    const inHeader = this.headerCpus.has(cpu);
-    if (this.hdr !== undefined && !inHeader) {
+    if (this.hdr !== undefined && !this.headerCpus.has(cpu)) {
       this.diag('warning', 'cpu-not-in-header', `events on CPU ${cpu}, which the header does not list as online: counted anyway`);
     }
-    const st = new CpuState(cpu, new CoreAcc(this.ensureGrid()), inHeader);
+    const st = new CpuState(cpu, new CoreAcc(this.ensureGrid()));
     if (this.sliceReq !== undefined && (this.sliceCpus === undefined || this.sliceCpus.has(cpu))) st.slices = [];
     this.cpuStates[cpu] = st;
     return st;
   }
 
   private event(ev: TraceEvent): void {
-    this.events++;
+    // One switch, most frequent kinds first; each case normalises the CPU's clock (at) and
+    // hands primitives to a small method, so each stays monomorphic and optimisable.
+    let c: CpuState | undefined;
     switch (ev.kind) {
+      case 'workqueue_queue_work':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.queueWork(c, ev.work, ev.workqueue);
+        return;
+      case 'softirq_entry':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.softirqEntry(c, this.t, this.prev, ev.vec, ev.comm);
+        return;
+      case 'softirq_exit':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.softirqExit(c, this.t, ev.vec);
+        return;
+      case 'napi_poll':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.poll(c, this.t, ev.napi, ev.dev, ev.work, ev.budget, ev.pid, ev.comm);
+        return;
+      case 'workqueue_execute_start':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.workStart(c, this.t, this.prev, ev.work, ev.function);
+        return;
+      case 'workqueue_execute_end':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.workEnd(c, this.t, ev.work, ev.function);
+        return;
+      case 'sched_switch_in':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.switchIn(c, this.t, this.prev, ev.pid, ev.comm);
+        return;
+      case 'sched_switch_out':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.switchOut(c, this.t, ev.pid, ev.state, ev.comm);
+        return;
+      case 'softirq_raise':
+      case 'sched_migrate_task':
+        // Not needed for the timeline, but they still move the CPU's clock.
+        this.at(ev.cpu, ev.ts);
+        return;
       case 'window_napi':
       case 'window_cpu':
         this.windowEvent(ev);
@@ -318,56 +348,32 @@ export class TimelineBuilder {
       case 'lost_events':
         this.lostEvents += ev.count;
         return;
-      default:
-        break;
     }
-    const c = this.cpuStates[ev.cpu] ?? this.cpuState(ev.cpu);
-    if (c === undefined) return;
+  }
+
+  /**
+   * The CPU's state for an event at `ts`, with `this.t` (the event's time, kept monotonic per
+   * CPU) and `this.prev` (the CPU's previous time) set; undefined for a bad CPU id.
+   */
+  private at(cpu: number, ts: number): CpuState | undefined {
+    const c = this.cpuStates[cpu] ?? this.cpuState(cpu);
+    if (c === undefined) return undefined;
     this.pointEvents++;
-    let t: number = ev.ts;
     const prev = c.lastTs;
-    if (t < prev) {
+    this.prev = prev;
+    if (ts < prev) {
       // Per-CPU buffers are ordered; a step back means a broken or merged file. Keep the
       // CPU's clock monotonic so no slice gets a negative duration.
-      this.problem('cpu-time-backwards', `CPU ${ev.cpu}: timestamp ${t} ns goes back to before ${prev} ns: treated as ${prev} ns`);
-      t = prev;
-    } else {
-      c.lastTs = t;
-      if (c.firstTs !== c.firstTs) c.firstTs = t;
+      this.problem('cpu-time-backwards', `CPU ${cpu}: timestamp ${ts} ns goes back to before ${prev} ns: treated as ${prev} ns`);
+      this.t = prev;
+      return c;
     }
-    if (t < this.minTs) this.minTs = t;
-    if (t > this.maxTs) this.maxTs = t;
-
-    // One small method per kind, taking primitives: each stays monomorphic and optimisable.
-    switch (ev.kind) {
-      case 'napi_poll':
-        this.poll(c, t, ev.napi, ev.dev, ev.work, ev.budget, ev.pid, ev.comm);
-        return;
-      case 'softirq_entry':
-        this.softirqEntry(c, t, prev, ev.vec, ev.comm);
-        return;
-      case 'softirq_exit':
-        this.softirqExit(c, t, ev.vec);
-        return;
-      case 'workqueue_queue_work':
-        this.queueWork(c, ev.work, ev.workqueue);
-        return;
-      case 'workqueue_execute_start':
-        this.workStart(c, t, prev, ev.work, ev.function);
-        return;
-      case 'workqueue_execute_end':
-        this.workEnd(c, t, ev.work, ev.function);
-        return;
-      case 'sched_switch_in':
-        this.switchIn(c, t, prev, ev.pid, ev.comm);
-        return;
-      case 'sched_switch_out':
-        this.switchOut(c, t, ev.pid, ev.state, ev.comm);
-        return;
-      default:
-        // softirq_raise, sched_migrate_task: not needed for the timeline.
-        return;
-    }
+    c.lastTs = ts;
+    if (c.firstTs !== c.firstTs) c.firstTs = ts;
+    if (ts < this.minTs) this.minTs = ts;
+    if (ts > this.maxTs) this.maxTs = ts;
+    this.t = ts;
+    return c;
   }
 
   private softirqEntry(c: CpuState, t: number, prev: number, vec: number, comm: string): void {
@@ -562,9 +568,11 @@ export class TimelineBuilder {
   /** Closes an open slice of `kind` at t (and first whatever is still open on top of it). */
   private end(c: CpuState, kind: number, t: number, clamp: number): void {
     const st = c.stack;
-    const i = st.lastIndexOf(kind);
-    if (i < 0) return;
-    this.closeAbove(c, i + 1, t, `the ${KIND_NAME[kind]} below it ended`);
+    if (st[st.length - 1] !== kind) {
+      const i = st.lastIndexOf(kind);
+      if (i < 0) return;
+      this.closeAbove(c, i + 1, t, `the ${KIND_NAME[kind]} below it ended`);
+    }
     st.pop();
     this.finishKind(c, kind, t, clamp);
     c.lastCloseTs = t;
@@ -1081,7 +1089,6 @@ function settleMoves(st: NapiAcc, before: number): void {
       if (st.moveList.length < MOVES_KEPT) st.moveList.push({ ts: ns(st.segFirst[i]!), from: st.settledCpu, to: cpu });
     }
     st.settledCpu = cpu;
-    st.settledLast = Math.max(st.settledLast, st.segLast[i]!);
   }
   st.segCpu = rest.map((i) => st.segCpu[i]!);
   st.segFirst = rest.map((i) => st.segFirst[i]!);

@@ -32,9 +32,6 @@ export class WindowGrid {
   cap = 0;
   /** Times the window was doubled to stay within the budget. */
   coarsenings = 0;
-  /** Absolute windows reserved so far (empty while usedLo > usedHi). */
-  private usedLo = Infinity;
-  private usedHi = -Infinity;
   private readonly all: GridSeries[] = [];
 
   constructor(
@@ -56,14 +53,13 @@ export class WindowGrid {
     for (;;) {
       const lo = Math.floor(a / this.windowNs);
       const hi = Math.floor(b / this.windowNs);
-      if (lo >= this.base && hi < this.base + this.cap) {
-        if (lo < this.usedLo) this.usedLo = lo;
-        if (hi > this.usedHi) this.usedHi = hi;
-        return;
-      }
-      const empty = this.usedLo > this.usedHi;
-      const eLo = empty ? lo : Math.min(lo, this.usedLo);
-      const eHi = empty ? hi : Math.max(hi, this.usedHi);
+      if (lo >= this.base && hi < this.base + this.cap) return;
+      // Windows holding data (the fast paths of addAt/addSpan do not track them: found by a
+      // scan, which is rare: growth doubles).
+      const [usedLo, usedHi] = this.used();
+      const empty = usedLo > usedHi;
+      const eLo = empty ? lo : Math.min(lo, usedLo);
+      const eHi = empty ? hi : Math.max(hi, usedHi);
       const need = eHi - eLo + 1 + 2 * MARGIN_WINDOWS;
       let newCap = Math.max(this.cap, INITIAL_WINDOWS);
       while (newCap < need) newCap *= 2;
@@ -75,12 +71,29 @@ export class WindowGrid {
       const newBase = eLo - Math.max(MARGIN_WINDOWS, Math.floor((newCap - (eHi - eLo + 1)) / 4));
       for (const s of this.all) {
         const n = new Float64Array(newCap);
-        if (!empty) n.set(s.a.subarray(this.usedLo - this.base, this.usedHi - this.base + 1), this.usedLo - newBase);
+        if (!empty) n.set(s.a.subarray(usedLo - this.base, usedHi - this.base + 1), usedLo - newBase);
         s.a = n;
       }
       this.base = newBase;
       this.cap = newCap;
     }
+  }
+
+  /** Absolute windows [lo, hi] holding a non-zero value in any series (lo > hi: none). */
+  private used(): [number, number] {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of this.all) {
+      const a = s.a;
+      let i = 0;
+      while (i < a.length && a[i] === 0) i++;
+      if (i === a.length) continue;
+      let j = a.length - 1;
+      while (a[j] === 0) j--;
+      if (i + this.base < lo) lo = i + this.base;
+      if (j + this.base > hi) hi = j + this.base;
+    }
+    return [lo, hi];
   }
 
   /** Doubles the window: new window j is the sum of old windows 2j and 2j+1 (same capacity). */
@@ -99,26 +112,31 @@ export class WindowGrid {
       s.a = n;
     }
     this.base = newBase;
-    this.usedLo = Math.floor(this.usedLo / 2);
-    this.usedHi = Math.floor(this.usedHi / 2);
     this.windowNs *= 2;
     this.coarsenings++;
   }
 
   /** Adds `v` to the window holding time t. */
   addAt(s: GridSeries, t: number, v: number): void {
-    this.reserve(t, t);
-    const i = Math.floor(t / this.windowNs) - this.base;
+    let i = Math.floor(t / this.windowNs) - this.base;
+    if (!(i >= 0 && i < this.cap)) {
+      this.reserve(t, t);
+      i = Math.floor(t / this.windowNs) - this.base;
+    }
     s.a[i] = s.a[i]! + v;
   }
 
   /** Adds the overlap of [a, b) with each window to that window (a slice crossing a boundary is split). */
   addSpan(s: GridSeries, a: number, b: number): void {
     if (!(b > a)) return;
-    this.reserve(a, b);
-    const W = this.windowNs;
-    const arr = s.a;
+    let W = this.windowNs;
     let k = Math.floor(a / W);
+    if (!(k >= this.base && Math.floor(b / W) < this.base + this.cap)) {
+      this.reserve(a, b);
+      W = this.windowNs;
+      k = Math.floor(a / W);
+    }
+    const arr = s.a;
     let i = k - this.base;
     let from = a;
     for (;;) {
