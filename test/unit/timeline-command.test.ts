@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { parseTimeArg } from '../../src/cli/commands/timeline.js';
+import { parseTimeArg, progress } from '../../src/cli/commands/timeline.js';
 import { TimelineViewResult, buildTimelineView } from '../../src/report/timeline-view.js';
 import { build, header } from './timeline-helpers.js';
 
@@ -108,6 +108,26 @@ describe('wgtrace timeline', () => {
     expect(fromWindows.range.source).toBe('windows');
     expect(fromWindows.cores.map((c) => c.strip)).toEqual(withSlices.cores.map((c) => c.strip));
     expect(fromWindows.cores.map((c) => c.utilization)).toEqual(withSlices.cores.map((c) => c.utilization));
+  });
+});
+
+describe('progress', () => {
+  afterEach(() => vi.useRealTimers());
+  it('is silent when stderr is not a TTY, and on a TTY only once loading takes over 2 s', () => {
+    expect(progress(captureIO(), 'x').onProgress).toBeUndefined();
+    vi.useFakeTimers();
+    vi.setSystemTime(0);
+    const io = { ...captureIO(), errIsTTY: true };
+    let err = '';
+    io.err = (t: string) => void (err += t);
+    const p = progress(io, '-');
+    p.onProgress!(1_000_000);
+    expect(err).toBe('');
+    vi.setSystemTime(2500);
+    p.onProgress!(5_000_000);
+    expect(err).toBe('\rwgtrace: reading -: 5 MB   ');
+    p.done();
+    expect(err.endsWith('\r\x1b[K')).toBe(true);
   });
 });
 
