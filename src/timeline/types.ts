@@ -110,6 +110,7 @@ export interface ChainStats {
   /** Histogram of chain length in polls: bucket k counts chains of [2^k, 2^(k+1)) polls. */
   lengthLog2Histogram: number[];
   totalPolls: number;
+  /** Sum of the chains' spans: from the first poll's start to the last poll's end. */
   totalNs: number;
   /** The longest chains (bounded), for evidence. */
   longest: { startNs: Ns; endNs: Ns; polls: number }[];
