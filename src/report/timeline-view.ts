@@ -58,7 +58,24 @@ export const TimelineViewResult = z.object({
     columnNs: z.number(),
     source: z.enum(['slices', 'windows']),
   }),
-  legend: z.array(z.object({ char: z.string(), index: z.number().int(), dev: z.string(), napi: z.string(), polls: z.number(), busyNs: z.number() })),
+  legend: z.array(
+    z.object({
+      char: z.string(),
+      index: z.number().int(),
+      dev: z.string(),
+      napi: z.string(),
+      polls: z.number(),
+      busyNs: z.number(),
+      /** Polls that used their whole budget (the NAPI stayed scheduled: net/core/dev.c napi_poll). */
+      fullBudgetPolls: z.number(),
+      /** CPUs it polled on, and how often it moved between them. */
+      cpus: z.array(z.number().int()),
+      moves: z.number(),
+      threadedPolls: z.number(),
+      /** Longest run of consecutive full-budget polls on one CPU. */
+      longestChainPolls: z.number(),
+    }),
+  ),
   cores: z.array(
     z.object({
       cpu: z.number().int(),
@@ -135,7 +152,19 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions): Time
       windowNs: tl.windowNs,
     },
     range: { fromNs: from, toNs: to, columns, columnNs: colNs, source: complete ? 'slices' : 'windows' },
-    legend: tl.napis.map((n) => ({ char: letterOf(n.index), index: n.index, dev: n.dev, napi: n.napi, polls: n.totals.polls, busyNs: n.totals.busyNs })),
+    legend: tl.napis.map((n) => ({
+      char: letterOf(n.index),
+      index: n.index,
+      dev: n.dev,
+      napi: n.napi,
+      polls: n.totals.polls,
+      busyNs: n.totals.busyNs,
+      fullBudgetPolls: n.totals.fullBudgetPolls,
+      cpus: [...n.perCpu.keys()].sort((a, b) => a - b),
+      moves: n.moves,
+      threadedPolls: n.totals.threadedPolls,
+      longestChainPolls: Math.max(0, ...[...n.perCpu.values()].map((s) => s.chains.longest[0]?.polls ?? 0)),
+    })),
     cores,
     diagnostics: tl.diagnostics.map((d) => ({ severity: d.severity, code: d.code, message: d.message, ...(d.line !== undefined ? { line: d.line } : {}) })),
   };
@@ -299,7 +328,13 @@ export function renderTimelineText(r: TimelineViewResult, opts: TimelineTextOpti
   out.push('');
   const used = new Set(r.cores.flatMap((x) => [...x.strip]));
   const legend = r.legend.filter((l) => used.has(l.char) || used.has(l.char.toLowerCase()));
-  for (const l of legend) out.push(`  ${l.char}  poll of ${l.dev} ${l.napi} (${l.polls} polls in the capture, ${formatDur(l.busyNs)})`);
+  for (const l of legend) {
+    const full = l.polls > 0 ? Math.round((100 * l.fullBudgetPolls) / l.polls) : 0;
+    const where = `on CPU${l.cpus.length === 1 ? '' : 's'} ${l.cpus.join(',')}${l.moves > 0 ? `, ${l.moves} move${l.moves === 1 ? '' : 's'}` : ''}`;
+    const chain = l.longestChainPolls >= 2 ? `, longest full-budget chain ${l.longestChainPolls} polls` : '';
+    const threaded = l.threadedPolls > 0 ? (l.threadedPolls === l.polls ? ', threaded' : `, ${l.threadedPolls} threaded`) : '';
+    out.push(`  ${l.char}  poll of ${l.dev} ${l.napi}: ${l.polls} poll${l.polls === 1 ? '' : 's'} (${full}% full budget${chain}), ${formatDur(l.busyNs)}, ${where}${threaded}`);
+  }
   out.push(
     `  a-z the same poll run by ksoftirqd   ${STRIP_CHARS.softirq} softirq outside polls   ${STRIP_CHARS.ksoftirqd} ksoftirqd outside polls`,
     `  ${STRIP_CHARS.crypt}  crypt work   ${STRIP_CHARS.work} other work   ${STRIP_CHARS.thread} napi thread outside polls   ${STRIP_CHARS.idle} busy < ${STRIP_MIN_BUSY_SHARE * 100}%`,

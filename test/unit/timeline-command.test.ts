@@ -61,8 +61,8 @@ describe('wgtrace timeline', () => {
     const text = io.stdout();
     expect(text).toContain(' cpu0 │AAAAAAAAB~..........│  50.0%');
     expect(text).toContain(' cpu1 │..........**********│  50.0%');
-    expect(text).toContain('A  poll of wg0 0xffff888627c2d188');
-    expect(text).toContain('B  poll of wg1 0xffff888627c2e188');
+    expect(text).toContain('  A  poll of wg0 0xffff888627c2d188: 1 poll (100% full budget), 400 ns, on CPU 0\n');
+    expect(text).toContain('  B  poll of wg1 0xffff888627c2e188: 1 poll (0% full budget), 50 ns, on CPU 0\n');
     expect(text).toContain('from slices');
     // One asciichart per core: its top row has the 100% label.
     expect(text.match(/100% ┼/g)?.length).toBe(2);
