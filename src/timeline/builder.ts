@@ -778,6 +778,10 @@ export class TimelineBuilder {
         else pend.splice(pend.indexOf(nc), 1);
         nc.pending = full;
       }
+    } else if (nc.pending) {
+      // Now polled by its kthread (threaded mode switched on): no longer on the softirq list.
+      c.pending.splice(c.pending.indexOf(nc), 1);
+      nc.pending = false;
     }
 
     // Segments of consecutive polls on one CPU, in arrival order; moves are settled by time in finish.
