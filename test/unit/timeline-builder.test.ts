@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { build, codes, events, header, sliceLines, summary } from './timeline-helpers.js';
 import { TimelineBuilder, UNKNOWN_DEVICE } from '../../src/timeline/builder.js';
+import { ns } from '../../src/base/time.js';
+import type { TraceEvent } from '../../src/model/events.js';
 
 const ALL = { slices: {} };
 const arr = (a: Float64Array | undefined) => Array.from(a ?? []);
@@ -149,6 +151,35 @@ describe('TimelineBuilder: monolithic chains and waits', () => {
     expect(a.moves).toBe(1);
     expect(a.moveList).toEqual([{ ts: 30, from: 0, to: 1 }]);
     expect([...a.perCpu.keys()].sort()).toEqual([0, 1]);
+  });
+});
+
+describe('TimelineBuilder: NAPI identity and many moves', () => {
+  it('counts every move of a NAPI bouncing between CPUs for 40 s, keeping a bounded list', () => {
+    // 40000 polls of A, 1 ms apart, alternating CPU 0 and CPU 1: 39999 moves. Past 32768
+    // segments the old ones are settled during the import; the count stays exact.
+    const b = new TimelineBuilder({});
+    const h = header([0, 1], 41_000_000_000);
+    b.header(h);
+    const batch: TraceEvent[] = [];
+    for (let i = 0; i < 40_000; i++) {
+      const cpu = i % 2;
+      const t = i * 1_000_000;
+      batch.push({ kind: 'softirq_entry', ts: ns(t), cpu, vec: 3, pid: 0, comm: 'swapper' });
+      batch.push({ kind: 'napi_poll', ts: ns(t + 100), cpu, napi: '0xa', dev: 'wg0', work: 1, budget: 64, pid: 0, comm: 'swapper' });
+      batch.push({ kind: 'softirq_exit', ts: ns(t + 200), cpu, vec: 3 });
+    }
+    b.push(batch);
+    const tl = b.finish(summary(h, batch.length));
+    const a = tl.napis[0]!;
+    expect(a.moves).toBe(39_999);
+    expect(a.moveList.length).toBe(1000);
+    expect(a.moveList[0]).toEqual({ ts: 1_000_000, from: 0, to: 1 });
+  });
+
+  it('treats one napi pointer on two devices as two instances (freed and reused)', () => {
+    const tl = build(header([0], 100), [`SE 0 0 3\nP 10 0 0xa wg0 1 64\nP 20 0 0xa wg1 1 64\nP 30 0 0xa wg0 1 64\nSX 40 0 3`]);
+    expect(tl.napis.map((n) => `${n.dev} ${n.napi} ${n.totals.polls}`)).toEqual(['wg0 0xa 2', 'wg1 0xa 1']);
   });
 });
 
