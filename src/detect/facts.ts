@@ -10,6 +10,7 @@ export interface CoreFacts {
   /** Busy time (union of everything traced) and its share of the probed span, 0..1. */
   busyNs: number;
   utilization: number;
+  /** Sums over the windows of the probed span. */
   netRxCount: number;
   netRxBusyNs: number;
   ksoftirqdNetRxCount: number;
@@ -21,7 +22,7 @@ export interface CoreFacts {
   threadPollBusyNs: number;
   cryptBusyNs: number;
   otherWorkBusyNs: number;
-  /** Per window, busy fraction 0..1 (the timeline's series). */
+  /** Per window, busy fraction 0..1 (the timeline's union, at least its largest part; 0 outside the probed span). */
   utilizationSeries: Float64Array;
 }
 
@@ -43,6 +44,11 @@ export interface NapiFacts {
   busyNs: number;
   threadedPolls: number;
   mode: PollMode;
+  /**
+   * Windows-mode captures aggregate in the kernel and do not record whether a poll ran in
+   * softirq or in its napi thread: there the mode is the device's threaded flag from the header.
+   */
+  modeInferred: boolean;
   /** Cores that ran its polls, busiest first (ties: lower CPU id). */
   cpus: NapiCpuFacts[];
   /** The core with most of its poll time (by polls when no time was measured); -1 without polls. */
@@ -109,23 +115,41 @@ export function windowLengths(t: Timeline): Float64Array {
   return out;
 }
 
-function coreFacts(c: CoreSeries, windowLen: Float64Array, durationNs: number): CoreFacts {
+/**
+ * A core's figures over the probed span. Busy time per window is the timeline's union of
+ * everything traced, raised to at least its largest part (NET_RX, softirq polls, thread polls,
+ * crypt work): a union is never smaller than any of its parts, and windows-mode captures only
+ * have the parts (their union is the timeline's estimate).
+ */
+function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array, probedNs: number): CoreFacts {
+  const n = windowLen.length;
+  const util = new Float64Array(n);
   let busy = 0;
-  for (let i = 0; i < windowLen.length; i++) busy += (c.utilization[i] ?? 0) * windowLen[i]!;
+  const sumIn = (a: Float64Array): number => {
+    let x = 0;
+    for (let i = 0; i < n; i++) if (windowLen[i]! > 0) x += a[i] ?? 0;
+    return x;
+  };
+  for (let i = 0; i < n; i++) {
+    if (!(windowLen[i]! > 0) || !(rawLen[i]! > 0)) continue;
+    const part = Math.max(c.netRxBusyNs[i] ?? 0, c.pollBusyNs[i] ?? 0, c.threadPollBusyNs[i] ?? 0, c.cryptBusyNs[i] ?? 0) / rawLen[i]!;
+    util[i] = Math.min(1, Math.max(c.utilization[i] ?? 0, part));
+    busy += util[i]! * windowLen[i]!;
+  }
   return {
     cpu: c.cpu,
     busyNs: busy,
-    utilization: durationNs > 0 ? Math.min(1, busy / durationNs) : 0,
-    netRxCount: sum(c.netRxCount),
-    netRxBusyNs: sum(c.netRxBusyNs),
-    ksoftirqdNetRxCount: sum(c.ksoftirqdNetRxCount),
-    ksoftirqdNetRxBusyNs: sum(c.ksoftirqdNetRxBusyNs),
-    netTxBusyNs: sum(c.netTxBusyNs),
-    pollBusyNs: sum(c.pollBusyNs),
-    threadPollBusyNs: sum(c.threadPollBusyNs),
-    cryptBusyNs: sum(c.cryptBusyNs),
-    otherWorkBusyNs: sum(c.otherWorkBusyNs),
-    utilizationSeries: c.utilization,
+    utilization: probedNs > 0 ? Math.min(1, busy / probedNs) : 0,
+    netRxCount: sumIn(c.netRxCount),
+    netRxBusyNs: sumIn(c.netRxBusyNs),
+    ksoftirqdNetRxCount: sumIn(c.ksoftirqdNetRxCount),
+    ksoftirqdNetRxBusyNs: sumIn(c.ksoftirqdNetRxBusyNs),
+    netTxBusyNs: sumIn(c.netTxBusyNs),
+    pollBusyNs: sumIn(c.pollBusyNs),
+    threadPollBusyNs: sumIn(c.threadPollBusyNs),
+    cryptBusyNs: sumIn(c.cryptBusyNs),
+    otherWorkBusyNs: sumIn(c.otherWorkBusyNs),
+    utilizationSeries: util,
   };
 }
 
@@ -155,6 +179,13 @@ export function pollMode(polls: number, threadedPolls: number): PollMode {
   return 'mixed';
 }
 
+function napiMode(t: Timeline, n: NapiInstance, devThreaded: number | undefined): { mode: PollMode; modeInferred: boolean } {
+  if (t.capture.mode === 'windows' && n.totals.threadedPolls === 0 && n.totals.polls > 0 && devThreaded === 1) {
+    return { mode: 'threaded', modeInferred: true };
+  }
+  return { mode: pollMode(n.totals.polls, n.totals.threadedPolls), modeInferred: t.capture.mode === 'windows' && n.totals.polls > 0 };
+}
+
 export function devThreadedFlag(t: Timeline, dev: string): number | undefined {
   return t.capture.header?.devices.find((d) => d.name === dev)?.threaded;
 }
@@ -181,7 +212,7 @@ function napiFacts(t: Timeline, n: NapiInstance): NapiFacts {
     fullBudgetPolls: n.totals.fullBudgetPolls,
     busyNs: n.totals.busyNs,
     threadedPolls: n.totals.threadedPolls,
-    mode: pollMode(n.totals.polls, n.totals.threadedPolls),
+    ...napiMode(t, n, devThreaded),
     cpus,
     homeCpu: home?.cpu ?? -1,
     stickiness: home !== undefined && total > 0 ? weight(home) / total : 0,
@@ -237,7 +268,8 @@ export function computeFacts(t: Timeline): TimelineFacts {
   const probedNs = probed.to - probed.from;
   // Windows count only for their part inside the probed span: outside it there are no events,
   // only spans the timeline clamped to the capture's start.
-  const windowLen = windowLengths(t);
+  const rawLen = windowLengths(t);
+  const windowLen = rawLen.slice();
   for (let i = 0; i < windowLen.length; i++) {
     const a = i * t.windowNs;
     const b = a + windowLen[i]!;
@@ -245,7 +277,7 @@ export function computeFacts(t: Timeline): TimelineFacts {
   }
   const cores = t.cpus.map((cpu) => {
     const c = t.cores.get(cpu);
-    return c === undefined ? emptyCore(cpu, t.windowCount) : coreFacts(c, windowLen, probedNs);
+    return c === undefined ? emptyCore(cpu, t.windowCount) : coreFacts(c, rawLen, windowLen, probedNs);
   });
   const napis = t.napis.map((n) => napiFacts(t, n));
   return {

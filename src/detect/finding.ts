@@ -40,6 +40,8 @@ export const PlacementDetails = z.object({
       dev: z.string(),
       napi: z.string(),
       mode: PollMode,
+      /** Windows mode: the mode is the device's threaded flag, not observed. */
+      modeInferred: z.boolean(),
       /** /sys/class/net/<dev>/threaded from the capture header, when recorded. */
       devThreaded: z.number().int().optional(),
       polls: z.number(),

@@ -82,14 +82,15 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
   if (c.devices.length > 0) lines.push(row('devices', deviceGroups(c.devices)));
   const polls = r.napis.reduce((s, n) => s + n.polls, 0);
   const packets = r.napis.reduce((s, n) => s + n.work, 0);
-  const threaded = r.napis.reduce((s, n) => s + n.threadedPolls, 0);
+  const threaded = r.napis.reduce((s, n) => s + (n.modeInferred ? (n.mode === 'threaded' ? n.polls : 0) : n.threadedPolls), 0);
+  const inferred = r.napis.some((n) => n.modeInferred) ? ' (from the threaded flags: windows mode)' : '';
   const rate = c.probedNs > 0 ? ` (${count((packets * 1e9) / c.probedNs)} packets/s)` : '';
   lines.push(
     row(
       'tunnels',
       r.napis.length === 0
         ? 'no NAPI polls in the capture'
-        : `${r.napis.length} NAPI instance${r.napis.length === 1 ? '' : 's'}: ${count(polls)} polls, ${count(packets)} packets${rate}; ${threaded === 0 ? 'all in softirq' : threaded >= polls ? 'all in threaded-NAPI kthreads' : `${pct(threaded / polls)} in threaded-NAPI kthreads`}`,
+        : `${r.napis.length} NAPI instance${r.napis.length === 1 ? '' : 's'}: ${count(polls)} polls, ${count(packets)} packets${rate}; ${threaded === 0 ? 'all in softirq' : threaded >= polls ? 'all in threaded-NAPI kthreads' : `${pct(threaded / polls)} in threaded-NAPI kthreads`}${inferred}`,
     ),
   );
   const pr = r.prediction;
@@ -157,7 +158,8 @@ function findingLines(r: AnalyzeResult, p: Painter, quiet: boolean): string[] {
   const lines = [p.paint('bold', 'Findings, ranked by the throughput they cost')];
   const predicted = new Set<string>();
   r.findings.forEach((f, i) => {
-    const cost = f.costEstimate.share > 0 ? `  costs ~${pct(f.costEstimate.share)} of throughput` : '';
+    const share = f.costEstimate.share;
+    const cost = share >= 0.001 ? `  costs ~${pct(share)} of throughput` : share > 0 ? '  costs <0.1% of throughput' : '';
     lines.push('');
     lines.push(`${String(i + 1).padStart(2)}. ${p.paint(SEVERITY_STYLE[f.severity], f.severity.toUpperCase())} ${p.paint('bold', f.id)}${cost}`);
     lines.push(`    ${f.summary}`);

@@ -152,6 +152,7 @@ function napisJson(facts: TimelineFacts): NapiJson[] {
     busyNs: n.busyNs,
     threadedPolls: n.threadedPolls,
     mode: n.mode,
+    modeInferred: n.modeInferred,
     homeCpu: n.homeCpu,
     stickiness: clamp01(n.stickiness),
     moves: n.moves,

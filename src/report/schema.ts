@@ -83,6 +83,8 @@ export const NapiJson = z.object({
   busyNs: z.number().nonnegative(),
   threadedPolls: z.number().nonnegative(),
   mode: PollMode,
+  /** Windows-mode capture: `mode` is the device's threaded flag from the header, not observed. */
+  modeInferred: z.boolean(),
   homeCpu: z.number().int(),
   stickiness: Share,
   moves: z.number().int().nonnegative(),

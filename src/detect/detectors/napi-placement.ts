@@ -21,7 +21,10 @@ export const napiPlacement: Detector = {
     const active = facts.napis.filter((n) => n.polls > 0).sort((a, b) => cmpLabel(facts.labels[a.index]!, facts.labels[b.index]!) || cmpLabel(a.napi, b.napi));
     if (active.length === 0) return [];
     const coresUsed = new Set(active.flatMap((n) => n.cpus.map((c) => c.cpu)));
-    const threadedPolls = active.reduce((s, n) => s + n.threadedPolls, 0);
+    // Polls in threads: counted from the napi/ kthreads' polls, or in windows mode (which does
+    // not record it) taken from the devices' threaded flag.
+    const threadedPolls = active.reduce((s, n) => s + (n.modeInferred ? (n.mode === 'threaded' ? n.polls : 0) : n.threadedPolls), 0);
+    const inferred = active.some((n) => n.modeInferred);
     const threadedPollShare = facts.totalPolls > 0 ? threadedPolls / facts.totalPolls : 0;
     const details: PlacementDetails = {
       coresUsed: coresUsed.size,
@@ -31,6 +34,7 @@ export const napiPlacement: Detector = {
         dev: n.dev,
         napi: n.napi,
         mode: n.mode,
+        modeInferred: n.modeInferred,
         ...(n.devThreaded === undefined ? {} : { devThreaded: n.devThreaded }),
         polls: n.polls,
         busyNs: n.busyNs,
@@ -44,11 +48,12 @@ export const napiPlacement: Detector = {
     const homes = new Map<number, number>();
     for (const n of active) homes.set(n.homeCpu, (homes.get(n.homeCpu) ?? 0) + 1);
     const modeText =
-      threadedPollShare === 0
+      (threadedPollShare === 0
         ? 'all in softirq'
         : threadedPollShare >= 1
           ? 'all in threaded-NAPI kthreads (napi/<dev>-<id>)'
-          : `${pct(threadedPollShare)} of polls in threaded-NAPI kthreads`;
+          : `${pct(threadedPollShare)} of polls in threaded-NAPI kthreads`) +
+      (inferred ? ` (from the devices' threaded flag: a windows-mode capture does not record where a poll ran)` : '');
     const evidence = details.napis.map((n, i) => {
       const nf = active[i]!;
       const others = n.cpus.slice(1, 4).map((c) => `cpu ${c.cpu} ${dur(c.busyNs)}`);
