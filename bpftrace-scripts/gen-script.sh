@@ -27,7 +27,7 @@
 #   compare ksym() strings in BPF); without the wireguard module those probes are left out.
 # Environment for tests: WGTRACE_TRACEFS (default /sys/kernel/tracing), WGTRACE_KALLSYMS
 # (default /proc/kallsyms), WGTRACE_WG_FUNCS (space-separated function names to match
-# instead of the WireGuard ones).
+# instead of the WireGuard ones), WGTRACE_PERF_RB_PAGES (output buffer pages per CPU).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -100,7 +100,9 @@ fi
 # Output buffers: events mode prints one record per event through per-CPU perf buffers (0.17,
 # 64 pages each by default) or one ring buffer (0.18+): a bigger buffer rides out bursts
 # instead of losing them, bounded to 64 MiB in all (4 KiB pages).
-if [ "$MODE" = events ]; then
+if [ -n "${WGTRACE_PERF_RB_PAGES-}" ]; then
+  RB_PAGES=$WGTRACE_PERF_RB_PAGES  # tests: tiny buffers to force "Lost N events"
+elif [ "$MODE" = events ]; then
   RB_PAGES=$((16384 / CPUS))
   [ "$RB_PAGES" -le 1024 ] || RB_PAGES=1024
   [ "$RB_PAGES" -ge 64 ] || RB_PAGES=64

@@ -172,4 +172,23 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       for (const s of napis.values()) expect(s.size).toBe(1);
     });
   });
+
+  it("bpftrace's own Lost N events land in the capture and are counted", async () => {
+    await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
+      let traffic: Promise<void> | undefined;
+      const path = join(dir, 'events-lost.txt');
+      // One page of output buffer per CPU: far too small for the traffic, as on a gateway whose
+      // events arrive faster than bpftrace prints them.
+      await captureLive({ mode: 'events', devices: tb.devices, duration: 3, path, netns: tb.netns, genEnv: { WGTRACE_PERF_RB_PAGES: '1' }, onProbesStart: () => (traffic = tb.traffic(2)) });
+      await traffic;
+      const text = (await import('node:fs')).readFileSync(path, 'utf8');
+      const lines = text.split('\n').filter((l) => /^Lost \d+ events$/.test(l));
+      expect(lines.length).toBeGreaterThan(0);
+      const inFile = lines.reduce((s, l) => s + Number(/\d+/.exec(l)![0]), 0);
+      const c = await loadCapture(path);
+      expect(c.summary.lostEvents).toBe(inFile);
+      expect(c.diagnostics.count('lost-events')).toBeGreaterThan(0);
+      console.log(`forced loss: ${inFile} events lost in ${lines.length} Lost lines, ${c.summary.events} events kept`);
+    });
+  });
 });
