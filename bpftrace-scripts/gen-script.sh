@@ -17,9 +17,11 @@
 # --print-env: print the environment (KEY=VALUE lines) bpftrace must run with, not the script.
 #
 # What differs and how it is detected:
-# - bpftrace < 0.19 only accepts `args->field`; 0.19+ documents `args.field` and deprecates
-#   the arrow (bpftrace PR #2578). 0.19+ reads config from a `config = { ... }` block; 0.17
-#   reads the same settings from BPFTRACE_* environment variables only.
+# - bpftrace 0.17 only accepts `args->field`; 0.19 added `args.field` and deprecated the arrow
+#   (bpftrace PR #2578; `args.` had rough edges in 0.19.0, issue #2771). 0.20 added the
+#   `config = { ... }` block and renamed the settings (PR #2815: max_map_keys, max_strlen), and
+#   refuses to start when the old BPFTRACE_STRLEN / BPFTRACE_MAP_KEYS_MAX are set. So: up to
+#   0.19, `args->` and the old environment variables; from 0.20, `args.` and a config block.
 # - sched_migrate_task.comm is a __data_loc string on 6.x kernels (str(args->comm)) and a
 #   char[16] before; workqueue_queue_work.workqueue a string since 5.12 (a pointer before);
 #   workqueue_execute_end.function exists since 5.16. Read from the tracefs format files.
@@ -79,7 +81,7 @@ BT_MAJOR=${BT_VERSION%%.*}
 BT_MINOR=${BT_VERSION#*.}; BT_MINOR=${BT_MINOR%%.*}
 isnum "$BT_MAJOR" && isnum "$BT_MINOR" || die "bad bpftrace version '$BT_VERSION'"
 MODERN=0
-if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 19 ]; then MODERN=1; fi
+if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 20 ]; then MODERN=1; fi
 
 # Map sizes. bpftrace gives every map the same max_entries. Window maps keyed by (cpu, dev, napi)
 # hold at most CPUs x tunnels entries in one window (they are cleared every interval), so that is

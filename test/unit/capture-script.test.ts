@@ -60,6 +60,15 @@ describe('gen-script.sh', () => {
     expect(scriptEnv({ ...base, bpftraceVersion: '0.23', env: kOld })).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024' });
   });
 
+  it('0.19 still gets args-> and environment variables (the config block came in 0.20)', () => {
+    const s = generateScript({ ...base, bpftraceVersion: '0.19' });
+    expect(s).toContain('args->napi');
+    expect(code(s)).not.toMatch(/config =/);
+    expect(scriptEnv({ ...base, bpftraceVersion: '0.19' })['BPFTRACE_MAP_KEYS_MAX']).toBe('4096');
+    // 0.20 refuses to start with the old variable names set (bpftrace PR #2815)
+    expect(scriptEnv({ ...base, bpftraceVersion: '0.20' })).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024' });
+  });
+
   it('device patterns: * is no filter, NAME is exact, PREFIX* a prefix compare, lists are ORed; other globs refused', () => {
     const pred = (devices: string): string => {
       const s = generateScript({ ...base, devices });
