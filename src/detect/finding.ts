@@ -164,7 +164,7 @@ export const Recommendation = z.object({
   text: z.string(),
   /** Shell commands to run on the gateway, when there is one to run. */
   commands: z.array(z.string()),
-  /** From src/replay when available: what the change would buy on this capture. */
+  /** From src/replay when available: what the change would buy on this capture, as the ratio of the model with the change to the model without it. */
   predictedGain: z
     .object({ model: z.string(), throughputRatio: z.number(), text: z.string() })
     .optional(),
