@@ -721,8 +721,15 @@ export class TimelineBuilder {
         clamped = c.thrLastPollEnd !== c.thrLastPollEnd;
         start = Math.max(clamped ? this.clampStart(c) : c.thrLastPollEnd, c.lastCloseTs);
       } else {
-        this.problem('poll-without-context', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns in ${comm} while no napi thread run is open: counted with zero duration`);
-        start = t;
+        // Its switch-in was not recorded (lost, or filtered): the kthread came onto the CPU
+        // after the last event seen there, so its run is taken to start at that event.
+        const from = Math.max(this.prev, c.lastCloseTs);
+        this.problem('thread-run-inferred', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns in ${comm} without its switch-in: its run is taken to start at the previous event on the CPU (${from} ns)`);
+        c.thrStart = from;
+        c.thrPid = pid;
+        c.thrComm = comm;
+        this.open(c, K_THREAD, from);
+        start = from;
       }
       c.thrLastPollEnd = t;
       if (st.threadPids.length < THREAD_PIDS_KEPT && !st.threadPids.includes(pid)) st.threadPids.push(pid);

@@ -98,6 +98,37 @@ describe('TimelineBuilder: threaded NAPI', () => {
   });
 });
 
+describe('TimelineBuilder: threaded NAPI with a lost switch-in', () => {
+  it('starts the kthread run at the previous event on the CPU', () => {
+    // napi/wg0-0 runs [0, 20) and is preempted; iperf3's NET_RX runs [30, 40); the kthread's
+    // next switch-in is missing, its polls end at 60 and 70 and it leaves at 80. The run is
+    // taken to start at 40 (the last event before its first poll): [40, 80), polls [40, 60)
+    // and [60, 70). Busy: 20 + 10 + 40 = 70 of 100.
+    const tl = build(header([0], 100), [
+      `SI 0 0 800 napi/wg0-0
+       P 10 0 0xa wg0 64 64 800 napi/wg0-0
+       SO 20 0 800 256 napi/wg0-0
+       SE 30 0 3 900 iperf3
+       SX 40 0 3
+       P 60 0 0xa wg0 64 64 800 napi/wg0-0
+       P 70 0 0xa wg0 3 64 800 napi/wg0-0
+       SO 80 0 800 S napi/wg0-0`,
+    ], { windowNs: 100, ...ALL });
+    expect(sliceLines(tl, 0)).toEqual([
+      'napi_thread napi/wg0-0 0+20@0',
+      'thread_poll wg0 0xa 0+10@1',
+      'net_rx NET_RX 30+10@0',
+      'napi_thread napi/wg0-0 40+40@0',
+      'thread_poll wg0 0xa 40+20@1',
+      'thread_poll wg0 0xa 60+10@1',
+    ]);
+    expect(codes(tl)).toContain('thread-run-inferred');
+    expect(codes(tl)).not.toContain('unmatched-exit');
+    expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.7]);
+    expect(arr(tl.cores.get(0)!.threadPollBusyNs)).toEqual([40]);
+  });
+});
+
 describe('TimelineBuilder: monolithic chains and waits', () => {
   it('counts runs of full-budget polls and the time a still-scheduled NAPI waits for others', () => {
     // One NET_RX softirq on CPU 0, [0, 70):
