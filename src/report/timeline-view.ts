@@ -329,7 +329,8 @@ export function renderTimelineText(r: TimelineViewResult, opts: TimelineTextOpti
   const used = new Set(r.cores.flatMap((x) => [...x.strip]));
   const legend = r.legend.filter((l) => used.has(l.char) || used.has(l.char.toLowerCase()));
   for (const l of legend) {
-    const full = l.polls > 0 ? Math.round((100 * l.fullBudgetPolls) / l.polls) : 0;
+    const share = l.polls > 0 ? (100 * l.fullBudgetPolls) / l.polls : 0;
+    const full = share > 0 && share < 1 ? '<1' : `${Math.round(share)}`;
     const where = `on CPU${l.cpus.length === 1 ? '' : 's'} ${l.cpus.join(',')}${l.moves > 0 ? `, ${l.moves} move${l.moves === 1 ? '' : 's'}` : ''}`;
     const chain = l.longestChainPolls >= 2 ? `, longest full-budget chain ${l.longestChainPolls} polls` : '';
     const threaded = l.threadedPolls > 0 ? (l.threadedPolls === l.polls ? ', threaded' : `, ${l.threadedPolls} threaded`) : '';
