@@ -1,16 +1,22 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { generateScript, scriptEnv, scriptsDir, type ScriptRequest } from '../../src/capture/script.js';
 
 /**
  * The generator (bpftrace-scripts/gen-script.sh) against fake tracefs and kallsyms trees:
  * one per kernel generation, so the version differences are exercised without root.
  */
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function fakeKernel(opts: { dataLocComm: boolean; wqName: boolean; wg: boolean }): Record<string, string> {
   const d = mkdtempSync(join(tmpdir(), 'wgtrace-gen-'));
+  made.push(d);
   const fmt = (tp: string, body: string): void => {
     mkdirSync(join(d, 'events', tp), { recursive: true });
     writeFileSync(join(d, 'events', tp, 'format'), `name: ${tp}\nformat:\n${body}\n`);

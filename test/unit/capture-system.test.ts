@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseSoftirqs, parseSoftnet, parseStat, readBpfMisses, readCounters } from '../../src/capture/system.js';
 
 // Real text from this project's 6.18 machine (2 CPUs).
@@ -21,6 +21,11 @@ cpu2 13863 0 5917 46247 590 0 1198 114 0 0
 intr 1 2 3
 `;
 
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 describe('capture counters', () => {
   it('parses /proc/softirqs, softnet_stat (CPU id from column 13) and /proc/stat', () => {
     expect(parseSoftirqs(SOFTIRQS)['NET_RX']).toEqual([131508, 113572]);
@@ -30,6 +35,7 @@ describe('capture counters', () => {
 
   it('reads a snapshot stamped with the monotonic clock bpftrace uses', () => {
     const root = mkdtempSync(join(tmpdir(), 'wgtrace-proc-'));
+    made.push(root);
     mkdirSync(join(root, 'net'));
     writeFileSync(join(root, 'softirqs'), SOFTIRQS);
     writeFileSync(join(root, 'net', 'softnet_stat'), SOFTNET);
@@ -43,6 +49,7 @@ describe('capture counters', () => {
 
   it('sums recursion misses of BPF program fds only', () => {
     const root = mkdtempSync(join(tmpdir(), 'wgtrace-fdinfo-'));
+    made.push(root);
     mkdirSync(join(root, '42', 'fdinfo'), { recursive: true });
     writeFileSync(join(root, '42', 'fdinfo', '3'), 'pos:\t0\nflags:\t02000002\nprog_type:\t5\nprog_id:\t293\nrun_cnt:\t0\nrecursion_misses:\t7\n');
     writeFileSync(join(root, '42', 'fdinfo', '4'), 'pos:\t0\nprog_id:\t294\nrecursion_misses:\t0\n');
