@@ -216,6 +216,8 @@ export class TimelineBuilder {
   private windowNs: number | undefined;
   private grid: WindowGrid | undefined;
   private hdr: CaptureHeader | undefined;
+  /** Probes attached (relative ns), from the header; slices open before it are clamped there. */
+  private probesStartNs: number | undefined;
   private mode: CaptureMode | undefined;
   private readonly cpuStates: (CpuState | undefined)[] = [];
   private readonly headerCpus = new Set<number>();
@@ -262,6 +264,12 @@ export class TimelineBuilder {
   header(h: CaptureHeader): void {
     this.hdr = h;
     this.mode = h.mode;
+    // The importer's origin is the header's start (ts 0). bpftrace attaches its probes
+    // seconds after that on a loaded gateway; the script's BEGIN prints when they are in.
+    if (h.startBootNs !== undefined && h.probesStartBootNs !== undefined && /^\d+$/.test(h.startBootNs) && /^\d+$/.test(h.probesStartBootNs)) {
+      const p = Number(BigInt(h.probesStartBootNs) - BigInt(h.startBootNs));
+      if (p > 0) this.probesStartNs = p;
+    }
     for (const c of h.cpus) this.headerCpus.add(c);
     if (h.mode === 'windows' && h.intervalNs !== undefined) {
       if (this.windowNs !== undefined && this.windowNs !== h.intervalNs) {
@@ -529,9 +537,16 @@ export class TimelineBuilder {
     } else this.problem('unmatched-exit', `CPU ${c.cpu}: ${comm} switched out at ${t} ns without its switch-in: ignored`);
   }
 
-  /** Where a slice open at the capture's start is clamped to: the origin, or the CPU's first event if earlier. */
+  /**
+   * Where a slice open at the capture's start is clamped to: the origin, or the CPU's first
+   * event if earlier. When the header says when the probes were attached, a slice whose start
+   * we did not see began before that moment, so the part we observed starts there: clamping it
+   * to the capture's start would stretch it over the seconds bpftrace took to attach.
+   */
   private clampStart(c: CpuState): number {
-    return Math.min(0, c.firstTs);
+    const base = Math.min(0, c.firstTs);
+    const p = this.probesStartNs;
+    return p !== undefined && p > base ? Math.min(p, c.firstTs) : base;
   }
 
   private open(c: CpuState, kind: number, t: number): void {

@@ -170,6 +170,12 @@ export class WindowGrid {
     const lo = Math.max(k0, this.base);
     const hi = Math.min(k0 + n, this.base + this.cap);
     if (hi > lo) out.set(s.a.subarray(lo - this.base, hi - this.base), lo - k0);
+    // The capture's windows are [start, end); an instant at exactly `end` (the last poll of a
+    // capture whose end falls on a window boundary) lands in window k0+n, past the last one.
+    // Every event is <= end, so only such instants can be there: fold them into the last
+    // window rather than drop them, so per-window counts add up to the totals.
+    const past = k0 + n - this.base;
+    if (n > 0 && past >= 0 && past < this.cap) out[n - 1]! += s.a[past]!;
     return out;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { build, codes, events, header, sliceLines, summary } from './timeline-helpers.js';
+import { ORIGIN, build, codes, events, header, sliceLines, summary } from './timeline-helpers.js';
 import { TimelineBuilder, UNKNOWN_DEVICE } from '../../src/timeline/builder.js';
 import { ns } from '../../src/base/time.js';
 import type { TraceEvent } from '../../src/model/events.js';
@@ -315,6 +315,36 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
     expect(tl.capture.clampedSlices).toBe(4);
     expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.13]);
     expect(arr(tl.cores.get(1)!.utilization)).toEqual([0.05]);
+    expect(codes(tl)).not.toContain('invariant-violation');
+  });
+
+  it('counts a poll that ends exactly at the capture end, on a window boundary, in the last window', () => {
+    // Capture [0, 200), W 100: the poll ends at 200, the instant the capture ends; its count
+    // belongs to window 1 (no window 2 exists), so per-window polls add up to the totals.
+    const tl = build(header([0], 200), [
+      `SE 150 0 3
+       P 200 0 0xa wg0 64 64
+       SX 200 0 3`,
+    ], { windowNs: 100 });
+    expect(tl.windowCount).toBe(2);
+    const s = tl.napis[0]!.perCpu.get(0)!;
+    expect(arr(s.polls)).toEqual([0, 1]);
+    expect(arr(s.work)).toEqual([0, 64]);
+    expect(tl.napis[0]!.totals.polls).toBe(1);
+  });
+
+  it('clamps a slice open before the probes attached to the probes-start mark, not the capture start', () => {
+    // The header's capture starts at 0; bpftrace attached its probes at 600 (BEGIN's mark).
+    // CPU 0's first events are a poll ending at 700 and NET_RX exiting at 720: they began
+    // before 600, so what was observed of them starts at 600 -> poll [600, 700), NET_RX
+    // [600, 720), not [0, ...) which would invent 600 ns of busy time.
+    const h = header([0], 1000, { probesStartBootNs: String(ORIGIN + 600n) });
+    const tl = build(h, [
+      `P 700 0 0xa wg0 64 64
+       SX 720 0 3`,
+    ], { windowNs: 1000, ...ALL });
+    expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 600+120@0 clamped:start', 'poll wg0 0xa 600+100@1 clamped:start']);
+    expect(arr(tl.cores.get(0)!.netRxBusyNs)).toEqual([120]);
     expect(codes(tl)).not.toContain('invariant-violation');
   });
 
