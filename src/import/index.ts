@@ -144,6 +144,21 @@ async function* decode(
     if (s.indexOf('\uFFFD') >= 0) stats.replaced += countReplacement(s);
     return s;
   };
+  /**
+   * Text of `buf` (which ends with '\n') in pieces of at most DECODE_PIECE bytes, each cut
+   * after a '\n' (a line longer than a piece stays whole).
+   */
+  function* pieces(buf: Buffer): Generator<string> {
+    let pos = 0;
+    while (buf.length - pos > DECODE_PIECE) {
+      const nl = buf.lastIndexOf(10, pos + DECODE_PIECE - 1);
+      const end = nl >= pos ? nl + 1 : buf.indexOf(10, pos + DECODE_PIECE) + 1;
+      if (end <= 0) break;
+      yield text(buf.subarray(pos, end));
+      pos = end;
+    }
+    if (pos < buf.length) yield text(pos === 0 ? buf : buf.subarray(pos));
+  }
   /** Bytes after the last '\n' seen, waiting for the rest of their line. */
   let held: Buffer[] = [];
   let heldLen = 0;
@@ -166,16 +181,23 @@ async function* decode(
     if (held.length > 0) {
       const firstNl = b.indexOf(10);
       held.push(b.subarray(0, firstNl + 1));
-      yield text(Buffer.concat(held));
-      if (lastNl > firstNl) yield text(b.subarray(firstNl + 1, lastNl + 1));
+      yield* pieces(Buffer.concat(held));
+      if (lastNl > firstNl) yield* pieces(b.subarray(firstNl + 1, lastNl + 1));
     } else {
-      yield text(b.subarray(0, lastNl + 1));
+      yield* pieces(b.subarray(0, lastNl + 1));
     }
     held = lastNl + 1 < b.length ? [b.subarray(lastNl + 1)] : [];
     heldLen = b.length - lastNl - 1;
   }
   if (held.length > 0) yield text(Buffer.concat(held));
 }
+
+/**
+ * Bytes decoded into one string. V8 allocates a string over kMaxRegularHeapObjectSize (128 KiB)
+ * in its large-object space, page by fresh page: decoding 1 MiB pieces measured 0.85 ms/MB
+ * here against 0.18 ms/MB for 60-120 KB pieces (a third of the import's time outside parsing).
+ */
+const DECODE_PIECE = 96 * 1024;
 
 /** Bytes held for one unfinished line before they are passed on anyway (>= 4 bytes per character of MAX_LINE_CHARS). */
 const MAX_HELD_BYTES = 4 * MAX_LINE_CHARS;
