@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { exitQuietlyOnEpipe, main } from '../dist/cli/main.js';
+exitQuietlyOnEpipe();
 process.exitCode = await main(process.argv.slice(2));

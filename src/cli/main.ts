@@ -6,15 +6,22 @@ import { COMMANDS } from './commands/index.js';
 export const VERSION = '0.1.0';
 
 /**
+ * `wgtrace analyze x | head`: a closed pipe is not an error. Installed once by the bin, not
+ * per main() call, so tests that call main() many times do not pile up listeners.
+ */
+export function exitQuietlyOnEpipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
+/**
  * The CLI entry (tachometer's shape: bin/wgtrace.js calls main(argv); the exit code is set
  * once, here). Commands throw typed errors; this maps them to one-line messages and codes:
  * 0 analysed (even with findings), 2 bad input, 64 usage, 130 interrupted.
  */
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    // `wgtrace analyze x | head`: a closed pipe is not an error.
-    if (e.code === 'EPIPE') process.exit(0);
-  });
   const program = new Command();
   program
     .name('wgtrace')

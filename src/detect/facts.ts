@@ -1,5 +1,6 @@
 import type { Timeline, NapiInstance, CoreSeries } from '../timeline/types.js';
 import type { PollMode } from './finding.js';
+import { probedSpan } from '../timeline/span.js';
 
 /**
  * Figures every detector and the report need, computed once from a timeline: per-core and
@@ -228,38 +229,6 @@ function spareCapacity(cores: CoreFacts[], durationNs: number, work: number): nu
   if (work <= 0 || busy <= 0) return 0;
   const idle = cores.reduce((s, c) => s + Math.max(0, durationNs - c.busyNs), 0);
   return idle / (busy / work);
-}
-
-/** See TimelineFacts.probedFromOffsetNs. */
-export function probedSpan(t: Timeline): { from: number; to: number } {
-  const start = t.capture.startNs as number;
-  const duration = t.capture.durationNs as number;
-  const rel = (b: string | undefined): number | undefined =>
-    b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - start : undefined;
-  let from = rel(t.capture.header?.probesStartBootNs) ?? 0;
-  let to = rel(t.capture.header?.probesStopBootNs) ?? duration;
-  if (!(from >= 0 && from < duration)) from = 0;
-  if (!(to > from && to <= duration)) to = duration;
-  // Widen to any activity outside the marks (events of probes attached early, or late),
-  // judged by point events only (a NET_RX softirq or a poll counted in the window): a span
-  // whose start was not seen is clamped to the capture start by the timeline and would
-  // pretend activity before the probes existed.
-  let first = -1;
-  let last = -1;
-  for (let w = 0; w < t.windowCount; w++) {
-    let active = false;
-    for (const c of t.cores.values()) if ((c.netRxCount[w] ?? 0) > 0) active = true;
-    if (!active) for (const n of t.napis) for (const s of n.perCpu.values()) if ((s.polls[w] ?? 0) > 0) active = true;
-    if (active) {
-      if (first < 0) first = w;
-      last = w;
-    }
-  }
-  if (first >= 0) {
-    from = Math.min(from, first * t.windowNs);
-    to = Math.max(to, Math.min(duration, (last + 1) * t.windowNs));
-  }
-  return { from, to };
 }
 
 export function computeFacts(t: Timeline): TimelineFacts {

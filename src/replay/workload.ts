@@ -1,4 +1,5 @@
 import type { Timeline } from '../timeline/types.js';
+import { probedSpan } from '../timeline/span.js';
 import type { Assumption, CoreWorkload, TunnelWorkload, Workload } from './types.js';
 
 /**
@@ -42,7 +43,10 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   const note = (code: string, message: string): void => {
     if (!assumptions.some((a) => a.code === code)) assumptions.push({ code, message });
   };
-  const durationNs = Math.max(1, tl.capture.durationNs);
+  // Rates are over the span the probes observed, not the seconds bpftrace took to attach
+  // (timeline/span.ts), the same span the analyze report uses.
+  const span = probedSpan(tl);
+  const durationNs = Math.max(1, span.to - span.from);
   const cpus = [...tl.cpus].sort((a, b) => a - b);
 
   // Per core busy totals over the capture.
@@ -205,14 +209,16 @@ export function statUtilization(tl: Timeline): Map<number, number> | undefined {
   return out.size > 0 ? out : undefined;
 }
 
-/** Mean utilization of a core over the capture, weighting each window by its length. */
+/** Mean utilization of a core over the probed span, weighting each window by its part inside it. */
 export function meanUtilization(tl: Timeline, cpu: number): number {
   const c = tl.cores.get(cpu);
   if (!c) return 0;
-  const dur = Math.max(1, tl.capture.durationNs);
+  const span = probedSpan(tl);
+  const dur = Math.max(1, span.to - span.from);
   let acc = 0;
   for (let w = 0; w < tl.windowCount; w++) {
-    const len = Math.max(0, Math.min(tl.windowNs, dur - w * tl.windowNs));
+    const a = w * tl.windowNs;
+    const len = Math.max(0, Math.min(a + tl.windowNs, span.to) - Math.max(a, span.from));
     acc += (c.utilization[w] ?? 0) * len;
   }
   return acc / dur;

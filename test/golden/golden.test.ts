@@ -22,7 +22,6 @@ import { compileNotation } from '../notation.js';
  */
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 // main() adds a stdout 'error' listener per call (for EPIPE); a CLI calls it once, these tests many times.
-process.stdout.setMaxListeners(0);
 const ROOT = join(import.meta.dirname, 'cases');
 const REPO = join(import.meta.dirname, '../..');
 

@@ -10,7 +10,6 @@ import { compileNotation } from '../notation.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgtrace-analyze-'));
 // main() adds a stdout 'error' listener per call (for EPIPE); a CLI calls it once, these tests many times.
-process.stdout.setMaxListeners(0);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function capture(name: string, src: string): string {

@@ -11,7 +11,6 @@ import { AnalyzeResult } from '../../src/report/schema.js';
  */
 const ROOT = join(import.meta.dirname, '../fixtures');
 // main() adds a stdout 'error' listener per call (for EPIPE); a CLI calls it once, these tests many times.
-process.stdout.setMaxListeners(0);
 const files = (d: string): string[] =>
   readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
 
