@@ -1,4 +1,4 @@
-import type { Ns } from '../base/time.js';
+import type { Ns, TimeBase } from '../base/time.js';
 import type { WindowCpuEvent, WindowNapiEvent } from '../model/events.js';
 import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
@@ -21,6 +21,9 @@ const NR_SOFTIRQS = 10;
  * most 256k; anything beyond 1M is hostile input, and is reported rather than held.
  */
 const MAX_WINDOW_NAPIS = 1 << 20;
+/** Decimal digits that always fit a double exactly (10^15 < 2^53). */
+const SAFE_DIGITS = 15;
+const MAX_SAFE_ORIGIN = BigInt(Number.MAX_SAFE_INTEGER);
 /** Fixed fields a record can have (P has 7 after its tag). */
 const MAX_FIELDS = 8;
 
@@ -163,6 +166,9 @@ export class BpftraceRecordParser {
   private readonly fs = new Int32Array(MAX_FIELDS);
   private readonly fe = new Int32Array(MAX_FIELDS);
   private readonly parts = { sec: 0, sub: 0 };
+  /** The time base the fast timestamp path uses (undefined until its origin is known and < 2^53). */
+  private tb: TimeBase | undefined = undefined;
+  private originNs = 0;
   ignoredLines = 0;
 
   constructor(readonly ctx: ImportContext) {
@@ -178,8 +184,9 @@ export class BpftraceRecordParser {
     const fe = this.fe;
     for (let i = 0; i < n; i++) {
       if (p >= b) return -1;
-      let sp = s.indexOf(' ', p);
-      if (sp < 0 || sp > b) sp = b;
+      // Fields are short (at most ~25 characters): a loop beats a call to indexOf per field.
+      let sp = p;
+      while (sp < b && s.charCodeAt(sp) !== 32) sp++;
       if (sp === p) return -1;
       fs[i] = p;
       fe[i] = sp;
@@ -192,8 +199,23 @@ export class BpftraceRecordParser {
   private ts(s: string, i: number): number {
     const a = this.fs[i]!;
     const b = this.fe[i]!;
+    if (b - a <= SAFE_DIGITS && this.tb !== undefined && this.ctx.tb === this.tb) {
+      // Fast path: up to 15 digits (< 2^53) minus an origin below 2^53 is exact as a double,
+      // and the same value TimeBase.fromSecParts gives, without splitting into parts.
+      let v = 0;
+      for (let k = a; k < b; k++) {
+        const d = s.charCodeAt(k) - 48;
+        if (d < 0 || d > 9) return NaN;
+        v = v * 10 + d;
+      }
+      if (b > a) return v - this.originNs;
+    }
     if (!bootNsPartsAt(s, a, b, this.parts)) return NaN;
     const tb = this.ctx.tb ?? this.ctx.timeBaseFrom(BigInt(s.slice(a, b)));
+    if (tb.origin <= MAX_SAFE_ORIGIN) {
+      this.tb = tb;
+      this.originNs = Number(tb.origin);
+    }
     return tb.fromSecParts(this.parts.sec, this.parts.sub);
   }
 
@@ -432,13 +454,282 @@ export class BpftraceRecordParser {
   end(): void {
     this.windows.flush();
   }
+
+  // ------------------------------------------------------------------ byte fast path
+  //
+  // The hot records (P, SE, SX, SR, WQ, WS, WE, SI, SO) of an all-ASCII piece are parsed from
+  // the bytes of the read buffer: one pass per line that finds each field and parses it as it
+  // goes (a typed-array read costs about half a charCodeAt here, and the piece is never
+  // decoded). It accepts only what the string path would accept with the same result: plain
+  // digits for numbers, a timestamp of at most 15 digits, and a device, function, comm or
+  // pointer already in the intern tables. Anything else (a miss, a '\r', a sign, an error,
+  // any other record) goes to the string path for that one line, which reports, interns
+  // and counts exactly as before.
+
+  /** End of the last field read by num/token (the index of its ' ' or '\n'). */
+  private bp = 0;
+
+  /** The string path has set up the time base: the fast path can compute timestamps. */
+  get bytesReady(): boolean {
+    return this.tb !== undefined && this.ctx.tb === this.tb;
+  }
+
+  /** Parses the lines of `u`, an ASCII piece that ends with '\n'; the splitter must be idle. */
+  bytes(u: Uint8Array, split: LineSplitter, latin1: (a: number, b: number) => string): void {
+    const n = u.length;
+    let pos = 0;
+    while (pos < n) {
+      const next = this.recordBytes(u, pos, split);
+      if (next > 0) {
+        pos = next;
+        continue;
+      }
+      let nl = pos;
+      while (u[nl] !== 10) nl++;
+      split.oneLine(latin1(pos, nl));
+      pos = nl + 1;
+    }
+  }
+
+  /**
+   * Unsigned decimal at u[p..] up to a ' ' or '\n' (1 to 15 digits): its value, or -1. Sets bp
+   * to the terminator.
+   */
+  private num(u: Uint8Array, p: number): number {
+    let v = 0;
+    let i = p;
+    for (;;) {
+      const c = u[i]!;
+      if (c === 32 || c === 10) break;
+      const d = c - 48;
+      if (d < 0 || d > 9) return -1;
+      v = v * 10 + d;
+      i++;
+    }
+    this.bp = i;
+    return i === p || i - p > SAFE_DIGITS ? -1 : v;
+  }
+
+  /** A field at u[p..] up to ' ' or '\n' (never empty): sets bp to its end, returns false when empty. */
+  private token(u: Uint8Array, p: number): boolean {
+    let i = p;
+    for (;;) {
+      const c = u[i]!;
+      if (c === 32 || c === 10) break;
+      i++;
+    }
+    this.bp = i;
+    return i > p;
+  }
+
+  /**
+   * The comm at u[p..], the rest of the line: '' at the end of the line, else an interned
+   * string, or undefined (not seen yet, or a '\r'). Sets bp to the '\n'.
+   */
+  private commBytes(u: Uint8Array, p: number): string | undefined {
+    let i = p;
+    for (;;) {
+      const c = u[i]!;
+      if (c === 10) break;
+      if (c === 13) return undefined;
+      i++;
+    }
+    this.bp = i;
+    return i === p ? '' : this.ctx.internBytes(u, p, i);
+  }
+
+  /** Timestamp, then CPU: ts of the record starting its fields at p, or NaN; bp at the CPU's end. */
+  private tsCpuBytes(u: Uint8Array, p: number): number {
+    const t = this.num(u, p);
+    if (t < 0 || u[this.bp] !== 32) return NaN;
+    this.cpuB = this.num(u, this.bp + 1);
+    if (this.cpuB < 0) return NaN;
+    return t - this.originNs;
+  }
+
+  private cpuB = 0;
+
+  /** One record at u[a..]: the index after its '\n', or -1 for the string path. */
+  private recordBytes(u: Uint8Array, a: number, split: LineSplitter): number {
+    const c0 = u[a]!;
+    const c1 = u[a + 1]!;
+    if (c1 === 32) return c0 === 80 /* P */ ? this.pollBytes(u, a, split) : -1;
+    if (u[a + 2] !== 32) return -1;
+    if (c0 === 83 /* S */) {
+      if (c1 === 69 /* E */) return this.softirqEntryBytes(u, a, split);
+      if (c1 === 88 /* X */) return this.softirqBytes(u, a, split, 'softirq_exit');
+      if (c1 === 82 /* R */) return this.softirqBytes(u, a, split, 'softirq_raise');
+      if (c1 === 73 /* I */) return this.switchInBytes(u, a, split);
+      if (c1 === 79 /* O */) return this.switchOutBytes(u, a, split);
+    } else if (c0 === 87 /* W */) {
+      if (c1 === 81 /* Q */) return this.queueWorkBytes(u, a, split);
+      if (c1 === 83 /* S */) return this.execWorkBytes(u, a, split, 'workqueue_execute_start');
+      if (c1 === 69 /* E */) return this.execWorkBytes(u, a, split, 'workqueue_execute_end');
+    }
+    return -1;
+  }
+
+  private pollBytes(u: Uint8Array, a: number, split: LineSplitter): number {
+    // P ts cpu napi dev work budget pid comm
+    const ts = this.tsCpuBytes(u, a + 2);
+    if (ts !== ts || u[this.bp] !== 32) return -1;
+    const cpu = this.cpuB;
+    const np = this.bp + 1;
+    if (!this.token(u, np) || u[this.bp] !== 32) return -1;
+    const napi = this.ctx.pointerBytes(u, np, this.bp);
+    const dp = this.bp + 1;
+    if (napi === undefined || !this.token(u, dp) || u[this.bp] !== 32) return -1;
+    const dev = this.ctx.internBytes(u, dp, this.bp);
+    if (dev === undefined) return -1;
+    const work = this.num(u, this.bp + 1);
+    if (work < 0 || u[this.bp] !== 32) return -1;
+    const budget = this.num(u, this.bp + 1);
+    if (budget < 0 || u[this.bp] !== 32) return -1;
+    const pid = this.num(u, this.bp + 1);
+    if (pid < 0) return -1;
+    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    if (comm === undefined) return -1;
+    const end = this.bp + 1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev, work, budget, pid, comm });
+    return end;
+  }
+
+  private softirqEntryBytes(u: Uint8Array, a: number, split: LineSplitter): number {
+    // SE ts cpu vec pid comm
+    const ts = this.tsCpuBytes(u, a + 3);
+    if (ts !== ts || u[this.bp] !== 32) return -1;
+    const cpu = this.cpuB;
+    const vec = this.num(u, this.bp + 1);
+    if (!(vec >= 0 && vec < NR_SOFTIRQS) || u[this.bp] !== 32) return -1;
+    const pid = this.num(u, this.bp + 1);
+    if (pid < 0) return -1;
+    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    if (comm === undefined) return -1;
+    const end = this.bp + 1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'softirq_entry', ts: ts as Ns, cpu, vec, pid, comm });
+    return end;
+  }
+
+  private softirqBytes(u: Uint8Array, a: number, split: LineSplitter, kind: 'softirq_exit' | 'softirq_raise'): number {
+    // SX ts cpu vec | SR ts cpu vec
+    const ts = this.tsCpuBytes(u, a + 3);
+    if (ts !== ts || u[this.bp] !== 32) return -1;
+    const cpu = this.cpuB;
+    const vec = this.num(u, this.bp + 1);
+    if (!(vec >= 0 && vec < NR_SOFTIRQS) || u[this.bp] !== 10) return -1;
+    const end = this.bp + 1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind, ts: ts as Ns, cpu, vec });
+    return end;
+  }
+
+  private queueWorkBytes(u: Uint8Array, a: number, split: LineSplitter): number {
+    // WQ ts cpu work function workqueue req_cpu target_cpu
+    const ts = this.tsCpuBytes(u, a + 3);
+    if (ts !== ts || u[this.bp] !== 32) return -1;
+    const cpu = this.cpuB;
+    const wp = this.bp + 1;
+    if (!this.token(u, wp) || u[this.bp] !== 32) return -1;
+    const work = this.ctx.pointerBytes(u, wp, this.bp);
+    const fp = this.bp + 1;
+    if (work === undefined || !this.token(u, fp) || u[this.bp] !== 32) return -1;
+    const fn = this.ctx.internBytes(u, fp, this.bp);
+    const qp = this.bp + 1;
+    if (fn === undefined || !this.token(u, qp) || u[this.bp] !== 32) return -1;
+    const wq = this.ctx.internBytes(u, qp, this.bp);
+    if (wq === undefined) return -1;
+    const reqCpu = this.num(u, this.bp + 1);
+    if (reqCpu < 0 || u[this.bp] !== 32) return -1;
+    const targetCpu = this.num(u, this.bp + 1);
+    if (targetCpu < 0 || u[this.bp] !== 10) return -1;
+    const end = this.bp + 1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) {
+      this.ctx.push({ kind: 'workqueue_queue_work', ts: ts as Ns, cpu, work, function: fn, workqueue: wq, reqCpu, targetCpu });
+    }
+    return end;
+  }
+
+  private execWorkBytes(u: Uint8Array, a: number, split: LineSplitter, kind: 'workqueue_execute_start' | 'workqueue_execute_end'): number {
+    // WS|WE ts cpu work function
+    const ts = this.tsCpuBytes(u, a + 3);
+    if (ts !== ts || u[this.bp] !== 32) return -1;
+    const cpu = this.cpuB;
+    const wp = this.bp + 1;
+    if (!this.token(u, wp) || u[this.bp] !== 32) return -1;
+    const work = this.ctx.pointerBytes(u, wp, this.bp);
+    const fp = this.bp + 1;
+    if (work === undefined || !this.token(u, fp) || u[this.bp] !== 10) return -1;
+    const fn = this.ctx.internBytes(u, fp, this.bp);
+    if (fn === undefined) return -1;
+    const end = this.bp + 1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind, ts: ts as Ns, cpu, work, function: fn });
+    return end;
+  }
+
+  private switchInBytes(u: Uint8Array, a: number, split: LineSplitter): number {
+    // SI ts cpu pid comm
+    const ts = this.tsCpuBytes(u, a + 3);
+    if (ts !== ts || u[this.bp] !== 32) return -1;
+    const cpu = this.cpuB;
+    const pid = this.num(u, this.bp + 1);
+    if (pid < 0) return -1;
+    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    if (comm === undefined) return -1;
+    const end = this.bp + 1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'sched_switch_in', ts: ts as Ns, cpu, pid, comm });
+    return end;
+  }
+
+  private switchOutBytes(u: Uint8Array, a: number, split: LineSplitter): number {
+    // SO ts cpu pid prev_state comm (prev_state a number, or letters as perf prints them)
+    const ts = this.tsCpuBytes(u, a + 3);
+    if (ts !== ts || u[this.bp] !== 32) return -1;
+    const cpu = this.cpuB;
+    const pid = this.num(u, this.bp + 1);
+    if (pid < 0 || u[this.bp] !== 32) return -1;
+    const sp = this.bp + 1;
+    let state: string | undefined;
+    const s0 = u[sp]!;
+    if (s0 >= 48 && s0 <= 57) {
+      const st = this.num(u, sp);
+      state = st < 0 ? undefined : prevStateLetters(st);
+    } else if (this.token(u, sp)) state = this.ctx.internBytes(u, sp, this.bp);
+    if (state === undefined || u[this.bp] !== 32) return -1;
+    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    if (comm === undefined) return -1;
+    const end = this.bp + 1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'sched_switch_out', ts: ts as Ns, cpu, pid, state, comm });
+    return end;
+  }
 }
 
-export async function importBpftraceText(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary> {
+/**
+ * Text chunks, or Buffers that the reader (import/index.ts) found to be all ASCII and ending
+ * with '\n': those take the byte fast path once the time base is known and no line is open.
+ */
+export async function importBpftraceText(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('bpftrace-text', opts);
   const rp = new BpftraceRecordParser(ctx);
   const split = new LineSplitter(ctx, (s, a, b, line) => rp.line(s, a, b, line));
-  for await (const chunk of chunks) split.push(chunk);
+  for await (const chunk of chunks) {
+    if (typeof chunk === 'string') split.push(chunk);
+    else if (split.idle && rp.bytesReady) rp.bytes(chunk, split, (a, b) => chunk.toString('latin1', a, b));
+    // ASCII, so Latin-1 is the same text as UTF-8.
+    else split.push(chunk.toString('latin1'));
+  }
   split.end();
   rp.end();
   return { ...ctx.finish(), ignoredLines: rp.ignoredLines };

@@ -177,7 +177,7 @@ export class ImportContext {
     if (len === 0) return '';
     const h = (len * 31 + s.charCodeAt(a) * 7 + s.charCodeAt(b - 1) * 131 + s.charCodeAt(a + (len >> 1)) * 17 + s.charCodeAt(b - 2 - (len >> 2))) & STR_TABLE_MASK;
     const e = this.strTable[h]!;
-    if (e.length === len && s.startsWith(e, a)) return e;
+    if (e.length === len && sameAt(s, a, e)) return e;
     const v = this.intern(s.slice(a, b));
     this.strTable[h] = v;
     return v;
@@ -187,9 +187,12 @@ export class ImportContext {
   pointerAt(s: string, a: number, b: number): string | undefined {
     const len = b - a;
     if (len < 1) return undefined;
-    const h = (len * 31 + s.charCodeAt(b - 1) * 7 + s.charCodeAt(b - 2) * 131 + s.charCodeAt(b - 3) * 17 + s.charCodeAt(b - 4) * 3) & STR_TABLE_MASK;
+    // The last 8 characters (the low 32 bits): napi and work pointers often share the last 4.
+    let h = len;
+    for (let i = b - 1, lo = Math.max(a, b - 8); i >= lo; i--) h = (h * 31 + s.charCodeAt(i)) | 0;
+    h &= STR_TABLE_MASK;
     const raw = this.ptrRaw[h]!;
-    if (raw.length === len && s.startsWith(raw, a)) return this.ptrNorm[h];
+    if (raw.length === len && sameAt(s, a, raw)) return this.ptrNorm[h];
     // A flat copy: normalizePointer caches its argument, and a slice would pin the chunk.
     const text = flatten(s.slice(a, b));
     const v = normalizePointer(text);
@@ -198,6 +201,30 @@ export class ImportContext {
       this.ptrNorm[h] = v;
     }
     return v;
+  }
+
+  /**
+   * internAt for the bytes u[a, b) of ASCII text: the same hash and table, lookup only.
+   * Returns undefined on a miss (the caller then takes the string path, which fills the slot).
+   */
+  internBytes(u: Uint8Array, a: number, b: number): string | undefined {
+    const len = b - a;
+    // Length 1 reads the byte before (a ' ' in a record), as internAt reads that character.
+    if (len < 1 || a < 1) return undefined;
+    const h = (len * 31 + u[a]! * 7 + u[b - 1]! * 131 + u[a + (len >> 1)]! * 17 + u[b - 2 - (len >> 2)]!) & STR_TABLE_MASK;
+    const e = this.strTable[h]!;
+    return e.length === len && sameBytes(u, a, e) ? e : undefined;
+  }
+
+  /** pointerAt for the bytes u[a, b) of ASCII text, lookup only (undefined on a miss). */
+  pointerBytes(u: Uint8Array, a: number, b: number): string | undefined {
+    const len = b - a;
+    if (len < 1) return undefined;
+    let h = len;
+    for (let i = b - 1, lo = Math.max(a, b - 8); i >= lo; i--) h = (h * 31 + u[i]!) | 0;
+    h &= STR_TABLE_MASK;
+    const raw = this.ptrRaw[h]!;
+    return raw.length === len && sameBytes(u, a, raw) ? this.ptrNorm[h] : undefined;
   }
 
   /** `normalizePointer(text)` for a substring of the input, without pinning the input. */
@@ -270,6 +297,24 @@ export class ImportContext {
 export function sanitize(message: string): string {
   // eslint-disable-next-line no-control-regex
   return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * `s.startsWith(e, a)` for short `e`, as an inlined loop: the builtin call costs more than
+ * comparing the 3 to 25 characters of a device, comm or pointer (profile: internAt and
+ * pointerAt were 17% of an import, most of it in the call).
+ */
+function sameAt(s: string, a: number, e: string): boolean {
+  const n = e.length;
+  for (let k = 0; k < n; k++) if (s.charCodeAt(a + k) !== e.charCodeAt(k)) return false;
+  return true;
+}
+
+/** Whether the bytes of u at a are the (ASCII) characters of e. */
+function sameBytes(u: Uint8Array, a: number, e: string): boolean {
+  const n = e.length;
+  for (let k = 0; k < n; k++) if (u[a + k] !== e.charCodeAt(k)) return false;
+  return true;
 }
 
 /** A copy of `s` that does not reference the string it was sliced from. */
@@ -345,6 +390,24 @@ export class LineSplitter {
   /** Characters held back waiting for their line's end (bounded by MAX_LINE_CHARS + one chunk). */
   get buffered(): number {
     return this.carry.length;
+  }
+
+  /** True between lines: nothing held back and no over-long line being skipped. */
+  get idle(): boolean {
+    return this.carry.length === 0 && !this.skipping;
+  }
+
+  /**
+   * One whole line without its '\n' (only when idle), handled exactly as push would: CR
+   * stripped, numbered, the length bound applied. The byte fast path's way out.
+   */
+  oneLine(s: string): void {
+    let end = s.length;
+    if (end > 0 && s.charCodeAt(end - 1) === 13) end--;
+    const ln = ++this.lineNo;
+    this.ctx.lines++;
+    if (end > this.maxLine) this.longLine(ln);
+    else this.onLine(s, 0, end, ln);
   }
 
   push(chunk: string): void {

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
@@ -6,7 +7,7 @@ import { DiagnosticLog, InputError } from '../base/diagnostics.js';
 import type { TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
 import { bpftraceJsonImporter } from './bpftrace-json.js';
-import { bpftraceTextImporter } from './bpftrace-text.js';
+import { bpftraceTextImporter, importBpftraceText } from './bpftrace-text.js';
 import { csvImporter } from './csv.js';
 import { perfScriptImporter } from './perf-script.js';
 import { MAX_LINE_CHARS } from './common.js';
@@ -85,7 +86,7 @@ async function* decode(
   bytes: AsyncIterable<Buffer>,
   onProgress: ((n: number) => void) | undefined,
   stats: { replaced: number; gzip: boolean },
-): AsyncGenerator<string> {
+): AsyncGenerator<string | Buffer> {
   const it = bytes[Symbol.asyncIterator]();
   let first = await it.next();
   while (!first.done && first.value.length < 2) {
@@ -146,19 +147,25 @@ async function* decode(
   };
   /**
    * Text of `buf` (which ends with '\n') in pieces of at most DECODE_PIECE bytes, each cut
-   * after a '\n' (a line longer than a piece stays whole).
+   * after a '\n' (a line longer than a piece stays whole). An all-ASCII piece (isAscii: a
+   * SIMD check) is passed on as its bytes, which the text importer parses without decoding.
    */
-  function* pieces(buf: Buffer): Generator<string> {
+  function* pieces(buf: Buffer): Generator<string | Buffer> {
     let pos = 0;
     while (buf.length - pos > DECODE_PIECE) {
       const nl = buf.lastIndexOf(10, pos + DECODE_PIECE - 1);
       const end = nl >= pos ? nl + 1 : buf.indexOf(10, pos + DECODE_PIECE) + 1;
       if (end <= 0) break;
-      yield text(buf.subarray(pos, end));
+      yield ascii(buf.subarray(pos, end));
       pos = end;
     }
-    if (pos < buf.length) yield text(pos === 0 ? buf : buf.subarray(pos));
+    if (pos < buf.length) yield ascii(pos === 0 ? buf : buf.subarray(pos));
   }
+  const ascii = (buf: Buffer): string | Buffer => {
+    if (!isAscii(buf)) return text(buf);
+    atStart = false;
+    return buf;
+  };
   /** Bytes after the last '\n' seen, waiting for the rest of their line. */
   let held: Buffer[] = [];
   let heldLen = 0;
@@ -215,9 +222,19 @@ function countReplacement(s: string): number {
   return n;
 }
 
+/** A piece as text: an ASCII Buffer reads the same as Latin-1 and as UTF-8. */
+function asString(c: string | Buffer): string {
+  return typeof c === 'string' ? c : c.toString('latin1');
+}
+
+/** The pieces as text, for the importers without a byte path. */
+async function* asText(chunks: AsyncIterable<string | Buffer>): AsyncGenerator<string> {
+  for await (const c of chunks) yield asString(c);
+}
+
 /** Holds back the first SNIFF_CHARS of text for sniffing, then replays them. */
-async function peek(chunks: AsyncGenerator<string>): Promise<{ head: string; all: AsyncIterable<string> }> {
-  const held: string[] = [];
+async function peek(chunks: AsyncGenerator<string | Buffer>): Promise<{ head: string; all: AsyncIterable<string | Buffer> }> {
+  const held: (string | Buffer)[] = [];
   let size = 0;
   let done = false;
   while (size < SNIFF_CHARS) {
@@ -229,8 +246,8 @@ async function peek(chunks: AsyncGenerator<string>): Promise<{ head: string; all
     held.push(n.value);
     size += n.value.length;
   }
-  const head = held.join('').slice(0, SNIFF_CHARS);
-  async function* all(): AsyncGenerator<string> {
+  const head = held.map(asString).join('').slice(0, SNIFF_CHARS);
+  async function* all(): AsyncGenerator<string | Buffer> {
     yield* held;
     held.length = 0;
     if (!done) yield* chunks;
@@ -264,13 +281,14 @@ export async function importCapture(
       }
     }
     const importer = importerFor(format);
-    summary = await importer.import(all, {
+    const io = {
       file,
       strict: opts.strict ?? false,
       diagnostics,
       onEvents: opts.onEvents,
       ...(opts.onHeader ? { onHeader: opts.onHeader } : {}),
-    });
+    };
+    summary = importer === bpftraceTextImporter ? await importBpftraceText(all, io) : await importer.import(asText(all), io);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const err = e as NodeJS.ErrnoException;
