@@ -28,6 +28,8 @@ export interface HeaderParseState {
   devices: DeviceInfo[];
   countersBefore?: CounterSnapshot;
   countersAfter?: CounterSnapshot;
+  /** Informative wrapper keys (INFORMATIVE_KEYS), first value kept. */
+  extra?: Record<string, string>;
   /** The counter block that `#@softirqs` / `#@softnet` / `#@stat` lines currently belong to. */
   block?: 'before' | 'after';
   /** Number of `#@` lines consumed. */
@@ -45,6 +47,14 @@ const MAX_COUNTER_ROWS = 16384;
 const MAX_COUNTER_VALUES = 8193;
 /** NR_CPUS upper bound of any kernel config we expect (CONFIG_NR_CPUS max is 8192). */
 export const MAX_CPU_ID = 8191;
+
+/**
+ * Keys the capture wrappers (bpftrace-scripts/capture.sh, src/capture/) write for the record;
+ * the analysis does not depend on them (recursion misses also arrive as a `Lost N events`
+ * line). Kept in `CaptureHeader.extra`.
+ */
+const INFORMATIVE_KEYS = new Set(['wrapper', 'duration_s', 'output_format', 'map_keys_max', 'wg_functions_matched', 'bpf_prog_ids', 'recursion_misses']);
+const MAX_EXTRA_VALUE = 4096;
 
 export function newHeaderState(): HeaderParseState {
   return { fields: {}, fieldLines: {}, devices: [], lines: 0, counterRows: 0, issues: [] };
@@ -320,6 +330,15 @@ export function parseHeaderLine(st: HeaderParseState, line: string, lineNo?: num
       parseCounterLine(st, key, rest, ln);
       break;
     default:
+      if (INFORMATIVE_KEYS.has(key)) {
+        if (rest === '') return (bad(st, ln, `#@${key} without a value`), true);
+        const extra = (st.extra ??= {});
+        if (extra[key] === undefined) extra[key] = rest.slice(0, MAX_EXTRA_VALUE);
+        else if (extra[key] !== rest.slice(0, MAX_EXTRA_VALUE)) {
+          issue(st, { severity: 'warning', code: 'contradictory-header', ...(ln !== undefined ? { line: ln } : {}), message: `#@${key} given twice with different values; the first is kept` });
+        }
+        break;
+      }
       issue(st, { severity: 'info', code: 'unknown-header-key', ...(ln !== undefined ? { line: ln } : {}), message: `unknown header key #@${key.slice(0, 40)}; ignored` });
   }
   return true;
@@ -352,6 +371,7 @@ export function finishHeader(st: HeaderParseState): FinishedHeader {
     return { issues };
   }
   const candidate: Record<string, unknown> = { ...f, mode: f.mode ?? 'events', devices: st.devices };
+  if (st.extra) candidate['extra'] = st.extra;
   if (st.countersBefore) candidate['countersBefore'] = st.countersBefore;
   if (st.countersAfter) candidate['countersAfter'] = st.countersAfter;
   if (f.formatVersion !== 1) {
@@ -425,6 +445,7 @@ export function formatTrailerLines(h: CaptureHeader): string[] {
   put('probes_start_boot_ns', h.probesStartBootNs);
   put('probes_stop_boot_ns', h.probesStopBootNs);
   if (h.countersAfter) out.push(...counterLines('after', h.countersAfter));
+  for (const [k, v] of Object.entries(h.extra ?? {})) if (INFORMATIVE_KEYS.has(k)) put(k, v);
   put('end_wall', h.endWall);
   put('end_boot_ns', h.endBootNs);
   // 'partial' is what an importer concludes from a missing status, never written.

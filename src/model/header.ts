@@ -66,5 +66,11 @@ export const CaptureHeader = z.object({
   /** Marks of when probes were attached and detached (boot ns strings), when the script printed them. */
   probesStartBootNs: z.string().optional(),
   probesStopBootNs: z.string().optional(),
+  /**
+   * Informative keys the capture wrappers write (docs/capture-format.md: wrapper, duration_s,
+   * output_format, map_keys_max, wg_functions_matched, bpf_prog_ids, recursion_misses), kept
+   * verbatim so a report can show them.
+   */
+  extra: z.record(z.string(), z.string()).optional(),
 });
 export type CaptureHeader = z.infer<typeof CaptureHeader>;

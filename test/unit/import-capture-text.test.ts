@@ -85,6 +85,15 @@ describe('capture header text', () => {
     expect(again.header).toEqual(h);
   });
 
+  it("keeps the wrappers' informative keys in extra, and round-trips them", () => {
+    const text = '#@wgtrace-capture 1\n#@cpus 0-1\n#@wrapper capture.sh\n#@recursion_misses 12\n#@bpf_prog_ids 41 42\n#@recursion_misses 13';
+    const { header, issues } = parseAll(text);
+    expect(header?.extra).toEqual({ wrapper: 'capture.sh', recursion_misses: '12', bpf_prog_ids: '41 42' });
+    expect(issues.map((i) => [i.code, i.line])).toEqual([['contradictory-header', 6]]);
+    const again = parseAll([...formatHeaderLines(header!), ...formatTrailerLines(header!)].join('\n'));
+    expect(again.header).toEqual(header);
+  });
+
   it('writes a minimal header that reads back', () => {
     const h: CaptureHeader = { formatVersion: 1, cpus: [0, 1], mode: 'events', devices: [] };
     expect(formatHeaderLines(h)).toEqual(['#@wgtrace-capture 1', '#@cpus 0-1', '#@mode events']);
