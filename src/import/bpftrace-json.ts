@@ -56,9 +56,25 @@ function mapKeys(key: string): string[] {
   });
 }
 
-export async function importBpftraceJson(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary> {
+/** The printf prefixes as bytes, for the byte fast path. */
+const PREFIX_BYTES = Buffer.from(PRINTF_PREFIX, 'latin1');
+const PREFIX_COMPACT_BYTES = Buffer.from(PRINTF_PREFIX_COMPACT, 'latin1');
+
+function prefixAt(u: Uint8Array, pos: number, p: Uint8Array): boolean {
+  const n = p.length;
+  for (let k = 0; k < n; k++) if (u[pos + k] !== p[k]) return false;
+  return true;
+}
+
+/**
+ * Text chunks, or Buffers that the reader (import/index.ts) found to be all ASCII and ending
+ * with '\n': in those, the printf lines of the hot records are parsed from the bytes (the same
+ * fast path as bpftrace-text; any other line takes the string path).
+ */
+export async function importBpftraceJson(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('bpftrace-json', opts);
   const rp = new BpftraceRecordParser(ctx);
+  rp.jsonRecords();
   /** printf text not yet ended by '\n' (a printf may carry part of a line, or several lines). */
   let printfCarry = '';
   let printfCarryLine = 0;
@@ -167,7 +183,18 @@ export async function importBpftraceJson(chunks: AsyncIterable<string>, opts: Im
   };
 
   const split = new LineSplitter(ctx, onLine);
-  for await (const chunk of chunks) split.push(chunk);
+  /** Start of the record of a printf line at pos, or -1 (another line, or a printf line open). */
+  const printfStart = (u: Uint8Array, pos: number): number => {
+    if (printfCarry.length > 0 || u[pos] !== 123 /* { */) return -1;
+    if (u[pos + 8] === 32) return prefixAt(u, pos, PREFIX_BYTES) ? pos + PREFIX_BYTES.length : -1;
+    return prefixAt(u, pos, PREFIX_COMPACT_BYTES) ? pos + PREFIX_COMPACT_BYTES.length : -1;
+  };
+  for await (const chunk of chunks) {
+    if (typeof chunk === 'string') split.push(chunk);
+    else if (split.idle && rp.bytesReady) rp.bytes(chunk, split, (a, b) => chunk.toString('latin1', a, b), printfStart);
+    // ASCII, so Latin-1 is the same text as UTF-8.
+    else split.push(chunk.toString('latin1'));
+  }
   split.end();
   if (printfCarry.length > 0) {
     // The last printf did not end its line: a capture cut off mid-record.

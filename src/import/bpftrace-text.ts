@@ -21,6 +21,15 @@ const NR_SOFTIRQS = 10;
  * most 256k; anything beyond 1M is hostile input, and is reported rather than held.
  */
 const MAX_WINDOW_NAPIS = 1 << 20;
+/** The class table of the byte fast path (BpftraceRecordParser.cls). */
+function byteClasses(eol: number, stringPath: number[]): Uint8Array {
+  const t = new Uint8Array(256);
+  t[32] = 1;
+  for (const c of stringPath) t[c] = 3;
+  t[eol] = 2;
+  return t;
+}
+
 /** Decimal digits that always fit a double exactly (10^15 < 2^53). */
 const SAFE_DIGITS = 15;
 const MAX_SAFE_ORIGIN = BigInt(Number.MAX_SAFE_INTEGER);
@@ -466,8 +475,28 @@ export class BpftraceRecordParser {
   // any other record) goes to the string path for that one line, which reports, interns
   // and counts exactly as before.
 
-  /** End of the last field read by num/token (the index of its ' ' or '\n'). */
+  /** End of the last field read by num/token (the index of its ' ' or end of record). */
   private bp = 0;
+  /** Byte that ends a record: '\n' in the text format, the '\' of the trailing `\n"}` in JSON. */
+  private eol = 10;
+  /** Per byte: 0 ordinary, 1 the field separator ' ', 2 the end of record, 3 take the string path. */
+  private readonly cls = byteClasses(10, [13]);
+  /** JSON lines: the record is followed by `n"}` and the line's '\n'. */
+  private json = false;
+
+  /** Records are the `data` of JSON printf lines: they end at the '\' of `\n"}`; '"' and '\n' inside are not ours. */
+  jsonRecords(): void {
+    this.json = true;
+    this.eol = 92;
+    this.cls.set(byteClasses(92, [10, 13, 34]));
+  }
+
+  /** Where the next line starts after the record's end at e, or -1 when the line goes on differently. */
+  private next(u: Uint8Array, e: number): number {
+    if (!this.json) return e + 1;
+    // \n"} then the line's end
+    return u[e + 1] === 110 && u[e + 2] === 34 && u[e + 3] === 125 && u[e + 4] === 10 ? e + 5 : -1;
+  }
 
   /** The string path has set up the time base: the fast path can compute timestamps. */
   get bytesReady(): boolean {
@@ -475,11 +504,12 @@ export class BpftraceRecordParser {
   }
 
   /** Parses the lines of `u`, an ASCII piece that ends with '\n'; the splitter must be idle. */
-  bytes(u: Uint8Array, split: LineSplitter, latin1: (a: number, b: number) => string): void {
+  bytes(u: Uint8Array, split: LineSplitter, latin1: (a: number, b: number) => string, start?: (u: Uint8Array, pos: number) => number): void {
     const n = u.length;
     let pos = 0;
     while (pos < n) {
-      const next = this.recordBytes(u, pos, split);
+      const a = start === undefined ? pos : start(u, pos);
+      const next = a < 0 ? -1 : this.recordBytes(u, a, split);
       if (next > 0) {
         pos = next;
         continue;
@@ -498,9 +528,10 @@ export class BpftraceRecordParser {
   private num(u: Uint8Array, p: number): number {
     let v = 0;
     let i = p;
+    const eol = this.eol;
     for (;;) {
       const c = u[i]!;
-      if (c === 32 || c === 10) break;
+      if (c === 32 || c === eol) break;
       const d = c - 48;
       if (d < 0 || d > 9) return -1;
       v = v * 10 + d;
@@ -513,9 +544,13 @@ export class BpftraceRecordParser {
   /** A field at u[p..] up to ' ' or '\n' (never empty): sets bp to its end, returns false when empty. */
   private token(u: Uint8Array, p: number): boolean {
     let i = p;
+    const cls = this.cls;
     for (;;) {
-      const c = u[i]!;
-      if (c === 32 || c === 10) break;
+      const k = cls[u[i]!]!;
+      if (k !== 0) {
+        if (k === 3) return false;
+        break;
+      }
       i++;
     }
     this.bp = i;
@@ -528,10 +563,11 @@ export class BpftraceRecordParser {
    */
   private commBytes(u: Uint8Array, p: number): string | undefined {
     let i = p;
+    const cls = this.cls;
     for (;;) {
-      const c = u[i]!;
-      if (c === 10) break;
-      if (c === 13) return undefined;
+      const k = cls[u[i]!]!;
+      if (k === 2) break;
+      if (k === 3) return undefined;
       i++;
     }
     this.bp = i;
@@ -587,9 +623,10 @@ export class BpftraceRecordParser {
     if (budget < 0 || u[this.bp] !== 32) return -1;
     const pid = this.num(u, this.bp + 1);
     if (pid < 0) return -1;
-    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    const comm = u[this.bp] === this.eol ? '' : this.commBytes(u, this.bp + 1);
     if (comm === undefined) return -1;
-    const end = this.bp + 1;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev, work, budget, pid, comm });
@@ -605,9 +642,10 @@ export class BpftraceRecordParser {
     if (!(vec >= 0 && vec < NR_SOFTIRQS) || u[this.bp] !== 32) return -1;
     const pid = this.num(u, this.bp + 1);
     if (pid < 0) return -1;
-    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    const comm = u[this.bp] === this.eol ? '' : this.commBytes(u, this.bp + 1);
     if (comm === undefined) return -1;
-    const end = this.bp + 1;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'softirq_entry', ts: ts as Ns, cpu, vec, pid, comm });
@@ -620,8 +658,9 @@ export class BpftraceRecordParser {
     if (ts !== ts || u[this.bp] !== 32) return -1;
     const cpu = this.cpuB;
     const vec = this.num(u, this.bp + 1);
-    if (!(vec >= 0 && vec < NR_SOFTIRQS) || u[this.bp] !== 10) return -1;
-    const end = this.bp + 1;
+    if (!(vec >= 0 && vec < NR_SOFTIRQS) || u[this.bp] !== this.eol) return -1;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind, ts: ts as Ns, cpu, vec });
@@ -646,8 +685,9 @@ export class BpftraceRecordParser {
     const reqCpu = this.num(u, this.bp + 1);
     if (reqCpu < 0 || u[this.bp] !== 32) return -1;
     const targetCpu = this.num(u, this.bp + 1);
-    if (targetCpu < 0 || u[this.bp] !== 10) return -1;
-    const end = this.bp + 1;
+    if (targetCpu < 0 || u[this.bp] !== this.eol) return -1;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) {
@@ -665,10 +705,11 @@ export class BpftraceRecordParser {
     if (!this.token(u, wp) || u[this.bp] !== 32) return -1;
     const work = this.ctx.pointerBytes(u, wp, this.bp);
     const fp = this.bp + 1;
-    if (work === undefined || !this.token(u, fp) || u[this.bp] !== 10) return -1;
+    if (work === undefined || !this.token(u, fp) || u[this.bp] !== this.eol) return -1;
     const fn = this.ctx.internBytes(u, fp, this.bp);
     if (fn === undefined) return -1;
-    const end = this.bp + 1;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind, ts: ts as Ns, cpu, work, function: fn });
@@ -682,9 +723,10 @@ export class BpftraceRecordParser {
     const cpu = this.cpuB;
     const pid = this.num(u, this.bp + 1);
     if (pid < 0) return -1;
-    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    const comm = u[this.bp] === this.eol ? '' : this.commBytes(u, this.bp + 1);
     if (comm === undefined) return -1;
-    const end = this.bp + 1;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'sched_switch_in', ts: ts as Ns, cpu, pid, comm });
@@ -706,9 +748,10 @@ export class BpftraceRecordParser {
       state = st < 0 ? undefined : prevStateLetters(st);
     } else if (this.token(u, sp)) state = this.ctx.internBytes(u, sp, this.bp);
     if (state === undefined || u[this.bp] !== 32) return -1;
-    const comm = u[this.bp] === 10 ? '' : this.commBytes(u, this.bp + 1);
+    const comm = u[this.bp] === this.eol ? '' : this.commBytes(u, this.bp + 1);
     if (comm === undefined) return -1;
-    const end = this.bp + 1;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'sched_switch_out', ts: ts as Ns, cpu, pid, state, comm });

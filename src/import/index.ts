@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { DiagnosticLog, InputError } from '../base/diagnostics.js';
 import type { TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
-import { bpftraceJsonImporter } from './bpftrace-json.js';
+import { bpftraceJsonImporter, importBpftraceJson } from './bpftrace-json.js';
 import { bpftraceTextImporter, importBpftraceText } from './bpftrace-text.js';
 import { csvImporter } from './csv.js';
 import { perfScriptImporter } from './perf-script.js';
@@ -288,7 +288,13 @@ export async function importCapture(
       onEvents: opts.onEvents,
       ...(opts.onHeader ? { onHeader: opts.onHeader } : {}),
     };
-    summary = importer === bpftraceTextImporter ? await importBpftraceText(all, io) : await importer.import(asText(all), io);
+    // Our two bpftrace formats take ASCII pieces as bytes (their fast path); the others text.
+    summary =
+      importer === bpftraceTextImporter
+        ? await importBpftraceText(all, io)
+        : importer === bpftraceJsonImporter
+          ? await importBpftraceJson(all, io)
+          : await importer.import(asText(all), io);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const err = e as NodeJS.ErrnoException;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DiagnosticLog, InputError } from '../../src/base/diagnostics.js';
 import type { TraceEvent } from '../../src/model/events.js';
+import { importBpftraceJson } from '../../src/import/bpftrace-json.js';
 import { importBpftraceText } from '../../src/import/bpftrace-text.js';
 import { chunked, dump } from './import-util.js';
 
@@ -79,10 +80,10 @@ async function* asBytes(text: string, piece: number): AsyncIterable<string | Buf
   }
 }
 
-async function importWith(chunks: AsyncIterable<string | Buffer>, strict = false) {
+async function importWith(chunks: AsyncIterable<string | Buffer>, strict = false, json = false) {
   const events: TraceEvent[] = [];
   const diagnostics = new DiagnosticLog(1000);
-  const summary = await importBpftraceText(chunks, { file: 'c.txt', strict, diagnostics, onEvents: (b) => events.push(...b) });
+  const summary = await (json ? importBpftraceJson : importBpftraceText)(chunks, { file: 'c.txt', strict, diagnostics, onEvents: (b) => events.push(...b) });
   return {
     events: dump(events),
     codes: diagnostics.items.map((d) => `${d.code}@${d.line ?? '-'} ${d.message}`),
@@ -118,5 +119,43 @@ describe('bpftrace-text byte fast path', () => {
     const a = await err(chunked(text, 4096));
     expect(a).not.toBe('no error');
     expect(await err(asBytes(text, 100))).toBe(a);
+  });
+
+  it('gives the same results for JSON printf lines, escapes and odd shapes included', async () => {
+    const json = capture(3)
+      .split('\n')
+      .map((l, i) => {
+        if (l.startsWith('#@') || l === '') return l;
+        const d = JSON.stringify(l + '\n');
+        switch (i % 9) {
+          case 1:
+            return `{"type":"printf","data":${d}}`;
+          case 2:
+            return `{"type": "printf", "data": ${d}}\r`;
+          case 3:
+            return `{"type": "printf", "data": "${l.replace(' ', '"')}\\n"}`;
+          case 4:
+            return `{"type": "printf", "data": ${JSON.stringify(l)}}\n{"type": "printf", "data": "\\n"}`;
+          case 5:
+            return `{"type": "printf", "data": "${l}\\t\\n"}`;
+          case 6:
+            return `{"type": "printf", "data": ${d} }`;
+          case 7:
+            // A comm with a quote, escaped: valid, and it enters the intern table...
+            return `{"type": "printf", "data": ${JSON.stringify(l.replace('swapper', 'swa"pper') + '\n')}}`;
+          case 8:
+            // ...and the same comm with a raw quote: not valid JSON, whatever the table holds.
+            return `{"type": "printf", "data": "${l.replace('swapper', 'swa"pper')}\\n"}`;
+          default:
+            return `{"type": "printf", "data": ${d}}`;
+        }
+      })
+      .join('\n');
+    const viaStrings = await importWith(chunked(json, 4096), false, true);
+    for (const piece of [64, 1000, 1 << 16]) {
+      expect(await importWith(asBytes(json, piece), false, true)).toEqual(viaStrings);
+    }
+    expect(viaStrings.summary.skippedLines).toBeGreaterThan(10);
+    expect(viaStrings.events.length).toBeGreaterThan(20);
   });
 });
