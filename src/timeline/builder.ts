@@ -917,8 +917,10 @@ export class TimelineBuilder {
       if (n > 5) this.diag('warning', code, `${n} events of this kind in all (only the first 5 are listed)`);
     }
     if (g.coarsenings > 0) {
+      // A warning, not info: every per-window figure (co-location, saturation) is judged at
+      // the widened window, so the user must see that it is not the window they asked for.
       this.diag(
-        'info',
+        'warning',
         'window-widened',
         `the window was widened from ${g.windowNs / 2 ** g.coarsenings} ns to ${g.windowNs} ns to keep the per-window series of ${this.cpuStates.filter(Boolean).length} CPUs and ${this.napis.length} NAPIs within memory`,
       );
