@@ -11,6 +11,7 @@
 // its wall time and its peak RSS (process.resourceUsage().maxRSS).
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeSync, createReadStream } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -356,6 +357,9 @@ const cases = [
   [csvN, 'csv'],
 ];
 const rows = [];
+// The machine is shared: the load average before and after tells how far to trust the figures.
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const loadBefore = load();
 for (const [n, fmt] of cases) {
   const file = path(n, fmt);
   const mb = statSync(file).size / 1e6;
@@ -381,6 +385,7 @@ for (const [n, fmt] of cases) {
   });
 }
 const alone = run('builder', path(big, 'bpftrace-text'), 'bpftrace-text');
+console.log(`load average (1, 5, 15 min) before: ${loadBefore}, after: ${load()}`);
 console.log(`node ${process.version}, ${CPUS} CPUs and ${NAPIS} tunnels in the generated captures, best of ${repeat} run(s) per case`);
 console.table(rows);
 console.log(`timeline builder alone (${big / 1e6}M text events already in memory and touched once): ${(alone.events / alone.ms / 1000).toFixed(2)} M events/s`);

@@ -1,5 +1,5 @@
 import type { Ns, TimeBase } from '../base/time.js';
-import type { WindowCpuEvent, WindowNapiEvent } from '../model/events.js';
+import { normalizePointer, type WindowCpuEvent, type WindowNapiEvent } from '../model/events.js';
 import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -21,6 +21,14 @@ const NR_SOFTIRQS = 10;
  * most 256k; anything beyond 1M is hostile input, and is reported rather than held.
  */
 const MAX_WINDOW_NAPIS = 1 << 20;
+/** Hex digit values by byte, -1 for anything else. */
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
+/** Slots of the by-value pointer table (a power of two minus one), and the hash shift for it. */
+const PTR_SLOTS_MASK = 1023;
+const PTR_SLOT_SHIFT = 22;
+
 /** The class table of the byte fast path (BpftraceRecordParser.cls). */
 function byteClasses(eol: number, stringPath: number[]): Uint8Array {
   const t = new Uint8Array(256);
@@ -506,6 +514,11 @@ export class BpftraceRecordParser {
   /** Parses the lines of `u`, an ASCII piece that ends with '\n'; the splitter must be idle. */
   bytes(u: Uint8Array, split: LineSplitter, latin1: (a: number, b: number) => string, start?: (u: Uint8Array, pos: number) => number): void {
     const n = u.length;
+    // Every scan below stops at the '\n' that ends the piece (so never reads past it).
+    if (n === 0 || u[n - 1] !== 10) {
+      split.push(latin1(0, n));
+      return;
+    }
     let pos = 0;
     while (pos < n) {
       const a = start === undefined ? pos : start(u, pos);
@@ -528,18 +541,65 @@ export class BpftraceRecordParser {
   private num(u: Uint8Array, p: number): number {
     let v = 0;
     let i = p;
-    const eol = this.eol;
+    // One unsigned compare per digit; the piece ends with '\n', so the loop ends in bounds.
     for (;;) {
-      const c = u[i]!;
-      if (c === 32 || c === eol) break;
-      const d = c - 48;
-      if (d < 0 || d > 9) return -1;
+      const d = u[i]! - 48;
+      if (d >>> 0 > 9) break;
       v = v * 10 + d;
       i++;
     }
     this.bp = i;
-    return i === p || i - p > SAFE_DIGITS ? -1 : v;
+    const c = u[i]!;
+    return (c !== 32 && c !== this.eol) || i === p || i - p > SAFE_DIGITS ? -1 : v;
   }
+
+  /**
+   * A pointer field at u[p..] printed as bpftrace's %p does (`0x` and 16 hex digits): read as
+   * two 32-bit halves, looked up by value (no text compare), its normal form made once per
+   * value by normalizePointer. Any other text: the interned-text lookup. Sets bp to its end.
+   */
+  private pointerField(u: Uint8Array, p: number): string | undefined {
+    if (u[p] === 48 && u[p + 1] === 120) {
+      let hi = 0;
+      let lo = 0;
+      let bad = 0;
+      for (let k = p + 2; k < p + 10; k++) {
+        const h = HEX[u[k]!]!;
+        bad |= h;
+        hi = (hi << 4) | h;
+      }
+      for (let k = p + 10; k < p + 18; k++) {
+        const h = HEX[u[k]!]!;
+        bad |= h;
+        lo = (lo << 4) | h;
+      }
+      const c = u[p + 18]!;
+      if (bad >= 0 && (c === 32 || c === this.eol)) {
+        this.bp = p + 18;
+        // Fibonacci hashing, top bits: kernel pointers differ in their middle bits (page and
+        // slab offsets), not in the lowest ones.
+        const slot = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> PTR_SLOT_SHIFT;
+        const hit = this.ptrText[slot]!;
+        if (hit !== '' && this.ptrHi[slot] === hi && this.ptrLo[slot] === lo) return hit;
+        let text = '';
+        for (let k = p; k < p + 18; k++) text += String.fromCharCode(u[k]!);
+        const norm = normalizePointer(text);
+        if (norm !== undefined) {
+          this.ptrHi[slot] = hi;
+          this.ptrLo[slot] = lo;
+          this.ptrText[slot] = norm;
+        }
+        return norm;
+      }
+    }
+    if (!this.token(u, p)) return undefined;
+    return this.ctx.pointerBytes(u, p, this.bp);
+  }
+
+  /** Pointers by value (pointerField): 32-bit halves and normal form per slot. */
+  private readonly ptrHi = new Int32Array(PTR_SLOTS_MASK + 1);
+  private readonly ptrLo = new Int32Array(PTR_SLOTS_MASK + 1);
+  private readonly ptrText: string[] = Array.from({ length: PTR_SLOTS_MASK + 1 }, () => '');
 
   /** A field at u[p..] up to ' ' or '\n' (never empty): sets bp to its end, returns false when empty. */
   private token(u: Uint8Array, p: number): boolean {
@@ -610,11 +670,9 @@ export class BpftraceRecordParser {
     const ts = this.tsCpuBytes(u, a + 2);
     if (ts !== ts || u[this.bp] !== 32) return -1;
     const cpu = this.cpuB;
-    const np = this.bp + 1;
-    if (!this.token(u, np) || u[this.bp] !== 32) return -1;
-    const napi = this.ctx.pointerBytes(u, np, this.bp);
+    const napi = this.pointerField(u, this.bp + 1);
     const dp = this.bp + 1;
-    if (napi === undefined || !this.token(u, dp) || u[this.bp] !== 32) return -1;
+    if (napi === undefined || u[this.bp] !== 32 || !this.token(u, dp) || u[this.bp] !== 32) return -1;
     const dev = this.ctx.internBytes(u, dp, this.bp);
     if (dev === undefined) return -1;
     const work = this.num(u, this.bp + 1);
@@ -672,11 +730,9 @@ export class BpftraceRecordParser {
     const ts = this.tsCpuBytes(u, a + 3);
     if (ts !== ts || u[this.bp] !== 32) return -1;
     const cpu = this.cpuB;
-    const wp = this.bp + 1;
-    if (!this.token(u, wp) || u[this.bp] !== 32) return -1;
-    const work = this.ctx.pointerBytes(u, wp, this.bp);
+    const work = this.pointerField(u, this.bp + 1);
     const fp = this.bp + 1;
-    if (work === undefined || !this.token(u, fp) || u[this.bp] !== 32) return -1;
+    if (work === undefined || u[this.bp] !== 32 || !this.token(u, fp) || u[this.bp] !== 32) return -1;
     const fn = this.ctx.internBytes(u, fp, this.bp);
     const qp = this.bp + 1;
     if (fn === undefined || !this.token(u, qp) || u[this.bp] !== 32) return -1;
@@ -701,11 +757,9 @@ export class BpftraceRecordParser {
     const ts = this.tsCpuBytes(u, a + 3);
     if (ts !== ts || u[this.bp] !== 32) return -1;
     const cpu = this.cpuB;
-    const wp = this.bp + 1;
-    if (!this.token(u, wp) || u[this.bp] !== 32) return -1;
-    const work = this.ctx.pointerBytes(u, wp, this.bp);
+    const work = this.pointerField(u, this.bp + 1);
     const fp = this.bp + 1;
-    if (work === undefined || !this.token(u, fp) || u[this.bp] !== this.eol) return -1;
+    if (work === undefined || u[this.bp] !== 32 || !this.token(u, fp) || u[this.bp] !== this.eol) return -1;
     const fn = this.ctx.internBytes(u, fp, this.bp);
     if (fn === undefined) return -1;
     const end = this.next(u, this.bp);
