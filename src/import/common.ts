@@ -21,6 +21,8 @@ export const EVENT_BATCH = 4096;
 export const MAX_LINE_CHARS = 1 << 20;
 /** Slots of the slice-free string tables (a power of two minus one). */
 const STR_TABLE_MASK = 4095;
+/** Bytes kept per string table slot for the byte path (comms are at most 15, functions rarely over 40). */
+const STR_BYTES = 64;
 
 export class ImportContext {
   readonly file: string;
@@ -42,6 +44,9 @@ export class ImportContext {
   private readonly interned = new Map<string, string>();
   // Packed arrays of strings ('' = empty slot): cheaper to index than holey ones.
   private readonly strTable: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
+  /** Bytes of the short ASCII entries of strTable (STR_BYTES per slot) and their length, -1 for none. */
+  private readonly strBytes = new Uint8Array((STR_TABLE_MASK + 1) * STR_BYTES);
+  private readonly strByteLen = new Int32Array(STR_TABLE_MASK + 1).fill(-1);
   private readonly ptrRaw: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
   private readonly ptrNorm: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
   private reportedCpus = new Set<number>();
@@ -180,7 +185,22 @@ export class ImportContext {
     if (e.length === len && sameAt(s, a, e)) return e;
     const v = this.intern(s.slice(a, b));
     this.strTable[h] = v;
+    this.strBytesOf(h, v);
     return v;
+  }
+
+  /** Keeps the bytes of table entry h for internBytes when it is short ASCII (else marks it -1). */
+  private strBytesOf(h: number, v: string): void {
+    const n = v.length;
+    this.strByteLen[h] = -1;
+    if (n > STR_BYTES) return;
+    const base = h * STR_BYTES;
+    for (let k = 0; k < n; k++) {
+      const c = v.charCodeAt(k);
+      if (c > 127) return;
+      this.strBytes[base + k] = c;
+    }
+    this.strByteLen[h] = n;
   }
 
   /** `normalizePointer(s.slice(a, b))`, with the same slice-free table for repeated pointers. */
@@ -213,7 +233,15 @@ export class ImportContext {
     if (len < 1 || a < 1) return undefined;
     const h = (len * 31 + u[a]! * 7 + u[b - 1]! * 131 + u[a + (len >> 1)]! * 17 + u[b - 2 - (len >> 2)]!) & STR_TABLE_MASK;
     const e = this.strTable[h]!;
-    return e.length === len && sameBytes(u, a, e) ? e : undefined;
+    if (e.length !== len) return undefined;
+    if (this.strByteLen[h] === len) {
+      // Typed array against typed array: about half the cost of charCodeAt per character.
+      const sb = this.strBytes;
+      const base = h * STR_BYTES - a;
+      for (let k = a; k < b; k++) if (u[k] !== sb[base + k]) return undefined;
+      return e;
+    }
+    return sameBytes(u, a, e) ? e : undefined;
   }
 
   /** pointerAt for the bytes u[a, b) of ASCII text, lookup only (undefined on a miss). */
