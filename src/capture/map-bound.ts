@@ -9,6 +9,8 @@
  * so it must be bounded, and a full map refuses new keys silently (bpftrace #2809).
  */
 
+import { WINDOW_MAPS } from './windows-filter.js';
+
 /** gen-script.sh: `[ "$MAP_KEYS" -ge 4096 ] || MAP_KEYS=4096` (bpftrace's own default). */
 export const MIN_MAP_KEYS = 4096;
 /** gen-script.sh --max-tunnels default: NAPI instances each CPU may poll within one window. */
@@ -58,25 +60,23 @@ export function windowsMaxMapKeys(cpus: number, maxTunnels = DEFAULT_MAX_TUNNELS
 export function windowsMapBound(cpus: number, tunnels: number, maxTunnels = DEFAULT_MAX_TUNNELS): MapBound {
   const maxMapKeys = windowsMaxMapKeys(cpus, maxTunnels);
   const napiKey = INT_KEY + DEV_STR + INT_KEY; // [cpu, dev, napi]
-  const napiMaps = ['@napi_busy', '@napi_polls', '@napi_work', '@napi_full'].map((name) => ({
+  // The window maps are the ones the output filter knows (windows-filter.ts: WINDOW_MAPS), so
+  // a map added to the script and the filter is counted here too: @napi_* are keyed
+  // [cpu, dev, napi], the rest [cpu].
+  const windowMaps = [...WINDOW_MAPS];
+  const napiMaps = windowMaps.filter((n) => n.startsWith('@napi_')).map((name) => ({
     name,
     keyBytes: napiKey,
     valueBytes: U64,
     worstKeys: cpus * tunnels,
   }));
-  const perCpu = [
-    '@netrx_busy',
-    '@netrx_count',
-    '@netrx_ksoftirqd',
-    '@nettx_busy',
-    '@nettx_count',
-    '@crypt_busy',
-    '@crypt_count',
-    '@rx_t',
-    '@tx_t',
-    '@poll_t',
-    '@crypt_t',
-  ].map((name) => ({ name, keyBytes: INT_KEY, valueBytes: U64, worstKeys: cpus }));
+  // Start-time state: one entry per CPU (@rx_t, @tx_t, @poll_t) or per busy kworker (@crypt_t).
+  const perCpu = [...windowMaps.filter((n) => !n.startsWith('@napi_')), '@rx_t', '@tx_t', '@poll_t', '@crypt_t'].map((name) => ({
+    name,
+    keyBytes: INT_KEY,
+    valueBytes: U64,
+    worstKeys: cpus,
+  }));
   // A key-less map still gets max_entries from bpftrace.
   const scalar = [{ name: '@win_t', keyBytes: INT_KEY, valueBytes: U64, worstKeys: 1 }];
   const maps = [...napiMaps, ...perCpu, ...scalar];
