@@ -100,7 +100,7 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
         'replay',
         pr.models === undefined
           ? `the replay models failed: ${pr.error ?? 'unknown error'}`
-          : `${pr.models.map((m) => `${m.model} ${count(m.throughputPps)}`).join(', ')} packets/s predicted (measured ${count(pr.measuredPps)}; medians of ${pr.runs} seeded runs; wgtrace replay for more)`,
+          : `${pr.models.map((m) => `${m.model} ${count(m.throughputPps)}`).join(', ')} packets/s predicted capacity if the senders offered all they could (measured ${count(pr.measuredPps)}; medians of ${pr.runs} seeded runs; wgtrace replay for more)`,
       ),
     );
     for (const w of pr.warnings) lines.push(row('', `replay: ${w}`));
