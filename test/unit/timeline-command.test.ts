@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { parseTimeArg, progress } from '../../src/cli/commands/timeline.js';
+import { parseTimeArg, progress } from '../../src/cli/options.js';
 import { TimelineViewResult, buildTimelineView } from '../../src/report/timeline-view.js';
 import { build, header } from './timeline-helpers.js';
 

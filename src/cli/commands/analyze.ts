@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { UsageError } from '../../base/diagnostics.js';
-import type { Diagnostic } from '../../base/diagnostics.js';
 import { parseThresholdOverrides, type Thresholds } from '../../detect/thresholds.js';
 import { FORMAT_NAMES, type FormatName } from '../../import/types.js';
 import { analyzeCapture } from '../../report/analyze.js';
 import { renderAnalyzeText } from '../../report/analyze-text.js';
 import { painter } from '../../report/render/style.js';
 import { AnalyzeResult } from '../../report/schema.js';
-import { formatDiagnostic, type CliIO } from '../io.js';
+import type { CliIO } from '../io.js';
+import { parseFormat, parseWindowArg, printDiagnostics } from '../options.js';
 import type { RegisterCommand } from './index.js';
 
 /**
@@ -26,20 +25,10 @@ export interface CaptureCliOptions {
   quiet?: boolean;
 }
 
-const WindowMs = z.number().positive().max(3_600_000);
 
 export function parseCaptureOptions(o: CaptureCliOptions): { format?: FormatName; strict: boolean; windowNs?: number; thresholds: Thresholds } {
-  let format: FormatName | undefined;
-  if (o.format !== undefined) {
-    if (!(FORMAT_NAMES as readonly string[]).includes(o.format)) throw new UsageError(`--format ${o.format}: expected one of ${FORMAT_NAMES.join(', ')}`);
-    format = o.format as FormatName;
-  }
-  let windowNs: number | undefined;
-  if (o.window !== undefined) {
-    const v = WindowMs.safeParse(Number(o.window));
-    if (!v.success || o.window.trim() === '') throw new UsageError(`--window ${o.window}: expected milliseconds > 0 (e.g. 10 or 0.5)`);
-    windowNs = Math.max(1, Math.round(v.data * 1e6));
-  }
+  const format = parseFormat(o.format);
+  const windowNs = parseWindowArg(o.window);
   const t = parseThresholdOverrides(o.threshold ?? []);
   if (!t.ok) throw new UsageError(t.error);
   return { ...(format ? { format } : {}), strict: o.strict === true, ...(windowNs ? { windowNs } : {}), thresholds: t.value };
@@ -53,14 +42,6 @@ export function addCaptureOptions(cmd: Command): Command {
     .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
     .option('--window <ms>', 'aggregation window in milliseconds (default 10, or the capture interval)')
     .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect, []);
-}
-
-/** Diagnostics on stderr, bounded: they are never data, so never on stdout. */
-export function printDiagnostics(io: CliIO, diags: readonly Diagnostic[], max = 10): void {
-  const shown = diags.filter((d) => d.severity !== 'info').slice(0, max);
-  for (const d of shown) io.err(formatDiagnostic(d) + '\n');
-  const rest = diags.filter((d) => d.severity !== 'info').length - shown.length;
-  if (rest > 0) io.err(`wgtrace: ${rest} more diagnostics not shown\n`);
 }
 
 export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) => {

@@ -5,7 +5,8 @@ import { renderDiffText } from '../../report/diff-text.js';
 import { painter } from '../../report/render/style.js';
 import { DiffResult } from '../../report/schema.js';
 import type { CliIO } from '../io.js';
-import { addCaptureOptions, parseCaptureOptions, printDiagnostics, type CaptureCliOptions } from './analyze.js';
+import { addCaptureOptions, parseCaptureOptions, type CaptureCliOptions } from './analyze.js';
+import { printDiagnostics } from '../options.js';
 import type { RegisterCommand } from './index.js';
 
 /**

@@ -7,7 +7,7 @@ import { perfettoChunks } from '../../report/perfetto.js';
 import { loadTimeline } from '../../timeline/load.js';
 import type { CliIO } from '../io.js';
 import type { RegisterCommand } from './index.js';
-import { parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnosticsBounded, progress } from './timeline.js';
+import { parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnostics, progress } from '../options.js';
 
 /**
  * Default bound on slices written: about 100 bytes of memory and 150 bytes of JSON each, so
@@ -79,7 +79,7 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIO) => 
           maxSlices,
         },
       }).finally(pr.done);
-      printDiagnosticsBounded(io, tl.diagnostics);
+      printDiagnostics(io, tl.diagnostics);
       await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture }), io);
       if (o.perfetto !== '-') {
         let n = 0;

@@ -9,9 +9,9 @@ import { renderReplayText } from '../../report/replay-text.js';
 import { painter } from '../../report/render/style.js';
 import { loadTimeline } from '../../timeline/load.js';
 import type { CliIO } from '../io.js';
-import { parseCaptureOptions, printDiagnostics } from './analyze.js';
+import { parseCaptureOptions } from './analyze.js';
 import type { RegisterCommand } from './index.js';
-import { progress } from './timeline.js';
+import { printDiagnostics, progress } from '../options.js';
 
 const Int = z.coerce.number().int();
 

@@ -1,89 +1,17 @@
-import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError, type Diagnostic } from '../../base/diagnostics.js';
-import { FORMAT_NAMES, type FormatName } from '../../import/types.js';
-import { parseCpuList } from '../../model/capture-text.js';
+import { UsageError } from '../../base/diagnostics.js';
+import { FORMAT_NAMES } from '../../import/types.js';
 import { painter } from '../../report/render/style.js';
 import { TimelineViewResult, buildTimelineView, renderTimelineText } from '../../report/timeline-view.js';
 import { loadTimeline } from '../../timeline/load.js';
-import { formatDiagnostic, type CliIO } from '../io.js';
+import type { CliIO } from '../io.js';
+import { parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnostics, progress } from '../options.js';
 import type { RegisterCommand } from './index.js';
 
 /** Slices kept for the strip chart; past it the chart is drawn from the per-window series. */
 const TIMELINE_MAX_SLICES = 500_000;
-/** Progress appears only when loading takes longer than this (ms). */
-const PROGRESS_AFTER_MS = 2000;
-/** And is redrawn at most this often (ms). */
-const PROGRESS_EVERY_MS = 250;
 /** Slices are requested from a little before --from: without a header the capture start lies slightly before the origin. */
 const SLICE_MARGIN_NS = 1_000_000_000;
-
-const UNITS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
-
-/** `--from`/`--to`: plain integers are ns; `1.5s`, `200ms`, `30us`, `10ns` are accepted. */
-export function parseTimeArg(flag: string, text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s)?\s*$/.exec(text);
-  if (!m) throw new UsageError(`${flag} ${text}: expected a time like 1500000000, 1.5s, 200ms or 30us (relative to the capture start)`);
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ns']!);
-}
-
-export function parseFormat(text: string | undefined): FormatName | undefined {
-  if (text === undefined) return undefined;
-  if (!(FORMAT_NAMES as readonly string[]).includes(text)) throw new UsageError(`--format ${text}: expected one of ${FORMAT_NAMES.join(', ')}`);
-  return text as FormatName;
-}
-
-export function parseCpuArg(text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const cpus = parseCpuList(text);
-  if (cpus === undefined || cpus.length === 0) throw new UsageError(`--cpu ${text}: expected a CPU list like 0-3,8`);
-  return cpus;
-}
-
-export function parseWindowArg(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !(v > 0) || v > 3_600_000) throw new UsageError(`--window ${text}: expected milliseconds > 0 (e.g. 10 or 0.5)`);
-  return Math.max(1, Math.round(v * 1e6));
-}
-
-/**
- * Progress on stderr while a capture loads: only on a TTY, and only once loading has taken a
- * couple of seconds (short inputs stay silent). Returns the callback and a function that
- * clears the line.
- */
-export function progress(io: CliIO, path: string): { onProgress?: (bytes: number) => void; done: () => void } {
-  if (!io.errIsTTY) return { done: () => undefined };
-  let total = 0;
-  try {
-    if (path !== '-') total = statSync(path).size;
-  } catch {
-    total = 0;
-  }
-  const t0 = Date.now();
-  let last = 0;
-  let shown = false;
-  return {
-    onProgress: (bytes: number) => {
-      const now = Date.now();
-      if (now - t0 < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
-      last = now;
-      shown = true;
-      const mb = (bytes / 1e6).toFixed(0);
-      const pct = total > 0 ? ` (${Math.min(100, (100 * bytes) / total).toFixed(0)}%)` : '';
-      io.err(`\rwgtrace: reading ${path}: ${mb} MB${pct}   `);
-    },
-    done: () => {
-      if (shown) io.err('\r\x1b[K');
-    },
-  };
-}
-
-export function printDiagnosticsBounded(io: CliIO, diags: readonly Diagnostic[], max = 10): void {
-  const shown = diags.filter((d) => d.severity !== 'info');
-  for (const d of shown.slice(0, max)) io.err(formatDiagnostic(d) + '\n');
-  if (shown.length > max) io.err(`wgtrace: ${shown.length - max} more diagnostics not shown\n`);
-}
 
 interface TimelineCliOptions {
   cpu?: string;
@@ -145,7 +73,7 @@ export const registerTimeline: RegisterCommand = (program: Command, io: CliIO) =
         columns,
       });
       // Slices past the bound only mean the chart is drawn from the windows (it says so): not a problem with the input.
-      printDiagnosticsBounded(io, tl.diagnostics.filter((d) => d.code !== 'slices-cut'));
+      printDiagnostics(io, tl.diagnostics.filter((d) => d.code !== 'slices-cut'));
       if (o.json) {
         // The schema is the contract: an output that does not match it is our bug.
         io.out(JSON.stringify(TimelineViewResult.parse(view), null, 2) + '\n');
