@@ -2,6 +2,8 @@ import { statSync } from 'node:fs';
 import { UsageError, type Diagnostic } from '../base/diagnostics.js';
 import { FORMAT_NAMES, type FormatName } from '../import/types.js';
 import { parseCpuList } from '../model/capture-text.js';
+import { loadTimeline } from '../timeline/load.js';
+import type { SliceRequest, Timeline } from '../timeline/types.js';
 import { formatDiagnostic, type CliIO } from './io.js';
 
 /** Option parsers and stderr helpers shared by the commands (analyze, diff, timeline, export, replay). */
@@ -77,4 +79,24 @@ export function printDiagnostics(io: CliIO, diags: readonly Diagnostic[], max = 
   const shown = diags.filter((d) => d.severity !== 'info');
   for (const d of shown.slice(0, max)) io.err(formatDiagnostic(d) + '\n');
   if (shown.length > max) io.err(`wgtrace: ${shown.length - max} more diagnostics not shown\n`);
+}
+
+/**
+ * Loads a capture's timeline for a command, with progress on a TTY (cleared however the load
+ * ends), from options already parsed and validated by the command.
+ */
+export async function loadWithProgress(
+  io: CliIO,
+  capture: string,
+  o: { format: FormatName | undefined; strict: boolean; windowNs: number | undefined },
+  slices?: SliceRequest,
+): Promise<Timeline> {
+  const pr = progress(io, capture);
+  return loadTimeline(capture, {
+    ...(o.format !== undefined ? { format: o.format } : {}),
+    strict: o.strict,
+    ...(o.windowNs !== undefined ? { windowNs: o.windowNs } : {}),
+    ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
+    ...(slices !== undefined ? { slices } : {}),
+  }).finally(pr.done);
 }

@@ -4,10 +4,10 @@ import type { Command } from 'commander';
 import { UsageError } from '../../base/diagnostics.js';
 import { FORMAT_NAMES } from '../../import/types.js';
 import { perfettoChunks } from '../../report/perfetto.js';
-import { loadTimeline } from '../../timeline/load.js';
+import { ns } from '../../base/time.js';
 import type { CliIO } from '../io.js';
 import type { RegisterCommand } from './index.js';
-import { parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnostics, progress } from '../options.js';
+import { loadWithProgress, parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnostics } from '../options.js';
 
 /**
  * Default bound on slices written: about 100 bytes of memory and 150 bytes of JSON each, so
@@ -66,19 +66,12 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIO) => 
       const to = o.to !== undefined ? parseTimeArg('--to', o.to) : undefined;
       const format = parseFormat(o.format);
       const windowNs = parseWindowArg(o.window);
-      const pr = progress(io, capture);
-      const tl = await loadTimeline(capture, {
-        ...(format !== undefined ? { format } : {}),
-        strict: o.strict === true,
-        ...(windowNs !== undefined ? { windowNs } : {}),
-        ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
-        slices: {
-          ...(from !== undefined ? { from: from as never } : {}),
-          ...(to !== undefined ? { to: to as never } : {}),
-          ...(cpus !== undefined ? { cpus } : {}),
-          maxSlices,
-        },
-      }).finally(pr.done);
+      const tl = await loadWithProgress(io, capture, { format, strict: o.strict === true, windowNs }, {
+        ...(from !== undefined ? { from: ns(from) } : {}),
+        ...(to !== undefined ? { to: ns(to) } : {}),
+        ...(cpus !== undefined ? { cpus } : {}),
+        maxSlices,
+      });
       printDiagnostics(io, tl.diagnostics);
       await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture }), io);
       if (o.perfetto !== '-') {

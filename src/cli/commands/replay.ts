@@ -7,11 +7,10 @@ import { replayJson } from '../../report/replay.js';
 import { ReplayJson } from '../../report/replay-schema.js';
 import { renderReplayText } from '../../report/replay-text.js';
 import { painter } from '../../report/render/style.js';
-import { loadTimeline } from '../../timeline/load.js';
 import type { CliIO } from '../io.js';
 import { parseCaptureOptions } from './analyze.js';
 import type { RegisterCommand } from './index.js';
-import { printDiagnostics, progress } from '../options.js';
+import { loadWithProgress, printDiagnostics } from '../options.js';
 
 const Int = z.coerce.number().int();
 
@@ -68,14 +67,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       const ratio = parseReal('--threaded-overhead', o.threadedOverhead, 0, 10);
       const gain = parseReal('--inline-gain', o.inlineGain, 0.01, 100);
       const cap = parseCaptureOptions({ ...(o.format !== undefined ? { format: o.format } : {}), ...(o.window !== undefined ? { window: o.window } : {}), strict: o.strict === true });
-      const prog = progress(io, capture);
-      const timeline = await loadTimeline(capture, {
-        ...(cap.format ? { format: cap.format } : {}),
-        strict: cap.strict,
-        ...(cap.windowNs ? { windowNs: cap.windowNs } : {}),
-        ...(prog.onProgress ? { onProgress: prog.onProgress } : {}),
-      });
-      prog.done();
+      const timeline = await loadWithProgress(io, capture, { format: cap.format, strict: cap.strict, windowNs: cap.windowNs });
       if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
       const result = replayTimeline(timeline, {
         models,

@@ -3,9 +3,9 @@ import { UsageError } from '../../base/diagnostics.js';
 import { FORMAT_NAMES } from '../../import/types.js';
 import { painter } from '../../report/render/style.js';
 import { TimelineViewResult, buildTimelineView, renderTimelineText } from '../../report/timeline-view.js';
-import { loadTimeline } from '../../timeline/load.js';
+import { ns } from '../../base/time.js';
 import type { CliIO } from '../io.js';
-import { parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnostics, progress } from '../options.js';
+import { loadWithProgress, parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnostics } from '../options.js';
 import type { RegisterCommand } from './index.js';
 
 /** Slices kept for the strip chart; past it the chart is drawn from the per-window series. */
@@ -52,19 +52,12 @@ export const registerTimeline: RegisterCommand = (program: Command, io: CliIO) =
       const height = o.height !== undefined ? Number(o.height) : 4;
       if (!Number.isInteger(height) || height < 1 || height > 50) throw new UsageError(`--height ${o.height}: expected an integer from 1 to 50`);
 
-      const pr = progress(io, capture);
-      const tl = await loadTimeline(capture, {
-        ...(format !== undefined ? { format } : {}),
-        strict: o.strict === true,
-        ...(windowNs !== undefined ? { windowNs } : {}),
-        ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
-        slices: {
-          ...(from !== undefined ? { from: (from - SLICE_MARGIN_NS) as never } : {}),
-          ...(to !== undefined ? { to: (to + SLICE_MARGIN_NS) as never } : {}),
-          ...(cpus !== undefined ? { cpus } : {}),
-          maxSlices: TIMELINE_MAX_SLICES,
-        },
-      }).finally(pr.done);
+      const tl = await loadWithProgress(io, capture, { format, strict: o.strict === true, windowNs }, {
+        ...(from !== undefined ? { from: ns(from - SLICE_MARGIN_NS) } : {}),
+        ...(to !== undefined ? { to: ns(to + SLICE_MARGIN_NS) } : {}),
+        ...(cpus !== undefined ? { cpus } : {}),
+        maxSlices: TIMELINE_MAX_SLICES,
+      });
       const view = buildTimelineView(tl, {
         file: capture,
         ...(cpus !== undefined ? { cpus } : {}),
