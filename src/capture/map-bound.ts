@@ -17,10 +17,15 @@ export const MIN_MAP_KEYS = 4096;
 export const DEFAULT_MAX_TUNNELS = 1024;
 /**
  * Bytes per preallocated hash entry beyond key and value, measured on this project's 6.18
- * kernel with `bpftool map show` (memlock / max_entries: key 32 B + value 8 B -> 104 B,
+ * kernel with `bpftool map show` (memlock / max_entries: key 32 B + value 32 B -> 128 B,
  * key 8 B + value 8 B -> 80 B): struct htab_elem plus the per-element accounting.
  */
 export const HASH_ENTRY_OVERHEAD_BYTES = 64;
+/**
+ * u64 elements of each window map's tuple (bpftrace-scripts/windows.bt.in): bpftrace stores a
+ * tuple of n integers in 8n bytes (`bpftool map show`: @napi value 32B, @netrx 32B, @nettx 24B).
+ */
+const WINDOW_TUPLE_ELEMENTS: Readonly<Record<string, number>> = { '@napi': 4, '@netrx': 4, '@nettx': 3, '@crypt': 2 };
 /** bpftrace keys: an integer key is 8 bytes; a str() key is the string length set by gen-script.sh. */
 const INT_KEY = 8;
 /** IFNAMSIZ (include/uapi/linux/if.h): the windows script's BPFTRACE_STRLEN. */
@@ -61,17 +66,16 @@ export function windowsMapBound(cpus: number, tunnels: number, maxTunnels = DEFA
   const maxMapKeys = windowsMaxMapKeys(cpus, maxTunnels);
   const napiKey = INT_KEY + DEV_STR + INT_KEY; // [cpu, dev, napi]
   // The window maps are the ones the output filter knows (windows-filter.ts: WINDOW_MAPS), so
-  // a map added to the script and the filter is counted here too: @napi_* are keyed
-  // [cpu, dev, napi], the rest [cpu].
-  const windowMaps = [...WINDOW_MAPS];
-  const napiMaps = windowMaps.filter((n) => n.startsWith('@napi_')).map((name) => ({
-    name,
-    keyBytes: napiKey,
-    valueBytes: U64,
-    worstKeys: cpus * tunnels,
-  }));
+  // a map added to the script and the filter is counted here too (and must be given its tuple
+  // size below): @napi is keyed [cpu, dev, napi], the rest [cpu].
+  const windowMaps = [...WINDOW_MAPS].map((name) => {
+    const elements = WINDOW_TUPLE_ELEMENTS[name];
+    if (elements === undefined) throw new Error(`map-bound: no tuple size for window map ${name}`);
+    const napi = name === '@napi';
+    return { name, keyBytes: napi ? napiKey : INT_KEY, valueBytes: elements * U64, worstKeys: napi ? cpus * tunnels : cpus };
+  });
   // Start-time state: one entry per CPU (@rx_t, @tx_t, @poll_t) or per busy kworker (@crypt_t).
-  const perCpu = [...windowMaps.filter((n) => !n.startsWith('@napi_')), '@rx_t', '@tx_t', '@poll_t', '@crypt_t'].map((name) => ({
+  const perCpu = ['@rx_t', '@tx_t', '@poll_t', '@crypt_t'].map((name) => ({
     name,
     keyBytes: INT_KEY,
     valueBytes: U64,
@@ -79,7 +83,7 @@ export function windowsMapBound(cpus: number, tunnels: number, maxTunnels = DEFA
   }));
   // A key-less map still gets max_entries from bpftrace.
   const scalar = [{ name: '@win_t', keyBytes: INT_KEY, valueBytes: U64, worstKeys: 1 }];
-  const maps = [...napiMaps, ...perCpu, ...scalar];
+  const maps = [...windowMaps, ...perCpu, ...scalar];
   const bytes = maps.reduce((s, m) => s + maxMapKeys * (m.keyBytes + m.valueBytes + HASH_ENTRY_OVERHEAD_BYTES), 0);
   return { cpus, tunnels, maxMapKeys, maps, bytes, fits: maps.every((m) => m.worstKeys <= maxMapKeys) };
 }

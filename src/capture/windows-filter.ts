@@ -4,21 +4,19 @@
  * clearing them: bpftrace 0.17's clear() aborts when a key it listed is gone by the time it
  * deletes it, which concurrent updates cause (bpftrace-scripts/windows.bt.in). So bpftrace
  * prints every key seen so far in every window; this keeps one line per window map key with a
- * non-zero value, once per window, and drops the state maps bpftrace prints at exit.
+ * value that is not all zeros, once per window, and drops the state maps bpftrace prints at exit.
+ * Each window map holds one tuple per key (docs/capture-format.md, "Windows mode records").
  */
-export const WINDOW_MAPS: ReadonlySet<string> = new Set([
-  '@napi_busy',
-  '@napi_polls',
-  '@napi_work',
-  '@napi_full',
-  '@netrx_busy',
-  '@netrx_count',
-  '@netrx_ksoftirqd',
-  '@nettx_busy',
-  '@nettx_count',
-  '@crypt_busy',
-  '@crypt_count',
-]);
+export const WINDOW_MAPS: ReadonlySet<string> = new Set(['@napi', '@netrx', '@nettx', '@crypt']);
+
+/** A zeroed entry: `0` (a scalar map) or `(0, 0, 0, 0)` (a tuple). */
+const ZERO_TEXT = /^\(?0(?:, 0)*\)?$/;
+/** A map line: key part, then `: ` and the value (a number or a tuple, never a ':'). */
+const MAP_LINE = /^(.*): ([^:]*)$/;
+
+function isZero(v: unknown): boolean {
+  return v === 0 || (Array.isArray(v) && v.every((x) => x === 0));
+}
 
 export class WindowsFilter {
   /** Keys printed since the last window marker. */
@@ -49,8 +47,8 @@ export class WindowsFilter {
     if (l.charCodeAt(0) !== 64 /* @ */) return l;
     const name = /^@\w+/.exec(l)?.[0] ?? '';
     if (!WINDOW_MAPS.has(name)) return undefined;
-    const m = /^(.*): (-?\d+)$/.exec(l);
-    if (!m || m[2] === '0') return undefined;
+    const m = MAP_LINE.exec(l);
+    if (!m || ZERO_TEXT.test(m[2]!)) return undefined;
     if (this.seen.has(m[1]!)) return undefined;
     this.seen.add(m[1]!);
     return l;
@@ -71,15 +69,15 @@ export class WindowsFilter {
     const data: Record<string, unknown> = {};
     for (const [name, v] of Object.entries(rec.data ?? {})) {
       if (!WINDOW_MAPS.has(name)) continue;
-      if (typeof v === 'number') {
-        if (v !== 0 && !this.seen.has(name)) data[name] = v;
+      if (typeof v === 'number' || Array.isArray(v)) {
+        if (!isZero(v) && !this.seen.has(name)) data[name] = v;
         this.seen.add(name);
         continue;
       }
       const kept: Record<string, unknown> = {};
       for (const [k, n] of Object.entries((v ?? {}) as Record<string, unknown>)) {
         const id = `${name}[${k}]`;
-        if (n === 0 || this.seen.has(id)) continue;
+        if (isZero(n) || this.seen.has(id)) continue;
         this.seen.add(id);
         kept[k] = n;
       }

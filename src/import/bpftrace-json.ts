@@ -9,7 +9,7 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
  * from 0.24):
  *
  *   {"type": "printf", "data": "P 2386077080170 0 0xffff888627c2d188 vb 64 64 0 swapper/0\n"}
- *   {"type": "map", "data": {"@napi_busy": {"0,vb,-131365202636408": 6314355}}}
+ *   {"type": "map", "data": {"@napi": {"0,vb,-131365202636408": [6314355,40,1700,0]}}}  (format 1: one number)
  *   {"type": "lost_events", "data": {"events": 12}}          (up to 0.23)
  *   {"type":"lost_events", "count":12}                        (0.24+: no data field)
  *   {"type": "attached_probes", "data": {"probes": 10}}     / {"type":"attached_probes", "count":10}
@@ -46,6 +46,17 @@ interface JsonRecord {
 function asCount(v: unknown): number | undefined {
   const n = typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : v;
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** A tuple value (an array of at most 8 numbers), or undefined. */
+function asTuple(v: unknown[]): number[] | undefined {
+  if (v.length === 0 || v.length > 8) return undefined;
+  const out: number[] = [];
+  for (const x of v) {
+    if (typeof x !== 'number' || !(x >= 0) || !Number.isInteger(x)) return undefined;
+    out.push(x);
+  }
+  return out;
 }
 
 /** `"0,vb,-131365202636408"` -> ['0', 'vb', '-131365202636408'] (string parts may come quoted). */
@@ -166,7 +177,8 @@ export async function importBpftraceJson(chunks: AsyncIterable<string | Buffer>,
     for (const [name, entries] of Object.entries(data as Record<string, unknown>)) {
       if (entries !== null && typeof entries === 'object') {
         for (const [key, value] of Object.entries(entries as Record<string, unknown>)) {
-          const v = asCount(value);
+          // Format 2 windows maps hold tuples, which bpftrace -f json prints as arrays.
+          const v = Array.isArray(value) ? asTuple(value) : asCount(value);
           if (v === undefined) {
             ctx.problem('malformed-line', line, `map ${name.slice(0, 40)}[${key.slice(0, 40)}]: value is not a non-negative integer`);
             continue;

@@ -47,14 +47,29 @@ const MAX_FIELDS = 8;
 type NapiField = 'busyNs' | 'polls' | 'work' | 'fullBudgetPolls';
 type CpuField = 'netRxBusyNs' | 'netRxCount' | 'ksoftirqdNetRxCount' | 'netTxBusyNs' | 'netTxCount' | 'cryptBusyNs' | 'cryptCount';
 
-/** Windows-mode maps of bpftrace-scripts (keyed [cpu, dev, napi]) and the event field each fills. */
+/**
+ * Windows-mode maps of format version 2 (bpftrace-scripts/windows.bt.in): one tuple per key,
+ * each element filling a field; `null` marks an element the script keeps for itself (the last
+ * softirq exit, its guard against a missed entry), read but not used. Keys as the scalar maps
+ * below: [cpu, dev, napi] for @napi, [cpu] for the others.
+ */
+const NAPI_TUPLES: Record<string, readonly NapiField[]> = {
+  '@napi': ['busyNs', 'polls', 'work', 'fullBudgetPolls'],
+};
+const CPU_TUPLES: Record<string, readonly (CpuField | null)[]> = {
+  '@netrx': ['netRxBusyNs', 'netRxCount', 'ksoftirqdNetRxCount', null],
+  '@nettx': ['netTxBusyNs', 'netTxCount', null],
+  '@crypt': ['cryptBusyNs', 'cryptCount'],
+};
+
+/** Windows-mode maps of format version 1 (one map per counter, keyed [cpu, dev, napi]). */
 const NAPI_MAPS: Record<string, NapiField> = {
   '@napi_busy': 'busyNs',
   '@napi_polls': 'polls',
   '@napi_work': 'work',
   '@napi_full': 'fullBudgetPolls',
 };
-/** Windows-mode maps keyed [cpu]. */
+/** Windows-mode maps of format version 1 keyed [cpu]. */
 const CPU_MAPS: Record<string, CpuField> = {
   '@netrx_busy': 'netRxBusyNs',
   '@netrx_count': 'netRxCount',
@@ -89,19 +104,38 @@ export class WindowAccumulator {
     return this.ts !== undefined;
   }
 
-  /** One map entry: `name` with its `@`, `keys` already split. Returns an error reason or undefined. */
-  entry(name: string, keys: string[], value: number, line: number): string | undefined {
+  /**
+   * One map entry: `name` with its `@`, `keys` already split, `value` a number (format 1) or
+   * a tuple's elements (format 2). Returns an error reason, '' (dropped, already reported), or
+   * undefined.
+   */
+  entry(name: string, keys: string[], value: number | readonly number[], line: number): string | undefined {
     if (this.ts === undefined) return `map ${name} outside a window (no WIN marker before it)`;
-    if (!Number.isSafeInteger(value) || value < 0) return `map ${name} value is not a non-negative integer`;
-    const nf = NAPI_MAPS[name];
-    const cf = nf === undefined ? CPU_MAPS[name] : undefined;
-    if (nf === undefined && cf === undefined) return `unknown map ${name.slice(0, 40)}`;
-    const want = nf !== undefined ? 3 : 1;
+    const nt = NAPI_TUPLES[name];
+    const ct = nt === undefined ? CPU_TUPLES[name] : undefined;
+    const nf = nt === undefined && ct === undefined ? NAPI_MAPS[name] : undefined;
+    const cf = nt === undefined && ct === undefined && nf === undefined ? CPU_MAPS[name] : undefined;
+    if (nt === undefined && ct === undefined && nf === undefined && cf === undefined) return `unknown map ${name.slice(0, 40)}`;
+    const fields = nt ?? ct;
+    if (fields !== undefined) {
+      if (typeof value === 'number') return `map ${name} needs a tuple of ${fields.length} values, got one number`;
+      if (value.length !== fields.length) return `map ${name} needs a tuple of ${fields.length} values, got ${value.length}`;
+      for (let i = 0; i < fields.length; i++) {
+        const v = value[i]!;
+        // The guard element (null) is a boot-ns timestamp: it may pass 2^53, and is not used.
+        if (fields[i] !== null ? !Number.isSafeInteger(v) || v < 0 : !(v >= 0)) return `map ${name} value ${i + 1} is not a non-negative integer`;
+      }
+    } else if (typeof value !== 'number') {
+      return `map ${name} needs one number, got a tuple`;
+    } else if (!Number.isSafeInteger(value) || value < 0) {
+      return `map ${name} value is not a non-negative integer`;
+    }
+    const want = nt !== undefined || nf !== undefined ? 3 : 1;
     if (keys.length !== want) return `map ${name} needs ${want} key(s), got ${keys.length}`;
     const cpu = parseIntAt(keys[0]!, 0, keys[0]!.length);
     if (!(cpu >= 0)) return `map ${name}: CPU key "${keys[0]!.slice(0, 20)}" is not an integer`;
     if (!this.ctx.cpuAllowed(cpu, line)) return '';
-    if (nf !== undefined) {
+    if (nt !== undefined || nf !== undefined) {
       const napi = this.ctx.pointer(keys[2]!);
       if (napi === undefined) return `map ${name}: napi key "${keys[2]!.slice(0, 30)}" is not a pointer`;
       const dev = this.ctx.intern(keys[1]!);
@@ -112,9 +146,18 @@ export class WindowAccumulator {
         ev = { kind: 'window_napi', ts: this.ts, intervalNs: this.intervalNs, cpu, napi, dev, busyNs: 0, polls: 0, work: 0, fullBudgetPolls: 0 };
         this.napis.set(k, ev);
       }
-      ev[nf] += value;
+      if (nt !== undefined) for (let i = 0; i < nt.length; i++) ev[nt[i]!] += (value as readonly number[])[i]!;
+      else ev[nf!] += value as number;
     } else {
-      this.cpuEvent(cpu)[cf!] += value;
+      const ev = this.cpuEvent(cpu);
+      if (ct !== undefined) {
+        for (let i = 0; i < ct.length; i++) {
+          const f = ct[i];
+          if (f != null) ev[f] += (value as readonly number[])[i]!;
+        }
+      } else {
+        ev[cf!] += value as number;
+      }
     }
     return undefined;
   }
@@ -448,19 +491,23 @@ export class BpftraceRecordParser {
     this.windows.start(ts as Ns, interval);
   }
 
-  /** `@napi_busy[0, vb, 0xffff888627c2d188]: 6314355` or `@netrx_busy[0]: 123`. */
+  /**
+   * `@napi[0, vb, -131365202636408]: (6314355, 40, 1700, 0)` or `@netrx[0]: (123, 2, 0, 99)`
+   * (format 2), `@napi_busy[0, vb, 0xffff888627c2d188]: 6314355` (format 1).
+   */
   private mapLine(s: string, a: number, b: number, line: number): void {
     const text = s.slice(a, b);
-    const m = /^(@\w{1,64})\[([^\]]{1,200})\]: (-?\d{1,20})$/.exec(text);
+    const m = /^(@\w{1,64})\[([^\]]{1,200})\]: (?:(-?\d{1,20})|\((\d{1,20}(?:, \d{1,20}){0,7})\))$/.exec(text);
     if (!m) {
       // bpftrace prints other maps at exit (e.g. a user's own); not ours, so reported.
       return this.ctx.problem('malformed-line', line, `map line not of the form @name[keys]: value: "${text.slice(0, 80)}"`);
     }
-    this.mapEntry(m[1]!, m[2]!.split(',').map((k) => k.trim()), Number(m[3]), line);
+    const value = m[3] !== undefined ? Number(m[3]) : m[4]!.split(', ').map(Number);
+    this.mapEntry(m[1]!, m[2]!.split(',').map((k) => k.trim()), value, line);
   }
 
   /** One map entry (text or JSON). */
-  mapEntry(name: string, keys: string[], value: number, line: number): void {
+  mapEntry(name: string, keys: string[], value: number | readonly number[], line: number): void {
     if (!this.ctx.headerSealed) this.ctx.sealHeader();
     const why = this.windows.entry(name, keys, value, line);
     if (why === undefined || why === '') return;

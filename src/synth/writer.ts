@@ -137,7 +137,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
   const t0 = LEAD_NS;
   const endNs = t0 + steps * o.stepNs;
   const header: CaptureHeader = {
-    formatVersion: 1,
+    formatVersion: 2,
     toolVersion: '0.1.0',
     hostname: 'gw2-synthetic',
     kernel: 'synthetic (wgtrace synth)',
@@ -204,30 +204,31 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
     cryptCount: new Float64Array(m),
   };
   const bump = (map: Map<string, number>, k: string, v: number): void => void map.set(k, (map.get(k) ?? 0) + v);
+  const perCpu = (f: (p: number) => number[] | undefined): [string, number[]][] =>
+    scenario.cpus.flatMap((cpu, p): [string, number[]][] => {
+      const t = f(p);
+      return t === undefined ? [] : [[String(cpu), t]];
+    });
   let winStart = t0;
   const flushWindow = (at: number): void => {
     rec(`WIN ${origin + at} ${at - winStart}`);
-    const maps: [string, Map<string, number> | Float64Array][] = [
-      ['@napi_busy', W.napiBusy],
-      ['@napi_polls', W.napiPolls],
-      ['@napi_work', W.napiWork],
-      ['@napi_full', W.napiFull],
-      ['@netrx_busy', W.rxBusy],
-      ['@netrx_count', W.rxCount],
-      ['@netrx_ksoftirqd', W.rxKs],
-      ['@crypt_busy', W.cryptBusy],
-      ['@crypt_count', W.cryptCount],
+    // Format 2 windows maps (bpftrace-scripts/windows.bt.in): one tuple per key. @netrx's last
+    // element is the script's guard (its last NET_RX exit): the window's end stands in for it.
+    const napiKeys = [...W.napiBusy.keys()];
+    const maps: [string, [string, number[]][]][] = [
+      ['@napi', napiKeys.map((k) => [k, [W.napiBusy.get(k)!, W.napiPolls.get(k) ?? 0, W.napiWork.get(k) ?? 0, W.napiFull.get(k) ?? 0]])],
+      ['@netrx', perCpu((p) => (W.rxCount[p]! > 0 ? [W.rxBusy[p]!, W.rxCount[p]!, W.rxKs[p]!, origin + at] : undefined))],
+      ['@crypt', perCpu((p) => (W.cryptCount[p]! > 0 ? [W.cryptBusy[p]!, W.cryptCount[p]!] : undefined))],
     ];
-    for (const [name, v] of maps) {
-      const entries: [string, number][] =
-        v instanceof Map ? [...v.entries()] : [...v].map((x, p): [string, number] => [String(scenario.cpus[p]), x]).filter(([, x]) => x > 0);
+    for (const [name, entries] of maps) {
+      if (entries.length === 0) continue;
       if (json) {
-        const obj = entries.map(([k, x]) => `"${k.replaceAll(', ', ',')}": ${Math.round(x)}`).join(', ');
+        const obj = entries.map(([k, x]) => `"${k.replaceAll(', ', ',')}": [${x.map(Math.round).join(',')}]`).join(', ');
         raw(`{"type": "map", "data": {"${name}": {${obj}}}}`);
-      } else for (const [k, x] of entries) raw(`${name}[${k}]: ${Math.round(x)}`);
-      if (v instanceof Map) v.clear();
-      else v.fill(0);
+      } else for (const [k, x] of entries) raw(`${name}[${k}]: (${x.map(Math.round).join(', ')})`);
     }
+    for (const v of [W.napiBusy, W.napiPolls, W.napiWork, W.napiFull]) v.clear();
+    for (const v of [W.rxBusy, W.rxCount, W.rxKs, W.cryptBusy, W.cryptCount]) v.fill(0);
     winStart = at;
   };
 

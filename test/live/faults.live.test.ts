@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FORMAT_VERSION } from '../../src/capture/run.js';
 import { CAPTURE_SH, ROOT, bpftracePids, captureLive, liveGate, loadCapture, loadedProgIds, sleep } from './testbed.js';
 
 /**
@@ -168,6 +169,6 @@ live('capture under faults (root, bpftrace)', () => {
     expect(readFileSync(out, 'utf8')).toBe('precious\n');
     const f = await captureLive({ mode: 'windows', devices: '*', duration: 1, interval: 100, path: out });
     expect(f.result?.status).toBe('complete');
-    expect(readFileSync(out, 'utf8')).toMatch(/^#@wgtrace-capture 1/);
+    expect(readFileSync(out, 'utf8')).toMatch(new RegExp(`^#@wgtrace-capture ${FORMAT_VERSION}\n`));
   });
 });

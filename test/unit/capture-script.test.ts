@@ -91,9 +91,12 @@ describe('gen-script.sh', () => {
     const s = generateScript({ ...base, mode: 'windows', intervalMs: 25, durationS: 0 });
     expect(s).toMatch(/interval:ms:25/);
     expect(s).not.toMatch(/interval:s:/); // --duration 0: until a signal
-    for (const m of ['napi_busy', 'napi_polls', 'napi_work', 'napi_full', 'netrx_busy', 'netrx_count', 'netrx_ksoftirqd', 'nettx_busy', 'nettx_count', 'crypt_busy', 'crypt_count']) {
+    for (const m of ['napi', 'netrx', 'nettx', 'crypt']) {
       expect(s.match(new RegExp(`print\\(@${m}\\); zero\\(@${m}\\);`, 'g'))?.length, m).toBe(2); // each window and END
     }
+    // One program per softirq tracepoint (each attached program costs a call on every softirq).
+    expect(s.match(/^tracepoint:irq:softirq_entry$/gm)?.length).toBe(1);
+    expect(s.match(/^tracepoint:irq:softirq_exit$/gm)?.length).toBe(1);
     // bpftrace 0.17's clear() aborts on a key removed under it (windows.bt.in)
     expect(code(s)).not.toMatch(/\bclear\(/);
     expect(s).toContain('(uint64)args->function == (uint64)0xffffffffc0a04560');

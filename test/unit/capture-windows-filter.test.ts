@@ -9,16 +9,17 @@ const RAW = [
   'Attaching 10 probes...',
   '#@probes_start_boot_ns 644962998303',
   'WIN 645105846626 142828234',
-  '@napi_busy[1, vb2, -131387273117696]: 6925688',
-  '@napi_busy[1, vb2, -131387273117696]: 6925688', // listed twice by a racing key walk
-  '@napi_busy[0, vb1, -131387273678848]: 0', // zeroed, idle this window
+  '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)',
+  '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)', // listed twice by a racing key walk
+  '@napi[0, vb1, -131387273678848]: (0, 0, 0, 0)', // zeroed, idle this window
   '',
-  '@netrx_busy[1]: 6300330',
-  '@netrx_busy[0]: 0',
+  '@netrx[1]: (6300330, 70, 0, 645105840000)',
+  '@netrx[0]: (0, 0, 0, 0)',
+  '@nettx[0]: (0, 0, 0)',
   '',
   'WIN 645205845835 99987752',
-  '@napi_busy[1, vb2, -131387273117696]: 15336654',
-  '@netrx_count[1]: 240',
+  '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)',
+  '@crypt[1]: (20000, 3)',
   'Lost 3 events',
   '#@probes_stop_boot_ns 645305845835',
   '@poll_t[0]: 645305840000', // state maps printed by bpftrace at exit
@@ -30,11 +31,11 @@ const KEPT = [
   'Attaching 10 probes...',
   '#@probes_start_boot_ns 644962998303',
   'WIN 645105846626 142828234',
-  '@napi_busy[1, vb2, -131387273117696]: 6925688',
-  '@netrx_busy[1]: 6300330',
+  '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)',
+  '@netrx[1]: (6300330, 70, 0, 645105840000)',
   'WIN 645205845835 99987752',
-  '@napi_busy[1, vb2, -131387273117696]: 15336654',
-  '@netrx_count[1]: 240',
+  '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)',
+  '@crypt[1]: (20000, 3)',
   'Lost 3 events',
   '#@probes_stop_boot_ns 645305845835',
 ].join('\n') + '\n';
@@ -59,12 +60,13 @@ describe('windows output filter', () => {
     const out = f.filter(
       [
         '{"type": "printf", "data": "WIN 10 10\\n"}',
-        '{"type": "map", "data": {"@napi_busy": {"0,vb0,-131365202636408": 6314355, "1,vb0,-131365202636408": 0}}}',
-        '{"type": "map", "data": {"@napi_busy": {"0,vb0,-131365202636408": 6314355}}}',
+        '{"type": "map", "data": {"@napi": {"0,vb0,-131365202636408": [6314355,40,1700,0], "1,vb0,-131365202636408": [0,0,0,0]}}}',
+        '{"type": "map", "data": {"@napi": {"0,vb0,-131365202636408": [6314355,40,1700,0]}}}',
+        '{"type": "map", "data": {"@netrx": {"0": [0,0,0,0]}}}',
         '{"type": "map", "data": {"@rx_t": {"0": 5}}}',
         '',
       ].join('\n') + '\n',
     );
-    expect(out).toBe('{"type": "printf", "data": "WIN 10 10\\n"}\n{"type":"map","data":{"@napi_busy":{"0,vb0,-131365202636408":6314355}}}\n');
+    expect(out).toBe('{"type": "printf", "data": "WIN 10 10\\n"}\n{"type":"map","data":{"@napi":{"0,vb0,-131365202636408":[6314355,40,1700,0]}}}\n');
   });
 });

@@ -94,6 +94,13 @@ describe('capture header text', () => {
     expect(again.header).toEqual(header);
   });
 
+  it('reads format versions 1 and 2 silently and warns about any other', () => {
+    const codes = (v: number): string[] => parseAll(`#@wgtrace-capture ${v}\n#@cpus 0-1`).issues.map((i) => i.code);
+    expect(codes(1)).toEqual([]);
+    expect(codes(2)).toEqual([]);
+    expect(codes(3)).toEqual(['header-version']);
+  });
+
   it('writes a minimal header that reads back', () => {
     const h: CaptureHeader = { formatVersion: 1, cpus: [0, 1], mode: 'events', devices: [] };
     expect(formatHeaderLines(h)).toEqual(['#@wgtrace-capture 1', '#@cpus 0-1', '#@mode events']);

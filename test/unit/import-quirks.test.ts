@@ -78,6 +78,36 @@ describe('bpftrace-text quirks', () => {
     expect(r.header?.intervalNs).toBe(10_000_000);
   });
 
+  it('windows-mode-v2.txt (one tuple per key, format 2) gives the same events as the format 1 maps', async () => {
+    const v1 = await run(bpftraceTextImporter, fixture('windows-mode.txt'));
+    const v2 = await run(bpftraceTextImporter, fixture('windows-mode-v2.txt'));
+    expect(v2.codes).toEqual([]);
+    expect(v2.header?.formatVersion).toBe(2);
+    expect(dump(v2.events)).toEqual(dump(v1.events));
+  });
+
+  it('a tuple of the wrong size, a number for a tuple map and a tuple for a format 1 map are reported', async () => {
+    const r = await run(
+      bpftraceTextImporter,
+      [
+        'WIN 1000 10',
+        '@napi[0, vb, -131365202636408]: (5, 1, 64)',
+        '@netrx[0]: 7',
+        '@netrx_busy[0]: (7, 1)',
+        '@crypt[0]: (9007199254740993, 1)', // past 2^53 in a counted element
+        '@netrx[0]: (7, 1, 0, 1000)',
+        '',
+      ].join('\n'),
+    );
+    expect(r.codes).toEqual(['malformed-line@2', 'malformed-line@3', 'malformed-line@4', 'malformed-line@5', 'no-header', 'skipped-lines']);
+    const why = r.diagnostics.items.filter((d) => d.code === 'malformed-line').map((d) => d.message);
+    expect(why[0]).toMatch(/@napi needs a tuple of 4 values, got 3/);
+    expect(why[1]).toMatch(/@netrx needs a tuple of 4 values, got one number/);
+    expect(why[2]).toMatch(/@netrx_busy needs one number, got a tuple/);
+    expect(why[3]).toMatch(/@crypt value 1 is not a non-negative integer/);
+    expect(dump(r.events)).toEqual(['window_cpu ts=0 intervalNs=10 cpu=0 netRxBusyNs=7 netRxCount=1 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0']);
+  });
+
   it('a map line before any WIN marker and an unknown map are reported', async () => {
     const r = await run(bpftraceTextImporter, '@netrx_busy[0]: 5\nWIN 1000 10\n@frob[0]: 1\n@netrx_busy[0]: 7\n');
     expect(r.codes).toEqual(['map-outside-window@1', 'unknown-map@3', 'no-header', 'skipped-lines']);
@@ -119,6 +149,13 @@ describe('bpftrace-json quirks', () => {
   it('windows-mode.json gives the same events as windows-mode.txt', async () => {
     const t = await run(bpftraceTextImporter, fixture('windows-mode.txt'));
     const j = await run(bpftraceJsonImporter, fixture('windows-mode.json'), { chunk: 7 });
+    expect(j.codes).toEqual([]);
+    expect(dump(j.events)).toEqual(dump(t.events));
+  });
+
+  it('windows-mode-v2.json (tuples as JSON arrays) gives the same events as windows-mode.txt', async () => {
+    const t = await run(bpftraceTextImporter, fixture('windows-mode.txt'));
+    const j = await run(bpftraceJsonImporter, fixture('windows-mode-v2.json'), { chunk: 7 });
     expect(j.codes).toEqual([]);
     expect(dump(j.events)).toEqual(dump(t.events));
   });
