@@ -131,8 +131,10 @@ else
   CONFIG="// bpftrace $BT_VERSION: map size and string length come from BPFTRACE_MAP_KEYS_MAX=$MAP_KEYS BPFTRACE_STRLEN=$STRLEN"
 fi
 
-# --devices -> napi_poll predicate.
+# --devices -> napi_poll predicate (events script) or the same test on $dev, the copied name
+# (windows script).
 NAPI_PRED=
+NAPI_MATCH=
 old_ifs=$IFS; IFS=,
 set -f  # the patterns are not file names: no pathname expansion
 for pat in $DEVICES; do
@@ -148,15 +150,18 @@ for pat in $DEVICES; do
   [ ${#stem} -le 15 ] || die "--devices: '$pat' is longer than a device name (15 chars)"
   if [ "$stem" != "$pat" ]; then
     term="strncmp(str(${A}dev_name), \"$stem\", ${#stem}) == 0"
+    mterm="strncmp(\$dev, \"$stem\", ${#stem}) == 0"
   else
     term="str(${A}dev_name) == \"$pat\""
+    mterm="\$dev == \"$pat\""
   fi
   if [ -z "$NAPI_PRED" ]; then NAPI_PRED=$term; else NAPI_PRED="$NAPI_PRED || $term"; fi
+  if [ -z "$NAPI_MATCH" ]; then NAPI_MATCH=$mterm; else NAPI_MATCH="$NAPI_MATCH || $mterm"; fi
 done
 IFS=$old_ifs
 set +f
 [ -n "$NAPI_PRED" ] || die "--devices: no pattern"
-if [ "$NAPI_PRED" = ALL ]; then NAPI_PRED=; else NAPI_PRED="/ $NAPI_PRED /"; fi
+if [ "$NAPI_PRED" = ALL ]; then NAPI_PRED=; NAPI_MATCH=1; else NAPI_PRED="/ $NAPI_PRED /"; fi
 
 fmt() { cat "$TRACEFS/events/$1/format" 2>/dev/null || true; }
 if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
@@ -219,6 +224,7 @@ trap 'rm -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"' EXIT
 sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{CONFIG}}|$(esc "$CONFIG")|" \
   -e "s|{{NAPI_PRED}}|$(esc "$NAPI_PRED")|" \
+  -e "s|{{NAPI_MATCH}}|$(esc "$NAPI_MATCH")|" \
   -e "s|{{MIGRATE_COMM}}|$(esc "$MIGRATE_COMM")|g" \
   -e "s|{{WQ_NAME}}|$(esc "$WQ_NAME")|g" \
   -e "s|{{WE_FUNC}}|$(esc "$WE_FUNC")|g" \

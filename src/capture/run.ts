@@ -20,8 +20,13 @@ import { WindowsFilter } from './windows-filter.js';
 export const FORMAT_VERSION = 2;
 /** Free space required before probes are attached (capture.sh: MIN_FREE_KB). */
 export const MIN_FREE_BYTES = 1024 * 1024;
-/** How often the skipped-BPF-run counters are sampled while bpftrace runs. */
-const MISSES_POLL_MS = 100;
+/**
+ * How often the skipped-BPF-run counters are sampled while bpftrace runs. The samples that
+ * count are taken at the stop mark (END) and before a signal stops bpftrace; the timer is for
+ * a bpftrace that dies without END. Each sample reads every fdinfo file of bpftrace, beside the
+ * traffic: once a second is enough (capture.sh does the same).
+ */
+const MISSES_POLL_MS = 1000;
 const TRACEFS = '/sys/kernel/tracing';
 const TRACEPOINTS = [
   'napi/napi_poll',
@@ -335,6 +340,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
 
   const onAbort = (): void => {
     interrupted = true;
+    if (startNs !== undefined) sampleMisses();
     child.kill('SIGINT');
   };
   if (hooks.signal?.aborted) onAbort();

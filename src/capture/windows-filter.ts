@@ -1,10 +1,11 @@
 /**
  * The windows-mode output filter of `wgtrace capture` (bpftrace-scripts/windows-filter.awk
- * does the same for capture.sh). The windows script zeroes its maps each window instead of
- * clearing them: bpftrace 0.17's clear() aborts when a key it listed is gone by the time it
- * deletes it, which concurrent updates cause (bpftrace-scripts/windows.bt.in). So bpftrace
- * prints every key seen so far in every window; this keeps one line per window map key with a
- * value that is not all zeros, once per window, and drops the state maps bpftrace prints at exit.
+ * does the same for capture.sh). The windows script prints totals since the probes attached and
+ * never clears its maps: bpftrace 0.17's clear() aborts when a key it listed is gone by the
+ * time it deletes it, which concurrent updates cause, and zero() costs a second walk of every
+ * key each window (bpftrace-scripts/windows.bt.in). So bpftrace prints every key seen so far
+ * in every window; this keeps a window map entry only when its value changed since the filter
+ * last passed that key, once per window, and drops the state maps bpftrace prints at exit.
  * Each window map holds one tuple per key (docs/capture-format.md, "Windows mode records").
  */
 export const WINDOW_MAPS: ReadonlySet<string> = new Set(['@napi', '@netrx', '@nettx', '@crypt']);
@@ -21,6 +22,8 @@ function isZero(v: unknown): boolean {
 export class WindowsFilter {
   /** Keys printed since the last window marker. */
   private seen = new Set<string>();
+  /** Per key, the value last passed on (bounded by the script's max_map_keys). */
+  private readonly last = new Map<string, string>();
   dropped = 0;
 
   constructor(private readonly json: boolean) {}
@@ -51,7 +54,17 @@ export class WindowsFilter {
     if (!m || ZERO_TEXT.test(m[2]!)) return undefined;
     if (this.seen.has(m[1]!)) return undefined;
     this.seen.add(m[1]!);
+    if (this.last.get(m[1]!) === m[2]!) return undefined;
+    this.last.set(m[1]!, m[2]!);
     return l;
+  }
+
+  /** Whether a JSON entry's value differs from the one last passed for its key (and records it). */
+  private changed(id: string, v: unknown): boolean {
+    const text = JSON.stringify(v);
+    if (this.last.get(id) === text) return false;
+    this.last.set(id, text);
+    return true;
   }
 
   private jsonLine(l: string): string | undefined {
@@ -70,7 +83,7 @@ export class WindowsFilter {
     for (const [name, v] of Object.entries(rec.data ?? {})) {
       if (!WINDOW_MAPS.has(name)) continue;
       if (typeof v === 'number' || Array.isArray(v)) {
-        if (!isZero(v) && !this.seen.has(name)) data[name] = v;
+        if (!isZero(v) && !this.seen.has(name) && this.changed(name, v)) data[name] = v;
         this.seen.add(name);
         continue;
       }
@@ -79,7 +92,7 @@ export class WindowsFilter {
         const id = `${name}[${k}]`;
         if (isZero(n) || this.seen.has(id)) continue;
         this.seen.add(id);
-        kept[k] = n;
+        if (this.changed(id, n)) kept[k] = n;
       }
       if (Object.keys(kept).length > 0) data[name] = kept;
     }

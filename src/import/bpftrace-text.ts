@@ -51,7 +51,9 @@ type CpuField = 'netRxBusyNs' | 'netRxCount' | 'ksoftirqdNetRxCount' | 'netTxBus
  * Windows-mode maps of format version 2 (bpftrace-scripts/windows.bt.in): one tuple per key,
  * each element filling a field; `null` marks an element the script keeps for itself (the last
  * softirq exit, its guard against a missed entry), read but not used. Keys as the scalar maps
- * below: [cpu, dev, napi] for @napi, [cpu] for the others.
+ * below: [cpu, dev, napi] for @napi, [cpu] for the others. The values are totals since the
+ * probes attached (the script never clears its maps); a window gets the difference from the
+ * key's previous total, and a key not printed in a window did not change.
  */
 const NAPI_TUPLES: Record<string, readonly NapiField[]> = {
   '@napi': ['busyNs', 'polls', 'work', 'fullBudgetPolls'],
@@ -90,6 +92,8 @@ export class WindowAccumulator {
   private intervalNs = 0;
   private readonly napis = new Map<string, WindowNapiEvent>();
   private readonly cpus = new Map<number, WindowCpuEvent>();
+  /** Format 2: per map and key, the last total seen (bounded by the script's max_map_keys). */
+  private readonly totals = new Map<string, readonly number[]>();
   windows = 0;
 
   constructor(private readonly ctx: ImportContext) {}
@@ -135,10 +139,28 @@ export class WindowAccumulator {
     const cpu = parseIntAt(keys[0]!, 0, keys[0]!.length);
     if (!(cpu >= 0)) return `map ${name}: CPU key "${keys[0]!.slice(0, 20)}" is not an integer`;
     if (!this.ctx.cpuAllowed(cpu, line)) return '';
+    let napi: string | undefined;
+    let dev: string | undefined;
     if (nt !== undefined || nf !== undefined) {
-      const napi = this.ctx.pointer(keys[2]!);
+      napi = this.ctx.pointer(keys[2]!);
       if (napi === undefined) return `map ${name}: napi key "${keys[2]!.slice(0, 30)}" is not a pointer`;
-      const dev = this.ctx.intern(keys[1]!);
+      dev = this.ctx.intern(keys[1]!);
+    }
+    if (fields !== undefined) {
+      // Totals -> this window's increments.
+      const id = `${name} ${cpu} ${dev ?? ''} ${napi ?? ''}`;
+      const prev = this.totals.get(id);
+      const tuple = value as readonly number[];
+      const delta: number[] = [];
+      for (let i = 0; i < fields.length; i++) {
+        const d = fields[i] === null ? 0 : tuple[i]! - (prev?.[i] ?? 0);
+        if (d < 0) return `map ${name}[${keys.join(', ').slice(0, 60)}] value ${i + 1} went down from ${prev![i]} to ${tuple[i]} (totals never decrease)`;
+        delta.push(d);
+      }
+      this.totals.set(id, tuple);
+      value = delta;
+    }
+    if (napi !== undefined && dev !== undefined) {
       const k = `${cpu} ${dev} ${napi}`;
       let ev = this.napis.get(k);
       if (ev === undefined) {

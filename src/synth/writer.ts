@@ -202,6 +202,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
     rxKs: new Float64Array(m),
     cryptBusy: new Float64Array(m),
     cryptCount: new Float64Array(m),
+    /** Totals per map entry, as the script prints them. */
+    totals: new Map<string, number[]>(),
   };
   const bump = (map: Map<string, number>, k: string, v: number): void => void map.set(k, (map.get(k) ?? 0) + v);
   const perCpu = (f: (p: number) => number[] | undefined): [string, number[]][] =>
@@ -212,7 +214,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
   let winStart = t0;
   const flushWindow = (at: number): void => {
     rec(`WIN ${origin + at} ${at - winStart}`);
-    // Format 2 windows maps (bpftrace-scripts/windows.bt.in): one tuple per key. @netrx's last
+    // Format 2 windows maps (bpftrace-scripts/windows.bt.in): one tuple per key, totals since
+    // the start, printed when they changed (as the wrappers' filter leaves them). @netrx's last
     // element is the script's guard (its last NET_RX exit): the window's end stands in for it.
     const napiKeys = [...W.napiBusy.keys()];
     const maps: [string, [string, number[]][]][] = [
@@ -220,8 +223,15 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
       ['@netrx', perCpu((p) => (W.rxCount[p]! > 0 ? [W.rxBusy[p]!, W.rxCount[p]!, W.rxKs[p]!, origin + at] : undefined))],
       ['@crypt', perCpu((p) => (W.cryptCount[p]! > 0 ? [W.cryptBusy[p]!, W.cryptCount[p]!] : undefined))],
     ];
-    for (const [name, entries] of maps) {
-      if (entries.length === 0) continue;
+    for (const [name, increments] of maps) {
+      if (increments.length === 0) continue;
+      const entries = increments.map(([k, x]): [string, number[]] => {
+        const id = `${name}[${k}]`;
+        const total = W.totals.get(id) ?? x.map(() => 0);
+        const next = x.map((v, i) => (name === '@netrx' && i === 3 ? v : total[i]! + Math.round(v)));
+        W.totals.set(id, next);
+        return [k, next];
+      });
       if (json) {
         const obj = entries.map(([k, x]) => `"${k.replaceAll(', ', ',')}": [${x.map(Math.round).join(',')}]`).join(', ');
         raw(`{"type": "map", "data": {"${name}": {${obj}}}}`);

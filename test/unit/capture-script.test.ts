@@ -87,13 +87,19 @@ describe('gen-script.sh', () => {
     expect(() => generateScript({ ...base, devices: '*-tun' })).toThrow(/not NAME, PREFIX\* or \*/);
   });
 
-  it('windows mode: interval and duration substituted, maps zeroed (never cleared) each window, crypt probes with wg', () => {
+  it('windows mode: interval and duration substituted, totals printed (never cleared nor zeroed) each window, crypt probes with wg', () => {
     const s = generateScript({ ...base, mode: 'windows', intervalMs: 25, durationS: 0 });
     expect(s).toMatch(/interval:ms:25/);
     expect(s).not.toMatch(/interval:s:/); // --duration 0: until a signal
     for (const m of ['napi', 'netrx', 'nettx', 'crypt']) {
-      expect(s.match(new RegExp(`print\\(@${m}\\); zero\\(@${m}\\);`, 'g'))?.length, m).toBe(2); // each window and END
+      expect(s.match(new RegExp(`^  print\\(@${m}\\);$`, 'gm'))?.length, m).toBe(2); // each window and END
     }
+    expect(code(s)).not.toMatch(/\bzero\(/);
+    // The device filter tests the name copied once, inside the napi_poll program.
+    expect(s).toMatch(/^tracepoint:napi:napi_poll\n\{$/m);
+    expect(s).toContain('if (strncmp($dev, "wg", 2) == 0) {');
+    expect(generateScript({ ...base, mode: 'windows', devices: '*' })).toContain('if (1) {');
+    expect(generateScript({ ...base, mode: 'windows', devices: 'eth0,vb*' })).toContain('if ($dev == "eth0" || strncmp($dev, "vb", 2) == 0) {');
     // One program per softirq tracepoint (each attached program costs a call on every softirq).
     expect(s.match(/^tracepoint:irq:softirq_entry$/gm)?.length).toBe(1);
     expect(s.match(/^tracepoint:irq:softirq_exit$/gm)?.length).toBe(1);

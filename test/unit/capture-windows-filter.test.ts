@@ -19,9 +19,11 @@ const RAW = [
   '',
   'WIN 645205845835 99987752',
   '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)',
+  '@netrx[1]: (6300330, 70, 0, 645105840000)', // a total that did not change: idle this window
   '@crypt[1]: (20000, 3)',
   'Lost 3 events',
   '#@probes_stop_boot_ns 645305845835',
+  '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)', // the window maps again at exit, unchanged
   '@poll_t[0]: 645305840000', // state maps printed by bpftrace at exit
   '@win_t: 645305845835',
   '',
@@ -41,7 +43,7 @@ const KEPT = [
 ].join('\n') + '\n';
 
 describe('windows output filter', () => {
-  it('keeps each non-zero window map key once per window, whatever the chunking', () => {
+  it('keeps each changed window map total once per window, whatever the chunking', () => {
     expect(new WindowsFilter(false).filter(RAW)).toBe(KEPT);
     const f = new WindowsFilter(false);
     const lines = RAW.split('\n');
@@ -63,10 +65,13 @@ describe('windows output filter', () => {
         '{"type": "map", "data": {"@napi": {"0,vb0,-131365202636408": [6314355,40,1700,0], "1,vb0,-131365202636408": [0,0,0,0]}}}',
         '{"type": "map", "data": {"@napi": {"0,vb0,-131365202636408": [6314355,40,1700,0]}}}',
         '{"type": "map", "data": {"@netrx": {"0": [0,0,0,0]}}}',
+        '{"type": "printf", "data": "WIN 20 10\\n"}',
+        '{"type": "map", "data": {"@napi": {"0,vb0,-131365202636408": [6314355,40,1700,0]}}}',
         '{"type": "map", "data": {"@rx_t": {"0": 5}}}',
         '',
       ].join('\n') + '\n',
     );
-    expect(out).toBe('{"type": "printf", "data": "WIN 10 10\\n"}\n{"type":"map","data":{"@napi":{"0,vb0,-131365202636408":[6314355,40,1700,0]}}}\n');
+    // The second window's total did not change: dropped with its map record.
+    expect(out).toBe('{"type": "printf", "data": "WIN 10 10\\n"}\n{"type":"map","data":{"@napi":{"0,vb0,-131365202636408":[6314355,40,1700,0]}}}\n{"type": "printf", "data": "WIN 20 10\\n"}\n');
   });
 });

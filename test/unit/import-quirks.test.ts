@@ -108,6 +108,28 @@ describe('bpftrace-text quirks', () => {
     expect(dump(r.events)).toEqual(['window_cpu ts=0 intervalNs=10 cpu=0 netRxBusyNs=7 netRxCount=1 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0']);
   });
 
+  it('format 2 totals become per-window differences: a key listed twice counts once, a total that goes down is reported', async () => {
+    const r = await run(
+      bpftraceTextImporter,
+      [
+        'WIN 1000 10',
+        '@netrx[0]: (100, 2, 0, 990)',
+        'WIN 1010 10',
+        '@netrx[0]: (130, 3, 0, 1005)',
+        '@netrx[0]: (150, 4, 1, 1008)', // listed again by a racing key walk, with a later total
+        'WIN 1020 10',
+        '@netrx[0]: (140, 5, 1, 1015)', // busy went down: not a total
+        '',
+      ].join('\n'),
+    );
+    expect(r.codes).toEqual(['malformed-line@7', 'no-header', 'skipped-lines']);
+    expect(r.diagnostics.items[0]!.message).toMatch(/@netrx\[0\] value 1 went down from 150 to 140/);
+    expect(dump(r.events)).toEqual([
+      'window_cpu ts=0 intervalNs=10 cpu=0 netRxBusyNs=100 netRxCount=2 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=0',
+      'window_cpu ts=10 intervalNs=10 cpu=0 netRxBusyNs=50 netRxCount=2 netTxBusyNs=0 netTxCount=0 cryptBusyNs=0 cryptCount=0 ksoftirqdNetRxCount=1',
+    ]); // (no header, so no CPU list: the third window, with nothing valid in it, has no events)
+  });
+
   it('a map line before any WIN marker and an unknown map are reported', async () => {
     const r = await run(bpftraceTextImporter, '@netrx_busy[0]: 5\nWIN 1000 10\n@frob[0]: 1\n@netrx_busy[0]: 7\n');
     expect(r.codes).toEqual(['map-outside-window@1', 'unknown-map@3', 'no-header', 'skipped-lines']);
