@@ -138,8 +138,10 @@ start_tool() { # condition
       ;;
     perf)
       # The events script's tracepoints and filters, as perf filters (kernel/trace/trace_events_filter.c).
+      # napi_poll unfiltered: the events script sees every poll (P for the traced devices, PX
+      # with the end time for the others).
       perf record -a -q -o "$WORK/perf.data" \
-        -e napi:napi_poll --filter 'dev_name ~ "vb*"' \
+        -e napi:napi_poll \
         -e irq:softirq_entry --filter 'vec == 2 || vec == 3' \
         -e irq:softirq_exit --filter 'vec == 2 || vec == 3' \
         -e sched:sched_switch --filter 'prev_comm ~ "ksoftirqd/*" || prev_comm ~ "napi/*" || next_comm ~ "ksoftirqd/*" || next_comm ~ "napi/*"' \

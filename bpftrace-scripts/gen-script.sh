@@ -131,16 +131,16 @@ else
   CONFIG="// bpftrace $BT_VERSION: map size and string length come from BPFTRACE_MAP_KEYS_MAX=$MAP_KEYS BPFTRACE_STRLEN=$STRLEN"
 fi
 
-# --devices -> napi_poll predicate (events script) or the same test on $dev, the copied name
-# (windows script).
-NAPI_PRED=
+# --devices -> the napi_poll program's test on $dev, the device name it copied once (both
+# scripts see every poll: the untraced ones still end the previous poll's span).
+NAPI_ALL=
 NAPI_MATCH=
 old_ifs=$IFS; IFS=,
 set -f  # the patterns are not file names: no pathname expansion
 for pat in $DEVICES; do
   IFS=$old_ifs
   case "$pat" in
-    '*') NAPI_PRED=ALL; break ;;
+    '*') NAPI_ALL=1; break ;;
     '') die "--devices: empty pattern" ;;
   esac
   stem=${pat%\*}
@@ -149,19 +149,16 @@ for pat in $DEVICES; do
   esac
   [ ${#stem} -le 15 ] || die "--devices: '$pat' is longer than a device name (15 chars)"
   if [ "$stem" != "$pat" ]; then
-    term="strncmp(str(${A}dev_name), \"$stem\", ${#stem}) == 0"
-    mterm="strncmp(\$dev, \"$stem\", ${#stem}) == 0"
+    term="strncmp(\$dev, \"$stem\", ${#stem}) == 0"
   else
-    term="str(${A}dev_name) == \"$pat\""
-    mterm="\$dev == \"$pat\""
+    term="\$dev == \"$pat\""
   fi
-  if [ -z "$NAPI_PRED" ]; then NAPI_PRED=$term; else NAPI_PRED="$NAPI_PRED || $term"; fi
-  if [ -z "$NAPI_MATCH" ]; then NAPI_MATCH=$mterm; else NAPI_MATCH="$NAPI_MATCH || $mterm"; fi
+  if [ -z "$NAPI_MATCH" ]; then NAPI_MATCH=$term; else NAPI_MATCH="$NAPI_MATCH || $term"; fi
 done
 IFS=$old_ifs
 set +f
-[ -n "$NAPI_PRED" ] || die "--devices: no pattern"
-if [ "$NAPI_PRED" = ALL ]; then NAPI_PRED=; NAPI_MATCH=1; else NAPI_PRED="/ $NAPI_PRED /"; fi
+[ -n "$NAPI_ALL$NAPI_MATCH" ] || die "--devices: no pattern"
+[ -z "$NAPI_ALL" ] || NAPI_MATCH=1
 
 fmt() { cat "$TRACEFS/events/$1/format" 2>/dev/null || true; }
 if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
@@ -223,7 +220,6 @@ KEEP_DUR=1; [ "$DURATION_S" = 0 ] && KEEP_DUR=0
 trap 'rm -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"' EXIT
 sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{CONFIG}}|$(esc "$CONFIG")|" \
-  -e "s|{{NAPI_PRED}}|$(esc "$NAPI_PRED")|" \
   -e "s|{{NAPI_MATCH}}|$(esc "$NAPI_MATCH")|" \
   -e "s|{{MIGRATE_COMM}}|$(esc "$MIGRATE_COMM")|g" \
   -e "s|{{WQ_NAME}}|$(esc "$WQ_NAME")|g" \

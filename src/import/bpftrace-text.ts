@@ -350,6 +350,7 @@ export class BpftraceRecordParser {
     if (c1 === 32) {
       if (c0 === 80 /* P */) return this.poll(s, a, b, line);
     } else if (c2 === 32) {
+      if (c0 === 80 /* P */ && c1 === 88 /* X */) return this.pollOther(s, a, b, line);
       if (c0 === 83 /* S */) {
         if (c1 === 69 /* E */) return this.softirq(s, a, b, line, 'softirq_entry');
         if (c1 === 88 /* X */) return this.softirq(s, a, b, line, 'softirq_exit');
@@ -433,6 +434,16 @@ export class BpftraceRecordParser {
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     if (entry) this.ctx.push({ kind, ts: ts as Ns, cpu, vec, pid, comm: this.comm(s, rest, b) });
     else this.ctx.push({ kind, ts: ts as Ns, cpu, vec });
+  }
+
+  private pollOther(s: string, a: number, b: number, line: number): void {
+    // PX ts cpu: a poll of an untraced device ended (bpftrace-scripts/events.bt.in)
+    if (this.head(s, a, b, line, 2, 2, false, 'PX (napi_poll of another device)') < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    if (ts !== ts) return this.bad(line, 'PX record: bad ts', s, a, b);
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind: 'napi_poll_other', ts: ts as Ns, cpu });
   }
 
   private queueWork(s: string, a: number, b: number, line: number): void {

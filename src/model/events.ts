@@ -25,6 +25,16 @@ export interface NapiPollEvent {
   comm: string;
 }
 
+/**
+ * napi:napi_poll of a device the capture does not trace (events mode `PX`): only where it
+ * ended, so that the next traced poll on that CPU is not taken to have started before it.
+ */
+export interface NapiPollOtherEvent {
+  kind: 'napi_poll_other';
+  ts: Ns;
+  cpu: number;
+}
+
 /** irq:softirq_entry. `pid`/`comm` tell whether it ran in ksoftirqd/N (-1/'' when unknown). */
 export interface SoftirqEntryEvent {
   kind: 'softirq_entry';
@@ -153,6 +163,7 @@ export interface LostEventsEvent {
 
 export type TraceEvent =
   | NapiPollEvent
+  | NapiPollOtherEvent
   | SoftirqEntryEvent
   | SoftirqExitEvent
   | SoftirqRaiseEvent

@@ -344,6 +344,10 @@ export class TimelineBuilder {
       case 'sched_switch_out':
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.switchOut(c, this.t, ev.pid, ev.state, ev.comm);
         return;
+      case 'napi_poll_other':
+        // An untraced device's poll ended here: the next traced poll on this CPU began after it.
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined && this.t > c.lastPollEnd) c.lastPollEnd = this.t;
+        return;
       case 'softirq_raise':
       case 'sched_migrate_task':
         // Not needed for the timeline, but they still move the CPU's clock.

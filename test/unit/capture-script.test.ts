@@ -42,7 +42,8 @@ describe('gen-script.sh', () => {
   it('0.17 on 6.18: args->, __data_loc comm via str(), wg functions matched by address, no config block', () => {
     const s = generateScript(base);
     expect(s).not.toMatch(/\{\{[A-Z_]+\}\}/);
-    expect(s).toContain('strncmp(str(args->dev_name), "wg", 2) == 0');
+    expect(s).toContain('if (strncmp($dev, "wg", 2) == 0) {');
+    expect(s).toContain('$dev = str(args->dev_name);');
     expect(s).toContain('strncmp(str(args->comm), "napi/", 5) == 0');
     expect(s).toContain('(uint64)args->function == (uint64)0xffffffffc0a01230');
     expect(s).toContain('@wgk[(uint64)args->prev_pid]');
@@ -78,11 +79,14 @@ describe('gen-script.sh', () => {
   it('device patterns: * is no filter, NAME is exact, PREFIX* a prefix compare, lists are ORed; other globs refused', () => {
     const pred = (devices: string): string => {
       const s = generateScript({ ...base, devices });
-      return s.slice(s.indexOf('tracepoint:napi:napi_poll'), s.indexOf('{', s.indexOf('tracepoint:napi:napi_poll'))).trim();
+      return /^ {2}if \((.*)\) \{$/m.exec(s.slice(s.indexOf('tracepoint:napi:napi_poll')))![1]!;
     };
-    expect(pred('*')).toBe('tracepoint:napi:napi_poll');
-    expect(pred('eth0')).toContain('str(args->dev_name) == "eth0"');
-    expect(pred('wg*,vb*')).toContain('strncmp(str(args->dev_name), "wg", 2) == 0 || strncmp(str(args->dev_name), "vb", 2) == 0');
+    expect(pred('*')).toBe('1');
+    expect(pred('eth0')).toBe('$dev == "eth0"');
+    expect(pred('wg*,vb*')).toBe('strncmp($dev, "wg", 2) == 0 || strncmp($dev, "vb", 2) == 0');
+    // Events mode: every poll is seen; the untraced ones print only where they ended (PX).
+    const ev = generateScript({ ...base, devices: 'wg*' });
+    expect(ev).toMatch(/\} else \{\n\s+printf\("PX %llu %u\\n", nsecs, cpu\);/);
     expect(() => generateScript({ ...base, devices: 'wg[0-3]' })).toThrow(/not NAME, PREFIX\* or \*/);
     expect(() => generateScript({ ...base, devices: '*-tun' })).toThrow(/not NAME, PREFIX\* or \*/);
   });

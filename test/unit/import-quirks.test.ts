@@ -130,6 +130,25 @@ describe('bpftrace-text quirks', () => {
     ]); // (no header, so no CPU list: the third window, with nothing valid in it, has no events)
   });
 
+  it('PX (a poll of an untraced device): its end only; a PX with a missing field is reported', async () => {
+    const text = ['SE 1000 1 3 0 swapper/1', 'PX 1100 1', 'P 1200 1 0xffff888627c2d188 vb 4 64 0 swapper/1', 'PX 1300', 'SX 1400 1 3', ''].join('\n');
+    const r = await run(bpftraceTextImporter, text);
+    expect(dump(r.events).slice(0, 3)).toEqual([
+      'softirq_entry ts=0 cpu=1 vec=3 pid=0 comm=swapper/1',
+      'napi_poll_other ts=100 cpu=1',
+      'napi_poll ts=200 cpu=1 napi=0xffff888627c2d188 dev=vb work=4 budget=64 pid=0 comm=swapper/1',
+    ]);
+    expect(r.codes).toEqual(['malformed-line@4', 'no-header', 'skipped-lines']);
+    // The same records inside bpftrace -f json printf lines.
+    const json = text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.stringify({ type: 'printf', data: `${l}\n` }))
+      .join('\n');
+    const j = await run(bpftraceJsonImporter, json + '\n');
+    expect(dump(j.events)).toEqual(dump(r.events));
+  });
+
   it('a map line before any WIN marker and an unknown map are reported', async () => {
     const r = await run(bpftraceTextImporter, '@netrx_busy[0]: 5\nWIN 1000 10\n@frob[0]: 1\n@netrx_busy[0]: 7\n');
     expect(r.codes).toEqual(['map-outside-window@1', 'unknown-map@3', 'no-header', 'skipped-lines']);

@@ -26,6 +26,7 @@ const NORMAL = [
   'SO 2386077160367 1 900 S napi/wg5-0',
   'SO 2386077170367 1 900 257 napi/wg5-0',
   'SR 2386077180367 1 3',
+  'PX 2386077190367 1',
 ];
 
 /** Lines the fast path must hand to the string path (or parse to the same result). */
@@ -48,6 +49,9 @@ const EDGE = [
   'P 2386077255226 1 0xffff888627c2e000 wg1 4x8 64 0 swapper/1',
   'P 2386077255227 -0 0xffff888627c2e000 wg1 48 64 0 swapper/1',
   'SX 2386077255720 1 3 ',
+  'PX 2386077255721 1 3',
+  'PX 2386077255722',
+  'PXX 2386077255723 1',
   'SX 2386077255721 1',
   'WQ 2386077256699 1 0xffff888612340000 wg_packet_decrypt_worker wg-crypt-wg0 -1 1',
   'WQ 2386077256700 1 0xffff888612340000 wg_packet_decrypt_worker wg-crypt-wg0 1 1 extra',

@@ -40,6 +40,28 @@ describe('TimelineBuilder: softirq NAPI polls', () => {
     expect(codes(tl).filter((c) => c === 'invariant-violation')).toEqual([]);
   });
 
+  it("an untraced device's poll (PX) ends the span the next traced poll can claim", () => {
+    // NET_RX [100, 200): the NIC's poll (not traced) ends at 140, then wg0's at 150, then the
+    // NIC again at 170 and wg1 at 190. Without the PX records wg0 would span [100, 150) and
+    // wg1 [150, 190); with them wg0 is [140, 150) and wg1 [170, 190).
+    const tl = build(
+      header([0], 1000),
+      [
+        `SE 100 0 3
+         PX 140 0
+         P 150 0 0xa wg0 10 64
+         PX 170 0
+         P 190 0 0xb wg1 5 64
+         SX 200 0 3`,
+      ],
+      { windowNs: 1000, ...ALL },
+    );
+    expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 100+100@0', 'poll wg0 0xa 140+10@1', 'poll wg1 0xb 170+20@1']);
+    expect(arr(tl.cores.get(0)!.pollBusyNs)).toEqual([30]);
+    expect(arr(tl.cores.get(0)!.netRxBusyNs)).toEqual([100]);
+    expect(codes(tl).filter((c) => c === 'invariant-violation')).toEqual([]);
+  });
+
   it('marks NET_RX run by ksoftirqd/N and splits time at window boundaries', () => {
     // W = 100. ksoftirqd's NET_RX runs [50, 250): windows 0,1,2 get 50, 100, 50.
     // The poll [50, 240) gets 50, 100, 40.

@@ -26,6 +26,9 @@ export function events(text: string): TraceEvent[] {
       case 'P':
         out.push({ kind: 'napi_poll', ts, cpu, napi: f[3]!, dev: f[4]!, work: n(5), budget: n(6), pid: f[7] === undefined ? 0 : n(7), comm: f[8] === undefined ? `swapper/${cpu}` : rest(8) });
         break;
+      case 'PX':
+        out.push({ kind: 'napi_poll_other', ts, cpu });
+        break;
       case 'SE':
         out.push({ kind: 'softirq_entry', ts, cpu, vec: n(3), pid: f[4] === undefined ? 0 : n(4), comm: f[5] === undefined ? `swapper/${cpu}` : rest(5) });
         break;
