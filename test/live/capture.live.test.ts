@@ -46,6 +46,30 @@ function eventsNetRxBusy(c: LoadedCapture): Map<number, number> {
   return busy;
 }
 
+/**
+ * Per (cpu, dev), the polls' busy time of an events capture, by the windows script's rule: a
+ * poll starts at the later of its NET_RX softirq's entry and the previous poll's end on that
+ * CPU, traced (`P`) or not (`PX`). Polls in softirq only (the workload is softirq NAPI).
+ */
+function eventsPollBusy(c: LoadedCapture): Map<string, number> {
+  const entry = new Map<number, number>();
+  const lastEnd = new Map<number, number>();
+  const busy = new Map<string, number>();
+  for (const e of c.events) {
+    if (e.kind === 'softirq_entry' && e.vec === SOFTIRQ_NET_RX) entry.set(e.cpu, e.ts);
+    else if (e.kind === 'softirq_exit' && e.vec === SOFTIRQ_NET_RX) entry.delete(e.cpu);
+    else if (e.kind === 'napi_poll' || e.kind === 'napi_poll_other') {
+      const start = Math.max(entry.get(e.cpu) ?? Infinity, lastEnd.get(e.cpu) ?? -Infinity);
+      if (e.kind === 'napi_poll' && start <= e.ts) {
+        const k = `${e.cpu} ${e.dev}`;
+        busy.set(k, (busy.get(k) ?? 0) + (e.ts - start));
+      }
+      lastEnd.set(e.cpu, e.ts);
+    }
+  }
+  return busy;
+}
+
 live('live capture (root, bpftrace, veth testbed)', () => {
   it('events, softirq NAPI: every veth NAPI appears and per-CPU NET_RX counts agree with /proc/softirqs', async () => {
     await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
@@ -109,7 +133,7 @@ live('live capture (root, bpftrace, veth testbed)', () => {
     });
   });
 
-  it('windows and events of the same workload agree on per-CPU NET_RX busy time', async () => {
+  it('windows and events of the same workload agree on per-CPU NET_RX busy time and per-NAPI poll time', async () => {
     await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
       // Both scripts run at once on the same softirqs: the only way to give them the same
       // workload, since an events capture slows the traffic it observes. Programs on one
@@ -155,14 +179,30 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       const fromEvents = eventsNetRxBusy(ce);
       const fromWindows = new Map<number, number>();
       const countW = new Map<number, number>();
+      const pollsW = new Map<string, number>();
       const napiDevs = new Set<string>();
       for (const e of cw.events) {
         if (e.kind === 'window_cpu' && inSpan(e.ts, e.intervalNs)) {
           fromWindows.set(e.cpu, (fromWindows.get(e.cpu) ?? 0) + e.netRxBusyNs);
           countW.set(e.cpu, (countW.get(e.cpu) ?? 0) + e.netRxCount);
         }
-        if (e.kind === 'window_napi') napiDevs.add(e.dev);
+        if (e.kind === 'window_napi') {
+          napiDevs.add(e.dev);
+          if (inSpan(e.ts, e.intervalNs)) pollsW.set(`${e.cpu} ${e.dev}`, (pollsW.get(`${e.cpu} ${e.dev}`) ?? 0) + e.busyNs);
+        }
       }
+      // Each NAPI's poll time per CPU: the windows script's in-kernel rule against the same rule
+      // applied to the events capture, whose untraced polls (PX: the backlog NAPI here) end a
+      // poll's span as the windows script's @poll_t does.
+      expect(ce.events.some((e) => e.kind === 'napi_poll_other')).toBe(true);
+      const pollsE = eventsPollBusy(ce);
+      const pollReport: string[] = [];
+      for (const [k, be] of pollsE) {
+        const bw = pollsW.get(k) ?? 0;
+        pollReport.push(`${k}: events ${(be / 1e6).toFixed(1)} ms, windows ${(bw / 1e6).toFixed(1)} ms (${((100 * (bw - be)) / be).toFixed(2)}%)`);
+        if (be > 50e6) expect(Math.abs(bw - be) / be, k).toBeLessThanOrEqual(BUSY_AGREEMENT);
+      }
+      console.log(`poll busy per (cpu, dev), windows vs events: ${pollReport.join('; ')}`);
       expect([...napiDevs].sort()).toEqual(tb.receivers);
       const report: string[] = [];
       let sumE = 0;
