@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import type { Command } from 'commander';
 import { UsageError, type Diagnostic } from '../base/diagnostics.js';
 import { FORMAT_NAMES, type FormatName } from '../import/types.js';
 import { parseCpuList } from '../model/capture-text.js';
@@ -40,6 +41,32 @@ export function parseWindowArg(text: string | undefined): number | undefined {
   const v = Number(text);
   if (text.trim() === '' || !(v > 0) || v > 3_600_000) throw new UsageError(`--window ${text}: expected milliseconds > 0 (e.g. 10 or 0.5)`);
   return Math.max(1, Math.round(v * 1e6));
+}
+
+/** `--format`, `--strict`, `--window`: how every command that reads a capture loads it. */
+export interface LoadCliOptions {
+  format?: string;
+  strict?: boolean;
+  window?: string;
+}
+
+/** The load options parsed and validated, in the shape loadWithProgress takes. */
+export interface LoadOptions {
+  format: FormatName | undefined;
+  strict: boolean;
+  windowNs: number | undefined;
+}
+
+/** Declares the load options on a command (in this order, where it is called in the chain). */
+export function addLoadOptions(cmd: Command, windowHelp = 'aggregation window in milliseconds (default 10, or the capture interval)'): Command {
+  return cmd
+    .option('--format <name>', `input format: ${FORMAT_NAMES.join(', ')} (default: sniffed)`)
+    .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
+    .option('--window <ms>', windowHelp);
+}
+
+export function parseLoadOptions(o: LoadCliOptions): LoadOptions {
+  return { format: parseFormat(o.format), strict: o.strict === true, windowNs: parseWindowArg(o.window) };
 }
 
 /**
@@ -88,7 +115,7 @@ export function printDiagnostics(io: CliIO, diags: readonly Diagnostic[], max = 
 export async function loadWithProgress(
   io: CliIO,
   capture: string,
-  o: { format: FormatName | undefined; strict: boolean; windowNs: number | undefined },
+  o: LoadOptions,
   slices?: SliceRequest,
 ): Promise<Timeline> {
   const pr = progress(io, capture);

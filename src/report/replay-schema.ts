@@ -29,14 +29,10 @@ export const Measured = z.object({
   jainFairness: z.number().min(0).max(1),
 });
 
+/** A model's result: the same figures as the measurement, then what it changes. */
 export const ModelJson = z.object({
   model: z.enum(['stock', 'threaded', 'inline']),
-  cpus: z.array(CpuUtil),
-  maxCpuUtilization: Util,
-  busiestCpu: z.number().int(),
-  throughputPps: Rate,
-  tunnels: z.array(TunnelRate),
-  jainFairness: z.number().min(0).max(1),
+  ...Measured.shape,
   /** throughputPps / measured - 1; null when nothing was measured. */
   changeVsMeasured: z.number().nullable(),
   /** Stock: time from the surge start until every poll was stuck; null if not within the horizon. */

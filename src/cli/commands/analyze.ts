@@ -7,7 +7,7 @@ import { renderAnalyzeText } from '../../report/analyze-text.js';
 import { painter } from '../../report/render/style.js';
 import { AnalyzeResult } from '../../report/schema.js';
 import type { CliIO } from '../io.js';
-import { parseFormat, parseWindowArg, printDiagnostics } from '../options.js';
+import { addLoadOptions, parseLoadOptions, printDiagnostics, type LoadCliOptions } from '../options.js';
 import type { RegisterCommand } from './index.js';
 
 /**
@@ -17,30 +17,23 @@ import type { RegisterCommand } from './index.js';
  * diagnostics; with `--json` stdout is always the whole validated object (a machine wants all
  * of it) and `--quiet` only silences stderr.
  */
-export interface CaptureCliOptions {
-  format?: string;
-  strict?: boolean;
-  window?: string;
+export interface CaptureCliOptions extends LoadCliOptions {
   threshold?: string[];
   quiet?: boolean;
 }
 
 
 export function parseCaptureOptions(o: CaptureCliOptions): { format?: FormatName; strict: boolean; windowNs?: number; thresholds: Thresholds } {
-  const format = parseFormat(o.format);
-  const windowNs = parseWindowArg(o.window);
+  const { format, strict, windowNs } = parseLoadOptions(o);
   const t = parseThresholdOverrides(o.threshold ?? []);
   if (!t.ok) throw new UsageError(t.error);
-  return { ...(format ? { format } : {}), strict: o.strict === true, ...(windowNs ? { windowNs } : {}), thresholds: t.value };
+  return { ...(format ? { format } : {}), strict, ...(windowNs ? { windowNs } : {}), thresholds: t.value };
 }
 
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function addCaptureOptions(cmd: Command): Command {
-  return cmd
-    .option('--format <name>', `input format: ${FORMAT_NAMES.join(', ')} (default: sniffed)`)
-    .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
-    .option('--window <ms>', 'aggregation window in milliseconds (default 10, or the capture interval)')
+  return addLoadOptions(cmd)
     .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect, []);
 }
 

@@ -2,12 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { UsageError } from '../../base/diagnostics.js';
-import { FORMAT_NAMES } from '../../import/types.js';
 import { perfettoChunks } from '../../report/perfetto.js';
 import { ns } from '../../base/time.js';
 import type { CliIO } from '../io.js';
 import type { RegisterCommand } from './index.js';
-import { loadWithProgress, parseCpuArg, parseFormat, parseTimeArg, parseWindowArg, printDiagnostics } from '../options.js';
+import { addLoadOptions, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 /**
  * Default bound on slices written: about 100 bytes of memory and 150 bytes of JSON each, so
@@ -15,15 +14,12 @@ import { loadWithProgress, parseCpuArg, parseFormat, parseTimeArg, parseWindowAr
  */
 const DEFAULT_MAX_SLICES = 1_000_000;
 
-interface ExportCliOptions {
+interface ExportCliOptions extends LoadCliOptions {
   perfetto?: string;
   maxSlices?: string;
   cpu?: string;
   from?: string;
   to?: string;
-  format?: string;
-  strict?: boolean;
-  window?: string;
 }
 
 /** Writes chunks to a file (or stdout for `-`), waiting when the stream is full. */
@@ -46,27 +42,24 @@ async function writeChunks(path: string, chunks: Iterable<string>, io: CliIO): P
 }
 
 export const registerExport: RegisterCommand = (program: Command, io: CliIO) => {
-  program
-    .command('export')
-    .description('write the per-CPU timeline as Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing')
-    .argument('<capture>', 'capture file (.gz accepted, - for stdin)')
-    .requiredOption('--perfetto <out.json>', 'output file (- for stdout)')
-    .option('--max-slices <n>', `bound on slices written (default ${DEFAULT_MAX_SLICES}); past it they are counted, not written`)
-    .option('--cpu <list>', 'CPUs to export, e.g. 0-3 (default all)')
-    .option('--from <T>', 'export slices from this time after the capture start: ns, or 1.5s, 200ms')
-    .option('--to <T>', 'export slices up to this time')
-    .option('--format <name>', `input format: ${FORMAT_NAMES.join(', ')} (default: sniffed)`)
-    .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
-    .option('--window <ms>', 'utilization counter window in milliseconds (default 10)')
-    .action(async (capture: string, o: ExportCliOptions) => {
+  addLoadOptions(
+    program
+      .command('export')
+      .description('write the per-CPU timeline as Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing')
+      .argument('<capture>', 'capture file (.gz accepted, - for stdin)')
+      .requiredOption('--perfetto <out.json>', 'output file (- for stdout)')
+      .option('--max-slices <n>', `bound on slices written (default ${DEFAULT_MAX_SLICES}); past it they are counted, not written`)
+      .option('--cpu <list>', 'CPUs to export, e.g. 0-3 (default all)')
+      .option('--from <T>', 'export slices from this time after the capture start: ns, or 1.5s, 200ms')
+      .option('--to <T>', 'export slices up to this time'),
+    'utilization counter window in milliseconds (default 10)',
+  ).action(async (capture: string, o: ExportCliOptions) => {
       const maxSlices = o.maxSlices !== undefined ? Number(o.maxSlices) : DEFAULT_MAX_SLICES;
       if (!Number.isInteger(maxSlices) || maxSlices < 0) throw new UsageError(`--max-slices ${o.maxSlices}: expected a non-negative integer`);
       const cpus = parseCpuArg(o.cpu);
       const from = o.from !== undefined ? parseTimeArg('--from', o.from) : undefined;
       const to = o.to !== undefined ? parseTimeArg('--to', o.to) : undefined;
-      const format = parseFormat(o.format);
-      const windowNs = parseWindowArg(o.window);
-      const tl = await loadWithProgress(io, capture, { format, strict: o.strict === true, windowNs }, {
+      const tl = await loadWithProgress(io, capture, parseLoadOptions(o), {
         ...(from !== undefined ? { from: ns(from) } : {}),
         ...(to !== undefined ? { to: ns(to) } : {}),
         ...(cpus !== undefined ? { cpus } : {}),

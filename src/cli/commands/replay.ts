@@ -8,9 +8,8 @@ import { ReplayJson } from '../../report/replay-schema.js';
 import { renderReplayText } from '../../report/replay-text.js';
 import { painter } from '../../report/render/style.js';
 import type { CliIO } from '../io.js';
-import { parseCaptureOptions } from './analyze.js';
 import type { RegisterCommand } from './index.js';
-import { loadWithProgress, printDiagnostics } from '../options.js';
+import { addLoadOptions, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 const Int = z.coerce.number().int();
 
@@ -40,24 +39,23 @@ function parseReal(flag: string, text: string | undefined, min: number, max: num
  * and Inline models, beside what was measured (docs/models.md).
  */
 export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => {
-  program
-    .command('replay')
-    .description('replay a capture through models of the stock, threaded-NAPI and Inline architectures (what would a change buy?)')
-    .argument('<capture>', 'capture file (.gz accepted, - for stdin)')
-    .option('--model <list>', 'models to run, comma-separated', 'stock,threaded,inline')
-    .option('--runs <n>', 'Monte Carlo runs over random placement (default 100)')
-    .option('--seed <s>', 'seed of the Monte Carlo runs (default 1)')
-    .option('--demand <kind>', 'what each tunnel offers: elastic (takes what it gets) or measured', 'elastic')
-    .option('--utilization <source>', 'per-core utilization and the load that is not ours: traced or proc-stat', 'traced')
-    .option('--threaded-overhead <ratio>', 'threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, from the published figures)')
-    .option('--inline-gain <factor>', 'Inline locality gain: per-packet cost divided by it (default 2.96, fitted to the published ratio)')
-    .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
-    .option('--json', 'print the result as JSON (versioned; schema in src/report/replay-schema.ts)')
-    .option('--format <name>', 'input format (default: sniffed)')
-    .option('--strict', 'fail on the first malformed line instead of skipping and counting it')
-    .option('--window <ms>', 'aggregation window in milliseconds (default 10, or the capture interval)')
+  addLoadOptions(
+    program
+      .command('replay')
+      .description('replay a capture through models of the stock, threaded-NAPI and Inline architectures (what would a change buy?)')
+      .argument('<capture>', 'capture file (.gz accepted, - for stdin)')
+      .option('--model <list>', 'models to run, comma-separated', 'stock,threaded,inline')
+      .option('--runs <n>', 'Monte Carlo runs over random placement (default 100)')
+      .option('--seed <s>', 'seed of the Monte Carlo runs (default 1)')
+      .option('--demand <kind>', 'what each tunnel offers: elastic (takes what it gets) or measured', 'elastic')
+      .option('--utilization <source>', 'per-core utilization and the load that is not ours: traced or proc-stat', 'traced')
+      .option('--threaded-overhead <ratio>', 'threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, from the published figures)')
+      .option('--inline-gain <factor>', 'Inline locality gain: per-packet cost divided by it (default 2.96, fitted to the published ratio)')
+      .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
+      .option('--json', 'print the result as JSON (versioned; schema in src/report/replay-schema.ts)'),
+  )
     .option('--quiet', 'no diagnostics on stderr')
-    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; utilization: string; threadedOverhead?: string; inlineGain?: string; horizon?: string; json?: boolean; format?: string; strict?: boolean; window?: string; quiet?: boolean }) => {
+    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; utilization: string; threadedOverhead?: string; inlineGain?: string; horizon?: string; json?: boolean; quiet?: boolean } & LoadCliOptions) => {
       const models = parseModels(o.model);
       const runs = parseInt('--runs', o.runs, 1, 100_000);
       const seed = parseInt('--seed', o.seed, 0, 0xffffffff);
@@ -66,8 +64,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       if (o.utilization !== 'traced' && o.utilization !== 'proc-stat') throw new UsageError(`--utilization ${o.utilization}: expected traced or proc-stat`);
       const ratio = parseReal('--threaded-overhead', o.threadedOverhead, 0, 10);
       const gain = parseReal('--inline-gain', o.inlineGain, 0.01, 100);
-      const cap = parseCaptureOptions({ ...(o.format !== undefined ? { format: o.format } : {}), ...(o.window !== undefined ? { window: o.window } : {}), strict: o.strict === true });
-      const timeline = await loadWithProgress(io, capture, { format: cap.format, strict: cap.strict, windowNs: cap.windowNs });
+      const timeline = await loadWithProgress(io, capture, parseLoadOptions(o));
       if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
       const result = replayTimeline(timeline, {
         models,
