@@ -193,10 +193,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
 
   // Windows-mode accumulators.
   const W = {
-    napiBusy: new Map<string, number>(),
-    napiPolls: new Map<string, number>(),
-    napiWork: new Map<string, number>(),
-    napiFull: new Map<string, number>(),
+    /** Per `cpu, dev, napi` key, this window's (busy ns, polls, work, full-budget polls): @napi's tuple. */
+    napi: new Map<string, [number, number, number, number]>(),
     rxBusy: new Float64Array(m),
     rxCount: new Float64Array(m),
     rxKs: new Float64Array(m),
@@ -205,7 +203,16 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
     /** Totals per map entry, as the script prints them. */
     totals: new Map<string, number[]>(),
   };
-  const bump = (map: Map<string, number>, k: string, v: number): void => void map.set(k, (map.get(k) ?? 0) + v);
+  /** One poll of `work` packets taking `busyNs`, for the windows maps. */
+  const windowPoll = (cpu: number, tn: { dev: string; napi: string }, busyNs: number, work: number): void => {
+    const key = `${cpu}, ${tn.dev}, ${signedPtr(tn.napi)}`;
+    let v = W.napi.get(key);
+    if (v === undefined) W.napi.set(key, (v = [0, 0, 0, 0]));
+    v[0] += busyNs;
+    v[1] += 1;
+    v[2] += work;
+    if (work === NAPI_BUDGET) v[3] += 1;
+  };
   const perCpu = (f: (p: number) => number[] | undefined): [string, number[]][] =>
     scenario.cpus.flatMap((cpu, p): [string, number[]][] => {
       const t = f(p);
@@ -217,9 +224,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
     // Format 2 windows maps (bpftrace-scripts/windows.bt.in): one tuple per key, totals since
     // the start, printed when they changed (as the wrappers' filter leaves them). @netrx's last
     // element is the script's guard (its last NET_RX exit): the window's end stands in for it.
-    const napiKeys = [...W.napiBusy.keys()];
     const maps: [string, [string, number[]][]][] = [
-      ['@napi', napiKeys.map((k) => [k, [W.napiBusy.get(k)!, W.napiPolls.get(k) ?? 0, W.napiWork.get(k) ?? 0, W.napiFull.get(k) ?? 0]])],
+      ['@napi', [...W.napi.entries()]],
       ['@netrx', perCpu((p) => (W.rxCount[p]! > 0 ? [W.rxBusy[p]!, W.rxCount[p]!, W.rxKs[p]!, origin + at] : undefined))],
       ['@crypt', perCpu((p) => (W.cryptCount[p]! > 0 ? [W.cryptBusy[p]!, W.cryptCount[p]!] : undefined))],
     ];
@@ -237,7 +243,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
         raw(`{"type": "map", "data": {"${name}": {${obj}}}}`);
       } else for (const [k, x] of entries) raw(`${name}[${k}]: (${x.map(Math.round).join(', ')})`);
     }
-    for (const v of [W.napiBusy, W.napiPolls, W.napiWork, W.napiFull]) v.clear();
+    W.napi.clear();
     for (const v of [W.rxBusy, W.rxCount, W.rxKs, W.cryptBusy, W.cryptCount]) v.fill(0);
     winStart = at;
   };
@@ -363,13 +369,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
           t += Math.max(1, Math.round(w * c.forwardNs));
           const tn = scenario.tunnels[i]!;
           E.push({ ts: t, ord: 2, text: `P ${origin + t} ${cpu} ${tn.napi} ${tn.dev} ${w} ${NAPI_BUDGET} ${ctxPid} ${ctxComm}` });
-          if (o.mode === 'windows') {
-            const key = `${cpu}, ${tn.dev}, ${signedPtr(tn.napi)}`;
-            bump(W.napiBusy, key, Math.max(1, Math.round(w * c.forwardNs)));
-            bump(W.napiPolls, key, 1);
-            bump(W.napiWork, key, w);
-            if (w === NAPI_BUDGET) bump(W.napiFull, key, 1);
-          }
+          if (o.mode === 'windows') windowPoll(cpu, tn, Math.max(1, Math.round(w * c.forwardNs)), w);
         }
         t += rxSlices[r]!;
         E.push({ ts: t, ord: 3, text: `SX ${origin + t} ${cpu} 3` });
@@ -388,13 +388,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
             w -= b;
             t += Math.max(1, Math.round(b * c.forwardNs));
             E.push({ ts: t, ord: 2, text: `P ${origin + t} ${cpu} ${tn.napi} ${tn.dev} ${b} ${NAPI_BUDGET} ${threadPid(i)} ${comm}` });
-            if (o.mode === 'windows') {
-              const key = `${cpu}, ${tn.dev}, ${signedPtr(tn.napi)}`;
-              bump(W.napiBusy, key, Math.max(1, Math.round(b * c.forwardNs)));
-              bump(W.napiPolls, key, 1);
-              bump(W.napiWork, key, b);
-              if (b === NAPI_BUDGET) bump(W.napiFull, key, 1);
-            }
+            if (o.mode === 'windows') windowPoll(cpu, tn, Math.max(1, Math.round(b * c.forwardNs)), b);
           }
           E.push({ ts: t, ord: 3, text: `SO ${origin + t} ${cpu} ${threadPid(i)} 1 ${comm}` });
         }
