@@ -47,39 +47,43 @@ const MAX_FIELDS = 8;
 type NapiField = 'busyNs' | 'polls' | 'work' | 'fullBudgetPolls';
 type CpuField = 'netRxBusyNs' | 'netRxCount' | 'ksoftirqdNetRxCount' | 'netTxBusyNs' | 'netTxCount' | 'cryptBusyNs' | 'cryptCount';
 
-/**
- * Windows-mode maps of format version 2 (bpftrace-scripts/windows.bt.in): one tuple per key,
- * each element filling a field; `null` marks an element the script keeps for itself (the last
- * softirq exit, its guard against a missed entry), read but not used. Keys as the scalar maps
- * below: [cpu, dev, napi] for @napi, [cpu] for the others. The values are totals since the
- * probes attached (the script never clears its maps); a window gets the difference from the
- * key's previous total, and a key not printed in a window did not change.
- */
-const NAPI_TUPLES: Record<string, readonly NapiField[]> = {
-  '@napi': ['busyNs', 'polls', 'work', 'fullBudgetPolls'],
-};
-const CPU_TUPLES: Record<string, readonly (CpuField | null)[]> = {
-  '@netrx': ['netRxBusyNs', 'netRxCount', 'ksoftirqdNetRxCount', null],
-  '@nettx': ['netTxBusyNs', 'netTxCount', null],
-  '@crypt': ['cryptBusyNs', 'cryptCount'],
-};
+/** How one windows-mode map fills the window events. */
+interface WindowMap<F> {
+  /** The event field each value fills, in order; `null`: an element the script keeps for itself. */
+  fields: readonly (F | null)[];
+  /** Format 2: one tuple of totals since the probes attached; format 1: one number, the window's own. */
+  totals: boolean;
+}
 
-/** Windows-mode maps of format version 1 (one map per counter, keyed [cpu, dev, napi]). */
-const NAPI_MAPS: Record<string, NapiField> = {
-  '@napi_busy': 'busyNs',
-  '@napi_polls': 'polls',
-  '@napi_work': 'work',
-  '@napi_full': 'fullBudgetPolls',
+/**
+ * Windows-mode maps keyed [cpu, dev, napi] (window_napi fields). Format 2
+ * (bpftrace-scripts/windows.bt.in) has one tuple per key, of totals since the probes attached
+ * (the script never clears its maps): a window gets the difference from the key's previous
+ * total, and a key not printed in a window did not change. Format 1 had one map per counter,
+ * zeroed each window.
+ */
+const NAPI_MAPS: Record<string, WindowMap<NapiField>> = {
+  '@napi': { fields: ['busyNs', 'polls', 'work', 'fullBudgetPolls'], totals: true },
+  '@napi_busy': { fields: ['busyNs'], totals: false },
+  '@napi_polls': { fields: ['polls'], totals: false },
+  '@napi_work': { fields: ['work'], totals: false },
+  '@napi_full': { fields: ['fullBudgetPolls'], totals: false },
 };
-/** Windows-mode maps of format version 1 keyed [cpu]. */
-const CPU_MAPS: Record<string, CpuField> = {
-  '@netrx_busy': 'netRxBusyNs',
-  '@netrx_count': 'netRxCount',
-  '@netrx_ksoftirqd': 'ksoftirqdNetRxCount',
-  '@nettx_busy': 'netTxBusyNs',
-  '@nettx_count': 'netTxCount',
-  '@crypt_busy': 'cryptBusyNs',
-  '@crypt_count': 'cryptCount',
+/**
+ * Windows-mode maps keyed [cpu] (window_cpu fields). The `null` elements are the script's
+ * guard, the last softirq exit (a boot-ns timestamp that may pass 2^53): read, not used.
+ */
+const CPU_MAPS: Record<string, WindowMap<CpuField>> = {
+  '@netrx': { fields: ['netRxBusyNs', 'netRxCount', 'ksoftirqdNetRxCount', null], totals: true },
+  '@nettx': { fields: ['netTxBusyNs', 'netTxCount', null], totals: true },
+  '@crypt': { fields: ['cryptBusyNs', 'cryptCount'], totals: true },
+  '@netrx_busy': { fields: ['netRxBusyNs'], totals: false },
+  '@netrx_count': { fields: ['netRxCount'], totals: false },
+  '@netrx_ksoftirqd': { fields: ['ksoftirqdNetRxCount'], totals: false },
+  '@nettx_busy': { fields: ['netTxBusyNs'], totals: false },
+  '@nettx_count': { fields: ['netTxCount'], totals: false },
+  '@crypt_busy': { fields: ['cryptBusyNs'], totals: false },
+  '@crypt_count': { fields: ['cryptCount'], totals: false },
 };
 
 /**
@@ -115,18 +119,15 @@ export class WindowAccumulator {
    */
   entry(name: string, keys: string[], value: number | readonly number[], line: number): string | undefined {
     if (this.ts === undefined) return `map ${name} outside a window (no WIN marker before it)`;
-    const nt = NAPI_TUPLES[name];
-    const ct = nt === undefined ? CPU_TUPLES[name] : undefined;
-    const nf = nt === undefined && ct === undefined ? NAPI_MAPS[name] : undefined;
-    const cf = nt === undefined && ct === undefined && nf === undefined ? CPU_MAPS[name] : undefined;
-    if (nt === undefined && ct === undefined && nf === undefined && cf === undefined) return `unknown map ${name.slice(0, 40)}`;
-    const fields = nt ?? ct;
-    if (fields !== undefined) {
+    const napiMap = NAPI_MAPS[name];
+    const map: WindowMap<NapiField | CpuField> | undefined = napiMap ?? CPU_MAPS[name];
+    if (map === undefined) return `unknown map ${name.slice(0, 40)}`;
+    const fields = map.fields;
+    if (map.totals) {
       if (typeof value === 'number') return `map ${name} needs a tuple of ${fields.length} values, got one number`;
       if (value.length !== fields.length) return `map ${name} needs a tuple of ${fields.length} values, got ${value.length}`;
       for (let i = 0; i < fields.length; i++) {
         const v = value[i]!;
-        // The guard element (null) is a boot-ns timestamp: it may pass 2^53, and is not used.
         if (fields[i] !== null ? !Number.isSafeInteger(v) || v < 0 : !(v >= 0)) return `map ${name} value ${i + 1} is not a non-negative integer`;
       }
     } else if (typeof value !== 'number') {
@@ -134,33 +135,34 @@ export class WindowAccumulator {
     } else if (!Number.isSafeInteger(value) || value < 0) {
       return `map ${name} value is not a non-negative integer`;
     }
-    const want = nt !== undefined || nf !== undefined ? 3 : 1;
+    const want = napiMap !== undefined ? 3 : 1;
     if (keys.length !== want) return `map ${name} needs ${want} key(s), got ${keys.length}`;
     const cpu = parseIntAt(keys[0]!, 0, keys[0]!.length);
     if (!(cpu >= 0)) return `map ${name}: CPU key "${keys[0]!.slice(0, 20)}" is not an integer`;
     if (!this.ctx.cpuAllowed(cpu, line)) return '';
-    let napi: string | undefined;
-    let dev: string | undefined;
-    if (nt !== undefined || nf !== undefined) {
-      napi = this.ctx.pointer(keys[2]!);
-      if (napi === undefined) return `map ${name}: napi key "${keys[2]!.slice(0, 30)}" is not a pointer`;
+    let napi = '';
+    let dev = '';
+    if (napiMap !== undefined) {
+      const p = this.ctx.pointer(keys[2]!);
+      if (p === undefined) return `map ${name}: napi key "${keys[2]!.slice(0, 30)}" is not a pointer`;
+      napi = p;
       dev = this.ctx.intern(keys[1]!);
     }
-    if (fields !== undefined) {
+    let add = typeof value === 'number' ? [value] : value;
+    if (map.totals) {
       // Totals -> this window's increments.
-      const id = `${name} ${cpu} ${dev ?? ''} ${napi ?? ''}`;
+      const id = `${name} ${cpu} ${dev} ${napi}`;
       const prev = this.totals.get(id);
-      const tuple = value as readonly number[];
       const delta: number[] = [];
       for (let i = 0; i < fields.length; i++) {
-        const d = fields[i] === null ? 0 : tuple[i]! - (prev?.[i] ?? 0);
-        if (d < 0) return `map ${name}[${keys.join(', ').slice(0, 60)}] value ${i + 1} went down from ${prev![i]} to ${tuple[i]} (totals never decrease)`;
+        const d = fields[i] === null ? 0 : add[i]! - (prev?.[i] ?? 0);
+        if (d < 0) return `map ${name}[${keys.join(', ').slice(0, 60)}] value ${i + 1} went down from ${prev![i]} to ${add[i]} (totals never decrease)`;
         delta.push(d);
       }
-      this.totals.set(id, tuple);
-      value = delta;
+      this.totals.set(id, add);
+      add = delta;
     }
-    if (napi !== undefined && dev !== undefined) {
+    if (napiMap !== undefined) {
       const k = `${cpu} ${dev} ${napi}`;
       let ev = this.napis.get(k);
       if (ev === undefined) {
@@ -168,18 +170,14 @@ export class WindowAccumulator {
         ev = { kind: 'window_napi', ts: this.ts, intervalNs: this.intervalNs, cpu, napi, dev, busyNs: 0, polls: 0, work: 0, fullBudgetPolls: 0 };
         this.napis.set(k, ev);
       }
-      if (nt !== undefined) for (let i = 0; i < nt.length; i++) ev[nt[i]!] += (value as readonly number[])[i]!;
-      else ev[nf!] += value as number;
+      napiMap.fields.forEach((f, i) => {
+        if (f !== null) ev[f] += add[i]!;
+      });
     } else {
       const ev = this.cpuEvent(cpu);
-      if (ct !== undefined) {
-        for (let i = 0; i < ct.length; i++) {
-          const f = ct[i];
-          if (f != null) ev[f] += (value as readonly number[])[i]!;
-        }
-      } else {
-        ev[cf!] += value as number;
-      }
+      CPU_MAPS[name]!.fields.forEach((f, i) => {
+        if (f !== null) ev[f] += add[i]!;
+      });
     }
     return undefined;
   }
