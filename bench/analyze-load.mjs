@@ -12,13 +12,12 @@
 // under `/usr/bin/time` (max RSS, wall, user, system), or, without it, under a small Node
 // wrapper that reads process.resourceUsage() at exit. The JSON report is parsed and its
 // `capture.events` must equal the number of events written (nothing dropped).
-//
-// Self-contained on purpose: the generator follows bench/import-speed.mjs's approach but does
-// not import from it.
+// The captures come from bench/gen-capture.mjs, the generator of bench/import-speed.mjs too.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CPUS, NAPIS, generate } from './gen-capture.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -37,169 +36,6 @@ const sizes = argVal('--sizes', '1,5,20')
 const repeat = Math.max(1, Number(argVal('--repeat', '2')));
 const regen = args.includes('--regen');
 const keep = args.includes('--keep');
-
-// ---------------------------------------------------------------- generator
-const CPUS = 4;
-const NAPIS = 6;
-/** The last tunnel's device runs threaded NAPI (its polls in napi/wg5-0). */
-const THREADED = NAPIS - 1;
-const ORIGIN = 2386077000000; // boot ns at the capture start (13 digits: exact as a number)
-/** One CPU's perf buffer drained per 5 ms of its events: ordered within a CPU, not across CPUs. */
-const CHUNK_NS = 5_000_000;
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const hex = (n) => '0x' + n.toString(16).padStart(16, '0');
-const napiPtr = (i) => hex(0xffff888627c2d000 + i * 0x1000);
-const workPtr = (dev, cpu) => hex(0xffff888612340000 + dev * 0x100 + cpu * 8);
-
-/**
- * One CPU's events, as bpftrace-text lines with their relative time. Per cycle: maybe a NET_TX
- * softirq; a NET_RX softirq (15% in ksoftirqd) that queues decrypt work on wg-crypt-<dev> and
- * polls the tunnels homed on this CPU (40% of polls use the whole budget of 64: full-budget
- * chains); a decrypt work item run by a kworker; for the threaded tunnel a run of its kthread
- * (SI/P.../SO). Tunnels move to another CPU now and then, so NAPIs are seen on several CPUs.
- */
-function* cpuEvents(cpu, seed) {
-  const r = rng(seed);
-  let t = 1000 + Math.floor(r() * 20000);
-  const home = Array.from({ length: NAPIS }, (_, i) => i % CPUS);
-  const swapper = `swapper/${cpu}`;
-  const ksoftirqd = `ksoftirqd/${cpu}`;
-  for (;;) {
-    t += 5000 + Math.floor(r() * 60000);
-    if (r() < 0.0005) home[Math.floor(r() * NAPIS)] = Math.floor(r() * CPUS);
-    if (r() < 0.1) {
-      yield [t, `SE ${t + ORIGIN} ${cpu} 2 0 ${swapper}`];
-      t += 1000 + Math.floor(r() * 2000);
-      yield [t, `SX ${t + ORIGIN} ${cpu} 2`];
-    }
-    const ks = r() < 0.15;
-    const comm = ks ? ksoftirqd : swapper;
-    const pid = ks ? 10 + cpu * 7 : 0;
-    t += 500;
-    yield [t, `SE ${t + ORIGIN} ${cpu} 3 ${pid} ${comm}`];
-    const q = 1 + (r() < 0.5 ? 1 : 0);
-    for (let i = 0; i < q; i++) {
-      t += 300 + Math.floor(r() * 700);
-      const dev = Math.floor(r() * NAPIS);
-      const target = Math.floor(r() * CPUS);
-      yield [t, `WQ ${t + ORIGIN} ${cpu} ${workPtr(dev, target)} wg_packet_decrypt_worker wg-crypt-wg${dev} ${target} ${target}`];
-    }
-    for (let n = 0; n < NAPIS; n++) {
-      if (n === THREADED || home[n] !== cpu || r() < 0.3) continue;
-      t += 3000 + Math.floor(r() * 17000);
-      const work = r() < 0.4 ? 64 : 1 + Math.floor(r() * 63);
-      yield [t, `P ${t + ORIGIN} ${cpu} ${napiPtr(n)} wg${n} ${work} 64 ${pid} ${comm}`];
-    }
-    t += 500;
-    yield [t, `SX ${t + ORIGIN} ${cpu} 3`];
-    if (r() < 0.7) {
-      const dev = Math.floor(r() * NAPIS);
-      t += 1000 + Math.floor(r() * 5000);
-      yield [t, `WS ${t + ORIGIN} ${cpu} ${workPtr(dev, cpu)} wg_packet_decrypt_worker`];
-      t += 5000 + Math.floor(r() * 25000);
-      yield [t, `WE ${t + ORIGIN} ${cpu} ${workPtr(dev, cpu)} wg_packet_decrypt_worker`];
-    }
-    if (home[THREADED] === cpu && r() < 0.5) {
-      const tc = `napi/wg${THREADED}-0`;
-      t += 1000;
-      yield [t, `SI ${t + ORIGIN} ${cpu} 900 ${tc}`];
-      const polls = 1 + Math.floor(r() * 3);
-      for (let i = 0; i < polls; i++) {
-        t += 3000 + Math.floor(r() * 10000);
-        yield [t, `P ${t + ORIGIN} ${cpu} ${napiPtr(THREADED)} wg${THREADED} ${r() < 0.5 ? 64 : 7} 64 900 ${tc}`];
-      }
-      t += 500;
-      yield [t, `SO ${t + ORIGIN} ${cpu} 900 1 ${tc}`];
-    }
-  }
-}
-
-/** Buffered writer: at most ~4 MiB of text in memory, whatever the capture's size. */
-class Out {
-  constructor(path) {
-    this.fd = openSync(path, 'w');
-    this.buf = [];
-    this.size = 0;
-  }
-  line(s) {
-    this.buf.push(s);
-    this.size += s.length + 1;
-    if (this.size > 1 << 22) this.flush();
-  }
-  flush() {
-    writeSync(this.fd, this.buf.join('\n') + '\n');
-    this.buf = [];
-    this.size = 0;
-  }
-  close() {
-    if (this.buf.length > 0) this.flush();
-    closeSync(this.fd);
-  }
-}
-
-/** Writes a capture of exactly `n` events to `path`; returns the count and the capture's length. */
-function generate(n, path) {
-  const out = new Out(path);
-  const cpuList = `0-${CPUS - 1}`;
-  const head = [
-    '#@wgtrace-capture 1',
-    '#@tool_version 0.1.0',
-    '#@hostname bench-gw',
-    '#@kernel 6.18.44',
-    '#@bpftrace bpftrace v0.17.0',
-    `#@cpus ${cpuList}`,
-    '#@mode events',
-    '#@devices_glob wg*',
-    '#@wrapper wgtrace',
-    '#@output_format text',
-    '#@start_wall 2026-11-26T03:00:00Z',
-    `#@start_boot_ns ${ORIGIN}`,
-    ...Array.from({ length: NAPIS }, (_, i) => `#@dev name=wg${i} kind=wireguard threaded=${i === THREADED ? 1 : 0} rx_queues=1 irqs=- inline_en=- driver=wireguard`),
-    'Attaching 12 probes...',
-    `#@probes_start_boot_ns ${ORIGIN + 500}`,
-  ];
-  for (const l of head) out.line(l);
-  const gens = Array.from({ length: CPUS }, (_, c) => cpuEvents(c, 1234 + c));
-  const pending = Array.from({ length: CPUS }, () => undefined);
-  let written = 0;
-  let chunkEnd = CHUNK_NS;
-  outer: for (;;) {
-    // One round: each CPU's buffer drained in turn, rotating which CPU goes first.
-    for (let k = 0; k < CPUS; k++) {
-      const c = (k + chunkEnd / CHUNK_NS) % CPUS;
-      for (;;) {
-        const e = pending[c] ?? gens[c].next().value;
-        pending[c] = undefined;
-        if (e[0] >= chunkEnd) {
-          pending[c] = e;
-          break;
-        }
-        out.line(e[1]);
-        if (++written >= n) break outer;
-      }
-    }
-    chunkEnd += CHUNK_NS;
-  }
-  const end = chunkEnd + 1_000_000;
-  out.line(`#@probes_stop_boot_ns ${ORIGIN + end - 500}`);
-  out.line('#@recursion_misses 0');
-  out.line('#@end_wall 2026-11-26T03:10:00Z');
-  out.line(`#@end_boot_ns ${ORIGIN + end}`);
-  out.line('#@status complete');
-  out.close();
-  return { events: written, durationNs: end };
-}
 
 // ---------------------------------------------------------------- one measured run
 const haveTime = existsSync('/usr/bin/time');
@@ -273,7 +109,7 @@ for (const m of sizes) {
   }
   rmSync(meta, { force: true });
   const t0 = Date.now();
-  const g = generate(n, path);
+  const g = await generate(n, [['bpftrace-text', path]]);
   const bytes = statSync(path).size;
   writeFileSync(meta, JSON.stringify({ ...g, bytes }) + '\n');
   captures.set(m, { path, ...g, bytes });
