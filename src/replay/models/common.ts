@@ -66,6 +66,25 @@ export function emptyProblem(inp: ModelInput): CoreProblem {
   };
 }
 
+/**
+ * The problem of polls placed on cores (`place[i]`: the core that polls tunnel i), as the
+ * stock and threaded models share it: decryption spread over every core (plus, threaded, a
+ * wake-up cost of `wakeRatio` times the per-packet work), receive on the tunnel's RSS core,
+ * forwarding on its poll's core; `lost` (per core) taken off the capacities.
+ */
+export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array): CoreProblem {
+  const m = inp.cpus.length;
+  const pb = emptyProblem(inp);
+  inp.tunnels.forEach((t, i) => {
+    const wake = wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs);
+    pb.shared[i] = (t.decryptNs + wake) / m / 1e9;
+    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
+    if (t.forwardNs > 0) pb.extras[place[i]!]!.push([i, t.forwardNs / 1e9]);
+  });
+  if (lost) for (let p = 0; p < m; p++) pb.capacity[p] = Math.max(0, pb.capacity[p]! - lost[p]!);
+  return pb;
+}
+
 export function demandsOf(inp: ModelInput): Float64Array {
   return Float64Array.from(inp.tunnels, (t) => t.demandPps);
 }

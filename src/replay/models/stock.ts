@@ -1,7 +1,7 @@
 import type { CoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, emptyProblem, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, hasCollision, placedPollProblem, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Stock WireGuard with softirq NAPI: a state machine in time steps.
@@ -41,14 +41,7 @@ export interface StockParams {
 }
 
 export function stockProblem(inp: ModelInput, poll: ArrayLike<number>): CoreProblem {
-  const m = inp.cpus.length;
-  const pb = emptyProblem(inp);
-  inp.tunnels.forEach((t, i) => {
-    pb.shared[i] = t.decryptNs / m / 1e9;
-    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
-    if (t.forwardNs > 0) pb.extras[poll[i]!]!.push([i, t.forwardNs / 1e9]);
-  });
-  return pb;
+  return placedPollProblem(inp, poll);
 }
 
 /**

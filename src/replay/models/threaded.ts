@@ -1,7 +1,7 @@
 import type { CoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, emptyProblem, hasCollision, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, hasCollision, placedPollProblem, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Threaded NAPI (/sys/class/net/<dev>/threaded = 1; net/core/dev.c: napi_threaded_poll): each
@@ -32,16 +32,7 @@ const STEADY_INTERVALS = 3;
 const MIN_IMBALANCE = 0.02;
 
 export function threadedProblem(inp: ModelInput, thread: ArrayLike<number>, ratio: number, lost?: Float64Array): CoreProblem {
-  const m = inp.cpus.length;
-  const pb = emptyProblem(inp);
-  inp.tunnels.forEach((t, i) => {
-    const wake = ratio * (t.rxNs + t.decryptNs + t.forwardNs);
-    pb.shared[i] = (t.decryptNs + wake) / m / 1e9;
-    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
-    if (t.forwardNs > 0) pb.extras[thread[i]!]!.push([i, t.forwardNs / 1e9]);
-  });
-  if (lost) for (let p = 0; p < m; p++) pb.capacity[p] = Math.max(0, pb.capacity[p]! - lost[p]!);
-  return pb;
+  return placedPollProblem(inp, thread, ratio, lost);
 }
 
 /** The threaded state machine, one step at a time; balancing happens every `balanceEvery` steps. */
