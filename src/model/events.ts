@@ -122,6 +122,19 @@ export interface SchedMigrateEvent {
 }
 
 /**
+ * sched:sched_switch to or from the core's idle task (pid 0, `swapper/N`; kernel/sched/core.c:
+ * __schedule). `idle` true: the core went idle (next_pid == 0, events mode `IE`); false: it left
+ * idle (prev_pid == 0, `IX`). The time between is the core's idle time, which is what `mpstat`
+ * and /proc/stat call idle; everything else is the core's busy time (issue 11).
+ */
+export interface CoreIdleEvent {
+  kind: 'core_idle';
+  ts: Ns;
+  cpu: number;
+  idle: boolean;
+}
+
+/**
  * A window of the in-kernel aggregation (windows mode): per (cpu, napi) over
  * [ts - intervalNs, ts).
  */
@@ -152,6 +165,11 @@ export interface WindowCpuEvent {
   cryptCount: number;
   /** NET_RX softirqs that ran in ksoftirqd/N rather than on irq exit. */
   ksoftirqdNetRxCount: number;
+  /**
+   * Time the core spent in its idle task within the window (capture format 3, `@idle`), when
+   * the capture records it; absent in older captures.
+   */
+  idleNs?: number;
 }
 
 /** bpftrace's "Lost N events" (or its JSON lost_events record); `ts` when known. */
@@ -173,6 +191,7 @@ export type TraceEvent =
   | SchedSwitchOutEvent
   | SchedSwitchInEvent
   | SchedMigrateEvent
+  | CoreIdleEvent
   | WindowNapiEvent
   | WindowCpuEvent
   | LostEventsEvent;
