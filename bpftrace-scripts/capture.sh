@@ -3,7 +3,7 @@
 #
 #   capture.sh [--mode events|windows] [--duration SECONDS] [--devices GLOB] [--interval MS]
 #              [-o PATH] [--force] [--format text|json] [--netns NAME]... [--with-raise]
-#              [--max-tunnels N] [--print-script]
+#              [--max-tunnels N] [--bpftrace PATH] [--print-script]
 #
 # Writes docs/capture-format.md: header, bpftrace's output, counters, trailer. The capture is
 # written to PATH.partial and renamed to PATH only when bpftrace ended cleanly (duration over,
@@ -23,7 +23,7 @@
 set -u
 
 VERSION=0.1.0
-FORMAT_VERSION=2
+FORMAT_VERSION=3
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -r "$HERE/../package.json" ]; then
   v=$(sed -n 's/^  "version": "\([^"]*\)".*/\1/p' "$HERE/../package.json" | head -n 1)
@@ -141,6 +141,7 @@ while [ $# -gt 0 ]; do
     --netns) [ $# -ge 2 ] || usage; NETNS="$NETNS $2"; shift 2 ;;
     --print-script) PRINT_SCRIPT=1; shift ;;
     --with-raise) GEN_EXTRA="$GEN_EXTRA --with-raise"; shift ;;
+    --bpftrace) [ $# -ge 2 ] || usage; BPFTRACE=$2; shift 2 ;;
     --max-tunnels) [ $# -ge 2 ] || usage; isnum "$2" || die "--max-tunnels must be a whole number" 64; GEN_EXTRA="$GEN_EXTRA --max-tunnels $2"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "capture.sh: unknown option $1" >&2; usage ;;
@@ -152,6 +153,9 @@ case "$FMT" in text|json) ;; *) die "--format must be text or json" 64 ;; esac
 isnum "$DURATION" || die "--duration must be a whole number of seconds (0: until Ctrl-C)" 64
 isnum "$INTERVAL" && [ "$INTERVAL" -ge 1 ] || die "--interval must be a whole number of ms >= 1" 64
 
+# The generator asks this bpftrace for its version (gen-script.sh).
+WGTRACE_BPFTRACE=$BPFTRACE
+export WGTRACE_BPFTRACE
 CPUS_LIST=$(cat /sys/devices/system/cpu/online 2>/dev/null || echo 0)
 NCPUS=$(getconf _NPROCESSORS_CONF 2>/dev/null || echo 1)
 GEN="$HERE/gen-script.sh"
@@ -267,7 +271,7 @@ if [ "$MODE" = windows ]; then
   else
     # JSON: only the state maps printed at exit are dropped (unchanged totals stay; the
     # importer takes differences either way).
-    (trap '' INT TERM HUP; exec awk '!/"data": \{"@(rx_t|tx_t|poll_t|crypt_t|win_t)"/ { print; fflush() }') < "$TMPD/out" >> "$PARTIAL" &
+    (trap '' INT TERM HUP; exec awk '!/"data": \{"@(rx_t|tx_t|poll_t|crypt_t|win_t|t0)"/ { print; fflush() }') < "$TMPD/out" >> "$PARTIAL" &
   fi
   FILTER_PID=$!
   BT_OUT="$TMPD/out"

@@ -123,6 +123,16 @@ if [ "$PRINT_ENV" = 1 ]; then
   exit 0
 fi
 
+# delete() returns a value from bpftrace 0.24 (PR #4186 "Add return value to delete"), and
+# discarding it is warned about on every run ("WARNING: Return value discarded", PR #4191/#4836);
+# before 0.24 a delete() inside an assignment does not compile. So: an assignment from 0.24 on.
+if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 24 ]; then DEL='$_del = delete'; else DEL='delete'; fi
+# bpftrace 0.27's own standard library (stdlib/meta.bt) holds messages longer than 16 bytes and
+# refuses to compile under a smaller max_strlen ("String is too long (over 16 bytes)"). The
+# windows script's strings are all fixed char[16] arrays on 0.20+ (DEV_READ below), so a longer
+# max_strlen costs it nothing there.
+if [ "$MODERN" = 1 ] && [ "$STRLEN" -lt 80 ]; then STRLEN=80; fi
+
 if [ "$MODERN" = 1 ]; then
   A='args.'
   CONFIG="config = { max_map_keys = $MAP_KEYS; max_strlen = $STRLEN }"
@@ -160,6 +170,21 @@ set +f
 [ -n "$NAPI_ALL$NAPI_MATCH" ] || die "--devices: no pattern"
 [ -z "$NAPI_ALL" ] || NAPI_MATCH=1
 
+# The polled device's name (include/trace/events/napi.h: napi_poll's dev_name is
+# `napi->dev ? napi->dev->name : NO_DEV`, NO_DEV being "(no_device)", the per-CPU backlog).
+# bpftrace 0.17 reads the __data_loc string with str(args->dev_name). bpftrace 0.23 reads it at
+# the wrong offset and gets an empty string (codegen used i32 instead of i8 as the GEP type after
+# "codegen: use preserve_static_offset intrinsic"; bpftrace PR #4238 "codegen: Fix __data_loc
+# reads"), so every poll would fail the device filter. From 0.20 on, with kernel BTF, the name is
+# read from the struct instead (args.napi is a typed `struct napi_struct *` through BTF): the
+# same string the tracepoint copies, on every version from 0.20 to 0.27, with or without that bug.
+# Without BTF (WGTRACE_BTF overrides the path, for tests) the __data_loc read stays.
+BTF=${WGTRACE_BTF:-/sys/kernel/btf/vmlinux}
+if [ "$MODERN" = 1 ] && [ -r "$BTF" ]; then
+  DEV_READ="\$dev = ${A}napi->dev->name; if (${A}napi->dev == 0) { \$dev = \"(no_device)\"; }"
+else
+  DEV_READ="\$dev = str(${A}dev_name);"
+fi
 fmt() { cat "$TRACEFS/events/$1/format" 2>/dev/null || true; }
 if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
   MIGRATE_COMM="str(${A}comm)"
@@ -195,8 +220,8 @@ for f in $FUNCS; do
 done
 if [ -n "$WG_FUNC_PRED" ]; then
   WG=1
-  WGK_PREV=" || @wgk[(uint64)${A}prev_pid]"
-  WGK_NEXT=" || @wgk[(uint64)${A}next_pid]"
+  WGK_PREV=" || @wgk[(uint64)\$prev_pid]"
+  WGK_NEXT=" || @wgk[(uint64)\$next_pid]"
 else
   WG=0
   WGK_PREV=
@@ -229,4 +254,6 @@ sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{WGK_NEXT}}|$(esc "$WGK_NEXT")|g" \
   -e "s|{{INTERVAL_MS}}|$INTERVAL_MS|g" \
   -e "s|{{DURATION_S}}|$DURATION_S|g" \
+  -e "s|{{DEL}}|$(esc "$DEL")|g" \
+  -e "s|{{DEV_READ}}|$(esc "$DEV_READ")|g" \
   -e "s|{{A}}|$(esc "$A")|g"

@@ -17,7 +17,7 @@ import { WindowsFilter } from './windows-filter.js';
  * before` block is written right after the start mark.
  */
 
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Free space required before probes are attached (capture.sh: MIN_FREE_KB). */
 export const MIN_FREE_BYTES = 1024 * 1024;
 /**

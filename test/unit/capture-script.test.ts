@@ -14,7 +14,7 @@ afterAll(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-function fakeKernel(opts: { dataLocComm: boolean; wqName: boolean; wg: boolean }): Record<string, string> {
+function fakeKernel(opts: { dataLocComm: boolean; wqName: boolean; wg: boolean; btf?: boolean }): Record<string, string> {
   const d = mkdtempSync(join(tmpdir(), 'wgtrace-gen-'));
   made.push(d);
   const fmt = (tp: string, body: string): void => {
@@ -28,10 +28,11 @@ function fakeKernel(opts: { dataLocComm: boolean; wqName: boolean; wg: boolean }
     ? 'ffffffffc0a01230 t wg_packet_decrypt_worker\t[wireguard]\nffffffffc0a04560 t wg_packet_encrypt_worker\t[wireguard]\nffffffffc0a07890 t wg_packet_tx_worker\t[wireguard]\n'
     : 'ffffffff81000000 T _stext\n';
   writeFileSync(join(d, 'kallsyms'), ksyms);
-  return { WGTRACE_TRACEFS: d, WGTRACE_KALLSYMS: join(d, 'kallsyms') };
+  if (opts.btf) writeFileSync(join(d, 'vmlinux'), 'BTF');
+  return { WGTRACE_TRACEFS: d, WGTRACE_KALLSYMS: join(d, 'kallsyms'), WGTRACE_BTF: join(d, 'vmlinux') };
 }
 
-const k618 = fakeKernel({ dataLocComm: true, wqName: true, wg: true });
+const k618 = fakeKernel({ dataLocComm: true, wqName: true, wg: true, btf: true });
 const kOld = fakeKernel({ dataLocComm: false, wqName: false, wg: false });
 /** The program without its // comments (which quote code). */
 const code = (s: string): string => s.replace(/\/\/.*$/gm, '');
@@ -46,7 +47,7 @@ describe('gen-script.sh', () => {
     expect(s).toContain('$dev = str(args->dev_name);');
     expect(s).toContain('strncmp(str(args->comm), "napi/", 5) == 0');
     expect(s).toContain('(uint64)args->function == (uint64)0xffffffffc0a01230');
-    expect(s).toContain('@wgk[(uint64)args->prev_pid]');
+    expect(s).toContain('@wgk[(uint64)$prev_pid]');
     expect(s).toContain('str(args->workqueue)');
     expect(s).not.toMatch(/args\./);
     expect(s).not.toMatch(/^config =/m);
@@ -59,12 +60,55 @@ describe('gen-script.sh', () => {
 
   it('0.23 on an old kernel: args., config block, char[16] comm, no wg probes without the module', () => {
     const s = generateScript({ ...base, bpftraceVersion: '0.23', env: kOld });
-    expect(s).toMatch(/^config = \{ max_map_keys = 4096; max_strlen = 32 \}$/m);
+    // 0.27's own stdlib needs max_strlen > 16 (gen-script.sh); the same from 0.20 on.
+    expect(s).toMatch(/^config = \{ max_map_keys = 4096; max_strlen = 80 \}$/m);
+    // No BTF: the __data_loc read (the 0.23 offset bug is then not avoidable).
+    expect(s).toContain('$dev = str(args.dev_name);');
     expect(s).toContain('strncmp(args.comm, "napi/", 5) == 0');
     expect(s).not.toMatch(/args->/);
     expect(code(s)).not.toMatch(/tracepoint:workqueue|@wgk\[/);
     // Config comes from the block, not from 0.17's environment variables.
     expect(scriptEnv({ ...base, bpftraceVersion: '0.23', env: kOld })).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024' });
+  });
+
+  it('0.20+ with kernel BTF: the device name from args.napi->dev (0.23 reads __data_loc at the wrong offset)', () => {
+    for (const v of ['0.20', '0.23', '0.27']) {
+      for (const mode of ['events', 'windows'] as const) {
+        const s = generateScript({ ...base, mode, bpftraceVersion: v });
+        expect(code(s)).not.toContain('dev_name');
+        expect(s).toContain('$dev = args.napi->dev->name; if (args.napi->dev == 0) { $dev = "(no_device)"; }');
+      }
+    }
+  });
+
+  it('delete() is an assignment from 0.24 (it returns a value there; discarding it is warned about), a statement before', () => {
+    for (const [v, del] of [['0.17', /^\s+delete\(@wgk\[tid\]\);$/m], ['0.23', /^\s+delete\(@wgk\[tid\]\);$/m], ['0.24', /^\s+\$_del = delete\(@wgk\[tid\]\);$/m], ['0.27', /^\s+\$_del = delete\(@wgk\[tid\]\);$/m]] as const) {
+      expect(generateScript({ ...base, bpftraceVersion: v }), v).toMatch(del);
+    }
+  });
+
+  it('windows mode: every tuple map typed in BEGIN by a zero it deletes (0.27 types a map from its first use), no nested ternary (0.23 crashes)', () => {
+    for (const v of ['0.17', '0.23', '0.27']) {
+      const s = code(generateScript({ ...base, mode: 'windows', bpftraceVersion: v }));
+      const begin = s.slice(s.indexOf('BEGIN'), s.indexOf('tracepoint:'));
+      for (const m of ['netrx', 'nettx', 'rx_t', 'tx_t', 'poll_t', 'idle', 'crypt', 'napi']) {
+        expect(begin, `${v} @${m}`).toMatch(new RegExp(`@${m}\\[cpu[^\\]]*\\] = `));
+        expect(begin, `${v} @${m}`).toMatch(new RegExp(`delete\\(@${m}\\[cpu`));
+      }
+      expect(s).not.toMatch(/\?[^;\n]*\?/);
+    }
+  });
+
+  it('idle time: one sched_switch program records switches to and from pid 0 (events IE/IX, windows @idle)', () => {
+    for (const v of ['0.17', '0.27']) {
+      const ev = code(generateScript({ ...base, bpftraceVersion: v }));
+      expect(ev.match(/^tracepoint:sched:sched_switch$/gm)?.length).toBe(1);
+      expect(ev).toContain('printf("IE %llu %u\\n", $now, cpu);');
+      expect(ev).toContain('printf("IX %llu %u\\n", $now, cpu);');
+      const win = code(generateScript({ ...base, mode: 'windows', bpftraceVersion: v }));
+      expect(win.match(/^tracepoint:sched:sched_switch$/gm)?.length).toBe(1);
+      expect(win.match(/^  print\(@idle\);$/gm)?.length).toBe(2);
+    }
   });
 
   it('0.19 still gets args-> and environment variables (the config block came in 0.20)', () => {
@@ -95,7 +139,7 @@ describe('gen-script.sh', () => {
     const s = generateScript({ ...base, mode: 'windows', intervalMs: 25, durationS: 0 });
     expect(s).toMatch(/interval:ms:25/);
     expect(s).not.toMatch(/interval:s:/); // --duration 0: until a signal
-    for (const m of ['napi', 'netrx', 'nettx', 'crypt']) {
+    for (const m of ['napi', 'netrx', 'nettx', 'crypt', 'idle']) {
       expect(s.match(new RegExp(`^  print\\(@${m}\\);$`, 'gm'))?.length, m).toBe(2); // each window and END
     }
     expect(code(s)).not.toMatch(/\bzero\(/);
