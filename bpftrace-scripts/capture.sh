@@ -113,6 +113,31 @@ list_devices() {
   done
 }
 
+# Every network namespace's devices, not only this one's: a tunnel's device may live in a
+# namespace of its own (a container, a VRF-like setup), and its napi_poll events name the device
+# without the namespace. Named namespaces (/run/netns, `ip netns`) by name, any other one held by
+# a process as `pid<PID>`, each once (by inode). sysfs shows the devices of the namespace it was
+# mounted in, so each listing runs in a private mount namespace with sysfs mounted anew there
+# (what `ip netns exec` does): nothing of the gateway's mounts changes.
+list_ns_devices() { # nsfile label
+  if command -v nsenter >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1; then
+    nsenter --net="$1" -- unshare --mount --propagation private -- sh -c 'mount -t sysfs sysfs /sys 2>/dev/null && exec sh "$0" --list-devices "$1"' "$0" "$2" 2>/dev/null \
+      || echo "#@warning cannot list devices of netns $2"
+  else
+    echo "#@warning cannot list devices of netns $2 (nsenter and unshare, util-linux, are needed)"
+  fi
+}
+list_all_devices() {
+  list_devices ""
+  self=$(stat -L -c %i /proc/self/ns/net 2>/dev/null)
+  # One `ls` for all processes (a fork per process would take seconds on a busy gateway).
+  { ls -l /run/netns/ 2>/dev/null | awk 'NF >= 9 { print "/run/netns/" $NF }' | while read -r f; do echo "$(stat -L -c %i "$f" 2>/dev/null) $f ${f##*/}"; done
+    ls -l /proc/[0-9]*/ns/net 2>/dev/null | awk '$(NF-1) == "->" { l = $NF; gsub(/[^0-9]/, "", l); p = $(NF-2); split(p, a, "/"); print l, p, "pid" a[3] }'
+  } | awk -v self="$self" '$1 != "" && $1 != self && !seen[$1]++ { print $2, $3 }' | while read -r f label; do
+    list_ns_devices "$f" "$label"
+  done
+}
+
 # `#@counters <label> boot_ns=N` then /proc/softirqs rows, softnet_stat rows (keyed by the CPU id
 # in column 13, not the row number: net/core/net-procfs.c: softnet_seq_show), /proc/stat cpuN.
 counters() {
@@ -126,6 +151,7 @@ counters() {
 # Internal entry points (used across network namespaces and by tests).
 case "${1-}" in
   --list-devices) list_devices "${2-}"; exit 0 ;;
+  --list-all-devices) list_all_devices; exit 0 ;;
   --counters) counters "${2:-before}"; exit 0 ;;
 esac
 
@@ -170,7 +196,7 @@ missing=
 [ "$(id -u)" = 0 ] || missing="$missing
   - root (bpftrace loads BPF programs: run with sudo)"
 command -v "$BPFTRACE" >/dev/null 2>&1 || missing="$missing
-  - bpftrace (Debian/Ubuntu: apt-get install bpftrace)"
+  - bpftrace (Debian/Ubuntu: apt-get install bpftrace; or --bpftrace PATH)"
 TRACEFS=/sys/kernel/tracing
 if [ ! -d "$TRACEFS/events" ] && [ "$(id -u)" = 0 ]; then
   mount -t tracefs nodev "$TRACEFS" 2>/dev/null || true
@@ -237,10 +263,8 @@ WG_FUNCS=$(grep -c 'function == (uint64)0x' "$SCRIPT" 2>/dev/null || true)
   echo "#@wg_functions_matched ${WG_FUNCS:-0}"
   echo "#@start_wall $(wall_now)"
   echo "#@start_boot_ns $(now_boot_ns)"
-  list_devices ""
-  for ns in $NETNS; do
-    ip netns exec "$ns" sh "$0" --list-devices "$ns" || echo "#@warning cannot list devices of netns $ns"
-  done
+  # Every namespace's devices (list_all_devices); --netns is kept for old command lines.
+  list_all_devices
 } >> "$PARTIAL" 2>/dev/null || { rm -f "$PARTIAL"; die "cannot write the header to $PARTIAL (disk full?)"; }
 
 # --- run ---
@@ -350,7 +374,8 @@ trap - INT TERM HUP
 # bpftrace's messages: "Lost N events" goes into the capture (stdout in 0.17, stderr from 0.18);
 # the start-up chatter about RLIMIT_MEMLOCK is not an error on 5.11+ kernels.
 grep '^Lost [0-9]* events' "$BT_ERR" >> "$PARTIAL" 2>/dev/null
-grep -v -e '^Lost [0-9]* events' -e 'RLIMIT_MEMLOCK' "$BT_ERR" >&2
+# 0.27 also warns that available_filter_functions is unreadable: only kprobes and fentry need it.
+grep -v -e '^Lost [0-9]* events' -e 'RLIMIT_MEMLOCK' -e 'available_filter_functions' -e '^If this is expected, use --traceable-functions' "$BT_ERR" >&2
 
 if [ "$BT_RC" != 0 ]; then
   if grep -q '#@probes_start_boot_ns' "$PARTIAL" 2>/dev/null; then

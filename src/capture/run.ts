@@ -53,7 +53,26 @@ export interface CaptureOptions {
   maxTunnels?: number;
   /** Events mode: also record NET_RX softirq_raise (`SR`). */
   withRaise?: boolean;
+  /**
+   * The bpftrace binary (`--bpftrace PATH`; default $WGTRACE_BPFTRACE, else `bpftrace` on the
+   * PATH): a newer static build, or a distribution's bpftrace run from a chroot by a wrapper.
+   */
+  bpftrace?: string;
   toolVersion: string;
+}
+
+/** The bpftrace to run: the option, else $WGTRACE_BPFTRACE (capture.sh reads the same), else the PATH's. */
+export function bpftraceBinary(o: { bpftrace?: string }): string {
+  return o.bpftrace ?? (process.env['WGTRACE_BPFTRACE'] || 'bpftrace');
+}
+
+/**
+ * bpftrace's start-up messages that say nothing about the capture: RLIMIT_MEMLOCK (the kernel
+ * accounts BPF memory to the cgroup since 5.11) and, from 0.27, that available_filter_functions
+ * cannot be read (it is only needed for kprobes and fentry, which these scripts do not use).
+ */
+export function harmlessBpftraceMessage(line: string): boolean {
+  return line.includes('RLIMIT_MEMLOCK') || line.includes('available_filter_functions') || /^If this is expected, use --traceable-functions/.test(line);
 }
 
 export interface CaptureHooks {
@@ -91,11 +110,12 @@ function which(cmd: string): string | undefined {
 }
 
 /** Everything missing, at once, before anything is attached. */
-export function preflight(): string[] {
+export function preflight(bpftrace = 'bpftrace'): string[] {
   const missing: string[] = [];
   const root = process.getuid?.() === 0;
   if (!root) missing.push('root (bpftrace loads BPF programs: run with sudo)');
-  if (!which('bpftrace')) missing.push('bpftrace (Debian/Ubuntu: apt-get install bpftrace)');
+  const found = bpftrace.includes('/') ? existsSync(bpftrace) : which(bpftrace) !== undefined;
+  if (!found) missing.push(bpftrace === 'bpftrace' ? 'bpftrace (Debian/Ubuntu: apt-get install bpftrace)' : `bpftrace at ${bpftrace} (--bpftrace)`);
   if (!existsSync(`${TRACEFS}/events`) && root) {
     try {
       execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { stdio: 'ignore' });
@@ -119,8 +139,12 @@ export function listDevices(netns: string[]): DeviceInfo[] {
       return '';
     }
   };
-  for (const l of run(['sh', sh, '--list-devices', '']).split('\n')) parseHeaderLine(st, l);
+  // Every network namespace's devices (capture.sh: list_all_devices), then any --netns that
+  // listing did not reach (kept for old command lines).
+  const all = run(['sh', sh, '--list-all-devices']).split('\n');
+  for (const l of all) parseHeaderLine(st, l);
   for (const ns of netns) {
+    if (all.some((l) => l.endsWith(` netns=${ns}`))) continue;
     for (const l of run(['ip', 'netns', 'exec', ns, 'sh', sh, '--list-devices', ns]).split('\n')) {
       // Every namespace has its own lo; only the root one is kept (names must be unique).
       if (!l.startsWith('#@dev name=lo ')) parseHeaderLine(st, l);
@@ -174,7 +198,8 @@ const START_MARK = '#@probes_start_boot_ns ';
 const STOP_MARK = '#@probes_stop_boot_ns ';
 
 export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): Promise<CaptureResult> {
-  const missing = preflight();
+  const bpftrace = bpftraceBinary(o);
+  const missing = preflight(bpftrace);
   if (missing.length > 0) throw new InputError(`cannot capture, missing: ${missing.join('; ')}`);
   const partial = checkOutput(o.output, o.force);
   const cpusText = readOnlineCpus();
@@ -187,7 +212,8 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     cpus: Math.max(...cpus) + 1,
     ...(o.maxTunnels !== undefined ? { maxTunnels: o.maxTunnels } : {}),
     ...(o.withRaise ? { withRaise: true } : {}),
-    ...(hooks.genEnv ? { env: hooks.genEnv } : {}),
+    // The generator asks this bpftrace for its version (gen-script.sh).
+    env: { ...hooks.genEnv, WGTRACE_BPFTRACE: bpftrace },
   };
   let script: string;
   let env: Record<string, string>;
@@ -205,7 +231,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   const wgFuncs = (script.match(/function == \(uint64\)0x/g) ?? []).length;
   let bpftraceVersion = '';
   try {
-    bpftraceVersion = execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+    bpftraceVersion = execFileSync(bpftrace, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
   } catch {
     /* preflight found it; a failing --version shows up when it runs */
   }
@@ -246,7 +272,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   }
 
   const args = o.format === 'json' ? ['-f', 'json', scriptPath] : [scriptPath];
-  const child = spawn('bpftrace', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bpftrace, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid ?? -1;
   hooks.onSpawn?.(pid);
 
@@ -330,7 +356,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     stderrCarry = lines.pop() ?? '';
     for (const l of lines) {
       if (/^Lost \d+ events/.test(l)) stderrLost.push(l);
-      else if (l.trim() !== '' && !l.includes('RLIMIT_MEMLOCK')) {
+      else if (l.trim() !== '' && !harmlessBpftraceMessage(l)) {
         hooks.onMessage?.(l);
         stderrTail.push(l);
         if (stderrTail.length > 20) stderrTail.shift();

@@ -153,6 +153,8 @@ export async function captureLive(o: LiveCaptureOptions): Promise<LiveCapture> {
       format: o.format ?? 'text',
       netns: o.netns ?? [],
       toolVersion: 'live-test',
+      // The version matrix (.ci/run) runs every live test once per bpftrace.
+      ...(process.env['WGTRACE_BPFTRACE'] ? { bpftrace: process.env['WGTRACE_BPFTRACE'] } : {}),
     };
     const result = await runCapture(opts, {
       ...(o.signal ? { signal: o.signal } : {}),

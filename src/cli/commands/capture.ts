@@ -22,6 +22,7 @@ const Opts = z.object({
   netns: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/)),
   maxTunnels: z.coerce.number().int().min(1).max(1_000_000).optional(),
   withRaise: z.boolean().optional(),
+  bpftrace: z.string().min(1).optional(),
 });
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -39,6 +40,7 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
     .option('--format <fmt>', 'text or json (bpftrace -f json)', 'text')
     .option('--netns <name>', 'also describe the devices of this network namespace (repeatable)', collect, [])
     .option('--max-tunnels <n>', 'NAPI instances per CPU the windows maps must hold (default 1024)')
+    .option('--bpftrace <path>', 'the bpftrace to run (default $WGTRACE_BPFTRACE, else bpftrace on the PATH)')
     .option('--with-raise', 'events mode: also record NET_RX softirq_raise (SR lines; about a quarter more events)')
     .action(async (raw: Record<string, unknown>) => {
       const p = Opts.safeParse(raw);
@@ -60,6 +62,7 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
         toolVersion: VERSION,
         ...(v.maxTunnels !== undefined ? { maxTunnels: v.maxTunnels } : {}),
         ...(v.withRaise ? { withRaise: true } : {}),
+        ...(v.bpftrace !== undefined ? { bpftrace: v.bpftrace } : {}),
       };
       const ac = new AbortController();
       const onSig = (): void => ac.abort();
