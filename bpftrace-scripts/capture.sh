@@ -196,7 +196,7 @@ missing=
 [ "$(id -u)" = 0 ] || missing="$missing
   - root (bpftrace loads BPF programs: run with sudo)"
 command -v "$BPFTRACE" >/dev/null 2>&1 || missing="$missing
-  - bpftrace (Debian/Ubuntu: apt-get install bpftrace; or --bpftrace PATH)"
+  - bpftrace (Debian/Ubuntu: apt-get install bpftrace) or --bpftrace PATH"
 TRACEFS=/sys/kernel/tracing
 if [ ! -d "$TRACEFS/events" ] && [ "$(id -u)" = 0 ]; then
   mount -t tracefs nodev "$TRACEFS" 2>/dev/null || true
