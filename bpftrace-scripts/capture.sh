@@ -295,7 +295,7 @@ if [ "$MODE" = windows ]; then
   else
     # JSON: only the state maps printed at exit are dropped (unchanged totals stay; the
     # importer takes differences either way).
-    (trap '' INT TERM HUP; exec awk '!/"data": \{"@(rx_t|tx_t|poll_t|crypt_t|win_t|t0)"/ { print; fflush() }') < "$TMPD/out" >> "$PARTIAL" &
+    (trap '' INT TERM HUP; exec awk '!/"data": \{"@(rx_t|tx_t|poll_t|crypt_t|win_t)"/ { print; fflush() }') < "$TMPD/out" >> "$PARTIAL" &
   fi
   FILTER_PID=$!
   BT_OUT="$TMPD/out"
@@ -385,7 +385,32 @@ if [ "$BT_RC" != 0 ]; then
   die "bpftrace failed (exit $BT_RC) before the probes were attached; nothing captured" 1
 fi
 
+# A capture is never silently empty: the scripts list the devices they saw polled but left out
+# (`@untraced[cpu, dev]`, printed at END, so near the end of the file); when no poll of the
+# filter's devices was recorded at all, say so now and in the trailer.
+UNTRACED_DEVS=
+MATCHED=1
+if [ "$DEVICES" != '*' ]; then
+  UNTRACED_DEVS=$(tail -c 4194304 "$PARTIAL" 2>/dev/null | {
+    if [ "$FMT" = json ]; then grep -o '"[0-9]*,[^"]*": 1' | sed 's/^"[0-9]*,//; s/": 1$//'
+    else sed -n 's/^@untraced\[[0-9]*, \(.*\)\]: 1$/\1/p'; fi; } | sort -u | tr '\n' ',' | sed 's/,$//')
+  case "$MODE/$FMT" in
+    events/text) pat='^P ' ;;
+    events/json) pat='"data": "P ' ;;
+    windows/text) pat='^@napi\[' ;;
+    *) pat='"@napi"' ;;
+  esac
+  grep -q -m 1 -e "$pat" "$PARTIAL" 2>/dev/null || MATCHED=0
+  if [ "$MATCHED" = 0 ] && [ -n "$UNTRACED_DEVS" ]; then
+    echo "capture.sh: warning: the device filter '$DEVICES' matched no NAPI poll, while polls of $UNTRACED_DEVS were seen: this capture holds no tunnel (use --devices to name the tunnels' devices)" >&2
+  fi
+fi
+
 {
+  if [ "$DEVICES" != '*' ]; then
+    echo "#@devices_matched $MATCHED"
+    [ -n "$UNTRACED_DEVS" ] && echo "#@devices_untraced $UNTRACED_DEVS"
+  fi
   [ -s "$COUNTERS_BEFORE" ] && cat "$COUNTERS_BEFORE"
   # The watcher's last kept sample or the signal handler's, whichever saw more programs (the
   # handler's is the later one when they tie).

@@ -185,6 +185,12 @@ if [ "$MODERN" = 1 ] && [ -r "$BTF" ]; then
 else
   DEV_READ="\$dev = str(${A}dev_name);"
 fi
+# Devices polled but left out by --devices, once per (cpu, device): a lookup per untraced poll,
+# an update only the first time. Printed at END (`@untraced[cpu, dev]: 1`), so that a filter that
+# matched nothing is told from a gateway where nothing polled (the wrappers say so, the
+# importer reports it). A tuple key: 0.27 prints a single string key "(no_device)" without its
+# parentheses.
+UNTRACED="if (@untraced[cpu, \$dev] == 0) { @untraced[cpu, \$dev] = 1; }"
 fmt() { cat "$TRACEFS/events/$1/format" 2>/dev/null || true; }
 if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
   MIGRATE_COMM="str(${A}comm)"
@@ -241,7 +247,8 @@ section() { # name keep(0|1)
 }
 KEEP_DUR=1; [ "$DURATION_S" = 0 ] && KEEP_DUR=0
 
-{ section wg "$WG"; section duration "$KEEP_DUR"; section raise "$WITH_RAISE"; } > "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"
+KEEP_UNTRACED=1; [ -n "$NAPI_ALL" ] && KEEP_UNTRACED=0
+{ section wg "$WG"; section duration "$KEEP_DUR"; section raise "$WITH_RAISE"; section untraced "$KEEP_UNTRACED"; } > "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"
 trap 'rm -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"' EXIT
 sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{CONFIG}}|$(esc "$CONFIG")|" \
@@ -256,4 +263,5 @@ sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{DURATION_S}}|$DURATION_S|g" \
   -e "s|{{DEL}}|$(esc "$DEL")|g" \
   -e "s|{{DEV_READ}}|$(esc "$DEV_READ")|g" \
+  -e "s|{{UNTRACED}}|$(esc "$UNTRACED")|g" \
   -e "s|{{A}}|$(esc "$A")|g"

@@ -8,7 +8,7 @@
 # in the next window), the state maps bpftrace prints at exit (@rx_t, @poll_t, ...), and the
 # blank line after each map.
 BEGIN {
-  n = split("napi netrx nettx crypt idle", m, " ")
+  n = split("napi netrx nettx crypt idle untraced", m, " ")
   for (i = 1; i <= n; i++) keep["@" m[i]] = 1
 }
 /^WIN / { split("", seen); print; fflush(); next }

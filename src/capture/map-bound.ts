@@ -25,7 +25,7 @@ export const HASH_ENTRY_OVERHEAD_BYTES = 64;
  * u64 elements of each window map's tuple (bpftrace-scripts/windows.bt.in): bpftrace stores a
  * tuple of n integers in 8n bytes (`bpftool map show`: @napi value 32B, @netrx 32B, @nettx 24B).
  */
-const WINDOW_TUPLE_ELEMENTS: Readonly<Record<string, number>> = { '@napi': 4, '@netrx': 4, '@nettx': 3, '@crypt': 2 };
+const WINDOW_TUPLE_ELEMENTS: Readonly<Record<string, number>> = { '@napi': 4, '@netrx': 4, '@nettx': 3, '@crypt': 2, '@idle': 4, '@untraced': 1 };
 /** bpftrace keys: an integer key is 8 bytes; a str() key is the string length set by gen-script.sh. */
 const INT_KEY = 8;
 /** IFNAMSIZ (include/uapi/linux/if.h): the windows script's BPFTRACE_STRLEN. */
@@ -72,7 +72,11 @@ export function windowsMapBound(cpus: number, tunnels: number, maxTunnels = DEFA
     const elements = WINDOW_TUPLE_ELEMENTS[name];
     if (elements === undefined) throw new Error(`map-bound: no tuple size for window map ${name}`);
     const napi = name === '@napi';
-    return { name, keyBytes: napi ? napiKey : INT_KEY, valueBytes: elements * U64, worstKeys: napi ? cpus * tunnels : cpus };
+    // @untraced[cpu, dev]: one per device left out by --devices and CPU it was polled on, set
+    // once; bounded like @napi by CPUs x NAPI instances.
+    const untraced = name === '@untraced';
+    const keyBytes = napi ? napiKey : untraced ? INT_KEY + DEV_STR : INT_KEY;
+    return { name, keyBytes, valueBytes: elements * U64, worstKeys: napi || untraced ? cpus * tunnels : cpus };
   });
   // Start-time state: one entry per CPU (@rx_t, @tx_t, @poll_t) or per busy kworker (@crypt_t).
   const perCpu = ['@rx_t', '@tx_t', '@poll_t', '@crypt_t'].map((name) => ({
@@ -82,7 +86,8 @@ export function windowsMapBound(cpus: number, tunnels: number, maxTunnels = DEFA
     worstKeys: cpus,
   }));
   // A key-less map still gets max_entries from bpftrace.
-  const scalar = [{ name: '@win_t', keyBytes: INT_KEY, valueBytes: U64, worstKeys: 1 }];
+  // @win_t = (last window's end, probes' start).
+  const scalar = [{ name: '@win_t', keyBytes: INT_KEY, valueBytes: 2 * U64, worstKeys: 1 }];
   const maps = [...windowMaps, ...perCpu, ...scalar];
   const bytes = maps.reduce((s, m) => s + maxMapKeys * (m.keyBytes + m.valueBytes + HASH_ENTRY_OVERHEAD_BYTES), 0);
   return { cpus, tunnels, maxMapKeys, maps, bytes, fits: maps.every((m) => m.worstKeys <= maxMapKeys) };

@@ -99,6 +99,10 @@ export interface CaptureResult {
   recursionMisses: number;
   progIds: number[];
   bpftracePid: number;
+  /** False when the device filter matched no poll (undefined with `--devices '*'`). */
+  devicesMatched?: boolean;
+  /** Devices seen polled that the filter left out (the scripts' `@untraced`). */
+  untracedDevices: string[];
 }
 
 function which(cmd: string): string | undefined {
@@ -309,7 +313,24 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     for (const [id, n] of m?.progs ?? []) progMisses.set(id, Math.max(n, progMisses.get(id) ?? 0));
   };
 
+  // A capture is never silently empty (capture.sh does the same from the file): whether any
+  // poll of the filter's devices was recorded, and which devices were polled but left out.
+  const filtered = o.devices.split(',').every((p) => p !== '*');
+  const tracedRe = o.mode === 'events' ? /(?:^|\n)P |"data": "P / : /@napi\[|"@napi"/;
+  let traced = false;
+  const untraced = new Set<string>();
+  const scanFilter = (text: string): void => {
+    if (!filtered) return;
+    if (!traced && tracedRe.test(text)) traced = true;
+    if (!text.includes('@untraced')) return;
+    for (const m of text.matchAll(/^@untraced\[\d+, (.{1,64})\]: 1$/gm)) untraced.add(m[1]!);
+    for (const l of text.split('\n')) {
+      if (l.includes('"@untraced"')) for (const m of l.matchAll(/"\d+,([^"]{1,64})": 1/g)) untraced.add(m[1]!);
+    }
+  };
+
   const onLines = (text: string): void => {
+    scanFilter(text);
     // text holds whole lines only. Marks are rare: a cheap indexOf skips all other chunks.
     if (startNs === undefined) {
       const i = text.indexOf(START_MARK);
@@ -409,6 +430,11 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   }
   if (after === undefined) after = readCounters();
   const trailer: string[] = [...stderrLost];
+  const untracedDevices = [...untraced].sort();
+  if (filtered) {
+    trailer.push(`#@devices_matched ${traced ? 1 : 0}`);
+    if (untracedDevices.length > 0) trailer.push(`#@devices_untraced ${untracedDevices.join(',')}`);
+  }
   trailer.push(`#@bpf_prog_ids ${misses.progIds.length ? misses.progIds.join(',') : '-'}`);
   trailer.push(`#@recursion_misses ${misses.recursionMisses}`);
   if (misses.recursionMisses > 0) {
@@ -435,5 +461,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     recursionMisses: misses.recursionMisses,
     progIds: misses.progIds,
     bpftracePid: pid,
+    ...(filtered ? { devicesMatched: traced } : {}),
+    untracedDevices,
   };
 }

@@ -8,7 +8,7 @@
  * last passed that key, once per window, and drops the state maps bpftrace prints at exit.
  * Each window map holds one tuple per key (docs/capture-format.md, "Windows mode records").
  */
-export const WINDOW_MAPS: ReadonlySet<string> = new Set(['@napi', '@netrx', '@nettx', '@crypt', '@idle']);
+export const WINDOW_MAPS: ReadonlySet<string> = new Set(['@napi', '@netrx', '@nettx', '@crypt', '@idle', '@untraced']);
 
 /** A zeroed entry: `0` (a scalar map) or `(0, 0, 0, 0)` (a tuple). */
 const ZERO_TEXT = /^\(?0(?:, 0)*\)?$/;

@@ -540,6 +540,14 @@ export class BpftraceRecordParser {
   /** One map entry (text or JSON). */
   mapEntry(name: string, keys: string[], value: number | readonly number[], line: number): void {
     if (!this.ctx.headerSealed) this.ctx.sealHeader();
+    if (name === '@untraced') {
+      // `@untraced[cpu, dev]: 1` (both scripts, at END): a device polled but left out by
+      // --devices, so that a filter that matched nothing can be told from a quiet gateway.
+      const dev = keys.length === 2 ? keys[1]! : '';
+      if (dev === '' || dev.length > 64) return this.ctx.problem('malformed-line', line, 'map @untraced needs keys [cpu, device]');
+      this.ctx.untracedDevice(dev);
+      return;
+    }
     const why = this.windows.entry(name, keys, value, line);
     if (why === undefined || why === '') return;
     const code = why.startsWith('unknown map') ? 'unknown-map' : why.includes('outside a window') ? 'map-outside-window' : 'malformed-line';

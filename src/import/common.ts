@@ -32,6 +32,8 @@ export class ImportContext {
   events = 0;
   lostEvents = 0;
   skippedLines = 0;
+  /** Devices the capture saw polled but did not trace (`@untraced`, bounded). */
+  private readonly untraced = new Set<string>();
   batch: TraceEvent[] = [];
   readonly headerState: HeaderParseState = newHeaderState();
   /** Header as known when the first event arrived (passed to onHeader). */
@@ -313,7 +315,13 @@ export class ImportContext {
       events: this.events,
       lostEvents: this.lostEvents,
       skippedLines: this.skippedLines,
+      ...(this.untraced.size > 0 ? { untracedDevices: [...this.untraced].sort() } : {}),
     };
+  }
+
+  /** A device polled but left out by the capture's device filter (the scripts' `@untraced`). */
+  untracedDevice(dev: string): void {
+    if (this.untraced.size < 4096) this.untraced.add(sanitize(dev));
   }
 }
 

@@ -31,6 +31,11 @@ export interface ImportSummary {
   events: number;
   lostEvents: number;
   skippedLines: number;
+  /**
+   * Devices polled during the capture that its device filter (`#@devices_glob`) left out (our
+   * scripts' `@untraced` map). With no traced poll at all, the filter matched nothing.
+   */
+  untracedDevices?: string[];
   /** Lines that carry nothing by design (blank, `Attaching N probes...`, comments), counted. */
   ignoredLines?: number;
 }

@@ -53,7 +53,21 @@ export const MAX_CPU_ID = 8191;
  * the analysis does not depend on them (recursion misses also arrive as a `Lost N events`
  * line). Kept in `CaptureHeader.extra`.
  */
-const INFORMATIVE_KEYS = new Set(['wrapper', 'duration_s', 'output_format', 'map_keys_max', 'wg_functions_matched', 'bpf_prog_ids', 'recursion_misses']);
+const INFORMATIVE_KEYS = new Set([
+  'wrapper',
+  'duration_s',
+  'output_format',
+  'map_keys_max',
+  'wg_functions_matched',
+  'bpf_prog_ids',
+  'recursion_misses',
+  // The wrappers' verdict on the device filter (the importer reads the scripts' @untraced itself).
+  'devices_matched',
+  'devices_untraced',
+  // Captures made without bpftrace (capture.sh --tracer ftrace|perf).
+  'tracer',
+  'perf_lost',
+]);
 const MAX_EXTRA_VALUE = 4096;
 
 export function newHeaderState(): HeaderParseState {

@@ -129,6 +129,8 @@ export function captureJson(t: Timeline, facts: Pick<TimelineFacts, 'probedNs' |
     ...(h?.hostname === undefined ? {} : { hostname: h.hostname }),
     ...(h?.kernel === undefined ? {} : { kernel: h.kernel }),
     devices: (h?.devices ?? []).map((d) => ({ name: d.name, kind: d.kind, ...(d.threaded === undefined ? {} : { threaded: d.threaded }) })),
+    ...(h?.devicesGlob === undefined ? {} : { devicesGlob: h.devicesGlob }),
+    ...(c.untracedDevices === undefined ? {} : { untracedDevices: c.untracedDevices }),
   };
 }
 

@@ -51,6 +51,10 @@ export const CaptureJson = z.object({
   hostname: z.string().optional(),
   kernel: z.string().optional(),
   devices: z.array(z.object({ name: z.string(), kind: z.string(), threaded: z.number().int().optional() })),
+  /** The capture's device filter (`#@devices_glob`), when the header gives it. */
+  devicesGlob: z.string().optional(),
+  /** Devices seen polled that the device filter left out (our scripts' `@untraced`). */
+  untracedDevices: z.array(z.string()).optional(),
 });
 export type CaptureJson = z.infer<typeof CaptureJson>;
 

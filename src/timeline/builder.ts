@@ -1055,6 +1055,7 @@ export class TimelineBuilder {
         lostEvents: Math.max(summary.lostEvents, this.lostEvents),
         skippedLines: summary.skippedLines,
         clampedSlices: this.clamped,
+        ...(summary.untracedDevices !== undefined ? { untracedDevices: summary.untracedDevices } : {}),
         cpusGuessed,
         ...(this.sliceReq !== undefined ? { slicesCut: this.slicesCut } : {}),
       },

@@ -45,6 +45,8 @@ export interface CaptureFacts {
   skippedLines: number;
   /** Slices cut by the capture's start or end, clamped and marked. */
   clampedSlices: number;
+  /** Devices polled but left out by the capture's device filter (ImportSummary.untracedDevices). */
+  untracedDevices?: string[];
   /** True when CPUs came from events, not from a header. */
   cpusGuessed: boolean;
   /** Slices not kept because `SliceRequest.maxSlices` was reached (0 or absent: all requested slices kept). */

@@ -250,6 +250,30 @@ live('live capture (root, bpftrace, veth testbed)', () => {
     });
   });
 
+  it('a device filter that matches nothing: both wrappers say so, record it, and analyze reports a data-quality error naming the filter and the devices seen', async () => {
+    await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
+      const { analyzeCapture } = await import('../../src/report/analyze.js');
+      for (const [wrapper, mode, format] of [['sh', 'events', 'text'], ['node', 'windows', 'json']] as const) {
+        let traffic: Promise<void> | undefined;
+        const path = join(dir, `nomatch-${wrapper}-${mode}.txt`);
+        const r = await captureLive({ wrapper, mode, format, devices: 'nomatch*', duration: 3, path, netns: tb.netns, onProbesStart: () => (traffic = tb.traffic(2)) });
+        await traffic;
+        const seen = wrapper === 'sh' ? r.stderr ?? '' : (r.result?.untracedDevices ?? []).join(',');
+        for (const d of tb.receivers) expect(seen, `${wrapper} ${mode}`).toContain(d);
+        if (wrapper === 'sh') expect(r.stderr).toMatch(/device filter 'nomatch\*' matched no NAPI poll/);
+        else expect(r.result?.devicesMatched).toBe(false);
+        const text = (await import('node:fs')).readFileSync(path, 'utf8');
+        expect(text).toMatch(/^#@devices_matched 0$/m);
+        expect(text).toMatch(/^#@devices_untraced .*cb0/m);
+        const { result } = await analyzeCapture(path);
+        expect(result.capture.untracedDevices).toEqual(expect.arrayContaining(tb.receivers));
+        const dq = result.findings.find((f) => f.id === 'data-quality');
+        expect(dq?.severity).toBe('critical');
+        expect(dq?.summary).toMatch(/device filter 'nomatch\*' matched no NAPI poll, while polls of .*cb0/);
+      }
+    });
+  });
+
   it("bpftrace's own Lost N events land in the capture and are counted", async () => {
     await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
       let traffic: Promise<void> | undefined;

@@ -75,6 +75,9 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
             io.err(`wgtrace: probes attached; capturing ${v.duration > 0 ? `for ${v.duration} s` : 'until Ctrl-C'} (Ctrl-C ends early, output kept)\n`),
           onMessage: (l) => io.err(`bpftrace: ${l}\n`),
         });
+        if (r.devicesMatched === false && r.untracedDevices.length > 0) {
+          io.err(`wgtrace: warning: the device filter '${v.devices}' matched no NAPI poll, while polls of ${r.untracedDevices.join(', ')} were seen: this capture holds no tunnel (use --devices to name the tunnels' devices)\n`);
+        }
         const lost = r.lostEventsStderr + r.recursionMisses;
         io.err(`wgtrace: wrote ${r.output} (${r.status}${lost > 0 ? `; ${lost} events lost or skipped by the kernel, see the file's Lost lines` : ''})\n`);
         if (r.status === 'interrupted') throw new InputError(`capture interrupted; ${r.output} is complete up to the signal and marked interrupted`, undefined, undefined, 130);

@@ -50,7 +50,17 @@ export function dataQualityFindings(ctx: DetectContext, failed: { id: string; me
   } else if (status === 'interrupted') {
     add('info', 'the capture was interrupted (SIGINT/SIGTERM) and closed cleanly');
   }
-  if (facts.totalPolls === 0) {
+  const untraced = c.untracedDevices ?? [];
+  if (facts.totalPolls === 0 && untraced.length > 0) {
+    // Our scripts list the devices they saw polled but left out (`@untraced`): a filter that
+    // matched nothing on a busy gateway, not a quiet gateway.
+    const glob = c.header?.devicesGlob;
+    const shown = untraced.slice(0, 8).join(', ') + (untraced.length > 8 ? `, and ${untraced.length - 8} more` : '');
+    add(
+      'critical',
+      `the device filter ${glob !== undefined ? `'${glob}' ` : ''}matched no NAPI poll, while polls of ${shown} were seen: this capture holds no tunnel; capture again with --devices naming the tunnels' devices`,
+    );
+  } else if (facts.totalPolls === 0) {
     add('warning', 'no napi_poll events: nothing to say about tunnels (were the probes attached, and did traffic flow?)');
   }
   // Softirq polls run inside NET_RX (net/core/dev.c: net_rx_action -> napi_poll), so their
