@@ -217,11 +217,14 @@ elif [ "$MODE" = windows ]; then
 else
   FUNCS="wg_packet_decrypt_worker wg_packet_encrypt_worker wg_packet_tx_worker wg_packet_handshake_receive_worker wg_packet_handshake_send_worker"
 fi
+# A kernel address literal is above INT64_MAX: 0.17 needs the (uint64) cast to compare it
+# unsigned; 0.27 types hex literals as unsigned and warns about the cast ("Unnecessary cast").
+if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 27 ]; then HEXCAST=; else HEXCAST='(uint64)'; fi
 WG_FUNC_PRED=
 for f in $FUNCS; do
   addr=$(awk -v f="$f" '$3 == f && ($2 == "t" || $2 == "T") { print $1; exit }' "$KALLSYMS" 2>/dev/null || true)
   case "$addr" in ''|0000000000000000) continue ;; esac
-  term="(uint64)${A}function == (uint64)0x$addr"
+  term="(uint64)${A}function == ${HEXCAST}0x$addr"
   if [ -z "$WG_FUNC_PRED" ]; then WG_FUNC_PRED=$term; else WG_FUNC_PRED="$WG_FUNC_PRED || $term"; fi
 done
 if [ -n "$WG_FUNC_PRED" ]; then
