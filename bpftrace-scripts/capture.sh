@@ -4,6 +4,7 @@
 #   capture.sh [--mode events|windows] [--duration SECONDS] [--devices GLOB] [--interval MS]
 #              [-o PATH] [--force] [--format text|json] [--netns NAME]... [--with-raise]
 #              [--max-tunnels N] [--bpftrace PATH] [--print-script]
+#              [--tracer bpftrace|ftrace|perf] [--buffer-kb N]
 #
 # Writes docs/capture-format.md: header, bpftrace's output, counters, trailer. The capture is
 # written to PATH.partial and renamed to PATH only when bpftrace ended cleanly (duration over,
@@ -40,6 +41,11 @@ FMT=text
 NETNS=
 PRINT_SCRIPT=0
 GEN_EXTRA=
+# bpftrace (default), or no bpftrace at all: ftrace (tracefs alone) or perf (perf record).
+TRACER=bpftrace
+# ftrace: per-CPU ring buffer of our tracefs instance, KiB (default: 4 MiB, at most 256 MiB in all).
+BUFFER_KB=
+WITH_RAISE=0
 # WGTRACE_BPFTRACE: another bpftrace binary (a newer static build on an old distribution).
 BPFTRACE=${WGTRACE_BPFTRACE:-bpftrace}
 # Free space required before probes are attached. Windows mode writes about
@@ -166,7 +172,9 @@ while [ $# -gt 0 ]; do
     --format) [ $# -ge 2 ] || usage; FMT=$2; shift 2 ;;
     --netns) [ $# -ge 2 ] || usage; NETNS="$NETNS $2"; shift 2 ;;
     --print-script) PRINT_SCRIPT=1; shift ;;
-    --with-raise) GEN_EXTRA="$GEN_EXTRA --with-raise"; shift ;;
+    --with-raise) GEN_EXTRA="$GEN_EXTRA --with-raise"; WITH_RAISE=1; shift ;;
+    --tracer) [ $# -ge 2 ] || usage; TRACER=$2; shift 2 ;;
+    --buffer-kb) [ $# -ge 2 ] || usage; isnum "$2" && [ "$2" -ge 64 ] || die "--buffer-kb must be a whole number >= 64" 64; BUFFER_KB=$2; shift 2 ;;
     --bpftrace) [ $# -ge 2 ] || usage; BPFTRACE=$2; shift 2 ;;
     --max-tunnels) [ $# -ge 2 ] || usage; isnum "$2" || die "--max-tunnels must be a whole number" 64; GEN_EXTRA="$GEN_EXTRA --max-tunnels $2"; shift 2 ;;
     -h|--help) usage ;;
@@ -176,6 +184,14 @@ done
 
 case "$MODE" in events|windows) ;; *) die "--mode must be events or windows" 64 ;; esac
 case "$FMT" in text|json) ;; *) die "--format must be text or json" 64 ;; esac
+case "$TRACER" in
+  bpftrace) ;;
+  ftrace|perf)
+    # In-kernel aggregation needs BPF maps: only bpftrace can do windows mode.
+    [ "$MODE" = events ] || die "--mode windows needs bpftrace (in-kernel aggregation); --tracer $TRACER records events" 64
+    [ "$FMT" = text ] || die "--format json is bpftrace's; --tracer $TRACER writes text" 64 ;;
+  *) die "--tracer must be bpftrace, ftrace or perf" 64 ;;
+esac
 isnum "$DURATION" || die "--duration must be a whole number of seconds (0: until Ctrl-C)" 64
 isnum "$INTERVAL" && [ "$INTERVAL" -ge 1 ] || die "--interval must be a whole number of ms >= 1" 64
 
@@ -195,8 +211,13 @@ fi
 missing=
 [ "$(id -u)" = 0 ] || missing="$missing
   - root (bpftrace loads BPF programs: run with sudo)"
-command -v "$BPFTRACE" >/dev/null 2>&1 || missing="$missing
-  - bpftrace (Debian/Ubuntu: apt-get install bpftrace) or --bpftrace PATH"
+if [ "$TRACER" = bpftrace ]; then
+  command -v "$BPFTRACE" >/dev/null 2>&1 || missing="$missing
+  - bpftrace (Debian/Ubuntu: apt-get install bpftrace) or --bpftrace PATH; or --tracer ftrace (tracefs alone)"
+elif [ "$TRACER" = perf ]; then
+  command -v perf >/dev/null 2>&1 || missing="$missing
+  - perf (Debian: apt-get install linux-perf); or --tracer ftrace (tracefs alone)"
+fi
 TRACEFS=/sys/kernel/tracing
 if [ ! -d "$TRACEFS/events" ] && [ "$(id -u)" = 0 ]; then
   mount -t tracefs nodev "$TRACEFS" 2>/dev/null || true
@@ -237,13 +258,18 @@ MISSES="$TMPD/misses"
 cleanup() { rm -rf "$TMPD"; }
 trap cleanup EXIT
 
+if [ "$TRACER" != bpftrace ]; then
+  . "$HERE/capture-tracefs.sh"
+  exit $?
+fi
+
 # shellcheck disable=SC2086
 sh "$GEN" --mode "$MODE" --devices "$DEVICES" --interval "$INTERVAL" --duration "$DURATION" --cpus "$NCPUS" $GEN_EXTRA > "$SCRIPT" || { rm -f "$PARTIAL"; exit 64; }
 # shellcheck disable=SC2086
 BT_ENV=$(sh "$GEN" --mode "$MODE" --cpus "$NCPUS" $GEN_EXTRA --print-env | tr '\n' ' ')
 MAP_KEYS=$(printf '%s\n' $BT_ENV | sed -n 's/^BPFTRACE_MAP_KEYS_MAX=//p')
 [ -n "$MAP_KEYS" ] || MAP_KEYS=$(sed -n 's/.*max_map_keys = \([0-9]*\).*/\1/p' "$SCRIPT" | head -n 1)
-WG_FUNCS=$(grep -c 'function == (uint64)0x' "$SCRIPT" 2>/dev/null || true)
+WG_FUNCS=$(grep -c 'function == [(uint64)]*0x' "$SCRIPT" 2>/dev/null || true)
 
 # --- header ---
 {

@@ -232,7 +232,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   const scriptPath = join(tmp, `${o.mode}.bt`);
   writeFileSync(scriptPath, script);
   const mapKeys = env['BPFTRACE_MAP_KEYS_MAX'] ?? /max_map_keys = (\d+)/.exec(script)?.[1] ?? '-';
-  const wgFuncs = (script.match(/function == \(uint64\)0x/g) ?? []).length;
+  const wgFuncs = (script.match(/function == (?:\(uint64\))?0x/g) ?? []).length;
   let bpftraceVersion = '';
   try {
     bpftraceVersion = execFileSync(bpftrace, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
