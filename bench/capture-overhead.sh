@@ -5,8 +5,13 @@
 # drift hits all of them alike). Needs root, bpftrace, iperf3, ethtool, perf.
 #
 #   sh bench/capture-overhead.sh [--reps 5] [--seconds 5] [--pairs 2] [--threaded 0|1]
-#                                [--conditions "none events windows perf"] [--baseline-tree DIR]
-#                                [--interleaved]
+#                                [--conditions "none events windows perf ftrace"] [--baseline-tree DIR]
+#                                [--interleaved] [--bpftrace PATH]
+#
+# Conditions: none, events and windows (capture.sh with bpftrace; --bpftrace PATH picks the
+# bpftrace, e.g. a chroot wrapper of test/live/bpftrace-chroot.sh), perf (a bare perf record of
+# the events script's tracepoints), ftrace and perf-capture (capture.sh --tracer ftrace|perf: the
+# captures made without bpftrace).
 #
 # Goals: windows <= 5% cost (ratio >= 0.95); events costs no more than perf record
 # (ratio_events >= ratio_perf). Figures: bench/README.md, "Capture overhead".
@@ -49,11 +54,12 @@ while [ $# -gt 0 ]; do
     --conditions) CONDS=$2; shift 2 ;;
     --baseline-tree) BASE_TREE=$2; shift 2 ;;
     --interleaved) INTERLEAVED=1; shift ;;
-    *) echo "usage: $0 [--reps N] [--seconds S] [--pairs N] [--threaded 0|1] [--conditions LIST] [--baseline-tree DIR] [--interleaved]" >&2; exit 64 ;;
+    --bpftrace) WGTRACE_BPFTRACE=$2; export WGTRACE_BPFTRACE; shift 2 ;;
+    *) echo "usage: $0 [--reps N] [--seconds S] [--pairs N] [--threaded 0|1] [--conditions LIST] [--baseline-tree DIR] [--interleaved] [--bpftrace PATH]" >&2; exit 64 ;;
   esac
 done
 for c in $CONDS; do
-  case "$c" in none|events|windows|perf) ;; *) echo "capture-overhead: unknown condition $c" >&2; exit 64 ;; esac
+  case "$c" in none|events|windows|perf|ftrace|perf-capture) ;; *) echo "capture-overhead: unknown condition $c" >&2; exit 64 ;; esac
 done
 case " $CONDS " in *" none "*) ;; *) CONDS="none $CONDS" ;; esac
 if [ -n "$BASE_TREE" ]; then
@@ -67,9 +73,10 @@ CAP="$HERE/bpftrace-scripts/capture.sh"
 PREFIX=wgb
 WORK=$(mktemp -d /tmp/wgtrace-bench.XXXXXX)
 export TESTBED_IPERF_DIR="$WORK"
-for c in bpftrace iperf3 ethtool; do
-  command -v $c >/dev/null 2>&1 || { echo "capture-overhead: $c is missing" >&2; exit 2; }
+for c in "${WGTRACE_BPFTRACE:-bpftrace}" iperf3 ethtool; do
+  command -v "$c" >/dev/null 2>&1 || { echo "capture-overhead: $c is missing" >&2; exit 2; }
 done
+echo "capture-overhead: $("${WGTRACE_BPFTRACE:-bpftrace}" --version 2>/dev/null | head -n 1), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 case " $CONDS " in *" perf "*) command -v perf >/dev/null 2>&1 || { echo "capture-overhead: perf is missing" >&2; exit 2; } ;; esac
 [ "$(id -u)" = 0 ] || { echo "capture-overhead: must run as root" >&2; exit 2; }
 
@@ -135,6 +142,12 @@ start_tool() { # condition
       TOOL_PID=$!
       wait_mark "$WORK/$1.txt.partial"
       BT_PID=$(pgrep -P "$TOOL_PID" -x bpftrace | head -n 1)
+      ;;
+    ftrace|perf-capture)
+      tracer=$1; [ "$1" = perf-capture ] && tracer=perf
+      sh "$CAP" --tracer "$tracer" --mode events --devices 'vb*' --duration 0 -o "$WORK/$1.txt" --force 2>/dev/null &
+      TOOL_PID=$!
+      if [ "$tracer" = ftrace ]; then wait_mark "$WORK/$1.txt.partial"; else sleep 2; fi
       ;;
     perf)
       # The events script's tracepoints and filters, as perf filters (kernel/trace/trace_events_filter.c).

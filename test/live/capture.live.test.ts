@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SOFTIRQ_NET_RX, type TraceEvent } from '../../src/model/events.js';
-import { bootOf, captureLive, liveGate, loadCapture, withTestbed, type LoadedCapture } from './testbed.js';
+import { bootOf, CAPTURE_SH, captureLive, liveGate, loadCapture, withTestbed, type LoadedCapture } from './testbed.js';
 
 /**
  * Live captures on this machine's kernel: real veth NAPI traffic in our own namespaces,
@@ -273,6 +273,47 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       }
     });
   });
+
+  for (const tracer of ['ftrace', 'perf'] as const) {
+    it(`capture.sh --tracer ${tracer} (no bpftrace): every veth NAPI, NET_RX counts equal to /proc/softirqs, idle time, nothing left set up`, async () => {
+      await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
+        const { spawnSync } = await import('node:child_process');
+        const { readdirSync } = await import('node:fs');
+        const path = join(dir, `tracer-${tracer}.txt`);
+        const traffic = tb.traffic(4);
+        const r = spawnSync('dash', [CAPTURE_SH, '--tracer', tracer, '--mode', 'events', '--devices', tb.devices, '--duration', '3', '--force', '-o', path], { encoding: 'utf8' });
+        await traffic;
+        expect(r.status, r.stderr).toBe(0);
+        expect(readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith('wgtrace-'))).toEqual([]);
+        const c = await loadCapture(path);
+        expect(c.header?.status).toBe('complete');
+        expect(c.header?.extra?.['tracer']).toMatch(new RegExp(`^${tracer}`));
+        const napis = new Set(polls(c).map((p) => p.dev));
+        for (const d of tb.receivers) expect(napis.has(d), d).toBe(true);
+        expect(c.events.some((e) => e.kind === 'core_idle')).toBe(true);
+        const before = c.header!.countersBefore!;
+        const after = c.header!.countersAfter!;
+        const b0 = BigInt(before.bootNs!);
+        const b1 = BigInt(after.bootNs!);
+        const counted = new Map<number, number>();
+        for (const e of c.events) {
+          if (e.kind !== 'softirq_entry' || e.vec !== SOFTIRQ_NET_RX) continue;
+          const t = bootOf(c.summary, e.ts);
+          if (t >= b0 && t <= b1) counted.set(e.cpu, (counted.get(e.cpu) ?? 0) + 1);
+        }
+        const report: string[] = [];
+        for (const cpu of c.header!.cpus) {
+          const kernel = after.softirqs['NET_RX']![cpu]! - before.softirqs['NET_RX']![cpu]!;
+          const ours = counted.get(cpu) ?? 0;
+          report.push(`cpu${cpu}: kernel ${kernel}, capture ${ours}`);
+          // ftrace timestamps are whole microseconds: a softirq within 1 us of a counter read may
+          // fall on either side of it; plus what the tracer says it lost.
+          expect(Math.abs(ours - kernel), report.join('; ')).toBeLessThanOrEqual(Math.ceil(NETRX_AGREEMENT * kernel) + c.summary.lostEvents);
+        }
+        console.log(`${tracer}: NET_RX agreement (lost ${c.summary.lostEvents}): ${report.join('; ')}`);
+      });
+    });
+  }
 
   it("bpftrace's own Lost N events land in the capture and are counted", async () => {
     await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
