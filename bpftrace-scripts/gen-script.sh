@@ -15,6 +15,11 @@
 #   no key is ever refused (docs/capture.md, "Map bounds", works out the memory).
 # --with-raise: events mode also records irq:softirq_raise for NET_RX (`SR`); off by default.
 # --print-env: print the environment (KEY=VALUE lines) bpftrace must run with, not the script.
+# --portable: the ready-to-run scripts checked in beside this file (wgtrace-*.bt): nothing read
+#   from this machine's tracefs or /proc/kallsyms; WireGuard's work functions resolved by
+#   bpftrace's kaddr() when the script starts, a napi thread's comm for sched_migrate_task taken
+#   from its last switch-in (its own comm field changed type across kernels), maps sized for
+#   64 CPUs x 1024 tunnels (windows) and no duration limit (Ctrl-C ends it).
 #
 # What differs and how it is detected:
 # - bpftrace 0.17 only accepts `args->field`; 0.19 added `args.field` and deprecated the arrow
@@ -42,6 +47,7 @@ MAX_TUNNELS=1024
 BT_VERSION=
 PRINT_ENV=0
 WITH_RAISE=0
+PORTABLE=0
 TRACEFS=${WGTRACE_TRACEFS:-/sys/kernel/tracing}
 KALLSYMS=${WGTRACE_KALLSYMS:-/proc/kallsyms}
 
@@ -59,6 +65,7 @@ while [ $# -gt 0 ]; do
     --bpftrace-version) BT_VERSION=${2-}; shift 2 || die "--bpftrace-version needs a value" ;;
     --print-env) PRINT_ENV=1; shift ;;
     --with-raise) WITH_RAISE=1; shift ;;
+    --portable) PORTABLE=1; shift ;;
     *) die "unknown option $1" ;;
   esac
 done
@@ -87,6 +94,7 @@ if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 20 ]; then MODERN=1; fi
 # hold at most CPUs x tunnels entries in one window (they are cleared every interval), so that is
 # the size that can never refuse a key; per-CPU maps need CPUs entries, @crypt_t/@wgk one per
 # kworker busy with wg work. src/capture/map-bound.ts computes the same and the memory it costs.
+if [ "$PORTABLE" = 1 ]; then CPUS=64; fi
 if [ "$MODE" = windows ]; then
   MAP_KEYS=$((CPUS * MAX_TUNNELS))
   [ "$MAP_KEYS" -ge 4096 ] || MAP_KEYS=4096
@@ -179,10 +187,17 @@ set +f
 # read from the struct instead (args.napi is a typed `struct napi_struct *` through BTF): the
 # same string the tracepoint copies, on every version from 0.20 to 0.27, with or without that bug.
 # Without BTF (WGTRACE_BTF overrides the path, for tests) the __data_loc read stays.
+# The same bug makes every other __data_loc read empty on 0.23.2 (seen here: sched_migrate_task's
+# comm, workqueue_queue_work's workqueue). The breaking commit (06a8972510) predates 0.24's fix
+# and 0.21 and 0.22 were not run here, so 0.21 to 0.23 are all taken as affected: there the
+# napi thread's comm comes from its switch-in (MIGRATE_COMM below) and the workqueue name is "-".
+DATALOC_BROKEN=0
+if [ "$BT_MAJOR" = 0 ] && [ "$BT_MINOR" -ge 21 ] && [ "$BT_MINOR" -le 23 ]; then DATALOC_BROKEN=1; fi
 BTF=${WGTRACE_BTF:-/sys/kernel/btf/vmlinux}
-if [ "$MODERN" = 1 ] && [ -r "$BTF" ]; then
+if [ "$MODERN" = 1 ] && { [ -r "$BTF" ] || [ "$PORTABLE" = 1 ]; }; then
   DEV_READ="\$dev = ${A}napi->dev->name; if (${A}napi->dev == 0) { \$dev = \"(no_device)\"; }"
 else
+  [ "$DATALOC_BROKEN" = 0 ] || [ "$PRINT_ENV" = 1 ] || die "bpftrace $BT_VERSION reads __data_loc strings at a wrong offset (fixed in 0.24, bpftrace PR #4238) and this kernel has no BTF to read the device name from: every poll's device would be empty. Use bpftrace 0.17 to 0.20, or 0.24 and later"
   DEV_READ="\$dev = str(${A}dev_name);"
 fi
 # Devices polled but left out by --devices, once per (cpu, device): a lookup per untraced poll,
@@ -192,21 +207,46 @@ fi
 # parentheses.
 UNTRACED="if (@untraced[cpu, \$dev] == 0) { @untraced[cpu, \$dev] = 1; }"
 fmt() { cat "$TRACEFS/events/$1/format" 2>/dev/null || true; }
-if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
-  MIGRATE_COMM="str(${A}comm)"
-else
-  MIGRATE_COMM="${A}comm"
-fi
-if fmt workqueue/workqueue_queue_work | grep -q '__data_loc char\[\] workqueue'; then
+# sched_migrate_task's comm is a char[16] or a __data_loc string depending on the kernel, and
+# unreadable on 0.21-0.23: the ready-to-run scripts and those versions take a napi thread's comm
+# from its last switch-in instead (@napit[pid], set in the sched_switch program).
+NAPIT=0
+if [ "$PORTABLE" = 1 ]; then
+  # Kernels 5.16 and later: workqueue names are strings (5.12), execute_end has the function.
+  NAPIT=1
+  MIGRATE_COMM="@napit[(uint64)${A}pid]"
   WQ_NAME="str(${A}workqueue)"
-else
-  WQ_NAME='"-"'
-fi
-if fmt workqueue/workqueue_execute_end | grep -q 'function;'; then
   WE_FUNC="ksym(${A}function)"
+  [ "$DATALOC_BROKEN" = 1 ] && WQ_NAME='"-"'
+elif [ "$DATALOC_BROKEN" = 1 ]; then
+  NAPIT=1
+  MIGRATE_COMM="@napit[(uint64)${A}pid]"
+  WQ_NAME='"-"'
+  if fmt workqueue/workqueue_execute_end | grep -q 'function;'; then WE_FUNC="ksym(${A}function)"; else WE_FUNC='"-"'; fi
 else
-  WE_FUNC='"-"'
+  if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
+    MIGRATE_COMM="str(${A}comm)"
+  else
+    MIGRATE_COMM="${A}comm"
+  fi
+  if fmt workqueue/workqueue_queue_work | grep -q '__data_loc char\[\] workqueue'; then
+    WQ_NAME="str(${A}workqueue)"
+  else
+    WQ_NAME='"-"'
+  fi
+  if fmt workqueue/workqueue_execute_end | grep -q 'function;'; then
+    WE_FUNC="ksym(${A}function)"
+  else
+    WE_FUNC='"-"'
+  fi
 fi
+
+# The workqueue name, a field in the middle of the WQ record: "-" when unknown or read empty (a
+# portable script run by bpftrace 0.21-0.23, see DATALOC_BROKEN), so the record keeps its fields.
+case "$WQ_NAME" in
+  '"-"') WQ_READ='$wq = "-";' ;;
+  *) WQ_READ="\$wq = $WQ_NAME; if (\$wq == \"\") { \$wq = \"-\"; }" ;;
+esac
 
 # WireGuard work functions (drivers/net/wireguard/{receive,send}.c); windows mode only needs
 # the crypt workers.
@@ -222,6 +262,12 @@ fi
 if [ "$BT_MAJOR" -gt 0 ] || [ "$BT_MINOR" -ge 27 ]; then HEXCAST=; else HEXCAST='(uint64)'; fi
 WG_FUNC_PRED=
 for f in $FUNCS; do
+  if [ "$PORTABLE" = 1 ]; then
+    # kaddr() resolves the symbol when bpftrace compiles the script (it needs the module loaded).
+    term="(uint64)${A}function == kaddr(\"$f\")"
+    if [ -z "$WG_FUNC_PRED" ]; then WG_FUNC_PRED=$term; else WG_FUNC_PRED="$WG_FUNC_PRED || $term"; fi
+    continue
+  fi
   addr=$(awk -v f="$f" '$3 == f && ($2 == "t" || $2 == "T") { print $1; exit }' "$KALLSYMS" 2>/dev/null || true)
   case "$addr" in ''|0000000000000000) continue ;; esac
   term="(uint64)${A}function == ${HEXCAST}0x$addr"
@@ -251,13 +297,32 @@ section() { # name keep(0|1)
 KEEP_DUR=1; [ "$DURATION_S" = 0 ] && KEEP_DUR=0
 
 KEEP_UNTRACED=1; [ -n "$NAPI_ALL" ] && KEEP_UNTRACED=0
-{ section wg "$WG"; section duration "$KEEP_DUR"; section raise "$WITH_RAISE"; section untraced "$KEEP_UNTRACED"; } > "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"
+{ section wg "$WG"; section duration "$KEEP_DUR"; section raise "$WITH_RAISE"; section untraced "$KEEP_UNTRACED"; section napit "$NAPIT"; } > "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"
 trap 'rm -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed"' EXIT
+if [ "$PORTABLE" = 1 ]; then
+  if [ "$MODERN" = 1 ]; then RUN="bpftrace bpftrace-scripts/wgtrace-$MODE.bt"; FOR="bpftrace 0.20 and later (Debian 13, Ubuntu 24.04, current releases), kernel BTF"
+  else RUN="BPFTRACE_MAP_KEYS_MAX=$MAP_KEYS BPFTRACE_STRLEN=$STRLEN BPFTRACE_PERF_RB_PAGES=$RB_PAGES bpftrace bpftrace-scripts/wgtrace-$MODE-0.17.bt"; FOR="bpftrace 0.17 to 0.19 (Debian 12)"; fi
+  cat <<BANNER
+// Ready to run, for $FOR: generated by
+// \`sh bpftrace-scripts/gen-script.sh --portable --mode $MODE --bpftrace-version $BT_VERSION --devices '$DEVICES' --duration 0\`
+// (test/unit/capture-script.test.ts keeps this file equal to that output).
+//
+//   $RUN > capture.txt      (as root; Ctrl-C ends it)
+//   wgtrace analyze capture.txt
+//
+// Needs the wireguard module loaded (its work functions are found by kaddr() when bpftrace
+// starts). Records the NAPI polls of devices named $DEVICES; edit the napi_poll program's test
+// on \$dev for others. Without the wrappers' header the capture lacks the online CPUs, the
+// devices' kinds and threaded flags and the /proc counters (wgtrace says so);
+// bpftrace-scripts/capture.sh records them, fits the script to the bpftrace and kernel at hand,
+// and needs nothing but sh.$( [ "$MODERN" = 1 ] && printf '\n%s' "// bpftrace 0.24 and later warn \"Return value discarded\" about its delete() calls once, at start: harmless (capture.sh writes the form each version wants).")
+BANNER
+fi
 sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{CONFIG}}|$(esc "$CONFIG")|" \
   -e "s|{{NAPI_MATCH}}|$(esc "$NAPI_MATCH")|" \
   -e "s|{{MIGRATE_COMM}}|$(esc "$MIGRATE_COMM")|g" \
-  -e "s|{{WQ_NAME}}|$(esc "$WQ_NAME")|g" \
+  -e "s|{{WQ_READ}}|$(esc "$WQ_READ")|g" \
   -e "s|{{WE_FUNC}}|$(esc "$WE_FUNC")|g" \
   -e "s|{{WG_FUNC_PRED}}|$(esc "$WG_FUNC_PRED")|g" \
   -e "s|{{WGK_PREV}}|$(esc "$WGK_PREV")|g" \

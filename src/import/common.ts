@@ -293,8 +293,12 @@ export class ImportContext {
       this.note(i.severity, i.code, i.message, i.line);
     }
     let full = header;
-    if (full === undefined && this.headerState.lines === 0) {
-      this.note('warning', 'no-header', 'no #@ capture header: online CPUs and capture bounds are guessed from the events');
+    if (full === undefined && (this.headerState.lines === 0 || onlyScriptMarks(this.headerState))) {
+      this.note(
+        'warning',
+        'no-header',
+        'no #@ capture header (bpftrace run without capture.sh or wgtrace capture?): online CPUs and capture bounds are guessed from the events; device kinds, threaded flags and the /proc counters are unknown',
+      );
     } else if (full !== undefined && full.status === undefined) {
       full = { ...full, status: 'partial' };
       this.note('warning', 'partial-capture', 'capture has no #@status trailer: it was cut off (bpftrace killed, disk full or copy truncated); analysing what is there');
@@ -323,6 +327,11 @@ export class ImportContext {
   untracedDevice(dev: string): void {
     if (this.untraced.size < 4096) this.untraced.add(sanitize(dev));
   }
+}
+
+/** Only the scripts' `#@probes_start/stop_boot_ns` marks were seen: a bare bpftrace run, no header. */
+function onlyScriptMarks(st: HeaderParseState): boolean {
+  return Object.keys(st.fields).every((k) => k === 'probesStartBootNs' || k === 'probesStopBootNs') && st.devices.length === 0 && !st.extra;
 }
 
 /**

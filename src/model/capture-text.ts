@@ -372,6 +372,11 @@ export interface FinishedHeader {
 export function finishHeader(st: HeaderParseState): FinishedHeader {
   if (st.lines === 0) return { issues: st.issues };
   const f = st.fields;
+  // Only the scripts' own BEGIN/END marks: a bare bpftrace run of a ready-to-run script
+  // (bpftrace-scripts/wgtrace-*.bt), which has no header; the importer says what that lacks.
+  if (Object.keys(f).every((k) => k === 'probesStartBootNs' || k === 'probesStopBootNs') && st.devices.length === 0 && !st.extra) {
+    return { issues: st.issues };
+  }
   const issues = [...st.issues];
   const missing: string[] = [];
   if (f.formatVersion === undefined) missing.push('#@wgtrace-capture');

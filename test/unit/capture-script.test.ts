@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -58,8 +58,8 @@ describe('gen-script.sh', () => {
     expect(scriptEnv(base)).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '4096', BPFTRACE_STRLEN: '32' });
   });
 
-  it('0.23 on an old kernel: args., config block, char[16] comm, no wg probes without the module', () => {
-    const s = generateScript({ ...base, bpftraceVersion: '0.23', env: kOld });
+  it('0.20 on an old kernel: args., config block, char[16] comm, no wg probes without the module', () => {
+    const s = generateScript({ ...base, bpftraceVersion: '0.20', env: kOld });
     // 0.27's own stdlib needs max_strlen > 16 (gen-script.sh); the same from 0.20 on.
     expect(s).toMatch(/^config = \{ max_map_keys = 4096; max_strlen = 80 \}$/m);
     // No BTF: the __data_loc read (the 0.23 offset bug is then not avoidable).
@@ -68,7 +68,19 @@ describe('gen-script.sh', () => {
     expect(s).not.toMatch(/args->/);
     expect(code(s)).not.toMatch(/tracepoint:workqueue|@wgk\[/);
     // Config comes from the block, not from 0.17's environment variables.
-    expect(scriptEnv({ ...base, bpftraceVersion: '0.23', env: kOld })).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024' });
+    expect(scriptEnv({ ...base, bpftraceVersion: '0.20', env: kOld })).toEqual({ BPFTRACE_PERF_RB_PAGES: '1024' });
+  });
+
+  it('0.21 to 0.23 read __data_loc strings wrongly: comm from the switch-in, workqueue "-", and refused without BTF', () => {
+    const s = code(generateScript({ ...base, bpftraceVersion: '0.23' }));
+    expect(s).toContain('@napit[(uint64)$next_pid] = $next_comm;');
+    expect(s).toContain('strncmp(@napit[(uint64)args.pid], "napi/", 5) == 0');
+    expect(s).toContain('$wq = "-";');
+    expect(s).not.toMatch(/str\(args\.(comm|workqueue|dev_name)\)/);
+    const ok = code(generateScript({ ...base, bpftraceVersion: '0.24' }));
+    expect(ok).toContain('$wq = str(args.workqueue); if ($wq == "") { $wq = "-"; }');
+    expect(ok).not.toContain('@napit');
+    expect(() => generateScript({ ...base, bpftraceVersion: '0.23', env: kOld })).toThrow(/wrong offset .*no BTF/);
   });
 
   it('0.20+ with kernel BTF: the device name from args.napi->dev (0.23 reads __data_loc at the wrong offset)', () => {
@@ -156,6 +168,19 @@ describe('gen-script.sh', () => {
     expect(s).toContain('(uint64)args->function == (uint64)0xffffffffc0a04560');
     expect(s).not.toContain('0xffffffffc0a07890'); // tx worker is not crypt work
     expect(scriptEnv({ ...base, mode: 'windows', cpus: 256, maxTunnels: 1000 })['BPFTRACE_MAP_KEYS_MAX']).toBe('256000');
+  });
+
+  it('the ready-to-run scripts checked in (bpftrace-scripts/wgtrace-*.bt) are the generator\'s --portable output, and depend on nothing of this machine', () => {
+    for (const [file, v, mode] of [['wgtrace-events.bt', '0.20', 'events'], ['wgtrace-windows.bt', '0.20', 'windows'], ['wgtrace-events-0.17.bt', '0.17', 'events'], ['wgtrace-windows-0.17.bt', '0.17', 'windows']] as const) {
+      const checkedIn = readFileSync(join(scriptsDir(), file), 'utf8');
+      // Another machine's kernel (no wg module, old formats): the portable output must not change.
+      const s = execFileSync('sh', [join(scriptsDir(), 'gen-script.sh'), '--portable', '--mode', mode, '--bpftrace-version', v, '--devices', 'wg*', '--duration', '0'], { encoding: 'utf8', env: { ...process.env, ...kOld } });
+      expect(checkedIn, `${file} is stale: regenerate it with the command in its first lines`).toBe(s);
+      expect(code(s)).not.toMatch(/0x[0-9a-f]{16}/); // no address from a kallsyms
+      expect(code(s)).toContain('kaddr("wg_packet_decrypt_worker")');
+      expect(code(s)).not.toMatch(/interval:s:/); // until Ctrl-C
+      expect(code(s)).not.toMatch(/\{\{[A-Z_]+\}\}/);
+    }
   });
 
   it('refuses bad options with one line', () => {
