@@ -83,6 +83,9 @@ export function clientMain(data: any, uPlot: any): void {
       $(id + '-range').textContent = fmtS(r[0]) + ' .. ' + fmtS(r[1]) + ' from the capture start';
       state.syncing = false;
     };
+    // Small multiples: the charts of all cores together take about one screen.
+    const plotH = Math.max(50, Math.min(130, Math.round(560 / Math.max(1, s.cores.length))));
+    const ySplits = plotH < 60 ? [0, 100] : [0, 50, 100];
     s.cores.forEach((core: any, ci: number) => {
       const last = ci === s.cores.length - 1;
       const row = document.createElement('div');
@@ -94,8 +97,8 @@ export function clientMain(data: any, uPlot: any): void {
       label.textContent = 'cpu' + core.cpu;
       if (cpuJson) {
         const sub = document.createElement('small');
-        sub.textContent = (cpuJson.utilization * 100).toFixed(1) + '% traced';
-        label.appendChild(document.createElement('br'));
+        sub.textContent = ' ' + (cpuJson.utilization * 100).toFixed(1) + '%';
+        label.title = 'traced busy over the probed span (the table below)';
         label.appendChild(sub);
       }
       const box = document.createElement('div');
@@ -126,7 +129,7 @@ export function clientMain(data: any, uPlot: any): void {
       const gridColor = css('--grid');
       const opts = {
         width: width(),
-        height: last ? 96 : 72,
+        height: (last ? 26 : 0) + plotH,
         legend: { show: false },
         cursor: { sync: { key: id }, drag: { x: true, y: false, setScale: false }, points: { show: false } },
         select: { show: true },
@@ -139,7 +142,7 @@ export function clientMain(data: any, uPlot: any): void {
             size: last ? 30 : 6,
             values: last ? (_u: any, vals: number[]) => vals.map((v) => fmtS(v)) : (_u: any, vals: number[]) => vals.map(() => ''),
           },
-          { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 44, splits: () => [0, 50, 100], values: (_u: any, vals: number[]) => vals.map((v) => v + '%') },
+          { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 52, splits: () => ySplits, values: (_u: any, vals: number[]) => vals.map((v) => v + '%') },
         ],
         series,
         hooks: {
@@ -170,8 +173,9 @@ export function clientMain(data: any, uPlot: any): void {
 
     // ---------------------------------------------------------------- tunnel x core heat map
     const heatHost = $(id + '-heat');
-    const ROW = 14;
+    const ROW = 16;
     const LABEL = 150;
+    const AXIS = 22;
     const napiLabel = (i: number): string => a.napis[i] ? a.napis[i].dev : '?';
     let groupBy = 'core';
     function drawHeat(): void {
@@ -187,7 +191,7 @@ export function clientMain(data: any, uPlot: any): void {
       const H = rows.length * ROW + 4;
       const outer = document.createElementNS(SVG, 'svg');
       outer.setAttribute('width', String(W));
-      outer.setAttribute('height', String(H));
+      outer.setAttribute('height', String(H + AXIS));
       outer.setAttribute('class', 'heat');
       outer.setAttribute('role', 'img');
       outer.setAttribute('aria-label', 'poll time of each tunnel on each core over time');
@@ -196,7 +200,7 @@ export function clientMain(data: any, uPlot: any): void {
         const g = groupBy === 'core' ? r.cpu : r.napi;
         const t = document.createElementNS(SVG, 'text');
         t.setAttribute('x', '4');
-        t.setAttribute('y', String(k * ROW + 11));
+        t.setAttribute('y', String(k * ROW + 12));
         t.setAttribute('class', 'heat-label');
         t.dataset.napi = String(r.napi);
         t.dataset.cpu = String(r.cpu);
@@ -260,7 +264,10 @@ export function clientMain(data: any, uPlot: any): void {
         if (!r || c < 0 || c >= s.columns) return;
         heatRead.textContent = napiLabel(r.napi) + ' on cpu' + r.cpu + ' at ' + fmtS(c * colS) + ': its polls took ' + (r.values[c] / 10).toFixed(1) + '% of the core in that ' + fmtS(colS) + ' column';
       });
-      state.heat = { inner, bands, H };
+      const axis = document.createElementNS(SVG, 'g');
+      axis.setAttribute('class', 'heat-axis');
+      outer.appendChild(axis);
+      state.heat = { inner, bands, H, axis, W };
       drawHeatRange();
     }
     const colRange = (): [number, number] => [state.range[0] / colS, state.range[1] / colS];
@@ -282,6 +289,32 @@ export function clientMain(data: any, uPlot: any): void {
       if (probedFrom > 0) add(0, probedFrom, 'heat-unprobed');
       if (probedTo < durS) add(probedTo, durS, 'heat-unprobed');
       for (const [b0, b1] of state.bands) add(b0, b1, 'heat-band');
+      // Time axis under the cells, in seconds from the capture start like the charts'.
+      h.axis.textContent = '';
+      const [r0, r1] = state.range;
+      const span = r1 - r0;
+      if (!(span > 0)) return;
+      const raw = span / 8;
+      const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+      const step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= raw) || raw;
+      const pxOf = (t: number): number => LABEL + ((t - r0) / span) * (h.W - LABEL);
+      for (let t = Math.ceil(r0 / step) * step; t <= r1 + 1e-12; t += step) {
+        const x = pxOf(t);
+        const tick = document.createElementNS(SVG, 'line');
+        tick.setAttribute('x1', String(x));
+        tick.setAttribute('x2', String(x));
+        tick.setAttribute('y1', String(h.H));
+        tick.setAttribute('y2', String(h.H + 5));
+        tick.setAttribute('class', 'heat-sep');
+        h.axis.appendChild(tick);
+        const label = document.createElementNS(SVG, 'text');
+        label.setAttribute('x', String(x));
+        label.setAttribute('y', String(h.H + 17));
+        label.setAttribute('text-anchor', 'middle');
+        label.setAttribute('class', 'heat-label');
+        label.textContent = fmtS(t);
+        h.axis.appendChild(label);
+      }
     }
     drawHeat();
 
@@ -370,12 +403,17 @@ export function clientMain(data: any, uPlot: any): void {
   window.addEventListener('beforeprint', redrawAll);
   window.addEventListener('afterprint', redrawAll);
 
-  // For the browser test and the bench: how long the page took to draw, and where the charts are.
-  document.querySelectorAll('.chart, .heat-host').forEach((el: any) => {
-    const b = el.getBoundingClientRect();
-    el.dataset.rect = [Math.round(b.left + window.scrollX), Math.round(b.top + window.scrollY), Math.round(b.width), Math.round(b.height)].join(',');
-  });
-  document.documentElement.dataset.charts = String(charts);
-  document.documentElement.dataset.drawMs = String(Math.round(performance.now()));
-  document.documentElement.dataset.ready = '1';
+  // For the browser test and the bench: how long the page took to draw, and where the charts
+  // are. uPlot sizes and draws its canvases in a microtask, so this waits for the next frame.
+  window.requestAnimationFrame(() =>
+    setTimeout(() => {
+      document.querySelectorAll('.chart, .heat-host').forEach((el: any) => {
+        const b = el.getBoundingClientRect();
+        el.dataset.rect = [Math.round(b.left + window.scrollX), Math.round(b.top + window.scrollY), Math.round(b.width), Math.round(b.height)].join(',');
+      });
+      document.documentElement.dataset.charts = String(charts);
+      document.documentElement.dataset.drawMs = String(Math.round(performance.now()));
+      document.documentElement.dataset.ready = '1';
+    }, 0),
+  );
 }

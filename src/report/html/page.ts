@@ -128,12 +128,25 @@ function legendHtml(run: ReportRun): string {
   return `<ul class="legend">${items.join('')}</ul>`;
 }
 
+/** The findings as buttons above the charts: choosing one zooms on its time range. */
+function chipsHtml(run: ReportRun, ri: number): string {
+  const fs = run.analyze.findings;
+  if (fs.length === 0) return '';
+  return `<div class="chips"><span class="muted">zoom on a finding:</span> ${fs
+    .map(
+      (f, i) =>
+        `<a class="finding-link chip sev-${f.severity}" href="#r${ri}-f${i}" data-run="${ri}" data-f="${i}">${i + 1}. ${esc(f.id)}${f.cpus.length > 0 && f.cpus.length <= 4 ? ` cpu ${f.cpus.join(',')}` : ''} · ${esc(findingRanges(f))}</a>`,
+    )
+    .join(' ')}</div>`;
+}
+
 function chartsSection(run: ReportRun, ri: number): string {
   const s = run.series;
   const col = s.windowsPerColumn === 1 ? `one column = one ${fmt('ms', s.windowNs)} window` : `one column = ${s.windowsPerColumn} windows of ${fmt('ms', s.windowNs)} (${fmt('ms', s.columnNs)})`;
   return `<div id="r${ri}-charts" class="charts">
 <div class="toolbar"><button type="button" data-run="${ri}" data-zoom="probed">probed span</button><button type="button" data-run="${ri}" data-zoom="all">whole capture</button>
 <span id="r${ri}-range" class="muted"></span></div>
+${chipsHtml(run, ri)}
 ${legendHtml(run)}
 <p class="muted">Share of each core's time per column, stacked; ${esc(col)}. Drag across a chart to zoom, double-click to go back. Overlapping slices (a softirq inside a crypt work item) are scaled to the traced busy union, as in <code>wgtrace analyze</code>'s chart.</p>
 <div id="r${ri}-cores" class="cores"></div>
@@ -210,7 +223,8 @@ function findingsSection(run: ReportRun, ri: number): string {
   const items = a.findings.map((f, i) => {
     const rec = f.recommendation;
     const where = [f.cpus.length > 0 ? `cpu ${f.cpus.join(', ')}` : '', f.napis.length > 0 ? f.napis.map((n) => n.dev).join(', ') : ''].filter(Boolean).join(' · ');
-    const cost = f.costEstimate.share > 0 ? `<span class="cost">costs ~${(f.costEstimate.share * 100).toFixed(1)}% of throughput</span>` : '';
+    const share = f.costEstimate.share;
+    const cost = share > 0 ? `<span class="cost" title="${esc(f.costEstimate.basis)}">costs ${share < 0.001 ? '&lt;0.1' : `~${(share * 100).toFixed(1)}`}% of throughput</span>` : '';
     return `<li class="finding sev-${f.severity}" data-run="${ri}" data-f="${i}" id="r${ri}-finding-${i}">
 <div class="fhead"><span class="sev">${esc(f.severity)}</span> <strong>${esc(f.id)}</strong> ${cost}</div>
 <p class="summary">${esc(f.summary)}</p>
@@ -323,6 +337,21 @@ function diffSection(d: DiffResult): string {
   return `${totals}${napis}${list('findings that went', f.gone)}${list('findings that appeared', f.appeared)}${list('findings in both', f.kept)}<p class="muted">As <code>wgtrace diff ${esc(d.before.file)} ${esc(d.after.file)}</code>: rates over each capture's probed span.</p>`;
 }
 
+/** One line of facts under the title, and the data-quality warning where there is one. */
+function headline(run: ReportRun, compare: boolean): string {
+  const c = run.analyze.capture;
+  const dq = run.analyze.findings.find((f) => f.id === 'data-quality');
+  const facts = [
+    compare ? run.file : '',
+    `${c.format}, ${c.mode} mode`,
+    `${group(c.events)} events`,
+    `probed ${fmt('s', c.probedNs)} of ${fmt('s', c.durationNs)}`,
+    `${run.analyze.napis.length} NAPI${run.analyze.napis.length === 1 ? '' : 's'}`,
+    `${run.analyze.findings.length} finding${run.analyze.findings.length === 1 ? '' : 's'}`,
+  ].filter(Boolean);
+  return `<p class="headline">${esc(facts.join(' · '))}</p>${dq && dq.severity !== 'info' ? `<p class="callout sev-${dq.severity}"><span class="sev">${esc(dq.severity)}</span> ${esc(dq.summary)}</p>` : ''}`;
+}
+
 // ---------------------------------------------------------------- the page
 
 /** A sha256 CSP source for an inline script or style. */
@@ -388,18 +417,19 @@ export function buildReportPage(input: ReportPageInput): string {
 <header>
 <h1>wgtrace report</h1>
 <p class="subtitle">${esc(compare ? `${runs[0]!.file} (before) and ${runs[1]!.file} (after)` : runs[0]!.file)}${compare ? '' : ` · ${esc(subtitle)}`}</p>
-<nav><a href="#facts">capture</a> <a href="#findings">findings</a> <a href="#utilization">per-core utilization</a> <a href="#tunnels">tunnels × cores</a> <a href="#whatif">what-if</a>${
+${runs.map((r) => headline(r, compare)).join('')}
+<nav><a href="#utilization">per-core utilization</a> <a href="#tunnels">tunnels × cores</a> <a href="#findings">findings</a> <a href="#whatif">what-if</a> <a href="#facts">capture and data quality</a>${
     compare ? ' <a href="#compare">before / after</a>' : ''
   }</nav>
 <ul id="page-errors" class="bad" hidden></ul>
 </header>
 <main>
 ${input.diff ? `<section id="compare"><h2>Before and after</h2>${diffSection(input.diff)}</section>` : ''}
-${section('facts', 'The capture and its data quality', factsSection)}
-${section('findings', 'Findings', findingsSection)}
 ${section('utilization', 'Per-core utilization over time', (r, i) => chartsSection(r, i) + coreTable(r, i))}
 ${section('tunnels', 'Where each tunnel polled: tunnels × cores over time', (r, i) => heatSection(i) + napiTable(r, i))}
+${section('findings', 'Findings', findingsSection)}
 ${section('whatif', 'What-if: the capture replayed through the models', whatIfSection)}
+${section('facts', 'The capture and its data quality', factsSection)}
 </main>
 <footer>
 <p>Written by wgtrace ${esc(input.toolVersion)} from <code>wgtrace analyze --json</code> and <code>wgtrace replay --json</code> of the same capture${compare ? 's' : ''}; both results are embedded in this page (<code>#wgtrace-data</code>). Thresholds: ${esc(

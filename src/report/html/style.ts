@@ -80,6 +80,13 @@ svg.heat { display: block; }
 .heat-unprobed { fill: var(--unprobed); }
 .heat-band { fill: var(--band); stroke: var(--band-stroke); stroke-width: 1; vector-effect: non-scaling-stroke; }
 .h1 { fill: var(--h1); } .h2 { fill: var(--h2); } .h3 { fill: var(--h3); } .h4 { fill: var(--h4); } .h5 { fill: var(--h5); } .h6 { fill: var(--h6); } .h7 { fill: var(--h7); }
+.chips { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 6px 0; font-size: 13px; }
+.chip { border: 1px solid var(--rule); border-left: 4px solid var(--rule); padding: 1px 8px; border-radius: 3px; text-decoration: none; color: var(--fg); background: var(--panel); }
+.chip.sev-critical { border-left-color: var(--bad); } .chip.sev-warning { border-left-color: var(--c-untraced); } .chip.sev-info { border-left-color: var(--c-tunnelPolls); }
+.headline { margin: 2px 0; font-variant-numeric: tabular-nums; }
+.callout { margin: 6px 0; padding: 4px 8px; border-left: 4px solid var(--c-untraced); background: var(--panel); }
+.callout.sev-critical { border-left-color: var(--bad); }
+table.facts td.num { text-align: left; }
 .heat-scale { font-size: 12px; color: var(--muted); }
 .heat-scale .swatch { margin-left: 6px; }
 ol.findings { padding-left: 22px; }
@@ -111,7 +118,7 @@ footer { margin-top: 32px; border-top: 1px solid var(--rule); font-size: 12px; c
     --band: rgba(240, 228, 66, 0.38); --band-stroke: #8a7f00; --m-threaded: #0072B2;
   }
   body { max-width: none; padding: 0; font-size: 11px; }
-  nav, .toolbar button, .toolbar select, .readout, details > summary ~ * { display: none; }
+  nav, .chips, .toolbar button, .toolbar select, .readout, details > summary ~ * { display: none; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   section { break-inside: avoid-page; }
   .core-row, .finding, tr { break-inside: avoid; }
