@@ -51,6 +51,23 @@ export function clientMain(data: any, uPlot: any): void {
     const host = $(id + '-cores');
     const readout = $(id + '-readout');
     const width = (): number => Math.max(300, host.clientWidth - 70);
+    // Finding ranges are filled behind the series (drawClear comes before them), so a band
+    // never changes the colour of what was measured, and outlined above them.
+    const bandsBehind = (u: any): void => {
+      const ctx = u.ctx;
+      const { left, top, width: w, height: h } = u.bbox;
+      const px = (v: number): number => u.valToPos(v, 'x', true);
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, w, h);
+      ctx.clip();
+      ctx.fillStyle = css('--band');
+      for (const [b0, b1] of state.bands) {
+        const x0 = px(b0);
+        ctx.fillRect(x0, top, Math.max(px(b1), x0 + 2) - x0, h);
+      }
+      ctx.restore();
+    };
     const overlay = (u: any): void => {
       const ctx = u.ctx;
       const { left, top, width: w, height: h } = u.bbox;
@@ -63,13 +80,11 @@ export function clientMain(data: any, uPlot: any): void {
       ctx.fillStyle = css('--unprobed');
       if (probedFrom > 0) ctx.fillRect(px(0), top, px(probedFrom) - px(0), h);
       if (probedTo < durS) ctx.fillRect(px(probedTo), top, px(durS) - px(probedTo), h);
-      ctx.fillStyle = css('--band');
       ctx.strokeStyle = css('--band-stroke');
       ctx.lineWidth = 1;
       for (const [b0, b1] of state.bands) {
         const x0 = px(b0);
         const x1 = Math.max(px(b1), x0 + 2);
-        ctx.fillRect(x0, top, x1 - x0, h);
         ctx.strokeRect(x0 + 0.5, top + 0.5, x1 - x0 - 1, h - 1);
       }
       ctx.restore();
@@ -146,6 +161,7 @@ export function clientMain(data: any, uPlot: any): void {
         ],
         series,
         hooks: {
+          drawClear: [bandsBehind],
           draw: [overlay],
           setSelect: [
             (u: any) => {
@@ -187,7 +203,11 @@ export function clientMain(data: any, uPlot: any): void {
         heatHost.textContent = 'No NAPI poll in this capture.';
         return;
       }
-      const W = Math.max(300, heatHost.clientWidth);
+      // Cells under the charts' plotting area, so one time axis reads for both.
+      const over = state.plots.length > 0 ? state.plots[0].over.getBoundingClientRect() : null;
+      const hb = heatHost.getBoundingClientRect();
+      const L = over && over.width > 0 ? Math.max(90, Math.round(over.left - hb.left)) : LABEL;
+      const W = over && over.width > 0 ? Math.round(over.left - hb.left + over.width) : Math.max(300, heatHost.clientWidth);
       const H = rows.length * ROW + 4;
       const outer = document.createElementNS(SVG, 'svg');
       outer.setAttribute('width', String(W));
@@ -218,9 +238,9 @@ export function clientMain(data: any, uPlot: any): void {
         outer.appendChild(t);
       });
       const inner = document.createElementNS(SVG, 'svg');
-      inner.setAttribute('x', String(LABEL));
+      inner.setAttribute('x', String(L));
       inner.setAttribute('y', '0');
-      inner.setAttribute('width', String(W - LABEL));
+      inner.setAttribute('width', String(W - L));
       inner.setAttribute('height', String(H));
       inner.setAttribute('preserveAspectRatio', 'none');
       const bg = document.createElementNS(SVG, 'rect');
@@ -230,6 +250,8 @@ export function clientMain(data: any, uPlot: any): void {
       bg.setAttribute('height', String(H));
       bg.setAttribute('class', 'heat-bg');
       inner.appendChild(bg);
+      const under = document.createElementNS(SVG, 'g');
+      inner.appendChild(under);
       rows.forEach((r: any, k: number) => {
         // Runs of one level are one rect: a long steady poll is one element, not thousands.
         let c = 0;
@@ -267,7 +289,7 @@ export function clientMain(data: any, uPlot: any): void {
       const axis = document.createElementNS(SVG, 'g');
       axis.setAttribute('class', 'heat-axis');
       outer.appendChild(axis);
-      state.heat = { inner, bands, H, axis, W };
+      state.heat = { inner, bands, under, H, axis, W, L };
       drawHeatRange();
     }
     const colRange = (): [number, number] => [state.range[0] / colS, state.range[1] / colS];
@@ -277,18 +299,22 @@ export function clientMain(data: any, uPlot: any): void {
       const [c0, c1] = colRange();
       h.inner.setAttribute('viewBox', c0 + ' 0 ' + Math.max(1e-6, c1 - c0) + ' ' + h.H);
       h.bands.textContent = '';
-      const add = (x0: number, x1: number, cls: string): void => {
+      h.under.textContent = '';
+      const add = (x0: number, x1: number, cls: string, into: any = h.bands): void => {
         const rect = document.createElementNS(SVG, 'rect');
         rect.setAttribute('x', String(x0 / colS));
         rect.setAttribute('y', '0');
         rect.setAttribute('width', String(Math.max((x1 - x0) / colS, (c1 - c0) / 500)));
         rect.setAttribute('height', String(h.H));
         rect.setAttribute('class', cls);
-        h.bands.appendChild(rect);
+        into.appendChild(rect);
       };
       if (probedFrom > 0) add(0, probedFrom, 'heat-unprobed');
       if (probedTo < durS) add(probedTo, durS, 'heat-unprobed');
-      for (const [b0, b1] of state.bands) add(b0, b1, 'heat-band');
+      for (const [b0, b1] of state.bands) {
+        add(b0, b1, 'heat-band', h.under);
+        add(b0, b1, 'heat-band-edge');
+      }
       // Time axis under the cells, in seconds from the capture start like the charts'.
       h.axis.textContent = '';
       const [r0, r1] = state.range;
@@ -297,7 +323,7 @@ export function clientMain(data: any, uPlot: any): void {
       const raw = span / 8;
       const mag = Math.pow(10, Math.floor(Math.log10(raw)));
       const step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= raw) || raw;
-      const pxOf = (t: number): number => LABEL + ((t - r0) / span) * (h.W - LABEL);
+      const pxOf = (t: number): number => h.L + ((t - r0) / span) * (h.W - h.L);
       for (let t = Math.ceil(r0 / step) * step; t <= r1 + 1e-12; t += step) {
         const x = pxOf(t);
         const tick = document.createElementNS(SVG, 'line');
@@ -316,7 +342,8 @@ export function clientMain(data: any, uPlot: any): void {
         h.axis.appendChild(label);
       }
     }
-    drawHeat();
+    // After the charts are laid out (uPlot sizes them in a microtask): the cells align with their plotting area.
+    window.requestAnimationFrame(() => drawHeat());
 
     // ---------------------------------------------------------------- findings and zoom controls
     const zoomTo = (r0: number, r1: number, bands: [number, number][], cpus: number[], napis: any[]): void => {

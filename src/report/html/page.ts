@@ -120,11 +120,11 @@ function factsSection(run: ReportRun, ri: number): string {
 function legendHtml(run: ReportRun): string {
   const items = run.series.categories.map((c) =>
     c.available
-      ? `<li><span class="swatch sw-${c.key}"></span><strong>${esc(c.label)}</strong> <span class="muted">${esc(c.means)}</span></li>`
-      : `<li class="missing"><span class="swatch none"></span><strong>${esc(c.label)}</strong>: <em>no data</em> <span class="muted">(${esc(c.missing ?? '')})</span></li>`,
+      ? `<li title="${esc(c.means)}"><span class="swatch sw-${c.key}"></span>${esc(c.label)}</li>`
+      : `<li class="missing" title="${esc(c.means)}"><span class="swatch none"></span>${esc(c.label)}: <em>no data</em> <span class="muted">(${esc(c.missing ?? '')})</span></li>`,
   );
-  items.push(`<li><span class="swatch sw-unprobed"></span><strong>probes not attached</strong> <span class="muted">nothing measured there</span></li>`);
-  items.push(`<li><span class="swatch sw-band"></span><strong>chosen finding</strong></li>`);
+  items.push(`<li title="before the probes attached or after they detached: nothing was measured there"><span class="swatch sw-unprobed"></span>probes not attached</li>`);
+  items.push(`<li><span class="swatch sw-band"></span>chosen finding</li>`);
   return `<ul class="legend">${items.join('')}</ul>`;
 }
 
@@ -418,15 +418,16 @@ export function buildReportPage(input: ReportPageInput): string {
 <h1>wgtrace report</h1>
 <p class="subtitle">${esc(compare ? `${runs[0]!.file} (before) and ${runs[1]!.file} (after)` : runs[0]!.file)}${compare ? '' : ` · ${esc(subtitle)}`}</p>
 ${runs.map((r) => headline(r, compare)).join('')}
-<nav><a href="#utilization">per-core utilization</a> <a href="#tunnels">tunnels × cores</a> <a href="#findings">findings</a> <a href="#whatif">what-if</a> <a href="#facts">capture and data quality</a>${
+<nav><a href="#utilization">per-core utilization</a> <a href="#tunnels">tunnels × cores</a> <a href="#figures">figures</a> <a href="#findings">findings</a> <a href="#whatif">what-if</a> <a href="#facts">capture and data quality</a>${
     compare ? ' <a href="#compare">before / after</a>' : ''
   }</nav>
 <ul id="page-errors" class="bad" hidden></ul>
 </header>
 <main>
 ${input.diff ? `<section id="compare"><h2>Before and after</h2>${diffSection(input.diff)}</section>` : ''}
-${section('utilization', 'Per-core utilization over time', (r, i) => chartsSection(r, i) + coreTable(r, i))}
-${section('tunnels', 'Where each tunnel polled: tunnels × cores over time', (r, i) => heatSection(i) + napiTable(r, i))}
+${section('utilization', 'Per-core utilization over time', chartsSection)}
+${section('tunnels', 'Where each tunnel polled: tunnels × cores over time', (_r, i) => heatSection(i))}
+${section('figures', 'Per core and per NAPI: the exact figures', (r, i) => coreTable(r, i) + napiTable(r, i))}
 ${section('findings', 'Findings', findingsSection)}
 ${section('whatif', 'What-if: the capture replayed through the models', whatIfSection)}
 ${section('facts', 'The capture and its data quality', factsSection)}

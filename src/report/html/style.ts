@@ -52,8 +52,9 @@ table.facts th { font-weight: 600; white-space: nowrap; }
 tr.bad td, tr.bad th { color: var(--bad); }
 .legend { list-style: none; padding: 0; margin: 6px 0; display: flex; flex-wrap: wrap; gap: 4px 18px; }
 .legend li { white-space: nowrap; }
+.legend li.missing { white-space: normal; }
 .legend .muted { font-size: 12px; white-space: normal; }
-.legend li.missing strong { text-decoration: line-through; text-decoration-thickness: 1px; }
+.legend li.missing { color: var(--muted); }
 .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 5px; vertical-align: -1px; border: 1px solid var(--rule); }
 .swatch.none { background: transparent; border-style: dashed; }
 .sw-netRx { background: var(--c-netRx); } .sw-tunnelPolls { background: var(--c-tunnelPolls); } .sw-otherNapis { background: var(--c-otherNapis); }
@@ -78,7 +79,8 @@ svg.heat { display: block; }
 .heat-bg { fill: var(--bg); }
 .heat-sep { stroke: var(--rule); stroke-width: 1; }
 .heat-unprobed { fill: var(--unprobed); }
-.heat-band { fill: var(--band); stroke: var(--band-stroke); stroke-width: 1; vector-effect: non-scaling-stroke; }
+.heat-band { fill: var(--band); }
+.heat-band-edge { fill: none; stroke: var(--band-stroke); stroke-width: 1; vector-effect: non-scaling-stroke; }
 .h1 { fill: var(--h1); } .h2 { fill: var(--h2); } .h3 { fill: var(--h3); } .h4 { fill: var(--h4); } .h5 { fill: var(--h5); } .h6 { fill: var(--h6); } .h7 { fill: var(--h7); }
 .chips { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 6px 0; font-size: 13px; }
 .chip { border: 1px solid var(--rule); border-left: 4px solid var(--rule); padding: 1px 8px; border-radius: 3px; text-decoration: none; color: var(--fg); background: var(--panel); }
@@ -123,6 +125,10 @@ footer { margin-top: 32px; border-top: 1px solid var(--rule); font-size: 12px; c
   section { break-inside: avoid-page; }
   .core-row, .finding, tr { break-inside: avoid; }
   canvas { max-width: 100%; height: auto !important; }
+  .scroll { overflow: visible; }
+  table { font-size: 9px; }
+  th, td { padding: 1px 4px; }
+  td.num { white-space: normal; }
   a { text-decoration: none; }
 }
 `;
