@@ -11,7 +11,8 @@
 // 6 tunnels) and are shared with it under bench/out/ (`analyze-load-<M>m.txt`, reused when
 // its `.meta.json` says it is complete). Cases: each size at the default 10 ms window and at
 // 1 ms (ten times the windows: the series are reduced to the page's column bound), and the
-// 32-core synthetic talk trace (32 small multiples). Needs Debian's chromium.
+// 32-core synthetic talk trace (32 small multiples), and a wide synthetic windows capture
+// (64 cores, 24 threaded tunnels, 60 s). Needs Debian's chromium.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -46,12 +47,13 @@ if (CHROMIUM === undefined) {
 mkdirSync(outDir, { recursive: true });
 
 // The flags of test/chromium.ts: no background traffic, and nothing could leave anyway. Real
-// time (--timeout), not --virtual-time-budget, so the page's clock is the wall clock.
+// time (no --virtual-time-budget), so the page's clock is the wall clock; the page marks itself
+// ready before its load event, when chromium dumps the DOM.
 const FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--window-size=1280,1000',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps',
   '--disable-extensions', '--disable-domain-reliability', '--no-first-run',
-  '--proxy-server=127.0.0.1:9', '--host-resolver-rules=MAP * ~NOTFOUND', '--timeout=20000',
+  '--proxy-server=127.0.0.1:9', '--host-resolver-rules=MAP * ~NOTFOUND',
 ];
 
 function report(capture, extra, page) {
@@ -100,6 +102,11 @@ for (const m of sizes) {
   cases.push({ name: `${m} M events, --window 1`, path, extra: ['--window', '1'], events: g.events });
 }
 cases.push({ name: 'synthetic talk 8 x 32 (32 cores)', path: join(root, 'traces', 'synthetic-talk-8x32-stock.txt.gz'), extra: [] });
+// Wide: 64 cores, 24 threaded tunnels that the balancer moves around, 60 s of 10 ms windows: the
+// most rows (every tunnel on many cores) and the most charts.
+const wide = join(outDir, 'report-wide.txt');
+if (regen || !existsSync(wide)) execFileSync(process.execPath, [bin, 'synth', '--tunnels', '24', '--cpus', '64', '--seconds', '60', '--threaded', '--mode', 'windows', '-o', wide], { stdio: 'ignore' });
+cases.push({ name: 'wide: 64 cores, 24 tunnels, 60 s', path: wide, extra: [] });
 
 // ---------------------------------------------------------------- measure
 const load = execFileSync('uptime', { encoding: 'utf8' }).trim();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { analyzeTimeline } from '../../src/report/analyze.js';
+import { packZeros } from '../../src/report/html/page.js';
 import { reportSeries } from '../../src/report/html/series.js';
 import { loadTimeline } from '../../src/timeline/load.js';
 import { compileNotation, timelineFromNotation } from '../notation.js';
@@ -72,6 +73,12 @@ describe('report series (per-core categories and the heat map over time)', () =>
 });
 
 describe('wgtrace report (the page)', () => {
+  it('packs runs of zeros in the embedded series (-n for n zeros)', () => {
+    expect(packZeros([0, 0, 0, 5, 0, 7, 0, 0])).toEqual([-3, 5, 0, 7, -2]);
+    expect(packZeros([])).toEqual([]);
+    expect(packZeros([1, 2])).toEqual([1, 2]);
+  });
+
   const hostile = join(dir, 'hostile.txt');
   writeFileSync(hostile, compileNotation('cpus 0-1\ntunnel A dev=<b>wg0</b> napi=0xffff888100001000\ncpu0: A A A A\ncpu1: . . . .').text);
 

@@ -12,6 +12,7 @@ declare const window: any;
 declare const performance: any;
 declare const getComputedStyle: any;
 declare const matchMedia: any;
+declare const queueMicrotask: (f: () => void) => void;
 
 export function clientMain(data: any, uPlot: any): void {
   const SVG = 'http://www.w3.org/2000/svg';
@@ -30,6 +31,20 @@ export function clientMain(data: any, uPlot: any): void {
     return l;
   };
   let charts = 0;
+
+  // page.ts packZeros: -n stands for n zeros.
+  const unpack = (xs: number[]): number[] => {
+    const out: number[] = [];
+    for (const x of xs) {
+      if (x < 0) for (let i = 0; i < -x; i++) out.push(0);
+      else out.push(x);
+    }
+    return out;
+  };
+  for (const run of data.runs) {
+    for (const c of run.series.cores) for (const k of Object.keys(c.values)) c.values[k] = unpack(c.values[k]);
+    for (const h of run.series.heat) h.values = unpack(h.values);
+  }
 
   function setupRun(run: any, ri: number): any {
     const s = run.series;
@@ -342,8 +357,9 @@ export function clientMain(data: any, uPlot: any): void {
         h.axis.appendChild(label);
       }
     }
-    // After the charts are laid out (uPlot sizes them in a microtask): the cells align with their plotting area.
-    window.requestAnimationFrame(() => drawHeat());
+    // After the charts are sized (uPlot does it in a microtask queued by its constructor, so
+    // before this one): the cells align with their plotting area.
+    queueMicrotask(() => drawHeat());
 
     // ---------------------------------------------------------------- findings and zoom controls
     const zoomTo = (r0: number, r1: number, bands: [number, number][], cpus: number[], napis: any[]): void => {
@@ -431,9 +447,10 @@ export function clientMain(data: any, uPlot: any): void {
   window.addEventListener('afterprint', redrawAll);
 
   // For the browser test and the bench: how long the page took to draw, and where the charts
-  // are. uPlot sizes and draws its canvases in a microtask, so this waits for the next frame.
-  window.requestAnimationFrame(() =>
-    setTimeout(() => {
+  // are. Queued after every chart's and heat map's own microtask, so it runs once their drawing
+  // commands have run, and before the load event (when headless chromium dumps the DOM).
+  queueMicrotask(() =>
+    queueMicrotask(() => {
       document.querySelectorAll('.chart, .heat-host').forEach((el: any) => {
         const b = el.getBoundingClientRect();
         el.dataset.rect = [Math.round(b.left + window.scrollX), Math.round(b.top + window.scrollY), Math.round(b.width), Math.round(b.height)].join(',');
@@ -441,6 +458,6 @@ export function clientMain(data: any, uPlot: any): void {
       document.documentElement.dataset.charts = String(charts);
       document.documentElement.dataset.drawMs = String(Math.round(performance.now()));
       document.documentElement.dataset.ready = '1';
-    }, 0),
+    }),
   );
 }

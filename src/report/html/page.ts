@@ -354,6 +354,32 @@ function headline(run: ReportRun, compare: boolean): string {
 
 // ---------------------------------------------------------------- the page
 
+/**
+ * Runs of zeros written as one negative number (-n: n zeros), decoded by the page: an idle core
+ * or a tunnel that left a core is mostly zeros, and a many-core capture has many such rows.
+ */
+export function packZeros(values: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < values.length; ) {
+    if (values[i] === 0) {
+      let j = i;
+      while (j < values.length && values[j] === 0) j++;
+      if (j - i === 1) out.push(0);
+      else out.push(-(j - i));
+      i = j;
+    } else out.push(values[i++]!);
+  }
+  return out;
+}
+
+function packSeries(s: ReportSeries): ReportSeries {
+  return {
+    ...s,
+    cores: s.cores.map((c) => ({ cpu: c.cpu, values: Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, packZeros(v)])) })),
+    heat: s.heat.map((h) => ({ ...h, values: packZeros(h.values) })),
+  };
+}
+
 /** A sha256 CSP source for an inline script or style. */
 const cspHash = (s: string): string => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
@@ -379,7 +405,7 @@ export function buildReportPage(input: ReportPageInput): string {
   const compare = runs.length > 1;
   const data = {
     toolVersion: input.toolVersion,
-    runs: runs.map((r) => ({ file: r.file, analyze: r.analyze, replay: r.replay, series: r.series })),
+    runs: runs.map((r) => ({ file: r.file, analyze: r.analyze, replay: r.replay, series: packSeries(r.series) })),
     ...(input.diff ? { diff: input.diff } : {}),
   };
   const client = `(function(){try{var el=document.getElementById('wgtrace-data');(${clientMain.toString()})(JSON.parse(el.textContent),uPlot);}catch(e){window.__wgtraceError('drawing the charts: '+(e&&e.stack||e));}})();`;
