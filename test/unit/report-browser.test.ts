@@ -137,6 +137,8 @@ describe.skipIf(CHROMIUM === undefined)('wgtrace report in chromium (file://)', 
   }, 120_000);
 });
 
+const SKIPPED = 'no chromium: the browser test of wgtrace report is skipped (apt-get install -y chromium imagemagick to run it)';
+if (CHROMIUM === undefined) console.log(`report browser test: ${SKIPPED}`);
 describe.skipIf(CHROMIUM !== undefined)('wgtrace report in chromium', () => {
-  it.skip('skipped: no chromium (apt-get install -y chromium imagemagick to run the browser test)', () => undefined);
+  it.skip(SKIPPED, () => undefined);
 });

@@ -408,6 +408,13 @@ export function clientMain(data: any, uPlot: any): void {
     };
   }
 
+  // Side by side (--compare): the charts of both captures start at the same height.
+  const heads = document.querySelectorAll('.pair .side-head');
+  if (heads.length > 1) {
+    let h = 0;
+    heads.forEach((el: any) => (h = Math.max(h, el.getBoundingClientRect().height)));
+    heads.forEach((el: any) => (el.style.minHeight = Math.ceil(h) + 'px'));
+  }
   let apis: any[] = data.runs.map((r: any, i: number) => setupRun(r, i));
   // A link to a finding (`report.html#r0-f2`) opens the page zoomed on it.
   const fromHash = (): void => {

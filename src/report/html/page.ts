@@ -144,11 +144,13 @@ function chartsSection(run: ReportRun, ri: number): string {
   const s = run.series;
   const col = s.windowsPerColumn === 1 ? `one column = one ${fmt('ms', s.windowNs)} window` : `one column = ${s.windowsPerColumn} windows of ${fmt('ms', s.windowNs)} (${fmt('ms', s.columnNs)})`;
   return `<div id="r${ri}-charts" class="charts">
+<div class="side-head">
 <div class="toolbar"><button type="button" data-run="${ri}" data-zoom="probed">probed span</button><button type="button" data-run="${ri}" data-zoom="all">whole capture</button>
 <span id="r${ri}-range" class="muted"></span></div>
 ${chipsHtml(run, ri)}
 ${legendHtml(run)}
 <p class="muted">Share of each core's time per column, stacked; ${esc(col)}. Drag across a chart to zoom, double-click to go back. Overlapping slices (a softirq inside a crypt work item) are scaled to the traced busy union, as in <code>wgtrace analyze</code>'s chart.</p>
+</div>
 <div id="r${ri}-cores" class="cores"></div>
 <noscript><p class="bad">The charts need JavaScript; the tables below do not.</p></noscript>
 <p id="r${ri}-readout" class="readout muted" aria-live="polite">Point at a chart for the figures of a column.</p>
@@ -314,7 +316,7 @@ ${r.assumptions.length + r.warnings.length > 0 ? `<ul class="muted">${[...r.assu
 
 function diffSection(d: DiffResult): string {
   const delta = (x: { before: number; after: number; delta: number }, kind: Fmt): string =>
-    `<td class="num">${esc(fmt(kind, x.before))}</td><td class="num">${esc(fmt(kind, x.after))}</td><td class="num ${x.delta > 0 ? 'up' : x.delta < 0 ? 'down' : ''}">${x.delta > 0 ? '+' : ''}${esc(fmt(kind, x.delta))}</td>`;
+    `<td class="num">${esc(fmt(kind, x.before))}</td><td class="num">${esc(fmt(kind, x.after))}</td><td class="num">${x.delta > 0 ? '+' : ''}${esc(fmt(kind, x.delta))}</td>`;
   const t = d.totals;
   const totals = table(
     ['', 'before', 'after', 'change'],

@@ -47,7 +47,6 @@ table { border-collapse: collapse; margin: 4px 0 8px; }
 th, td { padding: 2px 8px; border-bottom: 1px solid var(--grid); text-align: left; vertical-align: top; }
 thead th { font-weight: 600; border-bottom: 1px solid var(--rule); white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.up { color: var(--c-crypt); } td.down { color: var(--bad); }
 table.facts th { font-weight: 600; white-space: nowrap; }
 tr.bad td, tr.bad th { color: var(--bad); }
 .legend { list-style: none; padding: 0; margin: 6px 0; display: flex; flex-wrap: wrap; gap: 4px 18px; }
