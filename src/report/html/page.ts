@@ -295,7 +295,7 @@ function whatIfSection(run: ReportRun, ri: number): string {
       ? `${num('rate', mc.throughputPps.p5, `r:monteCarlo.models.${mi}.throughputPps.p5`, ri)}${num('rate', mc.throughputPps.p95, `r:monteCarlo.models.${mi}.throughputPps.p95`, ri)}`
       : '<td colspan="2">no interval</td>';
     const change = m.changeVsMeasured === null ? '<td class="muted">nothing measured</td>' : num('chg', m.changeVsMeasured, k('changeVsMeasured'), ri);
-    return `<tr><td><span class="swatch m-sw-${m.model}"></span>${esc(m.model)}</td>${num('rate', m.throughputPps, k('throughputPps'), ri)}${interval}${change}${num(
+    return `<tr><td class="nowrap"><span class="swatch m-sw-${m.model}"></span>${esc(m.model)}</td>${num('rate', m.throughputPps, k('throughputPps'), ri)}${interval}${change}${num(
       'pct',
       m.maxCpuUtilization,
       k('maxCpuUtilization'),
@@ -305,7 +305,7 @@ function whatIfSection(run: ReportRun, ri: number): string {
   const o = r.options;
   return `${whatIfChart(r)}
 ${table(['model', 'throughput', 'p5', 'p95', 'vs measured', 'busiest core', 'point is', 'verdict'], rows)}
-<p>Measured: ${esc(fmt('rate', r.measured.throughputPps))} packets over ${r.tunnels} tunnel${r.tunnels === 1 ? '' : 's'} on ${r.cores} core${r.cores === 1 ? '' : 's'}.
+<p>Measured: ${esc(group(r.measured.throughputPps))} packets/s over ${r.tunnels} tunnel${r.tunnels === 1 ? '' : 's'} on ${r.cores} core${r.cores === 1 ? '' : 's'}.
 The interval p5–p95 is the spread over ${o.runs} random placements of the polls (seed ${o.seed}), not a confidence interval of the models: their assumptions
 (threaded overhead ${o.threadedOverheadRatio}, Inline locality gain ${o.inlineLocalityGain}, ${o.demand} demand) are fixed. A model without Monte Carlo runs says “no interval”.</p>
 ${r.assumptions.length + r.warnings.length > 0 ? `<ul class="muted">${[...r.assumptions.map((x) => x.message), ...r.warnings].map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : ''}
@@ -466,7 +466,7 @@ ${section('facts', 'The capture and its data quality', factsSection)}
       .map(([k, v]) => `${k}=${v}`)
       .join(', '),
   )}.</p>
-<details><summary>Charts drawn with uPlot ${esc(assets.uplotVersion)} (MIT licence), inlined in this page</summary><pre>${esc(assets.uplotLicense)}</pre></details>
+<details class="licence"><summary>Charts drawn with uPlot ${esc(assets.uplotVersion)} (MIT licence), inlined in this page</summary><pre>${esc(assets.uplotLicense)}</pre></details>
 </footer>
 <script type="application/json" id="wgtrace-data">${scriptJson(data)}</script>
 <script>${uplot}</script>

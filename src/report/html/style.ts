@@ -45,7 +45,8 @@ nav a { margin-right: 12px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 4px 0 8px; }
 th, td { padding: 2px 8px; border-bottom: 1px solid var(--grid); text-align: left; vertical-align: top; }
-thead th { font-weight: 600; border-bottom: 1px solid var(--rule); white-space: nowrap; }
+thead th { font-weight: 600; border-bottom: 1px solid var(--rule); vertical-align: bottom; }
+.nowrap { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.facts th { font-weight: 600; white-space: nowrap; }
 tr.bad td, tr.bad th { color: var(--bad); }
@@ -119,7 +120,7 @@ footer { margin-top: 32px; border-top: 1px solid var(--rule); font-size: 12px; c
     --band: rgba(240, 228, 66, 0.38); --band-stroke: #8a7f00; --m-threaded: #0072B2;
   }
   body { max-width: none; padding: 0; font-size: 11px; }
-  nav, .chips, .toolbar button, .toolbar select, .readout, details > summary ~ * { display: none; }
+  nav, .chips, .toolbar button, .toolbar select, .readout, details.licence { display: none; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   section { break-inside: avoid-page; }
   .core-row, .finding, tr { break-inside: avoid; }
