@@ -134,6 +134,8 @@ export function clientMain(data: any, uPlot: any): void {
       const box = document.createElement('div');
       box.className = 'chart';
       box.id = id + '-cpu' + core.cpu;
+      box.setAttribute('role', 'img');
+      box.setAttribute('aria-label', 'cpu' + core.cpu + ': share of the core per category over time (figures in the tables below)');
       row.appendChild(label);
       row.appendChild(box);
       host.appendChild(row);

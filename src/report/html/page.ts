@@ -102,6 +102,10 @@ function factsSection(run: ReportRun, ri: number): string {
     `<tr${c.skippedLines > 0 ? ' class="bad"' : ''}><th>skipped lines</th>${num('int', c.skippedLines, k('skippedLines'), ri)}</tr>`,
     `<tr${c.clampedSlices > 0 ? ' class="bad"' : ''}><th>clamped slices</th>${num('int', c.clampedSlices, k('clampedSlices'), ri)}</tr>`,
     ...(c.devices.length > 0 ? [`<tr><th>devices</th>${text(deviceGroups(c.devices))}</tr>`] : []),
+    ...(c.devicesGlob !== undefined ? [`<tr><th>device filter</th>${text(c.devicesGlob)}</tr>`] : []),
+    ...(c.untracedDevices !== undefined && c.untracedDevices.length > 0
+      ? [`<tr class="bad"><th>polled, not traced</th>${text(`${c.untracedDevices.join(', ')} (left out by the device filter: their polls are not in any figure)`)}</tr>`]
+      : []),
   ];
   const quality = dq
     ? `<p class="sev-${dq.severity}"><strong>Data quality:</strong> ${esc(dq.summary)}</p><ul>${dq.evidence.map((e) => `<li>${esc(e)}</li>`).join('')}</ul>`

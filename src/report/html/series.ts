@@ -83,6 +83,9 @@ export function categories(rolesTold: boolean): Category[] {
         },
     { key: 'crypt', label: 'crypt work', means: 'wg_packet_{de,en}crypt_worker items executing', available: true },
     { key: 'otherTraced', label: 'other traced', means: 'NET_TX softirq, other workqueue items, napi/ threads outside polls', available: true },
+    // Issue 11 brings idle records (core_idle events, @idle window totals): once the timeline
+    // has per-window idle time, `idle` is that share and `untraced` is the core's busy time
+    // minus the traced union; both then become available here and in reportSeries.
     {
       key: 'untraced',
       label: 'untraced',
