@@ -122,11 +122,12 @@ describe.skipIf(CHROMIUM === undefined)('wgtrace report in chromium (file://)', 
     }
   });
 
-  it('--compare draws both captures side by side without an error', async () => {
+  it('--compare draws both captures side by side; a link to a finding opens the charts zoomed on it', async () => {
     const cmp = join(dir, 'compare.html');
     const r = await run(['report', QUICK_START, '--compare', THREADED, '-o', cmp, '--quiet']);
     expect(r.code, r.err).toBe(0);
-    const d = chromium(pathToFileURL(cmp).href, ['--dump-dom'], join(dir, 'net3.json'));
+    // #r1-f0: the first finding of the second capture (co-location on cpu 1, 1.460-1.690 s).
+    const d = chromium(`${pathToFileURL(cmp).href}#r1-f0`, ['--dump-dom'], join(dir, 'net3.json'));
     expect(attr(d.stdout, 'data-ready')).toBe('1');
     expect(attr(d.stdout, 'data-errors')).toBe('0');
     expect(d.console).toEqual([]);
@@ -134,6 +135,24 @@ describe.skipIf(CHROMIUM === undefined)('wgtrace report in chromium (file://)', 
     expect(attr(d.stdout, 'data-charts')).toBe('4');
     expect(d.stdout).toContain('<section id="compare">');
     expect([...d.stdout.matchAll(/<svg[^>]*class="heat"/g)]).toHaveLength(2);
+    const after = JSON.parse((await run(['analyze', THREADED, '--json', '--quiet'])).out) as { findings: { id: string; cpus: number[]; fromOffsetNs: number; toOffsetNs: number }[] };
+    const f = after.findings[0]!;
+    expect(f.id).toBe('co-location');
+    // The finding is marked, its core highlighted, and every chart of that capture shows its range
+    // (with a margin of at most 8% or two columns on each side), the first capture's untouched.
+    expect(d.stdout).toMatch(new RegExp(`<li class="finding [^"]*chosen[^"]*" data-run="1" data-f="0"`));
+    expect(d.stdout).not.toMatch(/<li class="finding [^"]*chosen[^"]*" data-run="0"/);
+    const hl = [...d.stdout.matchAll(/<div class="core-row hl" data-cpu="(\d+)"/g)].map((m) => Number(m[1]));
+    expect(hl).toEqual(f.cpus);
+    const range = /<span id="r1-range"[^>]*>([\d.]+) s \.\. ([\d.]+) s/.exec(d.stdout);
+    expect(range).not.toBeNull();
+    const [a, b] = [Number(range![1]) * 1e9, Number(range![2]) * 1e9];
+    const pad = Math.max(0.08 * (f.toOffsetNs - f.fromOffsetNs), 2 * 10_000_000) + 1e6;
+    expect(a).toBeLessThanOrEqual(f.fromOffsetNs);
+    expect(a).toBeGreaterThanOrEqual(f.fromOffsetNs - pad);
+    expect(b).toBeGreaterThanOrEqual(f.toOffsetNs);
+    expect(b).toBeLessThanOrEqual(f.toOffsetNs + pad);
+    expect(/<span id="r0-range"[^>]*>([\d.]+) s/.exec(d.stdout)![1]).toBe('3.637');
   }, 120_000);
 });
 
