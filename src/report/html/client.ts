@@ -1,4 +1,3 @@
-/* eslint-disable */
 /**
  * The page's own script: draws the charts from the JSON embedded in the page (the same result
  * objects the tables were rendered from) with the inlined uPlot, and links the findings to the
