@@ -7,6 +7,7 @@ import { registerDiff } from './diff.js';
 import { registerCapture } from './capture.js';
 import { registerReplay } from './replay.js';
 import { registerSynth } from './synth.js';
+import { registerReport } from './report.js';
 
 /** Each command lives in its own file and registers itself here. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
@@ -19,4 +20,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerDiff,
   registerReplay,
   registerSynth,
+  registerReport,
 ];
