@@ -354,6 +354,46 @@ live('live capture (root, bpftrace, veth testbed)', () => {
     });
   });
 
+  it('text and -f json record the same content: two captures of the same traffic at once agree on every per-CPU NET_RX and per-device poll count', async () => {
+    await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
+      const textPath = join(dir, 'same-text.txt');
+      const jsonPath = join(dir, 'same-json.txt');
+      // The traffic starts once both probes are attached, and outlasts both captures.
+      let attached = 0;
+      let traffic: Promise<void> | undefined;
+      const onProbesStart = (): void => {
+        if (++attached === 2) traffic = tb.traffic(3);
+      };
+      await Promise.all([
+        captureLive({ mode: 'events', format: 'text', devices: tb.devices, duration: 5, path: textPath, onProbesStart }),
+        captureLive({ wrapper: 'sh', mode: 'events', format: 'json', devices: tb.devices, duration: 5, path: jsonPath, onProbesStart }),
+      ]);
+      await traffic;
+      const [t, j] = [await loadCapture(textPath), await loadCapture(jsonPath)];
+      expect(j.summary.format).toBe('bpftrace-json');
+      // The span both saw: the later probe start to the earlier probe stop.
+      const from = [t, j].map((c) => BigInt(c.header!.probesStartBootNs!)).reduce((a, b) => (a > b ? a : b));
+      const to = [t, j].map((c) => BigInt(c.header!.probesStopBootNs!)).reduce((a, b) => (a < b ? a : b));
+      const counts = (c: LoadedCapture): Map<string, number> => {
+        const m = new Map<string, number>();
+        for (const e of c.events) {
+          const k = e.kind === 'softirq_entry' && e.vec === SOFTIRQ_NET_RX ? `netrx cpu${e.cpu}` : e.kind === 'napi_poll' ? `poll ${e.dev} cpu${e.cpu}` : undefined;
+          if (k === undefined) continue;
+          const b = bootOf(c.summary, (e as { ts: number }).ts);
+          if (b > from + 1_000_000n && b < to - 1_000_000n) m.set(k, (m.get(k) ?? 0) + 1);
+        }
+        return m;
+      };
+      const [ct, cj] = [counts(t), counts(j)];
+      const lost = t.summary.lostEvents + j.summary.lostEvents;
+      const report = [...ct.keys()].sort().map((k) => `${k}: text ${ct.get(k)}, json ${cj.get(k) ?? 0}`);
+      console.log(`same content, text vs json (lost ${lost}): ${report.join('; ')}`);
+      expect([...ct.keys()].sort()).toEqual([...cj.keys()].sort());
+      for (const [k, n] of ct) expect(Math.abs(n - (cj.get(k) ?? 0)), k).toBeLessThanOrEqual(lost);
+      expect([...ct.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
+    });
+  });
+
   it("bpftrace's own Lost N events land in the capture and are counted", async () => {
     await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
       let traffic: Promise<void> | undefined;
