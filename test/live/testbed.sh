@@ -8,7 +8,7 @@
 #       runs CMD (with TESTBED_* variables exported), waits for the flows, and ALWAYS removes
 #       the namespaces (trap on EXIT, INT, TERM, HUP).
 #   testbed.sh up [--pairs N] [--threaded 0|1] [--prefix P]     build only (prints the devices)
-#   testbed.sh traffic [--pairs N] [--seconds S] [--prefix P]   flows in the foreground (bounded)
+#   testbed.sh traffic [--pairs N] [--seconds S] [--prefix P] [--pin CPU]   flows in the foreground (bounded)
 #   testbed.sh down [--prefix P]                                remove namespaces and processes
 #
 # Topology for pair i (0-based): namespace <P>a holds <D>a<i> = 198.18.<i>.1/24 (iperf3 client,
@@ -30,6 +30,10 @@ SECONDS_=5
 PREFIX=wgt
 # Device names: <D>a<i> (sender side) and <D>b<i> (receiver side); default D=v (va0, vb0).
 DEV=v
+# --pin CPU: the senders (iperf3 clients) run on that CPU only. veth schedules the peer's NAPI on
+# the sending CPU, so every pair's NAPI is then polled there: the co-location of the talk, made
+# on purpose (issue 12's experiment E1).
+PIN=
 PORT0=5301
 MODE=${1:-}
 [ $# -gt 0 ] && shift
@@ -43,6 +47,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_=$2; shift 2 ;;
     --prefix) PREFIX=$2; shift 2 ;;
     --dev-prefix) DEV=$2; shift 2 ;;
+    --pin) PIN=$2; shift 2 ;;
     --) shift; break ;;
     *) die "unknown option $1" ;;
   esac
@@ -53,6 +58,7 @@ case "$THREADED" in 0|1) ;; *) die "--threaded must be 0 or 1" ;; esac
 case "$SECONDS_" in ''|*[!0-9]*) die "--seconds must be a whole number" ;; esac
 case "$PREFIX" in ''|*[!a-z0-9]*) die "--prefix must be [a-z0-9]+" ;; esac
 case "$DEV" in ''|*[!a-z]*) die "--dev-prefix must be [a-z]+" ;; esac
+case "$PIN" in ''|[0-9]|[0-9][0-9]|[0-9][0-9][0-9]) ;; *) die "--pin must be a CPU number" ;; esac
 [ ${#DEV} -le 8 ] || die "--dev-prefix is too long for a device name"
 
 NSA=${PREFIX}a
@@ -113,7 +119,7 @@ traffic() {
   i=0
   while [ "$i" -lt "$PAIRS" ]; do
     out=${TESTBED_IPERF_DIR:-/tmp}/${PREFIX}-iperf-$i.json
-    timeout $((SECONDS_ + 15)) ip netns exec "$NSA" iperf3 -c "198.18.$i.2" -B "198.18.$i.1" \
+    timeout $((SECONDS_ + 15)) ip netns exec "$NSA" ${PIN:+taskset -c "$PIN"} iperf3 -c "198.18.$i.2" -B "198.18.$i.1" \
       -p $((PORT0 + i)) -t "$SECONDS_" -J >"$out" 2>&1 &
     pids="$pids $!"
     i=$((i + 1))
