@@ -256,7 +256,8 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       for (const [wrapper, mode, format] of [['sh', 'events', 'text'], ['node', 'windows', 'json']] as const) {
         let traffic: Promise<void> | undefined;
         const path = join(dir, `nomatch-${wrapper}-${mode}.txt`);
-        const r = await captureLive({ wrapper, mode, format, devices: 'nomatch*', duration: 3, path, netns: tb.netns, onProbesStart: () => (traffic = tb.traffic(2)) });
+        // No --netns: the header must still describe the devices of every namespace (issue 10).
+        const r = await captureLive({ wrapper, mode, format, devices: 'nomatch*', duration: 3, path, onProbesStart: () => (traffic = tb.traffic(2)) });
         await traffic;
         const seen = wrapper === 'sh' ? r.stderr ?? '' : (r.result?.untracedDevices ?? []).join(',');
         for (const d of tb.receivers) expect(seen, `${wrapper} ${mode}`).toContain(d);
@@ -265,6 +266,8 @@ live('live capture (root, bpftrace, veth testbed)', () => {
         const text = (await import('node:fs')).readFileSync(path, 'utf8');
         expect(text).toMatch(/^#@devices_matched 0$/m);
         expect(text).toMatch(/^#@devices_untraced .*cb0/m);
+        const c = await loadCapture(path);
+        for (const d of tb.receivers) expect(c.header?.devices.find((x) => x.name === d)?.extra?.['netns'], `${wrapper}: ${d} in the header`).toBe(tb.netns.find((n) => n.endsWith('b')));
         const { result } = await analyzeCapture(path);
         expect(result.capture.untracedDevices).toEqual(expect.arrayContaining(tb.receivers));
         const dq = result.findings.find((f) => f.id === 'data-quality');
