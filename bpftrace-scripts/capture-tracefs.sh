@@ -1,7 +1,7 @@
 # capture.sh --tracer ftrace|perf: the events capture without bpftrace. Sourced by capture.sh
 # (never run alone) after its checks: root, tracefs, output location and free space, PARTIAL
 # created, TMPD made; it uses capture.sh's helpers (list_all_devices, counters, now_boot_ns,
-# wall_now, die) and writes the same header and trailer (docs/capture-format.md, "Captures made
+# wall_now, die, trailer_end, finish) and writes the same header and trailer (docs/capture-format.md, "Captures made
 # without bpftrace"). The same safety rules: the file is PARTIAL until complete, SIGINT, SIGTERM
 # and SIGHUP end it cleanly (`#@status interrupted`), and the tracing set up here is always
 # undone (the tracefs instance removed, perf stopped), whatever ends the capture.
@@ -185,12 +185,6 @@ trap - INT TERM HUP
   [ -n "$STATS" ] && echo "$STATS"
   cat "$COUNTERS_BEFORE"
   cat "$TMPD/counters.after"
-  echo "#@end_wall $(wall_now)"
-  echo "#@end_boot_ns $(now_boot_ns)"
-  echo "#@status $STATUS"
+  trailer_end
 } >> "$PARTIAL" 2>/dev/null || die "cannot write the trailer (disk full?): the capture is incomplete, left as $PARTIAL" 1
-
-mv -f "$PARTIAL" "$OUT" || die "cannot rename $PARTIAL to $OUT" 1
-echo "capture.sh: wrote $OUT ($STATUS, $TRACER)" >&2
-[ "$STATUS" = complete ] && exit 0
-exit 130
+finish ", $TRACER"

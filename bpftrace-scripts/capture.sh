@@ -52,7 +52,7 @@ BPFTRACE=${WGTRACE_BPFTRACE:-bpftrace}
 # CPUs x 12 lines x ~40 bytes per window when all CPUs are busy; events mode up to ~10 MB/s.
 MIN_FREE_KB=1024
 
-die() { echo "capture.sh: $*" >&2; exit "${2:-2}"; }
+die() { echo "capture.sh: $1" >&2; exit "${2:-2}"; }
 usage() { sed -n '3,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 isnum() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 
@@ -258,6 +258,19 @@ MISSES="$TMPD/misses"
 cleanup() { rm -rf "$TMPD"; }
 trap cleanup EXIT
 
+# The trailer's last lines, and the rename that makes the capture complete (both tracers).
+trailer_end() {
+  echo "#@end_wall $(wall_now)"
+  echo "#@end_boot_ns $(now_boot_ns)"
+  echo "#@status $STATUS"
+}
+finish() { # what wrote it, for the message
+  mv -f "$PARTIAL" "$OUT" || die "cannot rename $PARTIAL to $OUT" 1
+  echo "capture.sh: wrote $OUT ($STATUS$1)" >&2
+  [ "$STATUS" = complete ] && exit 0
+  exit 130
+}
+
 if [ "$TRACER" != bpftrace ]; then
   . "$HERE/capture-tracefs.sh"
   exit $?
@@ -454,12 +467,6 @@ fi
     fi
   fi
   counters after
-  echo "#@end_wall $(wall_now)"
-  echo "#@end_boot_ns $(now_boot_ns)"
-  echo "#@status $STATUS"
+  trailer_end
 } >> "$PARTIAL" 2>/dev/null || die "cannot write the trailer (disk full?): the capture is incomplete, left as $PARTIAL" 1
-
-mv -f "$PARTIAL" "$OUT" || die "cannot rename $PARTIAL to $OUT" 1
-echo "capture.sh: wrote $OUT ($STATUS)" >&2
-[ "$STATUS" = complete ] && exit 0
-exit 130
+finish ""

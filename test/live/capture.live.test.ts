@@ -25,6 +25,25 @@ function polls(c: LoadedCapture): Extract<TraceEvent, { kind: 'napi_poll' }>[] {
   return c.events.filter((e): e is Extract<TraceEvent, { kind: 'napi_poll' }> => e.kind === 'napi_poll');
 }
 
+/**
+ * Per CPU, NET_RX softirqs of the capture between its two counter reads, against the kernel's
+ * own count over the same reads (kernel/softirq.c: handle_softirqs increments kstat and fires
+ * softirq_entry).
+ */
+function netRxAgainstKernel(c: LoadedCapture): { cpu: number; kernel: number; ours: number }[] {
+  const before = c.header!.countersBefore!;
+  const after = c.header!.countersAfter!;
+  const b0 = BigInt(before.bootNs!);
+  const b1 = BigInt(after.bootNs!);
+  const counted = new Map<number, number>();
+  for (const e of c.events) {
+    if (e.kind !== 'softirq_entry' || e.vec !== SOFTIRQ_NET_RX) continue;
+    const t = bootOf(c.summary, e.ts);
+    if (t >= b0 && t <= b1) counted.set(e.cpu, (counted.get(e.cpu) ?? 0) + 1);
+  }
+  return c.header!.cpus.map((cpu) => ({ cpu, kernel: after.softirqs['NET_RX']![cpu]! - before.softirqs['NET_RX']![cpu]!, ours: counted.get(cpu) ?? 0 }));
+}
+
 /** Entries whose exit the kernel skipped (BPF recursion miss): their busy time is unknown. */
 let unmatchedEntries = 0;
 
@@ -90,22 +109,10 @@ live('live capture (root, bpftrace, veth testbed)', () => {
 
       // NET_RX softirqs per CPU, counted between the two counter reads, against the kernel's
       // own count (kernel/softirq.c: handle_softirqs increments kstat and fires softirq_entry).
-      const before = c.header!.countersBefore!;
-      const after = c.header!.countersAfter!;
-      const b0 = BigInt(before.bootNs!);
-      const b1 = BigInt(after.bootNs!);
-      const counted = new Map<number, number>();
-      for (const e of c.events) {
-        if (e.kind !== 'softirq_entry' || e.vec !== SOFTIRQ_NET_RX) continue;
-        const t = bootOf(c.summary, e.ts);
-        if (t >= b0 && t <= b1) counted.set(e.cpu, (counted.get(e.cpu) ?? 0) + 1);
-      }
       const lost = c.summary.lostEvents;
       const report: string[] = [];
       let total = 0;
-      for (const cpu of c.header!.cpus) {
-        const kernel = after.softirqs['NET_RX']![cpu]! - before.softirqs['NET_RX']![cpu]!;
-        const ours = counted.get(cpu) ?? 0;
+      for (const { cpu, kernel, ours } of netRxAgainstKernel(c)) {
         total += kernel;
         report.push(`cpu${cpu}: kernel ${kernel}, capture ${ours} (${kernel ? ((100 * (ours - kernel)) / kernel).toFixed(3) : '-'}%)`);
         expect(Math.abs(ours - kernel)).toBeLessThanOrEqual(Math.ceil(NETRX_AGREEMENT * kernel) + lost);
@@ -294,20 +301,8 @@ live('live capture (root, bpftrace, veth testbed)', () => {
         const napis = new Set(polls(c).map((p) => p.dev));
         for (const d of tb.receivers) expect(napis.has(d), d).toBe(true);
         expect(c.events.some((e) => e.kind === 'core_idle')).toBe(true);
-        const before = c.header!.countersBefore!;
-        const after = c.header!.countersAfter!;
-        const b0 = BigInt(before.bootNs!);
-        const b1 = BigInt(after.bootNs!);
-        const counted = new Map<number, number>();
-        for (const e of c.events) {
-          if (e.kind !== 'softirq_entry' || e.vec !== SOFTIRQ_NET_RX) continue;
-          const t = bootOf(c.summary, e.ts);
-          if (t >= b0 && t <= b1) counted.set(e.cpu, (counted.get(e.cpu) ?? 0) + 1);
-        }
         const report: string[] = [];
-        for (const cpu of c.header!.cpus) {
-          const kernel = after.softirqs['NET_RX']![cpu]! - before.softirqs['NET_RX']![cpu]!;
-          const ours = counted.get(cpu) ?? 0;
+        for (const { cpu, kernel, ours } of netRxAgainstKernel(c)) {
           report.push(`cpu${cpu}: kernel ${kernel}, capture ${ours}`);
           // ftrace timestamps are whole microseconds: a softirq within 1 us of a counter read may
           // fall on either side of it; plus what the tracer says it lost.
