@@ -87,6 +87,28 @@ const CPU_MAPS: Record<string, WindowMap<CpuField>> = {
 };
 
 /**
+ * `@idle[<cpu>]: (<idle_ns>, <idle_periods>, <entered_ns>, <exited_ns>)` (format 3,
+ * docs/capture-format.md): idle_ns and idle_periods are totals counted when an idle period
+ * ends; entered_ns / exited_ns are the boot ns of the CPU's last switch to and from its idle
+ * task (kernel/sched/core.c: __schedule, next_pid / prev_pid 0), not totals.
+ */
+const IDLE_MAP = '@idle';
+
+/**
+ * Per CPU, what the importer knows of its idle task across windows: the last @idle tuple and
+ * the open idle time already given to earlier windows.
+ */
+interface IdleState {
+  /** idle_ns total of the last tuple. */
+  total: number;
+  /** entered_ns / exited_ns of the last tuple, relative to the origin (Ns). */
+  entered: number;
+  exited: number;
+  /** Idle time of the open period (since `entered`) already added to earlier windows. */
+  credited: number;
+}
+
+/**
  * Collects one window's map entries; emits one `window_napi` per (cpu, napi) and one
  * `window_cpu` per CPU (every online CPU of the header, idle ones included: absent map
  * entries are zero) when the next `WIN` marker or the end of the file arrives.
@@ -98,6 +120,8 @@ export class WindowAccumulator {
   private readonly cpus = new Map<number, WindowCpuEvent>();
   /** Format 2: per map and key, the last total seen (bounded by the script's max_map_keys). */
   private readonly totals = new Map<string, readonly number[]>();
+  /** Format 3 @idle, per CPU (bounded by the CPUs the header or the CPU check allows). */
+  private readonly idle = new Map<number, IdleState>();
   windows = 0;
 
   constructor(private readonly ctx: ImportContext) {}
@@ -119,6 +143,7 @@ export class WindowAccumulator {
    */
   entry(name: string, keys: string[], value: number | readonly number[], line: number): string | undefined {
     if (this.ts === undefined) return `map ${name} outside a window (no WIN marker before it)`;
+    if (name === IDLE_MAP) return this.idleEntry(keys, value, line);
     const napiMap = NAPI_MAPS[name];
     const map: WindowMap<NapiField | CpuField> | undefined = napiMap ?? CPU_MAPS[name];
     if (map === undefined) return `unknown map ${name.slice(0, 40)}`;
@@ -182,6 +207,58 @@ export class WindowAccumulator {
     return undefined;
   }
 
+  /** An @idle entry: checked, and kept as the CPU's idle state for flush(). */
+  private idleEntry(keys: string[], value: number | readonly number[], line: number): string | undefined {
+    if (typeof value === 'number' || value.length !== 4) return `map ${IDLE_MAP} needs a tuple of 4 values, got ${typeof value === 'number' ? 'one number' : value.length}`;
+    for (let i = 0; i < 4; i++) {
+      const v = value[i]!;
+      // entered/exited are boot ns and may pass 2^53 (then not exact as a double: off by at most
+      // 2 us at 2^63, far below a window).
+      if (i < 2 ? !Number.isSafeInteger(v) || v < 0 : !(v >= 0)) return `map ${IDLE_MAP} value ${i + 1} is not a non-negative integer`;
+    }
+    if (keys.length !== 1) return `map ${IDLE_MAP} needs 1 key(s), got ${keys.length}`;
+    const cpu = parseIntAt(keys[0]!, 0, keys[0]!.length);
+    if (!(cpu >= 0)) return `map ${IDLE_MAP}: CPU key "${keys[0]!.slice(0, 20)}" is not an integer`;
+    if (!this.ctx.cpuAllowed(cpu, line)) return '';
+    const tb = this.ctx.tb;
+    const rel = (v: number): number => (v === 0 || tb === undefined ? -Infinity : tb.fromBoot(BigInt(v)));
+    const st = this.idle.get(cpu);
+    if (st !== undefined && value[0]! < st.total) return `map ${IDLE_MAP}[${cpu}] value 1 went down from ${st.total} to ${value[0]} (totals never decrease)`;
+    // The window's idle is worked out in flush (the open part needs the window's end).
+    const next: IdleState = { total: value[0]!, entered: rel(value[2]!), exited: rel(value[3]!), credited: st?.credited ?? 0 };
+    if (st === undefined) this.idle.set(cpu, next);
+    else {
+      // Idle periods that ended since the previous tuple (also when a key is printed twice in one window).
+      this.idleDelta.set(cpu, (this.idleDelta.get(cpu) ?? 0) + (value[0]! - st.total));
+      Object.assign(st, next);
+      return undefined;
+    }
+    this.idleDelta.set(cpu, value[0]!);
+    return undefined;
+  }
+
+  /** Per CPU, the idle_ns difference of this window's @idle tuples (closed idle periods). */
+  private readonly idleDelta = new Map<number, number>();
+
+  /**
+   * The window's idle time per CPU: the idle periods that ended in it (the total's difference),
+   * minus what earlier windows already got of them while they were open, plus the part of a
+   * period still open at the window's end (entered > exited: idle since `entered`). A CPU with no
+   * tuple in this window kept its state: idle through it if its last period is open.
+   */
+  private idleWindows(): void {
+    const end = this.ts!;
+    for (const [cpu, st] of this.idle) {
+      const closed = this.idleDelta.get(cpu) ?? 0;
+      // bpftrace reads the map while the probes run, so `entered` may be just past the marker.
+      const openNow = st.entered > st.exited ? Math.max(0, end - st.entered) : 0;
+      const v = closed - st.credited + openNow;
+      st.credited = openNow;
+      this.cpuEvent(cpu).idleNs = Math.min(this.intervalNs, Math.max(0, v));
+    }
+    this.idleDelta.clear();
+  }
+
   private cpuEvent(cpu: number): WindowCpuEvent {
     let ev = this.cpus.get(cpu);
     if (ev === undefined) {
@@ -205,6 +282,7 @@ export class WindowAccumulator {
 
   flush(): void {
     if (this.ts === undefined) return;
+    this.idleWindows();
     for (const c of this.ctx.header?.cpus ?? []) this.cpuEvent(c);
     for (const ev of this.napis.values()) this.ctx.push(ev);
     for (const cpu of [...this.cpus.keys()].sort((a, b) => a - b)) this.ctx.push(this.cpus.get(cpu)!);
@@ -360,6 +438,10 @@ export class BpftraceRecordParser {
         if (c1 === 83 /* S */) return this.execWork(s, a, b, line, 'workqueue_execute_start');
         if (c1 === 69 /* E */) return this.execWork(s, a, b, line, 'workqueue_execute_end');
       } else if (c0 === 77 /* M */ && c1 === 71 /* G */) return this.migrate(s, a, b, line);
+      else if (c0 === 73 /* I */) {
+        if (c1 === 69 /* E */) return this.coreIdle(s, a, b, line, true);
+        if (c1 === 88 /* X */) return this.coreIdle(s, a, b, line, false);
+      }
     }
     if (c0 === 35 /* # */) {
       if (c1 === 64 /* @ */) ctx.headerLine(s.slice(a, b), line);
@@ -442,6 +524,17 @@ export class BpftraceRecordParser {
     if (ts !== ts) return this.bad(line, 'PX record: bad ts', s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     this.ctx.push({ kind: 'napi_poll_other', ts: ts as Ns, cpu });
+  }
+
+  private coreIdle(s: string, a: number, b: number, line: number, idle: boolean): void {
+    // IE ts cpu | IX ts cpu: sched_switch to / from the idle task (bpftrace-scripts/events.bt.in)
+    const name = idle ? 'IE (switch to idle)' : 'IX (switch from idle)';
+    if (this.head(s, a, b, line, 2, 2, false, name) < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    if (ts !== ts) return this.bad(line, `${name} record: bad ts`, s, a, b);
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    this.ctx.push({ kind: 'core_idle', ts: ts as Ns, cpu, idle });
   }
 
   private queueWork(s: string, a: number, b: number, line: number): void {
@@ -560,7 +653,7 @@ export class BpftraceRecordParser {
 
   // ------------------------------------------------------------------ byte fast path
   //
-  // The hot records (P, SE, SX, SR, WQ, WS, WE, SI, SO) of an all-ASCII piece are parsed from
+  // The hot records (P, SE, SX, SR, WQ, WS, WE, SI, SO, IE, IX) of an all-ASCII piece are parsed from
   // the bytes of the read buffer: one pass per line that finds each field and parses it as it
   // goes (a typed-array read costs about half a charCodeAt here, and the piece is never
   // decoded). It accepts only what the string path would accept with the same result: plain
@@ -743,6 +836,9 @@ export class BpftraceRecordParser {
       if (c1 === 82 /* R */) return this.softirqBytes(u, a, split, 'softirq_raise');
       if (c1 === 73 /* I */) return this.switchInBytes(u, a, split);
       if (c1 === 79 /* O */) return this.switchOutBytes(u, a, split);
+    } else if (c0 === 73 /* I */) {
+      if (c1 === 69 /* E */) return this.coreIdleBytes(u, a, split, true);
+      if (c1 === 88 /* X */) return this.coreIdleBytes(u, a, split, false);
     } else if (c0 === 87 /* W */) {
       if (c1 === 81 /* Q */) return this.queueWorkBytes(u, a, split);
       if (c1 === 83 /* S */) return this.execWorkBytes(u, a, split, 'workqueue_execute_start');
@@ -808,6 +904,19 @@ export class BpftraceRecordParser {
     const line = ++split.lineNo;
     this.ctx.lines++;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind, ts: ts as Ns, cpu, vec });
+    return end;
+  }
+
+  private coreIdleBytes(u: Uint8Array, a: number, split: LineSplitter, idle: boolean): number {
+    // IE ts cpu | IX ts cpu
+    const ts = this.tsCpuBytes(u, a + 3);
+    if (ts !== ts || u[this.bp] !== this.eol) return -1;
+    const cpu = this.cpuB;
+    const end = this.next(u, this.bp);
+    if (end < 0) return -1;
+    const line = ++split.lineNo;
+    this.ctx.lines++;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'core_idle', ts: ts as Ns, cpu, idle });
     return end;
   }
 
@@ -919,7 +1028,7 @@ export async function importBpftraceText(chunks: AsyncIterable<string | Buffer>,
 }
 
 /** Our records or header at the start of a line (first few KB of the file). */
-const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG) \d+ \d+ |WIN \d+ \d+|Attach(?:ing|ed) \d+ probes?)/m;
+const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG) \d+ \d+ |(?:IE|IX) \d+ \d+$|WIN \d+ \d+|Attach(?:ing|ed) \d+ probes?)/m;
 
 export const bpftraceTextImporter: Importer = {
   name: 'bpftrace-text',

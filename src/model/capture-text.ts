@@ -393,9 +393,10 @@ export function finishHeader(st: HeaderParseState): FinishedHeader {
   if (st.extra) candidate['extra'] = st.extra;
   if (st.countersBefore) candidate['countersBefore'] = st.countersBefore;
   if (st.countersAfter) candidate['countersAfter'] = st.countersAfter;
-  // Version 2 changed only the windows-mode maps (one tuple per key); the importers read both.
-  if (f.formatVersion !== 1 && f.formatVersion !== 2) {
-    issues.push({ severity: 'warning', code: 'header-version', message: `capture format version ${String(f.formatVersion)}; this wgtrace reads versions 1 and 2` });
+  // Version 2 changed only the windows-mode maps (one tuple per key); version 3 added the idle
+  // records (IE/IX, @idle). The importers read all three.
+  if (f.formatVersion !== 1 && f.formatVersion !== 2 && f.formatVersion !== 3) {
+    issues.push({ severity: 'warning', code: 'header-version', message: `capture format version ${String(f.formatVersion)}; this wgtrace reads versions 1 to 3` });
   }
   const parsed = CaptureHeader.safeParse(candidate);
   if (!parsed.success) {

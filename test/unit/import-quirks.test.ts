@@ -130,6 +130,31 @@ describe('bpftrace-text quirks', () => {
     ]); // (no header, so no CPU list: the third window, with nothing valid in it, has no events)
   });
 
+  it('@idle (format 3): closed idle periods by difference, an open one up to each window end, the same in text and JSON', async () => {
+    // Windows of 100 ns from boot 1000 (the origin). cpu 0: idle 1010-1040, then from 1050 to 1250.
+    const windows: [number, [number, number, number, number] | undefined][] = [
+      [1100, [30, 1, 1050, 1040]], // 30 closed + 50 open (1050-1100)
+      [1200, undefined], // not listed: no change, still idle: the whole window
+      [1300, [230, 2, 1050, 1250]], // the 200 ns period closed; 150 of it went to earlier windows
+      [1400, undefined], // not idle
+    ];
+    const text = windows.flatMap(([ts, v]) => [`WIN ${ts} 100`, ...(v ? [`@idle[0]: (${v.join(', ')})`] : [])]).join('\n') + '\n';
+    const json =
+      windows
+        .flatMap(([ts, v]) => [`{"type": "printf", "data": "WIN ${ts} 100\\n"}`, ...(v ? [`{"type": "map", "data": {"@idle": {"0": [${v.join(', ')}]}}}`] : [])])
+        .join('\n') + '\n';
+    const want = [80, 100, 50, 0];
+    for (const [imp, input] of [
+      [bpftraceTextImporter, text],
+      [bpftraceJsonImporter, json],
+    ] as const) {
+      const r = await run(imp, input);
+      expect(r.events.map((e) => (e.kind === 'window_cpu' ? e.idleNs : -1))).toEqual(want);
+    }
+    const bad = await run(bpftraceTextImporter, 'WIN 1100 100\n@idle[0]: (30, 1, 1050)\n@idle[0]: (-1, 1, 1050, 1040)\n');
+    expect(bad.diagnostics.items.map((d) => d.message).filter((m) => m.includes('@idle'))).toHaveLength(2);
+  });
+
   it('PX (a poll of an untraced device): its end only; a PX with a missing field is reported', async () => {
     const text = ['SE 1000 1 3 0 swapper/1', 'PX 1100 1', 'P 1200 1 0xffff888627c2d188 vb 4 64 0 swapper/1', 'PX 1300', 'SX 1400 1 3', ''].join('\n');
     const r = await run(bpftraceTextImporter, text);

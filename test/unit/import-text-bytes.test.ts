@@ -27,6 +27,8 @@ const NORMAL = [
   'SO 2386077170367 1 900 257 napi/wg5-0',
   'SR 2386077180367 1 3',
   'PX 2386077190367 1',
+  'IE 2386077191000 1',
+  'IX 2386077192000 1',
 ];
 
 /** Lines the fast path must hand to the string path (or parse to the same result). */
@@ -52,6 +54,12 @@ const EDGE = [
   'PX 2386077255721 1 3',
   'PX 2386077255722',
   'PXX 2386077255723 1',
+  'IE 2386077255724 1 ',
+  'IE 2386077255725',
+  'IX 2386077255726 1 0',
+  'IX 2386077255727 9',
+  'IX -2386077255728 1',
+  'IEX 2386077255729 1',
   'SX 2386077255721 1',
   'WQ 2386077256699 1 0xffff888612340000 wg_packet_decrypt_worker wg-crypt-wg0 -1 1',
   'WQ 2386077256700 1 0xffff888612340000 wg_packet_decrypt_worker wg-crypt-wg0 1 1 extra',
@@ -111,6 +119,7 @@ describe('bpftrace-text byte fast path', () => {
     expect(viaStrings.summary.skippedLines).toBeGreaterThan(10);
     expect(viaStrings.events.some((e) => e.includes('comm=kworker/1:2 with, spaces'))).toBe(true);
     expect(viaStrings.events.filter((e) => e.startsWith('sched_switch_out') && e.includes('state=S+')).length).toBe(3);
+    expect(viaStrings.events.filter((e) => e.startsWith('core_idle')).length).toBe(6);
   });
 
   it('fails on the same line under --strict', async () => {
