@@ -1,6 +1,23 @@
 import type { Timeline, NapiInstance, CoreSeries } from '../timeline/types.js';
 import type { PollMode } from './finding.js';
 import { probedSpan } from '../timeline/span.js';
+import type { CaptureHeader } from '../model/header.js';
+import { BACKLOG_DEVICE, deviceGlob } from '../model/devices.js';
+
+/**
+ * Where a core's whole busy time comes from: its idle task's time in the capture (format 3:
+ * IE/IX records or @idle windows), the header's /proc/stat before and after (USER_HZ ticks,
+ * over the probed span), or, with neither, only the traced work (a lower bound).
+ */
+export type CoreBusySource = 'idle-events' | 'proc-stat' | 'traced';
+
+/** A NAPI is a tunnel's (what the findings are about) or another NAPI (counted as load only). */
+export type NapiRole = 'tunnel' | 'other';
+
+export interface FactsOptions {
+  /** `--tunnels GLOB`: devices whose NAPIs are tunnels (other tunnel drivers than WireGuard). */
+  tunnels?: string;
+}
 
 /**
  * Figures every detector and the report need, computed once from a timeline: per-core and
@@ -25,6 +42,23 @@ export interface CoreFacts {
   otherWorkBusyNs: number;
   /** Per window, busy fraction 0..1 (the timeline's union, at least its largest part; 0 outside the probed span). */
   utilizationSeries: Float64Array;
+  /**
+   * The core's whole busy time over the probed span (not idle, as mpstat and /proc/stat count
+   * it: user, system, softirq, irq, steal), at least the traced union; and its share, 0..1.
+   */
+  coreBusyNs: number;
+  coreBusy: number;
+  coreBusySource: CoreBusySource;
+  /**
+   * Per window, the core's whole busy fraction 0..1 when idle time was recorded
+   * (`idle-events`); otherwise the traced union (utilizationSeries), a lower bound.
+   */
+  coreBusySeries: Float64Array;
+  /** Poll time of tunnels' NAPIs and of other NAPIs (backlog, NIC queues, ...), softirq and threaded. */
+  tunnelPollBusyNs: number;
+  otherNapiPollBusyNs: number;
+  /** Busy time the trace does not explain: coreBusyNs less the traced union. */
+  untracedBusyNs: number;
 }
 
 export interface NapiCpuFacts {
@@ -63,6 +97,9 @@ export interface NapiFacts {
   devThreaded?: number;
   /** The device's kind from the header, when recorded. */
   devKind?: string;
+  /** Tunnel or other NAPI, and why (for the report). */
+  role: NapiRole;
+  roleReason: string;
 }
 
 export interface TimelineFacts {
@@ -96,6 +133,8 @@ export interface TimelineFacts {
   spareCapacityPackets: number;
   /** Short names for NAPIs: the device when it has one NAPI, else `dev#<last 4 hex digits>`. */
   labels: string[];
+  /** Where the cores' whole busy time comes from (the weakest source over the cores). */
+  coreBusySource: CoreBusySource;
 }
 
 export function sum(a: ArrayLike<number>): number {
@@ -122,10 +161,12 @@ export function windowLengths(t: Timeline): Float64Array {
  * crypt work): a union is never smaller than any of its parts, and windows-mode captures only
  * have the parts (their union is the timeline's estimate).
  */
-function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array, probedNs: number): CoreFacts {
+function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array, probedNs: number, statBusy: number | undefined): CoreFacts {
   const n = windowLen.length;
   const util = new Float64Array(n);
+  const whole = new Float64Array(n);
   let busy = 0;
+  let wholeNs = 0;
   const sumIn = (a: Float64Array): number => {
     let x = 0;
     for (let i = 0; i < n; i++) if (windowLen[i]! > 0) x += a[i] ?? 0;
@@ -136,11 +177,29 @@ function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array,
     const part = Math.max(c.netRxBusyNs[i] ?? 0, c.pollBusyNs[i] ?? 0, c.threadPollBusyNs[i] ?? 0, c.cryptBusyNs[i] ?? 0) / rawLen[i]!;
     util[i] = Math.min(1, Math.max(c.utilization[i] ?? 0, part));
     busy += util[i]! * windowLen[i]!;
+    if (c.idleRecorded) {
+      // Not idle: the window less the idle task's time (events mode: less only the idle time
+      // with nothing traced on top; windows mode: the kernel's sum, so at least the traced union).
+      const len = windowLen[i]!;
+      const b = Math.min(len, Math.max(util[i]! * len, len - (c.idleNs[i] ?? 0)));
+      whole[i] = b / len;
+      wholeNs += b;
+    } else whole[i] = util[i]!;
   }
+  const source: CoreBusySource = c.idleRecorded ? 'idle-events' : statBusy !== undefined ? 'proc-stat' : 'traced';
+  if (source === 'proc-stat') wholeNs = Math.max(busy, statBusy! * probedNs);
+  else if (source === 'traced') wholeNs = busy;
   return {
     cpu: c.cpu,
     busyNs: busy,
     utilization: probedNs > 0 ? Math.min(1, busy / probedNs) : 0,
+    coreBusyNs: wholeNs,
+    coreBusy: probedNs > 0 ? Math.min(1, wholeNs / probedNs) : 0,
+    coreBusySource: source,
+    coreBusySeries: whole,
+    tunnelPollBusyNs: 0,
+    otherNapiPollBusyNs: 0,
+    untracedBusyNs: Math.max(0, wholeNs - busy),
     netRxCount: sumIn(c.netRxCount),
     netRxBusyNs: sumIn(c.netRxBusyNs),
     ksoftirqdNetRxCount: sumIn(c.ksoftirqdNetRxCount),
@@ -154,12 +213,20 @@ function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array,
   };
 }
 
-function emptyCore(cpu: number, windowCount: number): CoreFacts {
+function emptyCore(cpu: number, windowCount: number, probedNs: number, statBusy: number | undefined): CoreFacts {
   const z = new Float64Array(windowCount);
+  const wholeNs = statBusy !== undefined ? statBusy * probedNs : 0;
   return {
     cpu,
     busyNs: 0,
     utilization: 0,
+    coreBusyNs: wholeNs,
+    coreBusy: statBusy ?? 0,
+    coreBusySource: statBusy !== undefined ? 'proc-stat' : 'traced',
+    coreBusySeries: z,
+    tunnelPollBusyNs: 0,
+    otherNapiPollBusyNs: 0,
+    untracedBusyNs: wholeNs,
     netRxCount: 0,
     netRxBusyNs: 0,
     ksoftirqdNetRxCount: 0,
@@ -191,7 +258,58 @@ export function devThreadedFlag(t: Timeline, dev: string): number | undefined {
   return t.capture.header?.devices.find((d) => d.name === dev)?.threaded;
 }
 
-function napiFacts(t: Timeline, n: NapiInstance): NapiFacts {
+/**
+ * /proc/stat per-CPU fields (fs/proc/stat.c: show_stat): user nice system idle iowait irq
+ * softirq steal guest guest_nice, in USER_HZ ticks. Busy is everything but idle and iowait (as
+ * mpstat's %idle and %iowait leave it); guest and guest_nice are left out because the kernel
+ * already adds guest time to user and nice (kernel/sched/cputime.c: account_guest_time).
+ * Returns, per CPU id, the busy share of the ticks between the header's two counter blocks,
+ * which are read at the probed span's ends (docs/capture-format.md).
+ */
+export function procStatBusy(h: CaptureHeader | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  const before = h?.countersBefore?.stat;
+  const after = h?.countersAfter?.stat;
+  if (before === undefined || after === undefined) return out;
+  for (const [k, b] of Object.entries(before)) {
+    const a = after[k];
+    const cpu = Number(/^(?:cpu)?(\d+)$/.exec(k)?.[1] ?? NaN);
+    if (a === undefined || !Number.isInteger(cpu) || a.length < 4 || b.length < 4) continue;
+    let total = 0;
+    let idle = 0;
+    for (let i = 0; i < Math.min(8, a.length, b.length); i++) {
+      const d = a[i]! - b[i]!;
+      if (!(d >= 0)) {
+        total = -1;
+        break;
+      }
+      total += d;
+      if (i === 3 || i === 4) idle += d;
+    }
+    if (total > 0) out.set(cpu, (total - idle) / total);
+  }
+  return out;
+}
+
+/**
+ * Tunnel or other NAPI. A tunnel: its device is WireGuard (the header's kind, or wg-crypt work
+ * queued for it), or matches `--tunnels`; without `--tunnels`, a virtual device the capture's
+ * `--devices` glob selected (testbed veth pairs). Never the per-CPU backlog NAPI or a NIC queue.
+ */
+function napiRole(t: Timeline, dev: string, kind: string | undefined, tunnels: ((d: string) => boolean) | undefined, devicesGlob: ((d: string) => boolean) | undefined): { role: NapiRole; roleReason: string } {
+  if (dev === BACKLOG_DEVICE) return { role: 'other', roleReason: 'the per-CPU backlog NAPI (no device)' };
+  if (kind === 'physical') return { role: 'other', roleReason: 'a NIC queue (kind=physical)' };
+  if (kind === 'wireguard') return { role: 'tunnel', roleReason: 'WireGuard (kind=wireguard)' };
+  const d = t.devices.get(dev);
+  if (d !== undefined && (d.cryptBusyByCpu.size > 0 || d.queueWorkByCpu.size > 0)) return { role: 'tunnel', roleReason: 'WireGuard (wg-crypt work)' };
+  if (tunnels !== undefined) return tunnels(dev) ? { role: 'tunnel', roleReason: 'matches --tunnels' } : { role: 'other', roleReason: 'does not match --tunnels' };
+  if (devicesGlob !== undefined) {
+    return devicesGlob(dev) ? { role: 'tunnel', roleReason: `a virtual device the capture's --devices selected` } : { role: 'other', roleReason: "not selected by the capture's --devices" };
+  }
+  return { role: 'other', roleReason: 'no WireGuard evidence (name it with --tunnels)' };
+}
+
+function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleReason: string }): NapiFacts {
   const cpus: NapiCpuFacts[] = [];
   for (const [cpu, s] of n.perCpu) {
     const f = { cpu, polls: sum(s.polls), busyNs: sum(s.busyNs), work: sum(s.work), fullBudgetPolls: sum(s.fullBudgetPolls) };
@@ -221,6 +339,7 @@ function napiFacts(t: Timeline, n: NapiInstance): NapiFacts {
     packetsPerNs: n.totals.busyNs > 0 ? n.totals.work / n.totals.busyNs : 0,
     ...(devThreaded === undefined ? {} : { devThreaded }),
     ...(devKind === undefined ? {} : { devKind }),
+    ...role,
   };
 }
 
@@ -231,7 +350,7 @@ function spareCapacity(cores: CoreFacts[], durationNs: number, work: number): nu
   return idle / (busy / work);
 }
 
-export function computeFacts(t: Timeline): TimelineFacts {
+export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFacts {
   const durationNs = t.capture.durationNs as number;
   const probed = probedSpan(t);
   const probedNs = probed.to - probed.from;
@@ -244,19 +363,36 @@ export function computeFacts(t: Timeline): TimelineFacts {
     const b = a + windowLen[i]!;
     windowLen[i] = Math.max(0, Math.min(b, probed.to) - Math.max(a, probed.from));
   }
+  const stat = procStatBusy(t.capture.header);
   const cores = t.cpus.map((cpu) => {
     const c = t.cores.get(cpu);
-    return c === undefined ? emptyCore(cpu, t.windowCount) : coreFacts(c, rawLen, windowLen, probedNs);
+    return c === undefined ? emptyCore(cpu, t.windowCount, probedNs, stat.get(cpu)) : coreFacts(c, rawLen, windowLen, probedNs, stat.get(cpu));
   });
-  const napis = t.napis.map((n) => napiFacts(t, n));
+  const h = t.capture.header;
+  const tunnels = opts.tunnels !== undefined ? deviceGlob(opts.tunnels) : undefined;
+  // Without a header, the capture's --devices default (wg*) stands in for the glob it used.
+  const devicesGlob = deviceGlob(h?.devicesGlob ?? 'wg*');
+  const napis = t.napis.map((n) => napiFacts(t, n, napiRole(t, n.dev, h?.devices.find((d) => d.name === n.dev)?.kind, tunnels, devicesGlob)));
+  const byCpu = new Map(cores.map((c) => [c.cpu, c]));
+  for (const n of napis) {
+    for (const c of n.cpus) {
+      const core = byCpu.get(c.cpu);
+      if (core === undefined) continue;
+      if (n.role === 'tunnel') core.tunnelPollBusyNs += c.busyNs;
+      else core.otherNapiPollBusyNs += c.busyNs;
+    }
+  }
+  const rank: Record<CoreBusySource, number> = { 'idle-events': 2, 'proc-stat': 1, traced: 0 };
+  const coreBusySource = cores.reduce<CoreBusySource>((w, c) => (rank[c.coreBusySource] < rank[w] ? c.coreBusySource : w), 'idle-events');
   return {
+    coreBusySource: cores.length > 0 ? coreBusySource : 'traced',
     durationNs,
     probedFromOffsetNs: probed.from,
     probedToOffsetNs: probed.to,
     probedNs,
     windowLen,
     cores,
-    coreByCpu: new Map(cores.map((c) => [c.cpu, c])),
+    coreByCpu: byCpu,
     napis,
     totalWork: napis.reduce((s, n) => s + n.work, 0),
     totalPolls: napis.reduce((s, n) => s + n.polls, 0),

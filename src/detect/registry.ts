@@ -23,6 +23,8 @@ export interface DetectOptions {
   only?: readonly DetectorId[];
   /** For tests: replace detectors. */
   detectors?: readonly Detector[];
+  /** `--tunnels GLOB` (facts.ts: napiRole). */
+  tunnels?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface DetectOptions {
  */
 export function runDetectors(timeline: Timeline, opts: DetectOptions = {}): DetectResult {
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
-  const facts = computeFacts(timeline);
+  const facts = computeFacts(timeline, opts.tunnels !== undefined ? { tunnels: opts.tunnels } : {});
   const ctx: DetectContext = { timeline, thresholds, facts };
   const detectors = (opts.detectors ?? DETECTORS).filter((d) => opts.only === undefined || opts.only.includes(d.id));
   const findings: Finding[] = [];

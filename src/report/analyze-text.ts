@@ -19,10 +19,19 @@ export interface TextOptions {
 
 export const CORE_SEGMENTS: readonly BarSegment[] = [
   { key: 'netRx', label: 'NET_RX softirq', char: '#', style: 'red' },
-  { key: 'polls', label: 'NAPI polls', char: '=', style: 'yellow' },
+  { key: 'tunnel polls', label: 'tunnel polls', char: '=', style: 'yellow' },
+  { key: 'other NAPIs', label: 'other NAPIs', char: '-', style: 'magenta' },
   { key: 'crypt', label: 'crypt work', char: ':', style: 'cyan' },
-  { key: 'other', label: 'other', char: '.', style: 'gray' },
+  { key: 'other traced', label: 'other traced', char: '.', style: 'gray' },
+  { key: 'untraced', label: 'untraced rest', char: '_', style: 'dim' },
 ];
+
+/** How the text names a core's busy source. */
+export const BUSY_SOURCE_TEXT: Record<CpuJson['coreBusySource'], string> = {
+  'idle-events': 'idle records',
+  'proc-stat': '/proc/stat',
+  traced: 'traced work only',
+};
 
 const SEVERITY_STYLE: Record<FindingJson['severity'], StyleName> = { critical: 'red', warning: 'yellow', info: 'cyan' };
 
@@ -34,20 +43,21 @@ export function bootSeconds(ns: string): string {
 }
 
 /**
- * Shares of the capture per segment for one core, scaled to its utilization: NET_RX without
- * the polls inside it, polls (softirq and threads), crypt work, and the rest. Slices nest on a
- * CPU (a softirq can interrupt a kworker's crypt item), so the parts can add up to more than
- * the busy union; they are then scaled down to it.
+ * Shares of the probed span per segment for one core, adding up to its whole busy share
+ * (coreBusy): NET_RX without the polls inside it, tunnel polls, other NAPIs' polls (softirq and
+ * threads), crypt work, other traced work, and the untraced rest. Slices nest on a CPU (a
+ * softirq can interrupt a kworker's crypt item), so the traced parts can add up to more than
+ * the traced union; they are then scaled down to it.
  */
 export function coreShares(c: CpuJson, durationNs: number): number[] {
-  if (durationNs <= 0) return [0, 0, 0, 0];
+  if (durationNs <= 0) return [0, 0, 0, 0, 0, 0];
   const softirqPolls = c.pollBusyNs - c.threadPollBusyNs;
-  const parts = [Math.max(0, c.netRx.busyNs - softirqPolls), c.pollBusyNs, c.cryptBusyNs, c.netTxBusyNs + c.otherWorkBusyNs].map((x) => x / durationNs);
+  const parts = [Math.max(0, c.netRx.busyNs - softirqPolls), c.tunnelPollBusyNs, c.otherNapiPollBusyNs, c.cryptBusyNs, c.netTxBusyNs + c.otherWorkBusyNs].map((x) => x / durationNs);
   const sum = parts.reduce((a, b) => a + b, 0);
   const u = c.utilization;
-  if (sum > u && sum > 0) return parts.map((x) => (x * u) / sum);
-  parts[3] = parts[3]! + (u - sum);
-  return parts;
+  const traced = sum > u && sum > 0 ? parts.map((x) => (x * u) / sum) : parts;
+  if (!(sum > u)) traced[4] = traced[4]! + (u - sum);
+  return [...traced, Math.max(0, c.coreBusy - u)];
 }
 
 export function renderAnalyzeText(r: AnalyzeResult, opts: TextOptions = {}): string {
@@ -145,11 +155,19 @@ function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {
   const w = Math.max(1, String(Math.max(0, ...r.cpus.map((c) => c.cpu))).length);
   for (const c of r.cpus) {
     const shares = coreShares(c, d);
-    const parts = CORE_SEGMENTS.map((s, i) => ({ s, v: shares[i]! })).filter((x) => x.v >= 0.005);
-    const detail = parts.length > 0 && c.utilization >= 0.005 ? `  ${parts.map((x) => `${x.s.key === 'netRx' ? 'rx' : x.s.key} ${pct(x.v)}`).join(' ')}` : '';
+    const parts = CORE_SEGMENTS.map((s, i) => ({ s, v: shares[i]! }))
+      .slice(0, 5)
+      .filter((x) => x.v >= 0.005);
+    const detail = parts.length > 0 && c.utilization >= 0.005 ? `: ${parts.map((x) => `${x.s.key === 'netRx' ? 'rx' : x.s.key} ${pct(x.v)}`).join(' ')}` : '';
     const ks = c.netRx.ksoftirqdCount > 0 ? `  ksoftirqd x${count(c.netRx.ksoftirqdCount)}` : '';
-    lines.push(`cpu ${String(c.cpu).padStart(w)} |${stackedBar(shares, CORE_SEGMENTS, width, p)}| ${pct(c.utilization).padStart(4)}${detail}${ks}`);
+    const rest = c.coreBusySource === 'traced' ? '' : `; untraced ${pct(shares[5]!)}`;
+    lines.push(`cpu ${String(c.cpu).padStart(w)} |${stackedBar(shares, CORE_SEGMENTS, width, p)}| ${pct(c.coreBusy).padStart(4)} busy  traced ${pct(c.utilization)}${detail}${rest}${ks}`);
   }
+  const sources = [...new Set(r.cpus.map((c) => c.coreBusySource))];
+  lines.push(
+    `busy = not idle, as mpstat counts it, over the probed span; from ${sources.map((x) => BUSY_SOURCE_TEXT[x]).join(' and ')}` +
+      (sources.includes('traced') ? ' (no idle records or /proc/stat in the capture: a lower bound)' : ''),
+  );
   return lines;
 }
 

@@ -21,6 +21,8 @@ export interface AnalyzeOptions {
   thresholds?: Thresholds;
   /** Replay the capture through the models for a predicted gain beside each recommendation (default true). */
   predict?: boolean;
+  /** `--tunnels GLOB`: devices whose NAPIs are tunnels (facts.ts: napiRole). */
+  tunnels?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export const NO_GAIN_RATIO = 1.05;
 
 export function analyzeTimeline(t: Timeline, opts: AnalyzeOptions): AnalyzeResult {
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
-  const { findings, facts } = runDetectors(t, { thresholds });
+  const { findings, facts } = runDetectors(t, { thresholds, ...(opts.tunnels !== undefined ? { tunnels: opts.tunnels } : {}) });
   const prediction = opts.predict === false || facts.totalWork === 0 ? undefined : predict(t, facts);
   if (prediction?.models !== undefined) for (const f of findings) attachGain(f, prediction);
   return {
@@ -137,10 +139,16 @@ export function captureJson(t: Timeline, facts: Pick<TimelineFacts, 'probedNs' |
 function cpusJson(facts: TimelineFacts): CpuJson[] {
   return facts.cores.map((c) => ({
     cpu: c.cpu,
+    coreBusy: clamp01(c.coreBusy),
+    coreBusyNs: c.coreBusyNs,
+    coreBusySource: c.coreBusySource,
     utilization: clamp01(c.utilization),
+    untracedBusyNs: c.untracedBusyNs,
     netRx: { count: c.netRxCount, busyNs: c.netRxBusyNs, ksoftirqdCount: c.ksoftirqdNetRxCount, ksoftirqdBusyNs: c.ksoftirqdNetRxBusyNs },
     pollBusyNs: c.pollBusyNs + c.threadPollBusyNs,
     threadPollBusyNs: c.threadPollBusyNs,
+    tunnelPollBusyNs: c.tunnelPollBusyNs,
+    otherNapiPollBusyNs: c.otherNapiPollBusyNs,
     cryptBusyNs: c.cryptBusyNs,
     netTxBusyNs: c.netTxBusyNs,
     otherWorkBusyNs: c.otherWorkBusyNs,
@@ -160,6 +168,8 @@ function napisJson(facts: TimelineFacts): NapiJson[] {
     fullBudgetPolls: n.fullBudgetPolls,
     busyNs: n.busyNs,
     threadedPolls: n.threadedPolls,
+    role: n.role,
+    roleReason: n.roleReason,
     mode: n.mode,
     modeInferred: n.modeInferred,
     homeCpu: n.homeCpu,
@@ -210,6 +220,7 @@ export interface AnalyzeCaptureOptions {
   windowNs?: number;
   thresholds?: Thresholds;
   predict?: boolean;
+  tunnels?: string;
   onProgress?: (bytes: number) => void;
 }
 
@@ -222,7 +233,12 @@ export async function analyzeCapture(path: string, opts: AnalyzeCaptureOptions =
     ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
   });
   return {
-    result: analyzeTimeline(timeline, { file: path, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}), ...(opts.predict === false ? { predict: false } : {}) }),
+    result: analyzeTimeline(timeline, {
+      file: path,
+      ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
+      ...(opts.predict === false ? { predict: false } : {}),
+      ...(opts.tunnels !== undefined ? { tunnels: opts.tunnels } : {}),
+    }),
     timeline,
   };
 }

@@ -17,7 +17,7 @@ import {
  * docs/analyze.schema.json is generated from these (`npm run schema`; a unit test fails when it
  * is stale). Bump the version on any change a consumer could notice.
  */
-export const ANALYZE_VERSION = 1;
+export const ANALYZE_VERSION = 2;
 export const DIFF_VERSION = 1;
 
 /** Boot-time nanoseconds, exact, as a decimal string (past 2^53 after ~104 days of uptime). */
@@ -60,8 +60,18 @@ export type CaptureJson = z.infer<typeof CaptureJson>;
 
 export const CpuJson = z.object({
   cpu: z.number().int().nonnegative(),
-  /** Busy share of the probed span (union of everything traced), 0..1. */
+  /**
+   * The core's whole busy share of the probed span (not idle, as mpstat counts it), 0..1, and
+   * where it comes from: the capture's idle records (`idle-events`), the header's /proc/stat
+   * before and after (`proc-stat`), or, with neither, only the traced work (`traced`, a lower bound).
+   */
+  coreBusy: Share,
+  coreBusyNs: z.number().nonnegative(),
+  coreBusySource: z.enum(['idle-events', 'proc-stat', 'traced']),
+  /** Busy share of the probed span of the traced work only (union of everything traced), 0..1. */
   utilization: Share,
+  /** coreBusyNs less the traced union: what the trace does not explain (user tasks, other softirqs, ...). */
+  untracedBusyNs: z.number().nonnegative(),
   netRx: z.object({
     count: z.number().nonnegative(),
     busyNs: z.number().nonnegative(),
@@ -72,6 +82,9 @@ export const CpuJson = z.object({
   pollBusyNs: z.number().nonnegative(),
   /** The part of pollBusyNs that ran in napi/<dev>-<id> kthreads. */
   threadPollBusyNs: z.number().nonnegative(),
+  /** pollBusyNs split by the NAPI's role: tunnels, and other NAPIs (backlog, NIC queues). */
+  tunnelPollBusyNs: z.number().nonnegative(),
+  otherNapiPollBusyNs: z.number().nonnegative(),
   cryptBusyNs: z.number().nonnegative(),
   netTxBusyNs: z.number().nonnegative(),
   otherWorkBusyNs: z.number().nonnegative(),
@@ -86,6 +99,9 @@ export const NapiJson = z.object({
   fullBudgetPolls: z.number().nonnegative(),
   busyNs: z.number().nonnegative(),
   threadedPolls: z.number().nonnegative(),
+  /** `tunnel`: a tunnel's NAPI (the findings are about these); `other`: backlog, NIC queues, ... (load only). */
+  role: z.enum(['tunnel', 'other']),
+  roleReason: z.string(),
   mode: PollMode,
   /** Windows-mode capture: `mode` is the device's threaded flag from the header, not observed. */
   modeInferred: z.boolean(),

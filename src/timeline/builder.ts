@@ -79,6 +79,10 @@ class CoreAcc {
   readonly otherWorkBusy: GridSeries;
   /** Union busy ns per window (divided by the window length in finish). */
   readonly busy: GridSeries;
+  /** Idle ns per window: the idle task ran and no traced work was on top of it. */
+  readonly idle: GridSeries;
+  /** Idle time recorded for this core (IE/IX records, or @idle windows). */
+  idleRecorded = false;
   constructor(g: WindowGrid) {
     this.netRxBusy = g.create();
     this.netRxCount = g.create();
@@ -90,6 +94,7 @@ class CoreAcc {
     this.cryptBusy = g.create();
     this.otherWorkBusy = g.create();
     this.busy = g.create();
+    this.idle = g.create();
   }
 }
 
@@ -196,6 +201,14 @@ class CpuState {
   thrSeen = false;
   /** NAPIs whose last softirq poll here used the whole budget (net/core/dev.c: napi_poll requeues them). */
   readonly pending: NapiCpuAcc[] = [];
+  /** The core runs its idle task (between IE and IX). */
+  inIdle = false;
+  /** Start of the idle time being counted: in the idle task with nothing traced on top (NaN: not counting). */
+  idleStart = NaN;
+  /** An IE or IX was seen on this CPU. */
+  idleSeen = false;
+  /** A switch-in that ended an idle period whose IX was not seen yet (its IX may follow, same ts). */
+  idleImpliedExit = NaN;
   slices: Slice[] | undefined;
   constructor(
     readonly cpu: number,
@@ -218,6 +231,8 @@ export class TimelineBuilder {
   private hdr: CaptureHeader | undefined;
   /** Probes attached (relative ns), from the header; slices open before it are clamped there. */
   private probesStartNs: number | undefined;
+  /** Probes detached (relative ns), from the header: an idle period open then is counted up to it, not past it. */
+  private probesStopNs: number | undefined;
   private mode: CaptureMode | undefined;
   private readonly cpuStates: (CpuState | undefined)[] = [];
   private readonly headerCpus = new Set<number>();
@@ -269,6 +284,10 @@ export class TimelineBuilder {
     if (h.startBootNs !== undefined && h.probesStartBootNs !== undefined && /^\d+$/.test(h.startBootNs) && /^\d+$/.test(h.probesStartBootNs)) {
       const p = Number(BigInt(h.probesStartBootNs) - BigInt(h.startBootNs));
       if (p > 0) this.probesStartNs = p;
+    }
+    if (h.startBootNs !== undefined && h.probesStopBootNs !== undefined && /^\d+$/.test(h.startBootNs) && /^\d+$/.test(h.probesStopBootNs)) {
+      const p = Number(BigInt(h.probesStopBootNs) - BigInt(h.startBootNs));
+      if (p > 0) this.probesStopNs = p;
     }
     for (const c of h.cpus) this.headerCpus.add(c);
     if (h.mode === 'windows' && h.intervalNs !== undefined) {
@@ -347,6 +366,9 @@ export class TimelineBuilder {
       case 'napi_poll_other':
         // An untraced device's poll ended here: the next traced poll on this CPU began after it.
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined && this.t > c.lastPollEnd) c.lastPollEnd = this.t;
+        return;
+      case 'core_idle':
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.coreIdle(c, this.t, this.prev, ev.idle);
         return;
       case 'softirq_raise':
       case 'sched_migrate_task':
@@ -441,6 +463,8 @@ export class TimelineBuilder {
   }
 
   private workStart(c: CpuState, t: number, prev: number, work: string, fn: string): void {
+    // A kworker runs the item: the core is not in its idle task.
+    this.leaveIdle(c, t);
     if (c.workStart === c.workStart) {
       if (c.workPtr === work) {
         this.problem('unmatched-entry', `CPU ${c.cpu}: work ${work} starts at ${t} ns while it is still executing: the earlier run is closed at the last event seen (${prev} ns)`);
@@ -483,6 +507,7 @@ export class TimelineBuilder {
   }
 
   private switchIn(c: CpuState, t: number, prev: number, pid: number, comm: string): void {
+    if (pid !== 0) this.leaveIdle(c, t);
     if (comm.startsWith('kworker/')) {
       // The kworker switched out in the middle of its item comes back: the item goes on.
       if (pid === c.preemptPid && c.workStart !== c.workStart) {
@@ -554,8 +579,63 @@ export class TimelineBuilder {
   }
 
   private open(c: CpuState, kind: number, t: number): void {
-    if (c.stack.length === 0) c.busyStart = t;
+    if (c.stack.length === 0) {
+      c.busyStart = t;
+      // Traced work on top of the idle task (a softirq on irq exit) is busy time: the kernel
+      // counts it as softirq, not idle (kernel/sched/cputime.c: account_process_tick,
+      // irqtime_account_irq; tick-sched stops idle time on irq entry).
+      if (c.idleStart === c.idleStart) {
+        this.grid!.addSpan(c.core.idle, c.idleStart, t);
+        c.idleStart = NaN;
+      }
+    }
     c.stack.push(kind);
+  }
+
+  /**
+   * sched_switch to (IE) or from (IX) the core's idle task. Idle time is counted while the idle
+   * task runs and nothing traced runs on top of it.
+   */
+  private coreIdle(c: CpuState, t: number, prev: number, idle: boolean): void {
+    const g = this.grid!;
+    c.core.idleRecorded = true;
+    if (idle) {
+      if (c.inIdle) {
+        // Two switches to idle in a row: the switch away from idle between them was lost. The
+        // core left idle at the latest at the last event seen on it.
+        this.problem('idle-exit-lost', `CPU ${c.cpu}: switch to idle at ${t} ns while idle: the earlier idle period is ended at the last event seen (${prev} ns)`);
+        this.clamped++;
+        if (c.idleStart === c.idleStart) g.addSpan(c.core.idle, c.idleStart, Math.max(prev, c.idleStart));
+      }
+      c.inIdle = true;
+      c.idleSeen = true;
+      c.idleStart = c.stack.length === 0 ? t : NaN;
+      return;
+    }
+    if (c.inIdle) {
+      if (c.idleStart === c.idleStart) g.addSpan(c.core.idle, c.idleStart, t);
+      c.inIdle = false;
+      c.idleStart = NaN;
+    } else if (!c.idleSeen) {
+      // Idle since before the probes attached: from the clamped start, minus the traced work
+      // already recorded on this CPU (all of it lies before t).
+      const from = this.clampStart(c);
+      g.addSpanLess(c.core.idle, from, t, c.core.busy);
+      this.clamped++;
+    } else if (c.idleImpliedExit !== t) {
+      this.problem('idle-entry-lost', `CPU ${c.cpu}: switch from idle at ${t} ns without a switch to idle before it (lost events?): ignored`);
+    }
+    c.idleSeen = true;
+    c.idleImpliedExit = NaN;
+  }
+
+  /** A task other than idle came onto the CPU: if the core was idle, its idle period ended here. */
+  private leaveIdle(c: CpuState, t: number): void {
+    if (!c.inIdle) return;
+    if (c.idleStart === c.idleStart) this.grid!.addSpan(c.core.idle, c.idleStart, t);
+    c.inIdle = false;
+    c.idleStart = NaN;
+    c.idleImpliedExit = t;
   }
 
   private finishKind(c: CpuState, kind: number, t: number, clamp: number): void {
@@ -595,7 +675,10 @@ export class TimelineBuilder {
     st.pop();
     this.finishKind(c, kind, t, clamp);
     c.lastCloseTs = t;
-    if (st.length === 0) this.grid!.addSpan(c.core.busy, c.busyStart, t);
+    if (st.length === 0) {
+      this.grid!.addSpan(c.core.busy, c.busyStart, t);
+      if (c.inIdle) c.idleStart = t;
+    }
   }
 
   /**
@@ -856,6 +939,11 @@ export class TimelineBuilder {
       g.addAt(c.core.ksCount, mid, ev.ksoftirqdNetRxCount);
       g.addAt(c.core.netTxBusy, mid, ev.netTxBusyNs);
       g.addAt(c.core.cryptBusy, mid, ev.cryptBusyNs);
+      if (ev.idleNs !== undefined) {
+        // The idle task's time (format 3 @idle): softirqs that interrupted it are inside it.
+        g.addAt(c.core.idle, mid, ev.idleNs);
+        c.core.idleRecorded = true;
+      }
       // Windows mode has no slices to take a union of: the sum, capped at the window, is an
       // upper bound (a softirq nested in a crypt worker is counted twice).
       g.addAt(c.core.busy, mid, Math.min(ev.intervalNs, ev.netRxBusyNs + ev.netTxBusyNs + ev.cryptBusyNs));
@@ -901,6 +989,12 @@ export class TimelineBuilder {
     for (const c of this.cpuStates) {
       if (c === undefined) continue;
       while (c.stack.length > 0) this.end(c, c.stack[c.stack.length - 1]!, endNs, CLAMP_END);
+      if (c.idleStart === c.idleStart) {
+        // Idle when the probes detached: counted up to then (after it nothing was recorded).
+        const stop = this.probesStopNs !== undefined && this.probesStopNs >= c.idleStart ? Math.min(this.probesStopNs, endNs) : endNs;
+        g.addSpan(c.core.idle, c.idleStart, stop);
+        c.idleStart = NaN;
+      }
     }
     const W = g.windowNs;
     // Windows are anchored at the origin; the start is rounded down onto that grid.
@@ -956,6 +1050,8 @@ export class TimelineBuilder {
           cryptBusyNs: empty(),
           otherWorkBusyNs: empty(),
           utilization: empty(),
+          idleNs: empty(),
+          idleRecorded: false,
         });
         continue;
       }
@@ -977,6 +1073,8 @@ export class TimelineBuilder {
         cryptBusyNs: g.extract(a.cryptBusy, k0, windowCount),
         otherWorkBusyNs: g.extract(a.otherWorkBusy, k0, windowCount),
         utilization: util,
+        idleNs: g.extract(a.idle, k0, windowCount),
+        idleRecorded: a.idleRecorded,
       });
     }
 

@@ -152,6 +152,21 @@ export class WindowGrid {
     }
   }
 
+  /**
+   * Adds to each window its overlap with [a, b) less what `sub` already holds there (never below
+   * zero): the idle part of a range whose busy part `sub` recorded.
+   */
+  addSpanLess(s: GridSeries, a: number, b: number, sub: GridSeries): void {
+    if (!(b > a)) return;
+    this.reserve(a, b);
+    const W = this.windowNs;
+    for (let k = Math.floor(a / W); k * W < b; k++) {
+      const i = k - this.base;
+      const v = Math.min(b, (k + 1) * W) - Math.max(a, k * W) - sub.a[i]!;
+      if (v > 0) s.a[i] = s.a[i]! + v;
+    }
+  }
+
   /** Sets each window's value to its overlap with [a, b) (used when a union is known to cover the range). */
   setSpan(s: GridSeries, a: number, b: number): void {
     if (!(b > a)) return;

@@ -72,6 +72,15 @@ export interface CoreSeries {
   otherWorkBusyNs: Float64Array;
   /** Fraction 0..1 of the window this core was busy with any of the above (union, not sum). */
   utilization: Float64Array;
+  /**
+   * Idle ns per window, when the capture recorded the idle task (format 3: IE/IX records, or
+   * @idle windows). Events mode: the idle task ran with no traced work on top of it (a softirq
+   * on irq exit from idle is busy, as /proc/stat counts it). Windows mode: the idle task's time
+   * as the kernel script summed it.
+   */
+  idleNs: Float64Array;
+  /** The capture recorded this core's idle time (otherwise idleNs is all zero and means nothing). */
+  idleRecorded: boolean;
 }
 
 export interface NapiInstance {
