@@ -346,7 +346,8 @@ function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleRea
 function spareCapacity(cores: CoreFacts[], durationNs: number, work: number): number {
   const busy = cores.reduce((s, c) => s + c.busyNs, 0);
   if (work <= 0 || busy <= 0) return 0;
-  const idle = cores.reduce((s, c) => s + Math.max(0, durationNs - c.busyNs), 0);
+  // Idle: what the whole-core busy time leaves (a core busy with untraced work has no room either).
+  const idle = cores.reduce((s, c) => s + Math.max(0, durationNs - c.coreBusyNs), 0);
   return idle / (busy / work);
 }
 
@@ -396,7 +397,8 @@ export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFact
     napis,
     totalWork: napis.reduce((s, n) => s + n.work, 0),
     totalPolls: napis.reduce((s, n) => s + n.polls, 0),
-    meanUtilization: cores.length > 0 ? cores.reduce((s, c) => s + c.utilization, 0) / cores.length : 0,
+    // Whole-core busy (not idle), as every per-core judgement uses it.
+    meanUtilization: cores.length > 0 ? cores.reduce((s, c) => s + c.coreBusy, 0) / cores.length : 0,
     lossy: t.capture.lostEvents > 0 || t.capture.skippedLines > 0,
     spareCapacityPackets: spareCapacity(cores, probedNs, napis.reduce((s, n) => s + n.work, 0)),
     labels: napiLabels(t.napis),

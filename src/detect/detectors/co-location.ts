@@ -24,6 +24,9 @@ export const coLocation: Detector = {
       // Per window, the NAPIs whose polls took at least colocationMinShare of it on this core.
       const loaders: { index: number; busy: Float64Array; polls: Float64Array; work: Float64Array }[] = [];
       for (const n of t.napis) {
+        // Only tunnels share a core in the sense of this finding; other NAPIs (the backlog,
+        // NIC queues) are load on the core, counted in its busy time.
+        if (facts.napis[n.index]!.role !== 'tunnel') continue;
         const s = n.perCpu.get(cpu);
         if (s !== undefined) loaders.push({ index: n.index, busy: s.busyNs, polls: s.polls, work: s.work });
       }
@@ -49,7 +52,7 @@ export const coLocation: Detector = {
       for (let w = 0; w < t.windowCount; w++) {
         if (!shared[w]) continue;
         durationNs += facts.windowLen[w]!;
-        coreBusy += (core.utilizationSeries[w] ?? 0) * facts.windowLen[w]!;
+        coreBusy += (core.coreBusySeries[w] ?? 0) * facts.windowLen[w]!;
       }
       const byLabel = (a: number, b: number): number => facts.labels[a]!.localeCompare(facts.labels[b]!, 'en', { numeric: true }) || a - b;
       const group = loaders.filter((l) => members.has(l.index)).sort((a, b) => byLabel(a.index, b.index));
@@ -111,11 +114,16 @@ export const coLocation: Detector = {
         lostPackets,
       };
       const labels = group.map((l) => facts.labels[l.index]!);
-      const saturated = coreUtilization >= th.saturatedUtil;
+      // With idle records the windows' whole busy time is known; otherwise the traced work in
+      // those windows is a lower bound and the whole-capture figure (/proc/stat) says the rest.
+      const perWindowWhole = core.coreBusySource === 'idle-events';
+      const saturated = (perWindowWhole ? coreUtilization : Math.max(coreUtilization, core.coreBusy)) >= th.saturatedUtil;
       const where = mode === 'threaded' ? 'in their napi threads' : mode === 'softirq' ? 'in softirq' : 'in softirq and threads';
       const evidence = [
         `cpu ${cpu}: ${list(labels)} polled ${where} in the same windows for ${dur(durationNs)} (${pct(details.captureShare)} of the capture, ${plural(sharedWindows, 'window')}): ${ranges(runs)}`,
-        `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows; the core was ${pct(coreUtilization)} busy${saturated ? ' (saturated)' : ''}`,
+        perWindowWhole
+          ? `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows; the core was ${pct(coreUtilization)} busy (not idle)${saturated ? ' (saturated)' : ''}`
+          : `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows, all traced work ${pct(coreUtilization)}; over the capture the core was ${pct(core.coreBusy)} busy (${core.coreBusySource === 'proc-stat' ? '/proc/stat' : 'traced work only'})${saturated ? ' (saturated)' : ''}`,
         ...memberFacts.map((m, i) => `${labels[i]} (napi ${m.napi}): ${dur(m.busyNs)} of polls, ${count(m.polls)} polls, ${count(m.packets)} packets in those windows`),
       ];
       // Per waiting tunnel: its total wait, and whom it waited for most.

@@ -17,18 +17,18 @@ export const coreImbalance: Detector = {
   detect(ctx: DetectContext): Finding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     if (facts.cores.length < 2 || facts.probedNs <= 0) return [];
-    const maxCore = facts.cores.reduce((m, c) => (c.utilization > m.utilization ? c : m), facts.cores[0]!);
+    const maxCore = facts.cores.reduce((m, c) => (c.coreBusy > m.coreBusy ? c : m), facts.cores[0]!);
     const mean = facts.meanUtilization;
-    const ratio = mean > 0 ? maxCore.utilization / mean : 0;
+    const ratio = mean > 0 ? maxCore.coreBusy / mean : 0;
 
     const saturated: ImbalanceDetails['saturated'] = [];
     for (const c of facts.cores) {
       let ns = 0;
-      for (let w = 0; w < t.windowCount; w++) if ((c.utilizationSeries[w] ?? 0) >= th.saturatedUtil) ns += facts.windowLen[w]!;
-      if (ns > 0) saturated.push({ cpu: c.cpu, saturatedNs: ns, utilization: c.utilization });
+      for (let w = 0; w < t.windowCount; w++) if ((c.coreBusySeries[w] ?? 0) >= th.saturatedUtil) ns += facts.windowLen[w]!;
+      if (ns > 0) saturated.push({ cpu: c.cpu, saturatedNs: ns, utilization: c.coreBusy });
     }
     saturated.sort((a, b) => b.saturatedNs - a.saturatedNs || a.cpu - b.cpu);
-    const idle = facts.cores.filter((c) => c.utilization <= th.idleUtil).map((c) => c.cpu);
+    const idle = facts.cores.filter((c) => c.coreBusy <= th.idleUtil).map((c) => c.cpu);
 
     // Windows where some core is saturated while another sits idle in the same window, and
     // which cores were which there.
@@ -39,8 +39,10 @@ export const coreImbalance: Detector = {
     for (let w = 0; w < t.windowCount; w++) {
       // A window clipped to less than half its length by the capture's end says too little.
       if (facts.windowLen[w]! < t.windowNs / 2) continue;
-      const sat = facts.cores.filter((c) => (c.utilizationSeries[w] ?? 0) >= th.saturatedUtil);
-      const idl = facts.cores.filter((c) => (c.utilizationSeries[w] ?? 0) <= th.idleUtil);
+      const sat = facts.cores.filter((c) => (c.coreBusySeries[w] ?? 0) >= th.saturatedUtil);
+      // Idle in a window: with /proc/stat only the traced work is known per window, a lower
+      // bound that cannot show a core idle unless /proc/stat says the core idled over the capture.
+      const idl = facts.cores.filter((c) => (c.coreBusySource !== 'proc-stat' || c.coreBusy <= th.idleUtil) && (c.coreBusySeries[w] ?? 0) <= th.idleUtil);
       if (sat.length === 0 || idl.length === 0) continue;
       both[w] = true;
       besideIdleNs += facts.windowLen[w]!;
@@ -50,11 +52,11 @@ export const coreImbalance: Detector = {
     const runs = windowRuns(both, t, facts.windowLen);
     const besideIdleShare = facts.probedNs > 0 ? besideIdleNs / facts.probedNs : 0;
     const satBesideIdle = besideIdleShare >= th.imbalanceMinShare;
-    if (!satBesideIdle && !(ratio >= th.imbalanceMinRatio && maxCore.utilization > th.idleUtil)) return [];
+    if (!satBesideIdle && !(ratio >= th.imbalanceMinRatio && maxCore.coreBusy > th.idleUtil)) return [];
 
     const details: ImbalanceDetails = {
       maxCpu: maxCore.cpu,
-      maxUtilization: maxCore.utilization,
+      maxUtilization: maxCore.coreBusy,
       meanUtilization: mean,
       ratio,
       saturated,
@@ -64,7 +66,7 @@ export const coreImbalance: Detector = {
       ranges: runs.slice(0, 20),
     };
     const evidence = [
-      `busiest cpu ${maxCore.cpu}: ${pct(maxCore.utilization)} busy (${breakdown(maxCore)}); mean over ${plural(facts.cores.length, 'core')}: ${pct(mean)} (max/mean ${ratio.toFixed(1)})`,
+      `busiest cpu ${maxCore.cpu}: ${pct(maxCore.coreBusy)} busy (${breakdown(maxCore)}); mean over ${plural(facts.cores.length, 'core')}: ${pct(mean)} (max/mean ${ratio.toFixed(1)})`,
     ];
     if (saturated.length > 0) {
       evidence.push(`saturated (>= ${pct(th.saturatedUtil)} in a window): ${saturated.slice(0, 8).map((s) => `cpu ${s.cpu} for ${dur(s.saturatedNs)}`).join(', ')}${saturated.length > 8 ? ` (+${saturated.length - 8} more)` : ''}`);
@@ -88,8 +90,8 @@ export const coreImbalance: Detector = {
         id: 'core-imbalance',
         severity: satBesideIdle ? 'critical' : 'warning',
         summary: satBesideIdle
-          ? `saturated cores beside idle ones for ${pct(besideIdleShare)} of the capture (saturated: cpu ${cpuList([...satThere])}; idle meanwhile: cpu ${cpuList([...idleThere])}); busiest cpu ${maxCore.cpu} at ${pct(maxCore.utilization)}, mean ${pct(mean)}`
-          : `cpu ${maxCore.cpu} is ${ratio.toFixed(1)}x as busy as the mean core (${pct(maxCore.utilization)} vs ${pct(mean)})`,
+          ? `saturated cores beside idle ones for ${pct(besideIdleShare)} of the capture (saturated: cpu ${cpuList([...satThere])}; idle meanwhile: cpu ${cpuList([...idleThere])}); busiest cpu ${maxCore.cpu} at ${pct(maxCore.coreBusy)}, mean ${pct(mean)}`
+          : `cpu ${maxCore.cpu} is ${ratio.toFixed(1)}x as busy as the mean core (${pct(maxCore.coreBusy)} vs ${pct(mean)})`,
         cpus: satThere.size > 0 ? [...satThere].sort((a, b) => a - b) : [maxCore.cpu],
         napis: homes.map((n) => ({ dev: n.dev, napi: n.napi })),
         fromNs: ((t.capture.startNs as number) + (first?.startOffsetNs ?? 0)) as Ns,

@@ -26,6 +26,8 @@ export const monolithicPoll: Detector = {
     const perCore = new Map<number, { index: number; m: MonolithicNapi; lostPackets: number }[]>();
     for (const n of t.napis) {
       const nf = facts.napis[n.index]!;
+      // Other NAPIs (backlog, NIC queues) are load, not tunnels: no finding of their own.
+      if (nf.role !== 'tunnel') continue;
       for (const cpu of [...n.perCpu.keys()].sort((a, b) => a - b)) {
         const s = n.perCpu.get(cpu)!;
         const c = s.chains;
@@ -105,7 +107,7 @@ export const monolithicPoll: Detector = {
         const ksBusy = core?.ksoftirqdNetRxBusyNs ?? 0;
         return {
           cpu,
-          coreUtilization: core?.utilization ?? 0,
+          coreUtilization: core?.coreBusy ?? 0,
           ksoftirqdNetRxCount: core?.ksoftirqdNetRxCount ?? 0,
           ksoftirqdNetRxBusyNs: ksBusy,
           ksoftirqdShare: core !== undefined && core.netRxBusyNs > 0 ? ksBusy / core.netRxBusyNs : 0,

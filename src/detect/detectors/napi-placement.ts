@@ -18,7 +18,7 @@ export const napiPlacement: Detector = {
   detect(ctx: DetectContext): Finding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     // Listed by name (device, then napi pointer), not by first appearance in the file.
-    const active = facts.napis.filter((n) => n.polls > 0).sort((a, b) => cmpLabel(facts.labels[a.index]!, facts.labels[b.index]!) || cmpLabel(a.napi, b.napi));
+    const active = facts.napis.filter((n) => n.polls > 0 && n.role === 'tunnel').sort((a, b) => cmpLabel(facts.labels[a.index]!, facts.labels[b.index]!) || cmpLabel(a.napi, b.napi));
     if (active.length === 0) return [];
     const coresUsed = new Set(active.flatMap((n) => n.cpus.map((c) => c.cpu)));
     // Polls in threads: counted from the napi/ kthreads' polls, or in windows mode (which does
