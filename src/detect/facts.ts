@@ -97,6 +97,8 @@ export interface NapiFacts {
   devThreaded?: number;
   /** The device's kind from the header, when recorded. */
   devKind?: string;
+  /** The network namespace the header says the device lives in (`netns=`). */
+  devNetns?: string;
   /** Tunnel or other NAPI, and why (for the report). */
   role: NapiRole;
   roleReason: string;
@@ -321,7 +323,9 @@ function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleRea
   const total = cpus.reduce((s, c) => s + weight(c), 0);
   const home = cpus[0];
   const devThreaded = devThreadedFlag(t, n.dev);
-  const devKind = t.capture.header?.devices.find((d) => d.name === n.dev)?.kind;
+  const hdev = t.capture.header?.devices.find((d) => d.name === n.dev);
+  const devKind = hdev?.kind;
+  const devNetns = hdev?.extra?.['netns'];
   return {
     index: n.index,
     dev: n.dev,
@@ -339,6 +343,7 @@ function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleRea
     packetsPerNs: n.totals.busyNs > 0 ? n.totals.work / n.totals.busyNs : 0,
     ...(devThreaded === undefined ? {} : { devThreaded }),
     ...(devKind === undefined ? {} : { devKind }),
+    ...(devNetns === undefined ? {} : { devNetns }),
     ...role,
   };
 }
@@ -428,7 +433,18 @@ export function napiLabels(napis: readonly { dev: string; napi: string }[]): str
   return napis.map((n) => (perDev.get(n.dev)! > 1 ? `${n.dev}#${n.napi.slice(-4)}` : n.dev));
 }
 
-/** The device flags a recommendation needs, for one NAPI. */
-export function devFlag(n: NapiFacts): { dev: string; threaded?: number; kind?: string } {
-  return { dev: n.dev, ...(n.devThreaded === undefined ? {} : { threaded: n.devThreaded }), ...(n.devKind === undefined ? {} : { kind: n.devKind }) };
+/**
+ * The device flags a recommendation needs, for one NAPI. Threaded or not is read from its polls
+ * when the capture shows where they ran (napi/ kthread or softirq: events mode); the header's
+ * flag only stands in when it does not (windows mode, or polls in both).
+ */
+export function devFlag(n: NapiFacts): { dev: string; threaded?: number; kind?: string; netns?: string } {
+  const observed = !n.modeInferred && n.polls > 0 ? (n.mode === 'threaded' ? 1 : n.mode === 'softirq' ? 0 : undefined) : undefined;
+  const threaded = observed ?? n.devThreaded;
+  return {
+    dev: n.dev,
+    ...(threaded === undefined ? {} : { threaded }),
+    ...(n.devKind === undefined ? {} : { kind: n.devKind }),
+    ...(n.devNetns === undefined ? {} : { netns: n.devNetns }),
+  };
 }

@@ -90,19 +90,28 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
     ),
   ];
   if (c.devices.length > 0) lines.push(row('devices', deviceGroups(c.devices)));
-  const polls = r.napis.reduce((s, n) => s + n.polls, 0);
-  const packets = r.napis.reduce((s, n) => s + n.work, 0);
-  const threaded = r.napis.reduce((s, n) => s + (n.modeInferred ? (n.mode === 'threaded' ? n.polls : 0) : n.threadedPolls), 0);
-  const inferred = r.napis.some((n) => n.modeInferred) ? ' (from the threaded flags: windows mode)' : '';
+  const tn = r.napis.filter((n) => n.role === 'tunnel');
+  const polls = tn.reduce((s, n) => s + n.polls, 0);
+  const packets = tn.reduce((s, n) => s + n.work, 0);
+  const threaded = tn.reduce((s, n) => s + (n.modeInferred ? (n.mode === 'threaded' ? n.polls : 0) : n.threadedPolls), 0);
+  const inferred = tn.some((n) => n.modeInferred) ? ' (from the threaded flags: windows mode)' : '';
   const rate = c.probedNs > 0 ? ` (${count((packets * 1e9) / c.probedNs)} packets/s)` : '';
+  const tunnels = r.napis.filter((n) => n.role === 'tunnel');
+  const others = r.napis.filter((n) => n.role === 'other');
   lines.push(
     row(
       'tunnels',
-      r.napis.length === 0
-        ? 'no NAPI polls in the capture'
-        : `${r.napis.length} NAPI instance${r.napis.length === 1 ? '' : 's'}: ${count(polls)} polls, ${count(packets)} packets${rate}; ${threaded === 0 ? 'all in softirq' : threaded >= polls ? 'all in threaded-NAPI kthreads' : `${pct(threaded / polls)} in threaded-NAPI kthreads`}${inferred}`,
+      tunnels.length === 0
+        ? r.napis.length === 0
+          ? 'no NAPI polls in the capture'
+          : 'no tunnel NAPIs (no WireGuard device; name other tunnel devices with --tunnels GLOB)'
+        : `${tunnels.length} NAPI instance${tunnels.length === 1 ? '' : 's'}: ${count(polls)} polls, ${count(packets)} packets${rate}; ${threaded === 0 ? 'all in softirq' : threaded >= polls ? 'all in threaded-NAPI kthreads' : `${pct(threaded / polls)} in threaded-NAPI kthreads`}${inferred}`,
     ),
   );
+  if (others.length > 0) {
+    const otherPolls = others.reduce((s, n) => s + n.polls, 0);
+    lines.push(row('other', `${others.length} other NAPI${others.length === 1 ? '' : 's'} (${others.map((n) => `${n.dev}: ${n.roleReason}`).join('; ')}): ${count(otherPolls)} polls, counted as load on their cores`));
+  }
   const pr = r.prediction;
   if (pr !== undefined) {
     lines.push(

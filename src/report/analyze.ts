@@ -7,7 +7,7 @@ import { DEFAULT_THRESHOLDS, type Thresholds } from '../detect/thresholds.js';
 import type { TimelineFacts } from '../detect/facts.js';
 import { formatCpuList } from '../model/capture-text.js';
 import { replayTimeline } from '../replay/index.js';
-import { count } from '../detect/format.js';
+import { count, pct } from '../detect/format.js';
 import { ANALYZE_VERSION, type AnalyzeResult, type CaptureJson, type CpuJson, type FindingJson, type NapiJson, type PredictionJson } from './schema.js';
 
 /**
@@ -39,7 +39,7 @@ export function analyzeTimeline(t: Timeline, opts: AnalyzeOptions): AnalyzeResul
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const { findings, facts } = runDetectors(t, { thresholds, ...(opts.tunnels !== undefined ? { tunnels: opts.tunnels } : {}) });
   const prediction = opts.predict === false || facts.totalWork === 0 ? undefined : predict(t, facts);
-  if (prediction?.models !== undefined) for (const f of findings) attachGain(f, prediction);
+  if (prediction?.models !== undefined) for (const f of findings) attachGain(f, prediction, facts);
   return {
     version: ANALYZE_VERSION,
     file: opts.file,
@@ -84,24 +84,46 @@ function predict(t: Timeline, facts: TimelineFacts): PredictionJson {
  * default elastic demand a capture that was not saturated would make every model look like a
  * gain over what was measured.
  */
-function attachGain(f: Finding, p: PredictionJson): void {
+function attachGain(f: Finding, p: PredictionJson, facts: TimelineFacts): void {
   const rec = f.recommendation;
   if (rec === undefined || p.models === undefined) return;
-  const pick = rec.commands.some((c) => c.includes('/threaded')) ? 'threaded' : /already (on|runs)/.test(rec.text) ? 'inline' : f.id === 'core-imbalance' ? 'threaded' : undefined;
+  // Inline is the authors' WireGuard architecture: it says nothing about other drivers' NAPIs.
+  const wireguard = f.napis.length > 0 && f.napis.every((r) => facts.napis.find((n) => n.dev === r.dev && n.napi === r.napi)?.roleReason.startsWith('WireGuard') === true);
+  const pick = rec.commands.some((c) => c.includes('/threaded'))
+    ? 'threaded'
+    : /already (on|runs)/.test(rec.text)
+      ? wireguard
+        ? 'inline'
+        : undefined
+      : f.id === 'core-imbalance'
+        ? 'threaded'
+        : undefined;
   const m = p.models.find((x) => x.model === pick);
   const base = p.models.find((x) => x.model === (pick === 'threaded' ? 'stock' : 'threaded'));
   if (m === undefined || base === undefined || !(base.throughputPps > 0)) return;
   const ratio = m.throughputPps / base.throughputPps;
   const what = m.model === 'threaded' ? 'threaded NAPI' : 'the Inline architecture (a patched kernel)';
-  rec.predictedGain = {
-    model: m.model,
-    throughputRatio: ratio,
-    text:
-      `x${ratio.toFixed(2)} throughput with ${what}: the replay models predict ${count(m.throughputPps)} packets/s ${m.model} against ${count(base.throughputPps)} ${base.model} ` +
-      `(measured ${count(p.measuredPps)}), medians of ${p.runs} seeded runs` +
-      (ratio < NO_GAIN_RATIO ? '; the models expect no gain from it on this workload' : '') +
-      (p.calibrationMae !== undefined && p.calibrationMae > 0.05 ? `; rough: the stock model misses measured per-core load by ${(p.calibrationMae * 100).toFixed(0)} points` : ''),
-  };
+  const prediction =
+    `x${ratio.toFixed(2)} throughput with ${what}: the replay models predict ${count(m.throughputPps)} packets/s ${m.model} against ${count(base.throughputPps)} ${base.model} ` +
+    `(measured ${count(p.measuredPps)}), medians of ${p.runs} seeded runs` +
+    (ratio < NO_GAIN_RATIO ? '; the models expect no gain from it on this workload' : '') +
+    (p.calibrationMae !== undefined && p.calibrationMae > 0.05 ? `; rough: the stock model misses measured per-core load by ${(p.calibrationMae * 100).toFixed(0)} points` : '');
+  rec.predictedGain = { model: m.model, throughputRatio: ratio, text: prediction };
+  if (ratio >= NO_GAIN_RATIO) return;
+  // The what-if does not back the change: do not recommend it. Say what would help instead,
+  // or that nothing in reach would.
+  const better = p.models
+    .filter((x) => x.model !== base.model && x.model !== m.model && (x.model !== 'inline' || wireguard))
+    .filter((x) => x.throughputPps / base.throughputPps >= NO_GAIN_RATIO)
+    .sort((a, b) => b.throughputPps - a.throughputPps)[0];
+  const busiest = Math.max(0, ...f.cpus.map((c) => facts.coreByCpu.get(c)?.coreBusy ?? 0));
+  rec.text =
+    `Not recommended: ${what} is predicted at x${ratio.toFixed(2)} of today's throughput on this workload. ` +
+    (better !== undefined
+      ? `What the models predict to help: ${better.model === 'inline' ? 'the Inline architecture (a patched kernel)' : better.model} at x${(better.throughputPps / base.throughputPps).toFixed(2)}.`
+      : `Nothing in reach of a setting would help: ${wireguard ? 'neither threaded NAPI nor the Inline architecture is' : 'threaded NAPI is not (and the Inline architecture is for WireGuard only)'} predicted to gain` +
+        (busiest >= 0.9 ? `, and the ${f.cpus.length === 1 ? 'core was' : 'cores were'} ${pct(busiest)} busy: more cores for the receive path (or less other work on ${f.cpus.length === 1 ? 'it' : 'them'}) would.` : '.'));
+  rec.commands = [];
 }
 
 export function bootString(t: Timeline, relNs: number): string {

@@ -164,6 +164,7 @@ export const coLocation: Detector = {
           group.map((l) => devFlag(facts.napis[l.index]!)),
           mode,
           `the scheduler can pull these polls apart`,
+          t.cpus.length,
         ),
         costEstimate: {
           share,

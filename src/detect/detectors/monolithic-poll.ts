@@ -180,10 +180,10 @@ export const monolithicPoll: Detector = {
         recommendation:
           mode === 'threaded'
             ? {
-                text: `${list([...new Set(labels)])} already ${found.length === 1 ? 'runs' : 'run'} in napi threads and still never ${found.length === 1 ? 'completes' : 'complete'}: one tunnel's forwarding is limited to one core. Spread the traffic over more tunnels (peers), or give each thread a core of its own.`,
+                text: `${list([...new Set(labels)])} already ${found.length === 1 ? 'runs' : 'run'} in napi threads and still never ${found.length === 1 ? 'completes' : 'complete'}: one tunnel's forwarding is limited to one core. Spread the traffic over more tunnels (peers)${found.length <= t.cpus.length ? ', or give each thread a core of its own' : ` (${found.length} threads on ${t.cpus.length} cores cannot each have a core of their own)`}.`,
                 commands: [],
               }
-            : threadedNapiAdvice(devs, mode, `these polls stop holding ${where}'s softirq and tunnels placed there are not trapped behind them`),
+            : threadedNapiAdvice(devs, mode, `these polls stop holding ${where}'s softirq and tunnels placed there are not trapped behind them`, t.cpus.length),
         // Not counted twice: what a chain costs is the waiting of the tunnels behind it, which
         // the co-location finding of this core already counts; a chain alone costs nothing
         // measurable (one tunnel's poll uses at most one core in every architecture).
