@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError, type Diagnostic } from '../base/diagnostics.js';
 import { FORMAT_NAMES, type FormatName } from '../import/types.js';
-import { parseCpuList } from '../model/capture-text.js';
+import { formatCpuList, parseCpuList } from '../model/capture-text.js';
 import { loadTimeline } from '../timeline/load.js';
 import type { SliceRequest, Timeline } from '../timeline/types.js';
 import { formatDiagnostic, type CliIO } from './io.js';
@@ -126,4 +126,21 @@ export async function loadWithProgress(
     ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
     ...(slices !== undefined ? { slices } : {}),
   }).finally(pr.done);
+}
+
+/**
+ * `--cpu`, `--from` and `--to` against the loaded capture: a CPU it does not have or a time
+ * outside it means nothing can be drawn or exported, so it is a usage error (exit 64) naming
+ * the valid range, not an empty result.
+ */
+export function checkRangeArgs(tl: Timeline, args: { cpus?: number[] | undefined; from?: number | undefined; to?: number | undefined; cpuText?: string | undefined; fromText?: string | undefined; toText?: string | undefined }): void {
+  const list = formatCpuList(tl.cpus);
+  if (args.cpus !== undefined) {
+    const bad = args.cpus.filter((c) => !tl.cpus.includes(c));
+    if (bad.length > 0) throw new UsageError(`--cpu ${args.cpuText ?? formatCpuList(args.cpus)}: the capture has no cpu ${formatCpuList(bad)}; its CPUs are ${list === '' ? 'none' : list}`);
+  }
+  const end = tl.capture.durationNs as number;
+  const range = `the capture spans 0 to ${(end / 1e9).toFixed(3)} s (${end} ns) from its start`;
+  if (args.from !== undefined && args.from >= end) throw new UsageError(`--from ${args.fromText ?? args.from}: past the capture's end; ${range}`);
+  if (args.to !== undefined && (args.to <= 0 || args.to > end)) throw new UsageError(`--to ${args.toText ?? args.to}: outside the capture; ${range}`);
 }

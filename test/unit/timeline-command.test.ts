@@ -86,6 +86,26 @@ describe('wgtrace timeline', () => {
     expect(await main(['timeline', fixture(), '--cpu', 'x'], captureIO())).toBe(64);
   });
 
+  it('rejects a CPU the capture does not have and a range outside it with exit 64 naming the valid range (timeline and export)', async () => {
+    for (const cmd of [['timeline'], ['export', '--perfetto', join(tmpdir(), 'wgtrace-range-test.json')]]) {
+      const run = async (...args: string[]): Promise<[number, string]> => {
+        const io = captureIO();
+        const code = await main([cmd[0]!, fixture(), ...cmd.slice(1), ...args], io);
+        return [code, io.stderr()];
+      };
+      const [c1, e1] = await run('--cpu', '5');
+      expect(c1).toBe(64);
+      expect(e1).toMatch(/--cpu 5: the capture has no cpu 5; its CPUs are 0-1/);
+      const [c2, e2] = await run('--from', '10s');
+      expect(c2).toBe(64);
+      expect(e2).toMatch(/--from 10s: past the capture's end; the capture spans 0 to 0.000 s \(1000 ns\)/);
+      const [c3, e3] = await run('--to', '2us');
+      expect(c3).toBe(64);
+      expect(e3).toMatch(/--to 2us: outside the capture/);
+      expect((await run('--cpu', '1', '--from', '500'))[0]).toBe(0);
+    }
+  });
+
   it('parses times with units, relative to the capture start', () => {
     expect(parseTimeArg('--from', '1500')).toBe(1500);
     expect(parseTimeArg('--from', '1.5s')).toBe(1_500_000_000);

@@ -6,7 +6,7 @@ import { perfettoChunks } from '../../report/perfetto.js';
 import { ns } from '../../base/time.js';
 import type { CliIO } from '../io.js';
 import type { RegisterCommand } from './index.js';
-import { addLoadOptions, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
+import { addLoadOptions, checkRangeArgs, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 /**
  * Default bound on slices written: about 100 bytes of memory and 150 bytes of JSON each, so
@@ -65,6 +65,7 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIO) => 
         ...(cpus !== undefined ? { cpus } : {}),
         maxSlices,
       });
+      checkRangeArgs(tl, { cpus, from, to, cpuText: o.cpu, fromText: o.from, toText: o.to });
       printDiagnostics(io, tl.diagnostics);
       await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture }), io);
       if (o.perfetto !== '-') {

@@ -4,7 +4,7 @@ import { painter } from '../../report/render/style.js';
 import { TimelineViewResult, buildTimelineView, renderTimelineText } from '../../report/timeline-view.js';
 import { ns } from '../../base/time.js';
 import type { CliIO } from '../io.js';
-import { addLoadOptions, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
+import { addLoadOptions, checkRangeArgs, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 import type { RegisterCommand } from './index.js';
 
 /** Slices kept for the strip chart; past it the chart is drawn from the per-window series. */
@@ -52,6 +52,7 @@ export const registerTimeline: RegisterCommand = (program: Command, io: CliIO) =
         ...(cpus !== undefined ? { cpus } : {}),
         maxSlices: TIMELINE_MAX_SLICES,
       });
+      checkRangeArgs(tl, { cpus, from, to, cpuText: o.cpu, fromText: o.from, toText: o.to });
       const view = buildTimelineView(tl, {
         file: capture,
         ...(cpus !== undefined ? { cpus } : {}),
