@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { formatDur } from '../base/time.js';
 import type { Slice, Timeline } from '../timeline/types.js';
 import { PLAIN, type Painter, type StyleName } from './render/style.js';
+import { computeFacts, type TimelineFacts } from '../detect/facts.js';
+import { probedSpan } from '../timeline/span.js';
 
 /**
  * `wgtrace timeline`: a per-core strip chart (one row per core, one character per column
@@ -17,7 +19,7 @@ import { PLAIN, type Painter, type StyleName } from './render/style.js';
 const require = createRequire(import.meta.url);
 const asciichart = require('asciichart') as { plot(series: number[] | number[][], cfg?: Record<string, unknown>): string };
 
-export const TIMELINE_VIEW_VERSION = 1;
+export const TIMELINE_VIEW_VERSION = 2;
 
 /** What a column's character says, besides a tunnel's letter (symbols, so they never read as a tunnel). */
 export const STRIP_CHARS = {
@@ -28,8 +30,11 @@ export const STRIP_CHARS = {
   work: '+',
   thread: '=',
 } as const;
-/** Letters of NAPI instances in the order they first appear: A-Z, then digits, then `#`. */
-const NAPI_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+/**
+ * Symbols of NAPI instances in the order they first appear: A-Z, then digits, then other
+ * marks that are not strip symbols; `?` past them (the legend says which share it).
+ */
+const NAPI_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@$%&!<>{}[]()/|';
 /** Width of the row label, the same as asciichart's y-axis labels so columns line up. */
 const LABEL_WIDTH = 5;
 
@@ -74,6 +79,8 @@ export const TimelineViewResult = z.object({
       threadedPolls: z.number(),
       /** Longest run of consecutive full-budget polls on one CPU. */
       longestChainPolls: z.number(),
+      /** A tunnel's NAPI, or another NAPI (backlog, NIC queue: load only). */
+      role: z.enum(['tunnel', 'other']),
     }),
   ),
   cores: z.array(
@@ -83,7 +90,15 @@ export const TimelineViewResult = z.object({
       strip: z.string(),
       /** Per column, percent busy (union of softirq, napi thread and work time). */
       utilization: z.array(z.number()),
+      /** Percent of the range the traced work kept the core busy (union). */
       meanUtilization: z.number(),
+      /**
+       * Percent of the range the core was busy at all (not idle, as mpstat counts it), the same
+       * figure analyze prints; null when the capture only has /proc/stat and the range is not
+       * the probed span (the counters cover that span only).
+       */
+      coreBusy: z.number().nullable(),
+      coreBusySource: z.enum(['idle-events', 'proc-stat', 'traced']),
     }),
   ),
   diagnostics: z.array(z.object({ severity: z.string(), code: z.string(), message: z.string(), line: z.number().optional() })),
@@ -94,7 +109,7 @@ export interface TimelineViewOptions {
   file: string;
   /** CPUs to show (default all). */
   cpus?: number[];
-  /** Range relative to the capture start (default the whole capture). */
+  /** Range relative to the capture start (default the probed span, as analyze uses). */
   fromNs?: number;
   toNs?: number;
   columns?: number;
@@ -104,13 +119,16 @@ export interface TimelineViewOptions {
 type Occupancy = Map<string, number>[];
 
 export function letterOf(index: number): string {
-  return NAPI_LETTERS[index] ?? '#';
+  return NAPI_LETTERS[index] ?? '?';
 }
 
-export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions): TimelineViewResult {
+export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions, facts: TimelineFacts = computeFacts(tl)): TimelineViewResult {
   const start = tl.capture.startNs;
-  const from = Math.max(0, opts.fromNs ?? 0);
-  const to = Math.min(tl.capture.durationNs, opts.toNs ?? tl.capture.durationNs);
+  // Default: the span the probes observed (before they attached there is nothing to draw).
+  const probed = probedSpan(tl);
+  const from = Math.max(0, opts.fromNs ?? probed.from);
+  const to = Math.min(tl.capture.durationNs, opts.toNs ?? probed.to);
+  const isProbed = from === probed.from && to === probed.to;
   const columns = Math.max(1, Math.floor(opts.columns ?? 100));
   const span = Math.max(0, to - from);
   const colNs = span / columns;
@@ -131,7 +149,21 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions): Time
     for (let i = 0; i < columns; i++) strip += dominant(occ[i]!, busy[i]!, colNs);
     const util = Array.from(busy, (b) => (colNs > 0 ? Math.round(Math.min(100, (100 * b) / colNs) * 10) / 10 : 0));
     const mean = span > 0 ? busy.reduce((x, y) => x + y, 0) / span : 0;
-    return { cpu, strip, utilization: util, meanUtilization: Math.round(mean * 1000) / 10 };
+    const cf = facts.coreByCpu.get(cpu);
+    const source = cf?.coreBusySource ?? 'traced';
+    let whole: number | null;
+    if (cf === undefined) whole = null;
+    else if (isProbed) whole = cf.coreBusy;
+    else if (source === 'proc-stat') whole = null;
+    else whole = Math.max(mean, seriesMean(cf.coreBusySeries, facts.windowLen, tl, start + from, start + to) ?? mean);
+    return {
+      cpu,
+      strip,
+      utilization: util,
+      meanUtilization: Math.round(mean * 1000) / 10,
+      coreBusy: whole === null ? null : Math.round(Math.min(1, whole) * 1000) / 10,
+      coreBusySource: source,
+    };
   });
 
   return {
@@ -164,10 +196,29 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions): Time
       moves: n.moves,
       threadedPolls: n.totals.threadedPolls,
       longestChainPolls: Math.max(0, ...[...n.perCpu.values()].map((s) => s.chains.longest[0]?.polls ?? 0)),
+      role: facts.napis[n.index]?.role ?? 'other',
     })),
     cores,
     diagnostics: tl.diagnostics.map((d) => ({ severity: d.severity, code: d.code, message: d.message, ...(d.line !== undefined ? { line: d.line } : {}) })),
   };
+}
+
+/** The mean of a per-window fraction over [a, b) (windows weighted by their overlap), or undefined. */
+function seriesMean(series: Float64Array, windowLen: Float64Array, tl: Timeline, a: number, b: number): number | undefined {
+  let num = 0;
+  let den = 0;
+  const W = tl.windowNs;
+  const t0 = tl.capture.startNs;
+  for (let k = Math.max(0, Math.floor((a - t0) / W)); k < tl.windowCount && t0 + k * W < b; k++) {
+    const ws = t0 + k * W;
+    const ov = Math.max(0, Math.min(b, ws + W) - Math.max(a, ws));
+    const len = windowLen[k]!;
+    if (ov <= 0 || len <= 0) continue;
+    const w = Math.min(ov, len);
+    num += (series[k] ?? 0) * w;
+    den += w;
+  }
+  return den > 0 ? num / den : undefined;
 }
 
 /** Adds the overlap of [s, e) with each column to `add(col, ns)`. */
@@ -264,14 +315,30 @@ function fromWindows(tl: Timeline, cpu: number, a: number, colNs: number, column
  */
 export const STRIP_MIN_BUSY_SHARE = 0.2;
 
+/** A column shows a tunnel's poll once its polls take this share of it, busy or not (as co-location counts a tunnel loading a core). */
+export const STRIP_MIN_POLL_SHARE = 0.05;
+
 function dominant(m: Map<string, number>, busy: number, colNs: number): string {
-  if (!(colNs > 0) || busy < STRIP_MIN_BUSY_SHARE * colNs) return STRIP_CHARS.idle;
+  if (!(colNs > 0)) return STRIP_CHARS.idle;
   let best = STRIP_CHARS.idle as string;
   let bestV = 0;
+  // A tunnel's poll in the column wins over crypt work, other work and softirq time around
+  // polls: what the strip is for is where the polls ran, and a crypt worker beside a poll must
+  // not hide it.
   for (const [k, v] of m) {
-    if (v > bestV + 1e-9) {
+    if ((k[0] === 'n' || (k[0] === 'k' && k !== 'ksoftirqd')) && v > bestV + 1e-9) {
       bestV = v;
       best = k;
+    }
+  }
+  if (best !== STRIP_CHARS.idle && bestV < STRIP_MIN_POLL_SHARE * colNs && busy < STRIP_MIN_BUSY_SHARE * colNs) return STRIP_CHARS.idle;
+  if (best === STRIP_CHARS.idle) {
+    if (busy < STRIP_MIN_BUSY_SHARE * colNs) return STRIP_CHARS.idle;
+    for (const [k, v] of m) {
+      if (v > bestV + 1e-9) {
+        bestV = v;
+        best = k;
+      }
     }
   }
   if (best === STRIP_CHARS.idle) return best;
@@ -323,23 +390,32 @@ export function renderTimelineText(r: TimelineViewResult, opts: TimelineTextOpti
   out.push(...axis(r));
   for (const core of r.cores) {
     const strip = p.color ? [...core.strip].map((ch) => (CHAR_STYLE[ch] ? p.paint(CHAR_STYLE[ch]!, ch) : ch)).join('') : core.strip;
-    out.push(`${`cpu${core.cpu}`.padStart(LABEL_WIDTH)} │${strip}│ ${core.meanUtilization.toFixed(1).padStart(5)}%`);
+    const whole = core.coreBusy === null ? '' : `${core.coreBusy.toFixed(1).padStart(5)}% busy, `;
+    out.push(`${`cpu${core.cpu}`.padStart(LABEL_WIDTH)} │${strip}│ ${whole}${core.meanUtilization.toFixed(1).padStart(5)}% traced`);
   }
+  const sources = [...new Set(r.cores.map((x) => x.coreBusySource))];
+  out.push(
+    `      busy = not idle, as mpstat counts it (from ${sources.map((x) => (x === 'idle-events' ? 'idle records' : x === 'proc-stat' ? '/proc/stat' : 'traced work only')).join(' and ')})` +
+      (r.cores.some((x) => x.coreBusy === null) ? '; /proc/stat covers the probed span only, so no busy figure for this range' : ''),
+  );
   out.push('');
   const used = new Set(r.cores.flatMap((x) => [...x.strip]));
-  const legend = r.legend.filter((l) => used.has(l.char) || used.has(l.char.toLowerCase()));
-  for (const l of legend) {
+  // Every NAPI gets its line, shown in the strip or not (a tunnel that never dominated a
+  // column is still there).
+  for (const l of r.legend) {
     const share = l.polls > 0 ? (100 * l.fullBudgetPolls) / l.polls : 0;
     const full = share > 0 && share < 1 ? '<1' : `${Math.round(share)}`;
     const where = `on CPU${l.cpus.length === 1 ? '' : 's'} ${l.cpus.join(',')}${l.moves > 0 ? `, ${l.moves} move${l.moves === 1 ? '' : 's'}` : ''}`;
     const chain = l.longestChainPolls >= 2 ? `, longest full-budget chain ${l.longestChainPolls} polls` : '';
     const threaded = l.threadedPolls > 0 ? (l.threadedPolls === l.polls ? ', threaded' : `, ${l.threadedPolls} threaded`) : '';
-    out.push(`  ${l.char}  poll of ${l.dev} ${l.napi}: ${l.polls} poll${l.polls === 1 ? '' : 's'} (${full}% full budget${chain}), ${formatDur(l.busyNs)}, ${where}${threaded}`);
+    const seen = used.has(l.char) || used.has(l.char.toLowerCase()) ? '' : '; not the largest part of any column here';
+    const role = l.role === 'tunnel' ? '' : ' (other NAPI, not a tunnel)';
+    out.push(`  ${l.char}  poll of ${l.dev} ${l.napi}${role}: ${l.polls} poll${l.polls === 1 ? '' : 's'} (${full}% full budget${chain}), ${formatDur(l.busyNs)}, ${where}${threaded}${seen}`);
   }
   out.push(
     `  a-z the same poll run by ksoftirqd   ${STRIP_CHARS.softirq} softirq outside polls   ${STRIP_CHARS.ksoftirqd} ksoftirqd outside polls`,
-    `  ${STRIP_CHARS.crypt}  crypt work   ${STRIP_CHARS.work} other work   ${STRIP_CHARS.thread} napi thread outside polls   ${STRIP_CHARS.idle} busy < ${STRIP_MIN_BUSY_SHARE * 100}%`,
-    `     (each column shows what took most of the core's busy time in it)`,
+    `  ${STRIP_CHARS.crypt}  crypt work   ${STRIP_CHARS.work} other work   ${STRIP_CHARS.thread} napi thread outside polls   ${STRIP_CHARS.idle} traced work < ${STRIP_MIN_BUSY_SHARE * 100}% and no poll >= ${STRIP_MIN_POLL_SHARE * 100}% of the column`,
+    `     (each column shows the poll that took most of it, else what took most of the core's busy time in it)`,
     '',
   );
   const height = opts.chartHeight ?? 4;
