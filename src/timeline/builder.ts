@@ -361,7 +361,7 @@ export class TimelineBuilder {
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.switchIn(c, this.t, this.prev, ev.pid, ev.comm);
         return;
       case 'sched_switch_out':
-        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.switchOut(c, this.t, ev.pid, ev.state, ev.comm);
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.switchOut(c, this.t, this.prev, ev.pid, ev.state, ev.comm);
         return;
       case 'napi_poll_other':
         // An untraced device's poll ended here: the next traced poll on this CPU began after it.
@@ -506,7 +506,24 @@ export class TimelineBuilder {
     } else this.problem('unmatched-exit', `CPU ${c.cpu}: work ${work} ends at ${t} ns without its start (lost events?): ignored`);
   }
 
+  /**
+   * A context switch on a CPU with a softirq open: softirqs never sleep and are never preempted
+   * (kernel/softirq.c: __do_softirq runs with bottom halves disabled), so its exit was lost. The
+   * softirq ended at the latest at the last event seen before the switch; closed there, clamped.
+   */
+  private softirqExitLost(c: CpuState, t: number, prev: number): void {
+    for (const [open, kind, name] of [
+      [c.rxStart, K_RX, 'NET_RX'],
+      [c.txStart, K_TX, 'NET_TX'],
+    ] as const) {
+      if (open !== open) continue;
+      this.problem('exit-lost', `CPU ${c.cpu}: context switch at ${t} ns while ${name} is open: its exit was lost; it is closed at the last event before (${prev} ns)`);
+      this.end(c, kind, Math.max(prev, open), CLAMP_END);
+    }
+  }
+
   private switchIn(c: CpuState, t: number, prev: number, pid: number, comm: string): void {
+    this.softirqExitLost(c, t, prev);
     if (pid !== 0) this.leaveIdle(c, t);
     if (comm.startsWith('kworker/')) {
       // The kworker switched out in the middle of its item comes back: the item goes on.
@@ -537,7 +554,8 @@ export class TimelineBuilder {
     this.open(c, K_THREAD, t);
   }
 
-  private switchOut(c: CpuState, t: number, pid: number, state: string, comm: string): void {
+  private switchOut(c: CpuState, t: number, prev: number, pid: number, state: string, comm: string): void {
+    this.softirqExitLost(c, t, prev);
     if (comm.startsWith('kworker/')) {
       // A kworker leaving the CPU is not executing its item any more (kernel/workqueue.c:
       // process_one_work may sleep or be preempted). Idle (TASK_IDLE: `I`, or the 0x402 bits
@@ -597,6 +615,7 @@ export class TimelineBuilder {
    * task runs and nothing traced runs on top of it.
    */
   private coreIdle(c: CpuState, t: number, prev: number, idle: boolean): void {
+    this.softirqExitLost(c, t, prev);
     const g = this.grid!;
     c.core.idleRecorded = true;
     if (idle) {
@@ -986,9 +1005,16 @@ export class TimelineBuilder {
 
     // Close what is still open at the capture's end: clamp and mark. This is the last write to
     // the grid, so its window (possibly widened to stay within memory) is final after it.
+    // With events lost, a slice still open at the end may be one whose end was lost: it ends at
+    // the last event seen on its CPU, not at the capture's end (which could invent seconds of
+    // softirq). Without losses it was cut by the capture's end.
+    const lossy = this.lostEvents > 0 || summary.lostEvents > 0;
     for (const c of this.cpuStates) {
       if (c === undefined) continue;
-      while (c.stack.length > 0) this.end(c, c.stack[c.stack.length - 1]!, endNs, CLAMP_END);
+      if (lossy && c.stack.length > 0 && c.lastTs < endNs) {
+        this.problem('open-at-end-lossy', `CPU ${c.cpu}: ${KIND_NAME[c.stack[c.stack.length - 1]!]} still open at the end of a capture with lost events: closed at the CPU's last event (${c.lastTs} ns), not at the capture's end`);
+      }
+      while (c.stack.length > 0) this.end(c, c.stack[c.stack.length - 1]!, lossy ? Math.max(c.lastTs, c.busyStart) : endNs, CLAMP_END);
       if (c.idleStart === c.idleStart) {
         // Idle when the probes detached: counted up to then (after it nothing was recorded).
         const stop = this.probesStopNs !== undefined && this.probesStopNs >= c.idleStart ? Math.min(this.probesStopNs, endNs) : endNs;

@@ -56,6 +56,10 @@ export function events(text: string): TraceEvent[] {
       case 'WC':
         out.push({ kind: 'window_cpu', ts, intervalNs: n(2), cpu: n(3), netRxBusyNs: n(4), netRxCount: n(5), netTxBusyNs: n(6), netTxCount: n(7), cryptBusyNs: n(8), cryptCount: n(9), ksoftirqdNetRxCount: n(10) });
         break;
+      case 'IE':
+      case 'IX':
+        out.push({ kind: 'core_idle', ts, cpu, idle: f[0] === 'IE' });
+        break;
       case 'LOST':
         out.push({ kind: 'lost_events', count: n(1) });
         break;

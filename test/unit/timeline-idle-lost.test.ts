@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { computeFacts, procStatBusy } from '../../src/detect/facts.js';
+import { build, codes, header, sliceLines } from './timeline-helpers.js';
+
+const ALL = { slices: {} };
+const arr = (a: Float64Array): number[] => Array.from(a);
+
+describe('TimelineBuilder: idle time from IE/IX records', () => {
+  it('counts the idle task time with no traced work on top; idle since the start and at the end are clamped there', () => {
+    // cpu0: idle [100, 600) with a NET_RX softirq [300, 400) on irq exit from idle: idle 400 ns.
+    // cpu1: NET_RX [100, 200), then its first idle record is a switch away from idle at 500:
+    // idle since the start less the softirq (400 ns); idle again from 800 to the end (200 ns).
+    const tl = build(
+      header([0, 1], 1000),
+      [
+        `IE 100 0
+         SE 300 0 3
+         SX 400 0 3
+         IX 600 0
+         SE 100 1 3
+         SX 200 1 3
+         IX 500 1
+         IE 800 1`,
+      ],
+      { windowNs: 1000 },
+    );
+    expect(arr(tl.cores.get(0)!.idleNs)).toEqual([400]);
+    expect(arr(tl.cores.get(1)!.idleNs)).toEqual([600]);
+    const f = computeFacts(tl);
+    expect(f.coreByCpu.get(0)).toMatchObject({ coreBusySource: 'idle-events', coreBusy: 0.6 });
+    expect(f.coreByCpu.get(1)).toMatchObject({ coreBusySource: 'idle-events', coreBusy: 0.4 });
+    // The traced part is the softirq alone; the rest of the busy time is untraced.
+    expect(f.coreByCpu.get(0)!.untracedBusyNs).toBe(500);
+  });
+
+  it('a switch-in of a task while idle ends the idle period even when its IX was lost', () => {
+    const tl = build(header([0], 1000), [`IE 100 0\nSI 300 0 900 napi/wg0-0\nSO 500 0 900 S napi/wg0-0\nIE 500 0\nIX 700 0`], { windowNs: 1000 });
+    expect(arr(tl.cores.get(0)!.idleNs)).toEqual([400]);
+    expect(codes(tl)).not.toContain('idle-entry-lost');
+  });
+});
+
+describe('TimelineBuilder: slices whose end was lost', () => {
+  it('with lost events, a softirq still open at the end ends at its CPU last event, clamped, not at the capture end', () => {
+    const tl = build(header([0, 1], 10_000), [`SE 0 0 3\nP 100 0 0xa wg0 1 64\nLOST 5\nSE 0 1 3\nSX 9000 1 3`], { windowNs: 10_000, ...ALL });
+    expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 0+100@0 clamped:end', 'poll wg0 0xa 0+100@1']);
+    expect(arr(tl.cores.get(0)!.netRxBusyNs)).toEqual([100]);
+    expect(codes(tl)).toContain('open-at-end-lossy');
+    expect(tl.capture.clampedSlices).toBeGreaterThanOrEqual(1);
+  });
+
+  it('without lost events the same softirq is cut by the capture end', () => {
+    const tl = build(header([0], 10_000), [`SE 0 0 3\nP 100 0 0xa wg0 1 64`], { windowNs: 10_000, ...ALL });
+    expect(sliceLines(tl, 0)[0]).toBe('net_rx NET_RX 0+10000@0 clamped:end');
+  });
+
+  it('a context switch while a softirq is open means its exit was lost: closed at the event before', () => {
+    const tl = build(header([0], 1000), [`SE 0 0 3\nP 50 0 0xa wg0 1 64\nSI 200 0 900 napi/wg0-0\nSO 300 0 900 S napi/wg0-0`], { windowNs: 1000, ...ALL });
+    expect(sliceLines(tl, 0)[0]).toBe('net_rx NET_RX 0+50@0 clamped:end');
+    expect(codes(tl)).toContain('exit-lost');
+  });
+});
+
+describe('/proc/stat busy', () => {
+  it('is everything but idle and iowait over the two counter blocks, guest time not counted twice', () => {
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    const h = header([0, 1], 1000, {
+      countersBefore: { softirqs: {}, softnet: {}, stat: { '0': [100, 0, 50, 9000, 10, 0, 20, 0, 40, 0], '1': [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] } },
+      countersAfter: { softirqs: {}, softnet: {}, stat: { '0': [160, 0, 70, 9100, 20, 0, 40, 0, 90, 0], '1': [100, 0, 50, 0, 0, 0, 50, 0, 0, 0] } },
+    });
+    const b = procStatBusy(h);
+    // cpu0: busy 60+20+20 = 100 of 100+100+10+... = 60+20+100+10+20 = 210 ticks.
+    expect(b.get(0)).toBeCloseTo(100 / 210, 10);
+    expect(b.get(1)).toBe(1);
+  });
+});
