@@ -6,6 +6,12 @@ import type { CpuJson } from '../../src/report/schema.js';
 
 const cpu = (o: Partial<CpuJson> & { utilization: number }): CpuJson => ({
   cpu: 0,
+  coreBusy: o.utilization,
+  coreBusyNs: 0,
+  coreBusySource: 'traced',
+  untracedBusyNs: 0,
+  tunnelPollBusyNs: o.pollBusyNs ?? 0,
+  otherNapiPollBusyNs: 0,
   netRx: { count: 0, busyNs: 0, ksoftirqdCount: 0, ksoftirqdBusyNs: 0 },
   pollBusyNs: 0,
   threadPollBusyNs: 0,
@@ -26,19 +32,24 @@ describe('per-core bars', () => {
   it('NET_RX time that was spent in softirq polls is drawn once, as polls', () => {
     // 10 ms capture: 6 ms NET_RX of which 4 ms polls, 2 ms crypt, 80% busy.
     const s = coreShares(cpu({ utilization: 0.8, netRx: { count: 1, busyNs: 6e6, ksoftirqdCount: 0, ksoftirqdBusyNs: 0 }, pollBusyNs: 4e6, cryptBusyNs: 2e6 }), 10e6);
-    expect(s.map((x) => Number(x.toFixed(6)))).toEqual([0.2, 0.4, 0.2, 0]);
+    expect(s.map((x) => Number(x.toFixed(6)))).toEqual([0.2, 0.4, 0, 0.2, 0, 0]);
   });
 
   it('nested slices adding up past the busy union are scaled down to it', () => {
     // A softirq interrupting a kworker's crypt item counts in both: parts sum to 1.2, busy 0.9.
     const s = coreShares(cpu({ utilization: 0.9, pollBusyNs: 6e6, netRx: { count: 1, busyNs: 6e6, ksoftirqdCount: 0, ksoftirqdBusyNs: 0 }, cryptBusyNs: 6e6 }), 10e6);
     expect(s.reduce((a, b) => a + b, 0)).toBeCloseTo(0.9, 9);
-    expect(s[1]).toBeCloseTo(s[2]!, 9);
+    expect(s[1]).toBeCloseTo(s[3]!, 9);
   });
 
   it('thread polls are polls but not NET_RX', () => {
     const s = coreShares(cpu({ utilization: 0.5, pollBusyNs: 5e6, threadPollBusyNs: 5e6 }), 10e6);
-    expect(s).toEqual([0, 0.5, 0, 0]);
+    expect(s).toEqual([0, 0.5, 0, 0, 0, 0]);
+  });
+
+  it('the whole-core busy time past the traced work is the untraced rest; other NAPIs are their own part', () => {
+    const s = coreShares(cpu({ utilization: 0.5, coreBusy: 1, pollBusyNs: 5e6, tunnelPollBusyNs: 3e6, otherNapiPollBusyNs: 2e6, threadPollBusyNs: 5e6 }), 10e6);
+    expect(s.map((x) => Number(x.toFixed(6)))).toEqual([0, 0.3, 0.2, 0, 0, 0.5]);
   });
 });
 

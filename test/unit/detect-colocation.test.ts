@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runDetectors } from '../../src/detect/registry.js';
 import { parseThresholdOverrides } from '../../src/detect/thresholds.js';
 import type { Finding } from '../../src/detect/finding.js';
+import { threadedCommand } from '../../src/detect/recommend.js';
 import { timelineFromNotation } from '../notation.js';
 
 // Columns are 1 ms, windows 4 ms (4 columns), so each row of 16 columns is 4 windows.
@@ -98,12 +99,37 @@ describe('co-location', () => {
     expect(f!.recommendation!.commands.some((c) => c.startsWith('echo'))).toBe(false);
   });
 
-  it('unknown threaded flag: recommends it and says the capture did not record it', () => {
+  it('no threaded flag in the header: the polls ran in softirq, so threaded NAPI is off; recommended without a caveat', () => {
     const [f] = coloc(`
       tunnel A threaded=-
       cpu0: A B A B A B A B
     `);
     expect(f!.recommendation!.commands).toContain('echo 1 > /sys/class/net/wg0/threaded');
-    expect(f!.recommendation!.text).toMatch(/does not record the threaded flag of wg0/);
+    expect(f!.recommendation!.text).not.toMatch(/does not record the threaded flag/);
+  });
+
+  it('the header says threaded=0 but the polls ran in napi threads: the polls win', () => {
+    const [f] = coloc(`
+      tunnel A threaded=0
+      tunnel B threaded=0
+      cpu0: At Bt At Bt At Bt At Bt
+    `);
+    expect(f!.recommendation!.text).toMatch(/already on for wg0 and wg1/);
+  });
+
+  it('other NAPIs (the backlog, a NIC queue) are never tunnels: no co-location, no sysfs command', () => {
+    const found = coloc(`
+      tunnel A dev=(no_device)
+      tunnel B dev=eth0 kind=physical
+      cpu0: A B A B A B A B
+    `);
+    expect(found).toEqual([]);
+  });
+
+  it('a device in a network namespace gets a command that runs there', () => {
+    const { findings } = runDetectors(timelineFromNotation(`cpu0: A B A B A B A B`, W));
+    const f = findings.find((x) => x.id === 'co-location')!;
+    expect(f.recommendation!.commands).toEqual(['echo 1 > /sys/class/net/wg0/threaded', 'echo 1 > /sys/class/net/wg1/threaded']);
+    expect(threadedCommand({ dev: 'vb0', netns: 'wgtb' })).toBe(`ip netns exec wgtb sh -c 'echo 1 > /sys/class/net/vb0/threaded'`);
   });
 });

@@ -154,18 +154,22 @@ describe('progress', () => {
 describe('strip characters', () => {
   it('shows a column busy for 20% or more by its main activity, a poll in ksoftirqd in lowercase', () => {
     // Columns of 100 ns. Column 0: poll A 30 ns in a NET_RX run by ksoftirqd -> 'a'.
-    // Column 1: poll B 10 ns (10% busy) -> '.'. Column 2: NET_RX 25 ns without a poll -> '~'.
-    const tl = build(header([0], 300), [
+    // Column 1: poll B 4 ns (under 5%, 4% busy) -> '.'. Column 2: NET_RX 25 ns without a poll -> '~'.
+    // Column 3: poll B 10 ns (10% busy, but a poll of 5% or more shows) -> 'B'.
+    const tl = build(header([0], 400), [
       `SE 0 0 3 15 ksoftirqd/0
        P 30 0 0xa wg0 64 64 15 ksoftirqd/0
        SX 30 0 3
        SE 100 0 3
-       P 110 0 0xb wg1 1 64
-       SX 110 0 3
+       P 104 0 0xb wg1 1 64
+       SX 104 0 3
        SE 200 0 3
-       SX 225 0 3`,
+       SX 225 0 3
+       SE 300 0 3
+       P 310 0 0xb wg1 1 64
+       SX 310 0 3`,
     ], { windowNs: 100, slices: {} });
-    expect(buildTimelineView(tl, { file: 'x', columns: 3 }).cores[0]!.strip).toBe('a.~');
+    expect(buildTimelineView(tl, { file: 'x', fromNs: 0, toNs: 400, columns: 4 }).cores[0]!.strip).toBe('a.~B');
   });
 });
 
