@@ -13,10 +13,16 @@ import { z } from 'zod';
  * tunnel's poll measurably. */
 export const COLOCATION_MIN_SHARE = 0.05;
 
-/** Windows: a core counts as shared only when at least this many windows have two or more
- * NAPIs loading it. One shared window is what a poll looks like while it is being re-placed
+/** Windows (windows-mode captures, which have no poll order): a core counts as shared only
+ * when at least this many windows have two or more NAPIs loading it. One shared window is what a poll looks like while it is being re-placed
  * (it completed on one core and got scheduled on another in the same window). */
 export const COLOCATION_MIN_WINDOWS = 2;
+
+/** ns: events mode measures co-location from the polls (docs/findings.md); a core counts as
+ * shared when two or more tunnels occupied it at the same time for at least this long in all.
+ * Less is what tunnels passing through look like (a poll that completed on this core while
+ * another was being placed here); 5 ms is many polls of each. */
+export const COLOCATION_MIN_NS = 5_000_000;
 
 /** Polls: a chain of `work == budget` polls of one NAPI on one core counts as monolithic from
  * this length. net/core/dev.c: napi_poll requeues a poll that used its whole budget on the same
@@ -79,6 +85,7 @@ export const Thresholds = z
   .object({
     colocationMinShare: z.number().gt(0).lte(1).default(COLOCATION_MIN_SHARE),
     colocationMinWindows: z.number().int().gte(1).default(COLOCATION_MIN_WINDOWS),
+    colocationMinNs: z.number().gte(0).default(COLOCATION_MIN_NS),
     monolithicMinChainPolls: z.number().int().gte(2).default(MONOLITHIC_MIN_CHAIN_POLLS),
     monolithicMinCoreShare: z.number().gte(0).lte(1).default(MONOLITHIC_MIN_CORE_SHARE),
     monolithicMinFullShare: z.number().gte(0).lte(1).default(MONOLITHIC_MIN_FULL_SHARE),

@@ -47,6 +47,17 @@ const MAX_CPU_SKEW_NS = 5_000_000_000;
 const SEGMENTS_SETTLE_AT = 1 << 15;
 /** Work items remembered as interrupted by a later item on the same CPU. */
 const SUSPENDED_WORK_KEPT = 8;
+/**
+ * A tunnel occupies a core from the start of a poll there to the end of its next poll there
+ * when that one follows within this gap, or after any gap when the earlier poll used its whole
+ * budget in softirq (net/core/dev.c: napi_poll requeues it on the same CPU, so it stayed
+ * scheduled there, waiting). 1 ms: a tunnel forwarding steadily polls far more often (a poll
+ * of 64 packets is 100-300 us of work), while a NAPI that completed and was scheduled again on
+ * the same core after a pause of more than a tick is a new placement (docs/findings.md).
+ */
+export const OCCUPANCY_MAX_GAP_NS = 1_000_000;
+/** Bound on occupancy runs kept over all CPUs (24 bytes each); past it co-location is judged by windows. */
+const OCCUPANCY_RUNS_MAX = 4_000_000;
 /** CPU ids accepted (CONFIG_NR_CPUS max). */
 const MAX_CPU = 8191;
 /** wg work functions that are crypt work (drivers/net/wireguard/receive.c, send.c). */
@@ -106,6 +117,10 @@ class NapiCpuAcc {
   readonly waited = new Map<number, number>();
   /** On this CPU's pending list: last softirq poll used its whole budget (still scheduled). */
   pending = false;
+  /** The open occupancy run of this NAPI on this CPU (NaN: none), and whether its last poll was a full softirq one. */
+  occStart = NaN;
+  occEnd = 0;
+  occHeld = false;
   chainLen = 0;
   chainStart = 0;
   chainEnd = 0;
@@ -210,6 +225,10 @@ class CpuState {
   /** A switch-in that ended an idle period whose IX was not seen yet (its IX may follow, same ts). */
   idleImpliedExit = NaN;
   slices: Slice[] | undefined;
+  /** Closed occupancy runs on this CPU: NAPI index, start, end. */
+  readonly runNapi: number[] = [];
+  readonly runStart: number[] = [];
+  readonly runEnd: number[] = [];
   constructor(
     readonly cpu: number,
     readonly core: CoreAcc,
@@ -250,6 +269,8 @@ export class TimelineBuilder {
   private maxTs = -Infinity;
   private lostEvents = 0;
   private clamped = 0;
+  private occupancyRuns = 0;
+  private occupancyCut = false;
   private ignoredSoftirqs = 0;
   private windowEvents = 0;
   private pointEvents = 0;
@@ -912,6 +933,15 @@ export class TimelineBuilder {
       nc.pending = false;
     }
 
+    // Occupancy (docs/findings.md): runs of this NAPI's polls on this CPU.
+    if (nc.occStart === nc.occStart && (nc.occHeld || start - nc.occEnd <= OCCUPANCY_MAX_GAP_NS)) nc.occEnd = t;
+    else {
+      if (nc.occStart === nc.occStart) this.closeRun(c, nc);
+      nc.occStart = start;
+      nc.occEnd = t;
+    }
+    nc.occHeld = full && !inThread;
+
     // Segments of consecutive polls on one CPU, in arrival order; moves are settled by time in finish.
     const n = st.segCpu.length;
     if (n > 0 && st.segCpu[n - 1] === c.cpu) {
@@ -924,6 +954,17 @@ export class TimelineBuilder {
     }
 
     if (c.slices !== undefined) this.keep(c, inThread ? 'thread_poll' : 'poll', start, t, st.label, clamped ? CLAMP_START : 0, st, work, budget);
+  }
+
+  private closeRun(c: CpuState, nc: NapiCpuAcc): void {
+    if (this.occupancyRuns >= OCCUPANCY_RUNS_MAX) this.occupancyCut = true;
+    else {
+      this.occupancyRuns++;
+      c.runNapi.push(nc.napi.index);
+      c.runStart.push(nc.occStart);
+      c.runEnd.push(nc.occEnd);
+    }
+    nc.occStart = NaN;
   }
 
   private windowEvent(ev: TraceEvent & { kind: 'window_napi' | 'window_cpu' }): void {
@@ -1104,6 +1145,25 @@ export class TimelineBuilder {
       });
     }
 
+    // Open occupancy runs end at their last poll.
+    for (const st of this.napis) {
+      for (let cpu = 0; cpu < st.perCpu.length; cpu++) {
+        const nc = st.perCpu[cpu];
+        const c = this.cpuStates[cpu];
+        if (nc !== undefined && c !== undefined && nc.occStart === nc.occStart) this.closeRun(c, nc);
+      }
+    }
+    let occupancy: Timeline['occupancy'];
+    if (this.occupancyRuns > 0 && !this.occupancyCut) {
+      occupancy = new Map();
+      for (const cpu of cpus) {
+        const c = this.cpuStates[cpu];
+        if (c !== undefined && c.runNapi.length > 0) occupancy.set(cpu, { napi: c.runNapi, start: c.runStart, end: c.runEnd });
+      }
+    } else if (this.occupancyCut) {
+      this.diag('warning', 'occupancy-cut', `more than ${OCCUPANCY_RUNS_MAX} poll runs: co-location is judged by windows, not by the polls themselves`);
+    }
+
     const napis: NapiInstance[] = this.napis.map((st) => {
       settleMoves(st, Infinity);
       const perCpu = new Map<number, NapiCpuSeries>();
@@ -1189,6 +1249,7 @@ export class TimelineBuilder {
       cores,
       napis,
       devices,
+      ...(occupancy !== undefined ? { occupancy } : {}),
       ...(slices !== undefined ? { slices } : {}),
       diagnostics: this.log.items,
     };

@@ -25,6 +25,13 @@ export interface Timeline {
   napis: NapiInstance[];
   /** Per device (wg crypt work and RSS evidence), keyed by device name. */
   devices: Map<string, DeviceSeries>;
+  /**
+   * Events mode: per CPU id, the runs during which a NAPI occupied the core (its index in
+   * `napis`, start, end; relative ns): consecutive polls of it there within
+   * OCCUPANCY_MAX_GAP_NS, or after a full-budget softirq poll (still scheduled). What
+   * co-location is measured on, independent of the window (docs/findings.md).
+   */
+  occupancy?: Map<number, { napi: number[]; start: number[]; end: number[] }>;
   /** Only when requested: individual slices per CPU id, sorted by start. */
   slices?: Map<number, Slice[]>;
   diagnostics: Diagnostic[];

@@ -1,6 +1,9 @@
 import type { Ns } from '../../base/time.js';
 import type { ColocationDetails, Detector, DetectContext, Finding, PollMode } from '../finding.js';
 import { devFlag, windowRuns } from '../facts.js';
+import type { Thresholds } from '../thresholds.js';
+import type { Timeline } from '../../timeline/types.js';
+import { OCCUPANCY_MAX_GAP_NS } from '../../timeline/builder.js';
 import { count, dur, list, pct, plural, ranges } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
 
@@ -22,37 +25,29 @@ export const coLocation: Detector = {
     const out: Finding[] = [];
     for (const cpu of t.cpus) {
       // Per window, the NAPIs whose polls took at least colocationMinShare of it on this core.
-      const loaders: { index: number; busy: Float64Array; polls: Float64Array; work: Float64Array }[] = [];
+      const loaders: Loader[] = [];
       for (const n of t.napis) {
         // Only tunnels share a core in the sense of this finding; other NAPIs (the backlog,
         // NIC queues) are load on the core, counted in its busy time.
         if (facts.napis[n.index]!.role !== 'tunnel') continue;
         const s = n.perCpu.get(cpu);
-        if (s !== undefined) loaders.push({ index: n.index, busy: s.busyNs, polls: s.polls, work: s.work });
+        if (s !== undefined) loaders.push({ index: n.index, busy: s.busyNs, polls: s.polls, work: s.work, full: s.fullBudgetPolls });
       }
       if (loaders.length < 2) continue;
-      const shared = new Array<boolean>(t.windowCount).fill(false);
-      const members = new Set<number>();
-      let sharedWindows = 0;
-      for (let w = 0; w < t.windowCount; w++) {
-        const len = facts.windowLen[w]!;
-        if (len <= 0) continue;
-        const here = loaders.filter((l) => l.busy[w]! >= th.colocationMinShare * len);
-        if (here.length >= 2) {
-          shared[w] = true;
-          sharedWindows++;
-          for (const l of here) members.add(l.index);
-        }
-      }
-      if (sharedWindows < th.colocationMinWindows) continue;
+      const shared = sharedTime(t, cpu, loaders, facts.windowLen, th);
+      if (shared === undefined) continue;
+      const { sharedNs, members, durationNs, runs } = shared;
+      const sharedWindows = sharedNs.reduce((n, x) => n + (x > 0 ? 1 : 0), 0);
 
       const core = facts.coreByCpu.get(cpu)!;
-      let durationNs = 0;
+      // Per-window figures weighted by the share of each window the tunnels shared.
+      const weight = (w: number): number => (facts.windowLen[w]! > 0 ? Math.min(1, sharedNs[w]! / facts.windowLen[w]!) : 0);
       let coreBusy = 0;
+      let sharedSpan = 0;
       for (let w = 0; w < t.windowCount; w++) {
-        if (!shared[w]) continue;
-        durationNs += facts.windowLen[w]!;
-        coreBusy += (core.coreBusySeries[w] ?? 0) * facts.windowLen[w]!;
+        if (!(sharedNs[w]! > 0)) continue;
+        sharedSpan += sharedNs[w]!;
+        coreBusy += (core.coreBusySeries[w] ?? 0) * sharedNs[w]!;
       }
       const byLabel = (a: number, b: number): number => facts.labels[a]!.localeCompare(facts.labels[b]!, 'en', { numeric: true }) || a - b;
       const group = loaders.filter((l) => members.has(l.index)).sort((a, b) => byLabel(a.index, b.index));
@@ -61,11 +56,14 @@ export const coLocation: Detector = {
         let polls = 0;
         let packets = 0;
         for (let w = 0; w < t.windowCount; w++) {
-          if (!shared[w]) continue;
-          busyNs += l.busy[w]!;
-          polls += l.polls[w]!;
-          packets += l.work[w]!;
+          const f = weight(w);
+          if (!(f > 0)) continue;
+          busyNs += l.busy[w]! * f;
+          polls += l.polls[w]! * f;
+          packets += l.work[w]! * f;
         }
+        polls = Math.round(polls);
+        packets = Math.round(packets);
         const nf = facts.napis[l.index]!;
         return {
           dev: nf.dev,
@@ -96,9 +94,8 @@ export const coLocation: Detector = {
 
       const modes = new Set(group.map((l) => facts.napis[l.index]!.mode));
       const mode: PollMode = modes.size === 1 ? [...modes][0]! : 'mixed';
-      const runs = windowRuns(shared, t, facts.windowLen);
-      const coreUtilization = durationNs > 0 ? coreBusy / durationNs : 0;
-      const coreShare = durationNs > 0 ? groupBusy / durationNs : 0;
+      const coreUtilization = sharedSpan > 0 ? coreBusy / sharedSpan : 0;
+      const coreShare = sharedSpan > 0 ? Math.min(1, groupBusy / sharedSpan) : 0;
       const details: ColocationDetails = {
         cpu,
         windows: sharedWindows,
@@ -120,7 +117,9 @@ export const coLocation: Detector = {
       const saturated = (perWindowWhole ? coreUtilization : Math.max(coreUtilization, core.coreBusy)) >= th.saturatedUtil;
       const where = mode === 'threaded' ? 'in their napi threads' : mode === 'softirq' ? 'in softirq' : 'in softirq and threads';
       const evidence = [
-        `cpu ${cpu}: ${list(labels)} polled ${where} in the same windows for ${dur(durationNs)} (${pct(details.captureShare)} of the capture, ${plural(sharedWindows, 'window')}): ${ranges(runs)}`,
+        t.occupancy !== undefined
+          ? `cpu ${cpu}: ${list(labels)} polled ${where} on it at the same time for ${dur(durationNs)} (${pct(details.captureShare)} of the capture; each polled again there within ${dur(OCCUPANCY_MAX_GAP_NS)} or stayed scheduled after a full-budget poll): ${ranges(runs)}`
+          : `cpu ${cpu}: ${list(labels)} polled ${where} in the same windows for ${dur(durationNs)} (${pct(details.captureShare)} of the capture, ${plural(sharedWindows, 'window')}): ${ranges(runs)}`,
         perWindowWhole
           ? `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows; the core was ${pct(coreUtilization)} busy (not idle)${saturated ? ' (saturated)' : ''}`
           : `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows, all traced work ${pct(coreUtilization)}; over the capture the core was ${pct(core.coreBusy)} busy (${core.coreBusySource === 'proc-stat' ? '/proc/stat' : 'traced work only'})${saturated ? ' (saturated)' : ''}`,
@@ -179,3 +178,90 @@ export const coLocation: Detector = {
     return out;
   },
 };
+
+interface Loader {
+  index: number;
+  busy: Float64Array;
+  polls: Float64Array;
+  work: Float64Array;
+  full: Float64Array;
+}
+
+/**
+ * When two or more tunnels occupied the core at the same time. Events mode: from the polls
+ * themselves (Timeline.occupancy: a tunnel occupies the core from a poll to its next poll there
+ * within OCCUPANCY_MAX_GAP_NS, or while a full-budget poll left it scheduled), so the figure
+ * does not depend on the window. Windows mode (no poll order): per window, the tunnels whose
+ * polls took `colocationMinShare` of it or that ended a poll with a full budget there (still
+ * scheduled on that core), however many crowd it.
+ */
+function sharedTime(
+  t: Timeline,
+  cpu: number,
+  loaders: readonly Loader[],
+  windowLen: Float64Array,
+  th: Thresholds,
+): { sharedNs: Float64Array; members: Set<number>; durationNs: number; runs: { startOffsetNs: number; endOffsetNs: number }[] } | undefined {
+  const sharedNs = new Float64Array(t.windowCount);
+  const members = new Set<number>();
+  const start = t.capture.startNs as number;
+  if (t.occupancy !== undefined) {
+    const occ = t.occupancy.get(cpu);
+    if (occ === undefined) return undefined;
+    const tunnels = new Set(loaders.map((l) => l.index));
+    const ev: [number, number, number][] = [];
+    for (let i = 0; i < occ.napi.length; i++) {
+      const n = occ.napi[i]!;
+      if (!tunnels.has(n) || !(occ.end[i]! > occ.start[i]!)) continue;
+      ev.push([occ.start[i]!, 1, n], [occ.end[i]!, -1, n]);
+    }
+    // Ends before starts at the same instant: runs that only touch do not overlap.
+    ev.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const active = new Map<number, number>();
+    const own = new Map<number, number>();
+    const intervals: [number, number][] = [];
+    let prev = 0;
+    for (const [ts, d, n] of ev) {
+      if (active.size >= 2 && ts > prev) {
+        const last = intervals[intervals.length - 1];
+        if (last !== undefined && last[1] === prev) last[1] = ts;
+        else intervals.push([prev, ts]);
+        for (const m of active.keys()) own.set(m, (own.get(m) ?? 0) + (ts - prev));
+      }
+      prev = ts;
+      const k = (active.get(n) ?? 0) + d;
+      if (k > 0) active.set(n, k);
+      else active.delete(n);
+    }
+    const durationNs = intervals.reduce((x, [a, b]) => x + (b - a), 0);
+    if (durationNs < th.colocationMinNs) return undefined;
+    // Members: tunnels that shared the core for a tenth of that time, or colocationMinNs.
+    for (const [m, ns] of own) if (ns >= Math.min(th.colocationMinNs, 0.1 * durationNs)) members.add(m);
+    if (members.size < 2) return undefined;
+    const W = t.windowNs;
+    for (const [a, b] of intervals) {
+      for (let w = Math.max(0, Math.floor((a - start) / W)); w < t.windowCount && start + w * W < b; w++) {
+        const ws = start + w * W;
+        sharedNs[w] = sharedNs[w]! + Math.max(0, Math.min(b, ws + W) - Math.max(a, ws));
+      }
+    }
+    return { sharedNs, members, durationNs, runs: intervals.map(([a, b]) => ({ startOffsetNs: a - start, endOffsetNs: b - start })) };
+  }
+  const flags = new Array<boolean>(t.windowCount).fill(false);
+  let windows = 0;
+  for (let w = 0; w < t.windowCount; w++) {
+    const len = windowLen[w]!;
+    if (len <= 0) continue;
+    // A tunnel that ended a poll with a full budget here was still scheduled on this core
+    // (net/core/dev.c: napi_poll requeues it), whatever share of the window it got.
+    const here = loaders.filter((l) => l.busy[w]! >= th.colocationMinShare * len || (l.full[w]! > 0 && l.polls[w]! > 0));
+    if (here.length >= 2) {
+      flags[w] = true;
+      sharedNs[w] = len;
+      windows++;
+      for (const l of here) members.add(l.index);
+    }
+  }
+  if (windows < th.colocationMinWindows) return undefined;
+  return { sharedNs, members, durationNs: sharedNs.reduce((a, b) => a + b, 0), runs: windowRuns(flags, t, windowLen) };
+}
