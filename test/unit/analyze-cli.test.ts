@@ -59,7 +59,7 @@ describe('wgtrace analyze', () => {
   });
 
   it('--threshold overrides a detector threshold; a bad one is a usage error (64) naming it', async () => {
-    const off = await run(['analyze', shared, '--json', '--no-predict', '--threshold', 'colocation-min-windows=100']);
+    const off = await run(['analyze', shared, '--json', '--no-predict', '--threshold', 'colocation-min-ns=100000000000']);
     expect((JSON.parse(off.out) as AnalyzeResult).findings.some((f) => f.id === 'co-location')).toBe(false);
     const bad = await run(['analyze', shared, '--threshold', 'colocation-min-share=2']);
     expect(bad.code).toBe(64);

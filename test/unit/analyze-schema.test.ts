@@ -43,7 +43,8 @@ describe('JSON Schema of --json outputs', () => {
     expect(parsed.capture.endNs).toBe('17280000131456789');
     expect(parsed.findings.map((f) => f.id)).toEqual(['co-location', 'core-imbalance', 'napi-placement']);
     const co = parsed.findings[0]!;
-    expect([co.fromNs, co.toNs]).toEqual(['17280000123456789', '17280000131456789']);
+    // From B's first poll (1 ms) to A's last poll's end (7 ms): when both occupied cpu0.
+    expect([co.fromNs, co.toNs]).toEqual(['17280000124456789', '17280000130456789']);
     expect(parsed.napis.every((n) => /^0x[0-9a-f]{16}$/.test(n.napi))).toBe(true);
     expect(parsed.cpus.map((c) => c.utilization)).toEqual([1, 0]);
   });
@@ -56,7 +57,7 @@ describe('JSON Schema of --json outputs', () => {
   });
 
   it('a diff of two analyses validates', () => {
-    const a = analyzeTimeline(timelineFromNotation('cpu0: A B A B', { windowNs: 2_000_000 }), { file: 'a', predict: false });
+    const a = analyzeTimeline(timelineFromNotation('cpu0: A B A B A B A B', { windowNs: 2_000_000 }), { file: 'a', predict: false });
     const b = analyzeTimeline(timelineFromNotation('tunnel A threaded=1\ntunnel B threaded=1\ncpu0: At At At At\ncpu1: Bt Bt Bt Bt', { windowNs: 2_000_000 }), { file: 'b', predict: false });
     const d = DiffResult.parse(diffResults(a, b));
     expect(d.findings.gone.map((f) => f.key)).toContain('co-location cpu 0 wg0,wg1');

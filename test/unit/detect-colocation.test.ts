@@ -24,9 +24,10 @@ describe('co-location', () => {
     expect(rest).toEqual([]);
     expect(f!.cpus).toEqual([0]);
     expect(f!.napis.map((n) => n.dev)).toEqual(['wg0', 'wg1']);
-    // Shared in all 4 windows; the core is 100% busy, so it is critical.
+    // Shared in all 4 windows, from B's first poll (1 ms) to A's last poll's end (15 ms): both
+    // occupied the core then; the core is 100% busy, so it is critical.
     expect(f!.details.windows).toBe(4);
-    expect(f!.details.durationNs).toBe(16_000_000);
+    expect(f!.details.durationNs).toBe(14_000_000);
     expect(f!.severity).toBe('critical');
     expect(f!.details.coreShare).toBeCloseTo(1, 6);
     // Each full-budget poll leaves its NAPI scheduled, so each waits for the other's next
@@ -67,24 +68,39 @@ describe('co-location', () => {
     expect(fs.map((f) => [f.cpus, f.napis.map((n) => n.dev)])).toEqual([[[0], ['wg0', 'wg1']]]);
   });
 
-  it('one shared window is a poll in transit; two make a group (colocation-min-windows)', () => {
+  it('one poll of a tunnel passing through is not co-location; colocation-min-ns sets how long counts', () => {
+    // B polls once on cpu0 (1 ms), while A stays scheduled there (full-budget polls).
     const src = `
       cpu0: A A A A B A A A . . . .
       cpu1: . . . . . . . . B B B B
     `;
     expect(coloc(src)).toEqual([]);
-    const [f] = coloc(src, ['colocation-min-windows=1']);
-    expect(f!.details.windows).toBe(1);
-    expect(f!.details.ranges).toEqual([{ startOffsetNs: 4_000_000, endOffsetNs: 8_000_000 }]);
+    const [f] = coloc(src, ['colocation-min-ns=1000000']);
+    expect(f!.details.durationNs).toBe(1_000_000);
+    expect(f!.details.ranges).toEqual([{ startOffsetNs: 4_000_000, endOffsetNs: 5_000_000 }]);
   });
 
-  it('a tunnel below colocation-min-share of a window does not load the core', () => {
-    // B takes 1 ms of each 4 ms window: 25%. Over the default 5% it counts; over 30% it does not.
+  it('a tunnel polling now and then shares the core only around its polls, whatever the window', () => {
+    // b: partial polls (it completes) 3 ms apart, beyond the 1 ms gap: each occupies 1 ms while
+    // A stays scheduled (full budget) until its last poll ends at 11 ms: 2 ms shared.
     const src = `
       cpu0: A A A b A A A b A A A b
     `;
-    expect(coloc(src)).toHaveLength(1);
-    expect(coloc(src, ['colocation-min-share=0.3'])).toEqual([]);
+    expect(coloc(src)).toEqual([]);
+    for (const windowNs of [1_000_000, 4_000_000, 12_000_000]) {
+      const [f] = runDetectors(timelineFromNotation(src, { windowNs }), { thresholds: (parseThresholdOverrides(['colocation-min-ns=2000000']) as { ok: true; value: never }).value }).findings.filter(
+        (x): x is Extract<Finding, { id: 'co-location' }> => x.id === 'co-location',
+      );
+      expect(f!.details.durationNs).toBe(2_000_000);
+    }
+  });
+
+  it('24 tunnels crowding one core are all in the group, however little each holds of it', () => {
+    const letters = 'ABCDEFGHIJKLMNOPQRSTUVWX';
+    const row = Array.from({ length: 96 }, (_, i) => letters[i % 24]).join(' ');
+    const [f] = coloc(`cpus 0-1\ncpu0: ${row}`);
+    expect(f!.napis).toHaveLength(24);
+    expect(f!.details.durationNs).toBeGreaterThan(90_000_000);
   });
 
   it('polls already running in napi threads: says threaded NAPI is on, no echo', () => {
