@@ -93,6 +93,58 @@ interface Ev {
   /** What the record is (0 queue/migrate, 1 entry, 2 poll, 3 exit, 4-5 work): events are sorted by ts only, stably, so same-ns records keep the order they were laid out in. */
   ord: number;
   text: string;
+  /** A task (kworker, napi kthread, ksoftirqd) comes onto the core (1) or leaves it (-1): the idle task's time is around these. */
+  task?: 1 | -1;
+}
+
+/** Per core, the idle task as the capture records it (format 3: IE/IX, @idle). Times relative to the origin. */
+interface IdleTrack {
+  /** Last switch to idle, and from idle. */
+  entered: number;
+  exited: number;
+  /** Idle periods that ended, and their total time (what @idle sums). */
+  closed: number;
+  periods: number;
+}
+
+/**
+ * Adds the idle task's switches to one core's sorted events of a step: the core leaves idle
+ * (`IX`) when a task comes on (a kworker's item, a napi kthread, ksoftirqd) and goes back to
+ * idle (`IE`) when the last one leaves. NET_RX softirqs run on irq exit from the idle task
+ * unless the core is saturated (then in ksoftirqd): no switch for them, as in the kernel
+ * (kernel/softirq.c: irq_exit -> invoke_softirq). So the synthetic idle time is the time no
+ * simulated work ran.
+ */
+function withIdle(E: readonly Ev[], cpu: number, origin: number, st: IdleTrack, events: boolean): Ev[] {
+  const out: Ev[] = [];
+  let depth = 0;
+  let pendingIE = NaN;
+  const flushIE = (): void => {
+    if (pendingIE !== pendingIE) return;
+    st.entered = pendingIE;
+    if (events) out.push({ ts: pendingIE, ord: 6, text: `IE ${origin + pendingIE} ${cpu}` });
+    pendingIE = NaN;
+  };
+  for (const e of E) {
+    if (pendingIE === pendingIE && (e.ts > pendingIE || e.task === 1)) {
+      // A task coming on at the instant the last one left: the core never went idle.
+      if (e.task === 1 && e.ts === pendingIE) pendingIE = NaN;
+      else flushIE();
+    }
+    if (e.task === 1) {
+      if (depth === 0 && pendingIE !== pendingIE && st.entered >= st.exited) {
+        st.closed += e.ts - st.entered;
+        st.periods++;
+        st.exited = e.ts;
+        if (events) out.push({ ts: e.ts, ord: 0, text: `IX ${origin + e.ts} ${cpu}` });
+      }
+      depth++;
+    }
+    out.push(e);
+    if (e.task === -1 && --depth === 0) pendingIE = e.ts;
+  }
+  flushIE();
+  return out;
 }
 
 const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
@@ -137,7 +189,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
   const t0 = LEAD_NS;
   const endNs = t0 + steps * o.stepNs;
   const header: CaptureHeader = {
-    formatVersion: 2,
+    // Format 3: the idle records (IE/IX, @idle) are in it.
+    formatVersion: 3,
     toolVersion: '0.1.0',
     hostname: 'gw2-synthetic',
     kernel: 'synthetic (wgtrace synth)',
@@ -190,6 +243,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
   const carry = new Float64Array(n);
   const backlog = new Float64Array(n);
   let finalPlace: Int32Array = new Int32Array(n);
+  // Every core idle from the moment the probes attached until its first task.
+  const idle: IdleTrack[] = scenario.cpus.map(() => ({ entered: t0, exited: 0, closed: 0, periods: 0 }));
 
   // Windows-mode accumulators.
   const W = {
@@ -226,6 +281,15 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
     // element is the script's guard (its last NET_RX exit): the window's end stands in for it.
     const maps: [string, [string, number[]][]][] = [
       ['@napi', [...W.napi.entries()]],
+      [
+        '@idle',
+        perCpu((p) => {
+          const d = idle[p]!;
+          const v = [d.closed, d.periods, origin + d.entered, d.exited > 0 ? origin + d.exited : 0];
+          const prev = W.totals.get(`@idle[${scenario.cpus[p]}]`);
+          return prev !== undefined && prev.every((x, i) => x === v[i]) ? undefined : v;
+        }),
+      ],
       ['@netrx', perCpu((p) => (W.rxCount[p]! > 0 ? [W.rxBusy[p]!, W.rxCount[p]!, W.rxKs[p]!, origin + at] : undefined))],
       ['@crypt', perCpu((p) => (W.cryptCount[p]! > 0 ? [W.cryptBusy[p]!, W.cryptCount[p]!] : undefined))],
     ];
@@ -234,7 +298,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
       const entries = increments.map(([k, x]): [string, number[]] => {
         const id = `${name}[${k}]`;
         const total = W.totals.get(id) ?? x.map(() => 0);
-        const next = x.map((v, i) => (name === '@netrx' && i === 3 ? v : total[i]! + Math.round(v)));
+        // @idle's tuple is already the script's (totals and its last switch times).
+        const next = name === '@idle' ? x : x.map((v, i) => (name === '@netrx' && i === 3 ? v : total[i]! + Math.round(v)));
         W.totals.set(id, next);
         return [k, next];
       });
@@ -359,7 +424,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
       const gap = Math.floor(idle / (rounds + 2));
       let t = st0 + gap;
       for (let r = 0; r < rounds; r++) {
-        E.push({ ts: t, ord: 1, text: `SE ${origin + t} ${cpu} 3 ${ctxPid} ${ctxComm}` });
+        E.push({ ts: t, ord: 1, text: `SE ${origin + t} ${cpu} 3 ${ctxPid} ${ctxComm}`, ...(saturated ? { task: 1 as const } : {}) });
         let inRound = 0;
         for (const i of softirqPolls) {
           const w = Math.min(NAPI_BUDGET, rem.get(i)!);
@@ -372,7 +437,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
           if (o.mode === 'windows') windowPoll(cpu, tn, Math.max(1, Math.round(w * c.forwardNs)), w);
         }
         t += rxSlices[r]!;
-        E.push({ ts: t, ord: 3, text: `SX ${origin + t} ${cpu} 3` });
+        E.push({ ts: t, ord: 3, text: `SX ${origin + t} ${cpu} 3`, ...(saturated ? { task: -1 as const } : {}) });
         t += gap;
       }
       // Threaded: each napi kthread on this core runs its polls in one slice.
@@ -382,7 +447,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
           const comm = `napi/${tn.dev}-0`;
           let w = work.get(i)!;
           if (w <= 0) continue;
-          E.push({ ts: t, ord: 1, text: `SI ${origin + t} ${cpu} ${threadPid(i)} ${comm}` });
+          E.push({ ts: t, ord: 1, text: `SI ${origin + t} ${cpu} ${threadPid(i)} ${comm}`, task: 1 });
           while (w > 0) {
             const b = Math.min(NAPI_BUDGET, w);
             w -= b;
@@ -390,7 +455,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
             E.push({ ts: t, ord: 2, text: `P ${origin + t} ${cpu} ${tn.napi} ${tn.dev} ${b} ${NAPI_BUDGET} ${threadPid(i)} ${comm}` });
             if (o.mode === 'windows') windowPoll(cpu, tn, Math.max(1, Math.round(b * c.forwardNs)), b);
           }
-          E.push({ ts: t, ord: 3, text: `SO ${origin + t} ${cpu} ${threadPid(i)} 1 ${comm}` });
+          E.push({ ts: t, ord: 3, text: `SO ${origin + t} ${cpu} ${threadPid(i)} 1 ${comm}`, task: -1 });
         }
       }
       // Decryption: this core's round-robin share, one item of a rotating device's worker.
@@ -400,9 +465,9 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
         const rxPos = inp.tunnels[d]!.rxPos;
         const ptr = workPtr(d, cpu);
         evs[rxPos]!.push({ ts: st0 + 1 + (p % 997), ord: 0, text: `WQ ${origin + st0 + 1 + (p % 997)} ${rxCpu} ${ptr} wg_packet_decrypt_worker wg-crypt-${scenario.tunnels[d]!.dev} ${cpu} ${cpu}` });
-        E.push({ ts: t, ord: 4, text: `WS ${origin + t} ${cpu} ${ptr} wg_packet_decrypt_worker` });
+        E.push({ ts: t, ord: 4, text: `WS ${origin + t} ${cpu} ${ptr} wg_packet_decrypt_worker`, task: 1 });
         t += cryptNs;
-        E.push({ ts: t, ord: 5, text: `WE ${origin + t} ${cpu} ${ptr} wg_packet_decrypt_worker` });
+        E.push({ ts: t, ord: 5, text: `WE ${origin + t} ${cpu} ${ptr} wg_packet_decrypt_worker`, task: -1 });
       }
       if (t > st0 + o.stepNs) throw new Error(`synth: step ${s} overflows on CPU ${cpu} (${t - st0} ns)`);
       const pc = perCore[p]!;
@@ -418,12 +483,13 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
         if (cryptNs > 0) W.cryptCount[p] = W.cryptCount[p]! + 1;
       }
     }
-    if (o.mode === 'events') {
-      for (const E of evs) {
-        E.sort((a, b) => a.ts - b.ts); // stable: same-ns events keep their causal order (SX before the next SE)
-        for (const e of E) rec(e.text);
-      }
-    } else if (st0 + o.stepNs - winStart >= o.intervalNs || s === steps - 1) {
+    for (let p = 0; p < m; p++) {
+      const E = evs[p]!;
+      E.sort((a, b) => a.ts - b.ts); // stable: same-ns events keep their causal order (SX before the next SE)
+      const withIdleRecords = withIdle(E, scenario.cpus[p]!, origin, idle[p]!, o.mode === 'events');
+      if (o.mode === 'events') for (const e of withIdleRecords) rec(e.text);
+    }
+    if (o.mode === 'windows' && (st0 + o.stepNs - winStart >= o.intervalNs || s === steps - 1)) {
       flushWindow(st0 + o.stepNs);
     }
     if (buf.length > 4096) await flush();

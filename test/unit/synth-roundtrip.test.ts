@@ -8,6 +8,7 @@ import { replayTimeline } from '../../src/replay/index.js';
 import { writeSynthFile } from '../../src/synth/file.js';
 import { writeSynthCapture, type SynthOptionsInput } from '../../src/synth/writer.js';
 import { loadTimeline } from '../../src/timeline/load.js';
+import { computeFacts } from '../../src/detect/facts.js';
 
 /**
  * synth -> import -> timeline: the timeline must show the load the generator planted, core by
@@ -108,5 +109,26 @@ describe('synth stock plant', () => {
     }
     const text = readFileSync(path, 'utf8');
     expect(text).toMatch(/^#@mode windows$/m);
+  });
+});
+
+describe('synth idle records', () => {
+  it.each([
+    ['events', false],
+    ['windows', false],
+    ['events', true],
+  ] as const)('%s mode (threaded %s): a core is idle exactly when no simulated work ran (plant vs idle records)', async (mode, threaded) => {
+    const f = join(dir, `idle-${mode}-${threaded}.txt`);
+    const plant = await writeSynthFile(f, { ...SMALL, mode, threaded });
+    const tl = await loadTimeline(f, {});
+    const facts = computeFacts(tl);
+    const span = plant.eventsToNs - plant.eventsFromNs;
+    for (const pc of plant.perCore) {
+      const core = facts.coreByCpu.get(pc.cpu)!;
+      expect(core.coreBusySource).toBe('idle-events');
+      // The plant's busy time: softirqs (polls inside), napi thread polls, decryption.
+      const planted = (pc.softirqNs + (threaded ? pc.pollNs : 0) + pc.cryptNs) / span;
+      expect(Math.abs(core.coreBusy - planted), `cpu ${pc.cpu}`).toBeLessThan(0.005);
+    }
   });
 });
