@@ -68,6 +68,11 @@ export const ReplayJson = z.object({
   durationNs: z.number(),
   threaded: z.boolean().nullable(),
   measured: Measured,
+  /**
+   * The cores' whole busy share (not idle, as mpstat counts it) over the same span, the figure
+   * analyze prints: the models replay the traced work only (`measured.cpus`).
+   */
+  coreBusy: z.array(z.object({ cpu: z.number().int(), coreBusy: Util, coreBusySource: z.enum(['idle-events', 'proc-stat', 'traced']) })),
   models: z.array(ModelJson),
   calibrationError: z.object({
     meanAbsolute: z.number().nonnegative(),

@@ -44,6 +44,12 @@ export function renderReplayText(r: ReplayJson, opts: { painter: Painter }): str
   out.push(`${pad('', 10)}|${ruler}|`);
   out.push(`${pad('measured', 10)}|${coreColumns(r.measured.cpus.map((c) => c.utilization))}|`);
   for (const m of r.models) out.push(`${pad(m.model, 10)}|${p.paint(m.model === 'stock' ? 'red' : m.model === 'threaded' ? 'yellow' : 'green', coreColumns(m.cpus.map((c) => c.utilization)))}|`);
+  if (r.coreBusy.length > 0) {
+    // The models replay the traced work; the cores' whole busy time is another figure, said once.
+    const src = [...new Set(r.coreBusy.map((c) => c.coreBusySource))].map((x) => (x === 'idle-events' ? 'idle records' : x === 'proc-stat' ? '/proc/stat' : 'traced work only')).join(' and ');
+    const shown = r.coreBusy.slice(0, 16).map((c) => `cpu ${c.cpu} ${pct(c.coreBusy)}`).join(', ');
+    out.push(`whole-core busy (not idle, as analyze shows it; from ${src}): ${shown}${r.coreBusy.length > 16 ? `, ... (${r.coreBusy.length} cores)` : ''}; the rows above are the traced work the models replay`);
+  }
   out.push('');
   out.push(p.paint('bold', 'verdicts'));
   for (const m of r.models) out.push(`  ${pad(m.model, 9)} ${m.verdict}`);

@@ -3,9 +3,10 @@ import { CALIBRATION_WARN_MAE } from '../replay/options.js';
 import type { ModelResult, ReplayResult } from '../replay/index.js';
 import type { Distribution } from '../replay/montecarlo.js';
 import { REPLAY_VERSION, type ReplayJson } from './replay-schema.js';
+import type { TimelineFacts } from '../detect/facts.js';
 
 /** Turns a replay result into the versioned `--json` object (finite numbers only; NaN becomes null or 0). */
-export function replayJson(file: string, r: ReplayResult): ReplayJson {
+export function replayJson(file: string, r: ReplayResult, facts?: TimelineFacts): ReplayJson {
   const fin = (v: number): number => (Number.isFinite(v) ? v : 0);
   const u = (v: number): number => Math.min(1, Math.max(0, fin(v)));
   const dist = (d: Distribution): ReplayJson['monteCarlo']['throughputPps'] => ({ p5: fin(d.p5), p50: fin(d.p50), p95: fin(d.p95), mean: fin(d.mean) });
@@ -36,6 +37,7 @@ export function replayJson(file: string, r: ReplayResult): ReplayJson {
       maxCpuUtilization: u(r.measured.maxCpuUtilization),
       jainFairness: u(r.measured.jainFairness),
     },
+    coreBusy: (facts?.cores ?? []).map((c) => ({ cpu: c.cpu, coreBusy: u(c.coreBusy), coreBusySource: c.coreBusySource })),
     models: r.models.map((m) => ({
       model: m.model,
       cpus: m.cpus.map((c) => ({ cpu: c.cpu, utilization: u(c.utilization) })),

@@ -4,6 +4,7 @@ import { UsageError } from '../../base/diagnostics.js';
 import { replayTimeline } from '../../replay/index.js';
 import { MODEL_NAMES, type ModelName } from '../../replay/types.js';
 import { replayJson } from '../../report/replay.js';
+import { computeFacts } from '../../detect/facts.js';
 import { ReplayJson } from '../../report/replay-schema.js';
 import { renderReplayText } from '../../report/replay-text.js';
 import { painter } from '../../report/render/style.js';
@@ -77,7 +78,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
         ...(gain !== undefined ? { inlineLocalityGain: gain } : {}),
       });
       // The schema is the contract: an output that does not match it is our bug.
-      const json = ReplayJson.parse(replayJson(capture, result));
+      const json = ReplayJson.parse(replayJson(capture, result, computeFacts(timeline)));
       if (o.json) io.out(JSON.stringify(json, null, 2) + '\n');
       else io.out(renderReplayText(json, { painter: painter(io.color) }));
     });

@@ -1,0 +1,68 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import type { CliIO } from '../../src/cli/io.js';
+import type { AnalyzeResult } from '../../src/report/schema.js';
+import type { TimelineViewResult } from '../../src/report/timeline-view.js';
+import type { ReplayJson } from '../../src/report/replay-schema.js';
+
+/**
+ * One figure per fact (issue 11): the same capture gives the same per-core busy time,
+ * per-tunnel poll time and span in analyze --json, timeline --json, replay --json and the
+ * Perfetto export, over every bundled trace. Each command runs as the user runs it (main()).
+ */
+const TRACES = join(import.meta.dirname, '../../traces');
+const files = readdirSync(TRACES).filter((f) => f.endsWith('.gz')).sort();
+const dir = mkdtempSync(join(tmpdir(), 'wgtrace-one-figure-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<string> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), errIsTTY: false, color: false };
+  const code = await main(args, io);
+  expect(code, `${args.join(' ')}: ${err}`).toBe(0);
+  return out;
+}
+
+describe('one figure per fact over every bundled trace', () => {
+  it('there are bundled traces', () => expect(files.length).toBeGreaterThanOrEqual(8));
+
+  it.each(files)('%s', async (name) => {
+    const f = join(TRACES, name);
+    const a = JSON.parse(await run(['analyze', f, '--json', '--no-predict'])) as AnalyzeResult;
+    const tl = JSON.parse(await run(['timeline', f, '--json', '--columns', '40'])) as TimelineViewResult;
+    const rp = JSON.parse(await run(['replay', f, '--json', '--runs', '1', '--model', 'stock'])) as ReplayJson;
+    const out = join(dir, `${name}.json`);
+    await run(['export', f, '--perfetto', out]);
+    const pf = JSON.parse(readFileSync(out, 'utf8')) as { otherData: { durationNs: number }; traceEvents: { ph: string; dur?: number; args?: { dev?: string; napi?: string; work?: number } }[] };
+
+    // Span: the probed span, everywhere a rate or a share is taken over it.
+    expect(tl.range.toNs - tl.range.fromNs).toBe(a.capture.probedNs);
+    expect(rp.durationNs).toBe(a.capture.probedNs);
+    expect(pf.otherData.durationNs).toBe(a.capture.durationNs);
+
+    // Per-core whole busy time, and its source.
+    for (const c of a.cpus) {
+      const t = tl.cores.find((x) => x.cpu === c.cpu)!;
+      expect(t.coreBusySource).toBe(c.coreBusySource);
+      expect(t.coreBusy).toBe(Math.round(c.coreBusy * 1000) / 10);
+      const r = rp.coreBusy.find((x) => x.cpu === c.cpu)!;
+      expect(r.coreBusy).toBe(c.coreBusy);
+      // The traced part never exceeds the whole.
+      expect(c.utilization).toBeLessThanOrEqual(c.coreBusy + 1e-9);
+    }
+
+    // Per-tunnel poll time: analyze, the timeline's legend, and (events mode) the exported slices.
+    const slices = new Map<string, number>();
+    for (const e of pf.traceEvents) if (e.ph === 'X' && e.args?.napi !== undefined && e.args.work !== undefined) slices.set(`${e.args.dev} ${e.args.napi}`, (slices.get(`${e.args.dev} ${e.args.napi}`) ?? 0) + e.dur! * 1000);
+    for (const n of a.napis) {
+      const l = tl.legend.find((x) => x.dev === n.dev && x.napi === n.napi)!;
+      expect(l.busyNs).toBe(n.busyNs);
+      expect(l.role).toBe(n.role);
+      if (a.capture.mode === 'events') expect(slices.get(`${n.dev} ${n.napi}`) ?? 0).toBeCloseTo(n.busyNs, -3);
+    }
+  }, 120_000);
+});
