@@ -58,6 +58,22 @@ describe('wgtrace analyze', () => {
     expect(r.out).not.toMatch(/CPU % per core/);
   });
 
+  it('--tunnels names the tunnel devices: the others are other NAPIs, in no finding', async () => {
+    const r = JSON.parse((await run(['analyze', shared, '--json', '--no-predict', '--tunnels', 'wg1'])).out) as AnalyzeResult;
+    expect(r.napis.map((n) => [n.dev, n.role])).toEqual([
+      ['wg0', 'tunnel'],
+      ['wg1', 'tunnel'],
+    ]); // kind=wireguard in the header: WireGuard is a tunnel whatever --tunnels says
+    const veth = capture('veth.txt', 'cpus 0-1\ntunnel A kind=veth\ntunnel B kind=veth\ncpu0: A B A B A B A B');
+    const v = JSON.parse((await run(['analyze', veth, '--json', '--no-predict', '--tunnels', 'wg1'])).out) as AnalyzeResult;
+    expect(v.napis.map((n) => [n.dev, n.role, n.roleReason])).toEqual([
+      ['wg0', 'other', 'does not match --tunnels'],
+      ['wg1', 'tunnel', 'matches --tunnels'],
+    ]);
+    expect(v.findings.some((f) => f.id === 'co-location')).toBe(false);
+    expect(v.cpus[0]!.otherNapiPollBusyNs).toBeGreaterThan(0);
+  });
+
   it('--threshold overrides a detector threshold; a bad one is a usage error (64) naming it', async () => {
     const off = await run(['analyze', shared, '--json', '--no-predict', '--threshold', 'colocation-min-ns=100000000000']);
     expect((JSON.parse(off.out) as AnalyzeResult).findings.some((f) => f.id === 'co-location')).toBe(false);

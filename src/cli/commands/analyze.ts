@@ -20,21 +20,24 @@ import type { RegisterCommand } from './index.js';
 export interface CaptureCliOptions extends LoadCliOptions {
   threshold?: string[];
   quiet?: boolean;
+  tunnels?: string;
 }
 
 
-export function parseCaptureOptions(o: CaptureCliOptions): { format?: FormatName; strict: boolean; windowNs?: number; thresholds: Thresholds } {
+export function parseCaptureOptions(o: CaptureCliOptions): { format?: FormatName; strict: boolean; windowNs?: number; thresholds: Thresholds; tunnels?: string } {
   const { format, strict, windowNs } = parseLoadOptions(o);
   const t = parseThresholdOverrides(o.threshold ?? []);
   if (!t.ok) throw new UsageError(t.error);
-  return { ...(format ? { format } : {}), strict, ...(windowNs ? { windowNs } : {}), thresholds: t.value };
+  if (o.tunnels !== undefined && o.tunnels.trim() === '') throw new UsageError(`--tunnels: expected device names or globs, e.g. 'gre*,vxlan0'`);
+  return { ...(format ? { format } : {}), strict, ...(windowNs ? { windowNs } : {}), thresholds: t.value, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}) };
 }
 
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function addCaptureOptions(cmd: Command): Command {
   return addLoadOptions(cmd)
-    .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect, []);
+    .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect, [])
+    .option('--tunnels <glob>', "devices whose NAPIs are tunnels, for other tunnel drivers than WireGuard: NAME, PREFIX* or '*', comma-separated (default: WireGuard devices and the virtual devices the capture's --devices selected)");
 }
 
 export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) => {
