@@ -114,6 +114,8 @@ export const coLocation: Detector = {
       // With idle records the windows' whole busy time is known; otherwise the traced work in
       // those windows is a lower bound and the whole-capture figure (/proc/stat) says the rest.
       const perWindowWhole = core.coreBusySource === 'idle-events';
+      // Per-window figures over the windows they shared, each by the share of it they shared.
+      const during = t.occupancy !== undefined ? 'while they shared it' : 'in those windows';
       const saturated = (perWindowWhole ? coreUtilization : Math.max(coreUtilization, core.coreBusy)) >= th.saturatedUtil;
       const where = mode === 'threaded' ? 'in their napi threads' : mode === 'softirq' ? 'in softirq' : 'in softirq and threads';
       const evidence = [
@@ -121,9 +123,9 @@ export const coLocation: Detector = {
           ? `cpu ${cpu}: ${list(labels)} polled ${where} on it at the same time for ${dur(durationNs)} (${pct(details.captureShare)} of the capture; each polled again there within ${dur(OCCUPANCY_MAX_GAP_NS)} or stayed scheduled after a full-budget poll): ${ranges(runs)}`
           : `cpu ${cpu}: ${list(labels)} polled ${where} in the same windows for ${dur(durationNs)} (${pct(details.captureShare)} of the capture, ${plural(sharedWindows, 'window')}): ${ranges(runs)}`,
         perWindowWhole
-          ? `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows; the core was ${pct(coreUtilization)} busy (not idle)${saturated ? ' (saturated)' : ''}`
-          : `their polls took ${pct(coreShare)} of cpu ${cpu} in those windows, all traced work ${pct(coreUtilization)}; over the capture the core was ${pct(core.coreBusy)} busy (${core.coreBusySource === 'proc-stat' ? '/proc/stat' : 'traced work only'})${saturated ? ' (saturated)' : ''}`,
-        ...memberFacts.map((m, i) => `${labels[i]} (napi ${m.napi}): ${dur(m.busyNs)} of polls, ${count(m.polls)} polls, ${count(m.packets)} packets in those windows`),
+          ? `their polls took ${pct(coreShare)} of cpu ${cpu} ${during}; the core was ${pct(coreUtilization)} busy (not idle)${saturated ? ' (saturated)' : ''}`
+          : `their polls took ${pct(coreShare)} of cpu ${cpu} ${during}, all traced work ${pct(coreUtilization)}; over the capture the core was ${pct(core.coreBusy)} busy (${core.coreBusySource === 'proc-stat' ? '/proc/stat' : 'traced work only'})${saturated ? ' (saturated)' : ''}`,
+        ...memberFacts.map((m, i) => `${labels[i]} (napi ${m.napi}): ${dur(m.busyNs)} of polls, ${count(m.polls)} polls, ${count(m.packets)} packets ${during}`),
       ];
       // Per waiting tunnel: its total wait, and whom it waited for most.
       const labelOf = (r: { dev: string; napi: string }): string => facts.labels[facts.napis.findIndex((n) => n.napi === r.napi && n.dev === r.dev)]!;
