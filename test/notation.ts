@@ -295,7 +295,9 @@ export function compileNotation(src: string): CompiledNotation {
         kernel: '6.18.0-notation',
         cpus,
         mode: 'events',
-        devicesGlob: 'wg*',
+        // What a capture of these devices would have used for --devices: wg* for WireGuard
+        // names, else the names themselves (a veth testbed is captured with --devices 'vb*').
+        devicesGlob: devices.every((d) => d.name.startsWith('wg')) ? 'wg*' : devices.map((d) => d.name).join(','),
         startBootNs: origin.toString(),
         devices,
         endBootNs: endBoot.toString(),

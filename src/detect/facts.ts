@@ -376,8 +376,11 @@ export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFact
   });
   const h = t.capture.header;
   const tunnels = opts.tunnels !== undefined ? deviceGlob(opts.tunnels) : undefined;
-  // Without a header, the capture's --devices default (wg*) stands in for the glob it used.
-  const devicesGlob = deviceGlob(h?.devicesGlob ?? 'wg*');
+  // The capture's --devices glob. Without it, the capture's default (wg*) stands in, and a
+  // header without it (older captures) is taken to have selected every virtual device it describes.
+  const wg = deviceGlob('wg*');
+  const devicesGlob =
+    h?.devicesGlob !== undefined ? deviceGlob(h.devicesGlob) : (d: string): boolean => wg(d) || (h?.devices.some((x) => x.name === d && x.kind !== 'physical') ?? false);
   const napis = t.napis.map((n) => napiFacts(t, n, napiRole(t, n.dev, h?.devices.find((d) => d.name === n.dev)?.kind, tunnels, devicesGlob)));
   const byCpu = new Map(cores.map((c) => [c.cpu, c]));
   for (const n of napis) {

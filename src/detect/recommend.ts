@@ -47,12 +47,12 @@ export function threadedNapiAdvice(devs: readonly DevFlag[], mode: PollMode, why
     const threads = devs.length;
     const pin =
       threads <= cores
-        ? `or pin them to separate cores (taskset -pc CPU PID); more cores for the receive path also help.`
-        : `${threads} napi threads cannot each have a core of their own on ${cores} cores: only more cores for the receive path, or fewer tunnels per gateway, would spread them.`;
+        ? `, or pin them to separate cores (taskset -pc CPU PID); more cores for the receive path also help.`
+        : `. ${threads} napi threads cannot each have a core of their own on ${cores} cores: only more cores for the receive path, or fewer tunnels per gateway, would spread them.`;
     return {
       text:
         `Threaded NAPI is already on for ${names}${mode === 'threaded' ? ' and the polls ran in their napi/ threads' : ''}: ` +
-        `the scheduler kept them on one core. Check the napi threads' CPU affinity and placement, ${pin}`,
+        `the scheduler kept them on one core. Check the napi threads' CPU affinity and placement${pin}`,
       commands: ["ps -eLo pid,psr,comm | grep 'napi/'"],
     };
   }

@@ -15,13 +15,14 @@ export function renderDiffText(d: DiffResult, opts: { painter?: Painter } = {}):
   const t = d.totals;
   out.push(`throughput       ${count(t.packetsPerSec.before)} -> ${count(t.packetsPerSec.after)} packets/s${change(t.packetsPerSec.before, t.packetsPerSec.after)}`);
   out.push(`cores with polls ${t.coresWithPolls.before} -> ${t.coresWithPolls.after}`);
-  out.push(`busiest core     ${pct(t.maxUtilization.before)} -> ${pct(t.maxUtilization.after)}; mean core ${pct(t.meanUtilization.before)} -> ${pct(t.meanUtilization.after)}`);
-  out.push('', p.paint('bold', 'per core (share of the capture: busy, polls in softirq + threads, of which threads, crypt; ksoftirqd NET_RX runs)'));
+  out.push(`busiest core     ${pct(t.maxUtilization.before)} -> ${pct(t.maxUtilization.after)}; mean core ${pct(t.meanUtilization.before)} -> ${pct(t.meanUtilization.after)} (traced work)`);
+  out.push('', p.paint('bold', 'per core (share of the capture: busy (not idle), traced work, polls in softirq + threads, of which threads, crypt; ksoftirqd NET_RX runs)'));
   const w = Math.max(1, ...d.cpus.map((c) => String(c.cpu).length));
   for (const c of d.cpus) {
-    const moved = Math.abs(c.utilization.delta) >= 0.005 || Math.abs(c.pollBusyShare.delta) >= 0.005 || c.ksoftirqdNetRxCount.delta !== 0;
+    const moved = Math.abs(c.coreBusy.delta) >= 0.005 || Math.abs(c.utilization.delta) >= 0.005 || Math.abs(c.pollBusyShare.delta) >= 0.005 || c.ksoftirqdNetRxCount.delta !== 0;
     const line =
-      `cpu ${String(c.cpu).padStart(w)}  busy ${pct(c.utilization.before).padStart(4)} -> ${pct(c.utilization.after).padStart(4)} (${signedPct(c.utilization.delta)})` +
+      `cpu ${String(c.cpu).padStart(w)}  busy ${pct(c.coreBusy.before).padStart(4)} -> ${pct(c.coreBusy.after).padStart(4)} (${signedPct(c.coreBusy.delta)})` +
+      `  traced ${pct(c.utilization.before)} -> ${pct(c.utilization.after)}` +
       `  polls ${pct(c.pollBusyShare.before)} -> ${pct(c.pollBusyShare.after)}` +
       (c.threadPollBusyShare.before > 0 || c.threadPollBusyShare.after > 0 ? ` (threads ${pct(c.threadPollBusyShare.before)} -> ${pct(c.threadPollBusyShare.after)})` : '') +
       `  crypt ${pct(c.cryptBusyShare.before)} -> ${pct(c.cryptBusyShare.after)}` +

@@ -54,6 +54,7 @@ export function diffResults(before: AnalyzeResult, after: AnalyzeResult): DiffRe
     const a = after.cpus.find((c) => c.cpu === cpu);
     return {
       cpu,
+      coreBusy: delta(b?.coreBusy ?? 0, a?.coreBusy ?? 0),
       utilization: delta(b?.utilization ?? 0, a?.utilization ?? 0),
       pollBusyShare: delta(share(b?.pollBusyNs ?? 0, db), share(a?.pollBusyNs ?? 0, da)),
       threadPollBusyShare: delta(share(b?.threadPollBusyNs ?? 0, db), share(a?.threadPollBusyNs ?? 0, da)),

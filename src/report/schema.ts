@@ -18,7 +18,7 @@ import {
  * is stale). Bump the version on any change a consumer could notice.
  */
 export const ANALYZE_VERSION = 2;
-export const DIFF_VERSION = 1;
+export const DIFF_VERSION = 2;
 
 /** Boot-time nanoseconds, exact, as a decimal string (past 2^53 after ~104 days of uptime). */
 export const BootNsString = z.string().regex(/^-?\d+$/).describe('nanoseconds since boot, decimal string (exact)');
@@ -175,6 +175,9 @@ export const DiffResult = z.object({
   cpus: z.array(
     z.object({
       cpu: z.number().int(),
+      /** The core's whole busy share (not idle), as analyze's cpus[].coreBusy. */
+      coreBusy: Delta,
+      /** The traced work's share (analyze's cpus[].utilization). */
       utilization: Delta,
       pollBusyShare: Delta,
       threadPollBusyShare: Delta,

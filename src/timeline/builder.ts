@@ -661,7 +661,6 @@ export class TimelineBuilder {
       // already recorded on this CPU (all of it lies before t).
       const from = this.clampStart(c);
       g.addSpanLess(c.core.idle, from, t, c.core.busy);
-      this.clamped++;
     } else if (c.idleImpliedExit !== t) {
       this.problem('idle-entry-lost', `CPU ${c.cpu}: switch from idle at ${t} ns without a switch to idle before it (lost events?): ignored`);
     }

@@ -113,7 +113,8 @@ export const coLocation: Detector = {
       const labels = group.map((l) => facts.labels[l.index]!);
       // With idle records the windows' whole busy time is known; otherwise the traced work in
       // those windows is a lower bound and the whole-capture figure (/proc/stat) says the rest.
-      const perWindowWhole = core.coreBusySource === 'idle-events';
+      // 'traced' (no idle records, no /proc/stat): the traced work per window is all there is.
+      const perWindowWhole = core.coreBusySource !== 'proc-stat';
       // Per-window figures over the windows they shared, each by the share of it they shared.
       const during = t.occupancy !== undefined ? 'while they shared it' : 'in those windows';
       const saturated = (perWindowWhole ? coreUtilization : Math.max(coreUtilization, core.coreBusy)) >= th.saturatedUtil;
@@ -123,7 +124,7 @@ export const coLocation: Detector = {
           ? `cpu ${cpu}: ${list(labels)} polled ${where} on it at the same time for ${dur(durationNs)} (${pct(details.captureShare)} of the capture; each polled again there within ${dur(OCCUPANCY_MAX_GAP_NS)} or stayed scheduled after a full-budget poll): ${ranges(runs)}`
           : `cpu ${cpu}: ${list(labels)} polled ${where} in the same windows for ${dur(durationNs)} (${pct(details.captureShare)} of the capture, ${plural(sharedWindows, 'window')}): ${ranges(runs)}`,
         perWindowWhole
-          ? `their polls took ${pct(coreShare)} of cpu ${cpu} ${during}; the core was ${pct(coreUtilization)} busy (not idle)${saturated ? ' (saturated)' : ''}`
+          ? `their polls took ${pct(coreShare)} of cpu ${cpu} ${during}; the core was ${pct(coreUtilization)} busy${core.coreBusySource === 'idle-events' ? ' (not idle)' : ' with traced work (no idle records or /proc/stat: a lower bound)'}${saturated ? ' (saturated)' : ''}`
           : `their polls took ${pct(coreShare)} of cpu ${cpu} ${during}, all traced work ${pct(coreUtilization)}; over the capture the core was ${pct(core.coreBusy)} busy (${core.coreBusySource === 'proc-stat' ? '/proc/stat' : 'traced work only'})${saturated ? ' (saturated)' : ''}`,
         ...memberFacts.map((m, i) => `${labels[i]} (napi ${m.napi}): ${dur(m.busyNs)} of polls, ${count(m.polls)} polls, ${count(m.packets)} packets ${during}`),
       ];
