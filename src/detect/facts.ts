@@ -2,7 +2,7 @@ import type { Timeline, NapiInstance, CoreSeries } from '../timeline/types.js';
 import type { PollMode } from './finding.js';
 import { probedSpan } from '../timeline/span.js';
 import type { CaptureHeader } from '../model/header.js';
-import { BACKLOG_DEVICE, deviceGlob } from '../model/devices.js';
+import { napiRoles, type NapiRole } from '../timeline/roles.js';
 
 /**
  * Where a core's whole busy time comes from: its idle task's time in the capture (format 3:
@@ -11,8 +11,7 @@ import { BACKLOG_DEVICE, deviceGlob } from '../model/devices.js';
  */
 export type CoreBusySource = 'idle-events' | 'proc-stat' | 'traced';
 
-/** A NAPI is a tunnel's (what the findings are about) or another NAPI (counted as load only). */
-export type NapiRole = 'tunnel' | 'other';
+export type { NapiRole } from '../timeline/roles.js';
 
 export interface FactsOptions {
   /** `--tunnels GLOB`: devices whose NAPIs are tunnels (other tunnel drivers than WireGuard). */
@@ -293,24 +292,6 @@ export function procStatBusy(h: CaptureHeader | undefined): Map<number, number> 
   return out;
 }
 
-/**
- * Tunnel or other NAPI. A tunnel: its device is WireGuard (the header's kind, or wg-crypt work
- * queued for it), or matches `--tunnels`; without `--tunnels`, a virtual device the capture's
- * `--devices` glob selected (testbed veth pairs). Never the per-CPU backlog NAPI or a NIC queue.
- */
-function napiRole(t: Timeline, dev: string, kind: string | undefined, tunnels: ((d: string) => boolean) | undefined, devicesGlob: ((d: string) => boolean) | undefined): { role: NapiRole; roleReason: string } {
-  if (dev === BACKLOG_DEVICE) return { role: 'other', roleReason: 'the per-CPU backlog NAPI (no device)' };
-  if (kind === 'physical') return { role: 'other', roleReason: 'a NIC queue (kind=physical)' };
-  if (kind === 'wireguard') return { role: 'tunnel', roleReason: 'WireGuard (kind=wireguard)' };
-  const d = t.devices.get(dev);
-  if (d !== undefined && (d.cryptBusyByCpu.size > 0 || d.queueWorkByCpu.size > 0)) return { role: 'tunnel', roleReason: 'WireGuard (wg-crypt work)' };
-  if (tunnels !== undefined) return tunnels(dev) ? { role: 'tunnel', roleReason: 'matches --tunnels' } : { role: 'other', roleReason: 'does not match --tunnels' };
-  if (devicesGlob !== undefined) {
-    return devicesGlob(dev) ? { role: 'tunnel', roleReason: `a virtual device the capture's --devices selected` } : { role: 'other', roleReason: "not selected by the capture's --devices" };
-  }
-  return { role: 'other', roleReason: 'no WireGuard evidence (name it with --tunnels)' };
-}
-
 function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleReason: string }): NapiFacts {
   const cpus: NapiCpuFacts[] = [];
   for (const [cpu, s] of n.perCpu) {
@@ -374,14 +355,8 @@ export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFact
     const c = t.cores.get(cpu);
     return c === undefined ? emptyCore(cpu, t.windowCount, probedNs, stat.get(cpu)) : coreFacts(c, rawLen, windowLen, probedNs, stat.get(cpu));
   });
-  const h = t.capture.header;
-  const tunnels = opts.tunnels !== undefined ? deviceGlob(opts.tunnels) : undefined;
-  // The capture's --devices glob. Without it, the capture's default (wg*) stands in, and a
-  // header without it (older captures) is taken to have selected every virtual device it describes.
-  const wg = deviceGlob('wg*');
-  const devicesGlob =
-    h?.devicesGlob !== undefined ? deviceGlob(h.devicesGlob) : (d: string): boolean => wg(d) || (h?.devices.some((x) => x.name === d && x.kind !== 'physical') ?? false);
-  const napis = t.napis.map((n) => napiFacts(t, n, napiRole(t, n.dev, h?.devices.find((d) => d.name === n.dev)?.kind, tunnels, devicesGlob)));
+  const roles = napiRoles(t, opts.tunnels);
+  const napis = t.napis.map((n) => napiFacts(t, n, roles[n.index]!));
   const byCpu = new Map(cores.map((c) => [c.cpu, c]));
   for (const n of napis) {
     for (const c of n.cpus) {

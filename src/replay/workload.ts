@@ -1,3 +1,4 @@
+import { napiRoles } from '../timeline/roles.js';
 import type { Timeline } from '../timeline/types.js';
 import { probedSpan } from '../timeline/span.js';
 import type { Assumption, CoreWorkload, TunnelWorkload, Workload } from './types.js';
@@ -74,9 +75,18 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   const noWireguard = devKinds.length > 0 && !devKinds.includes('wireguard') && [...cryptBusy.values()].every((v) => v === 0);
   if (noWireguard) note('no-wireguard', 'no WireGuard device in the capture header and no crypt work: decryption cost 0 (the NAPIs are not wg tunnels)');
 
-  // Per tunnel packets, poll busy, per-core poll share.
+  // Per tunnel packets, poll busy, per-core poll share. Other NAPIs (the backlog, NIC queues:
+  // timeline/roles.ts) are not replayed: their poll time is load that is not ours.
+  const roles = napiRoles(tl);
+  const otherPolls = new Map<number, number>();
+  for (const napi of tl.napis) {
+    if (roles[napi.index]?.role === 'tunnel') continue;
+    for (const [cpu, s] of napi.perCpu) otherPolls.set(cpu, (otherPolls.get(cpu) ?? 0) + sum(s.busyNs));
+  }
+  if (otherPolls.size > 0) note('other-napis', 'polls of NAPIs that are not tunnels (backlog, NIC queues) are load on their cores, not replayed');
   const tunnels: TunnelWorkload[] = [];
   for (const napi of tl.napis) {
+    if (roles[napi.index]?.role !== 'tunnel') continue;
     const packetsPerWindow = new Float64Array(tl.windowCount);
     const share = new Map<number, number>();
     let busy = 0;
@@ -170,18 +180,21 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   const rxCores = new Set(tunnels.filter((t) => t.measuredPps > 0).map((t) => t.rxCore));
   const cores: CoreWorkload[] = cpus.map((cpu) => {
     const m = measured.get(cpu) ?? 0;
-    const polls = (pollBusy.get(cpu) ?? 0) + (threadPoll.get(cpu) ?? 0);
+    const polls = Math.max(0, (pollBusy.get(cpu) ?? 0) + (threadPoll.get(cpu) ?? 0) - (otherPolls.get(cpu) ?? 0));
     const rx = rxCores.has(cpu) ? Math.max(0, (netRxBusy.get(cpu) ?? 0) - (pollBusy.get(cpu) ?? 0)) : 0;
     const ours = (polls + (cryptBusy.get(cpu) ?? 0) + rx) / durationNs;
     const foreign = Math.min(1, Math.max(0, m - ours));
     return { cpu, measuredUtilization: m, foreignLoad: foreign, capacity: 1 - foreign };
   });
 
-  // The threaded flag of the devices whose NAPIs we replay (wg devices, or veth on a testbed).
-  const napiDevs = new Set(tl.napis.map((n) => n.dev));
+  // Threaded NAPI or not, for the tunnels we replay: read from their polls where the capture
+  // shows where they ran (events mode: softirq or the napi/ kthread), else the devices' flag.
+  const replayed = tl.napis.filter((n) => roles[n.index]?.role === 'tunnel');
+  const napiDevs = new Set(replayed.map((n) => n.dev));
+  const polls = replayed.reduce((a, n) => a + n.totals.polls, 0);
+  const threadPolls = replayed.reduce((a, n) => a + n.totals.threadedPolls, 0);
   const flags = (tl.capture.header?.devices ?? []).filter((d) => napiDevs.has(d.name) && d.threaded !== undefined).map((d) => d.threaded === 1);
-  const sawThreadPolls = tl.napis.some((n) => n.totals.threadedPolls > 0);
-  const threaded = flags.length > 0 ? flags.some((f) => f) : sawThreadPolls ? true : undefined;
+  const threaded = tl.capture.mode === 'events' && polls > 0 ? threadPolls * 2 >= polls : flags.length > 0 ? flags.some((f) => f) : threadPolls > 0 ? true : undefined;
   if (tl.capture.mode === 'windows') note('windows-mode', 'windows-mode capture: per-window aggregates only; no RSS evidence from workqueue events');
 
   return { cpus, tunnels, cores, durationNs, windowNs: tl.windowNs, windowCount: tl.windowCount, threaded, assumptions };

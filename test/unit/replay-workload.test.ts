@@ -57,3 +57,33 @@ describe('workload extraction', () => {
     expect(traced.assumptions.map((a) => a.code)).not.toContain('cpu-util-from-proc-stat');
   });
 });
+
+describe('workload: tunnels only, threaded mode from the polls', () => {
+  it('a NIC queue and the backlog NAPI are load, not replayed tunnels; threaded is read from the polls, not the header flag', async () => {
+    // vb0: polled in its napi/ kthread although the header says threaded=0. eth0 (physical)
+    // and the backlog NAPI poll in softirq on CPU 1.
+    const text = `#@wgtrace-capture 1
+#@cpus 0-1
+#@mode events
+#@devices_glob *
+#@start_boot_ns 1000000000
+#@dev name=vb0 kind=veth threaded=0 rx_queues=1 irqs=- inline_en=-
+#@dev name=eth0 kind=physical threaded=0 rx_queues=1 irqs=- inline_en=-
+SI 1000100000 0 900 napi/vb0-0
+P 1000110000 0 0xffff888627c2d188 vb0 10 64 900 napi/vb0-0
+SO 1000112000 0 900 S napi/vb0-0
+SE 1000200000 1 3 0 swapper/1
+P 1000210000 1 0xffff888627c2e188 eth0 10 64 0 swapper/1
+P 1000220000 1 0xffff888627c2f188 (no_device) 10 64 0 swapper/1
+SX 1000230000 1 3
+#@end_boot_ns 1001000000
+#@status complete
+`;
+    const f = join(dir, 'roles.txt');
+    writeFileSync(f, text);
+    const w = extractWorkload(await loadTimeline(f, {}));
+    expect(w.tunnels.map((t) => t.dev)).toEqual(['vb0']);
+    expect(w.threaded).toBe(true);
+    expect(w.assumptions.map((a) => a.code)).toContain('other-napis');
+  });
+});
