@@ -979,33 +979,44 @@ export class TimelineBuilder {
     // The kernel window [ts - interval, ts) goes into the grid window holding its middle
     // (the interval probe is not aligned with the capture start).
     const mid = ev.ts - ev.intervalNs / 2;
+    // A kernel window much longer than the grid's (the shorter last one printed by END is not:
+    // a capture whose interval changed, or --window below the interval) is spread over the
+    // grid windows it covers, so no grid window holds more time than it lasted.
+    const spread = ev.intervalNs > 1.5 * g.windowNs;
+    const add = (series: GridSeries, v: number): void => (spread ? g.addSpread(series, lo, ev.ts, v) : g.addAt(series, mid, v));
     if (ev.kind === 'window_napi') {
+      if (ev.busyNs > ev.intervalNs * 1.01) {
+        // One NAPI polls on one CPU at a time: more poll time than the window lasted is a map
+        // read racing the probes or a broken capture. Kept as it is (the totals stay right),
+        // and every per-window share is capped at the window.
+        this.problem('window-busy-over-interval', `CPU ${ev.cpu}: ${ev.dev} ${ev.napi} polled ${ev.busyNs} ns in a window of ${ev.intervalNs} ns ending at ${ev.ts} ns`);
+      }
       const st = this.napiOf(ev.napi, ev.dev);
       let nc = st.perCpu[ev.cpu];
       if (nc === undefined) nc = st.perCpu[ev.cpu] = new NapiCpuAcc(g, st);
-      g.addAt(nc.busy, mid, ev.busyNs);
-      g.addAt(nc.polls, mid, ev.polls);
-      g.addAt(nc.work, mid, ev.work);
-      g.addAt(nc.full, mid, ev.fullBudgetPolls);
-      g.addAt(c.core.pollBusy, mid, ev.busyNs);
+      add(nc.busy, ev.busyNs);
+      add(nc.polls, ev.polls);
+      add(nc.work, ev.work);
+      add(nc.full, ev.fullBudgetPolls);
+      add(c.core.pollBusy, ev.busyNs);
       st.polls += ev.polls;
       st.work += ev.work;
       st.full += ev.fullBudgetPolls;
       st.busyNs += ev.busyNs;
     } else {
-      g.addAt(c.core.netRxBusy, mid, ev.netRxBusyNs);
-      g.addAt(c.core.netRxCount, mid, ev.netRxCount);
-      g.addAt(c.core.ksCount, mid, ev.ksoftirqdNetRxCount);
-      g.addAt(c.core.netTxBusy, mid, ev.netTxBusyNs);
-      g.addAt(c.core.cryptBusy, mid, ev.cryptBusyNs);
+      add(c.core.netRxBusy, ev.netRxBusyNs);
+      add(c.core.netRxCount, ev.netRxCount);
+      add(c.core.ksCount, ev.ksoftirqdNetRxCount);
+      add(c.core.netTxBusy, ev.netTxBusyNs);
+      add(c.core.cryptBusy, ev.cryptBusyNs);
       if (ev.idleNs !== undefined) {
         // The idle task's time (format 3 @idle): softirqs that interrupted it are inside it.
-        g.addAt(c.core.idle, mid, ev.idleNs);
+        add(c.core.idle, ev.idleNs);
         c.core.idleRecorded = true;
       }
       // Windows mode has no slices to take a union of: the sum, capped at the window, is an
       // upper bound (a softirq nested in a crypt worker is counted twice).
-      g.addAt(c.core.busy, mid, Math.min(ev.intervalNs, ev.netRxBusyNs + ev.netTxBusyNs + ev.cryptBusyNs));
+      add(c.core.busy, Math.min(ev.intervalNs, ev.netRxBusyNs + ev.netTxBusyNs + ev.cryptBusyNs));
     }
   }
 

@@ -152,6 +152,17 @@ export class WindowGrid {
     }
   }
 
+  /** Adds `v` spread over [a, b): each window gets the share of v of its overlap with the range. */
+  addSpread(s: GridSeries, a: number, b: number, v: number): void {
+    if (!(b > a)) return this.addAt(s, a, v);
+    this.reserve(a, b);
+    const W = this.windowNs;
+    for (let k = Math.floor(a / W); k * W < b; k++) {
+      const i = k - this.base;
+      s.a[i] = s.a[i]! + (v * (Math.min(b, (k + 1) * W) - Math.max(a, k * W))) / (b - a);
+    }
+  }
+
   /**
    * Adds to each window its overlap with [a, b) less what `sub` already holds there (never below
    * zero): the idle part of a range whose busy part `sub` recorded.

@@ -74,7 +74,20 @@ export const coLocation: Detector = {
           ...(nf.devThreaded === undefined ? {} : { devThreaded: nf.devThreaded }),
         };
       });
-      const groupBusy = memberFacts.reduce((s, m) => s + m.busyNs, 0);
+      // The group's share of the core, window by window, never more than the window: a
+      // windows-mode window can claim more poll time than it lasted (a map read racing the
+      // probes, the capture's last window); the core was at least as busy as those polls.
+      let groupBusy = 0;
+      for (let w = 0; w < t.windowCount; w++) {
+        const f = weight(w);
+        if (!(f > 0)) continue;
+        let g = 0;
+        for (const l of group) g += l.busy[w]! * f;
+        g = Math.min(g, sharedNs[w]!);
+        groupBusy += g;
+        const whole = (core.coreBusySeries[w] ?? 0) * sharedNs[w]!;
+        if (g > whole) coreBusy += g - whole;
+      }
 
       // Waits: NapiCpuSeries.waitedForNs (the timeline's measure of a still-scheduled NAPI
       // held up by another NAPI's poll on the same core), among the group's members.
