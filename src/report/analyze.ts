@@ -118,11 +118,11 @@ function attachGain(f: Finding, p: PredictionJson, facts: TimelineFacts): void {
     .sort((a, b) => b.throughputPps - a.throughputPps)[0];
   const busiest = Math.max(0, ...f.cpus.map((c) => facts.coreByCpu.get(c)?.coreBusy ?? 0));
   rec.text =
-    `Not recommended: ${what} is predicted at x${ratio.toFixed(2)} of today's throughput on this workload. ` +
+    `Not recommended: the replay models predict x${ratio.toFixed(2)} throughput with ${what} against ${base.model === 'stock' ? "today's softirq NAPI" : 'threaded NAPI'} on this workload. ` +
     (better !== undefined
       ? `What the models predict to help: ${better.model === 'inline' ? 'the Inline architecture (a patched kernel)' : better.model} at x${(better.throughputPps / base.throughputPps).toFixed(2)}.`
-      : `Nothing in reach of a setting would help: ${wireguard ? 'neither threaded NAPI nor the Inline architecture is' : 'threaded NAPI is not (and the Inline architecture is for WireGuard only)'} predicted to gain` +
-        (busiest >= 0.9 ? `, and the ${f.cpus.length === 1 ? 'core was' : 'cores were'} ${pct(busiest)} busy: more cores for the receive path (or less other work on ${f.cpus.length === 1 ? 'it' : 'them'}) would.` : '.'));
+      : `Nothing in reach of a setting would help: ${wireguard ? 'neither threaded NAPI nor the Inline architecture is predicted to gain' : 'threaded NAPI is not predicted to gain, and the Inline architecture applies to WireGuard only'}` +
+        (busiest >= 0.9 ? `. The ${f.cpus.length === 1 ? 'core was' : 'cores were'} ${pct(busiest)} busy: more cores for the receive path (or less other work on ${f.cpus.length === 1 ? 'it' : 'them'}) would.` : '.'));
   rec.commands = [];
 }
 
