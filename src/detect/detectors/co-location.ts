@@ -169,7 +169,7 @@ export const coLocation: Detector = {
       out.push({
         id: 'co-location',
         severity: saturated ? 'critical' : 'warning',
-        summary: `${plural(group.length, 'tunnel')} (${list(labels)}) share cpu ${cpu} for ${dur(durationNs)}${saturated ? ', which is saturated' : ''}${waitedNs > 0 ? `; they waited ${dur(waitedNs)} for each other` : ''}`,
+        summary: `${plural(group.length, 'tunnel')} (${list(labels)}) share cpu ${cpu} for ${dur(durationNs)}${saturated ? ', which is saturated' : ''}${waitedNs > 0 ? `; their waits for each other add up to ${dur(waitedNs)} (summed over the tunnels)` : ''}`,
         cpus: [cpu],
         napis: memberFacts.map((m) => ({ dev: m.dev, napi: m.napi })),
         fromNs: ((t.capture.startNs as number) + (first?.startOffsetNs ?? 0)) as Ns,
