@@ -7,6 +7,7 @@ import { loadReportAssets } from '../../report/html/assets.js';
 import { buildReportPage, PAGE_DIAGNOSTICS, type ReportRun } from '../../report/html/page.js';
 import { reportSeries } from '../../report/html/series.js';
 import { replayJson } from '../../report/replay.js';
+import { computeFacts } from '../../detect/facts.js';
 import { ReplayJson } from '../../report/replay-schema.js';
 import { AnalyzeResult, DiffResult } from '../../report/schema.js';
 import { replayTimeline } from '../../replay/index.js';
@@ -35,7 +36,7 @@ async function reportRun(io: CliIO, file: string, opts: ReturnType<typeof parseC
   const analyze = AnalyzeResult.parse(result);
   let replay: ReportRun['replay'];
   try {
-    replay = ReplayJson.parse(replayJson(file, replayTimeline(timeline, { models: [...MODEL_NAMES], demand: 'elastic', utilization: 'traced' })));
+    replay = ReplayJson.parse(replayJson(file, replayTimeline(timeline, { models: [...MODEL_NAMES], demand: 'elastic', utilization: 'traced' }), computeFacts(timeline)));
   } catch (e) {
     replay = { error: e instanceof Error ? e.message : String(e) };
   }
