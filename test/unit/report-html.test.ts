@@ -55,6 +55,23 @@ describe('report series (per-core categories and the heat map over time)', () =>
     }
   });
 
+  it('with idle records, draws idle and the untraced rest: every column adds up to the whole core', async () => {
+    const t = await loadTimeline(join(import.meta.dirname, '../../traces/synthetic-talk-8x32-stock.txt.gz'), {});
+    const a = analyzeTimeline(t, { file: 'x', predict: false });
+    const s = reportSeries(t, a, 50);
+    expect(s.categories.filter((c) => !c.available).map((c) => c.key)).toEqual([]);
+    for (const core of s.cores) {
+      for (let i = 0; i < s.columns; i++) {
+        const total = Object.values(core.values).reduce((x, v) => x + v[i]!, 0);
+        expect(Math.abs(total - 1000), `cpu ${core.cpu} column ${i}`).toBeLessThanOrEqual(8);
+      }
+      // The busy part (all but idle) over the capture is analyze's coreBusy.
+      const cpu = a.cpus.find((c) => c.cpu === core.cpu)!;
+      const idle = core.values.idle!.reduce((x, y) => x + y, 0) / s.columns / 1000;
+      expect(Math.abs(1 - idle - cpu.coreBusy)).toBeLessThan(0.02);
+    }
+  });
+
   it('says which categories the capture has no data for instead of drawing zeros', () => {
     const t = timelineFromNotation('cpus 0-1\nunit 1ms\ncpu0: A A # # . .\ncpu1: ~ ~ B B . .', { windowNs: 1_000_000 });
     const a = analyzeTimeline(t, { file: 'x', predict: false });

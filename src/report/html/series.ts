@@ -68,7 +68,7 @@ function napiRoles(result: AnalyzeResult): { role: (dev: string, napi: string) =
   return { role: (dev, napi) => map.get(`${dev}\u0000${napi}`) ?? 'tunnel', told };
 }
 
-export function categories(rolesTold: boolean): Category[] {
+export function categories(rolesTold: boolean, idleRecorded = false): Category[] {
   return [
     { key: 'netRx', label: 'NET_RX softirq', means: 'NET_RX softirq time outside the polls it ran (net_rx_action itself)', available: true },
     { key: 'tunnelPolls', label: 'tunnel polls', means: 'NAPI polls of the tunnels, in softirq or in napi/ threads', available: true },
@@ -83,9 +83,15 @@ export function categories(rolesTold: boolean): Category[] {
         },
     { key: 'crypt', label: 'crypt work', means: 'wg_packet_{de,en}crypt_worker items executing', available: true },
     { key: 'otherTraced', label: 'other traced', means: 'NET_TX softirq, other workqueue items, napi/ threads outside polls', available: true },
-    // Issue 11 brings idle records (core_idle events, @idle window totals): once the timeline
-    // has per-window idle time, `idle` is that share and `untraced` is the core's busy time
-    // minus the traced union; both then become available here and in reportSeries.
+    // With idle records (format 3: core_idle events, @idle window totals) the timeline has
+    // per-window idle time: `idle` is that share and `untraced` the core's busy time beyond the
+    // traced union (docs/findings.md, "Whole-core busy time").
+    ...(idleRecorded
+      ? [
+          { key: 'untraced' as const, label: 'untraced', means: 'busy (not idle) time outside everything traced', available: true },
+          { key: 'idle' as const, label: 'idle', means: 'the core ran its idle task with nothing traced on top', available: true },
+        ]
+      : []),
     {
       key: 'untraced',
       label: 'untraced',
@@ -124,7 +130,8 @@ export function reportSeries(t: Timeline, result: AnalyzeResult, maxColumns = DE
     return out;
   };
   const { role, told } = napiRoles(result);
-  const cats = categories(told);
+  const idleRecorded = [...t.cores.values()].some((c) => c.idleRecorded);
+  const cats = categories(told, idleRecorded).filter((c, i, all) => all.findIndex((x) => x.key === c.key) === i);
   const napiIndex = new Map(result.napis.map((x, i) => [`${x.dev}\u0000${x.napi}`, i] as const));
 
   const heat: HeatRow[] = [];
@@ -189,6 +196,19 @@ export function reportSeries(t: Timeline, result: AnalyzeResult, maxColumns = DE
     }
     const values: Partial<Record<CategoryKey, number[]>> = {};
     for (const k of cats) if (k.available && k.key in v) values[k.key] = v[k.key as keyof typeof v];
+    if (idleRecorded) {
+      // Idle and untraced: the column less the traced union is either; the idle records say
+      // how much was idle (capped there: windows-mode idle includes softirqs run on the idle task).
+      const idle = c.idleRecorded ? sumCols(c.idleNs) : new Float64Array(columns);
+      values.idle = zero();
+      values.untraced = zero();
+      for (let i = 0; i < columns; i++) {
+        const free = Math.max(0, len[i]! - busy[i]!);
+        const id = c.idleRecorded ? Math.min(free, idle[i]!) : 0;
+        values.idle[i] = permille(id, len[i]!);
+        values.untraced[i] = permille(free - id, len[i]!);
+      }
+    }
     return { cpu, values };
   });
   heat.sort((a, b) => a.napi - b.napi || a.cpu - b.cpu);
