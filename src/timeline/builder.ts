@@ -56,8 +56,8 @@ const SUSPENDED_WORK_KEPT = 8;
  * the same core after a pause of more than a tick is a new placement (docs/findings.md).
  */
 export const OCCUPANCY_MAX_GAP_NS = 1_000_000;
-/** Bound on occupancy runs kept over all CPUs (24 bytes each); past it co-location is judged by windows. */
-const OCCUPANCY_RUNS_MAX = 4_000_000;
+/** Bound on occupancy runs kept over all CPUs (3 numbers each, about 24 MB at the bound); past it co-location is judged by windows. */
+const OCCUPANCY_RUNS_MAX = 1_000_000;
 /** CPU ids accepted (CONFIG_NR_CPUS max). */
 const MAX_CPU = 8191;
 /** wg work functions that are crypt work (drivers/net/wireguard/receive.c, send.c). */
