@@ -53,3 +53,14 @@ describe('napi-placement', () => {
     expect(f.summary).toMatch(/all in threaded-NAPI kthreads/);
   });
 });
+
+describe('napi-placement: threaded mode from the polls', () => {
+  it('the header says threaded=0 but the polls ran in napi/ threads: threaded, and the evidence says the flag disagrees', () => {
+    const f = placement(`
+      tunnel A threaded=0
+      cpu0: At At At At At At At At .
+    `)!;
+    expect(f.details.napis[0]!.mode).toBe('threaded');
+    expect(f.evidence.join('\n')).toMatch(/wg0\/threaded=0 in the header, but its polls ran in napi\/ threads/);
+  });
+});

@@ -57,7 +57,12 @@ export const napiPlacement: Detector = {
     const evidence = details.napis.map((n, i) => {
       const nf = active[i]!;
       const others = n.cpus.slice(1, 4).map((c) => `cpu ${c.cpu} ${dur(c.busyNs)}`);
-      const flag = n.devThreaded === undefined ? '' : `, ${n.dev}/threaded=${n.devThreaded}`;
+      // The mode is read from the polls; the header's flag only confirms it (or is said to disagree).
+      const observed = !n.modeInferred && n.mode === 'threaded' ? 1 : !n.modeInferred && n.mode === 'softirq' ? 0 : undefined;
+      const flag =
+        n.devThreaded === undefined
+          ? ''
+          : `, ${n.dev}/threaded=${n.devThreaded}${observed !== undefined && observed !== n.devThreaded ? ` in the header, but its polls ran ${observed === 1 ? 'in napi/ threads' : 'in softirq'}` : ''}`;
       return (
         `${facts.labels[nf.index]} (napi ${n.napi}): home cpu ${n.homeCpu} with ${pct(n.stickiness)} of ${dur(n.busyNs)}, ` +
         `${count(n.polls)} polls on ${plural(n.cpus.length, 'core')}, ${plural(n.moves, 'move')}, ${n.mode}${flag}` +
