@@ -188,6 +188,22 @@ export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Gener
     }
     const c = emit(`{"name":${name},"ph":"C","pid":${pid},"ts":${usText(tl.capture.durationNs)},"args":{"util":${prev < 0 ? 0 : prev}}}`);
     if (c !== undefined) yield c;
+    // With idle records, the core's whole busy time too (not idle, as analyze's coreBusy):
+    // the traced counter above is only what the trace explains.
+    if (!core.idleRecorded) continue;
+    const busyName = `"CPU ${cpu} busy (not idle) %"`;
+    let last = -1;
+    for (let k = 0; k < tl.windowCount; k++) {
+      const len = Math.min(tl.windowNs, (tl.capture.durationNs as number) - k * tl.windowNs);
+      const busy = len > 0 ? Math.max(core.utilization[k]!, 1 - core.idleNs[k]! / len) : 0;
+      const v = Math.round(Math.min(1, Math.max(0, busy)) * 1000) / 10;
+      if (v === last) continue;
+      last = v;
+      const e = emit(`{"name":${busyName},"ph":"C","pid":${pid},"ts":${usText(k * tl.windowNs)},"args":{"busy":${v}}}`);
+      if (e !== undefined) yield e;
+    }
+    const e = emit(`{"name":${busyName},"ph":"C","pid":${pid},"ts":${usText(tl.capture.durationNs)},"args":{"busy":${last < 0 ? 0 : last}}}`);
+    if (e !== undefined) yield e;
   }
   yield buf + '\n]}\n';
 }

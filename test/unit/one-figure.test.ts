@@ -55,6 +55,24 @@ describe('one figure per fact over every bundled trace', () => {
       expect(c.utilization).toBeLessThanOrEqual(c.coreBusy + 1e-9);
     }
 
+    // The export's whole-busy counter (with idle records), time-weighted over the probed span.
+    const from = a.capture.probedFromOffsetNs;
+    const to = from + a.capture.probedNs;
+    for (const c of a.cpus) {
+      const pts = (pf.traceEvents as { name?: string; ph: string; ts?: number; args?: { busy?: number } }[]).filter((e) => e.ph === 'C' && e.name === `CPU ${c.cpu} busy (not idle) %`);
+      if (c.coreBusySource !== 'idle-events') {
+        expect(pts).toEqual([]);
+        continue;
+      }
+      let num = 0;
+      for (let i = 0; i + 1 < pts.length; i++) {
+        const x0 = Math.max(from, pts[i]!.ts! * 1000);
+        const x1 = Math.min(to, pts[i + 1]!.ts! * 1000);
+        if (x1 > x0) num += (pts[i]!.args!.busy! / 100) * (x1 - x0);
+      }
+      expect(Math.abs(num / a.capture.probedNs - c.coreBusy), `cpu ${c.cpu}`).toBeLessThan(0.01);
+    }
+
     // Per-tunnel poll time: analyze, the timeline's legend, and (events mode) the exported slices.
     const slices = new Map<string, number>();
     for (const e of pf.traceEvents) if (e.ph === 'X' && e.args?.napi !== undefined && e.args.work !== undefined) slices.set(`${e.args.dev} ${e.args.napi}`, (slices.get(`${e.args.dev} ${e.args.napi}`) ?? 0) + e.dur! * 1000);
