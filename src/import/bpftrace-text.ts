@@ -106,6 +106,8 @@ interface IdleState {
   exited: number;
   /** Idle time of the open period (since `entered`) already added to earlier windows. */
   credited: number;
+  /** No window has had this CPU's idle time yet. */
+  first: boolean;
 }
 
 /**
@@ -225,7 +227,7 @@ export class WindowAccumulator {
     const st = this.idle.get(cpu);
     if (st !== undefined && value[0]! < st.total) return `map ${IDLE_MAP}[${cpu}] value 1 went down from ${st.total} to ${value[0]} (totals never decrease)`;
     // The window's idle is worked out in flush (the open part needs the window's end).
-    const next: IdleState = { total: value[0]!, entered: rel(value[2]!), exited: rel(value[3]!), credited: st?.credited ?? 0 };
+    const next: IdleState = { total: value[0]!, entered: rel(value[2]!), exited: rel(value[3]!), credited: st?.credited ?? 0, first: st?.first ?? true };
     if (st === undefined) this.idle.set(cpu, next);
     else {
       // Idle periods that ended since the previous tuple (also when a key is printed twice in one window).
@@ -254,7 +256,12 @@ export class WindowAccumulator {
       const openNow = st.entered > st.exited ? Math.max(0, end - st.entered) : 0;
       const v = closed - st.credited + openNow;
       st.credited = openNow;
-      this.cpuEvent(cpu).idleNs = Math.min(this.intervalNs, Math.max(0, v));
+      // A CPU's first tuple may hold more than the window: the scripts count a core found idle
+      // when the probes attached from the probes' start (bpftrace-scripts/windows.bt.in), and it
+      // printed nothing while it stayed idle. That idle time is passed on whole: the timeline
+      // spreads it back over the windows it covers. Later tuples hold at most their window.
+      this.cpuEvent(cpu).idleNs = Math.max(0, st.first ? v : Math.min(this.intervalNs, v));
+      st.first = false;
     }
     this.idleDelta.clear();
   }

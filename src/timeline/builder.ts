@@ -1010,8 +1010,11 @@ export class TimelineBuilder {
       add(c.core.netTxBusy, ev.netTxBusyNs);
       add(c.core.cryptBusy, ev.cryptBusyNs);
       if (ev.idleNs !== undefined) {
-        // The idle task's time (format 3 @idle): softirqs that interrupted it are inside it.
-        add(c.core.idle, ev.idleNs);
+        // The idle task's time (format 3 @idle): softirqs that interrupted it are inside it. More
+        // than the window (a core idle since the probes attached, first listed now) goes back
+        // over the windows it covers.
+        if (ev.idleNs > ev.intervalNs) g.addSpread(c.core.idle, ev.ts - ev.idleNs, ev.ts, ev.idleNs);
+        else add(c.core.idle, ev.idleNs);
         c.core.idleRecorded = true;
       }
       // Windows mode has no slices to take a union of: the sum, capped at the window, is an

@@ -151,6 +151,11 @@ describe('bpftrace-text quirks', () => {
       const r = await run(imp, input);
       expect(r.events.map((e) => (e.kind === 'window_cpu' ? e.idleNs : -1))).toEqual(want);
     }
+    // A core idle since the probes attached is first listed when it leaves idle: its first
+    // tuple holds all of that time (250 ns over three windows), passed on whole; later ones are
+    // capped at their window.
+    const late = await run(bpftraceTextImporter, 'WIN 1100 100\n@idle[1]: (5, 1, 1090, 1095)\nWIN 1200 100\nWIN 1300 100\n@idle[0]: (250, 1, 0, 1250)\nWIN 1400 100\n@idle[0]: (900, 2, 1310, 1390)\n');
+    expect(late.events.filter((e) => e.kind === 'window_cpu' && e.cpu === 0).map((e) => (e.kind === 'window_cpu' ? e.idleNs : -1))).toEqual([250, 100]);
     const bad = await run(bpftraceTextImporter, 'WIN 1100 100\n@idle[0]: (30, 1, 1050)\n@idle[0]: (-1, 1, 1050, 1040)\n');
     expect(bad.diagnostics.items.map((d) => d.message).filter((m) => m.includes('@idle'))).toHaveLength(2);
   });
