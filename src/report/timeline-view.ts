@@ -143,7 +143,7 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions, facts
     const busy = new Float64Array(columns);
     if (span > 0) {
       if (complete) fromSlices(tl.slices!.get(cpu) ?? [], a, colNs, columns, occ, busy);
-      else fromWindows(tl, cpu, a, colNs, columns, occ, busy);
+      else fromWindows(tl, cpu, a, colNs, columns, occ, busy, facts);
     }
     let strip = '';
     for (let i = 0; i < columns; i++) strip += dominant(occ[i]!, busy[i]!, colNs);
@@ -277,9 +277,12 @@ function fromSlices(list: readonly Slice[], a: number, colNs: number, columns: n
 }
 
 /** The same categories from the per-window series, each window shared by overlap. */
-function fromWindows(tl: Timeline, cpu: number, a: number, colNs: number, columns: number, occ: Occupancy, busy: Float64Array): void {
+function fromWindows(tl: Timeline, cpu: number, a: number, colNs: number, columns: number, occ: Occupancy, busy: Float64Array, facts: TimelineFacts): void {
   const core = tl.cores.get(cpu);
   if (core === undefined) return;
+  // Busy per window as analyze counts it (detect/facts.ts: the union, at least its largest
+  // part, over the part of the window inside the probed span), so both print one figure.
+  const cf = facts.coreByCpu.get(cpu);
   const W = tl.windowNs;
   const t0 = tl.capture.startNs;
   const k0 = Math.max(0, Math.floor((a - t0) / W));
@@ -299,7 +302,7 @@ function fromWindows(tl: Timeline, cpu: number, a: number, colNs: number, column
       const s = n.perCpu.get(cpu);
       if (s !== undefined && s.busyNs[k]! > 0) parts.push([`${ks ? 'k' : 'n'}${n.index}`, s.busyNs[k]!]);
     }
-    const u = core.utilization[k]! * len;
+    const u = cf !== undefined ? (cf.utilizationSeries[k] ?? 0) * facts.windowLen[k]! : core.utilization[k]! * len;
     spread(ws, we, a, colNs, columns, (i, v) => {
       const f = v / len;
       busy[i] = busy[i]! + u * f;

@@ -49,6 +49,8 @@ describe('one figure per fact over every bundled trace', () => {
       const t = tl.cores.find((x) => x.cpu === c.cpu)!;
       expect(t.coreBusySource).toBe(c.coreBusySource);
       expect(t.coreBusy).toBe(Math.round(c.coreBusy * 1000) / 10);
+      // The traced part too (the timeline's own union over the range, from slices or windows).
+      expect(Math.abs(t.meanUtilization - c.utilization * 100), `cpu ${c.cpu} traced`).toBeLessThanOrEqual(0.2);
       const r = rp.coreBusy.find((x) => x.cpu === c.cpu)!;
       expect(r.coreBusy).toBe(c.coreBusy);
       // The traced part never exceeds the whole.
