@@ -33,6 +33,28 @@ describe('TimelineBuilder: idle time from IE/IX records', () => {
     expect(f.coreByCpu.get(0)!.untracedBusyNs).toBe(500);
   });
 
+  it('in the order the events script prints one switch (IE, SO, IX, SI), a napi thread going idle and back', () => {
+    // bpftrace-scripts/events.bt.in prints IE before SO and IX before SI for the same switch.
+    const tl = build(
+      header([0], 1000),
+      [
+        `SI 100 0 900 napi/wg0-0
+         P 150 0 0xa wg0 1 64 900 napi/wg0-0
+         IE 200 0
+         SO 200 0 900 S napi/wg0-0
+         IX 500 0
+         SI 500 0 900 napi/wg0-0
+         P 550 0 0xa wg0 1 64 900 napi/wg0-0
+         IE 600 0
+         SO 600 0 900 S napi/wg0-0`,
+      ],
+      { windowNs: 1000 },
+    );
+    // Idle [200, 500) and [600, 1000); before the first record at 100 the core's state is unknown.
+    expect(arr(tl.cores.get(0)!.idleNs)).toEqual([700]);
+    expect(codes(tl)).toEqual([]);
+  });
+
   it('a switch-in of a task while idle ends the idle period even when its IX was lost', () => {
     const tl = build(header([0], 1000), [`IE 100 0\nSI 300 0 900 napi/wg0-0\nSO 500 0 900 S napi/wg0-0\nIE 500 0\nIX 700 0`], { windowNs: 1000 });
     expect(arr(tl.cores.get(0)!.idleNs)).toEqual([400]);
