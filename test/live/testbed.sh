@@ -34,6 +34,8 @@ DEV=v
 # the sending CPU, so every pair's NAPI is then polled there: the co-location of the talk, made
 # on purpose (issue 12's experiment E1).
 PIN=
+# --bitrate RATE: each flow paced at RATE (iperf3 -b, e.g. 2G), so the cores keep idle time.
+BITRATE=
 PORT0=5301
 MODE=${1:-}
 [ $# -gt 0 ] && shift
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --prefix) PREFIX=$2; shift 2 ;;
     --dev-prefix) DEV=$2; shift 2 ;;
     --pin) PIN=$2; shift 2 ;;
+    --bitrate) BITRATE=$2; shift 2 ;;
     --) shift; break ;;
     *) die "unknown option $1" ;;
   esac
@@ -58,6 +61,7 @@ case "$THREADED" in 0|1) ;; *) die "--threaded must be 0 or 1" ;; esac
 case "$SECONDS_" in ''|*[!0-9]*) die "--seconds must be a whole number" ;; esac
 case "$PREFIX" in ''|*[!a-z0-9]*) die "--prefix must be [a-z0-9]+" ;; esac
 case "$DEV" in ''|*[!a-z]*) die "--dev-prefix must be [a-z]+" ;; esac
+case "$BITRATE" in ''|[0-9]*[0-9KMG]) ;; *) die "--bitrate must be a number with an optional K, M or G" ;; esac
 case "$PIN" in ''|[0-9]|[0-9][0-9]|[0-9][0-9][0-9]) ;; *) die "--pin must be a CPU number" ;; esac
 [ ${#DEV} -le 8 ] || die "--dev-prefix is too long for a device name"
 
@@ -120,7 +124,7 @@ traffic() {
   while [ "$i" -lt "$PAIRS" ]; do
     out=${TESTBED_IPERF_DIR:-/tmp}/${PREFIX}-iperf-$i.json
     timeout $((SECONDS_ + 15)) ip netns exec "$NSA" ${PIN:+taskset -c "$PIN"} iperf3 -c "198.18.$i.2" -B "198.18.$i.1" \
-      -p $((PORT0 + i)) -t "$SECONDS_" -J >"$out" 2>&1 &
+      -p $((PORT0 + i)) -t "$SECONDS_" ${BITRATE:+-b "$BITRATE"} -J >"$out" 2>&1 &
     pids="$pids $!"
     i=$((i + 1))
   done
