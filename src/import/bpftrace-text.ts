@@ -111,6 +111,13 @@ interface IdleState {
 }
 
 /**
+ * The scripts' state maps (bpftrace-scripts/*.bt.in): start times per CPU or kworker, the last
+ * window's end, the kworkers busy with wg work, napi threads' comms. Not data.
+ */
+const STATE_MAPS: ReadonlySet<string> = new Set(['@rx_t', '@tx_t', '@poll_t', '@crypt_t', '@win_t', '@wgk', '@napit']);
+const STATE_MAP = /^@(?:rx_t|tx_t|poll_t|crypt_t|win_t|wgk|napit)(?:\[|: )/;
+
+/**
  * Collects one window's map entries; emits one `window_napi` per (cpu, napi) and one
  * `window_cpu` per CPU (every online CPU of the header, idle ones included: absent map
  * entries are zero) when the next `WIN` marker or the end of the file arrives.
@@ -628,6 +635,12 @@ export class BpftraceRecordParser {
    */
   private mapLine(s: string, a: number, b: number, line: number): void {
     const text = s.slice(a, b);
+    // Our scripts' own state, which bpftrace prints at exit: the wrappers drop it, a bare run of
+    // a ready-to-run script (bpftrace-scripts/wgtrace-*.bt) leaves it in. Ignored, counted.
+    if (STATE_MAP.test(text)) {
+      this.ignoredLines++;
+      return;
+    }
     const m = /^(@\w{1,64})\[([^\]]{1,200})\]: (?:(-?\d{1,20})|\((\d{1,20}(?:, \d{1,20}){0,7})\))$/.exec(text);
     if (!m) {
       // bpftrace prints other maps at exit (e.g. a user's own); not ours, so reported.
@@ -640,6 +653,10 @@ export class BpftraceRecordParser {
   /** One map entry (text or JSON). */
   mapEntry(name: string, keys: string[], value: number | readonly number[], line: number): void {
     if (!this.ctx.headerSealed) this.ctx.sealHeader();
+    if (STATE_MAPS.has(name)) {
+      this.ignoredLines++;
+      return;
+    }
     if (name === '@untraced') {
       // `@untraced[cpu, dev]: 1` (both scripts, at END): a device polled but left out by
       // --devices, so that a filter that matched nothing can be told from a quiet gateway.

@@ -330,15 +330,25 @@ live('live capture (root, bpftrace, veth testbed)', () => {
         writeFileSync(path, script);
         const out = join(dir, `ready-${mode}.txt`);
         const env = { ...process.env, ...(old ? { BPFTRACE_MAP_KEYS_MAX: mode === 'windows' ? '65536' : '4096', BPFTRACE_STRLEN: mode === 'windows' ? '16' : '32' } : {}) };
-        const traffic = tb.traffic(5);
         const stderr: string[] = [];
+        let traffic: Promise<void> | undefined;
         const code = await new Promise<number | null>((res) => {
           const k = spawn(bt, [path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-          k.stdout.pipe(createWriteStream(out));
+          const file = createWriteStream(out);
+          let seen = '';
+          // The traffic starts once BEGIN printed its mark (compiling takes seconds on a loaded
+          // machine), and Ctrl-C ends the script 3 s later, as a user would.
+          k.stdout.on('data', (d: Buffer) => {
+            file.write(d);
+            if (traffic === undefined && (seen += String(d)).includes('#@probes_start_boot_ns')) {
+              traffic = tb.traffic(4);
+              setTimeout(() => k.kill('SIGINT'), 3000);
+            }
+          });
           k.stderr.on('data', (d: Buffer) => stderr.push(String(d)));
-          setTimeout(() => k.kill('SIGINT'), 4000);
-          k.on('close', (c) => res(c));
+          k.on('close', (c) => file.end(() => res(c)));
         });
+        expect(traffic, `${mode}: BEGIN never printed: ${stderr.join('')}`).toBeDefined();
         await traffic;
         expect(code, stderr.join('')).toBe(0);
         // bpftrace 0.17 calls its RLIMIT_MEMLOCK notice an error; the kernel accounts BPF memory to the cgroup.
