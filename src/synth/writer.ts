@@ -41,7 +41,7 @@ export const SYNTH_START_BOOT_NS = 259_200_000_000_000;
 const LEAD_NS = 1_000_000;
 
 export const SynthOptions = z.object({
-  tunnels: z.number().int().min(1).max(512).default(8),
+  tunnels: z.number().int().min(1).max(1024).default(8),
   cpus: z.number().int().min(1).max(1024).default(32),
   seconds: z.number().positive().max(600).default(2),
   seed: z.number().int().min(0).max(0xffffffff).default(1),
@@ -242,6 +242,8 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
   let convergenceNs: number | null = null;
   const carry = new Float64Array(n);
   const backlog = new Float64Array(n);
+  /** Per core: where the round-robin grant of stuck polls' budgets resumes (see grant()). */
+  const rr = new Int32Array(m);
   let finalPlace: Int32Array = new Int32Array(n);
   // Every core idle from the moment the probes attached until its first task.
   const idle: IdleTrack[] = scenario.cpus.map(() => ({ entered: t0, exited: 0, closed: 0, periods: 0 }));
@@ -377,40 +379,52 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
       for (let i = 0; i < n; i++) if (inp.tunnels[i]!.rxPos === p) rxTunnels.push(i);
       const rxNs = Math.round(rxTunnels.reduce((a, i) => a + c.rxNs * k[i]!, 0));
       let cryptNs = Math.round(((c.decryptNs + wakeNs) * totalK) / m);
-      // Poll work per tunnel on this core: stuck polls only return full budgets.
+      // Poll work per tunnel on this core: a poll that drains returns what it has; a stuck poll
+      // only returns full budgets (net/core/dev.c: napi_poll requeues a poll that used its whole
+      // weight), the remainder carried to the next step.
       const work = new Map<number, number>();
+      const units = new Map<number, number>();
+      let stuckUnits = 0;
       for (const i of onCore) {
         const avail = k[i]! + backlog[i]!;
-        const w = sticky[i] ? Math.floor(avail / NAPI_BUDGET) * NAPI_BUDGET : avail;
-        backlog[i] = avail - w;
-        work.set(i, w);
-        polls[i]!.delivered += w;
+        if (sticky[i]) {
+          const u = Math.floor(avail / NAPI_BUDGET);
+          units.set(i, u);
+          stuckUnits += u;
+          work.set(i, 0);
+        } else work.set(i, avail);
       }
-      const pollNs = sumPollNs(work, c.forwardNs);
-      // Rounds of net_rx_action: each visits every poll once (up to 64 packets) within
-      // netdev_budget; the receive work of the RSS core's tunnels is split over the rounds.
-      const softirqPolls = o.threaded ? [] : onCore;
-      const rem = new Map(work);
-      let rounds = 0;
-      if (!o.threaded) {
-        const sim = new Map(work);
+      // Every stuck poll's full budgets fit the step on average (the model's allocation fits the
+      // core), but not in every step: tunnels sharing a core at the same fair rate cross a full
+      // budget in the same steps, and with many tunnels per core (each below 64 packets a step)
+      // their budgets come in bursts larger than the step. A saturated core can only do a
+      // step's worth of polls in a step: grant the stuck polls' budgets round-robin, one per
+      // poll per pass as net_rx_action visits its poll list (net/core/dev.c), starting where
+      // the last step stopped, as many as fit; the rest stays queued for the next step.
+      for (const [i, u] of units) work.set(i, u * NAPI_BUDGET);
+      let lay = layoutCore(work, onCore, o.threaded, rxNs, c.forwardNs);
+      if (lay.busyNs > o.stepNs - 2 && stuckUnits > 0) {
+        const unitNs = Math.max(1, Math.round(NAPI_BUDGET * c.forwardNs));
+        const drained = new Map(work);
+        for (const i of units.keys()) drained.set(i, 0);
+        const base = layoutCore(drained, onCore, o.threaded, rxNs, c.forwardNs);
+        // Each granted budget costs its poll plus at most 1 ns of receive slice (one more round).
+        let g = Math.min(stuckUnits, Math.max(0, Math.floor((o.stepNs - 2 - base.busyNs) / (unitNs + 1))));
         for (;;) {
-          let inRound = 0;
-          for (const i of softirqPolls) {
-            const w = Math.min(NAPI_BUDGET, sim.get(i)!);
-            if (w > 0 && inRound < NETDEV_BUDGET) {
-              inRound += w;
-              sim.set(i, sim.get(i)! - w);
-            }
-          }
-          if (inRound === 0) break;
-          rounds++;
+          grant(work, units, onCore, g, rr, p);
+          lay = layoutCore(work, onCore, o.threaded, rxNs, c.forwardNs);
+          if (lay.busyNs <= o.stepNs - 2 || g === 0) break;
+          g--;
         }
       }
-      if (rxNs > 0) rounds = Math.max(rounds, 1);
-      // Every round's tail (the NIC's poll: outer receive) takes at least 1 ns.
-      const rxPer = rounds > 0 ? Math.floor(rxNs / rounds) : 0;
-      const rxSlices = Array.from({ length: rounds }, (_, r) => Math.max(1, r === rounds - 1 ? rxNs - rxPer * (rounds - 1) : rxPer));
+      for (const i of onCore) {
+        const w = work.get(i)!;
+        backlog[i] = k[i]! + backlog[i]! - w;
+        polls[i]!.delivered += w;
+      }
+      const { pollNs, rounds, rxSlices } = lay;
+      const softirqPolls = o.threaded ? [] : onCore;
+      const rem = new Map(work);
       const rxWritten = rxSlices.reduce((a, b) => a + b, 0);
       const softWritten = rxWritten + (o.threaded ? 0 : pollNs);
       const threadWritten = o.threaded ? pollNs : 0;
@@ -512,6 +526,69 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
     perCore,
     lines,
   };
+}
+
+/** Where the polls of one core stand this step: their time, the NET_RX rounds and the receive slices. */
+interface CoreLayout {
+  pollNs: number;
+  rounds: number;
+  rxSlices: number[];
+  /** Softirq plus kthread time written (decryption excluded). */
+  busyNs: number;
+}
+
+/**
+ * Rounds of net_rx_action: each visits every poll once (up to 64 packets) within netdev_budget;
+ * the receive work of the RSS core's tunnels is split over the rounds, each round's tail (the
+ * NIC's poll: outer receive) taking at least 1 ns. Threaded polls run in their kthreads, outside
+ * the rounds.
+ */
+function layoutCore(work: Map<number, number>, onCore: number[], threaded: boolean, rxNs: number, forwardNs: number): CoreLayout {
+  const pollNs = sumPollNs(work, forwardNs);
+  let rounds = 0;
+  if (!threaded) {
+    const sim = new Map(work);
+    for (;;) {
+      let inRound = 0;
+      for (const i of onCore) {
+        const w = Math.min(NAPI_BUDGET, sim.get(i)!);
+        if (w > 0 && inRound < NETDEV_BUDGET) {
+          inRound += w;
+          sim.set(i, sim.get(i)! - w);
+        }
+      }
+      if (inRound === 0) break;
+      rounds++;
+    }
+  }
+  if (rxNs > 0) rounds = Math.max(rounds, 1);
+  const rxPer = rounds > 0 ? Math.floor(rxNs / rounds) : 0;
+  const rxSlices = Array.from({ length: rounds }, (_, r) => Math.max(1, r === rounds - 1 ? rxNs - rxPer * (rounds - 1) : rxPer));
+  const rxWritten = rxSlices.reduce((a, b) => a + b, 0);
+  return { pollNs, rounds, rxSlices, busyNs: rxWritten + pollNs };
+}
+
+/**
+ * Grants `g` of the stuck polls' full budgets (`units`, per tunnel) round-robin over the core's
+ * poll list, starting at the core's cursor `rr[p]` and leaving it after the last poll served.
+ */
+function grant(work: Map<number, number>, units: Map<number, number>, onCore: number[], g: number, rr: Int32Array, p: number): void {
+  const left = new Map(units);
+  for (const i of units.keys()) work.set(i, 0);
+  const stuck = onCore.filter((i) => units.has(i));
+  const L = stuck.length;
+  let j = L > 0 ? rr[p]! % L : 0;
+  let last = -1;
+  for (let given = 0; given < g; j = (j + 1) % L) {
+    const i = stuck[j]!;
+    const u = left.get(i)!;
+    if (u <= 0) continue;
+    left.set(i, u - 1);
+    work.set(i, work.get(i)! + NAPI_BUDGET);
+    given++;
+    last = j;
+  }
+  if (last >= 0) rr[p] = (last + 1) % L;
 }
 
 function sumPollNs(work: Map<number, number>, forwardNs: number): number {
