@@ -1,4 +1,6 @@
+import type { DurNs, Ns } from '../base/time.js';
 import type { Slice, SliceKind, Timeline } from '../timeline/types.js';
+import { SliceStore } from './slice-store.js';
 
 /**
  * Chrome trace-event JSON that ui.perfetto.dev and chrome://tracing open (FIELD-NOTES.md,
@@ -15,7 +17,8 @@ import type { Slice, SliceKind, Timeline } from '../timeline/types.js';
  * the capture start (so they are never negative).
  *
  * Output is produced as a stream of chunks (a generator): the writer never holds the whole
- * JSON text, only the timeline and its bounded slices.
+ * JSON text, only the timeline and its bounded slices, kept in typed-array columns
+ * (slice-store.ts: about 50 bytes a slice, all indexes included).
  */
 
 export const PERFETTO_PID = 1;
@@ -61,6 +64,8 @@ function sliceName(s: Slice): string {
 export interface PerfettoOptions {
   /** Shown as the process name after "CPUs". */
   title?: string;
+  /** The slices to write; default: the timeline's own (`tl.slices`). */
+  store?: SliceStore;
 }
 
 export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Generator<string, void, undefined> {
@@ -102,6 +107,8 @@ export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Gener
     if (c !== undefined) yield c;
   }
 
+  const store = opts.store ?? SliceStore.fromTimeline(tl);
+  const order = store.sortedByCpu();
   const names = new Map<string, string>();
   const nameJson = (s: Slice): string => {
     const raw = sliceName(s);
@@ -112,11 +119,13 @@ export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Gener
     }
     return j;
   };
+  const s: Slice = { kind: 'net_rx', start: 0 as Ns, dur: 0 as DurNs, depth: 0, label: '' };
   for (const cpu of tl.cpus) {
-    const list = tl.slices?.get(cpu);
-    if (list === undefined) continue;
+    const ids = order.get(cpu);
+    if (ids === undefined) continue;
     const tid = tidOf(cpu);
-    for (const s of list) {
+    for (let k = 0; k < ids.length; k++) {
+      store.read(ids[k]!, s);
       let args = '';
       if (s.kind === 'poll' || s.kind === 'thread_poll') {
         const n = s.napiIndex !== undefined ? tl.napis[s.napiIndex] : undefined;
@@ -134,22 +143,14 @@ export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Gener
   // between cores, or several converging onto one, shows at a glance. A poll's start is the
   // earliest it can have begun (docs/timeline.md), so two CPUs' polls of one NAPI can appear to
   // overlap around a move; each start is clipped to the previous poll's end so they nest.
-  const byNapi = new Map<number, { start: number; end: number; cpu: number; s: Slice }[]>();
-  for (const cpu of tl.cpus) {
-    for (const s of tl.slices?.get(cpu) ?? []) {
-      if ((s.kind !== 'poll' && s.kind !== 'thread_poll') || s.napiIndex === undefined) continue;
-      let l = byNapi.get(s.napiIndex);
-      if (l === undefined) byNapi.set(s.napiIndex, (l = []));
-      l.push({ start: s.start, end: s.start + s.dur, cpu, s });
-    }
-  }
-  if (byNapi.size > 0) {
+  const byNapi = store.pollsByNapi(tl.cpus, order);
+  if (byNapi.napis.length > 0) {
     const npid = PERFETTO_NAPI_PID;
     const head = [
       `{"name":"process_name","ph":"M","pid":${npid},"tid":0,"args":{"name":"NAPI polls (tunnels)"}}`,
       `{"name":"process_sort_index","ph":"M","pid":${npid},"tid":0,"args":{"sort_index":1}}`,
     ];
-    for (const i of [...byNapi.keys()].sort((x, y) => x - y)) {
+    for (const i of [...byNapi.napis].sort((x, y) => x - y)) {
       const n = tl.napis[i]!;
       head.push(`{"name":"thread_name","ph":"M","pid":${npid},"tid":${i + 1},"args":{"name":${JSON.stringify(`${n.dev} ${n.napi}`)}}}`);
       head.push(`{"name":"thread_sort_index","ph":"M","pid":${npid},"tid":${i + 1},"args":{"sort_index":${i}}}`);
@@ -158,15 +159,18 @@ export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Gener
       const c = emit(m);
       if (c !== undefined) yield c;
     }
-    for (const [i, list] of byNapi) {
-      list.sort((x, y) => x.start - y.start || x.end - y.end);
+    for (let g = 0; g < byNapi.napis.length; g++) {
+      const i = byNapi.napis[g]!;
       let prevEnd = -Infinity;
-      for (const p of list) {
-        const start = Math.max(p.start, prevEnd);
-        const end = Math.max(p.end, start);
+      for (let k = byNapi.offsets[g]!; k < byNapi.offsets[g + 1]!; k++) {
+        const id = byNapi.ids[k]!;
+        store.read(id, s);
+        const start = Math.max(s.start, prevEnd);
+        const end = Math.max(s.start + s.dur, start);
         prevEnd = end;
+        const cpu = store.cpuOf(id);
         const c = emit(
-          `{"name":"CPU ${p.cpu}","cat":"napi","ph":"X","pid":${npid},"tid":${i + 1},"ts":${usText(start - t0)},"dur":${usText(end - start)},"args":{"cpu":${p.cpu},"work":${p.s.work ?? 0},"budget":${p.s.budget ?? 0}}}`,
+          `{"name":"CPU ${cpu}","cat":"napi","ph":"X","pid":${npid},"tid":${i + 1},"ts":${usText(start - t0)},"dur":${usText(end - start)},"args":{"cpu":${cpu},"work":${s.work ?? 0},"budget":${s.budget ?? 0}}}`,
         );
         if (c !== undefined) yield c;
       }

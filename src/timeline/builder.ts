@@ -68,7 +68,7 @@ const CRYPT_WQ_PREFIX = 'wg-crypt-';
 /** Device name used for crypt work whose queue_work was never seen. */
 export const UNKNOWN_DEVICE = '(unknown)';
 /** Which slice kind encloses which when two share start and end: threads run work and softirqs, softirqs run polls. */
-const KIND_RANK: Record<SliceKind, number> = { napi_thread: 0, work: 1, crypt_work: 1, net_rx: 2, ksoftirqd: 2, net_tx: 2, poll: 3, thread_poll: 3 };
+export const KIND_RANK: Record<SliceKind, number> = { napi_thread: 0, work: 1, crypt_work: 1, net_rx: 2, ksoftirqd: 2, net_tx: 2, poll: 3, thread_poll: 3 };
 /** Open slice kinds on a CPU's stack. */
 const K_RX = 1;
 const K_TX = 2;
@@ -243,6 +243,7 @@ export class TimelineBuilder {
   private readonly sliceFrom: number;
   private readonly sliceTo: number;
   private readonly sliceMax: number;
+  private readonly sliceSink: ((cpu: number, s: Slice) => void) | undefined;
   private slicesKept = 0;
   private slicesCut = 0;
   private windowNs: number | undefined;
@@ -295,6 +296,7 @@ export class TimelineBuilder {
     this.sliceFrom = opts.slices?.from ?? -Infinity;
     this.sliceTo = opts.slices?.to ?? Infinity;
     this.sliceMax = opts.slices?.maxSlices ?? Infinity;
+    this.sliceSink = opts.slices?.sink;
   }
 
   header(h: CaptureHeader): void {
@@ -760,7 +762,8 @@ export class TimelineBuilder {
     if (work !== undefined) s.work = work;
     if (budget !== undefined) s.budget = budget;
     if (clamp !== 0) s.clamped = clamp === CLAMP_START ? 'start' : clamp === CLAMP_END ? 'end' : 'both';
-    c.slices.push(s);
+    if (this.sliceSink !== undefined) this.sliceSink(c.cpu, s);
+    else c.slices.push(s);
   }
 
   private closeRx(c: CpuState, t: number, clamp: number): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PERFETTO_NAPI_PID, PERFETTO_PID, perfettoChunks, tidOf, usText } from '../../src/report/perfetto.js';
+import { SliceStore } from '../../src/report/slice-store.js';
 import type { Timeline } from '../../src/timeline/types.js';
 import { build, header } from './timeline-helpers.js';
 
@@ -84,11 +85,10 @@ function checkTraceJson(text: string): string[] {
   return bad;
 }
 
-function sample(): Timeline {
-  // CPU 0: NET_RX [100, 400) in ksoftirqd with polls A [100, 250) and B [250, 300), a crypt
-  // item [500, 800), and NET_RX open at the end (clamped). CPU 1: a napi thread [50, 300)
-  // with its poll [50, 200). CPU 2 idle. 5 + 2 slices.
-  return build(header([0, 1, 2], 2000), [
+// CPU 0: NET_RX [100, 400) in ksoftirqd with polls A [100, 250) and B [250, 300), a crypt
+// item [500, 800), and NET_RX open at the end (clamped). CPU 1: a napi thread [50, 300)
+// with its poll [50, 200). CPU 2 idle. 5 + 2 slices.
+const SAMPLE = [
     `SE 100 0 3 15 ksoftirqd/0
      P 250 0 0xa wg0 64 64 15 ksoftirqd/0
      P 300 0 0xb wg1 2 64 15 ksoftirqd/0
@@ -99,10 +99,25 @@ function sample(): Timeline {
     `SI 50 1 812 napi/wg0-0
      P 200 1 0xc wg0 7 64 812 napi/wg0-0
      SO 300 1 812 S napi/wg0-0`,
-  ], { windowNs: 1000, slices: {} });
+];
+
+function sample(): Timeline {
+  return build(header([0, 1, 2], 2000), SAMPLE, { windowNs: 1000, slices: {} });
 }
 
 describe('perfetto export', () => {
+  it('a slice sink and the compact store write the same bytes as the timeline\'s own slices', () => {
+    // The export command takes slices from the builder as they close (a sink) into typed-array
+    // columns instead of keeping Slice objects; the order and every field must come out the same.
+    const store = new SliceStore();
+    const streamed = build(header([0, 1, 2], 2000), SAMPLE, { windowNs: 1000, slices: { sink: (cpu, s) => store.add(cpu, { ...s }) } });
+    expect([...streamed.slices!.values()].every((l) => l.length === 0)).toBe(true);
+    expect(store.size).toBe(7);
+    const viaStore = [...perfettoChunks(streamed, { store })].join('');
+    const viaTimeline = [...perfettoChunks(sample())].join('');
+    expect(viaStore).toBe(viaTimeline);
+  });
+
   it('writes valid Chrome trace JSON: metadata, nested X slices in exact ns, utilization counters', () => {
     const tl = sample();
     const text = [...perfettoChunks(tl, { title: 'gw "2"' })].join('');

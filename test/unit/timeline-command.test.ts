@@ -214,5 +214,7 @@ describe('wgtrace export', () => {
     const doc = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { ph: string; pid: number }[] };
     expect(doc.traceEvents.filter((e) => e.ph === 'X' && e.pid === 1).length).toBe(2);
     expect(io.stderr()).toMatch(/2 slices past the limit of 2/);
+    // The summary line counts what was written and what was cut.
+    expect(io.stderr()).toMatch(/wrote .*trace\.json: 2 slices on \d+ CPUs, 2 more cut past --max-slices 2/);
   });
 });

@@ -3,14 +3,17 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { UsageError } from '../../base/diagnostics.js';
 import { perfettoChunks } from '../../report/perfetto.js';
+import { SliceStore } from '../../report/slice-store.js';
 import { ns } from '../../base/time.js';
 import type { CliIO } from '../io.js';
 import type { RegisterCommand } from './index.js';
 import { addLoadOptions, checkRangeArgs, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 /**
- * Default bound on slices written: about 100 bytes of memory and 150 bytes of JSON each, so
- * a million is ~100 MB in memory and ~150 MB on disk, about what ui.perfetto.dev loads comfortably.
+ * Default bound on slices written: about 150 bytes of JSON each, so a million is ~150 MB on
+ * disk, about what ui.perfetto.dev loads comfortably. In memory the export keeps each slice in
+ * typed-array columns (report/slice-store.ts: about 44 bytes with its sort indexes), not as an
+ * object, so a million slices cost ~45 MB on top of the timeline.
  */
 const DEFAULT_MAX_SLICES = 1_000_000;
 
@@ -59,19 +62,19 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIO) => 
       const cpus = parseCpuArg(o.cpu);
       const from = o.from !== undefined ? parseTimeArg('--from', o.from) : undefined;
       const to = o.to !== undefined ? parseTimeArg('--to', o.to) : undefined;
+      const store = new SliceStore();
       const tl = await loadWithProgress(io, capture, parseLoadOptions(o), {
         ...(from !== undefined ? { from: ns(from) } : {}),
         ...(to !== undefined ? { to: ns(to) } : {}),
         ...(cpus !== undefined ? { cpus } : {}),
         maxSlices,
+        sink: (cpu, s) => store.add(cpu, s),
       });
       checkRangeArgs(tl, { cpus, from, to, cpuText: o.cpu, fromText: o.from, toText: o.to });
       printDiagnostics(io, tl.diagnostics);
-      await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture }), io);
-      if (o.perfetto !== '-') {
-        let n = 0;
-        for (const l of tl.slices?.values() ?? []) n += l.length;
-        io.err(`wgtrace: wrote ${o.perfetto}: ${n} slices on ${tl.cpus.length} CPUs; open it in ui.perfetto.dev\n`);
-      }
+      await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture, store }), io);
+      const cut = tl.capture.slicesCut ?? 0;
+      const cutText = cut > 0 ? `, ${cut} more cut past --max-slices ${maxSlices} (narrow with --cpu, --from, --to or raise --max-slices)` : '';
+      io.err(`wgtrace: wrote ${o.perfetto}: ${store.size} slices on ${tl.cpus.length} CPUs${cutText}; open it in ui.perfetto.dev\n`);
     });
 };
