@@ -129,9 +129,9 @@ export function jainFairness(x: ArrayLike<number>): number {
 }
 
 /** Percentile by linear interpolation on a sorted copy (p in 0..100). */
-export function percentile(values: readonly number[], p: number): number {
+export function percentile(values: ArrayLike<number>, p: number): number {
   if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
+  const s = Float64Array.from(values).sort();
   const r = (p / 100) * (s.length - 1);
   const lo = Math.floor(r);
   const hi = Math.ceil(r);
