@@ -163,9 +163,42 @@ class NapiAcc {
 }
 
 /** Per work pointer: crypt time and items per CPU id (dense arrays: CPU ids are small). */
+/** One CPU's share of a crypt work item: busy ns, and items started there (undefined: only continuations). */
+class CryptCpu {
+  busy = 0;
+  items: number | undefined = undefined;
+}
+
+/**
+ * Per work pointer: its busy time and items per CPU. WireGuard's crypt work is per device and
+ * per CPU (drivers/net/wireguard/queueing.c: wg_packet_percpu_multicore_worker_alloc, run by
+ * queue_work_on on its CPU), so a pointer almost always runs on one CPU: that one is held
+ * inline, any other in a map. (Arrays indexed by CPU id cost ~2 KB per pointer at 128 CPUs:
+ * 180 MB for the 1,024 x 128 = 131,072 pointers of a 1,024-tunnel gateway.)
+ */
 class CryptAcc {
-  readonly busyByCpu: number[] = [];
-  readonly itemsByCpu: number[] = [];
+  private firstCpu = -1;
+  private first: CryptCpu | undefined;
+  private others: Map<number, CryptCpu> | undefined;
+  at(cpu: number): CryptCpu {
+    if (cpu === this.firstCpu) return this.first!;
+    if (this.first === undefined) {
+      this.firstCpu = cpu;
+      return (this.first = new CryptCpu());
+    }
+    let o = (this.others ??= new Map()).get(cpu);
+    if (o === undefined) this.others.set(cpu, (o = new CryptCpu()));
+    return o;
+  }
+  /** [cpu, share] by CPU id ascending. */
+  entries(): [number, CryptCpu][] {
+    const out: [number, CryptCpu][] = this.first === undefined ? [] : [[this.firstCpu, this.first]];
+    if (this.others !== undefined) {
+      out.push(...this.others);
+      out.sort((a, b) => a[0] - b[0]);
+    }
+    return out;
+  }
 }
 
 /** Per wg-crypt-<dev> workqueue name: queue_work counts per requesting CPU id. */
@@ -792,8 +825,9 @@ export class TimelineBuilder {
       g.addSpan(c.core.cryptBusy, start, t);
       let acc = this.cryptByWork.get(c.workPtr);
       if (acc === undefined) this.cryptByWork.set(c.workPtr, (acc = new CryptAcc()));
-      acc.busyByCpu[c.cpu] = (acc.busyByCpu[c.cpu] ?? 0) + (t - start);
-      if (!c.workContinued) acc.itemsByCpu[c.cpu] = (acc.itemsByCpu[c.cpu] ?? 0) + 1;
+      const share = acc.at(c.cpu);
+      share.busy += t - start;
+      if (!c.workContinued) share.items = (share.items ?? 0) + 1;
     } else g.addSpan(c.core.otherWorkBusy, start, t);
     if (clamp !== 0) this.clamped++;
     if (c.slices !== undefined) this.keep(c, crypt ? 'crypt_work' : 'work', start, t, c.workFn, clamp);
@@ -1224,8 +1258,8 @@ export class TimelineBuilder {
     for (const q of this.queueByWq.values()) addTo(devOf(q.dev).queueWorkByCpu, q.byCpu);
     for (const [work, acc] of this.cryptByWork) {
       const d = devOf(this.workDev.get(work) ?? UNKNOWN_DEVICE);
-      addTo(d.cryptBusyByCpu, acc.busyByCpu);
-      addTo(d.cryptItemsByCpu, acc.itemsByCpu);
+      for (const [cpu, share] of acc.entries()) d.cryptBusyByCpu.set(cpu, (d.cryptBusyByCpu.get(cpu) ?? 0) + share.busy);
+      for (const [cpu, share] of acc.entries()) if (share.items !== undefined) d.cryptItemsByCpu.set(cpu, (d.cryptItemsByCpu.get(cpu) ?? 0) + share.items);
     }
 
     let slices: Map<number, Slice[]> | undefined;
