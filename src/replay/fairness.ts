@@ -166,63 +166,150 @@ export interface CoreProblem {
   extras: [number, number][][];
 }
 
-export function maxMinFairCores(pb: CoreProblem, demand: Float64Array): Allocation {
-  const n = demand.length;
+/**
+ * A CoreProblem with its pinned stages packed core by core (CSR): core p's stages are entries
+ * off[p] .. off[p+1]-1 of `tun` and `coef`, in the order they were added. The models build this
+ * form directly every step; it holds no per-stage objects.
+ */
+export interface PackedCoreProblem {
+  capacity: Float64Array;
+  shared: Float64Array;
+  off: Int32Array;
+  tun: Int32Array;
+  coef: Float64Array;
+}
+
+export function packCoreProblem(pb: CoreProblem): PackedCoreProblem {
   const m = pb.capacity.length;
+  const off = new Int32Array(m + 1);
+  for (let p = 0; p < m; p++) off[p + 1] = off[p]! + pb.extras[p]!.length;
+  const tun = new Int32Array(off[m]!);
+  const coef = new Float64Array(off[m]!);
+  for (let p = 0; p < m; p++) {
+    const ex = pb.extras[p]!;
+    for (let k = 0; k < ex.length; k++) {
+      tun[off[p]! + k] = ex[k]![0];
+      coef[off[p]! + k] = ex[k]![1];
+    }
+  }
+  return { capacity: pb.capacity, shared: pb.shared, off, tun, coef };
+}
+
+/**
+ * Working arrays a caller that solves many problems of one size lends the solver (the models
+ * solve one per simulated step: fresh typed arrays each time were a tenth of the replay's time
+ * in the garbage collector). Only the solver's own state lives here, never its result.
+ */
+export class SolverScratch {
+  private a = new Uint8Array(0);
+  private u = new Float64Array(0);
+  private r = new Float64Array(0);
+  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array } {
+    if (this.a.length < n) this.a = new Uint8Array(n);
+    if (this.u.length < m) {
+      this.u = new Float64Array(m);
+      this.r = new Float64Array(m);
+    }
+    const active = this.a.subarray(0, n);
+    const used = this.u.subarray(0, m);
+    active.fill(0);
+    used.fill(0);
+    return { active, used, rate: this.r.subarray(0, m) };
+  }
+}
+
+const isPacked = (pb: CoreProblem | PackedCoreProblem): pb is PackedCoreProblem => 'off' in pb;
+
+export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Float64Array, scratch?: SolverScratch): Allocation {
+  const { capacity, shared, off, tun, coef } = isPacked(pb) ? pb : packCoreProblem(pb);
+  const n = demand.length;
+  const m = capacity.length;
   const x = new Float64Array(n);
   const bottleneck = new Int32Array(n).fill(-2);
   const frozenAt = new Int32Array(n).fill(-1);
   const tightAt = new Int32Array(m).fill(-1);
-  const active = new Uint8Array(n);
+  const work = scratch?.arrays(n, m);
+  const active = work?.active ?? new Uint8Array(n);
   let left = 0;
+  /** Active tunnels with a share on every core: a tight core freezes them all. */
+  let leftShared = 0;
   for (let i = 0; i < n; i++) {
     if (demand[i]! > 0) {
       active[i] = 1;
       left++;
+      if (shared[i]! > EPS) leftShared++;
     }
   }
-  const used = new Float64Array(m);
-  const rate = new Float64Array(m);
+  const used = work?.used ?? new Float64Array(m);
+  const rate = work?.rate ?? new Float64Array(m);
   let round = 0;
+  // The same arithmetic, in the same order, as the textbook loop (sum of the active shares,
+  // then each core's active pinned stages in order): typed arrays and no closures, since the
+  // models solve one problem per simulated step (issue 16: 45% of analyze at 256 x 128).
   while (left > 0) {
     let sharedRate = 0;
     let step = Infinity;
     for (let i = 0; i < n; i++) {
       if (!active[i]) continue;
-      sharedRate += pb.shared[i]!;
+      sharedRate += shared[i]!;
       step = Math.min(step, demand[i]! - x[i]!);
     }
     for (let p = 0; p < m; p++) {
       let r = sharedRate;
-      for (const [i, a] of pb.extras[p]!) if (active[i]) r += a;
+      for (let e = off[p]!, end = off[p + 1]!; e < end; e++) if (active[tun[e]!]) r += coef[e]!;
       rate[p] = r;
-      if (r > EPS) step = Math.min(step, Math.max(0, pb.capacity[p]! - used[p]!) / r);
+      if (r > EPS) step = Math.min(step, Math.max(0, capacity[p]! - used[p]!) / r);
     }
     if (!Number.isFinite(step)) throw new Error('maxMinFairCores: unbounded allocation (a tunnel with zero cost and infinite demand)');
     for (let i = 0; i < n; i++) if (active[i]) x[i] = x[i]! + step;
     for (let p = 0; p < m; p++) used[p] = used[p]! + step * rate[p]!;
     let froze = 0;
-    const freeze = (i: number, k: number): void => {
-      active[i] = 0;
-      bottleneck[i] = k;
-      frozenAt[i] = round;
-      left--;
-      froze++;
-    };
     for (let p = 0; p < m; p++) {
-      if (rate[p]! <= EPS || used[p]! < pb.capacity[p]! * (1 - 1e-9) - EPS) continue;
+      if (rate[p]! <= EPS || used[p]! < capacity[p]! * (1 - 1e-9) - EPS) continue;
       if (tightAt[p] === -1) tightAt[p] = round;
-      for (let i = 0; i < n; i++) if (active[i] && pb.shared[i]! > EPS) freeze(i, p);
-      for (const [i, a] of pb.extras[p]!) if (active[i] && a > EPS) freeze(i, p);
-    }
-    for (let i = 0; i < n; i++) if (active[i] && x[i]! >= demand[i]! * (1 - 1e-12)) freeze(i, -1);
-    if (froze === 0) {
-      for (let i = 0; i < n; i++) {
-        if (active[i]) {
-          freeze(i, -1);
-          break;
+      if (leftShared > 0) {
+        for (let i = 0; i < n; i++) {
+          if (active[i] && shared[i]! > EPS) {
+            active[i] = 0;
+            bottleneck[i] = p;
+            frozenAt[i] = round;
+            left--;
+            leftShared--;
+            froze++;
+          }
         }
       }
+      for (let e = off[p]!, end = off[p + 1]!; e < end; e++) {
+        const i = tun[e]!;
+        if (active[i] && coef[e]! > EPS) {
+          active[i] = 0;
+          bottleneck[i] = p;
+          frozenAt[i] = round;
+          left--;
+          if (shared[i]! > EPS) leftShared--;
+          froze++;
+        }
+      }
+    }
+    let first = -1;
+    for (let i = 0; i < n; i++) {
+      if (!active[i]) continue;
+      if (x[i]! >= demand[i]! * (1 - 1e-12)) {
+        active[i] = 0;
+        bottleneck[i] = -1;
+        frozenAt[i] = round;
+        left--;
+        if (shared[i]! > EPS) leftShared--;
+        froze++;
+      } else if (first < 0) first = i;
+    }
+    if (froze === 0 && first >= 0) {
+      // Numerical corner: freeze the first active tunnel to guarantee progress.
+      active[first] = 0;
+      bottleneck[first] = -1;
+      frozenAt[first] = round;
+      left--;
+      if (shared[first]! > EPS) leftShared--;
     }
     round++;
   }
@@ -230,13 +317,17 @@ export function maxMinFairCores(pb: CoreProblem, demand: Float64Array): Allocati
 }
 
 /** Per core position: the capacity an allocation uses. */
-export function coreUsage(pb: CoreProblem, x: Float64Array): Float64Array {
+export function coreUsage(pb: CoreProblem | PackedCoreProblem, x: Float64Array): Float64Array {
+  const { capacity, shared, off, tun, coef } = isPacked(pb) ? pb : packCoreProblem(pb);
   let s = 0;
-  for (let i = 0; i < x.length; i++) s += pb.shared[i]! * x[i]!;
-  const out = new Float64Array(pb.capacity.length).fill(s);
-  pb.extras.forEach((ex, p) => {
-    for (const [i, a] of ex) out[p] = out[p]! + a * x[i]!;
-  });
+  for (let i = 0; i < x.length; i++) s += shared[i]! * x[i]!;
+  const m = capacity.length;
+  const out = new Float64Array(m).fill(s);
+  for (let p = 0; p < m; p++) {
+    let u = out[p]!;
+    for (let e = off[p]!, end = off[p + 1]!; e < end; e++) u = u + coef[e]! * x[tun[e]!]!;
+    out[p] = u;
+  }
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { coreUsage, jainFairness, maxMinFairCores, type Allocation, type CoreProblem } from '../fairness.js';
+import { coreUsage, jainFairness, maxMinFairCores, SolverScratch, type Allocation, type CoreProblem, type PackedCoreProblem } from '../fairness.js';
 import type { ModelName, ModelRun } from '../types.js';
 
 /**
@@ -51,7 +51,7 @@ export class TailAverage {
 }
 
 /** Per-core utilization of an allocation: foreign load + what the tunnels use + extra busy time (migrations). */
-export function utilizationOf(inp: ModelInput, pb: CoreProblem, x: Float64Array, extraBusy?: Float64Array): Float64Array {
+export function utilizationOf(inp: ModelInput, pb: CoreProblem | PackedCoreProblem, x: Float64Array, extraBusy?: Float64Array): Float64Array {
   const used = coreUsage(pb, x);
   for (let p = 0; p < used.length; p++) used[p] = Math.min(1, 1 - inp.capacity[p]! + used[p]! + (extraBusy ? extraBusy[p]! : 0));
   return used;
@@ -67,30 +67,117 @@ export function emptyProblem(inp: ModelInput): CoreProblem {
 }
 
 /**
+ * Arrays a model reuses for the problem it builds every step (the problem is consumed within
+ * the step: solved, its usage read, then dropped).
+ */
+export class ProblemScratch {
+  private cap = new Float64Array(0);
+  private o = new Int32Array(0);
+  private nx = new Int32Array(0);
+  private t = new Int32Array(0);
+  private c = new Float64Array(0);
+  readonly solver = new SolverScratch();
+  arrays(m: number, stages: number): { capacity: Float64Array; off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array } {
+    if (this.cap.length < m) {
+      this.cap = new Float64Array(m);
+      this.o = new Int32Array(m + 1);
+      this.nx = new Int32Array(m);
+    }
+    if (this.t.length < stages) {
+      this.t = new Int32Array(stages);
+      this.c = new Float64Array(stages);
+    }
+    return { capacity: this.cap.subarray(0, m), off: this.o.subarray(0, m + 1), next: this.nx.subarray(0, m), tun: this.t, coef: this.c };
+  }
+}
+
+/** What does not change from step to step in a placed-poll problem: per input and wake ratio. */
+interface PlacedBase {
+  wakeRatio: number;
+  shared: Float64Array;
+  rxCoef: Float64Array;
+  fwdCoef: Float64Array;
+  /** Per core: receive stages pinned there. */
+  rxCount: Int32Array;
+}
+const placedBases = new WeakMap<ModelInput, PlacedBase[]>();
+
+function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
+  let list = placedBases.get(inp);
+  if (list === undefined) placedBases.set(inp, (list = []));
+  const hit = list.find((b) => b.wakeRatio === wakeRatio);
+  if (hit !== undefined) return hit;
+  const n = inp.tunnels.length;
+  const m = inp.cpus.length;
+  const b: PlacedBase = { wakeRatio, shared: new Float64Array(n), rxCoef: new Float64Array(n), fwdCoef: new Float64Array(n), rxCount: new Int32Array(m) };
+  for (let i = 0; i < n; i++) {
+    const t = inp.tunnels[i]!;
+    const wake = wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs);
+    b.shared[i] = (t.decryptNs + wake) / m / 1e9;
+    b.rxCoef[i] = t.rxNs / 1e9;
+    b.fwdCoef[i] = t.forwardNs / 1e9;
+    if (t.rxNs > 0) b.rxCount[t.rxPos]!++;
+  }
+  list.push(b);
+  return b;
+}
+
+/**
  * The problem of polls placed on cores (`place[i]`: the core that polls tunnel i), as the
  * stock and threaded models share it: decryption spread over every core (plus, threaded, a
  * wake-up cost of `wakeRatio` times the per-packet work), receive on the tunnel's RSS core,
  * forwarding on its poll's core; `lost` (per core) taken off the capacities.
+ *
+ * Built packed (fairness.ts: PackedCoreProblem), once per simulated step: the shares and
+ * coefficients are computed once per input, and each core's stages come in tunnel order,
+ * receive before poll, as they would be pushed one by one.
  */
-export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array): CoreProblem {
+export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array, scratch?: ProblemScratch): PackedCoreProblem {
   const m = inp.cpus.length;
-  const pb = emptyProblem(inp);
-  inp.tunnels.forEach((t, i) => {
-    const wake = wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs);
-    pb.shared[i] = (t.decryptNs + wake) / m / 1e9;
-    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
-    if (t.forwardNs > 0) pb.extras[place[i]!]!.push([i, t.forwardNs / 1e9]);
-  });
-  if (lost) for (let p = 0; p < m; p++) pb.capacity[p] = Math.max(0, pb.capacity[p]! - lost[p]!);
-  return pb;
+  const n = inp.tunnels.length;
+  const b = placedBase(inp, wakeRatio);
+  const sc = scratch ?? new ProblemScratch();
+  const { capacity, off, next, tun: tunAll, coef: coefAll } = sc.arrays(m, 2 * n);
+  capacity.set(inp.capacity);
+  off[0] = 0;
+  for (let p = 0; p < m; p++) off[p + 1] = b.rxCount[p]!;
+  for (let i = 0; i < n; i++) if (inp.tunnels[i]!.forwardNs > 0) off[place[i]! + 1]!++;
+  for (let p = 0; p < m; p++) off[p + 1] = off[p + 1]! + off[p]!;
+  const tun = tunAll.subarray(0, off[m]!);
+  const coef = coefAll.subarray(0, off[m]!);
+  next.set(off.subarray(0, m));
+  for (let i = 0; i < n; i++) {
+    const t = inp.tunnels[i]!;
+    if (t.rxNs > 0) {
+      const e = next[t.rxPos]!++;
+      tun[e] = i;
+      coef[e] = b.rxCoef[i]!;
+    }
+    if (t.forwardNs > 0) {
+      const e = next[place[i]!]!++;
+      tun[e] = i;
+      coef[e] = b.fwdCoef[i]!;
+    }
+  }
+  if (lost) for (let p = 0; p < m; p++) capacity[p] = Math.max(0, capacity[p]! - lost[p]!);
+  return { capacity, shared: b.shared, off, tun, coef };
 }
 
+const demandCache = new WeakMap<ModelInput, Float64Array>();
+
+/** Each tunnel's offered load, computed once per input (read-only: the solvers never write it). */
 export function demandsOf(inp: ModelInput): Float64Array {
-  return Float64Array.from(inp.tunnels, (t) => t.demandPps);
+  let d = demandCache.get(inp);
+  if (d === undefined) {
+    d = new Float64Array(inp.tunnels.length);
+    for (let i = 0; i < d.length; i++) d[i] = inp.tunnels[i]!.demandPps;
+    demandCache.set(inp, d);
+  }
+  return d;
 }
 
-export function solve(inp: ModelInput, pb: CoreProblem): Allocation {
-  return maxMinFairCores(pb, demandsOf(inp));
+export function solve(inp: ModelInput, pb: CoreProblem | PackedCoreProblem, scratch?: SolverScratch): Allocation {
+  return maxMinFairCores(pb, demandsOf(inp), scratch);
 }
 
 /** True when two or more tunnels that carry traffic share a position. */

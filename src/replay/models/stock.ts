@@ -1,7 +1,7 @@
-import type { CoreProblem } from '../fairness.js';
+import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, placedPollProblem, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, hasCollision, placedPollProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Stock WireGuard with softirq NAPI: a state machine in time steps.
@@ -40,8 +40,8 @@ export interface StockParams {
   horizonNs: number;
 }
 
-export function stockProblem(inp: ModelInput, poll: ArrayLike<number>): CoreProblem {
-  return placedPollProblem(inp, poll);
+export function stockProblem(inp: ModelInput, poll: ArrayLike<number>, scratch?: ProblemScratch): PackedCoreProblem {
+  return placedPollProblem(inp, poll, 0, undefined, scratch);
 }
 
 /**
@@ -53,6 +53,7 @@ export class StockSim {
   readonly initialCollision: boolean;
   moves = 0;
   steps = 0;
+  private readonly scratch = new ProblemScratch();
   constructor(
     readonly inp: ModelInput,
     readonly rng: Prng,
@@ -70,8 +71,8 @@ export class StockSim {
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
     const poll = this.poll;
-    const pb = stockProblem(inp, poll);
-    const { x, bottleneck, frozenAt, tightAt } = solve(inp, pb);
+    const pb = stockProblem(inp, poll, this.scratch);
+    const { x, bottleneck, frozenAt, tightAt } = solve(inp, pb, this.scratch.solver);
     let allSticky = true;
     const sticky = new Uint8Array(n);
     for (let i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
-import type { CoreProblem } from '../fairness.js';
+import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, placedPollProblem, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, hasCollision, placedPollProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Threaded NAPI (/sys/class/net/<dev>/threaded = 1; net/core/dev.c: napi_threaded_poll): each
@@ -31,8 +31,8 @@ const STEADY_INTERVALS = 3;
 /** Pinned load (fraction of a core) under which an imbalance is not worth a migration. */
 const MIN_IMBALANCE = 0.02;
 
-export function threadedProblem(inp: ModelInput, thread: ArrayLike<number>, ratio: number, lost?: Float64Array): CoreProblem {
-  return placedPollProblem(inp, thread, ratio, lost);
+export function threadedProblem(inp: ModelInput, thread: ArrayLike<number>, ratio: number, lost?: Float64Array, scratch?: ProblemScratch): PackedCoreProblem {
+  return placedPollProblem(inp, thread, ratio, lost, scratch);
 }
 
 /** The threaded state machine, one step at a time; balancing happens every `balanceEvery` steps. */
@@ -42,6 +42,7 @@ export class ThreadedSim {
   moves = 0;
   steps = 0;
   private lost: Float64Array;
+  private readonly scratch = new ProblemScratch();
   private readonly balanceEvery: number;
   /** Migrations of the last step: [tunnel, from position, to position]. */
   lastMigrations: [number, number, number][] = [];
@@ -63,8 +64,8 @@ export class ThreadedSim {
     const { inp, par, thread } = this;
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
-    const pb = threadedProblem(inp, thread, par.threadedOverheadRatio, this.lost);
-    const { x } = solve(inp, pb);
+    const pb = threadedProblem(inp, thread, par.threadedOverheadRatio, this.lost, this.scratch);
+    const { x } = solve(inp, pb, this.scratch.solver);
     const out = { x, util: utilizationOf(inp, pb, x, this.lost), thread: Int32Array.from(thread) };
     const lost = new Float64Array(m);
     this.lastMigrations = [];
