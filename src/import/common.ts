@@ -19,10 +19,22 @@ export const EVENT_BATCH = 4096;
  * longer is hostile or corrupt and is skipped without being buffered.
  */
 export const MAX_LINE_CHARS = 1 << 20;
-/** Slots of the slice-free string tables (a power of two minus one). */
-const STR_TABLE_MASK = 4095;
+/**
+ * Slots of the slice-free string tables (a power of two minus one). A 256-CPU gateway alone has
+ * 768 per-CPU comms (swapper/N, ksoftirqd/N, kworker/N:M) besides its devices and workqueues.
+ */
+const STR_TABLE_MASK = 32767;
 /** Bytes kept per string table slot for the byte path (comms are at most 15, functions rarely over 40). */
 const STR_BYTES = 64;
+
+/** MurmurHash3's 32-bit finalizer: every input bit reaches the low bits the tables index with. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
 
 export class ImportContext {
   readonly file: string;
@@ -49,6 +61,8 @@ export class ImportContext {
   /** Bytes of the short ASCII entries of strTable (STR_BYTES per slot) and their length, -1 for none. */
   private readonly strBytes = new Uint8Array((STR_TABLE_MASK + 1) * STR_BYTES);
   private readonly strByteLen = new Int32Array(STR_TABLE_MASK + 1).fill(-1);
+  /** Per slot pair of strTable: which of the two was hit last (0 or 1). */
+  private readonly strLast = new Uint8Array((STR_TABLE_MASK + 1) >> 1);
   private readonly ptrRaw: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
   private readonly ptrNorm: string[] = Array.from({ length: STR_TABLE_MASK + 1 }, () => '');
   private reportedCpus = new Set<number>();
@@ -176,18 +190,38 @@ export class ImportContext {
 
   /**
    * `intern(s.slice(a, b))` without the slice when the text was seen recently: a small table
-   * indexed by a cheap hash of the characters, checked with startsWith (no allocation on a hit).
+   * indexed by a hash of the characters, checked with startsWith (no allocation on a hit).
    * Comms, devices and functions repeat on almost every line.
+   *
+   * Two slots per hash (the pair h & ~1, h | 1), the one hit last kept on a miss: a big gateway
+   * has thousands of names in use at once (per-CPU comms, per-device threads and workqueues),
+   * and with one slot per hash two hot names sharing it evicted each other on every line.
    */
   internAt(s: string, a: number, b: number): string {
     const len = b - a;
     if (len === 0) return '';
-    const h = (len * 31 + s.charCodeAt(a) * 7 + s.charCodeAt(b - 1) * 131 + s.charCodeAt(a + (len >> 1)) * 17 + s.charCodeAt(b - 2 - (len >> 2))) & STR_TABLE_MASK;
-    const e = this.strTable[h]!;
-    if (e.length === len && sameAt(s, a, e)) return e;
+    // Every character counts: per-CPU and per-device names differ in one digit anywhere
+    // (ksoftirqd/123, napi/wg517-0); a hash of five positions sent 40% of the lines of a
+    // 256-tunnel x 128-core capture to the slow path (issue 16). internBytes hashes the same way.
+    let h = len;
+    for (let k = a; k < b; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+    h = mix32(h) & STR_TABLE_MASK & ~1;
+    const e0 = this.strTable[h]!;
+    if (e0.length === len && sameAt(s, a, e0)) {
+      this.strLast[h >> 1] = 0;
+      return e0;
+    }
+    const e1 = this.strTable[h | 1]!;
+    if (e1.length === len && sameAt(s, a, e1)) {
+      this.strLast[h >> 1] = 1;
+      return e1;
+    }
     const v = this.intern(s.slice(a, b));
-    this.strTable[h] = v;
-    this.strBytesOf(h, v);
+    // Replace the slot not hit last; it becomes the last.
+    const slot = h | (this.strLast[h >> 1]! ^ 1);
+    this.strLast[h >> 1] = slot & 1;
+    this.strTable[slot] = v;
+    this.strBytesOf(slot, v);
     return v;
   }
 
@@ -231,19 +265,34 @@ export class ImportContext {
    */
   internBytes(u: Uint8Array, a: number, b: number): string | undefined {
     const len = b - a;
-    // Length 1 reads the byte before (a ' ' in a record), as internAt reads that character.
     if (len < 1 || a < 1) return undefined;
-    const h = (len * 31 + u[a]! * 7 + u[b - 1]! * 131 + u[a + (len >> 1)]! * 17 + u[b - 2 - (len >> 2)]!) & STR_TABLE_MASK;
+    let h = len;
+    for (let k = a; k < b; k++) h = Math.imul(h ^ u[k]!, 0x01000193);
+    h = mix32(h) & STR_TABLE_MASK & ~1;
+    if (this.slotHolds(h, u, a, b)) {
+      this.strLast[h >> 1] = 0;
+      return this.strTable[h];
+    }
+    if (this.slotHolds(h | 1, u, a, b)) {
+      this.strLast[h >> 1] = 1;
+      return this.strTable[h | 1];
+    }
+    return undefined;
+  }
+
+  /** Whether string table slot h holds the bytes u[a, b). */
+  private slotHolds(h: number, u: Uint8Array, a: number, b: number): boolean {
+    const len = b - a;
     const e = this.strTable[h]!;
-    if (e.length !== len) return undefined;
+    if (e.length !== len) return false;
     if (this.strByteLen[h] === len) {
       // Typed array against typed array: about half the cost of charCodeAt per character.
       const sb = this.strBytes;
       const base = h * STR_BYTES - a;
-      for (let k = a; k < b; k++) if (u[k] !== sb[base + k]) return undefined;
-      return e;
+      for (let k = a; k < b; k++) if (u[k] !== sb[base + k]) return false;
+      return true;
     }
-    return sameBytes(u, a, e) ? e : undefined;
+    return sameBytes(u, a, e);
   }
 
   /** pointerAt for the bytes u[a, b) of ASCII text, lookup only (undefined on a miss). */

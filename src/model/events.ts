@@ -210,8 +210,12 @@ export function normalizePointer(text: string): string | undefined {
   const hit = pointerCache.get(text);
   if (hit !== undefined) return hit;
   let v: bigint;
-  if (/^0x[0-9a-fA-F]{1,16}$/.test(text)) v = BigInt(text);
-  else if (/^-?\d{1,20}$/.test(text)) {
+  if (/^0x[0-9a-fA-F]{1,16}$/.test(text)) {
+    // The value's 16 hex digits are the text's, zero-padded, in lower case: no BigInt needed.
+    const out = '0x' + text.slice(2).toLowerCase().padStart(16, '0');
+    if (pointerCache.size < 65536) pointerCache.set(text, out);
+    return out;
+  } else if (/^-?\d{1,20}$/.test(text)) {
     v = BigInt(text);
     if (v < -(1n << 63n) || v > MASK64) return undefined;
     v &= MASK64;

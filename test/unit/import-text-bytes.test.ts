@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DiagnosticLog, InputError } from '../../src/base/diagnostics.js';
-import type { TraceEvent } from '../../src/model/events.js';
+import { normalizePointer, type TraceEvent } from '../../src/model/events.js';
 import { importBpftraceJson } from '../../src/import/bpftrace-json.js';
 import { importBpftraceText } from '../../src/import/bpftrace-text.js';
 import { chunked, dump } from './import-util.js';
@@ -120,6 +120,30 @@ describe('bpftrace-text byte fast path', () => {
     expect(viaStrings.events.some((e) => e.includes('comm=kworker/1:2 with, spaces'))).toBe(true);
     expect(viaStrings.events.filter((e) => e.startsWith('sched_switch_out') && e.includes('state=S+')).length).toBe(3);
     expect(viaStrings.events.filter((e) => e.startsWith('core_idle')).length).toBe(6);
+  });
+
+  it('keeps pointers exact past its table\'s growth: 40,000 distinct work pointers, mixed case, repeated', async () => {
+    // Issue 16: a big gateway has one crypt work pointer per device and CPU (1,024 x 128 =
+    // 131,072). The by-value table grows from 1,024 slots; every pointer, first seen or
+    // repeated, must come out as normalizePointer gives it, as the string path does.
+    const lines = [HEADER];
+    let ts = 2386077300000;
+    const ptr = (k: number) => `0xFFFFe8ff${(0x00400000 + k * 0x40).toString(16).padStart(8, '0').toUpperCase()}`;
+    for (let round = 0; round < 2; round++) {
+      for (let k = 0; k < 40_000; k++) {
+        lines.push(`WS ${ts++} 0 ${ptr(k)} wg_packet_decrypt_worker`, `WE ${ts++} 0 ${ptr(k)} wg_packet_decrypt_worker`);
+      }
+    }
+    const text = lines.join('\n') + '\n';
+    const viaStrings = await importWith(chunked(text, 1 << 16));
+    const viaBytes = await importWith(asBytes(text, 1 << 16));
+    expect(viaBytes).toEqual(viaStrings);
+    expect(viaBytes.events.length).toBe(160_000);
+    // The normal form, checked against normalizePointer for first sightings and repeats.
+    for (const i of [0, 1, 39_999, 80_000, 159_998]) {
+      const k = Math.floor(i / 2) % 40_000;
+      expect(viaBytes.events[i]).toContain(`work=${normalizePointer(ptr(k))}`);
+    }
   });
 
   it('fails on the same line under --strict', async () => {
