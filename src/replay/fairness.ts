@@ -201,20 +201,32 @@ export function packCoreProblem(pb: CoreProblem): PackedCoreProblem {
  * in the garbage collector). Only the solver's own state lives here, never its result.
  */
 export class SolverScratch {
-  private a = new Uint8Array(0);
-  private u = new Float64Array(0);
-  private r = new Float64Array(0);
-  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array } {
-    if (this.a.length < n) this.a = new Uint8Array(n);
-    if (this.u.length < m) {
-      this.u = new Float64Array(m);
-      this.r = new Float64Array(m);
+  private n = -1;
+  private m = -1;
+  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array };
+  /** The solver's arrays for n tunnels and m cores, reset. The result arrays are among them: an Allocation solved with a scratch is valid until its next use. */
+  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array } {
+    if (n !== this.n || m !== this.m) {
+      this.n = n;
+      this.m = m;
+      this.buf = {
+        active: new Uint8Array(n),
+        used: new Float64Array(m),
+        rate: new Float64Array(m),
+        x: new Float64Array(n),
+        bottleneck: new Int32Array(n),
+        frozenAt: new Int32Array(n),
+        tightAt: new Int32Array(m),
+      };
     }
-    const active = this.a.subarray(0, n);
-    const used = this.u.subarray(0, m);
-    active.fill(0);
-    used.fill(0);
-    return { active, used, rate: this.r.subarray(0, m) };
+    const b = this.buf;
+    b.active.fill(0);
+    b.used.fill(0);
+    b.x.fill(0);
+    b.bottleneck.fill(-2);
+    b.frozenAt.fill(-1);
+    b.tightAt.fill(-1);
+    return b;
   }
 }
 
@@ -224,11 +236,11 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
   const { capacity, shared, off, tun, coef } = isPacked(pb) ? pb : packCoreProblem(pb);
   const n = demand.length;
   const m = capacity.length;
-  const x = new Float64Array(n);
-  const bottleneck = new Int32Array(n).fill(-2);
-  const frozenAt = new Int32Array(n).fill(-1);
-  const tightAt = new Int32Array(m).fill(-1);
   const work = scratch?.arrays(n, m);
+  const x = work?.x ?? new Float64Array(n);
+  const bottleneck = work?.bottleneck ?? new Int32Array(n).fill(-2);
+  const frozenAt = work?.frozenAt ?? new Int32Array(n).fill(-1);
+  const tightAt = work?.tightAt ?? new Int32Array(m).fill(-1);
   const active = work?.active ?? new Uint8Array(n);
   let left = 0;
   /** Active tunnels with a share on every core: a tight core freezes them all. */
@@ -316,13 +328,13 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
   return { x, bottleneck, frozenAt, tightAt };
 }
 
-/** Per core position: the capacity an allocation uses. */
-export function coreUsage(pb: CoreProblem | PackedCoreProblem, x: Float64Array): Float64Array {
+/** Per core position: the capacity an allocation uses (into `into` when given, of length m). */
+export function coreUsage(pb: CoreProblem | PackedCoreProblem, x: Float64Array, into?: Float64Array): Float64Array {
   const { capacity, shared, off, tun, coef } = isPacked(pb) ? pb : packCoreProblem(pb);
   let s = 0;
   for (let i = 0; i < x.length; i++) s += shared[i]! * x[i]!;
   const m = capacity.length;
-  const out = new Float64Array(m).fill(s);
+  const out = (into ?? new Float64Array(m)).fill(s);
   for (let p = 0; p < m; p++) {
     let u = out[p]!;
     for (let e = off[p]!, end = off[p + 1]!; e < end; e++) u = u + coef[e]! * x[tun[e]!]!;

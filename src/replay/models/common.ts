@@ -51,8 +51,8 @@ export class TailAverage {
 }
 
 /** Per-core utilization of an allocation: foreign load + what the tunnels use + extra busy time (migrations). */
-export function utilizationOf(inp: ModelInput, pb: CoreProblem | PackedCoreProblem, x: Float64Array, extraBusy?: Float64Array): Float64Array {
-  const used = coreUsage(pb, x);
+export function utilizationOf(inp: ModelInput, pb: CoreProblem | PackedCoreProblem, x: Float64Array, extraBusy?: Float64Array, into?: Float64Array): Float64Array {
+  const used = coreUsage(pb, x, into);
   for (let p = 0; p < used.length; p++) used[p] = Math.min(1, 1 - inp.capacity[p]! + used[p]! + (extraBusy ? extraBusy[p]! : 0));
   return used;
 }
@@ -99,6 +99,9 @@ interface PlacedBase {
   fwdCoef: Float64Array;
   /** Per core: receive stages pinned there. */
   rxCount: Int32Array;
+  rxPos: Int32Array;
+  hasRx: Uint8Array;
+  hasFwd: Uint8Array;
 }
 const placedBases = new WeakMap<ModelInput, PlacedBase[]>();
 
@@ -109,7 +112,16 @@ function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
   if (hit !== undefined) return hit;
   const n = inp.tunnels.length;
   const m = inp.cpus.length;
-  const b: PlacedBase = { wakeRatio, shared: new Float64Array(n), rxCoef: new Float64Array(n), fwdCoef: new Float64Array(n), rxCount: new Int32Array(m) };
+  const b: PlacedBase = {
+    wakeRatio,
+    shared: new Float64Array(n),
+    rxCoef: new Float64Array(n),
+    fwdCoef: new Float64Array(n),
+    rxCount: new Int32Array(m),
+    rxPos: new Int32Array(n),
+    hasRx: new Uint8Array(n),
+    hasFwd: new Uint8Array(n),
+  };
   for (let i = 0; i < n; i++) {
     const t = inp.tunnels[i]!;
     const wake = wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs);
@@ -117,6 +129,9 @@ function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
     b.rxCoef[i] = t.rxNs / 1e9;
     b.fwdCoef[i] = t.forwardNs / 1e9;
     if (t.rxNs > 0) b.rxCount[t.rxPos]!++;
+    b.rxPos[i] = t.rxPos;
+    b.hasRx[i] = t.rxNs > 0 ? 1 : 0;
+    b.hasFwd[i] = t.forwardNs > 0 ? 1 : 0;
   }
   list.push(b);
   return b;
@@ -141,22 +156,22 @@ export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wak
   capacity.set(inp.capacity);
   off[0] = 0;
   for (let p = 0; p < m; p++) off[p + 1] = b.rxCount[p]!;
-  for (let i = 0; i < n; i++) if (inp.tunnels[i]!.forwardNs > 0) off[place[i]! + 1]!++;
+  const { hasRx, hasFwd, rxPos, rxCoef, fwdCoef } = b;
+  for (let i = 0; i < n; i++) if (hasFwd[i]) off[place[i]! + 1]!++;
   for (let p = 0; p < m; p++) off[p + 1] = off[p + 1]! + off[p]!;
   const tun = tunAll.subarray(0, off[m]!);
   const coef = coefAll.subarray(0, off[m]!);
   next.set(off.subarray(0, m));
   for (let i = 0; i < n; i++) {
-    const t = inp.tunnels[i]!;
-    if (t.rxNs > 0) {
-      const e = next[t.rxPos]!++;
+    if (hasRx[i]) {
+      const e = next[rxPos[i]!]!++;
       tun[e] = i;
-      coef[e] = b.rxCoef[i]!;
+      coef[e] = rxCoef[i]!;
     }
-    if (t.forwardNs > 0) {
+    if (hasFwd[i]) {
       const e = next[place[i]!]!++;
       tun[e] = i;
-      coef[e] = b.fwdCoef[i]!;
+      coef[e] = fwdCoef[i]!;
     }
   }
   if (lost) for (let p = 0; p < m; p++) capacity[p] = Math.max(0, capacity[p]! - lost[p]!);

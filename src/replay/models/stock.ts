@@ -54,6 +54,9 @@ export class StockSim {
   moves = 0;
   steps = 0;
   private readonly scratch = new ProblemScratch();
+  private readonly stickyBuf: Uint8Array;
+  private readonly pollBuf: Int32Array;
+  private readonly utilBuf: Float64Array;
   constructor(
     readonly inp: ModelInput,
     readonly rng: Prng,
@@ -63,9 +66,12 @@ export class StockSim {
     const m = inp.cpus.length;
     this.poll = Int32Array.from({ length: n }, (_, i) => (initialPoll ? initialPoll[i]! : rng.int(m)));
     this.initialCollision = hasCollision(inp, this.poll);
+    this.stickyBuf = new Uint8Array(n);
+    this.pollBuf = new Int32Array(n);
+    this.utilBuf = new Float64Array(m);
   }
 
-  /** Returns this step's allocation, placement (before the moves) and which polls are stuck. */
+  /** Returns this step's allocation, placement (before the moves) and which polls are stuck: the sim's own arrays, valid until the next step. */
   step(): { x: Float64Array; util: Float64Array; poll: Int32Array; sticky: Uint8Array; allSticky: boolean } {
     const inp = this.inp;
     const n = inp.tunnels.length;
@@ -74,7 +80,8 @@ export class StockSim {
     const pb = stockProblem(inp, poll, this.scratch);
     const { x, bottleneck, frozenAt, tightAt } = solve(inp, pb, this.scratch.solver);
     let allSticky = true;
-    const sticky = new Uint8Array(n);
+    const sticky = this.stickyBuf;
+    sticky.fill(0);
     for (let i = 0; i < n; i++) {
       if (!(inp.tunnels[i]!.demandPps > 0)) continue;
       // Constraint k is core position k: the poll is stuck when its own core limits it, i.e.
@@ -82,7 +89,8 @@ export class StockSim {
       sticky[i] = bottleneck[i]! >= 0 && tightAt[poll[i]!] === frozenAt[i] ? 1 : 0;
       if (!sticky[i]) allSticky = false;
     }
-    const out = { x, util: utilizationOf(inp, pb, x), poll: Int32Array.from(poll), sticky, allSticky };
+    this.pollBuf.set(poll);
+    const out = { x, util: utilizationOf(inp, pb, x, undefined, this.utilBuf), poll: this.pollBuf, sticky, allSticky };
     for (let i = 0; i < n; i++) {
       if (inp.tunnels[i]!.demandPps > 0 && !sticky[i]) {
         const to = this.rng.int(m);

@@ -42,6 +42,11 @@ export class ThreadedSim {
   moves = 0;
   steps = 0;
   private lost: Float64Array;
+  private nextLost: Float64Array;
+  private readonly threadBuf: Int32Array;
+  private readonly headBuf: Int32Array;
+  private readonly nextBuf: Int32Array;
+  private readonly utilBuf: Float64Array;
   private readonly scratch = new ProblemScratch();
   private readonly balanceEvery: number;
   /** Migrations of the last step: [tunnel, from position, to position]. */
@@ -57,22 +62,31 @@ export class ThreadedSim {
     this.thread = Int32Array.from({ length: n }, (_, i) => (initialThread ? initialThread[i]! : rng.int(m)));
     this.initialCollision = hasCollision(inp, this.thread);
     this.lost = new Float64Array(m);
+    this.nextLost = new Float64Array(m);
+    this.threadBuf = new Int32Array(n);
+    this.headBuf = new Int32Array(m);
+    this.nextBuf = new Int32Array(n);
+    this.utilBuf = new Float64Array(m);
     this.balanceEvery = Math.max(1, Math.round(par.balanceIntervalNs / par.stepNs));
   }
 
+  /** This step's allocation, utilization and placement (before the migrations): the sim's own arrays, valid until the next step. */
   step(): { x: Float64Array; util: Float64Array; thread: Int32Array } {
     const { inp, par, thread } = this;
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
     const pb = threadedProblem(inp, thread, par.threadedOverheadRatio, this.lost, this.scratch);
     const { x } = solve(inp, pb, this.scratch.solver);
-    const out = { x, util: utilizationOf(inp, pb, x, this.lost), thread: Int32Array.from(thread) };
-    const lost = new Float64Array(m);
+    this.threadBuf.set(thread);
+    const out = { x, util: utilizationOf(inp, pb, x, this.lost, this.utilBuf), thread: this.threadBuf };
+    const lost = this.nextLost;
+    lost.fill(0);
     this.lastMigrations = [];
     if (this.steps++ % this.balanceEvery === this.balanceEvery - 1) {
       // Runnable load per core as CFS sees it: the load that is not ours, softirq receive and
       // poll threads (decryption is the same everywhere, so it cannot tip the balance).
-      const load = Float64Array.from(inp.capacity, (c) => 1 - c);
+      const load = new Float64Array(m);
+      for (let p = 0; p < m; p++) load[p] = 1 - inp.capacity[p]!;
       const tl = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const t = inp.tunnels[i]!;
@@ -83,6 +97,16 @@ export class ThreadedSim {
       const pulled = new Uint8Array(m);
       const threads = new Int32Array(m);
       for (let i = 0; i < n; i++) threads[thread[i]!] = threads[thread[i]!]! + 1;
+      // Each core's threads in tunnel order (a thread moved is inserted in order), so the
+      // pull below looks at the busiest core's threads only and breaks ties as a scan of all
+      // tunnels by index would: the first of the largest.
+      // Linked lists in typed arrays (head per core, next per tunnel), ascending: no allocation.
+      const head = this.headBuf.fill(-1);
+      const nxt = this.nextBuf;
+      for (let i = n - 1; i >= 0; i--) {
+        nxt[i] = head[thread[i]!]!;
+        head[thread[i]!] = i;
+      }
       for (let k = 0; k < m; k++) {
         let b = -1;
         let d = -1;
@@ -93,12 +117,27 @@ export class ThreadedSim {
         if (b < 0 || d < 0 || b === d) break;
         if (load[b]! <= load[d]! * IMBALANCE_PCT + MIN_IMBALANCE) break;
         let best = -1;
-        for (let i = 0; i < n; i++) {
-          if (thread[i] !== b || tl[i]! <= 0) continue;
+        for (let i = head[b]!; i >= 0; i = nxt[i]!) {
+          if (tl[i]! <= 0) continue;
           if (load[d]! + tl[i]! < load[b]! && (best < 0 || tl[i]! > tl[best]!)) best = i;
         }
         if (best < 0) break;
         thread[best] = d;
+        if (head[b] === best) head[b] = nxt[best]!;
+        else {
+          let i = head[b]!;
+          while (nxt[i] !== best) i = nxt[i]!;
+          nxt[i] = nxt[best]!;
+        }
+        if (head[d]! < 0 || head[d]! > best) {
+          nxt[best] = head[d]!;
+          head[d] = best;
+        } else {
+          let i = head[d]!;
+          while (nxt[i]! >= 0 && nxt[i]! < best) i = nxt[i]!;
+          nxt[best] = nxt[i]!;
+          nxt[i] = best;
+        }
         threads[b] = threads[b]! - 1;
         threads[d] = threads[d]! + 1;
         load[b] = load[b]! - tl[best]!;
@@ -109,6 +148,7 @@ export class ThreadedSim {
         this.moves++;
       }
     }
+    this.nextLost = this.lost;
     this.lost = lost;
     return out;
   }
