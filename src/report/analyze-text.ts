@@ -78,7 +78,7 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
   const lines = [
     `${p.paint('bold', 'wgtrace analyze')} ${r.file}`,
     row('capture', `${c.format}, ${c.mode} mode, ${c.status}${where ? `; ${where}` : ''}`),
-    row('span', `${dur(c.durationNs)} from boot ${bootSeconds(c.startNs)} to ${bootSeconds(c.endNs)}; window ${dur(c.windowNs)}`),
+    row('span', `${dur(c.durationNs)} from boot ${bootSeconds(c.startNs)} to ${bootSeconds(c.endNs)}; window ${dur(c.windowNs)}${c.windowAskedNs === undefined ? '' : ` (widened from ${dur(c.windowAskedNs)} to keep the per-window series within memory)`}`),
     // Shown when the probes missed more than 1% of the capture (bpftrace's attach time).
     ...(c.probedNs < 0.99 * c.durationNs
       ? [row('probed', `${dur(c.probedNs)} from ${(c.probedFromOffsetNs / 1e9).toFixed(3)} s (the probes attached late or detached early); utilization and rates are over this span`)]

@@ -145,6 +145,7 @@ export function captureJson(t: Timeline, facts: Pick<TimelineFacts, 'probedNs' |
     probedNs: facts.probedNs,
     probedFromOffsetNs: facts.probedFromOffsetNs,
     windowNs: t.windowNs,
+    ...(t.windowAskedNs === undefined ? {} : { windowAskedNs: t.windowAskedNs }),
     events: c.events,
     lostEvents: c.lostEvents,
     skippedLines: c.skippedLines,

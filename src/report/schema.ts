@@ -43,6 +43,8 @@ export const CaptureJson = z.object({
   probedNs: z.number().nonnegative(),
   probedFromOffsetNs: z.number().nonnegative(),
   windowNs: z.number().positive(),
+  /** Present only when the window was widened to keep memory bounded: the window asked for (windowNs is the one used). */
+  windowAskedNs: z.number().positive().optional(),
   events: z.number().int().nonnegative(),
   lostEvents: z.number().int().nonnegative(),
   skippedLines: z.number().int().nonnegative(),

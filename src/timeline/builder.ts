@@ -1295,6 +1295,7 @@ export class TimelineBuilder {
       },
       cpus,
       windowNs: durNs(W),
+      ...(g.coarsenings > 0 ? { windowAskedNs: durNs(g.windowNs / 2 ** g.coarsenings) } : {}),
       windowCount,
       cores,
       napis,

@@ -18,6 +18,11 @@ export interface Timeline {
   /** CPU ids, ascending: from the header (idle CPUs included), else those seen in events. */
   cpus: number[];
   windowNs: DurNs;
+  /**
+   * Only when the window had to widen (grid.ts: the per-window series stay within a memory
+   * budget by doubling the window): the window asked for. Every per-window figure is at windowNs.
+   */
+  windowAskedNs?: DurNs;
   windowCount: number;
   /** Per CPU id. */
   cores: Map<number, CoreSeries>;
