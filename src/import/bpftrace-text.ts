@@ -844,11 +844,13 @@ export class BpftraceRecordParser {
         if (hit !== undefined) return hit;
         // normalizePointer's form of `0x` and 16 hex digits is the same digits in lower case
         // (model/events.ts), made here from the bytes without its regex, BigInt and cache.
-        let norm = '0x';
-        for (let k = p + 2; k < p + 18; k++) {
-          const b = u[k]!;
-          norm += String.fromCharCode(b >= 65 && b <= 70 ? b + 32 : b);
+        // One flat string (concatenation would leave a tree of 17 cons strings per pointer).
+        const chars = this.ptrChars;
+        for (let k = 0; k < 18; k++) {
+          const b = u[p + k]!;
+          chars[k] = b >= 65 && b <= 70 ? b + 32 : b;
         }
+        const norm = String.fromCharCode.apply(null, chars as unknown as number[]);
         this.ptrs.set(hi, lo, norm);
         return norm;
       }
@@ -857,8 +859,9 @@ export class BpftraceRecordParser {
     return this.ctx.pointerBytes(u, p, this.bp);
   }
 
-  /** Pointers by value (pointerField). */
+  /** Pointers by value (pointerField), and the characters of a new one. */
   private readonly ptrs = new PointerTable();
+  private readonly ptrChars = new Uint16Array(18);
 
   /** A field at u[p..] up to ' ' or '\n' (never empty): sets bp to its end, returns false when empty. */
   private token(u: Uint8Array, p: number): boolean {
