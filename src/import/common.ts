@@ -27,6 +27,8 @@ const STR_TABLE_MASK = 32767;
 /** Bytes kept per string table slot for the byte path (comms are at most 15, functions rarely over 40). */
 const STR_BYTES = 64;
 
+/** Characters at the end of a string that the string tables' hash reads (plus its first, middle and length). */
+const STR_HASH_TAIL = 8;
 /** MurmurHash3's 32-bit finalizer: every input bit reaches the low bits the tables index with. */
 function mix32(h: number): number {
   h ^= h >>> 16;
@@ -200,11 +202,13 @@ export class ImportContext {
   internAt(s: string, a: number, b: number): string {
     const len = b - a;
     if (len === 0) return '';
-    // Every character counts: per-CPU and per-device names differ in one digit anywhere
-    // (ksoftirqd/123, napi/wg517-0); a hash of five positions sent 40% of the lines of a
-    // 256-tunnel x 128-core capture to the slow path (issue 16). internBytes hashes the same way.
-    let h = len;
-    for (let k = a; k < b; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+    // The last 8 characters all count: per-CPU and per-device names differ in a digit near
+    // their end (ksoftirqd/123, napi/wg517-0, kworker/12:1); a hash of five positions sent 40%
+    // of the lines of a 256-tunnel x 128-core capture to the slow path (issue 16). Every
+    // character would cost 4% on the 5 M-event bench (function names are 24 long). internBytes
+    // hashes the same way.
+    let h = Math.imul(len ^ s.charCodeAt(a), 0x01000193) ^ s.charCodeAt(a + (len >> 1));
+    for (let k = Math.max(a, b - STR_HASH_TAIL); k < b; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
     h = mix32(h) & STR_TABLE_MASK & ~1;
     const e0 = this.strTable[h]!;
     if (e0.length === len && sameAt(s, a, e0)) {
@@ -266,8 +270,8 @@ export class ImportContext {
   internBytes(u: Uint8Array, a: number, b: number): string | undefined {
     const len = b - a;
     if (len < 1 || a < 1) return undefined;
-    let h = len;
-    for (let k = a; k < b; k++) h = Math.imul(h ^ u[k]!, 0x01000193);
+    let h = Math.imul(len ^ u[a]!, 0x01000193) ^ u[a + (len >> 1)]!;
+    for (let k = Math.max(a, b - STR_HASH_TAIL); k < b; k++) h = Math.imul(h ^ u[k]!, 0x01000193);
     h = mix32(h) & STR_TABLE_MASK & ~1;
     if (this.slotHolds(h, u, a, b)) {
       this.strLast[h >> 1] = 0;
