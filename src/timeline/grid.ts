@@ -17,10 +17,21 @@
 const MARGIN_WINDOWS = 64;
 const INITIAL_WINDOWS = 1024;
 /**
+ * Fewest windows per series the budget may shrink the grid to: many series (a stock gateway's
+ * polls visit many cores, 4 series per NAPI-CPU pair seen: 17,023 pairs on a 256 x 128 synth
+ * capture) are paid for with a coarser window, down to this many windows over the capture.
+ */
+const MIN_WINDOWS = 16;
+/** Margin (each side) for a slot range of `cap` windows: 64, less on a small range. */
+const marginFor = (cap: number): number => Math.min(MARGIN_WINDOWS, cap >> 3);
+/**
  * Budget for all series of one grid. The timeline's copy made in finish doubles it at the
  * peak, which must stay well under the 300 MB RSS goal of bench/import-speed.
  */
 export const DEFAULT_GRID_BUDGET_BYTES = 96 * 1024 * 1024;
+
+/** What an extracted series holds afterwards. */
+const RELEASED = new Float64Array(0);
 
 export class GridSeries {
   constructor(public a: Float64Array) {}
@@ -39,10 +50,43 @@ export class WindowGrid {
     private readonly budgetBytes = DEFAULT_GRID_BUDGET_BYTES,
   ) {}
 
+  /**
+   * A new series over the current slot range. The budget holds here too, not only when the
+   * range grows: when one more series would pass it, the range shrinks to what is in use
+   * (windows widened as needed) so that every series fits.
+   */
   create(): GridSeries {
+    if (this.cap > 0 && (this.all.length + 1) * this.cap * 8 > this.budgetBytes) this.fit(this.all.length + 1);
     const s = new GridSeries(new Float64Array(this.cap));
     this.all.push(s);
     return s;
+  }
+
+  /** Largest power-of-two slot range (at least MIN_WINDOWS, at most INITIAL_WINDOWS) that `series` series fit in within the budget. */
+  private capFor(series: number): number {
+    let c = INITIAL_WINDOWS;
+    while (c > MIN_WINDOWS && series * c * 8 > this.budgetBytes) c >>= 1;
+    return c;
+  }
+
+  /** Shrinks the slot range (widening the window when what is in use does not fit) until `series` series fit the budget. */
+  private fit(series: number): void {
+    while (this.cap > MIN_WINDOWS && series * this.cap * 8 > this.budgetBytes) {
+      const half = this.cap >> 1;
+      const [usedLo, usedHi] = this.used();
+      const empty = usedLo > usedHi;
+      const m = marginFor(half);
+      if (empty || usedHi - usedLo + 1 + 2 * m <= half) {
+        const newBase = empty ? this.base : usedLo - m;
+        for (const s of this.all) {
+          const n = new Float64Array(half);
+          if (!empty) n.set(s.a.subarray(usedLo - this.base, usedHi - this.base + 1), usedLo - newBase);
+          s.a = n;
+        }
+        this.base = newBase;
+        this.cap = half;
+      } else this.coarsen();
+    }
   }
 
   /**
@@ -60,15 +104,14 @@ export class WindowGrid {
       const empty = usedLo > usedHi;
       const eLo = empty ? lo : Math.min(lo, usedLo);
       const eHi = empty ? hi : Math.max(hi, usedHi);
-      const need = eHi - eLo + 1 + 2 * MARGIN_WINDOWS;
-      let newCap = Math.max(this.cap, INITIAL_WINDOWS);
-      while (newCap < need) newCap *= 2;
-      if (newCap > this.cap && this.cap > 2 * MARGIN_WINDOWS && this.all.length * newCap * 8 > this.budgetBytes) {
+      let newCap = Math.max(this.cap, this.capFor(this.all.length));
+      while (newCap < eHi - eLo + 1 + 2 * marginFor(newCap)) newCap *= 2;
+      if (newCap > this.cap && this.cap > 0 && this.all.length * newCap * 8 > this.budgetBytes) {
         this.coarsen();
         continue;
       }
       // Room on both sides, more above: captures mostly grow forward in time.
-      const newBase = eLo - Math.max(MARGIN_WINDOWS, Math.floor((newCap - (eHi - eLo + 1)) / 4));
+      const newBase = eLo - Math.max(marginFor(newCap), Math.floor((newCap - (eHi - eLo + 1)) / 4));
       for (const s of this.all) {
         const n = new Float64Array(newCap);
         if (!empty) n.set(s.a.subarray(usedLo - this.base, usedHi - this.base + 1), usedLo - newBase);
@@ -189,8 +232,19 @@ export class WindowGrid {
     }
   }
 
-  /** Copies windows [k0, k0+n) out as a fresh array (zeros where nothing was recorded). */
+  /**
+   * Copies windows [k0, k0+n) out as a fresh array (zeros where nothing was recorded) and hands
+   * the series over: the grid drops its own array, so that while the timeline's copies are made
+   * (TimelineBuilder.finish, once per series) the grid's arrays are freed one by one and the
+   * peak stays near one grid, not two. A series is extracted once, at the end.
+   */
   extract(s: GridSeries, k0: number, n: number): Float64Array {
+    const out = this.copyOut(s, k0, n);
+    s.a = RELEASED;
+    return out;
+  }
+
+  private copyOut(s: GridSeries, k0: number, n: number): Float64Array {
     const out = new Float64Array(n);
     if (this.cap === 0) return out;
     const lo = Math.max(k0, this.base);
