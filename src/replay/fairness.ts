@@ -203,9 +203,9 @@ export function packCoreProblem(pb: CoreProblem): PackedCoreProblem {
 export class SolverScratch {
   private n = -1;
   private m = -1;
-  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array };
+  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array };
   /** The solver's arrays for n tunnels and m cores, reset. The result arrays are among them: an Allocation solved with a scratch is valid until its next use. */
-  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array } {
+  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array } {
     if (n !== this.n || m !== this.m) {
       this.n = n;
       this.m = m;
@@ -217,6 +217,8 @@ export class SolverScratch {
         bottleneck: new Int32Array(n),
         frozenAt: new Int32Array(n),
         tightAt: new Int32Array(m),
+        act: new Int32Array(n),
+        dirty: new Uint8Array(m),
       };
     }
     const b = this.buf;
@@ -254,33 +256,55 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
   }
   const used = work?.used ?? new Float64Array(m);
   const rate = work?.rate ?? new Float64Array(m);
+  // The active tunnels in index order (compacted after each round), and the cores whose rate
+  // must be summed again: all of them when the shared rate changed, else only those holding a
+  // stage of a tunnel frozen in the last round (a tunnel without a shared share, e.g. no
+  // decryption measured, is limited by its pinned cores alone: one round per such core).
+  const act = work?.act ?? new Int32Array(n);
+  const dirty = work?.dirty ?? new Uint8Array(m);
+  let nAct = 0;
+  for (let i = 0; i < n; i++) if (active[i]) act[nAct++] = i;
+  let tOff: Int32Array | undefined;
+  let tCore: Int32Array | undefined;
+  let prevSharedRate = NaN;
   let round = 0;
   // The same arithmetic, in the same order, as the textbook loop (sum of the active shares,
   // then each core's active pinned stages in order): typed arrays and no closures, since the
-  // models solve one problem per simulated step (issue 16: 45% of analyze at 256 x 128).
+  // models solve one problem per simulated step (issue 16: 45% of analyze at 256 x 128). A
+  // core's sum is reused only when nothing it adds changed, so every value is the same.
   while (left > 0) {
     let sharedRate = 0;
     let step = Infinity;
-    for (let i = 0; i < n; i++) {
-      if (!active[i]) continue;
+    for (let k = 0; k < nAct; k++) {
+      const i = act[k]!;
       sharedRate += shared[i]!;
       step = Math.min(step, demand[i]! - x[i]!);
     }
+    const all = round === 0 || sharedRate !== prevSharedRate;
+    prevSharedRate = sharedRate;
     for (let p = 0; p < m; p++) {
-      let r = sharedRate;
-      for (let e = off[p]!, end = off[p + 1]!; e < end; e++) if (active[tun[e]!]) r += coef[e]!;
-      rate[p] = r;
+      if (all || dirty[p]) {
+        let r = sharedRate;
+        for (let e = off[p]!, end = off[p + 1]!; e < end; e++) if (active[tun[e]!]) r += coef[e]!;
+        rate[p] = r;
+        dirty[p] = 0;
+      }
+      const r = rate[p]!;
       if (r > EPS) step = Math.min(step, Math.max(0, capacity[p]! - used[p]!) / r);
     }
     if (!Number.isFinite(step)) throw new Error('maxMinFairCores: unbounded allocation (a tunnel with zero cost and infinite demand)');
-    for (let i = 0; i < n; i++) if (active[i]) x[i] = x[i]! + step;
+    for (let k = 0; k < nAct; k++) {
+      const i = act[k]!;
+      x[i] = x[i]! + step;
+    }
     for (let p = 0; p < m; p++) used[p] = used[p]! + step * rate[p]!;
     let froze = 0;
     for (let p = 0; p < m; p++) {
       if (rate[p]! <= EPS || used[p]! < capacity[p]! * (1 - 1e-9) - EPS) continue;
       if (tightAt[p] === -1) tightAt[p] = round;
       if (leftShared > 0) {
-        for (let i = 0; i < n; i++) {
+        for (let k = 0; k < nAct; k++) {
+          const i = act[k]!;
           if (active[i] && shared[i]! > EPS) {
             active[i] = 0;
             bottleneck[i] = p;
@@ -304,7 +328,8 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
       }
     }
     let first = -1;
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < nAct; k++) {
+      const i = act[k]!;
       if (!active[i]) continue;
       if (x[i]! >= demand[i]! * (1 - 1e-12)) {
         active[i] = 0;
@@ -322,6 +347,24 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
       frozenAt[first] = round;
       left--;
       if (shared[first]! > EPS) leftShared--;
+    }
+    if (left > 0) {
+      // Each tunnel's cores (the transpose of the stages), made once, for the dirty marks.
+      if (tOff === undefined || tCore === undefined) {
+        tOff = new Int32Array(n + 1);
+        for (let e = 0; e < off[m]!; e++) tOff[tun[e]! + 1]!++;
+        for (let i = 0; i < n; i++) tOff[i + 1] = tOff[i + 1]! + tOff[i]!;
+        tCore = new Int32Array(off[m]!);
+        const fill = tOff.slice(0, n);
+        for (let p = 0; p < m; p++) for (let e = off[p]!, end = off[p + 1]!; e < end; e++) tCore[fill[tun[e]!]!++] = p;
+      }
+      let kept = 0;
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (active[i]) act[kept++] = i;
+        else for (let j = tOff[i]!, end = tOff[i + 1]!; j < end; j++) dirty[tCore[j]!] = 1;
+      }
+      nAct = kept;
     }
     round++;
   }

@@ -48,3 +48,32 @@ describe('Monte Carlo aggregated as it goes', () => {
     } else expect(got.convergedFraction).toBeNull();
   });
 });
+
+describe('solver working arrays reused across problems', () => {
+  it('gives exactly what a fresh solve gives, problem after problem of changing sizes', async () => {
+    const { maxMinFairCores, SolverScratch } = await import('../../src/replay/fairness.js');
+    const rng = new Prng(7);
+    const scratch = new SolverScratch();
+    for (let k = 0; k < 300; k++) {
+      const n = 1 + rng.int(40);
+      const m = 1 + rng.int(12);
+      const pb = {
+        capacity: Float64Array.from({ length: m }, () => (rng.next() < 0.2 ? 0.3 : 1)),
+        // Some tunnels without a shared share: filled over several rounds (the dirty-core path).
+        shared: Float64Array.from({ length: n }, () => (rng.next() < 0.4 ? 0 : rng.next() * 1e-7)),
+        extras: Array.from({ length: m }, () => [] as [number, number][]),
+      };
+      for (let i = 0; i < n; i++) {
+        pb.extras[rng.int(m)]!.push([i, 1e-7 + rng.next() * 2e-6]);
+        if (rng.next() < 0.5) pb.extras[rng.int(m)]!.push([i, rng.next() * 1e-6]);
+      }
+      const demand = Float64Array.from({ length: n }, () => (rng.next() < 0.3 ? 1e5 * rng.next() : Infinity));
+      const fresh = maxMinFairCores(pb, demand);
+      const reused = maxMinFairCores(pb, demand, scratch);
+      expect([...reused.x]).toEqual([...fresh.x]);
+      expect([...reused.bottleneck]).toEqual([...fresh.bottleneck]);
+      expect([...reused.frozenAt]).toEqual([...fresh.frozenAt]);
+      expect([...reused.tightAt]).toEqual([...fresh.tightAt]);
+    }
+  });
+});
