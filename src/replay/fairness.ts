@@ -177,6 +177,12 @@ export interface PackedCoreProblem {
   off: Int32Array;
   tun: Int32Array;
   coef: Float64Array;
+  /**
+   * Optional: the cores of each tunnel's stages when it has at most two (slots 2i and 2i+1,
+   * -1 unused), as the placed-poll problems know them (receive core, poll core); without it
+   * the solver builds the transpose itself when it needs one.
+   */
+  pairCores?: Int32Array;
 }
 
 export function packCoreProblem(pb: CoreProblem): PackedCoreProblem {
@@ -235,7 +241,9 @@ export class SolverScratch {
 const isPacked = (pb: CoreProblem | PackedCoreProblem): pb is PackedCoreProblem => 'off' in pb;
 
 export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Float64Array, scratch?: SolverScratch): Allocation {
-  const { capacity, shared, off, tun, coef } = isPacked(pb) ? pb : packCoreProblem(pb);
+  const packed = isPacked(pb) ? pb : packCoreProblem(pb);
+  const { capacity, shared, off, tun, coef } = packed;
+  const pairCores = packed.pairCores;
   const n = demand.length;
   const m = capacity.length;
   const work = scratch?.arrays(n, m);
@@ -348,7 +356,20 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
       left--;
       if (shared[first]! > EPS) leftShared--;
     }
-    if (left > 0) {
+    if (left > 0 && pairCores !== undefined) {
+      let kept = 0;
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (active[i]) act[kept++] = i;
+        else {
+          const c0 = pairCores[2 * i]!;
+          const c1 = pairCores[2 * i + 1]!;
+          if (c0 >= 0) dirty[c0] = 1;
+          if (c1 >= 0) dirty[c1] = 1;
+        }
+      }
+      nAct = kept;
+    } else if (left > 0) {
       // Each tunnel's cores (the transpose of the stages), made once, for the dirty marks.
       if (tOff === undefined || tCore === undefined) {
         tOff = new Int32Array(n + 1);

@@ -76,8 +76,9 @@ export class ProblemScratch {
   private nx = new Int32Array(0);
   private t = new Int32Array(0);
   private c = new Float64Array(0);
+  private pc = new Int32Array(0);
   readonly solver = new SolverScratch();
-  arrays(m: number, stages: number): { capacity: Float64Array; off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array } {
+  arrays(m: number, stages: number): { capacity: Float64Array; off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array; pairCores: Int32Array } {
     if (this.cap.length < m) {
       this.cap = new Float64Array(m);
       this.o = new Int32Array(m + 1);
@@ -87,7 +88,8 @@ export class ProblemScratch {
       this.t = new Int32Array(stages);
       this.c = new Float64Array(stages);
     }
-    return { capacity: this.cap.subarray(0, m), off: this.o.subarray(0, m + 1), next: this.nx.subarray(0, m), tun: this.t, coef: this.c };
+    if (this.pc.length !== stages) this.pc = new Int32Array(stages);
+    return { capacity: this.cap.subarray(0, m), off: this.o.subarray(0, m + 1), next: this.nx.subarray(0, m), tun: this.t, coef: this.c, pairCores: this.pc };
   }
 }
 
@@ -152,7 +154,7 @@ export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wak
   const n = inp.tunnels.length;
   const b = placedBase(inp, wakeRatio);
   const sc = scratch ?? new ProblemScratch();
-  const { capacity, off, next, tun: tunAll, coef: coefAll } = sc.arrays(m, 2 * n);
+  const { capacity, off, next, tun: tunAll, coef: coefAll, pairCores } = sc.arrays(m, 2 * n);
   capacity.set(inp.capacity);
   off[0] = 0;
   for (let p = 0; p < m; p++) off[p + 1] = b.rxCount[p]!;
@@ -163,19 +165,23 @@ export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wak
   const coef = coefAll.subarray(0, off[m]!);
   next.set(off.subarray(0, m));
   for (let i = 0; i < n; i++) {
+    pairCores[2 * i] = -1;
+    pairCores[2 * i + 1] = -1;
     if (hasRx[i]) {
       const e = next[rxPos[i]!]!++;
       tun[e] = i;
       coef[e] = rxCoef[i]!;
+      pairCores[2 * i] = rxPos[i]!;
     }
     if (hasFwd[i]) {
       const e = next[place[i]!]!++;
       tun[e] = i;
       coef[e] = fwdCoef[i]!;
+      pairCores[2 * i + 1] = place[i]!;
     }
   }
   if (lost) for (let p = 0; p < m; p++) capacity[p] = Math.max(0, capacity[p]! - lost[p]!);
-  return { capacity, shared: b.shared, off, tun, coef };
+  return { capacity, shared: b.shared, off, tun, coef, pairCores };
 }
 
 const demandCache = new WeakMap<ModelInput, Float64Array>();
