@@ -115,7 +115,7 @@ const ALL = [
 const cases = ALL.filter(([name]) => (only.length ? only.includes(name) || name === '8x32' : !quick || ['8x32', '256x128', '1024x128'].includes(name)));
 
 const { writeSynthFile } = await import(join(dist, 'synth/file.js'));
-const EVENT_LINE = '^(P|SE|SX|SI|SO|WQ|WS|WE|MG) ';
+const EVENT_LINE = '^(P|SE|SX|SI|SO|WQ|WS|WE|MG|IE|IX) ';
 
 /** Writes the case's capture (seconds scaled from a short probe to reach the target events). */
 async function capture([name, tunnels, cpus, target, model]) {

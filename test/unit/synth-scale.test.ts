@@ -19,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'wgtrace-synth-scale-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sum = (a: Float64Array | undefined): number => (a ? a.reduce((x, y) => x + y, 0) : 0);
-const EVENT_LINE = /^(P|SE|SX|SI|SO|WQ|WS|WE|MG) /;
+const EVENT_LINE = /^(P|SE|SX|SI|SO|WQ|WS|WE|MG|IE|IX) /;
 
 const CASES: [string, SynthOptionsInput][] = [
   // 64 x 64 stock converges within 0.7 s: the shape that overflowed first.
