@@ -10,6 +10,7 @@ import { bpftraceJsonImporter, importBpftraceJson } from './bpftrace-json.js';
 import { bpftraceTextImporter, importBpftraceText } from './bpftrace-text.js';
 import { csvImporter } from './csv.js';
 import { perfScriptImporter } from './perf-script.js';
+import { ftraceImporter, traceCmdImporter } from './ftrace-text.js';
 import { MAX_LINE_CHARS } from './common.js';
 import { FORMAT_NAMES, type FormatName, type Importer, type ImportSummary } from './types.js';
 
@@ -20,7 +21,16 @@ import { FORMAT_NAMES, type FormatName, type Importer, type ImportSummary } from
  */
 
 /** Sniffing order: the most specific shapes first (a JSON line or a CSV column row would not match the text tags). */
-export const IMPORTERS: readonly Importer[] = [bpftraceJsonImporter, csvImporter, perfScriptImporter, bpftraceTextImporter];
+export const IMPORTERS: readonly Importer[] = [
+  bpftraceJsonImporter,
+  csvImporter,
+  perfScriptImporter,
+  // trace-cmd report before ftrace: the same lines, told apart by trace-cmd's own header lines.
+  traceCmdImporter,
+  ftraceImporter,
+  // Last: its sniff is the loosest, and our `#@` header, which it recognises, frames the other tracers' text too.
+  bpftraceTextImporter,
+];
 
 export { FORMAT_NAMES };
 export type { FormatName };

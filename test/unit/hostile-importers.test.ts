@@ -17,8 +17,8 @@ import { chunked, dump, run, type RunResult } from './import-util.js';
 const FIX = join(import.meta.dirname, '../fixtures/formats');
 const fixture = (name: string): string => readFileSync(join(FIX, name), 'utf8');
 const FORMAT_OF = (f: string): FormatName =>
-  f.endsWith('.csv') ? 'csv' : f.endsWith('.json') ? 'bpftrace-json' : f.includes('perf') ? 'perf-script' : 'bpftrace-text';
-const FIXTURES = readdirSync(FIX).filter((f) => !f.includes('missing-columns'));
+  f.endsWith('.csv') ? 'csv' : f.endsWith('.json') ? 'bpftrace-json' : f.includes('perf') ? 'perf-script' : f.startsWith('ftrace-') ? 'ftrace' : f.startsWith('trace-cmd-') ? 'trace-cmd' : 'bpftrace-text';
+const FIXTURES = readdirSync(FIX).filter((f) => !f.includes('missing-columns') && f !== 'README.md');
 
 /** Runs an import; returns the result or the InputError. Anything else fails the test. */
 async function survive(importer: Importer, text: string, opts: { chunk?: number; strict?: boolean } = {}): Promise<RunResult | InputError> {
