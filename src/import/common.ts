@@ -150,7 +150,9 @@ export class ImportContext {
   impliedCpus(count: number, source: string, line: number): void {
     if (this.headerSealed || this.implied !== undefined || !(count >= 1 && count <= MAX_CPU_ID + 1)) return;
     const cpus = Array.from({ length: count }, (_, i) => i);
-    this.implied = { header: { formatVersion: 0, cpus, mode: 'events', devices: [], extra: { cpus_from: source } }, source, line };
+    // A tracer's own dump (a `trace` file, a trace-cmd report) is whole as printed: no trailer
+    // of ours is missing, so it is not a capture cut off (only our #@ framing can be).
+    this.implied = { header: { formatVersion: 0, cpus, mode: 'events', devices: [], status: 'complete', extra: { cpus_from: source } }, source, line };
   }
 
   /** The time base, created from the first event's boot ns when the header gave none. */

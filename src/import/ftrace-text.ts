@@ -250,7 +250,7 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
   }
   tp.finish();
   if (prose > 0) ctx.note('info', 'prose-lines', `${prose} lines that are not trace lines (text, prompts, commands around pasted lines) ignored`);
-  return { ...ctx.finish(), ignoredLines: ignored + tp.ignored, proseLines: prose };
+  return { ...ctx.finish(), ignoredLines: ignored + tp.ignored, proseLines: prose, unusedEventLines: tp.ignored };
 }
 
 /** An ftrace event line of the head: `comm-pid [cpu] (flags) sec.frac: name:` or the latency form. */

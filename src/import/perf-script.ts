@@ -36,6 +36,7 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
   const ctx = new ImportContext('perf-script', opts);
   const tp = new TracepointPayloads(ctx);
   let ignored = 0;
+  let prose = 0;
   let seenLost = 0;
   let recordLost: { count: number; line: number } | undefined;
 
@@ -62,7 +63,14 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
       return;
     }
     const m = EVENT_AT.exec(text);
-    if (!m) return ctx.problem('malformed-line', line, `not a perf script tracepoint line: "${text.slice(0, 80)}"`);
+    if (!m) {
+      // Prose or a shell prompt around pasted lines (no `[cpu]`, no `sec.frac:`): counted apart.
+      if (!/\[\d{1,5}\]|\d\.\d{6,9}:/.test(text)) {
+        prose++;
+        return;
+      }
+      return ctx.problem('malformed-line', line, `not a perf script tracepoint line: "${text.slice(0, 80)}"`);
+    }
     const pm = PREFIX.exec(text.slice(0, m.index));
     if (!pm) return ctx.problem('malformed-line', line, `perf script line without "[<cpu>]" before the time (perf script -F needs cpu): "${text.slice(0, 80)}"`);
     const sys = m[3]!;
@@ -95,7 +103,8 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
     ctx.lost(n, undefined, recordLost.line, `perf record lost ${recordLost.count} events, ${seenLost} of them shown in the script; where the other ${n} were lost is unknown`);
   }
   tp.finish();
-  return { ...ctx.finish(), ignoredLines: ignored + tp.ignored };
+  if (prose > 0) ctx.note('info', 'prose-lines', `${prose} lines that are not perf script lines (text, prompts, commands around pasted lines) ignored`);
+  return { ...ctx.finish(), ignoredLines: ignored + tp.ignored, proseLines: prose, unusedEventLines: tp.ignored };
 }
 
 /** `<comm> <pid> [<cpu>] <sec>.<frac>: <sys>:<name>:` on some line of the head. */

@@ -40,6 +40,8 @@ export interface ImportSummary {
   ignoredLines?: number;
   /** Lines that are not trace data at all (prose, shell prompts around pasted trace lines), counted apart from malformed ones. */
   proseLines?: number;
+  /** Lines of events wgtrace does not use (other tracepoints, the function tracer, other softirq vectors). */
+  unusedEventLines?: number;
 }
 
 /**
