@@ -107,7 +107,211 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
     tp.event(name, name, payload, ts, cpu, pid, comm, line);
   };
 
+  /** End of the number digitsAt read last. */
+  let digitsEnd = 0;
+  /** Unsigned decimal of 1-9 digits at s[p..]: its value (digitsEnd after it), or -1. */
+  const digitsAt = (s: string, p: number): number => {
+    let v = 0;
+    let q = p;
+    for (;;) {
+      const d = s.charCodeAt(q) - 48;
+      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      v = v * 10 + d;
+      q++;
+    }
+    digitsEnd = q;
+    return q === p || q - p > 9 ? -1 : v;
+  };
+
+  /** `swapper/<cpu>` per CPU, made once (the comm of `<idle>-0`). */
+  const swapper: string[] = [];
+  const idleComm = (cpu: number): string => swapper[cpu] ?? (swapper[cpu] = ctx.intern(`swapper/${cpu}`));
+
+  /**
+   * The common line, parsed in place (no regex, no slice): `comm-pid [cpu] flags sec.frac: name: payload`
+   * with a comm of at most 15 characters, no tgid, flags of 4-7 characters or none. Returns false
+   * for anything else, which the general path below reads (and reports) as before.
+   */
+  const fastLine = (s: string, a: number, b: number, line: number): boolean => {
+    let p = a;
+    while (p < b && s.charCodeAt(p) === 32) p++;
+    const ca = p;
+    if (p >= b || s.charCodeAt(p) <= 32 || s.charCodeAt(p) === 62 /* > */) return false;
+    // The ' [' within this line only: `s` is the whole read chunk, and searching past b
+    // for a line without one would make the import quadratic.
+    let open = p;
+    while (open < b && !(s.charCodeAt(open) === 91 /* [ */ && s.charCodeAt(open - 1) === 32)) open++;
+    if (open >= b) return false;
+    open--;
+    // Back from the '[': blanks, the pid's digits, the '-'.
+    let q = open;
+    while (q > ca && s.charCodeAt(q - 1) === 32) q--;
+    const pidEnd = q;
+    let pid = 0;
+    let mul = 1;
+    while (q > ca) {
+      const d = s.charCodeAt(q - 1) - 48;
+      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      pid += d * mul;
+      mul *= 10;
+      q--;
+    }
+    if (q === pidEnd || pidEnd - q > 10 || q <= ca || s.charCodeAt(q - 1) !== 45 /* - */) return false;
+    const cb = q - 1;
+    if (cb - ca > MAX_COMM || cb === ca) return false;
+    // [cpu]
+    p = open + 2;
+    let cpu = 0;
+    const cpuStart = p;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      cpu = cpu * 10 + d;
+      p++;
+    }
+    if (p === cpuStart || p - cpuStart > 5 || s.charCodeAt(p) !== 93 /* ] */ || s.charCodeAt(p + 1) !== 32) return false;
+    p += 2;
+    while (s.charCodeAt(p) === 32) p++;
+    // Flags (not starting with a digit), then blanks.
+    let c = s.charCodeAt(p);
+    if (c < 48 || c > 57) {
+      const fs = p;
+      while (p < b && s.charCodeAt(p) !== 32) p++;
+      if (p - fs < 4 || p - fs > 7) return false;
+      while (s.charCodeAt(p) === 32) p++;
+    }
+    // sec.frac:
+    let sec = 0;
+    const ss = p;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      sec = sec * 10 + d;
+      p++;
+    }
+    if (p === ss || p - ss > 12 || s.charCodeAt(p) !== 46 /* . */) return false;
+    p++;
+    const fs = p;
+    let sub = 0;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      sub = sub * 10 + d;
+      p++;
+    }
+    if (p === fs || p - fs > 9 || s.charCodeAt(p) !== 58 /* : */ || s.charCodeAt(p + 1) !== 32) return false;
+    sub *= POW10[p - fs]!;
+    p += 2;
+    // name:
+    const na = p;
+    for (;;) {
+      c = s.charCodeAt(p);
+      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
+      p++;
+    }
+    if (p === na || c !== 58 /* : */) return false;
+    const nb = p;
+    p++;
+    while (s.charCodeAt(p) === 32 && p < b) p++;
+    let pe = b;
+    while (pe > p && s.charCodeAt(pe - 1) === 32) pe--;
+
+    const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(sub));
+    const ts = tb.fromSecParts(sec, sub);
+    const comm =
+      pid === 0 && cb - ca === 6 && s.startsWith('<idle>', ca) ? idleComm(cpu) : cb - ca === 5 && s.startsWith('<...>', ca) ? '' : ctx.internAt(s, ca, cb);
+    if (fastPayload(s, na, nb, p, pe, ts, cpu, pid, comm, line)) return true;
+    const name = s.slice(na, nb);
+    tp.event(name, name, s.slice(p, pe), ts, cpu, pid, comm, line);
+    return true;
+  };
+
+  /** The payloads of the most frequent events, in place; false: let TracepointPayloads read it. */
+  const fastPayload = (s: string, na: number, nb: number, p: number, pe: number, ts: Ns, cpu: number, pid: number, comm: string, line: number): boolean => {
+    const nlen = nb - na;
+    const c0 = s.charCodeAt(na);
+    if (c0 === 115 /* s */ && (nlen === 13 || nlen === 12) && s.startsWith('softirq_', na) && s.startsWith('vec=', p)) {
+      const k = nlen === 13 ? (s.startsWith('entry', na + 8) ? 1 : s.startsWith('raise', na + 8) ? 3 : 0) : s.startsWith('exit', na + 8) ? 2 : 0;
+      if (k === 0) return false;
+      let q = p + 4;
+      let vec = 0;
+      const vs = q;
+      for (;;) {
+        const d = s.charCodeAt(q) - 48;
+        if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+        vec = vec * 10 + d;
+        q++;
+      }
+      if (q === vs || q - vs > 3 || (q < pe && s.charCodeAt(q) !== 32)) return false;
+      if (vec !== 2 && vec !== 3) {
+        tp.otherSoftirqs++;
+        tp.ignored++;
+        return true;
+      }
+      if (!ctx.cpuAllowed(cpu, line)) return true;
+      if (k === 1) ctx.push({ kind: 'softirq_entry', ts, cpu, vec, pid, comm });
+      else ctx.push({ kind: k === 2 ? 'softirq_exit' : 'softirq_raise', ts, cpu, vec });
+      return true;
+    }
+    if (c0 === 110 /* n */ && nlen === 9 && s.startsWith('napi_poll', na) && s.startsWith('napi poll on napi struct ', p)) {
+      const pa = p + 25;
+      const pb = s.indexOf(' ', pa);
+      if (pb < 0 || pb >= pe || !s.startsWith(' for device ', pb)) return false;
+      const da = pb + 12;
+      const db = s.indexOf(' ', da);
+      if (db < 0 || db >= pe || !s.startsWith(' work ', db)) return false;
+      let q = db + 6;
+      const work = digitsAt(s, q);
+      q = digitsEnd;
+      if (work < 0 || !s.startsWith(' budget ', q)) return false;
+      const budget = digitsAt(s, q + 8);
+      if (budget < 0 || digitsEnd !== pe) return false;
+      const napi = tp.pointerAt(s, pa, pb);
+      if (napi === undefined) return false;
+      if (!ctx.cpuAllowed(cpu, line)) return true;
+      ctx.push({ kind: 'napi_poll', ts, cpu, napi, dev: ctx.internAt(s, da, db), work, budget, pid, comm });
+      return true;
+    }
+    if (c0 === 119 /* w */ && nlen >= 20 && s.startsWith('workqueue_', na)) {
+      if ((nlen === 23 && s.startsWith('execute_start', na + 10)) || (nlen === 21 && s.startsWith('execute_end', na + 10))) {
+        if (!s.startsWith('work struct ', p)) return false;
+        const pa = p + 12;
+        const pb = s.indexOf(':', pa);
+        if (pb < 0 || pb >= pe || !s.startsWith(': function ', pb)) return false;
+        const fa = pb + 11;
+        if (s.indexOf(' ', fa) >= 0 && s.indexOf(' ', fa) < pe) return false;
+        const work = tp.pointerAt(s, pa, pb);
+        if (work === undefined || fa >= pe) return false;
+        if (!ctx.cpuAllowed(cpu, line)) return true;
+        ctx.push({ kind: nlen === 23 ? 'workqueue_execute_start' : 'workqueue_execute_end', ts, cpu, work, function: ctx.internAt(s, fa, pe) });
+        return true;
+      }
+      if (nlen === 20 && s.startsWith('queue_work', na + 10) && s.startsWith('work struct=', p)) {
+        const pa = p + 12;
+        const pb = s.indexOf(' ', pa);
+        if (pb < 0 || pb >= pe || !s.startsWith(' function=', pb)) return false;
+        const fa = pb + 10;
+        const fb = s.indexOf(' ', fa);
+        if (fb < 0 || fb >= pe || !s.startsWith(' workqueue=', fb)) return false;
+        const qa = fb + 11;
+        const qb = s.indexOf(' ', qa);
+        if (qb < 0 || qb >= pe || !s.startsWith(' req_cpu=', qb)) return false;
+        const reqCpu = digitsAt(s, qb + 9);
+        if (reqCpu < 0 || !s.startsWith(' cpu=', digitsEnd)) return false;
+        const targetCpu = digitsAt(s, digitsEnd + 5);
+        if (targetCpu < 0 || digitsEnd !== pe) return false;
+        const work = tp.pointerAt(s, pa, pb);
+        if (work === undefined) return false;
+        if (!ctx.cpuAllowed(cpu, line)) return true;
+        ctx.push({ kind: 'workqueue_queue_work', ts, cpu, work, function: ctx.internAt(s, fa, fb), workqueue: ctx.internAt(s, qa, qb), reqCpu, targetCpu });
+        return true;
+      }
+    }
+    return false;
+  };
+
   const onLine = (s: string, a: number, b: number, line: number): void => {
+    if (fastLine(s, a, b, line)) return;
     let text = s.slice(a, b);
     const c0 = text.charCodeAt(0);
     if (c0 === 35 /* # */) {

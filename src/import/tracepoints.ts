@@ -32,6 +32,8 @@ const SCHED_SWITCH =
  */
 const SCHED_SWITCH_PLUGIN = /^(.*):(\d{1,10}) \[(-?\d{1,5})\] (\S+) ==> (.*):(\d{1,10}) \[(-?\d{1,5})\]\s*$/;
 const MIGRATE = /^comm=(.*) pid=(\d{1,10}) prio=(-?\d{1,5}) orig_cpu=(\d{1,5}) dest_cpu=(\d{1,5})\s*$/;
+/** Slots of the slice-free pointer table (a power of two). */
+const PTR_SLOTS = 4096;
 /** %p of a 64- or 32-bit kernel: hashed (`00000000a1b2c3d4`, `06e44eda`) or raw, with or without 0x. */
 const HEX_POINTER = /^(?:0x)?([0-9a-fA-F]{1,16})$/;
 
@@ -70,6 +72,31 @@ export class TracepointPayloads {
     const out = '0x' + m[1]!.toLowerCase().padStart(16, '0');
     if (this.ptrCache.size < 65536) this.ptrCache.set(text.length > 24 ? text : Buffer.from(text).toString(), out);
     return out;
+  }
+
+  private readonly ptrRaw: string[] = Array.from({ length: PTR_SLOTS }, () => '');
+  private readonly ptrNorm: string[] = Array.from({ length: PTR_SLOTS }, () => '');
+
+  /** `pointer(s.slice(a, b))` without the slice when the same text was seen recently (the fast paths). */
+  pointerAt(s: string, a: number, b: number): string | undefined {
+    const len = b - a;
+    if (len < 1 || len > 18) return undefined;
+    let h = len;
+    for (let i = b - 1, lo = Math.max(a, b - 8); i >= lo; i--) h = (h * 31 + s.charCodeAt(i)) | 0;
+    h &= PTR_SLOTS - 1;
+    const raw = this.ptrRaw[h]!;
+    if (raw.length === len) {
+      let k = 0;
+      while (k < len && raw.charCodeAt(k) === s.charCodeAt(a + k)) k++;
+      if (k === len) return this.ptrNorm[h];
+    }
+    const text = Buffer.from(s.slice(a, b), 'utf8').toString('utf8');
+    const v = this.pointer(text);
+    if (v !== undefined) {
+      this.ptrRaw[h] = text;
+      this.ptrNorm[h] = v;
+    }
+    return v;
   }
 
   /** An event whose name is not ours: ignored, reported once per name. */
