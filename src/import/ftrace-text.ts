@@ -107,22 +107,6 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
     tp.event(name, name, payload, ts, cpu, pid, comm, line);
   };
 
-  /** End of the number digitsAt read last. */
-  let digitsEnd = 0;
-  /** Unsigned decimal of 1-9 digits at s[p..]: its value (digitsEnd after it), or -1. */
-  const digitsAt = (s: string, p: number): number => {
-    let v = 0;
-    let q = p;
-    for (;;) {
-      const d = s.charCodeAt(q) - 48;
-      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
-      v = v * 10 + d;
-      q++;
-    }
-    digitsEnd = q;
-    return q === p || q - p > 9 ? -1 : v;
-  };
-
   /** `swapper/<cpu>` per CPU, made once (the comm of `<idle>-0`). */
   const swapper: string[] = [];
   const idleComm = (cpu: number): string => swapper[cpu] ?? (swapper[cpu] = ctx.intern(`swapper/${cpu}`));
@@ -220,94 +204,10 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
     const ts = tb.fromSecParts(sec, sub);
     const comm =
       pid === 0 && cb - ca === 6 && s.startsWith('<idle>', ca) ? idleComm(cpu) : cb - ca === 5 && s.startsWith('<...>', ca) ? '' : ctx.internAt(s, ca, cb);
-    if (fastPayload(s, na, nb, p, pe, ts, cpu, pid, comm, line)) return true;
+    if (tp.fastEvent(s, na, nb, p, pe, ts, cpu, pid, comm, line)) return true;
     const name = s.slice(na, nb);
     tp.event(name, name, s.slice(p, pe), ts, cpu, pid, comm, line);
     return true;
-  };
-
-  /** The payloads of the most frequent events, in place; false: let TracepointPayloads read it. */
-  const fastPayload = (s: string, na: number, nb: number, p: number, pe: number, ts: Ns, cpu: number, pid: number, comm: string, line: number): boolean => {
-    const nlen = nb - na;
-    const c0 = s.charCodeAt(na);
-    if (c0 === 115 /* s */ && (nlen === 13 || nlen === 12) && s.startsWith('softirq_', na) && s.startsWith('vec=', p)) {
-      const k = nlen === 13 ? (s.startsWith('entry', na + 8) ? 1 : s.startsWith('raise', na + 8) ? 3 : 0) : s.startsWith('exit', na + 8) ? 2 : 0;
-      if (k === 0) return false;
-      let q = p + 4;
-      let vec = 0;
-      const vs = q;
-      for (;;) {
-        const d = s.charCodeAt(q) - 48;
-        if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
-        vec = vec * 10 + d;
-        q++;
-      }
-      if (q === vs || q - vs > 3 || (q < pe && s.charCodeAt(q) !== 32)) return false;
-      if (vec !== 2 && vec !== 3) {
-        tp.otherSoftirqs++;
-        tp.ignored++;
-        return true;
-      }
-      if (!ctx.cpuAllowed(cpu, line)) return true;
-      if (k === 1) ctx.push({ kind: 'softirq_entry', ts, cpu, vec, pid, comm });
-      else ctx.push({ kind: k === 2 ? 'softirq_exit' : 'softirq_raise', ts, cpu, vec });
-      return true;
-    }
-    if (c0 === 110 /* n */ && nlen === 9 && s.startsWith('napi_poll', na) && s.startsWith('napi poll on napi struct ', p)) {
-      const pa = p + 25;
-      const pb = s.indexOf(' ', pa);
-      if (pb < 0 || pb >= pe || !s.startsWith(' for device ', pb)) return false;
-      const da = pb + 12;
-      const db = s.indexOf(' ', da);
-      if (db < 0 || db >= pe || !s.startsWith(' work ', db)) return false;
-      let q = db + 6;
-      const work = digitsAt(s, q);
-      q = digitsEnd;
-      if (work < 0 || !s.startsWith(' budget ', q)) return false;
-      const budget = digitsAt(s, q + 8);
-      if (budget < 0 || digitsEnd !== pe) return false;
-      const napi = tp.pointerAt(s, pa, pb);
-      if (napi === undefined) return false;
-      if (!ctx.cpuAllowed(cpu, line)) return true;
-      ctx.push({ kind: 'napi_poll', ts, cpu, napi, dev: ctx.internAt(s, da, db), work, budget, pid, comm });
-      return true;
-    }
-    if (c0 === 119 /* w */ && nlen >= 20 && s.startsWith('workqueue_', na)) {
-      if ((nlen === 23 && s.startsWith('execute_start', na + 10)) || (nlen === 21 && s.startsWith('execute_end', na + 10))) {
-        if (!s.startsWith('work struct ', p)) return false;
-        const pa = p + 12;
-        const pb = s.indexOf(':', pa);
-        if (pb < 0 || pb >= pe || !s.startsWith(': function ', pb)) return false;
-        const fa = pb + 11;
-        if (s.indexOf(' ', fa) >= 0 && s.indexOf(' ', fa) < pe) return false;
-        const work = tp.pointerAt(s, pa, pb);
-        if (work === undefined || fa >= pe) return false;
-        if (!ctx.cpuAllowed(cpu, line)) return true;
-        ctx.push({ kind: nlen === 23 ? 'workqueue_execute_start' : 'workqueue_execute_end', ts, cpu, work, function: ctx.internAt(s, fa, pe) });
-        return true;
-      }
-      if (nlen === 20 && s.startsWith('queue_work', na + 10) && s.startsWith('work struct=', p)) {
-        const pa = p + 12;
-        const pb = s.indexOf(' ', pa);
-        if (pb < 0 || pb >= pe || !s.startsWith(' function=', pb)) return false;
-        const fa = pb + 10;
-        const fb = s.indexOf(' ', fa);
-        if (fb < 0 || fb >= pe || !s.startsWith(' workqueue=', fb)) return false;
-        const qa = fb + 11;
-        const qb = s.indexOf(' ', qa);
-        if (qb < 0 || qb >= pe || !s.startsWith(' req_cpu=', qb)) return false;
-        const reqCpu = digitsAt(s, qb + 9);
-        if (reqCpu < 0 || !s.startsWith(' cpu=', digitsEnd)) return false;
-        const targetCpu = digitsAt(s, digitsEnd + 5);
-        if (targetCpu < 0 || digitsEnd !== pe) return false;
-        const work = tp.pointerAt(s, pa, pb);
-        if (work === undefined) return false;
-        if (!ctx.cpuAllowed(cpu, line)) return true;
-        ctx.push({ kind: 'workqueue_queue_work', ts, cpu, work, function: ctx.internAt(s, fa, fb), workqueue: ctx.internAt(s, qa, qb), reqCpu, targetCpu });
-        return true;
-      }
-    }
-    return false;
   };
 
   const onLine = (s: string, a: number, b: number, line: number): void => {

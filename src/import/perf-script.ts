@@ -40,7 +40,112 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
   let seenLost = 0;
   let recordLost: { count: number; line: number } | undefined;
 
+  const swapper: string[] = [];
+  /**
+   * The common line parsed in place (no regex, no slice): `comm pid[/tid] [cpu] sec.frac: sys:name: payload`.
+   * False for anything else (lost records, -F layouts, prose), which the general path reads.
+   */
+  const fastLine = (s: string, a: number, b: number, line: number): boolean => {
+    let p = a;
+    while (p < b && s.charCodeAt(p) === 32) p++;
+    const ca = p;
+    if (p >= b || s.charCodeAt(p) < 33) return false;
+    // The ' [' within this line only (s is the whole read chunk).
+    let open = p;
+    while (open < b && !(s.charCodeAt(open) === 91 /* [ */ && s.charCodeAt(open - 1) === 32)) open++;
+    if (open >= b) return false;
+    let q = open - 1;
+    while (q > ca && s.charCodeAt(q - 1) === 32) q--;
+    const idEnd = q;
+    let pid = 0;
+    let mul = 1;
+    while (q > ca) {
+      const c = s.charCodeAt(q - 1);
+      if (c === 47 /* / */) {
+        // pid/tid: the tid is the task.
+        q--;
+        while (q > ca && s.charCodeAt(q - 1) >= 48 && s.charCodeAt(q - 1) <= 57) q--;
+        break;
+      }
+      const d = c - 48;
+      if (!(d >= 0 && d <= 9)) break;
+      pid += d * mul;
+      mul *= 10;
+      q--;
+    }
+    if (q === idEnd || idEnd - q > 21 || q <= ca || s.charCodeAt(q - 1) !== 32) return false;
+    let cb = q - 1;
+    while (cb > ca && s.charCodeAt(cb - 1) === 32) cb--;
+    p = open + 1;
+    let cpu = 0;
+    const cs = p;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      cpu = cpu * 10 + d;
+      p++;
+    }
+    if (p === cs || p - cs > 5 || s.charCodeAt(p) !== 93 /* ] */) return false;
+    p++;
+    while (s.charCodeAt(p) === 32) p++;
+    let sec = 0;
+    const ss = p;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break;
+      sec = sec * 10 + d;
+      p++;
+    }
+    if (p === ss || p - ss > 12 || s.charCodeAt(p) !== 46 /* . */) return false;
+    p++;
+    const fs = p;
+    let sub = 0;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break;
+      sub = sub * 10 + d;
+      p++;
+    }
+    if (p === fs || p - fs > 9 || s.charCodeAt(p) !== 58 /* : */ || s.charCodeAt(p + 1) !== 32) return false;
+    sub *= SCALE[p - fs]!;
+    p += 2;
+    while (s.charCodeAt(p) === 32) p++;
+    // sys:name:
+    const sa = p;
+    let c = 0;
+    for (;;) {
+      c = s.charCodeAt(p);
+      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
+      p++;
+    }
+    if (p === sa || c !== 58) return false;
+    const sb = p;
+    p++;
+    const na = p;
+    for (;;) {
+      c = s.charCodeAt(p);
+      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
+      p++;
+    }
+    if (p === na || c !== 58) return false;
+    const nb = p;
+    p++;
+    if (p < b && s.charCodeAt(p) !== 32) return false;
+    while (p < b && s.charCodeAt(p) === 32) p++;
+    let pe = b;
+    while (pe > p && s.charCodeAt(pe - 1) === 32) pe--;
+    const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(sub));
+    const ts = tb.fromSecParts(sec, sub) as Ns;
+    // perf names every CPU's idle task "swapper" (tools/perf/util/machine.c), the kernel's comm is "swapper/<cpu>".
+    const comm = pid === 0 && cb - ca === 7 && s.startsWith('swapper', ca) ? (swapper[cpu] ??= ctx.intern(`swapper/${cpu}`)) : ctx.internAt(s, ca, cb);
+    if (tp.fastEvent(s, na, nb, p, pe, ts, cpu, pid, comm, line)) return true;
+    const name = s.slice(na, nb);
+    tp.event(name, `${s.slice(sa, sb)}:${name}`, s.slice(p, pe), ts, cpu, pid, comm, line);
+    return true;
+  };
+
   const onLine = (s: string, a: number, b: number, line: number): void => {
+    if (fastLine(s, a, b, line)) return;
     const text = s.slice(a, b);
     if (text.trim() === '') {
       ignored++;
