@@ -155,6 +155,8 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
       const pl = PERF_LOST_KEY.exec(text);
       if (pl) {
         recordLost = { count: Number(pl[1]), line };
+        // Kept in the header's extra too (an informative key, model/capture-text.ts).
+        ctx.headerLine(text, line);
         return;
       }
       if (!ctx.headerLine(text, line)) ignored++;

@@ -69,6 +69,7 @@ describe('perf script layouts', () => {
     expect(r.events.filter((e) => e.kind === 'lost_events').map((e) => (e as { count: number }).count)).toEqual([12, 3, 5, 5]);
     expect(r.summary.skippedLines).toBe(0);
     expect(r.header?.extra?.['tracer']).toBe('perf');
+    expect(r.summary.header?.extra?.['perf_lost']).toBe('25');
     expect(sniffFormat(text)).toBe('perf-script');
   });
 });
