@@ -207,13 +207,14 @@ export class TracepointPayloads {
           nextPid = Number(p[6]);
         }
         if (!ctx.cpuAllowed(cpu, line)) return;
+        // The idle task is pid 0 on every CPU (kernel/sched/core.c: init_idle): a switch to it
+        // is the core going idle, a switch from it the core leaving idle (events.ts:
+        // CoreIdleEvent), put first as our events script prints IE/IX before the halves.
+        if (nextPid === 0 && prevPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: true });
+        else if (prevPid === 0 && nextPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: false });
         // One switch is two halves in our model: the task leaving, then the task entering.
         ctx.push({ kind: 'sched_switch_out', ts, cpu, pid: prevPid, state: ctx.intern(state), comm: ctx.intern(prevComm) });
         ctx.push({ kind: 'sched_switch_in', ts, cpu, pid: nextPid, comm: ctx.intern(nextComm) });
-        // The idle task is pid 0 on every CPU (kernel/sched/core.c: init_idle): a switch to it
-        // is the core going idle, a switch from it the core leaving idle (events.ts: CoreIdleEvent).
-        if (nextPid === 0 && prevPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: true });
-        else if (prevPid === 0 && nextPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: false });
         return;
       }
       case 'sched_migrate_task': {

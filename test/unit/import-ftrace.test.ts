@@ -39,9 +39,9 @@ describe('ftrace text: our wrapper framing (#@ header, trace_pipe, LOST lines, p
       expect(dump(r.events.filter(notLost))).toEqual([
         ...CANONICAL_US,
         ...CANONICAL_US_TAIL,
+        'core_idle ts=87000 cpu=1 idle=true',
         'sched_switch_out ts=87000 cpu=1 pid=812 state=S comm=napi/wg0-0',
         'sched_switch_in ts=87000 cpu=1 pid=0 comm=swapper/1',
-        'core_idle ts=87000 cpu=1 idle=true',
       ]);
       expect(r.summary.format).toBe('ftrace');
       expect(r.summary.origin).toBe(2386077000000n);
@@ -168,9 +168,9 @@ describe('ftrace text: real posted traces', () => {
   it('trace-cmd report pasted without its header (a kernel patch, 2022): no flags, plugin sched_switch, events without payload', async () => {
     const r = await run(ftraceImporter, fixture('ftrace-real-trace-cmd-idle-inject.txt'));
     expect(dump(r.events)).toEqual([
+      'core_idle ts=1000 cpu=4 idle=false',
       'sched_switch_out ts=1000 cpu=4 pid=0 state=R comm=swapper/4',
       'sched_switch_in ts=1000 cpu=4 pid=37 comm=idle_inject/4',
-      'core_idle ts=1000 cpu=4 idle=false',
       'sched_switch_out ts=24392000 cpu=4 pid=37 state=S comm=idle_inject/4',
       'sched_switch_in ts=24392000 cpu=4 pid=39 comm=ksoftirqd/4',
       'softirq_entry ts=24400000 cpu=4 vec=3 pid=39 comm=ksoftirqd/4',
@@ -196,9 +196,9 @@ describe('trace-cmd report', () => {
       ...CANONICAL_US.map((l) => l.replace(/ts=(\d+)/, (_, t: string) => `ts=${Number(t) - 70000}`)),
       ...CANONICAL_US_TAIL.map((l) => l.replace(/ts=(\d+)/, (_, t: string) => `ts=${Number(t) - 70000}`)),
       // libtraceevent's old letter W for TASK_REPORT_IDLE reads as the kernel's I.
+      'core_idle ts=17000 cpu=1 idle=true',
       'sched_switch_out ts=17000 cpu=1 pid=812 state=I comm=napi/wg0-0',
       'sched_switch_in ts=17000 cpu=1 pid=0 comm=swapper/1',
-      'core_idle ts=17000 cpu=1 idle=true',
     ]);
     expect(r.summary.lostEvents).toBe(3);
     expect(r.summary.skippedLines).toBe(0);

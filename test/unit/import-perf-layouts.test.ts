@@ -14,9 +14,9 @@ describe('perf script layouts', () => {
     expect(dump(r.events)).toEqual([
       'sched_switch_out ts=0 cpu=0 pid=19593 state=R comm=perf',
       'sched_switch_in ts=0 cpu=0 pid=19 comm=migration/0',
+      'core_idle ts=14000 cpu=0 idle=true',
       'sched_switch_out ts=14000 cpu=0 pid=19 state=S comm=migration/0',
       'sched_switch_in ts=14000 cpu=0 pid=0 comm=swapper/0',
-      'core_idle ts=14000 cpu=0 idle=true',
     ]);
   });
 
