@@ -119,6 +119,36 @@ function perfLine(e) {
   throw new Error(e[0]);
 }
 
+/** The same events as ftrace's trace_pipe prints them (kernel/trace/trace_output.c: trace_print_context), 5-character flags, microseconds. */
+function ftraceLine(e) {
+  const b = e[1] + ORIGIN;
+  const us = Math.floor(b / 1000);
+  const ts = `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`;
+  const cpu = String(e[2]).padStart(3, '0');
+  const head = (comm, pid, flags) => `${`${pid === 0 ? '<idle>' : comm}-${pid}`.padStart(16 + 8)} [${cpu}] ${flags} ${ts.padStart(12)}:`;
+  const vecName = (v) => (v === 3 ? 'NET_RX' : 'NET_TX');
+  const p = (x) => x.slice(2);
+  switch (e[0]) {
+    case 'SE':
+      return `${head(e[5], e[4], '..s1.')} softirq_entry: vec=${e[3]} [action=${vecName(e[3])}]`;
+    case 'SX':
+      return `${head(`swapper/${e[2]}`, 0, '..s1.')} softirq_exit: vec=${e[3]} [action=${vecName(e[3])}]`;
+    case 'P':
+      return `${head(e[8], e[7], '..s1.')} napi_poll: napi poll on napi struct ${p(e[3])} for device ${e[4]} work ${e[5]} budget ${e[6]}`;
+    case 'WQ':
+      return `${head(`swapper/${e[2]}`, 0, 'd.s2.')} workqueue_queue_work: work struct=${p(e[3])} function=${e[4]} workqueue=${e[5]} req_cpu=${e[6]} cpu=${e[7]}`;
+    case 'WS':
+      return `${head(`kworker/${e[2]}:1`, 100 + e[2], '.....')} workqueue_execute_start: work struct ${p(e[3])}: function ${e[4]}`;
+    case 'WE':
+      return `${head(`kworker/${e[2]}:1`, 100 + e[2], '.....')} workqueue_execute_end: work struct ${p(e[3])}: function ${e[4]}`;
+    case 'SI':
+      return `${head(`swapper/${e[2]}`, 0, 'd..2.')} sched_switch: prev_comm=swapper/${e[2]} prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=${e[4]} next_pid=${e[3]} next_prio=120`;
+    case 'SO':
+      return `${head(e[5], e[3], 'd..2.')} sched_switch: prev_comm=${e[5]} prev_pid=${e[3]} prev_prio=120 prev_state=${e[4]} ==> next_comm=swapper/${e[2]} next_pid=0 next_prio=120`;
+  }
+  throw new Error(e[0]);
+}
+
 const CSV_COLUMNS = 'kind,ts,cpu,napi,dev,work,budget,vec,pid,comm,function,workqueue,req_cpu,target_cpu,state,orig_cpu,dest_cpu';
 function csvLine(e) {
   const row = (o) => CSV_COLUMNS.split(',').map((c) => o[c] ?? '').join(',');
@@ -148,6 +178,8 @@ export const FORMATS = {
   'bpftrace-text': { ext: 'txt', line: textLine, pre: ['Attaching 12 probes...'] },
   'bpftrace-json': { ext: 'json', line: (e) => `{"type": "printf", "data": "${textLine(e)}\\n"}`, pre: ['{"type": "attached_probes", "data": {"probes": 12}}'] },
   'perf-script': { ext: 'perf.txt', line: perfLine, pre: [] },
+  // Our wrapper's framing: the #@ header is written around it as for the others.
+  ftrace: { ext: 'ftrace.txt', line: ftraceLine, pre: ['#@tracer ftrace'] },
   csv: { ext: 'csv', line: csvLine, pre: [CSV_COLUMNS] },
 };
 

@@ -97,6 +97,8 @@ mkdirSync(outDir, { recursive: true });
 const big = Number(argVal('--events', '5000000'));
 const small = Number(argVal('--small', '1000000'));
 const regen = args.includes('--regen');
+// --only ftrace,perf-script: just those cases (the others take minutes on a shared machine).
+const only = argVal('--only', undefined)?.split(',');
 const path = (n, fmt) => join(outDir, `capture-${n / 1e6}m.${FORMATS[fmt].ext}`);
 
 // csv-parse reads about 20 k records/s here, so the CSV case runs on a fifth of the small size.
@@ -104,11 +106,11 @@ const csvN = Number(argVal('--csv-events', String(small / 5)));
 const repeat = Number(argVal('--repeat', '1'));
 const want = [
   [big, ['bpftrace-text', 'bpftrace-json']],
-  [small, ['bpftrace-text', 'bpftrace-json', 'perf-script']],
+  [small, ['bpftrace-text', 'bpftrace-json', 'perf-script', 'ftrace']],
   [csvN, ['csv']],
 ];
 for (const [n, fmts] of want) {
-  const files = fmts.map((f) => [f, path(n, f)]).filter(([, p]) => regen || !existsSync(p));
+  const files = fmts.filter((f) => only === undefined || only.includes(f)).map((f) => [f, path(n, f)]).filter(([, p]) => regen || !existsSync(p));
   if (files.length === 0) continue;
   const t0 = Date.now();
   const g = await generate(n, files);
@@ -136,8 +138,9 @@ const cases = [
   [big, 'bpftrace-json'],
   [small, 'bpftrace-json'],
   [small, 'perf-script'],
+  [small, 'ftrace'],
   [csvN, 'csv'],
-];
+].filter(([, f]) => only === undefined || only.includes(f));
 const rows = [];
 // The machine is shared: the load average before and after tells how far to trust the figures.
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -166,8 +169,8 @@ for (const [n, fmt] of cases) {
     errors: tl.errors,
   });
 }
-const alone = run('builder', path(big, 'bpftrace-text'), 'bpftrace-text');
+const alone = only === undefined || only.includes('bpftrace-text') ? run('builder', path(big, 'bpftrace-text'), 'bpftrace-text') : undefined;
 console.log(`load average (1, 5, 15 min) before: ${loadBefore}, after: ${load()}`);
 console.log(`node ${process.version}, ${CPUS} CPUs and ${NAPIS} tunnels in the generated captures, best of ${repeat} run(s) per case`);
 console.table(rows);
-console.log(`timeline builder alone (${big / 1e6}M text events already in memory and touched once): ${(alone.events / alone.ms / 1000).toFixed(2)} M events/s`);
+if (alone) console.log(`timeline builder alone (${big / 1e6}M text events already in memory and touched once): ${(alone.events / alone.ms / 1000).toFixed(2)} M events/s`);

@@ -127,14 +127,21 @@ export class ImportContext {
   sealHeader(): void {
     if (this.headerSealed) return;
     this.headerSealed = true;
-    const { header, issues } = finishHeader(this.headerState);
-    for (const i of issues) {
+    const sealed = finishHeader(this.headerState);
+    let header = sealed.header;
+    for (const i of sealed.issues) {
       // --strict: a header that contradicts itself or cannot be used is a problem, not a note.
       if (this.strict && i.severity !== 'info') throw new InputError(sanitize(i.message), this.file, i.line);
       this.sealIssues.add(i.message);
       this.note(i.severity, i.code, i.message, i.line);
     }
     this.headerState.issues.length = 0;
+    if (this.implied !== undefined) {
+      if (header === undefined && (this.headerState.lines === 0 || onlyScriptMarks(this.headerState))) header = this.implied.header;
+      else if (header !== undefined && header.cpus.length !== this.implied.header.cpus.length) {
+        this.note('warning', 'contradictory-header', `#@cpus lists ${header.cpus.length} CPUs, the tracer's ${this.implied.source} says ${this.implied.header.cpus.length}; #@cpus is kept`, this.implied.line);
+      }
+    }
     this.header = header;
     if (header) {
       const max = Math.max(...header.cpus);
@@ -146,6 +153,22 @@ export class ImportContext {
       }
       this.opts.onHeader?.(header);
     }
+  }
+
+  /** A header made from the tracer's own (ftrace `#P:N`, trace-cmd `cpus=N`), used when there is no `#@` header. */
+  private implied: { header: CaptureHeader; source: string; line: number } | undefined;
+
+  /**
+   * The online CPUs as the tracer's own header states them (`source` names it in messages).
+   * Used as the capture header's CPUs when the file has no `#@` header; checked against
+   * `#@cpus` when it has. Call before the first event.
+   */
+  impliedCpus(count: number, source: string, line: number): void {
+    if (this.headerSealed || this.implied !== undefined || !(count >= 1 && count <= MAX_CPU_ID + 1)) return;
+    const cpus = Array.from({ length: count }, (_, i) => i);
+    // A tracer's own dump (a `trace` file, a trace-cmd report) is whole as printed: no trailer
+    // of ours is missing, so it is not a capture cut off (only our #@ framing can be).
+    this.implied = { header: { formatVersion: 0, cpus, mode: 'events', devices: [], status: 'complete', extra: { cpus_from: source } }, source, line };
   }
 
   /** The time base, created from the first event's boot ns when the header gave none. */
@@ -320,10 +343,10 @@ export class ImportContext {
     if (this.batch.length >= EVENT_BATCH) this.flush();
   }
 
-  lost(count: number, ts: Ns | undefined, line: number): void {
+  lost(count: number, ts: Ns | undefined, line: number | undefined, message?: string): void {
     if (!this.headerSealed) this.sealHeader();
     this.lostEvents += count;
-    this.note('warning', 'lost-events', `bpftrace lost ${count} events here; the analysis around this point is incomplete`, line);
+    this.note('warning', 'lost-events', message ?? `bpftrace lost ${count} events here; the analysis around this point is incomplete`, line);
     this.push(ts === undefined ? { kind: 'lost_events', count } : { kind: 'lost_events', ts, count });
   }
 
@@ -346,7 +369,11 @@ export class ImportContext {
       this.note(i.severity, i.code, i.message, i.line);
     }
     let full = header;
-    if (full === undefined && (this.headerState.lines === 0 || onlyScriptMarks(this.headerState))) {
+    const noHeader = full === undefined && (this.headerState.lines === 0 || onlyScriptMarks(this.headerState));
+    if (noHeader && this.implied !== undefined) {
+      full = this.implied.header;
+      this.note('warning', 'no-header', `no #@ capture header: online CPUs from the tracer's ${this.implied.source}, capture bounds guessed from the events; device kinds, threaded flags and the /proc counters are unknown`);
+    } else if (noHeader) {
       this.note(
         'warning',
         'no-header',

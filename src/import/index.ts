@@ -10,6 +10,7 @@ import { bpftraceJsonImporter, importBpftraceJson } from './bpftrace-json.js';
 import { bpftraceTextImporter, importBpftraceText } from './bpftrace-text.js';
 import { csvImporter } from './csv.js';
 import { perfScriptImporter } from './perf-script.js';
+import { ftraceImporter, traceCmdImporter } from './ftrace-text.js';
 import { MAX_LINE_CHARS } from './common.js';
 import { FORMAT_NAMES, type FormatName, type Importer, type ImportSummary } from './types.js';
 
@@ -20,7 +21,16 @@ import { FORMAT_NAMES, type FormatName, type Importer, type ImportSummary } from
  */
 
 /** Sniffing order: the most specific shapes first (a JSON line or a CSV column row would not match the text tags). */
-export const IMPORTERS: readonly Importer[] = [bpftraceJsonImporter, csvImporter, perfScriptImporter, bpftraceTextImporter];
+export const IMPORTERS: readonly Importer[] = [
+  bpftraceJsonImporter,
+  csvImporter,
+  perfScriptImporter,
+  // trace-cmd report before ftrace: the same lines, told apart by trace-cmd's own header lines.
+  traceCmdImporter,
+  ftraceImporter,
+  // Last: its sniff is the loosest, and our `#@` header, which it recognises, frames the other tracers' text too.
+  bpftraceTextImporter,
+];
 
 export { FORMAT_NAMES };
 export type { FormatName };
@@ -270,6 +280,7 @@ export async function importCapture(
   const stats = { replaced: 0, gzip: false };
   const text = decode(bytes, opts.onProgress, stats);
   let summary: ImportSummary;
+  const sniffed = opts.format === undefined;
   try {
     const { head, all } = await peek(text);
     let format = opts.format;
@@ -277,7 +288,18 @@ export async function importCapture(
       format = sniffFormat(head);
       if (format === undefined) {
         if (head.length === 0) throw new InputError('capture is empty', file);
-        throw new InputError(`cannot tell the capture's format from its first lines; pass --format (${FORMAT_NAMES.join(', ')})`, file);
+        // No shape matched: let every importer try the first lines, and take one only when
+        // it reads them (most of the lines that look like data parse as events).
+        const trials = await tryEach(head, file);
+        const best = trials.filter((t) => t.readable).sort((a, b) => b.events - a.events)[0];
+        if (best === undefined) {
+          throw new InputError(
+            `cannot tell the capture's format: no importer reads its first lines (${trials.map((t) => `${t.format}: ${t.found}`).join('; ')}); pass --format (${FORMAT_NAMES.join(', ')}) if it is one of them`,
+            file,
+          );
+        }
+        format = best.format;
+        diagnostics.add({ severity: 'info', code: 'format-guessed', file, message: `format ${format} guessed by reading the first lines (${best.found})` });
       }
     }
     const importer = importerFor(format);
@@ -307,6 +329,14 @@ export async function importCapture(
     // Stop reading when an importer threw (strict) before the end.
     await text.return(undefined);
   }
+  // No false success: a capture from which the importer took no event, though it had lines
+  // that were not our header (malformed, prose, other events), means nothing.
+  const unread = summary.skippedLines + (summary.proseLines ?? 0) + (summary.unusedEventLines ?? 0);
+  if (summary.events === 0 && unread > 0) {
+    const why = describe(summary);
+    const how = sniffed ? `read as ${summary.format} (sniffed)` : `--format ${summary.format}`;
+    throw new InputError(`${how}: no event wgtrace uses in ${summary.lines} lines (${why}); formats: ${FORMAT_NAMES.join(', ')}`, file);
+  }
   if (stats.replaced > 0) {
     diagnostics.add({
       severity: 'warning',
@@ -317,4 +347,45 @@ export async function importCapture(
     if (opts.strict) throw new InputError(`capture is not valid UTF-8 (${stats.replaced} bad sequences)`, file);
   }
   return { summary, diagnostics };
+}
+
+/** What an import found, in a few words: `3 malformed, 9 not trace lines, 2 of other events`. */
+function describe(s: ImportSummary): string {
+  const parts = [`${s.events} events`];
+  if (s.skippedLines > 0) parts.push(`${s.skippedLines} malformed`);
+  if ((s.proseLines ?? 0) > 0) parts.push(`${s.proseLines} not trace lines`);
+  if ((s.unusedEventLines ?? 0) > 0) parts.push(`${s.unusedEventLines} of events wgtrace does not use`);
+  return parts.join(', ');
+}
+
+interface Trial {
+  format: FormatName;
+  events: number;
+  readable: boolean;
+  found: string;
+}
+
+/** Every importer on the head of a capture (the last line may be cut: it is dropped), non-strict. */
+async function tryEach(head: string, file: string): Promise<Trial[]> {
+  const nl = head.lastIndexOf('\n');
+  const text = nl >= 0 ? head.slice(0, nl + 1) : head;
+  const out: Trial[] = [];
+  for (const imp of IMPORTERS) {
+    let events = 0;
+    try {
+      const s = await imp.import(
+        (async function* () {
+          yield text;
+        })(),
+        { file, strict: false, diagnostics: new DiagnosticLog(0), onEvents: (b) => (events += b.length) },
+      );
+      // Readable: events, and more lines read as events than lines it could not read.
+      const readable = events > 0 && events >= s.skippedLines;
+      out.push({ format: imp.name, events, readable, found: describe({ ...s, events }) });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      out.push({ format: imp.name, events: 0, readable: false, found: e.message.slice(0, 80) });
+    }
+  }
+  return out;
 }

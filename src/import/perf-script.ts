@@ -1,5 +1,6 @@
 import type { Ns } from '../base/time.js';
 import { ImportContext, LineSplitter } from './common.js';
+import { TracepointPayloads } from './tracepoints.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -16,63 +17,179 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
  * tracepoints' print fmt (/work/shared/docs/tracepoint-formats-6.18.txt).
  */
 
-const EVENT_AT = /\s(\d{1,12})\.(\d{1,9}):\s+(\w+):(\w+):(?: |$)/;
-const PREFIX = /^\s*(.*?)\s+(\d{1,10})(?:\/(\d{1,10}))?\s+\[(\d{1,5})\]\s*$/;
-
-/** include/trace/events/irq.h: "vec=%u [action=%s]". */
-const SOFTIRQ = /^vec=(\d{1,3})(?:\s|$)/;
-/** include/trace/events/napi.h: "napi poll on napi struct %p for device %s work %d budget %d". */
-const NAPI_POLL = /^napi poll on napi struct (\S+) for device (\S+) work (-?\d{1,10}) budget (-?\d{1,10})\s*$/;
+/** `<sec>.<frac>: [period] <sys>:<name>:`, the anchor of a tracepoint line (perf's own field order: comm, pid/tid, cpu, time, period, event). */
+const EVENT_AT = /(?:^|\s)(\d{1,12})\.(\d{1,9}):\s+(?:\d{1,20}\s+)?(\w+):(\w+):(?: |$)/;
+/** What may come before the time (`perf script -F` selects fields, perf keeps their order): [comm] [pid[/tid]] [cpu]. */
+const PREFIX = /^\s*(?:(.*?)\s+)??(?:(\d{1,10})(?:\/(\d{1,10}))?\s+)?\[(\d{1,5})\]\s*$/;
 /**
- * include/trace/events/workqueue.h: "work struct=%p function=%ps workqueue=%s req_cpu=%d cpu=%d"
- * (workqueue is a pointer before 5.12; %ps may append " [module]").
+ * `--show-lost-events` (tools/perf/builtin-script.c: process_lost_event, util/event.c:
+ * perf_event__fprintf_lost): `PERF_RECORD_LOST lost N` (after the sample's prefix when
+ * sample_id_all), `PERF_RECORD_LOST_SAMPLES lost N`; perf trace's `LOST N events!`.
  */
-const QUEUE_WORK = /^work struct=(\S+) function=(.+?) workqueue=(\S+) req_cpu=(-?\d{1,10}) cpu=(-?\d{1,10})\s*$/;
-/** "work struct %p: function %ps" (execute_end had no function before 5.x: then only "work struct %p"). */
-const EXEC_WORK = /^work struct (\S+?):?(?: function (.+?))?\s*$/;
-/** include/trace/events/sched.h (6.18 print fmt above); comms may contain spaces. */
-const SCHED_SWITCH =
-  /^prev_comm=(.*) prev_pid=(\d{1,10}) prev_prio=(-?\d{1,5}) prev_state=(\S+) ==> next_comm=(.*) next_pid=(\d{1,10}) next_prio=(-?\d{1,5})\s*$/;
-const MIGRATE = /^comm=(.*) pid=(\d{1,10}) prio=(-?\d{1,5}) orig_cpu=(\d{1,5}) dest_cpu=(\d{1,5})\s*$/;
-
-/** `wg_packet_decrypt_worker [wireguard]` -> `wg_packet_decrypt_worker` (kallsyms adds the module). */
-function stripModule(fn: string): string {
-  const i = fn.indexOf(' [');
-  return i > 0 && fn.endsWith(']') ? fn.slice(0, i) : fn;
-}
+const LOST = /PERF_RECORD_LOST(?:_SAMPLES)?:?\s+(?:lost[:=\s]\s*)?(\d{1,15})|^\s*LOST (\d{1,15}) events!/;
+/** Our wrapper's trailer: what perf record said it lost (docs/capture-format.md). */
+const PERF_LOST_KEY = /^#@perf_lost (\d{1,15})\s*$/;
 
 const SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
 
 export async function importPerfScript(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('perf-script', opts);
+  const tp = new TracepointPayloads(ctx);
   let ignored = 0;
-  /** Tracepoints present in the file that we do not use, with their counts. */
-  const otherEvents = new Map<string, number>();
-  let otherSoftirqs = 0;
+  let prose = 0;
+  let seenLost = 0;
+  let recordLost: { count: number; line: number } | undefined;
+
+  const swapper: string[] = [];
+  /**
+   * The common line parsed in place (no regex, no slice): `comm pid[/tid] [cpu] sec.frac: sys:name: payload`.
+   * False for anything else (lost records, -F layouts, prose), which the general path reads.
+   */
+  const fastLine = (s: string, a: number, b: number, line: number): boolean => {
+    let p = a;
+    while (p < b && s.charCodeAt(p) === 32) p++;
+    const ca = p;
+    if (p >= b || s.charCodeAt(p) < 33) return false;
+    // The ' [' within this line only (s is the whole read chunk).
+    let open = p;
+    while (open < b && !(s.charCodeAt(open) === 91 /* [ */ && s.charCodeAt(open - 1) === 32)) open++;
+    if (open >= b) return false;
+    let q = open - 1;
+    while (q > ca && s.charCodeAt(q - 1) === 32) q--;
+    const idEnd = q;
+    let pid = 0;
+    let mul = 1;
+    while (q > ca) {
+      const c = s.charCodeAt(q - 1);
+      if (c === 47 /* / */) {
+        // pid/tid: the tid is the task.
+        q--;
+        while (q > ca && s.charCodeAt(q - 1) >= 48 && s.charCodeAt(q - 1) <= 57) q--;
+        break;
+      }
+      const d = c - 48;
+      if (!(d >= 0 && d <= 9)) break;
+      pid += d * mul;
+      mul *= 10;
+      q--;
+    }
+    if (q === idEnd || idEnd - q > 21 || q <= ca || s.charCodeAt(q - 1) !== 32) return false;
+    let cb = q - 1;
+    while (cb > ca && s.charCodeAt(cb - 1) === 32) cb--;
+    p = open + 1;
+    let cpu = 0;
+    const cs = p;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      cpu = cpu * 10 + d;
+      p++;
+    }
+    if (p === cs || p - cs > 5 || s.charCodeAt(p) !== 93 /* ] */) return false;
+    p++;
+    while (s.charCodeAt(p) === 32) p++;
+    let sec = 0;
+    const ss = p;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break;
+      sec = sec * 10 + d;
+      p++;
+    }
+    if (p === ss || p - ss > 12 || s.charCodeAt(p) !== 46 /* . */) return false;
+    p++;
+    const fs = p;
+    let sub = 0;
+    for (;;) {
+      const d = s.charCodeAt(p) - 48;
+      if (!(d >= 0 && d <= 9)) break;
+      sub = sub * 10 + d;
+      p++;
+    }
+    if (p === fs || p - fs > 9 || s.charCodeAt(p) !== 58 /* : */ || s.charCodeAt(p + 1) !== 32) return false;
+    sub *= SCALE[p - fs]!;
+    p += 2;
+    while (s.charCodeAt(p) === 32) p++;
+    // sys:name:
+    const sa = p;
+    let c = 0;
+    for (;;) {
+      c = s.charCodeAt(p);
+      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
+      p++;
+    }
+    if (p === sa || c !== 58) return false;
+    const sb = p;
+    p++;
+    const na = p;
+    for (;;) {
+      c = s.charCodeAt(p);
+      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
+      p++;
+    }
+    if (p === na || c !== 58) return false;
+    const nb = p;
+    p++;
+    if (p < b && s.charCodeAt(p) !== 32) return false;
+    while (p < b && s.charCodeAt(p) === 32) p++;
+    let pe = b;
+    while (pe > p && s.charCodeAt(pe - 1) === 32) pe--;
+    const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(sub));
+    const ts = tb.fromSecParts(sec, sub) as Ns;
+    // perf names every CPU's idle task "swapper" (tools/perf/util/machine.c), the kernel's comm is "swapper/<cpu>".
+    const comm = pid === 0 && cb - ca === 7 && s.startsWith('swapper', ca) ? (swapper[cpu] ??= ctx.intern(`swapper/${cpu}`)) : ctx.internAt(s, ca, cb);
+    if (tp.fastEvent(s, na, nb, p, pe, ts, cpu, pid, comm, line)) return true;
+    const name = s.slice(na, nb);
+    tp.event(name, `${s.slice(sa, sb)}:${name}`, s.slice(p, pe), ts, cpu, pid, comm, line);
+    return true;
+  };
 
   const onLine = (s: string, a: number, b: number, line: number): void => {
+    if (fastLine(s, a, b, line)) return;
     const text = s.slice(a, b);
     if (text.trim() === '') {
       ignored++;
       return;
     }
     if (text.startsWith('#')) {
+      const pl = PERF_LOST_KEY.exec(text);
+      if (pl) {
+        recordLost = { count: Number(pl[1]), line };
+        // Kept in the header's extra too (an informative key, model/capture-text.ts).
+        ctx.headerLine(text, line);
+        return;
+      }
       if (!ctx.headerLine(text, line)) ignored++;
       return;
     }
+    const lost = LOST.exec(text);
+    if (lost) {
+      const n = Number(lost[1] ?? lost[2]);
+      seenLost += n;
+      ctx.lost(n, undefined, line, `perf lost ${n} events here (its ring buffer overflowed); the analysis around this point is incomplete`);
+      return;
+    }
     const m = EVENT_AT.exec(text);
-    if (!m) return ctx.problem('malformed-line', line, `not a perf script tracepoint line: "${text.slice(0, 80)}"`);
+    if (!m) {
+      // Prose or a shell prompt around pasted lines (no `[cpu]`, no `sec.frac:`): counted apart.
+      if (!/\[\d{1,5}\]|\d\.\d{6,9}:/.test(text)) {
+        prose++;
+        return;
+      }
+      return ctx.problem('malformed-line', line, `not a perf script tracepoint line: "${text.slice(0, 80)}"`);
+    }
     const pm = PREFIX.exec(text.slice(0, m.index));
-    if (!pm) return ctx.problem('malformed-line', line, `perf script line without "<comm> <pid> [<cpu>]" before the time: "${text.slice(0, 80)}"`);
+    if (!pm) return ctx.problem('malformed-line', line, `perf script line without "[<cpu>]" before the time (perf script -F needs cpu): "${text.slice(0, 80)}"`);
     const sys = m[3]!;
     const name = m[4]!;
     const payload = text.slice(m.index + m[0].length);
-    const pid = Number(pm[3] ?? pm[2]);
+    const pidText = pm[3] ?? pm[2];
+    const pid = pidText === undefined ? -1 : Number(pidText);
     const cpu = Number(pm[4]);
+    const rawComm = pm[1] ?? '';
     // perf names every CPU's idle task "swapper" (tools/perf/util/machine.c), the kernel and
     // bpftrace's comm say "swapper/<cpu>" (kernel/sched/core.c: init_idle): use the kernel's.
-    const comm = pid === 0 && pm[1] === 'swapper' ? ctx.intern(`swapper/${cpu}`) : ctx.intern(pm[1]!);
-    const tp = `${sys}:${name}`;
+    const comm = pid === 0 && rawComm === 'swapper' ? ctx.intern(`swapper/${cpu}`) : ctx.intern(rawComm);
 
     // Timestamp: seconds and a fraction of 9 digits (--ns) or 6 (microseconds).
     const sec = Number(m[1]);
@@ -80,100 +197,25 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
     const subNs = Number(frac) * SCALE[frac.length]!;
     const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(m[1]!) * 1_000_000_000n + BigInt(subNs));
     const ts = tb.fromSecParts(sec, subNs) as Ns;
-
-    const bad = (what: string): void => ctx.problem('malformed-line', line, `${tp}: ${what}: "${payload.slice(0, 80)}"`);
-    switch (tp) {
-      case 'irq:softirq_entry':
-      case 'irq:softirq_exit':
-      case 'irq:softirq_raise': {
-        const v = SOFTIRQ.exec(payload);
-        if (!v) return bad('expected vec=N');
-        const vec = Number(v[1]);
-        // Our bpftrace scripts record NET_TX (2) and NET_RX (3) only; so does this importer.
-        if (vec !== 2 && vec !== 3) {
-          otherSoftirqs++;
-          ignored++;
-          return;
-        }
-        if (!ctx.cpuAllowed(cpu, line)) return;
-        if (name === 'softirq_entry') ctx.push({ kind: 'softirq_entry', ts, cpu, vec, pid, comm });
-        else ctx.push({ kind: name === 'softirq_exit' ? 'softirq_exit' : 'softirq_raise', ts, cpu, vec });
-        return;
-      }
-      case 'napi:napi_poll': {
-        const v = NAPI_POLL.exec(payload);
-        const napi = v ? ctx.pointer(v[1]!) : undefined;
-        if (!v || napi === undefined) return bad('expected "napi poll on napi struct <ptr> for device <dev> work <n> budget <n>"');
-        const work = Number(v[3]);
-        const budget = Number(v[4]);
-        if (work < 0 || budget < 0) return bad('negative work or budget');
-        if (!ctx.cpuAllowed(cpu, line)) return;
-        ctx.push({ kind: 'napi_poll', ts, cpu, napi, dev: ctx.intern(v[2]!), work, budget, pid, comm });
-        return;
-      }
-      case 'workqueue:workqueue_queue_work': {
-        const v = QUEUE_WORK.exec(payload);
-        const work = v ? ctx.pointer(v[1]!) : undefined;
-        if (!v || work === undefined) return bad('expected "work struct=<ptr> function=<fn> workqueue=<wq> req_cpu=<n> cpu=<n>"');
-        if (!ctx.cpuAllowed(cpu, line)) return;
-        ctx.push({
-          kind: 'workqueue_queue_work',
-          ts,
-          cpu,
-          work,
-          function: ctx.intern(stripModule(v[2]!)),
-          workqueue: ctx.intern(v[3]!),
-          // perf prints req_cpu=8192 (WORK_CPU_UNBOUND = NR_CPUS) for queue_work(); kept as printed.
-          reqCpu: Number(v[4]),
-          targetCpu: Number(v[5]),
-        });
-        return;
-      }
-      case 'workqueue:workqueue_execute_start':
-      case 'workqueue:workqueue_execute_end': {
-        const v = EXEC_WORK.exec(payload);
-        const work = v ? ctx.pointer(v[1]!) : undefined;
-        if (!v || work === undefined) return bad('expected "work struct <ptr>: function <fn>"');
-        if (!ctx.cpuAllowed(cpu, line)) return;
-        ctx.push({ kind: name === 'workqueue_execute_start' ? 'workqueue_execute_start' : 'workqueue_execute_end', ts, cpu, work, function: ctx.intern(stripModule(v[2] ?? '')) });
-        return;
-      }
-      case 'sched:sched_switch': {
-        const v = SCHED_SWITCH.exec(payload);
-        if (!v) return bad('expected "prev_comm=.. prev_pid=.. prev_prio=.. prev_state=.. ==> next_comm=.. next_pid=.. next_prio=.."');
-        if (!ctx.cpuAllowed(cpu, line)) return;
-        // One switch is two halves in our model: the task leaving, then the task entering.
-        ctx.push({ kind: 'sched_switch_out', ts, cpu, pid: Number(v[2]), state: ctx.intern(v[4]!), comm: ctx.intern(v[1]!) });
-        ctx.push({ kind: 'sched_switch_in', ts, cpu, pid: Number(v[6]), comm: ctx.intern(v[5]!) });
-        return;
-      }
-      case 'sched:sched_migrate_task': {
-        const v = MIGRATE.exec(payload);
-        if (!v) return bad('expected "comm=.. pid=.. prio=.. orig_cpu=.. dest_cpu=.."');
-        if (!ctx.cpuAllowed(cpu, line)) return;
-        ctx.push({ kind: 'sched_migrate_task', ts, cpu, pid: Number(v[2]), origCpu: Number(v[4]), destCpu: Number(v[5]), comm: ctx.intern(v[1]!) });
-        return;
-      }
-      default: {
-        ignored++;
-        const n = otherEvents.get(tp);
-        if (n === undefined) {
-          if (otherEvents.size < 256) otherEvents.set(tp, 1);
-          ctx.note('info', 'unknown-event', `tracepoint ${tp.slice(0, 60)} is not used by wgtrace; its lines are ignored`, line);
-        } else otherEvents.set(tp, n + 1);
-      }
-    }
+    tp.event(name, `${sys}:${name}`, payload, ts, cpu, pid, comm, line);
   };
 
   const split = new LineSplitter(ctx, onLine);
   for await (const chunk of chunks) split.push(chunk);
   split.end();
-  if (otherSoftirqs > 0) ctx.note('info', 'other-softirqs', `${otherSoftirqs} softirq events of vectors other than NET_TX/NET_RX ignored`);
-  return { ...ctx.finish(), ignoredLines: ignored };
+  if (recordLost !== undefined && recordLost.count > seenLost) {
+    // perf record counted more than perf script showed (no --show-lost-events, or lost samples
+    // it does not print): where they were lost is unknown.
+    const n = recordLost.count - seenLost;
+    ctx.lost(n, undefined, recordLost.line, `perf record lost ${recordLost.count} events, ${seenLost} of them shown in the script; where the other ${n} were lost is unknown`);
+  }
+  tp.finish();
+  if (prose > 0) ctx.note('info', 'prose-lines', `${prose} lines that are not perf script lines (text, prompts, commands around pasted lines) ignored`);
+  return { ...ctx.finish(), ignoredLines: ignored + tp.ignored, proseLines: prose, unusedEventLines: tp.ignored };
 }
 
 /** `<comm> <pid> [<cpu>] <sec>.<frac>: <sys>:<name>:` on some line of the head. */
-const PERF_SNIFF = /^[^\n]*?\s\d{1,10}(?:\/\d{1,10})?\s+\[\d{1,5}\]\s+\d{1,12}\.\d{6,9}:\s+\w+:\w+:/m;
+const PERF_SNIFF = /^(?:[^\n]*?\s)?(?:\d{1,10}(?:\/\d{1,10})?\s+)?\[\d{1,5}\]\s+\d{1,12}\.\d{6,9}:\s+(?:\d{1,20}\s+)?\w+:\w+:|^#@tracer perf\s*$/m;
 
 export const perfScriptImporter: Importer = {
   name: 'perf-script',

@@ -3,7 +3,7 @@ import type { DiagnosticLog } from '../base/diagnostics.js';
 import type { TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
 
-export const FORMAT_NAMES = ['bpftrace-text', 'bpftrace-json', 'perf-script', 'csv'] as const;
+export const FORMAT_NAMES = ['bpftrace-text', 'bpftrace-json', 'perf-script', 'ftrace', 'trace-cmd', 'csv'] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 
 export interface ImportOptions {
@@ -38,6 +38,10 @@ export interface ImportSummary {
   untracedDevices?: string[];
   /** Lines that carry nothing by design (blank, `Attaching N probes...`, comments), counted. */
   ignoredLines?: number;
+  /** Lines that are not trace data at all (prose, shell prompts around pasted trace lines), counted apart from malformed ones. */
+  proseLines?: number;
+  /** Lines of events wgtrace does not use (other tracepoints, the function tracer, other softirq vectors). */
+  unusedEventLines?: number;
 }
 
 /**

@@ -64,6 +64,18 @@ const MAX_CPU = 8191;
 const DECRYPT_FN = 'wg_packet_decrypt_worker';
 const ENCRYPT_FN = 'wg_packet_encrypt_worker';
 /** drivers/net/wireguard/device.c: alloc_workqueue("wg-crypt-%s", ...). */
+/** CpuState.headPolls: not yet known, timed in the softirq open at the start, not timed. */
+const HEAD_UNDECIDED = 0;
+const HEAD_TIMED = 1;
+const HEAD_UNTIMED = 2;
+/**
+ * Longest a NET_RX softirq open at the capture start can still run: net_rx_action stops after
+ * netdev_budget_usecs (2 jiffies: 20 ms at HZ=100, the slowest tick; net/core/dev.c), so a
+ * softirq whose exit has not come by then was not open at the start.
+ */
+const HEAD_SOFTIRQ_MAX_NS = 20_000_000;
+/** Events held per CPU while its head polls are undecided (beyond: not timed). */
+const HOLD_MAX_EVENTS = 65536;
 const CRYPT_WQ_PREFIX = 'wg-crypt-';
 /** Device name used for crypt work whose queue_work was never seen. */
 export const UNKNOWN_DEVICE = '(unknown)';
@@ -247,6 +259,14 @@ class CpuState {
   thrComm = '';
   thrLastPollEnd = NaN;
   thrSeen = false;
+  /**
+   * Polls before this CPU's first NET_RX event (HEAD_*): timed as part of the softirq open at
+   * the capture start only when that first event is its exit; meanwhile this CPU's events are
+   * held (in `held`, from `holdFrom`) so that they are folded in file order once it is known.
+   */
+  headPolls = HEAD_UNDECIDED;
+  held: TraceEvent[] | undefined;
+  holdFrom = 0;
   /** NAPIs whose last softirq poll here used the whole budget (net/core/dev.c: napi_poll requeues them). */
   readonly pending: NapiCpuAcc[] = [];
   /** The core runs its idle task (between IE and IX). */
@@ -292,6 +312,10 @@ export class TimelineBuilder {
   private readonly napiByPtr = new Map<string, NapiAcc>();
   private readonly napiByKey = new Map<string, NapiAcc>();
   private readonly napis: NapiAcc[] = [];
+  /** CPUs holding their events (CpuState.held) until their head polls are decided. */
+  private holding = 0;
+  /** Polls counted with zero duration: no softirq or napi-thread run around them (rule 10). */
+  private untimedPolls = 0;
   /** work pointer -> device, from workqueue_queue_work on wg-crypt-<dev>. */
   private readonly workDev = new Map<string, string>();
   private readonly queueByWq = new Map<string, QueueAcc>();
@@ -391,6 +415,21 @@ export class TimelineBuilder {
   }
 
   private event(ev: TraceEvent): void {
+    // Head polls (docs/timeline.md rule 10): a CPU whose first poll came before any NET_RX
+    // event holds its events until it is known whether a softirq was open at the start.
+    if (this.holding > 0 && ev.kind !== 'lost_events' && ev.kind !== 'window_napi' && ev.kind !== 'window_cpu') {
+      const h = this.cpuStates[ev.cpu];
+      if (h !== undefined && h.held !== undefined) return this.holdOrRelease(h, ev);
+    }
+    if (ev.kind === 'napi_poll') {
+      const h = this.cpuStates[ev.cpu] ?? this.cpuState(ev.cpu);
+      if (h !== undefined && h.headPolls === HEAD_UNDECIDED && !h.rxSeen && h.rxStart !== h.rxStart && !ev.comm.startsWith('napi/')) {
+        h.held = [ev];
+        h.holdFrom = ev.ts;
+        this.holding++;
+        return;
+      }
+    }
     // One switch, most frequent kinds first; each case normalises the CPU's clock (at) and
     // hands primitives to a small method, so each stays monomorphic and optimisable.
     let c: CpuState | undefined;
@@ -439,6 +478,35 @@ export class TimelineBuilder {
         this.lostEvents += ev.count;
         return;
     }
+  }
+
+  /**
+   * A held CPU's next event: its first NET_RX event decides (an exit: the head polls ran in
+   * the softirq open at the capture start, and are timed in it; an entry: they had no softirq
+   * around them that the capture shows); so does the end of the longest time a softirq can
+   * run (HEAD_SOFTIRQ_MAX_NS), or the bound on held events. Then the held events are folded.
+   */
+  private holdOrRelease(h: CpuState, ev: TraceEvent): void {
+    const held = h.held!;
+    if ((ev.ts ?? h.holdFrom) - h.holdFrom > HEAD_SOFTIRQ_MAX_NS || held.length >= HOLD_MAX_EVENTS) {
+      this.release(h, HEAD_UNTIMED);
+      this.event(ev);
+      return;
+    }
+    if ((ev.kind === 'softirq_entry' || ev.kind === 'softirq_exit') && ev.vec === SOFTIRQ_NET_RX) {
+      this.release(h, ev.kind === 'softirq_exit' ? HEAD_TIMED : HEAD_UNTIMED);
+      this.event(ev);
+      return;
+    }
+    held.push(ev);
+  }
+
+  private release(h: CpuState, mode: number): void {
+    const held = h.held!;
+    h.held = undefined;
+    h.headPolls = mode;
+    this.holding--;
+    for (let i = 0; i < held.length; i++) this.event(held[i]!);
   }
 
   /**
@@ -911,8 +979,8 @@ export class TimelineBuilder {
       }
       c.thrLastPollEnd = t;
       if (st.threadPids.length < THREAD_PIDS_KEPT && !st.threadPids.includes(pid)) st.threadPids.push(pid);
-    } else if (!c.rxSeen) {
-      // Polls before the CPU's first NET_RX entry or exit belong to the softirq that was
+    } else if (!c.rxSeen && c.headPolls === HEAD_TIMED) {
+      // Polls before the CPU's first NET_RX event, an exit, belong to the softirq that was
       // running when the capture started.
       clamped = c.rxLastPollEnd !== c.rxLastPollEnd;
       start = Math.max(clamped ? this.clampStart(c) : c.rxLastPollEnd, c.lastCloseTs);
@@ -920,7 +988,10 @@ export class TimelineBuilder {
       if (comm.startsWith('ksoftirqd/')) c.rxHeadKsoftirqd = true;
     } else {
       // Busy polling (net/core/dev.c: napi_busy_loop) or netpoll run polls outside softirq.
+      // So do polls of a capture without softirq events (napi_poll alone, a common ftrace
+      // recipe): nothing tells when they began (rule 10).
       this.problem('poll-without-context', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns outside any NET_RX softirq or napi thread: counted with zero duration`);
+      this.untimedPolls++;
       start = t;
     }
     const inner = Math.max(this.innermostStart(c), c.lastPollEnd);
@@ -1065,6 +1136,17 @@ export class TimelineBuilder {
     this.finished = true;
     const header = summary.header ?? this.hdr;
     if (header !== undefined && this.hdr === undefined) this.header(header);
+    // CPUs still holding their head polls never showed a NET_RX event: the polls are untimed.
+    for (const c of this.cpuStates) if (c !== undefined && c.held !== undefined) this.release(c, HEAD_UNTIMED);
+    if (this.untimedPolls > 0) {
+      let polls = 0;
+      for (const n of this.napis) polls += n.polls;
+      this.diag(
+        'warning',
+        'polls-not-timed',
+        `${this.untimedPolls} of ${polls} polls had no NET_RX softirq or napi-thread run around them in the capture (napi_poll traced alone, or lost entries): they are counted, not timed (zero duration), and poll and core busy times leave them out`,
+      );
+    }
     const g = this.ensureGrid();
     const mode: CaptureMode = this.mode ?? header?.mode ?? 'events';
     if (this.windowEvents > 0 && this.pointEvents > 0) {

@@ -37,7 +37,7 @@ const FILES: [string, FormatName][] = [
 
 describe('importCapture', () => {
   it('has one importer per format name', () => {
-    expect(IMPORTERS.map((i) => i.name).sort()).toEqual(['bpftrace-json', 'bpftrace-text', 'csv', 'perf-script']);
+    expect(IMPORTERS.map((i) => i.name).sort()).toEqual(['bpftrace-json', 'bpftrace-text', 'csv', 'ftrace', 'perf-script', 'trace-cmd']);
   });
 
   for (const [file, format] of FILES) {
