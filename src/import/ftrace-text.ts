@@ -1,7 +1,7 @@
 import { InputError } from '../base/diagnostics.js';
 import type { Ns } from '../base/time.js';
 import { ImportContext, LineSplitter } from './common.js';
-import { TracepointPayloads } from './tracepoints.js';
+import { FRAC_TO_NS, readSecondsColon, TracepointPayloads, type SecParts } from './tracepoints.js';
 import type { FormatName, Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -49,7 +49,6 @@ const FTRACE_CPU = /^#@ftrace_cpu (\d{1,5})((?: \w+=\d{1,15})*)\s*$/;
 const TRACE_LIKE = /\[\d{1,5}\]\s.*\d:\s|^\s*\S+-\d+\s+\d+\S{4,7}\s+\d+(?:us|\.\d+)|^\s*\S+-\d+\s+\d+\.\d+:\s+\w+/;
 /** TASK_COMM_LEN - 1: a comm is at most 15 characters; more before the pid is pasted prose. */
 const MAX_COMM = 15;
-const POW10 = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
 
 /** The comm as printed ("%16s", right-aligned), without text pasted before it (`Line 1622:`, a shell prompt). */
 function commOf(left: string): string {
@@ -86,7 +85,7 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
     }
     if (secText.length > 12) throw new InputError(`timestamp ${secText.slice(0, 24)}.${frac} s is not a time since boot`, ctx.file, line);
     const sec = Number(secText);
-    const sub = Number(frac) * POW10[frac.length]!;
+    const sub = Number(frac) * FRAC_TO_NS[frac.length]!;
     const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(secText) * 1_000_000_000n + BigInt(sub));
     return tb.fromSecParts(sec, sub);
   };
@@ -116,6 +115,8 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
    * with a comm of at most 15 characters, no tgid, flags of 4-7 characters or none. Returns false
    * for anything else, which the general path below reads (and reports) as before.
    */
+  /** The fast path's timestamp, reused line to line (one per import: no state shared across imports). */
+  const tsParts: SecParts = { sec: 0, subNs: 0 };
   const fastLine = (s: string, a: number, b: number, line: number): boolean => {
     let p = a;
     while (p < b && s.charCodeAt(p) === 32) p++;
@@ -164,28 +165,10 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
       if (p - fs < 4 || p - fs > 7) return false;
       while (s.charCodeAt(p) === 32) p++;
     }
-    // sec.frac:
-    let sec = 0;
-    const ss = p;
-    for (;;) {
-      const d = s.charCodeAt(p) - 48;
-      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
-      sec = sec * 10 + d;
-      p++;
-    }
-    if (p === ss || p - ss > 12 || s.charCodeAt(p) !== 46 /* . */) return false;
-    p++;
-    const fs = p;
-    let sub = 0;
-    for (;;) {
-      const d = s.charCodeAt(p) - 48;
-      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
-      sub = sub * 10 + d;
-      p++;
-    }
-    if (p === fs || p - fs > 9 || s.charCodeAt(p) !== 58 /* : */ || s.charCodeAt(p + 1) !== 32) return false;
-    sub *= POW10[p - fs]!;
-    p += 2;
+    p = readSecondsColon(s, p, tsParts);
+    if (p < 0) return false;
+    const sec = tsParts.sec;
+    const sub = tsParts.subNs;
     // name:
     const na = p;
     for (;;) {

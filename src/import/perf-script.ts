@@ -1,6 +1,6 @@
 import type { Ns } from '../base/time.js';
 import { ImportContext, LineSplitter } from './common.js';
-import { TracepointPayloads } from './tracepoints.js';
+import { FRAC_TO_NS, readSecondsColon, TracepointPayloads, type SecParts } from './tracepoints.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -30,7 +30,6 @@ const LOST = /PERF_RECORD_LOST(?:_SAMPLES)?:?\s+(?:lost[:=\s]\s*)?(\d{1,15})|^\s
 /** Our wrapper's trailer: what perf record said it lost (docs/capture-format.md). */
 const PERF_LOST_KEY = /^#@perf_lost (\d{1,15})\s*$/;
 
-const SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
 
 export async function importPerfScript(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('perf-script', opts);
@@ -45,6 +44,8 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
    * The common line parsed in place (no regex, no slice): `comm pid[/tid] [cpu] sec.frac: sys:name: payload`.
    * False for anything else (lost records, -F layouts, prose), which the general path reads.
    */
+  /** The fast path's timestamp, reused line to line (one per import: no state shared across imports). */
+  const tsParts: SecParts = { sec: 0, subNs: 0 };
   const fastLine = (s: string, a: number, b: number, line: number): boolean => {
     let p = a;
     while (p < b && s.charCodeAt(p) === 32) p++;
@@ -88,27 +89,10 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
     if (p === cs || p - cs > 5 || s.charCodeAt(p) !== 93 /* ] */) return false;
     p++;
     while (s.charCodeAt(p) === 32) p++;
-    let sec = 0;
-    const ss = p;
-    for (;;) {
-      const d = s.charCodeAt(p) - 48;
-      if (!(d >= 0 && d <= 9)) break;
-      sec = sec * 10 + d;
-      p++;
-    }
-    if (p === ss || p - ss > 12 || s.charCodeAt(p) !== 46 /* . */) return false;
-    p++;
-    const fs = p;
-    let sub = 0;
-    for (;;) {
-      const d = s.charCodeAt(p) - 48;
-      if (!(d >= 0 && d <= 9)) break;
-      sub = sub * 10 + d;
-      p++;
-    }
-    if (p === fs || p - fs > 9 || s.charCodeAt(p) !== 58 /* : */ || s.charCodeAt(p + 1) !== 32) return false;
-    sub *= SCALE[p - fs]!;
-    p += 2;
+    p = readSecondsColon(s, p, tsParts);
+    if (p < 0) return false;
+    const sec = tsParts.sec;
+    const sub = tsParts.subNs;
     while (s.charCodeAt(p) === 32) p++;
     // sys:name:
     const sa = p;
@@ -194,7 +178,7 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
     // Timestamp: seconds and a fraction of 9 digits (--ns) or 6 (microseconds).
     const sec = Number(m[1]);
     const frac = m[2]!;
-    const subNs = Number(frac) * SCALE[frac.length]!;
+    const subNs = Number(frac) * FRAC_TO_NS[frac.length]!;
     const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(m[1]!) * 1_000_000_000n + BigInt(subNs));
     const ts = tb.fromSecParts(sec, subNs) as Ns;
     tp.event(name, `${sys}:${name}`, payload, ts, cpu, pid, comm, line);

@@ -358,3 +358,43 @@ const KNOWN = new Set([
   'sched_switch',
   'sched_migrate_task',
 ]);
+
+/** ns per unit of a fraction of n digits (seconds printed with up to 9 decimals). */
+export const FRAC_TO_NS = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
+
+/** A timestamp read by readSecondsColon: whole seconds and the fraction in ns. */
+export interface SecParts {
+  sec: number;
+  subNs: number;
+}
+
+/**
+ * The `SECONDS.FRACTION: ` timestamp that ftrace text and perf script print before the event
+ * name (kernel/trace/trace_output.c: trace_print_time; perf's `--ns` or microseconds), read in
+ * place on the fast path: at most 12 digits of seconds and 9 of fraction. Fills `out` and
+ * returns the position after ": ", or -1 when the text there is not such a timestamp.
+ */
+export function readSecondsColon(s: string, p: number, out: SecParts): number {
+  let sec = 0;
+  const ss = p;
+  for (;;) {
+    const d = s.charCodeAt(p) - 48;
+    if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+    sec = sec * 10 + d;
+    p++;
+  }
+  if (p === ss || p - ss > 12 || s.charCodeAt(p) !== 46 /* . */) return -1;
+  p++;
+  const fs = p;
+  let sub = 0;
+  for (;;) {
+    const d = s.charCodeAt(p) - 48;
+    if (!(d >= 0 && d <= 9)) break;
+    sub = sub * 10 + d;
+    p++;
+  }
+  if (p === fs || p - fs > 9 || s.charCodeAt(p) !== 58 /* : */ || s.charCodeAt(p + 1) !== 32) return -1;
+  out.sec = sec;
+  out.subNs = sub * FRAC_TO_NS[p - fs]!;
+  return p + 2;
+}
