@@ -1,8 +1,8 @@
 # capture.sh --tracer ftrace|perf: the events capture without bpftrace. Sourced by capture.sh
 # (never run alone) after its checks: root, tracefs, output location and free space, PARTIAL
 # created, TMPD made; it uses capture.sh's helpers (list_all_devices, counters, now_boot_ns,
-# wall_now, die, trailer_end, finish) and writes the same header and trailer (docs/capture-format.md, "Captures made
-# without bpftrace"). The same safety rules: the file is PARTIAL until complete, SIGINT, SIGTERM
+# wall_now, die, write_header, trailer_end, finish) and writes the same header and trailer
+# (docs/capture-format.md, "Captures made without bpftrace"). The same safety rules: the file is PARTIAL until complete, SIGINT, SIGTERM
 # and SIGHUP end it cleanly (`#@status interrupted`), and the tracing set up here is always
 # undone (the tracefs instance removed, perf stopped), whatever ends the capture.
 #
@@ -47,23 +47,8 @@ if [ "$TRACER" = ftrace ]; then
 else
   TRACER_LINE="#@tracer perf ($(perf --version 2>/dev/null | head -n 1))"
 fi
-{
-  echo "#@wgtrace-capture $FORMAT_VERSION"
-  echo "#@tool_version $VERSION"
-  echo "#@wrapper capture.sh"
-  echo "$TRACER_LINE"
-  echo "#@hostname $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
-  echo "#@kernel $(uname -r)"
-  echo "#@cpus $CPUS_LIST"
-  echo "#@mode events"
-  echo "#@devices_glob $DEVICES"
-  echo "#@duration_s $DURATION"
-  echo "#@output_format text"
-  echo "#@wg_functions_matched $NWG"
-  echo "#@start_wall $(wall_now)"
-  echo "#@start_boot_ns $(now_boot_ns)"
-  list_all_devices
-} >> "$PARTIAL" 2>/dev/null || { rm -f "$PARTIAL"; die "cannot write the header to $PARTIAL (disk full?)"; }
+WG_FUNCS=$NWG
+write_header "$TRACER_LINE"
 
 STATUS=complete
 STOP=0

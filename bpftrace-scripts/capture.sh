@@ -264,6 +264,32 @@ MISSES="$TMPD/misses"
 cleanup() { rm -rf "$TMPD"; }
 trap cleanup EXIT
 
+# The header (docs/capture-format.md), for every tracer; $1 is the tracer's own line
+# (`#@bpftrace <version>` or `#@tracer ...`). MAP_KEYS (bpftrace only) and WG_FUNCS are set by
+# the caller.
+write_header() {
+  {
+    echo "#@wgtrace-capture $FORMAT_VERSION"
+    echo "#@tool_version $VERSION"
+    echo "#@wrapper capture.sh"
+    echo "#@hostname $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
+    echo "#@kernel $(uname -r)"
+    echo "$1"
+    echo "#@cpus $CPUS_LIST"
+    echo "#@mode $MODE"
+    [ "$MODE" = windows ] && echo "#@interval_ms $INTERVAL"
+    echo "#@devices_glob $DEVICES"
+    echo "#@duration_s $DURATION"
+    echo "#@output_format $FMT"
+    [ "$TRACER" = bpftrace ] && echo "#@map_keys_max ${MAP_KEYS:--}"
+    echo "#@wg_functions_matched ${WG_FUNCS:-0}"
+    echo "#@start_wall $(wall_now)"
+    echo "#@start_boot_ns $(now_boot_ns)"
+    # Every namespace's devices (list_all_devices); --netns is kept for old command lines.
+    list_all_devices
+  } >> "$PARTIAL" 2>/dev/null || { rm -f "$PARTIAL"; die "cannot write the header to $PARTIAL (disk full?)"; }
+}
+
 # The trailer's last lines, and the rename that makes the capture complete (both tracers).
 trailer_end() {
   echo "#@end_wall $(wall_now)"
@@ -291,26 +317,7 @@ MAP_KEYS=$(printf '%s\n' $BT_ENV | sed -n 's/^BPFTRACE_MAP_KEYS_MAX=//p')
 WG_FUNCS=$(grep -c 'function == [(uint64)]*0x' "$SCRIPT" 2>/dev/null || true)
 
 # --- header ---
-{
-  echo "#@wgtrace-capture $FORMAT_VERSION"
-  echo "#@tool_version $VERSION"
-  echo "#@wrapper capture.sh"
-  echo "#@hostname $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
-  echo "#@kernel $(uname -r)"
-  echo "#@bpftrace $("$BPFTRACE" --version 2>/dev/null | head -n 1)"
-  echo "#@cpus $CPUS_LIST"
-  echo "#@mode $MODE"
-  [ "$MODE" = windows ] && echo "#@interval_ms $INTERVAL"
-  echo "#@devices_glob $DEVICES"
-  echo "#@duration_s $DURATION"
-  echo "#@output_format $FMT"
-  echo "#@map_keys_max ${MAP_KEYS:--}"
-  echo "#@wg_functions_matched ${WG_FUNCS:-0}"
-  echo "#@start_wall $(wall_now)"
-  echo "#@start_boot_ns $(now_boot_ns)"
-  # Every namespace's devices (list_all_devices); --netns is kept for old command lines.
-  list_all_devices
-} >> "$PARTIAL" 2>/dev/null || { rm -f "$PARTIAL"; die "cannot write the header to $PARTIAL (disk full?)"; }
+write_header "#@bpftrace $("$BPFTRACE" --version 2>/dev/null | head -n 1)"
 
 # --- run ---
 STATUS=complete
