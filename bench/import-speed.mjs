@@ -10,11 +10,12 @@
 // within a CPU, not across CPUs). Each case runs in its own child process, which reports
 // its wall time and its peak RSS (process.resourceUsage().maxRSS).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, createReadStream } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CPUS, FORMATS, NAPIS, generate } from './gen-capture.mjs';
+import { splitLines } from './line-split.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -54,15 +55,8 @@ if (args[0] === '--child') {
   let events = 0;
   let extra = {};
   if (kind === 'split') {
-    // The baseline: read in 1 MiB chunks (as the importers do), decode, split lines, count.
-    let rest = '';
-    const stream = createReadStream(file, { highWaterMark: 1 << 20, encoding: 'utf8' });
-    for await (const chunk of stream) {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop();
-      events += lines.length;
-    }
-    if (rest !== '') events++;
+    // The baseline (bench/line-split.mjs): chunked read, decode, split lines, count.
+    events = await splitLines(file);
   } else if (kind === 'import') {
     const { summary } = await importCapture(file, { format, onEvents: (b) => (events += b.length) });
     extra = { lines: summary.lines };

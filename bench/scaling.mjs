@@ -17,10 +17,11 @@
 // analyze, peak RSS, and checks: capture.events equals a grep of the file's event lines, no
 // lost events or skipped lines, and whether (and where) the window widened.
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { splitLines } from './line-split.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -45,15 +46,7 @@ if (args[0] === '--child') {
   const c0 = process.cpuUsage();
   let extra = {};
   if (kind === 'split') {
-    let rest = '';
-    let lines = 0;
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, encoding: 'utf8' })) {
-      const ls = (rest + chunk).split('\n');
-      rest = ls.pop();
-      lines += ls.length;
-    }
-    if (rest !== '') lines++;
-    extra = { lines };
+    extra = { lines: await splitLines(file) };
   } else if (kind === 'analyze') {
     const out = [];
     const err = [];
