@@ -65,44 +65,41 @@ export function clientMain(data: any, uPlot: any): void {
     const host = $(id + '-cores');
     const readout = $(id + '-readout');
     const width = (): number => Math.max(300, host.clientWidth - 70);
+    // Draws inside a chart's plotting area only, in canvas pixels.
+    const clipped = (u: any, draw: (ctx: any, px: (v: number) => number, top: number, h: number) => void): void => {
+      const ctx = u.ctx;
+      const { left, top, width: w, height: h } = u.bbox;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, w, h);
+      ctx.clip();
+      draw(ctx, (v: number): number => u.valToPos(v, 'x', true), top, h);
+      ctx.restore();
+    };
     // Finding ranges are filled behind the series (drawClear comes before them), so a band
     // never changes the colour of what was measured, and outlined above them.
-    const bandsBehind = (u: any): void => {
-      const ctx = u.ctx;
-      const { left, top, width: w, height: h } = u.bbox;
-      const px = (v: number): number => u.valToPos(v, 'x', true);
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(left, top, w, h);
-      ctx.clip();
-      ctx.fillStyle = css('--band');
-      for (const [b0, b1] of state.bands) {
-        const x0 = px(b0);
-        ctx.fillRect(x0, top, Math.max(px(b1), x0 + 2) - x0, h);
-      }
-      ctx.restore();
-    };
-    const overlay = (u: any): void => {
-      const ctx = u.ctx;
-      const { left, top, width: w, height: h } = u.bbox;
-      const px = (v: number): number => u.valToPos(v, 'x', true);
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(left, top, w, h);
-      ctx.clip();
-      // Where the probes were not attached: nothing was measured there, whatever the stack shows.
-      ctx.fillStyle = css('--unprobed');
-      if (probedFrom > 0) ctx.fillRect(px(0), top, px(probedFrom) - px(0), h);
-      if (probedTo < durS) ctx.fillRect(px(probedTo), top, px(durS) - px(probedTo), h);
-      ctx.strokeStyle = css('--band-stroke');
-      ctx.lineWidth = 1;
-      for (const [b0, b1] of state.bands) {
-        const x0 = px(b0);
-        const x1 = Math.max(px(b1), x0 + 2);
-        ctx.strokeRect(x0 + 0.5, top + 0.5, x1 - x0 - 1, h - 1);
-      }
-      ctx.restore();
-    };
+    const bandsBehind = (u: any): void =>
+      clipped(u, (ctx, px, top, h) => {
+        ctx.fillStyle = css('--band');
+        for (const [b0, b1] of state.bands) {
+          const x0 = px(b0);
+          ctx.fillRect(x0, top, Math.max(px(b1), x0 + 2) - x0, h);
+        }
+      });
+    const overlay = (u: any): void =>
+      clipped(u, (ctx, px, top, h) => {
+        // Where the probes were not attached: nothing was measured there, whatever the stack shows.
+        ctx.fillStyle = css('--unprobed');
+        if (probedFrom > 0) ctx.fillRect(px(0), top, px(probedFrom) - px(0), h);
+        if (probedTo < durS) ctx.fillRect(px(probedTo), top, px(durS) - px(probedTo), h);
+        ctx.strokeStyle = css('--band-stroke');
+        ctx.lineWidth = 1;
+        for (const [b0, b1] of state.bands) {
+          const x0 = px(b0);
+          const x1 = Math.max(px(b1), x0 + 2);
+          ctx.strokeRect(x0 + 0.5, top + 0.5, x1 - x0 - 1, h - 1);
+        }
+      });
     const setRange = (r: [number, number], from: any): void => {
       if (state.syncing) return;
       state.syncing = true;
