@@ -696,14 +696,15 @@ export class BpftraceRecordParser {
    */
   private mapLine(s: string, a: number, b: number, line: number): void {
     const text = s.slice(a, b);
-    // Our scripts' own state, which bpftrace prints at exit: the wrappers drop it, a bare run of
-    // a ready-to-run script (bpftrace-scripts/wgtrace-*.bt) leaves it in. Ignored, counted.
-    if (STATE_MAP.test(text)) {
-      this.ignoredLines++;
-      return;
-    }
     const m = /^(@\w{1,64})\[([^\]]{1,200})\]: (?:(-?\d{1,20})|\((\d{1,20}(?:, \d{1,20}){0,7})\))$/.exec(text);
     if (!m) {
+      // Our scripts' key-less state, which bpftrace prints at exit (`@win_t: (a, b)`): the
+      // wrappers drop it, a bare run of a ready-to-run script leaves it in. Ignored, counted
+      // (keyed state maps are ignored in mapEntry, for JSON too).
+      if (STATE_MAP.test(text)) {
+        this.ignoredLines++;
+        return;
+      }
       // bpftrace prints other maps at exit (e.g. a user's own); not ours, so reported.
       return this.ctx.problem('malformed-line', line, `map line not of the form @name[keys]: value: "${text.slice(0, 80)}"`);
     }

@@ -1,6 +1,6 @@
 import { InputError, type Diagnostic, type Severity } from '../base/diagnostics.js';
 import { TimeBase, bootNs, type BootNs, type Ns } from '../base/time.js';
-import { MAX_CPU_ID, finishHeader, newHeaderState, parseHeaderLine, type HeaderParseState } from '../model/capture-text.js';
+import { MAX_CPU_ID, finishHeader, newHeaderState, onlyScriptMarks, parseHeaderLine, type HeaderParseState } from '../model/capture-text.js';
 import { normalizePointer, type TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
 import type { FormatName, ImportOptions, ImportSummary } from './types.js';
@@ -407,11 +407,6 @@ export class ImportContext {
   untracedDevice(dev: string): void {
     if (this.untraced.size < 4096) this.untraced.add(sanitize(dev));
   }
-}
-
-/** Only the scripts' `#@probes_start/stop_boot_ns` marks were seen: a bare bpftrace run, no header. */
-function onlyScriptMarks(st: HeaderParseState): boolean {
-  return Object.keys(st.fields).every((k) => k === 'probesStartBootNs' || k === 'probesStopBootNs') && st.devices.length === 0 && !st.extra;
 }
 
 /**

@@ -369,14 +369,19 @@ export interface FinishedHeader {
  * trailer for the complete header). Checks the cross-field rules a zod shape cannot see:
  * start before end, windows mode has an interval.
  */
+/**
+ * Only the scripts' own BEGIN/END marks (`#@probes_start_boot_ns`, `#@probes_stop_boot_ns`) were
+ * seen: a bare bpftrace run of a ready-to-run script (bpftrace-scripts/wgtrace-*.bt), which has
+ * no header; the importer says what that lacks.
+ */
+export function onlyScriptMarks(st: HeaderParseState): boolean {
+  return Object.keys(st.fields).every((k) => k === 'probesStartBootNs' || k === 'probesStopBootNs') && st.devices.length === 0 && !st.extra;
+}
+
 export function finishHeader(st: HeaderParseState): FinishedHeader {
   if (st.lines === 0) return { issues: st.issues };
   const f = st.fields;
-  // Only the scripts' own BEGIN/END marks: a bare bpftrace run of a ready-to-run script
-  // (bpftrace-scripts/wgtrace-*.bt), which has no header; the importer says what that lacks.
-  if (Object.keys(f).every((k) => k === 'probesStartBootNs' || k === 'probesStopBootNs') && st.devices.length === 0 && !st.extra) {
-    return { issues: st.issues };
-  }
+  if (onlyScriptMarks(st)) return { issues: st.issues };
   const issues = [...st.issues];
   const missing: string[] = [];
   if (f.formatVersion === undefined) missing.push('#@wgtrace-capture');

@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { importCapture } from '../../src/import/index.js';
 import { analyzeCapture } from '../../src/report/analyze.js';
 
 /**
@@ -27,5 +30,16 @@ describe('@untraced: a device filter that matched no poll', () => {
     const { result } = await analyzeCapture(join(dir, 'canonical.txt'));
     expect(result.capture.untracedDevices).toBeUndefined();
     expect(result.findings.find((x) => x.id === 'data-quality' && /matched no NAPI poll/.test(x.summary))).toBeUndefined();
+  });
+
+  it('the state maps bpftrace prints at exit of a bare run (keyed, key-less, string values) are ignored, not skipped', async () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'wgtrace-state-')), 'bare.txt');
+    writeFileSync(
+      f,
+      ['Attaching 9 probes...', '#@probes_start_boot_ns 2386077000500', 'SE 2386077074170 0 3 0 swapper/0', 'P 2386077080170 0 0xffff888627c2d188 wg0 64 64 0 swapper/0', 'SX 2386077090170 0 3', '#@probes_stop_boot_ns 2386078000000', '@rx_t[0]: 2386077074170', '@win_t: (2386078000000, 2386077000500)', '@napit[812]: napi/wg0-0', '@wgk[812]: 1', ''].join('\n'),
+    );
+    const { summary } = await importCapture(f, { onEvents: () => {} });
+    expect(summary.skippedLines).toBe(0);
+    expect(summary.events).toBe(3);
   });
 });
