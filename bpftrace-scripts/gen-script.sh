@@ -210,35 +210,28 @@ fmt() { cat "$TRACEFS/events/$1/format" 2>/dev/null || true; }
 # sched_migrate_task's comm is a char[16] or a __data_loc string depending on the kernel, and
 # unreadable on 0.21-0.23: the ready-to-run scripts and those versions take a napi thread's comm
 # from its last switch-in instead (@napit[pid], set in the sched_switch program).
+# The portable scripts assume kernels 5.16 and later: workqueue names are strings (5.12),
+# workqueue_execute_end has the function.
 NAPIT=0
-if [ "$PORTABLE" = 1 ]; then
-  # Kernels 5.16 and later: workqueue names are strings (5.12), execute_end has the function.
+if [ "$PORTABLE" = 1 ] || [ "$DATALOC_BROKEN" = 1 ]; then
   NAPIT=1
   MIGRATE_COMM="@napit[(uint64)${A}pid]"
-  WQ_NAME="str(${A}workqueue)"
-  WE_FUNC="ksym(${A}function)"
-  [ "$DATALOC_BROKEN" = 1 ] && WQ_NAME='"-"'
-elif [ "$DATALOC_BROKEN" = 1 ]; then
-  NAPIT=1
-  MIGRATE_COMM="@napit[(uint64)${A}pid]"
-  WQ_NAME='"-"'
-  if fmt workqueue/workqueue_execute_end | grep -q 'function;'; then WE_FUNC="ksym(${A}function)"; else WE_FUNC='"-"'; fi
+elif fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
+  MIGRATE_COMM="str(${A}comm)"
 else
-  if fmt sched/sched_migrate_task | grep -q '__data_loc char\[\] comm'; then
-    MIGRATE_COMM="str(${A}comm)"
-  else
-    MIGRATE_COMM="${A}comm"
-  fi
-  if fmt workqueue/workqueue_queue_work | grep -q '__data_loc char\[\] workqueue'; then
-    WQ_NAME="str(${A}workqueue)"
-  else
-    WQ_NAME='"-"'
-  fi
-  if fmt workqueue/workqueue_execute_end | grep -q 'function;'; then
-    WE_FUNC="ksym(${A}function)"
-  else
-    WE_FUNC='"-"'
-  fi
+  MIGRATE_COMM="${A}comm"
+fi
+if [ "$DATALOC_BROKEN" = 1 ]; then
+  WQ_NAME='"-"'
+elif [ "$PORTABLE" = 1 ] || fmt workqueue/workqueue_queue_work | grep -q '__data_loc char\[\] workqueue'; then
+  WQ_NAME="str(${A}workqueue)"
+else
+  WQ_NAME='"-"'
+fi
+if [ "$PORTABLE" = 1 ] || fmt workqueue/workqueue_execute_end | grep -q 'function;'; then
+  WE_FUNC="ksym(${A}function)"
+else
+  WE_FUNC='"-"'
 fi
 
 # The workqueue name, a field in the middle of the WQ record: "-" when unknown or read empty (a
