@@ -1,7 +1,7 @@
-import type { Timeline, NapiInstance, CoreSeries } from '../timeline/types.js';
+import type { Timeline, NapiInstance, CoreSeries, IdleCalibration } from '../timeline/types.js';
 import type { PollMode } from './finding.js';
 import { probedSpan } from '../timeline/span.js';
-import type { CaptureHeader } from '../model/header.js';
+import { procStatBusy } from '../model/proc-stat.js';
 import { napiRoles, type NapiRole } from '../timeline/roles.js';
 
 /**
@@ -58,6 +58,8 @@ export interface CoreFacts {
   otherNapiPollBusyNs: number;
   /** Busy time the trace does not explain: coreBusyNs less the traced union. */
   untracedBusyNs: number;
+  /** idle-events only: how the idle records were matched to /proc/stat (timeline/idle-calibration.ts). */
+  idleCalibration?: IdleCalibration;
 }
 
 export interface NapiCpuFacts {
@@ -211,6 +213,7 @@ function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array,
     cryptBusyNs: sumIn(c.cryptBusyNs),
     otherWorkBusyNs: sumIn(c.otherWorkBusyNs),
     utilizationSeries: util,
+    ...(source === 'idle-events' && c.idleCalibration !== undefined ? { idleCalibration: c.idleCalibration } : {}),
   };
 }
 
@@ -259,38 +262,6 @@ export function devThreadedFlag(t: Timeline, dev: string): number | undefined {
   return t.capture.header?.devices.find((d) => d.name === dev)?.threaded;
 }
 
-/**
- * /proc/stat per-CPU fields (fs/proc/stat.c: show_stat): user nice system idle iowait irq
- * softirq steal guest guest_nice, in USER_HZ ticks. Busy is everything but idle and iowait (as
- * mpstat's %idle and %iowait leave it); guest and guest_nice are left out because the kernel
- * already adds guest time to user and nice (kernel/sched/cputime.c: account_guest_time).
- * Returns, per CPU id, the busy share of the ticks between the header's two counter blocks,
- * which are read at the probed span's ends (docs/capture-format.md).
- */
-export function procStatBusy(h: CaptureHeader | undefined): Map<number, number> {
-  const out = new Map<number, number>();
-  const before = h?.countersBefore?.stat;
-  const after = h?.countersAfter?.stat;
-  if (before === undefined || after === undefined) return out;
-  for (const [k, b] of Object.entries(before)) {
-    const a = after[k];
-    const cpu = Number(/^(?:cpu)?(\d+)$/.exec(k)?.[1] ?? NaN);
-    if (a === undefined || !Number.isInteger(cpu) || a.length < 4 || b.length < 4) continue;
-    let total = 0;
-    let idle = 0;
-    for (let i = 0; i < Math.min(8, a.length, b.length); i++) {
-      const d = a[i]! - b[i]!;
-      if (!(d >= 0)) {
-        total = -1;
-        break;
-      }
-      total += d;
-      if (i === 3 || i === 4) idle += d;
-    }
-    if (total > 0) out.set(cpu, (total - idle) / total);
-  }
-  return out;
-}
 
 function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleReason: string }): NapiFacts {
   const cpus: NapiCpuFacts[] = [];

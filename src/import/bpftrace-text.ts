@@ -162,6 +162,8 @@ const IDLE_MAP = '@idle';
 interface IdleState {
   /** idle_ns total of the last tuple. */
   total: number;
+  /** idle_periods total of the last tuple. */
+  periods: number;
   /** entered_ns / exited_ns of the last tuple, relative to the origin (Ns). */
   entered: number;
   exited: number;
@@ -294,21 +296,26 @@ export class WindowAccumulator {
     const rel = (v: number): number => (v === 0 || tb === undefined ? -Infinity : tb.fromBoot(BigInt(v)));
     const st = this.idle.get(cpu);
     if (st !== undefined && value[0]! < st.total) return `map ${IDLE_MAP}[${cpu}] value 1 went down from ${st.total} to ${value[0]} (totals never decrease)`;
+    if (st !== undefined && value[1]! < st.periods) return `map ${IDLE_MAP}[${cpu}] value 2 went down from ${st.periods} to ${value[1]} (totals never decrease)`;
     // The window's idle is worked out in flush (the open part needs the window's end).
-    const next: IdleState = { total: value[0]!, entered: rel(value[2]!), exited: rel(value[3]!), credited: st?.credited ?? 0, first: st?.first ?? true };
+    const next: IdleState = { total: value[0]!, periods: value[1]!, entered: rel(value[2]!), exited: rel(value[3]!), credited: st?.credited ?? 0, first: st?.first ?? true };
     if (st === undefined) this.idle.set(cpu, next);
     else {
       // Idle periods that ended since the previous tuple (also when a key is printed twice in one window).
       this.idleDelta.set(cpu, (this.idleDelta.get(cpu) ?? 0) + (value[0]! - st.total));
+      this.periodsDelta.set(cpu, (this.periodsDelta.get(cpu) ?? 0) + (value[1]! - st.periods));
       Object.assign(st, next);
       return undefined;
     }
     this.idleDelta.set(cpu, value[0]!);
+    this.periodsDelta.set(cpu, value[1]!);
     return undefined;
   }
 
   /** Per CPU, the idle_ns difference of this window's @idle tuples (closed idle periods). */
   private readonly idleDelta = new Map<number, number>();
+  /** Per CPU, the idle_periods difference of this window's @idle tuples (idle periods that ended). */
+  private readonly periodsDelta = new Map<number, number>();
 
   /**
    * The window's idle time per CPU: the idle periods that ended in it (the total's difference),
@@ -328,10 +335,13 @@ export class WindowAccumulator {
       // when the probes attached from the probes' start (bpftrace-scripts/windows.bt.in), and it
       // printed nothing while it stayed idle. That idle time is passed on whole: the timeline
       // spreads it back over the windows it covers. Later tuples hold at most their window.
-      this.cpuEvent(cpu).idleNs = Math.max(0, st.first ? v : Math.min(this.intervalNs, v));
+      const ev = this.cpuEvent(cpu);
+      ev.idleNs = Math.max(0, st.first ? v : Math.min(this.intervalNs, v));
+      ev.idlePeriods = this.periodsDelta.get(cpu) ?? 0;
       st.first = false;
     }
     this.idleDelta.clear();
+    this.periodsDelta.clear();
   }
 
   private cpuEvent(cpu: number): WindowCpuEvent {

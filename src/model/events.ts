@@ -170,6 +170,8 @@ export interface WindowCpuEvent {
    * the capture records it; absent in older captures.
    */
   idleNs?: number;
+  /** Idle periods of the core that ended within the window (`@idle`'s second value), with idleNs. */
+  idlePeriods?: number;
 }
 
 /** bpftrace's "Lost N events" (or its JSON lost_events record); `ts` when known. */

@@ -1,4 +1,5 @@
 import { napiRoles } from '../timeline/roles.js';
+import { procStatBusy } from '../model/proc-stat.js';
 import type { Timeline } from '../timeline/types.js';
 import { probedSpan } from '../timeline/span.js';
 import type { Assumption, CoreWorkload, TunnelWorkload, Workload } from './types.js';
@@ -206,19 +207,8 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
  * the capture. Undefined when either snapshot is missing.
  */
 export function statUtilization(tl: Timeline): Map<number, number> | undefined {
-  const h = tl.capture.header;
-  const a = h?.countersBefore?.stat;
-  const b = h?.countersAfter?.stat;
-  if (!a || !b) return undefined;
   const out = new Map<number, number>();
-  for (const [k, after] of Object.entries(b)) {
-    const before = a[k];
-    if (!before || !/^\d+$/.test(k) || after.length < 5 || before.length < 5) continue;
-    let total = 0;
-    for (let i = 0; i < Math.min(after.length, before.length, 8); i++) total += after[i]! - before[i]!;
-    const idle = after[3]! - before[3]! + (after[4]! - before[4]!);
-    if (total > 0) out.set(Number(k), Math.min(1, Math.max(0, 1 - idle / total)));
-  }
+  for (const [cpu, busy] of procStatBusy(tl.capture.header)) out.set(cpu, Math.min(1, Math.max(0, busy)));
   return out.size > 0 ? out : undefined;
 }
 

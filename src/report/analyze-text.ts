@@ -2,6 +2,7 @@ import { count, cpuList, dur, pct } from '../detect/format.js';
 import { legend, stackedBar, type BarSegment } from './render/bars.js';
 import { PLAIN, type Painter, type StyleName } from './render/style.js';
 import type { AnalyzeResult, CpuJson, FindingJson } from './schema.js';
+import { NO_PROC_STAT } from '../timeline/idle-calibration.js';
 
 /**
  * The text view of an AnalyzeResult: the capture's facts, the per-core utilization chart
@@ -158,6 +159,38 @@ function collapseNames(names: string[]): string {
   return out.join(', ');
 }
 
+/**
+ * How the idle records were matched to /proc/stat (timeline/idle-calibration.ts): the kernel's
+ * cost per idle period where it was applied, and the reason where it was not.
+ */
+function calibrationLine(cpus: readonly CpuJson[]): string | undefined {
+  const applied = cpus.filter((c) => c.idleCalibration?.applied === true && c.idleCalibration.perPeriodNs !== undefined);
+  // Without /proc/stat in the header (synthetic captures, scripts run by hand) there is nothing
+  // to match against, and the JSON says so; the text only speaks of a match or a refused one.
+  const not = cpus.filter((c) => c.idleCalibration !== undefined && !c.idleCalibration.applied && c.idleCalibration.reason !== NO_PROC_STAT);
+  const parts: string[] = [];
+  if (applied.length > 0) {
+    const us = applied.map((c) => c.idleCalibration!.perPeriodNs! / 1000);
+    const lo = Math.min(...us);
+    const hi = Math.max(...us);
+    const range = hi - lo < 0.05 ? `${lo.toFixed(1)} us` : `${lo.toFixed(1)} to ${hi.toFixed(1)} us`;
+    parts.push(`idle records matched to /proc/stat on ${coresNamed(applied)}: the kernel counts ${range} of each idle period busy (the switch in and out, irqs)`);
+  }
+  const reasons = new Map<string, CpuJson[]>();
+  for (const c of not) {
+    const why = c.idleCalibration!.reason ?? 'no reason given';
+    // Reasons name their own figures: group by the text without its numbers.
+    const key = why.replace(/[\d.]+ ms/g, 'N ms');
+    reasons.set(key, [...(reasons.get(key) ?? []), c]);
+  }
+  for (const group of reasons.values()) parts.push(`idle records as captured on ${coresNamed(group)}: ${group[0]!.idleCalibration!.reason}`);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+function coresNamed(cpus: readonly CpuJson[]): string {
+  return `${cpus.length === 1 ? 'cpu' : 'cpus'} ${cpuList(cpus.map((c) => c.cpu))}`;
+}
+
 function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {
   const d = r.capture.probedNs;
   const lines = [`${p.paint('bold', 'CPU % per core')}   ${legend(CORE_SEGMENTS, p)}`];
@@ -177,6 +210,8 @@ function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {
     `busy = not idle, as mpstat counts it, over the probed span; from ${sources.map((x) => BUSY_SOURCE_TEXT[x]).join(' and ')}` +
       (sources.includes('traced') ? ' (no idle records or /proc/stat in the capture: a lower bound)' : ''),
   );
+  const note = calibrationLine(r.cpus);
+  if (note !== undefined) lines.push(note);
   return lines;
 }
 

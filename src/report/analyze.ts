@@ -1,4 +1,4 @@
-import type { Timeline } from '../timeline/types.js';
+import type { IdleCalibration, Timeline } from '../timeline/types.js';
 import { loadTimeline } from '../timeline/load.js';
 import type { FormatName } from '../import/types.js';
 import type { Finding } from '../detect/finding.js';
@@ -159,12 +159,26 @@ export function captureJson(t: Timeline, facts: Pick<TimelineFacts, 'probedNs' |
   };
 }
 
+function calibrationJson(k: IdleCalibration): NonNullable<CpuJson['idleCalibration']> {
+  const finite = (v: number): v is number => Number.isFinite(v);
+  return {
+    applied: k.applied,
+    fitNs: Math.round(k.fitNs),
+    idleTaskNs: Math.round(k.idleTaskNs),
+    periods: Math.round(k.periods),
+    ...(finite(k.kernelIdleNs) ? { kernelIdleNs: Math.round(k.kernelIdleNs) } : {}),
+    ...(finite(k.perPeriodNs) ? { perPeriodNs: Math.round(k.perPeriodNs) } : {}),
+    ...(k.reason === undefined ? {} : { reason: k.reason }),
+  };
+}
+
 function cpusJson(facts: TimelineFacts): CpuJson[] {
   return facts.cores.map((c) => ({
     cpu: c.cpu,
     coreBusy: clamp01(c.coreBusy),
     coreBusyNs: c.coreBusyNs,
     coreBusySource: c.coreBusySource,
+    ...(c.idleCalibration === undefined ? {} : { idleCalibration: calibrationJson(c.idleCalibration) }),
     utilization: clamp01(c.utilization),
     untracedBusyNs: c.untracedBusyNs,
     netRx: { count: c.netRxCount, busyNs: c.netRxBusyNs, ksoftirqdCount: c.ksoftirqdNetRxCount, ksoftirqdBusyNs: c.ksoftirqdNetRxBusyNs },

@@ -70,6 +70,24 @@ export const CpuJson = z.object({
   coreBusy: Share,
   coreBusyNs: z.number().nonnegative(),
   coreBusySource: z.enum(['idle-events', 'proc-stat', 'traced']),
+  /**
+   * idle-events only: the idle records matched to the kernel's idle accounting. The kernel counts
+   * a few us of every idle period busy (the switch in and out, irqs, the tick's stop and restart;
+   * kernel/time/tick-sched.c), so the records are fitted to /proc/stat over `fitNs` (the part of
+   * the probed span its snapshots cover) by taking `perPeriodNs` off each of the `periods` idle
+   * periods; `applied` false says why not in `reason` (docs/findings.md, "Whole-core busy time").
+   */
+  idleCalibration: z
+    .object({
+      applied: z.boolean(),
+      fitNs: z.number().nonnegative(),
+      idleTaskNs: z.number().nonnegative(),
+      periods: z.number().nonnegative(),
+      kernelIdleNs: z.number().nonnegative().optional(),
+      perPeriodNs: z.number().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
   /** Busy share of the probed span of the traced work only (union of everything traced), 0..1. */
   utilization: Share,
   /** coreBusyNs less the traced union: what the trace does not explain (user tasks, other softirqs, ...). */

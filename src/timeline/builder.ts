@@ -4,6 +4,7 @@ import { SOFTIRQ_NET_RX, SOFTIRQ_NET_TX, type TraceEvent } from '../model/events
 import type { CaptureHeader, CaptureMode } from '../model/header.js';
 import type { ImportSummary } from '../import/types.js';
 import { GridSeries, WindowGrid } from './grid.js';
+import { calibrateIdle } from './idle-calibration.js';
 import { assignDepths, checkInvariants } from './invariants.js';
 import type {
   ChainStats,
@@ -104,6 +105,8 @@ class CoreAcc {
   readonly busy: GridSeries;
   /** Idle ns per window: the idle task ran and no traced work was on top of it. */
   readonly idle: GridSeries;
+  /** Idle periods (switch to idle .. switch from idle) that ended in each window. */
+  readonly idlePeriods: GridSeries;
   /** Idle time recorded for this core (IE/IX records, or @idle windows). */
   idleRecorded = false;
   constructor(g: WindowGrid) {
@@ -118,6 +121,7 @@ class CoreAcc {
     this.otherWorkBusy = g.create();
     this.busy = g.create();
     this.idle = g.create();
+    this.idlePeriods = g.create();
   }
 }
 
@@ -749,6 +753,7 @@ export class TimelineBuilder {
         this.problem('idle-exit-lost', `CPU ${c.cpu}: switch to idle at ${t} ns while idle: the earlier idle period is ended at the last event seen (${prev} ns)`);
         this.clamped++;
         if (c.idleStart === c.idleStart) g.addSpan(c.core.idle, c.idleStart, Math.max(prev, c.idleStart));
+        g.addAt(c.core.idlePeriods, prev, 1);
       }
       c.inIdle = true;
       c.idleSeen = true;
@@ -757,6 +762,7 @@ export class TimelineBuilder {
     }
     if (c.inIdle) {
       if (c.idleStart === c.idleStart) g.addSpan(c.core.idle, c.idleStart, t);
+      g.addAt(c.core.idlePeriods, t, 1);
       c.inIdle = false;
       c.idleStart = NaN;
     } else if (!c.idleSeen) {
@@ -764,6 +770,7 @@ export class TimelineBuilder {
       // already recorded on this CPU (all of it lies before t).
       const from = this.clampStart(c);
       g.addSpanLess(c.core.idle, from, t, c.core.busy);
+      g.addAt(c.core.idlePeriods, t, 1);
     } else if (c.idleImpliedExit !== t) {
       this.problem('idle-entry-lost', `CPU ${c.cpu}: switch from idle at ${t} ns without a switch to idle before it (lost events?): ignored`);
     }
@@ -775,6 +782,7 @@ export class TimelineBuilder {
   private leaveIdle(c: CpuState, t: number): void {
     if (!c.inIdle) return;
     if (c.idleStart === c.idleStart) this.grid!.addSpan(c.core.idle, c.idleStart, t);
+    this.grid!.addAt(c.core.idlePeriods, t, 1);
     c.inIdle = false;
     c.idleStart = NaN;
     c.idleImpliedExit = t;
@@ -1123,6 +1131,7 @@ export class TimelineBuilder {
         // over the windows it covers.
         if (ev.idleNs > ev.intervalNs) g.addSpread(c.core.idle, ev.ts - ev.idleNs, ev.ts, ev.idleNs);
         else add(c.core.idle, ev.idleNs);
+        add(c.core.idlePeriods, ev.idlePeriods ?? 0);
         c.core.idleRecorded = true;
       }
       // Windows mode has no slices to take a union of: the sum, capped at the window, is an
@@ -1250,12 +1259,15 @@ export class TimelineBuilder {
           otherWorkBusyNs: empty(),
           utilization: empty(),
           idleNs: empty(),
+          idleTaskNs: empty(),
+          idlePeriods: empty(),
           idleRecorded: false,
         });
         continue;
       }
       const a = c.core;
       const util = g.extract(a.busy, k0, windowCount);
+      const idleTask = g.extract(a.idle, k0, windowCount);
       for (let i = 0; i < windowCount; i++) {
         const len = winLen[i]!;
         util[i] = len > 0 ? Math.min(1, util[i]! / len) : 0;
@@ -1272,7 +1284,10 @@ export class TimelineBuilder {
         cryptBusyNs: g.extract(a.cryptBusy, k0, windowCount),
         otherWorkBusyNs: g.extract(a.otherWorkBusy, k0, windowCount),
         utilization: util,
-        idleNs: g.extract(a.idle, k0, windowCount),
+        // The calibration to /proc/stat replaces idleNs (idle-calibration.ts).
+        idleNs: idleTask.slice(),
+        idleTaskNs: idleTask,
+        idlePeriods: g.extract(a.idlePeriods, k0, windowCount),
         idleRecorded: a.idleRecorded,
       });
     }
@@ -1386,6 +1401,7 @@ export class TimelineBuilder {
       ...(slices !== undefined ? { slices } : {}),
       diagnostics: this.log.items,
     };
+    for (const d of calibrateIdle(timeline)) this.diag(d.severity, d.code, d.message);
     for (const v of checkInvariants(timeline)) {
       this.diag('error', 'invariant-violation', v);
     }

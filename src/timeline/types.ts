@@ -91,8 +91,40 @@ export interface CoreSeries {
    * as the kernel script summed it.
    */
   idleNs: Float64Array;
+  /**
+   * The idle records as captured, before the calibration to the kernel's idle accounting
+   * (idle-calibration.ts); idleNs is this less the kernel's busy time inside idle periods.
+   */
+  idleTaskNs: Float64Array;
+  /** Idle periods (the idle task switched in, then out) that ended in each window. */
+  idlePeriods: Float64Array;
   /** The capture recorded this core's idle time (otherwise idleNs is all zero and means nothing). */
   idleRecorded: boolean;
+  /** How idleNs was matched to /proc/stat over the probed span (absent: no idle records). */
+  idleCalibration?: IdleCalibration;
+}
+
+/**
+ * The idle records against the kernel's own idle time over the probed span. The kernel counts
+ * less idle than the idle task ran: its idle clock starts in do_idle's tick_nohz_idle_enter and
+ * stops at each irq entry and at tick_nohz_idle_exit (kernel/time/tick-sched.c), so the switch
+ * into idle, irqs, flushing queued wake-ups and the switch out are busy to /proc/stat and mpstat.
+ * That cost comes with every idle period, so it is taken off per period (docs/findings.md).
+ */
+export interface IdleCalibration {
+  /** The part of the probed span the /proc/stat snapshots cover, which the figures below are over. */
+  fitNs: number;
+  /** /proc/stat's idle + iowait share of its fields over the snapshots' span, times fitNs. */
+  kernelIdleNs: number;
+  /** The idle records' idle time over fitNs, before calibration. */
+  idleTaskNs: number;
+  /** Idle periods that ended within fitNs. */
+  periods: number;
+  /** (idleTaskNs - kernelIdleNs) / periods: kernel-busy time inside each idle period. */
+  perPeriodNs: number;
+  /** idleNs was calibrated; otherwise it is the records as captured and `reason` says why. */
+  applied: boolean;
+  reason?: string;
 }
 
 export interface NapiInstance {

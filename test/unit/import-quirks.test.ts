@@ -150,6 +150,8 @@ describe('bpftrace-text quirks', () => {
     ] as const) {
       const r = await run(imp, input);
       expect(r.events.map((e) => (e.kind === 'window_cpu' ? e.idleNs : -1))).toEqual(want);
+      // Idle periods by difference of the second value: the first ended in window 1, the second in 3.
+      expect(r.events.map((e) => (e.kind === 'window_cpu' ? e.idlePeriods : -1))).toEqual([1, 0, 1, 0]);
     }
     // A core idle since the probes attached is first listed when it leaves idle: its first
     // tuple holds all of that time (250 ns over three windows), passed on whole; later ones are

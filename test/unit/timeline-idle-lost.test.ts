@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { computeFacts, procStatBusy } from '../../src/detect/facts.js';
+import { computeFacts } from '../../src/detect/facts.js';
+import { procStatBusy } from '../../src/model/proc-stat.js';
 import { build, codes, header, sliceLines } from './timeline-helpers.js';
 
 const ALL = { slices: {} };

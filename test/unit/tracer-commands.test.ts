@@ -41,7 +41,7 @@ function comparable(json: string, flavour: Flavour = 'ftrace'): unknown {
   const drop = new Set(['format', 'file', 'files', 'header', 'diagnostics', 'capturePath']);
   // trace-cmd's idle-side halves also give core_idle events, so its core busy comes from them
   // ('idle-events'), and without a #@ header a tunnel's role comes from its work, not its kind.
-  if (flavour === 'trace-cmd') for (const k of ['devices', 'devThreaded', 'hostname', 'kernel', 'events', 'devicesGlob', 'coreBusySource', 'roleReason']) drop.add(k);
+  if (flavour === 'trace-cmd') for (const k of ['devices', 'devThreaded', 'hostname', 'kernel', 'events', 'devicesGlob', 'coreBusySource', 'idleCalibration', 'roleReason']) drop.add(k);
   const strip = (o: unknown): unknown => {
     // Perfetto's process is named after the host, else the file.
     if (typeof o === 'string') return flavour === 'trace-cmd' ? o.replace(/, wg\d+\/threaded=\d/g, '').replace(/^CPUs \(.*\)$/, 'CPUs') : o;

@@ -1,0 +1,138 @@
+import type { Diagnostic } from '../base/diagnostics.js';
+import { procStatBusy } from '../model/proc-stat.js';
+import { probedSpan } from './span.js';
+import type { CoreSeries, IdleCalibration, Timeline } from './types.js';
+
+/**
+ * Matches each core's idle records to the kernel's own idle accounting, the one /proc/stat and
+ * mpstat show.
+ *
+ * The records time the idle task: sched_switch to pid 0 until sched_switch from it. The kernel's
+ * idle clock runs inside that (kernel/time/tick-sched.c): it starts in do_idle's
+ * tick_nohz_idle_enter, stops at every irq entry (tick_irq_enter) and restarts on irq exit after
+ * the softirqs ran, and stops for good in tick_nohz_idle_exit, before do_idle flushes queued
+ * wake-ups and calls schedule_idle. So each idle period holds a few microseconds the kernel counts
+ * busy: the switch in, the tick's stop and restart, irqs, the switch out (measured on this VM:
+ * 7 to 16 us a period, 5 to 14 points of a core at 3,000 to 12,000 periods a second; on bare
+ * metal the same path is about 1 us). That cost comes with each period, so it is taken off per
+ * period: a window of many short idle periods loses more of its recorded idle than a window of
+ * one long one, and the total over the probed span equals the kernel's (docs/findings.md,
+ * "Whole-core busy time").
+ *
+ * Applied when the header's /proc/stat snapshots cover most of the probed span (the wrappers read
+ * them at the probes' attach and detach), fitted over the part they share. Pure: returns the calibrated series, the calibration per core,
+ * and diagnostics; the caller stores them.
+ */
+export function calibrateIdle(t: Timeline): CalibrationNote[] {
+  const diags: CalibrationNote[] = [];
+  const recorded = [...t.cores.values()].filter((c) => c.idleRecorded);
+  if (recorded.length === 0) return diags;
+  const h = t.capture.header;
+  const span = probedSpan(t);
+  const probedNs = span.to - span.from;
+  const uncalibrated = (reason: string): CalibrationNote[] => {
+    for (const c of recorded) c.idleCalibration = { ...recordedIdle(t, c, span), fitNs: 0, kernelIdleNs: NaN, perPeriodNs: NaN, applied: false, reason };
+    return diags;
+  };
+  const stat = procStatBusy(h);
+  if (stat.size === 0) return uncalibrated(NO_PROC_STAT);
+  const rel = (b: string | undefined): number | undefined =>
+    b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - (t.capture.startNs as number) : undefined;
+  const c0 = rel(h?.countersBefore?.bootNs);
+  const c1 = rel(h?.countersAfter?.bootNs);
+  if (c0 === undefined || c1 === undefined || !(c1 > c0) || probedNs <= 0) return uncalibrated('the /proc/stat snapshots carry no time stamps');
+  // The records are fitted to the kernel over the part of the probed span the snapshots cover.
+  // capture.sh reads them from a shell watcher (20 ms polls, slower when the cores are full:
+  // 0.2 to 0.5 s measured at 2 busy cores); the kernel's share over its span stands for that part.
+  const fit = { from: Math.max(span.from, c0), to: Math.min(span.to, c1) };
+  const fitNs = fit.to - fit.from;
+  if (!(fitNs >= FIT_MIN_SHARE * Math.max(probedNs, c1 - c0))) {
+    return uncalibrated(`the /proc/stat snapshots cover ${ms(Math.max(0, fitNs))} of the ${ms(probedNs)} the probes ran (at least ${FIT_MIN_SHARE * 100}% needed)`);
+  }
+  // /proc/stat counts in USER_HZ ticks: each snapshot rounds the idle field by up to one tick.
+  const tolerance = 2 * USER_HZ_TICK_NS + AGREE_SHARE * fitNs;
+  for (const c of recorded) {
+    const rec = recordedIdle(t, c, fit);
+    const busy = stat.get(c.cpu);
+    if (busy === undefined) {
+      c.idleCalibration = { ...rec, fitNs, kernelIdleNs: NaN, perPeriodNs: NaN, applied: false, reason: `no /proc/stat row for cpu ${c.cpu}` };
+      continue;
+    }
+    const kernelIdleNs = Math.max(0, 1 - busy) * fitNs;
+    const excess = rec.idleTaskNs - kernelIdleNs;
+    const perPeriodNs = rec.periods > 0 ? excess / rec.periods : NaN;
+    const base = { ...rec, fitNs, kernelIdleNs, perPeriodNs };
+    if (excess < 0) {
+      // More idle in the kernel than in the records: a missed switch (lost events) or records
+      // that do not cover the span. Left as recorded; beyond the rounding it is said.
+      const reason = `the idle records hold ${ms(-excess)} less idle than /proc/stat over ${ms(fitNs)} of the probed span`;
+      c.idleCalibration = { ...base, applied: false, reason };
+      if (-excess > tolerance) diags.push({ severity: 'warning', code: 'idle-below-proc-stat', message: `cpu ${c.cpu}: ${reason} (lost or missing switches from idle?): its busy time is from the records as captured` });
+      continue;
+    }
+    if (excess <= tolerance) {
+      // Within /proc/stat's rounding: nothing to take off, and a cost per period from it would be noise.
+      c.idleCalibration = { ...base, perPeriodNs: NaN, applied: false, reason: `the idle records agree with /proc/stat within its rounding (${ms(excess)} more idle over ${ms(fitNs)})` };
+      continue;
+    }
+    apply(t, c, fit, rec, kernelIdleNs);
+    c.idleCalibration = { ...base, applied: true };
+  }
+  return diags;
+}
+
+/** A diagnostic without its file (the builder adds it). */
+export type CalibrationNote = Pick<Diagnostic, 'severity' | 'code' | 'message'>;
+
+/** The reason given when the header has no /proc/stat to match against. */
+export const NO_PROC_STAT = 'no /proc/stat before and after the probes in the header';
+
+/** The snapshots' span and the probed span must share this much of the longer one. */
+const FIT_MIN_SHARE = 0.8;
+/** Agreement allowed beyond rounding and offset, as a share of the span. */
+const AGREE_SHARE = 0.005;
+/** USER_HZ is 100 on every architecture Linux runs on (include/asm-generic/param.h): 10 ms. */
+const USER_HZ_TICK_NS = 10e6;
+
+/** Part of window i inside the probed span (0..1). */
+function inside(t: Timeline, i: number, span: { from: number; to: number }): number {
+  const a = i * t.windowNs;
+  const len = Math.min(t.windowNs, (t.capture.durationNs as number) - a);
+  if (!(len > 0)) return 0;
+  return Math.max(0, Math.min(a + len, span.to) - Math.max(a, span.from)) / len;
+}
+
+function recordedIdle(t: Timeline, c: CoreSeries, span: { from: number; to: number }): Pick<IdleCalibration, 'idleTaskNs' | 'periods'> {
+  let idleTaskNs = 0;
+  let periods = 0;
+  for (let i = 0; i < t.windowCount; i++) {
+    const f = inside(t, i, span);
+    if (f === 0) continue;
+    idleTaskNs += f * (c.idleTaskNs[i] ?? 0);
+    periods += f * (c.idlePeriods[i] ?? 0);
+  }
+  return { idleTaskNs, periods };
+}
+
+/**
+ * Takes the kernel-busy cost off each window's idle, per idle period ended in it, then scales
+ * what is left so that the fitted span holds exactly the kernel's idle (a window whose periods
+ * were shorter than the mean cost cannot go below zero; the rest comes off the others).
+ */
+function apply(t: Timeline, c: CoreSeries, span: { from: number; to: number }, rec: Pick<IdleCalibration, 'idleTaskNs' | 'periods'>, kernelIdleNs: number): void {
+  const n = t.windowCount;
+  const out = new Float64Array(n);
+  const cost = rec.periods > 0 ? (rec.idleTaskNs - kernelIdleNs) / rec.periods : 0;
+  let left = 0;
+  for (let i = 0; i < n; i++) {
+    out[i] = Math.max(0, (c.idleTaskNs[i] ?? 0) - cost * (c.idlePeriods[i] ?? 0));
+    left += inside(t, i, span) * out[i]!;
+  }
+  const scale = left > 0 ? kernelIdleNs / left : 0;
+  if (scale < 1) for (let i = 0; i < n; i++) out[i]! *= scale;
+  c.idleNs = out;
+}
+
+function ms(ns: number): string {
+  return `${(ns / 1e6).toFixed(ns < 10e6 ? 1 : 0)} ms`;
+}

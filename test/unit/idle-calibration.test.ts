@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { computeFacts } from '../../src/detect/facts.js';
+import { procStatBusy } from '../../src/model/proc-stat.js';
+import type { CaptureHeader } from '../../src/model/header.js';
+import { build, codes, header, ORIGIN } from './timeline-helpers.js';
+
+const arr = (a: Float64Array): number[] => Array.from(a, (v) => Math.round(v));
+
+/**
+ * A header whose /proc/stat blocks were read at the probes' attach (0) and detach (endNs), with
+ * the given idle and busy ticks of cpu 0 between them (user nice system idle iowait irq softirq steal).
+ */
+function withStat(endNs: number, idleTicks: number, busyTicks: number, counters: { before?: number; after?: number } = {}): CaptureHeader {
+  const at = (t: number): string => String(ORIGIN + BigInt(t));
+  return header([0], endNs, {
+    formatVersion: 3,
+    probesStartBootNs: at(0),
+    probesStopBootNs: at(endNs),
+    countersBefore: { bootNs: at(counters.before ?? 0), softirqs: {}, softnet: {}, stat: { '0': [1000, 0, 0, 1000, 0, 0, 0, 0] } },
+    countersAfter: { bootNs: at(counters.after ?? endNs), softirqs: {}, softnet: {}, stat: { '0': [1000 + busyTicks, 0, 0, 1000 + idleTicks, 0, 0, 0, 0] } },
+  });
+}
+
+const MS = 1_000_000;
+/** Window 0: ten idle periods of 10 ms; window 1: one of 500 ms (windows of 1 s). */
+const RECORDS = [
+  Array.from({ length: 10 }, (_, i) => `IE ${i * 50 * MS} 0\nIX ${i * 50 * MS + 10 * MS} 0`).join('\n'),
+  `IE ${1200 * MS} 0\nIX ${1700 * MS} 0`,
+].join('\n');
+const W = { windowNs: 1000 * MS };
+
+describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', () => {
+  it('takes the kernel\'s busy time off per idle period, so the span holds the kernel\'s idle and short periods lose more', () => {
+    // Records: 600 ms idle in 11 periods over 2 s. The kernel: 250 of 1000 ticks idle, 500 ms of
+    // the 2 s: 100 ms less, 9.09 ms per period.
+    const tl = build(withStat(2000 * MS, 250, 750), [RECORDS], W);
+    const c = tl.cores.get(0)!;
+    expect(arr(c.idleTaskNs)).toEqual([100 * MS, 500 * MS]);
+    expect(arr(c.idlePeriods)).toEqual([10, 1]);
+    expect(c.idleCalibration).toMatchObject({ applied: true, periods: 11, idleTaskNs: 600 * MS, fitNs: 2000 * MS });
+    expect(c.idleCalibration!.perPeriodNs).toBeCloseTo((100 * MS) / 11, 3);
+    // Per period: window 0 loses 90.9 ms, window 1 only 9.1 ms (a share of the total would take
+    // a sixth off each: 83.3 and 416.7 ms).
+    expect(arr(c.idleNs)).toEqual([Math.round(100 * MS - (1000 * MS) / 11), Math.round(500 * MS - (100 * MS) / 11)]);
+    const f = computeFacts(tl).coreByCpu.get(0)!;
+    expect(f.coreBusy).toBeCloseTo(procStatBusy(tl.capture.header).get(0)!, 9);
+    expect(f.coreBusy).toBeCloseTo(0.75, 9);
+    expect(f.coreBusySeries[1]).toBeCloseTo(0.5 + 1 / 110, 9);
+    expect(codes(tl)).toEqual([]);
+  });
+
+  it('a window whose periods were shorter than the cost goes to zero, and the rest comes off the other windows', () => {
+    // Kernel idle 100 of 1000 ticks: 200 ms of 2 s, 400 ms less than the records, 36.4 ms a period.
+    const tl = build(withStat(2000 * MS, 100, 900), [RECORDS], W);
+    const c = tl.cores.get(0)!;
+    expect(c.idleCalibration!.applied).toBe(true);
+    expect(arr(c.idleNs)).toEqual([0, 200 * MS]);
+    expect(computeFacts(tl).coreByCpu.get(0)!.coreBusy).toBeCloseTo(0.9, 9);
+  });
+
+  it('is not applied when the /proc/stat blocks were read far from the probes, and says why', () => {
+    const tl = build(withStat(2000 * MS, 250, 750, { before: 1500 * MS }), [RECORDS], W);
+    const c = tl.cores.get(0)!;
+    expect(c.idleCalibration).toMatchObject({ applied: false });
+    expect(c.idleCalibration!.reason).toMatch(/cover 500 ms of the 2000 ms the probes ran/);
+    expect(arr(c.idleNs)).toEqual(arr(c.idleTaskNs));
+  });
+
+  it('with more idle in the kernel than in the records (switches lost), keeps the records and warns beyond rounding', () => {
+    // 10 s: idle 1 s in the records, the kernel 5 s (500 of 1000 ticks).
+    const tl = build(withStat(10_000_000_000, 500, 500), [`IE 1000000000 0\nIX 2000000000 0`], { windowNs: 1_000_000_000 });
+    const c = tl.cores.get(0)!;
+    expect(c.idleCalibration).toMatchObject({ applied: false });
+    expect(codes(tl)).toContain('idle-below-proc-stat');
+    expect(computeFacts(tl).coreByCpu.get(0)!.coreBusy).toBeCloseTo(0.9, 9);
+  });
+
+  it('within /proc/stat\'s rounding (two ticks and half a point) it takes nothing off and names no cost per period', () => {
+    // 290 of 1000 ticks: 580 ms, 20 ms less than the records; the tolerance is 20 + 10 ms.
+    const tl = build(withStat(2000 * MS, 290, 710), [RECORDS], W);
+    const c = tl.cores.get(0)!;
+    expect(c.idleCalibration).toMatchObject({ applied: false });
+    expect(c.idleCalibration!.perPeriodNs).toBeNaN();
+    expect(c.idleCalibration!.reason).toMatch(/within its rounding/);
+    expect(arr(c.idleNs)).toEqual([100 * MS, 500 * MS]);
+  });
+
+  it('without /proc/stat in the header the records stand as captured', () => {
+    const tl = build(header([0], 2000 * MS, { formatVersion: 3 }), [RECORDS], W);
+    const c = tl.cores.get(0)!;
+    expect(c.idleCalibration).toMatchObject({ applied: false, reason: 'no /proc/stat before and after the probes in the header' });
+    expect(arr(c.idleNs)).toEqual([100 * MS, 500 * MS]);
+  });
+});
