@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, renameSync, rmSync, statf
 import { hostname, release, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { InputError } from '../base/diagnostics.js';
-import { formatHeaderLines, formatTrailerLines, newHeaderState, parseHeaderLine, parseCpuList } from '../model/capture-text.js';
+import { FORMAT_VERSION_MAX, formatHeaderLines, formatTrailerLines, newHeaderState, parseHeaderLine, parseCpuList } from '../model/capture-text.js';
 import type { CaptureHeader, CounterSnapshot, DeviceInfo } from '../model/header.js';
 import { generateScript, scriptEnv, scriptsDir, type ScriptRequest } from './script.js';
 import { bootNsNow, readBpfMisses, readCounters, readOnlineCpus } from './system.js';
@@ -17,7 +17,7 @@ import { WindowsFilter } from './windows-filter.js';
  * before` block is written right after the start mark.
  */
 
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = FORMAT_VERSION_MAX;
 /** Free space required before probes are attached (capture.sh: MIN_FREE_KB). */
 export const MIN_FREE_BYTES = 1024 * 1024;
 /**

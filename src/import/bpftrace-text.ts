@@ -177,8 +177,8 @@ interface IdleState {
  * The scripts' state maps (bpftrace-scripts/*.bt.in): start times per CPU or kworker, the last
  * window's end, the kworkers busy with wg work, napi threads' comms. Not data.
  */
-const STATE_MAPS: ReadonlySet<string> = new Set(['@rx_t', '@tx_t', '@poll_t', '@crypt_t', '@win_t', '@wgk', '@napit']);
-const STATE_MAP = /^@(?:rx_t|tx_t|poll_t|crypt_t|win_t|wgk|napit)(?:\[|: )/;
+const STATE_MAPS: ReadonlySet<string> = new Set(['@rx_t', '@tx_t', '@poll_t', '@crypt_t', '@win_t', '@wgk', '@napit', '@idle_t']);
+const STATE_MAP = /^@(?:rx_t|tx_t|poll_t|crypt_t|win_t|wgk|napit|idle_t)(?:\[|: )/;
 
 /**
  * Collects one window's map entries; emits one `window_napi` per (cpu, napi) and one
@@ -526,6 +526,7 @@ export class BpftraceRecordParser {
       else if (c0 === 73 /* I */) {
         if (c1 === 69 /* E */) return this.coreIdle(s, a, b, line, true);
         if (c1 === 88 /* X */) return this.coreIdle(s, a, b, line, false);
+        if (c1 === 80 /* P */) return this.idlePeriod(s, a, b, line);
       }
     }
     if (c0 === 35 /* # */) {
@@ -620,6 +621,29 @@ export class BpftraceRecordParser {
     if (ts !== ts) return this.bad(line, `${name} record: bad ts`, s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     this.ctx.push({ kind: 'core_idle', ts: ts as Ns, cpu, idle });
+  }
+
+  private idlePeriod(s: string, a: number, b: number, line: number): void {
+    // IP end cpu entered exited: an idle period that ended at `end` (format 4,
+    // bpftrace-scripts/events.bt.in): entered is the last switch to idle, exited the last switch
+    // from idle before this one (boot ns, 0 when there was none).
+    const name = 'IP (idle period)';
+    if (this.head(s, a, b, line, 2, 4, false, name) < 0) return;
+    const cpu = this.int(s, 1);
+    const ts = this.ts(s, 0);
+    if (ts !== ts) return this.bad(line, `${name} record: bad end`, s, a, b);
+    const zero = (i: number): boolean => this.fe[i]! - this.fs[i]! === 1 && s.charCodeAt(this.fs[i]!) === 48;
+    const enteredZero = zero(2);
+    const exitedZero = zero(3);
+    const entered = enteredZero ? 0 : this.ts(s, 2);
+    const exited = exitedZero ? 0 : this.ts(s, 3);
+    if (entered !== entered || exited !== exited) return this.bad(line, `${name} record: bad entered or exited time`, s, a, b);
+    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    if (enteredZero && exitedZero) this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, entry: 'before-probes' });
+    else if (!enteredZero && (exitedZero || entered > exited)) {
+      if (entered > ts) return this.bad(line, `${name} record: entered after its end`, s, a, b);
+      this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, start: entered as Ns, entry: 'seen' });
+    } else this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, entry: 'missed' });
   }
 
   private queueWork(s: string, a: number, b: number, line: number): void {
@@ -725,6 +749,7 @@ export class BpftraceRecordParser {
   /** One map entry (text or JSON). */
   mapEntry(name: string, keys: string[], value: number | readonly number[], line: number): void {
     if (!this.ctx.headerSealed) this.ctx.sealHeader();
+    if (name === '@idle_t') return this.idleAtExit(keys, value, line);
     if (STATE_MAPS.has(name)) {
       this.ignoredLines++;
       return;
@@ -741,6 +766,22 @@ export class BpftraceRecordParser {
     if (why === undefined || why === '') return;
     const code = why.startsWith('unknown map') ? 'unknown-map' : why.includes('outside a window') ? 'map-outside-window' : 'malformed-line';
     this.ctx.problem(code, line, why);
+  }
+
+  /**
+   * `@idle_t[cpu]: (entered, exited)`, the events script's idle state, which bpftrace prints at
+   * exit (format 4): a core that went idle after its last switch from idle (entered > exited) was
+   * idle when the probes detached, a period no `IP` record ends. Passed on as open from `entered`.
+   */
+  private idleAtExit(keys: string[], value: number | readonly number[], line: number): void {
+    if (typeof value === 'number' || value.length !== 2 || keys.length !== 1) return this.ctx.problem('malformed-line', line, 'map @idle_t needs [cpu]: (entered, exited)');
+    const cpu = parseIntAt(keys[0]!, 0, keys[0]!.length);
+    if (!(cpu >= 0)) return this.ctx.problem('malformed-line', line, `map @idle_t: CPU key "${keys[0]!.slice(0, 20)}" is not an integer`);
+    const [entered, exited] = value as [number, number];
+    const tb = this.ctx.tb;
+    if (!(entered > exited) || tb === undefined || !this.ctx.cpuAllowed(cpu, line)) return;
+    const start = tb.fromBoot(BigInt(entered)) as number as Ns;
+    this.ctx.push({ kind: 'core_idle_period', ts: start, cpu, start, entry: 'open' });
   }
 
   end(): void {
@@ -1122,7 +1163,7 @@ export async function importBpftraceText(chunks: AsyncIterable<string | Buffer>,
 }
 
 /** Our records or header at the start of a line (first few KB of the file). */
-const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG) \d+ \d+ |(?:IE|IX) \d+ \d+$|WIN \d+ \d+|Attach(?:ing|ed) \d+ probes?)/m;
+const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG|IP) \d+ \d+ |(?:IE|IX) \d+ \d+$|WIN \d+ \d+|Attach(?:ing|ed) \d+ probes?)/m;
 
 export const bpftraceTextImporter: Importer = {
   name: 'bpftrace-text',

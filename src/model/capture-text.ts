@@ -1,5 +1,8 @@
 import { CaptureHeader, type CounterSnapshot, type DeviceInfo } from './header.js';
 
+/** The newest capture format this wgtrace reads and writes (docs/capture-format.md). */
+export const FORMAT_VERSION_MAX = 4;
+
 /**
  * The `#@key value` header and trailer lines of our capture format (docs/capture-format.md),
  * parsed into and written from `CaptureHeader`. Shared by the importers (which read them
@@ -399,9 +402,11 @@ export function finishHeader(st: HeaderParseState): FinishedHeader {
   if (st.countersBefore) candidate['countersBefore'] = st.countersBefore;
   if (st.countersAfter) candidate['countersAfter'] = st.countersAfter;
   // Version 2 changed only the windows-mode maps (one tuple per key); version 3 added the idle
-  // records (IE/IX, @idle). The importers read all three.
-  if (f.formatVersion !== 1 && f.formatVersion !== 2 && f.formatVersion !== 3) {
-    issues.push({ severity: 'warning', code: 'header-version', message: `capture format version ${String(f.formatVersion)}; this wgtrace reads versions 1 to 3` });
+  // records (IE/IX, @idle); version 4 records an idle period once, at its end (IP, @idle_t at
+  // exit). The importers read all four.
+  const v = f.formatVersion;
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= FORMAT_VERSION_MAX)) {
+    issues.push({ severity: 'warning', code: 'header-version', message: `capture format version ${String(f.formatVersion)}; this wgtrace reads versions 1 to ${FORMAT_VERSION_MAX}` });
   }
   const parsed = CaptureHeader.safeParse(candidate);
   if (!parsed.success) {

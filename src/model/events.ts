@@ -135,6 +135,22 @@ export interface CoreIdleEvent {
 }
 
 /**
+ * One idle period of a core, recorded when it ended (capture format 4, events mode `IP`): the
+ * idle task ran from `start` to `ts`. `entry` says how its start is known: `seen` (the switch to
+ * idle was recorded), `before-probes` (idle since before the probes attached: `start` absent),
+ * `missed` (the switch to idle was not seen: the period's length is unknown, `start` absent), or
+ * `open` (idle from `start` when the probes detached: the script's state printed at exit; `ts` is
+ * `start`, and the period ends at the probes' stop).
+ */
+export interface CoreIdlePeriodEvent {
+  kind: 'core_idle_period';
+  ts: Ns;
+  cpu: number;
+  start?: Ns;
+  entry: 'seen' | 'before-probes' | 'missed' | 'open';
+}
+
+/**
  * A window of the in-kernel aggregation (windows mode): per (cpu, napi) over
  * [ts - intervalNs, ts).
  */
@@ -194,6 +210,7 @@ export type TraceEvent =
   | SchedSwitchInEvent
   | SchedMigrateEvent
   | CoreIdleEvent
+  | CoreIdlePeriodEvent
   | WindowNapiEvent
   | WindowCpuEvent
   | LostEventsEvent;

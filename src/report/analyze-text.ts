@@ -165,6 +165,7 @@ function collapseNames(names: string[]): string {
  */
 function calibrationLine(cpus: readonly CpuJson[]): string | undefined {
   const applied = cpus.filter((c) => c.idleCalibration?.applied === true && c.idleCalibration.perPeriodNs !== undefined);
+  const restored = cpus.filter((c) => c.idleCalibration?.applied === true && c.idleCalibration.restoredNs !== undefined);
   // Without /proc/stat in the header (synthetic captures, scripts run by hand) there is nothing
   // to match against, and the JSON says so; the text only speaks of a match or a refused one.
   const not = cpus.filter((c) => c.idleCalibration !== undefined && !c.idleCalibration.applied && c.idleCalibration.reason !== NO_PROC_STAT);
@@ -175,6 +176,10 @@ function calibrationLine(cpus: readonly CpuJson[]): string | undefined {
     const hi = Math.max(...us);
     const range = hi - lo < 0.05 ? `${lo.toFixed(1)} us` : `${lo.toFixed(1)} to ${hi.toFixed(1)} us`;
     parts.push(`idle records matched to /proc/stat on ${coresNamed(applied)}: the kernel counts ${range} of each idle period busy (the switch in and out, irqs)`);
+  }
+  if (restored.length > 0) {
+    const ms = restored.map((c) => `${Math.round(c.idleCalibration!.restoredNs! / 1e6)} ms`);
+    parts.push(`idle records matched to /proc/stat on ${coresNamed(restored)}: they missed idle the kernel counted (switches to idle not seen), ${ms.join(', ')} put back in the untraced busy time`);
   }
   const reasons = new Map<string, CpuJson[]>();
   for (const c of not) {

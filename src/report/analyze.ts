@@ -168,6 +168,7 @@ function calibrationJson(k: IdleCalibration): NonNullable<CpuJson['idleCalibrati
     periods: Math.round(k.periods),
     ...(finite(k.kernelIdleNs) ? { kernelIdleNs: Math.round(k.kernelIdleNs) } : {}),
     ...(finite(k.perPeriodNs) ? { perPeriodNs: Math.round(k.perPeriodNs) } : {}),
+    ...(k.restoredNs !== undefined ? { restoredNs: Math.round(k.restoredNs) } : {}),
     ...(k.reason === undefined ? {} : { reason: k.reason }),
   };
 }

@@ -85,6 +85,7 @@ export const CpuJson = z.object({
       periods: z.number().nonnegative(),
       kernelIdleNs: z.number().nonnegative().optional(),
       perPeriodNs: z.number().optional(),
+      restoredNs: z.number().nonnegative().optional(),
       reason: z.string().optional(),
     })
     .optional(),

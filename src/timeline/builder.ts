@@ -105,11 +105,31 @@ class CoreAcc {
   readonly busy: GridSeries;
   /** Idle ns per window: the idle task ran and no traced work was on top of it. */
   readonly idle: GridSeries;
-  /** Idle periods (switch to idle .. switch from idle) that ended in each window. */
-  readonly idlePeriods: GridSeries;
+  private periodsSeries?: GridSeries;
+  private idleBusySeries?: GridSeries;
+  /** Idle periods (switch to idle .. switch from idle) that ended in each window (made on first use). */
+  get idlePeriods(): GridSeries {
+    return (this.periodsSeries ??= this.g.create());
+  }
+  /**
+   * Format 4 (`IP` records): traced work on top of the idle task (a softirq run on irq exit from
+   * idle, pid 0), taken off the idle periods, which are recorded whole (made on first use).
+   */
+  get idleBusy(): GridSeries {
+    return (this.idleBusySeries ??= this.g.create());
+  }
+  /** The two series above, or undefined where never used (zeros). */
+  extractIdle(k0: number, n: number): { periods?: Float64Array; onIdle?: Float64Array } {
+    return {
+      ...(this.periodsSeries !== undefined ? { periods: this.g.extract(this.periodsSeries, k0, n) } : {}),
+      ...(this.idleBusySeries !== undefined ? { onIdle: this.g.extract(this.idleBusySeries, k0, n) } : {}),
+    };
+  }
+  /** Idle periods whose switch to idle was not seen (`IP` with entered <= exited). */
+  idleEntriesMissed = 0;
   /** Idle time recorded for this core (IE/IX records, or @idle windows). */
   idleRecorded = false;
-  constructor(g: WindowGrid) {
+  constructor(private readonly g: WindowGrid) {
     this.netRxBusy = g.create();
     this.netRxCount = g.create();
     this.ksBusy = g.create();
@@ -121,7 +141,6 @@ class CoreAcc {
     this.otherWorkBusy = g.create();
     this.busy = g.create();
     this.idle = g.create();
-    this.idlePeriods = g.create();
   }
 }
 
@@ -281,6 +300,12 @@ class CpuState {
   idleSeen = false;
   /** A switch-in that ended an idle period whose IX was not seen yet (its IX may follow, same ts). */
   idleImpliedExit = NaN;
+  /** The top-level slice open now began on the idle task (a softirq with pid 0). */
+  busyOnIdle = false;
+  /** Format 4: idle since this time when the probes detached (the script's @idle_t at exit). */
+  idleOpenFrom = NaN;
+  /** Format 4: an `IP` record was seen on this CPU. */
+  idlePeriodSeen = false;
   slices: Slice[] | undefined;
   /** Closed occupancy runs on this CPU: NAPI index, start, end. */
   readonly runNapi: number[] = [];
@@ -311,6 +336,8 @@ export class TimelineBuilder {
   /** Probes detached (relative ns), from the header: an idle period open then is counted up to it, not past it. */
   private probesStopNs: number | undefined;
   private mode: CaptureMode | undefined;
+  /** Events-mode format 4: idle periods arrive whole (IP), and the traced work on the idle task is taken off them. */
+  private idleWhole = false;
   private readonly cpuStates: (CpuState | undefined)[] = [];
   private readonly headerCpus = new Set<number>();
   private readonly napiByPtr = new Map<string, NapiAcc>();
@@ -363,6 +390,7 @@ export class TimelineBuilder {
   header(h: CaptureHeader): void {
     this.hdr = h;
     this.mode = h.mode;
+    this.idleWhole = h.mode === 'events' && h.formatVersion >= 4;
     // The importer's origin is the header's start (ts 0). bpftrace attaches its probes
     // seconds after that on a loaded gateway; the script's BEGIN prints when they are in.
     if (h.startBootNs !== undefined && h.probesStartBootNs !== undefined && /^\d+$/.test(h.startBootNs) && /^\d+$/.test(h.probesStartBootNs)) {
@@ -442,7 +470,7 @@ export class TimelineBuilder {
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.queueWork(c, ev.work, ev.workqueue);
         return;
       case 'softirq_entry':
-        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.softirqEntry(c, this.t, this.prev, ev.vec, ev.comm);
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.softirqEntry(c, this.t, this.prev, ev.vec, ev.comm, ev.pid);
         return;
       case 'softirq_exit':
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.softirqExit(c, this.t, ev.vec);
@@ -468,6 +496,15 @@ export class TimelineBuilder {
         return;
       case 'core_idle':
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.coreIdle(c, this.t, this.prev, ev.idle);
+        return;
+      case 'core_idle_period':
+        if (ev.entry === 'open') {
+          // Printed at exit, after every event: it moves no clock.
+          if ((c = this.cpuStates[ev.cpu] ?? this.cpuState(ev.cpu)) !== undefined) {
+            c.idleOpenFrom = ev.start as number;
+            c.core.idleRecorded = true;
+          }
+        } else if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.idlePeriod(c, this.t, ev.entry, ev.start as number | undefined);
         return;
       case 'softirq_raise':
       case 'sched_migrate_task':
@@ -538,7 +575,7 @@ export class TimelineBuilder {
     return c;
   }
 
-  private softirqEntry(c: CpuState, t: number, prev: number, vec: number, comm: string): void {
+  private softirqEntry(c: CpuState, t: number, prev: number, vec: number, comm: string, pid: number): void {
     if (vec === SOFTIRQ_NET_RX) {
       if (c.rxStart === c.rxStart) {
         // net/core/dev.c never nests NET_RX in itself: the exit was lost. The softirq ran at
@@ -551,7 +588,7 @@ export class TimelineBuilder {
       c.rxSeen = true;
       c.rxComm = comm;
       c.rxKsoftirqd = comm.startsWith('ksoftirqd/');
-      this.open(c, K_RX, t);
+      this.open(c, K_RX, t, pid === 0);
       const g = this.grid!;
       g.addAt(c.core.netRxCount, t, 1);
       if (c.rxKsoftirqd) g.addAt(c.core.ksCount, t, 1);
@@ -562,7 +599,7 @@ export class TimelineBuilder {
       }
       c.txStart = t;
       c.txSeen = true;
-      this.open(c, K_TX, t);
+      this.open(c, K_TX, t, pid === 0);
     } else this.ignoredSoftirqs++;
   }
 
@@ -724,9 +761,10 @@ export class TimelineBuilder {
     return p !== undefined && p > base ? Math.min(p, c.firstTs) : base;
   }
 
-  private open(c: CpuState, kind: number, t: number): void {
+  private open(c: CpuState, kind: number, t: number, onIdleTask = false): void {
     if (c.stack.length === 0) {
       c.busyStart = t;
+      c.busyOnIdle = onIdleTask;
       // Traced work on top of the idle task (a softirq on irq exit) is busy time: the kernel
       // counts it as softirq, not idle (kernel/sched/cputime.c: account_process_tick,
       // irqtime_account_irq; tick-sched stops idle time on irq entry).
@@ -778,6 +816,22 @@ export class TimelineBuilder {
     c.idleImpliedExit = NaN;
   }
 
+  /**
+   * An idle period that ended at t (format 4 `IP`): the idle task ran over [start, t). Traced work
+   * on top of it is taken off in finish (idleBusy). A period whose start was not seen still counts
+   * as a period (the kernel's busy cost per period applies to it: idle-calibration.ts) but adds no
+   * idle: the timeline's calibration puts back what the kernel counted.
+   */
+  private idlePeriod(c: CpuState, t: number, entry: 'seen' | 'before-probes' | 'missed', start: number | undefined): void {
+    const g = this.grid!;
+    c.core.idleRecorded = true;
+    g.addAt(c.core.idlePeriods, t, 1);
+    if (entry === 'seen') g.addSpan(c.core.idle, Math.max(start!, this.clampStart(c)), t);
+    else if (entry === 'before-probes' && !c.idlePeriodSeen) g.addSpan(c.core.idle, this.clampStart(c), t);
+    else c.core.idleEntriesMissed++;
+    c.idlePeriodSeen = true;
+  }
+
   /** A task other than idle came onto the CPU: if the core was idle, its idle period ended here. */
   private leaveIdle(c: CpuState, t: number): void {
     if (!c.inIdle) return;
@@ -827,6 +881,8 @@ export class TimelineBuilder {
     c.lastCloseTs = t;
     if (st.length === 0) {
       this.grid!.addSpan(c.core.busy, c.busyStart, t);
+      if (c.busyOnIdle && this.idleWhole) this.grid!.addSpan(c.core.idleBusy, c.busyStart, t);
+      c.busyOnIdle = false;
       if (c.inIdle) c.idleStart = t;
     }
   }
@@ -1203,6 +1259,13 @@ export class TimelineBuilder {
         g.addSpan(c.core.idle, c.idleStart, stop);
         c.idleStart = NaN;
       }
+      if (c.idleOpenFrom === c.idleOpenFrom) {
+        // Format 4: idle since idleOpenFrom when the probes detached (no IP record ended it).
+        const from = Math.max(c.idleOpenFrom, this.clampStart(c));
+        const stop = this.probesStopNs !== undefined && this.probesStopNs >= from ? Math.min(this.probesStopNs, endNs) : endNs;
+        g.addSpan(c.core.idle, from, stop);
+        c.idleOpenFrom = NaN;
+      }
     }
     const W = g.windowNs;
     // Windows are anchored at the origin; the start is rounded down onto that grid.
@@ -1268,6 +1331,10 @@ export class TimelineBuilder {
       const a = c.core;
       const util = g.extract(a.busy, k0, windowCount);
       const idleTask = g.extract(a.idle, k0, windowCount);
+      const { periods, onIdle } = a.extractIdle(k0, windowCount);
+      // Format 4 records idle periods whole: the traced work that ran on top of the idle task
+      // comes off here (IE/IX records left it out as they went).
+      if (c.idlePeriodSeen && onIdle !== undefined) for (let i = 0; i < windowCount; i++) idleTask[i] = Math.max(0, idleTask[i]! - onIdle[i]!);
       for (let i = 0; i < windowCount; i++) {
         const len = winLen[i]!;
         util[i] = len > 0 ? Math.min(1, util[i]! / len) : 0;
@@ -1287,9 +1354,19 @@ export class TimelineBuilder {
         // The calibration to /proc/stat replaces idleNs (idle-calibration.ts).
         idleNs: idleTask.slice(),
         idleTaskNs: idleTask,
-        idlePeriods: g.extract(a.idlePeriods, k0, windowCount),
+        idlePeriods: periods ?? empty(),
         idleRecorded: a.idleRecorded,
       });
+    }
+
+    const missed = this.cpuStates.filter((c): c is CpuState => c !== undefined && c.core.idleEntriesMissed > 0);
+    if (missed.length > 0) {
+      const n = missed.reduce((x, c) => x + c.core.idleEntriesMissed, 0);
+      this.diag(
+        'info',
+        'idle-entries-missed',
+        `${n} idle periods on cpu ${missed.map((c) => c.cpu).join(', ')} ended without their switch to idle in the capture (BPF did not see those switches): their idle time is put back from /proc/stat where the header has it`,
+      );
     }
 
     // Open occupancy runs end at their last poll.

@@ -62,12 +62,18 @@ export function calibrateIdle(t: Timeline): CalibrationNote[] {
     const excess = rec.idleTaskNs - kernelIdleNs;
     const perPeriodNs = rec.periods > 0 ? excess / rec.periods : NaN;
     const base = { ...rec, fitNs, kernelIdleNs, perPeriodNs };
+    if (excess < -tolerance) {
+      // Less idle in the records than in the kernel: switches to idle the probes did not see
+      // (lost events, or a task whose switches BPF does not see: format 4 counts those periods).
+      // The missing idle hides in what the records call untraced busy time: put back there.
+      const restoredNs = restore(t, c, fit, -excess);
+      const short = -excess - restoredNs;
+      c.idleCalibration = { ...base, perPeriodNs: NaN, restoredNs, applied: true };
+      if (short > tolerance) diags.push({ severity: 'warning', code: 'idle-below-proc-stat', message: `cpu ${c.cpu}: the idle records hold ${ms(-excess)} less idle than /proc/stat over ${ms(fitNs)} of the probed span, and only ${ms(restoredNs)} of it fits in the untraced busy time: its busy time is ${ms(short)} above the kernel's` });
+      continue;
+    }
     if (excess < 0) {
-      // More idle in the kernel than in the records: a missed switch (lost events) or records
-      // that do not cover the span. Left as recorded; beyond the rounding it is said.
-      const reason = `the idle records hold ${ms(-excess)} less idle than /proc/stat over ${ms(fitNs)} of the probed span`;
-      c.idleCalibration = { ...base, applied: false, reason };
-      if (-excess > tolerance) diags.push({ severity: 'warning', code: 'idle-below-proc-stat', message: `cpu ${c.cpu}: ${reason} (lost or missing switches from idle?): its busy time is from the records as captured` });
+      c.idleCalibration = { ...base, perPeriodNs: NaN, applied: false, reason: `the idle records agree with /proc/stat within its rounding (${ms(-excess)} less idle over ${ms(fitNs)})` };
       continue;
     }
     if (excess <= tolerance) {
@@ -93,6 +99,30 @@ const FIT_MIN_SHARE = 0.8;
 const AGREE_SHARE = 0.005;
 /** USER_HZ is 100 on every architecture Linux runs on (include/asm-generic/param.h): 10 ms. */
 const USER_HZ_TICK_NS = 10e6;
+
+/**
+ * Adds up to `deficit` of idle to the windows inside `fit`, in proportion to each one's untraced
+ * busy time (the window less its idle and its traced union), never more than that. Returns what
+ * was added.
+ */
+function restore(t: Timeline, c: CoreSeries, fit: { from: number; to: number }, deficit: number): number {
+  const n = t.windowCount;
+  const room = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const f = inside(t, i, fit);
+    if (f === 0) continue;
+    const len = Math.min(t.windowNs, (t.capture.durationNs as number) - i * t.windowNs);
+    room[i] = f * Math.max(0, len * (1 - (c.utilization[i] ?? 0)) - (c.idleNs[i] ?? 0));
+    total += room[i]!;
+  }
+  if (!(total > 0)) return 0;
+  const share = Math.min(1, deficit / total);
+  const out = c.idleNs.slice();
+  for (let i = 0; i < n; i++) out[i]! += share * room[i]!;
+  c.idleNs = out;
+  return share * total;
+}
 
 /** Part of window i inside the probed span (0..1). */
 function inside(t: Timeline, i: number, span: { from: number; to: number }): number {

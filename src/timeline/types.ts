@@ -122,6 +122,11 @@ export interface IdleCalibration {
   periods: number;
   /** (idleTaskNs - kernelIdleNs) / periods: kernel-busy time inside each idle period. */
   perPeriodNs: number;
+  /**
+   * When the records hold less idle than the kernel (switches to idle not seen): the idle put
+   * back into the windows' untraced busy time (perPeriodNs is then NaN).
+   */
+  restoredNs?: number;
   /** idleNs was calibrated; otherwise it is the records as captured and `reason` says why. */
   applied: boolean;
   reason?: string;

@@ -66,13 +66,28 @@ describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', ()
     expect(arr(c.idleNs)).toEqual(arr(c.idleTaskNs));
   });
 
-  it('with more idle in the kernel than in the records (switches lost), keeps the records and warns beyond rounding', () => {
-    // 10 s: idle 1 s in the records, the kernel 5 s (500 of 1000 ticks).
-    const tl = build(withStat(10_000_000_000, 500, 500), [`IE 1000000000 0\nIX 2000000000 0`], { windowNs: 1_000_000_000 });
+  it('with more idle in the kernel than in the records (switches to idle not seen), puts the rest back in the untraced busy time', () => {
+    // 10 s: idle 1 s in the records, 5 s in the kernel (500 of 1000 ticks): 4 s put back over the
+    // 9 s the records call untraced busy, 4/9 of each such window.
+    const S = 1000 * MS;
+    const tl = build(withStat(10 * S, 500, 500), [`IE ${S} 0\nIX ${2 * S} 0`], { windowNs: S });
     const c = tl.cores.get(0)!;
-    expect(c.idleCalibration).toMatchObject({ applied: false });
+    expect(c.idleCalibration).toMatchObject({ applied: true });
+    expect(c.idleCalibration!.restoredNs).toBeCloseTo(4 * S, 0);
+    expect(arr(c.idleNs)[0]).toBe(Math.round((4 * S) / 9));
+    expect(arr(c.idleNs)[1]).toBe(S);
+    expect(computeFacts(tl).coreByCpu.get(0)!.coreBusy).toBeCloseTo(0.5, 9);
+    expect(codes(tl)).not.toContain('idle-below-proc-stat');
+  });
+
+  it('and warns when the traced work leaves too little room for the kernel\'s idle', () => {
+    // The same, with NET_RX over [3 s, 9 s): 3 s of room for 4 s of missing idle.
+    const S = 1000 * MS;
+    const tl = build(withStat(10 * S, 500, 500), [`IE ${S} 0\nIX ${2 * S} 0\nSE ${3 * S} 0 3 1 x\nSX ${9 * S} 0 3`], { windowNs: S });
+    const c = tl.cores.get(0)!;
+    expect(c.idleCalibration!.restoredNs).toBeCloseTo(3 * S, 0);
     expect(codes(tl)).toContain('idle-below-proc-stat');
-    expect(computeFacts(tl).coreByCpu.get(0)!.coreBusy).toBeCloseTo(0.9, 9);
+    expect(computeFacts(tl).coreByCpu.get(0)!.coreBusy).toBeCloseTo(0.6, 9);
   });
 
   it('within /proc/stat\'s rounding (two ticks and half a point) it takes nothing off and names no cost per period', () => {

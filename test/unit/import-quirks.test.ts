@@ -162,6 +162,24 @@ describe('bpftrace-text quirks', () => {
     expect(bad.diagnostics.items.map((d) => d.message).filter((m) => m.includes('@idle'))).toHaveLength(2);
   });
 
+  it('IP (format 4): one record per idle period, how its start is known from entered/exited; @idle_t at exit is an open one; the same in JSON', async () => {
+    // Boot 1000 is the origin. cpu 0: idle since before the probes until 1100, then 1150..1200;
+    // then a period whose switch to idle was missed (entered 1150 <= exited 1200); then idle
+    // from 1400 at exit. cpu 1: a malformed record.
+    const lines = ['#@wgtrace-capture 4', '#@start_boot_ns 1000', '#@cpus 0-1', '#@mode events', 'IP 1100 0 0 0', 'IP 1200 0 1150 1100', 'IP 1300 0 1150 1200', 'IP 1250 1 1300 0', '#@probes_stop_boot_ns 1500', '@idle_t[0]: (1400, 1300)', '@idle_t[1]: (0, 1250)'];
+    const text = lines.join('\n') + '\n';
+    const r = await run(bpftraceTextImporter, text);
+    expect(dump(r.events)).toEqual([
+      'core_idle_period ts=100 cpu=0 entry=before-probes',
+      'core_idle_period ts=200 cpu=0 start=150 entry=seen',
+      'core_idle_period ts=300 cpu=0 entry=missed',
+      'core_idle_period ts=400 cpu=0 start=400 entry=open',
+    ]);
+    expect(r.codes).toEqual(['malformed-line@8', 'partial-capture', 'skipped-lines']);
+    const json = lines.map((l) => (l.startsWith('@idle_t') ? `{"type": "map", "data": {"@idle_t": {"${l[8]}": [${/\((.*)\)/.exec(l)![1]}]}}}` : `{"type": "printf", "data": ${JSON.stringify(l + '\n')}}`)).join('\n') + '\n';
+    expect(dump((await run(bpftraceJsonImporter, json)).events)).toEqual(dump(r.events));
+  });
+
   it('PX (a poll of an untraced device): its end only; a PX with a missing field is reported', async () => {
     const text = ['SE 1000 1 3 0 swapper/1', 'PX 1100 1', 'P 1200 1 0xffff888627c2d188 vb 4 64 0 swapper/1', 'PX 1300', 'SX 1400 1 3', ''].join('\n');
     const r = await run(bpftraceTextImporter, text);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { computeFacts } from '../../src/detect/facts.js';
 import { procStatBusy } from '../../src/model/proc-stat.js';
-import { build, codes, header, sliceLines } from './timeline-helpers.js';
+import { build, codes, header, ORIGIN, sliceLines } from './timeline-helpers.js';
 
 const ALL = { slices: {} };
 const arr = (a: Float64Array): number[] => Array.from(a);
@@ -95,5 +95,29 @@ describe('/proc/stat busy', () => {
     // cpu0: busy 60+20+20 = 100 of 100+100+10+... = 60+20+100+10+20 = 210 ticks.
     expect(b.get(0)).toBeCloseTo(100 / 210, 10);
     expect(b.get(1)).toBe(1);
+  });
+});
+
+describe('TimelineBuilder: idle periods from IP records (format 4)', () => {
+  it('a period recorded at its end; a softirq on the idle task (pid 0) comes off it, one in a task does not', () => {
+    // cpu0: idle [100, 600) with NET_RX [300, 400) on irq exit from idle (pid 0): 400 ns idle.
+    // cpu1: NET_RX [100, 200) in a task (pid 7), then idle [500, 900): 400 ns.
+    const tl = build(header([0, 1], 1000, { formatVersion: 4 }), [`SE 300 0 3\nSX 400 0 3\nIP 600 0 100\nSE 100 1 3 7 iperf3\nSX 200 1 3\nIP 900 1 500`], { windowNs: 1000 });
+    expect(arr(tl.cores.get(0)!.idleNs)).toEqual([400]);
+    expect(arr(tl.cores.get(1)!.idleNs)).toEqual([400]);
+    expect(arr(tl.cores.get(0)!.idlePeriods)).toEqual([1]);
+    expect(computeFacts(tl).coreByCpu.get(0)).toMatchObject({ coreBusySource: 'idle-events', coreBusy: 0.6 });
+    expect(codes(tl)).toEqual([]);
+  });
+
+  it('idle since before the probes, a period whose start was missed, and one open when the probes detached', () => {
+    const h = header([0], 1000, { formatVersion: 4, probesStopBootNs: String(ORIGIN + 900n) });
+    // Idle from the start to 200; busy 200..300; a period ending at 500 whose switch to idle was
+    // not seen (no idle added, one period counted); idle again from 700, open at the stop (900).
+    const tl = build(h, [`IP 200 0 before\nSE 200 0 3 5 x\nSX 300 0 3\nIP 500 0 missed\nIO 700 0`], { windowNs: 1000 });
+    const c = tl.cores.get(0)!;
+    expect(arr(c.idleTaskNs)).toEqual([200 + 200]);
+    expect(arr(c.idlePeriods)).toEqual([2]);
+    expect(codes(tl)).toContain('idle-entries-missed');
   });
 });
