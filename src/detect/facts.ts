@@ -1,7 +1,7 @@
 import type { Timeline, NapiInstance, CoreSeries, IdleCalibration } from '../timeline/types.js';
 import type { PollMode } from './finding.js';
 import { probedSpan } from '../timeline/span.js';
-import { procStatBusy } from '../model/proc-stat.js';
+import { procStatCores } from '../model/proc-stat.js';
 import { napiRoles, type NapiRole } from '../timeline/roles.js';
 
 /**
@@ -60,6 +60,11 @@ export interface CoreFacts {
   untracedBusyNs: number;
   /** idle-events only: how the idle records were matched to /proc/stat (timeline/idle-calibration.ts). */
   idleCalibration?: IdleCalibration;
+  /**
+   * What mpstat prints over the header's /proc/stat span (model/proc-stat.ts: tick-sampled busy
+   * fields over all fields), beside coreBusy, which follows the kernel's idle clock.
+   */
+  mpstatBusy?: number;
 }
 
 export interface NapiCpuFacts {
@@ -321,10 +326,13 @@ export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFact
     const b = a + windowLen[i]!;
     windowLen[i] = Math.max(0, Math.min(b, probed.to) - Math.max(a, probed.from));
   }
-  const stat = procStatBusy(t.capture.header);
+  const stat = procStatCores(t.capture.header);
   const cores = t.cpus.map((cpu) => {
     const c = t.cores.get(cpu);
-    return c === undefined ? emptyCore(cpu, t.windowCount, probedNs, stat.get(cpu)) : coreFacts(c, rawLen, windowLen, probedNs, stat.get(cpu));
+    const k = stat.get(cpu);
+    const f = c === undefined ? emptyCore(cpu, t.windowCount, probedNs, k?.busy) : coreFacts(c, rawLen, windowLen, probedNs, k?.busy);
+    if (k !== undefined) f.mpstatBusy = k.mpstatBusy;
+    return f;
   });
   const roles = napiRoles(t, opts.tunnels);
   const napis = t.napis.map((n) => napiFacts(t, n, roles[n.index]!));

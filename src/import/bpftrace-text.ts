@@ -639,11 +639,12 @@ export class BpftraceRecordParser {
     const exited = exitedZero ? 0 : this.ts(s, 3);
     if (entered !== entered || exited !== exited) return this.bad(line, `${name} record: bad entered or exited time`, s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
+    const prev = exitedZero ? {} : { prevEnd: exited as Ns };
     if (enteredZero && exitedZero) this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, entry: 'before-probes' });
     else if (!enteredZero && (exitedZero || entered > exited)) {
       if (entered > ts) return this.bad(line, `${name} record: entered after its end`, s, a, b);
-      this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, start: entered as Ns, entry: 'seen' });
-    } else this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, entry: 'missed' });
+      this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, start: entered as Ns, entry: 'seen', ...prev });
+    } else this.ctx.push({ kind: 'core_idle_period', ts: ts as Ns, cpu, entry: 'missed', ...prev });
   }
 
   private queueWork(s: string, a: number, b: number, line: number): void {

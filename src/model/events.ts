@@ -148,6 +148,11 @@ export interface CoreIdlePeriodEvent {
   cpu: number;
   start?: Ns;
   entry: 'seen' | 'before-probes' | 'missed' | 'open';
+  /**
+   * The end of the core's idle period before this one, as the script knew it (`exited`): later
+   * than the last `IP` the reader saw means that one's record was lost.
+   */
+  prevEnd?: Ns;
 }
 
 /**

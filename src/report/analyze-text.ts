@@ -163,6 +163,9 @@ function collapseNames(names: string[]): string {
  * How the idle records were matched to /proc/stat (timeline/idle-calibration.ts): the kernel's
  * cost per idle period where it was applied, and the reason where it was not.
  */
+/** Points between coreBusy and mpstat's reading worth a line. */
+const MPSTAT_APART = 0.02;
+
 function calibrationLine(cpus: readonly CpuJson[]): string | undefined {
   const applied = cpus.filter((c) => c.idleCalibration?.applied === true && c.idleCalibration.perPeriodNs !== undefined);
   const restored = cpus.filter((c) => c.idleCalibration?.applied === true && c.idleCalibration.restoredNs !== undefined);
@@ -217,6 +220,13 @@ function chartLines(r: AnalyzeResult, p: Painter, width: number): string[] {
   );
   const note = calibrationLine(r.cpus);
   if (note !== undefined) lines.push(note);
+  // Where mpstat would read otherwise, say so before the engineer checks and wonders.
+  const apart = r.cpus.filter((c) => c.mpstatBusy !== undefined && c.coreBusySource !== 'traced' && Math.abs(c.mpstatBusy - c.coreBusy) > MPSTAT_APART);
+  if (apart.length > 0) {
+    lines.push(
+      `mpstat reads ${apart.map((c) => `cpu ${c.cpu} ${pct(c.mpstatBusy!)}`).join(', ')} over the same span: its busy fields are tick samples, which miss bursts shorter than a tick between idle periods; the figures above follow the kernel's idle clock (/proc/stat idle over the span's length)`,
+    );
+  }
   return lines;
 }
 

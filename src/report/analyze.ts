@@ -180,6 +180,7 @@ function cpusJson(facts: TimelineFacts): CpuJson[] {
     coreBusyNs: c.coreBusyNs,
     coreBusySource: c.coreBusySource,
     ...(c.idleCalibration === undefined ? {} : { idleCalibration: calibrationJson(c.idleCalibration) }),
+    ...(c.mpstatBusy === undefined ? {} : { mpstatBusy: clamp01(c.mpstatBusy) }),
     utilization: clamp01(c.utilization),
     untracedBusyNs: c.untracedBusyNs,
     netRx: { count: c.netRxCount, busyNs: c.netRxBusyNs, ksoftirqdCount: c.ksoftirqdNetRxCount, ksoftirqdBusyNs: c.ksoftirqdNetRxBusyNs },

@@ -89,6 +89,12 @@ export const CpuJson = z.object({
       reason: z.string().optional(),
     })
     .optional(),
+  /**
+   * What mpstat prints over the header's /proc/stat span: busy fields over all fields. Its busy
+   * fields are tick samples, which miss bursts shorter than a tick (4 ms at HZ=250) between idle
+   * periods; coreBusy follows the kernel's idle clock (idle and iowait over the span's length).
+   */
+  mpstatBusy: Share.optional(),
   /** Busy share of the probed span of the traced work only (union of everything traced), 0..1. */
   utilization: Share,
   /** coreBusyNs less the traced union: what the trace does not explain (user tasks, other softirqs, ...). */

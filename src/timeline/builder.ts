@@ -118,11 +118,20 @@ class CoreAcc {
   get idleBusy(): GridSeries {
     return (this.idleBusySeries ??= this.g.create());
   }
-  /** The two series above, or undefined where never used (zeros). */
-  extractIdle(k0: number, n: number): { periods?: Float64Array; onIdle?: Float64Array } {
+  private unknownSeries?: GridSeries;
+  /**
+   * Format 4: where an idle period whose switch to idle was not seen lies: from the last event
+   * seen on the CPU before its `IP` to its end (the idle is somewhere in there; made on first use).
+   */
+  get idleUnknown(): GridSeries {
+    return (this.unknownSeries ??= this.g.create());
+  }
+  /** The series above, or undefined where never used (zeros). */
+  extractIdle(k0: number, n: number): { periods?: Float64Array; onIdle?: Float64Array; unknown?: Float64Array } {
     return {
       ...(this.periodsSeries !== undefined ? { periods: this.g.extract(this.periodsSeries, k0, n) } : {}),
       ...(this.idleBusySeries !== undefined ? { onIdle: this.g.extract(this.idleBusySeries, k0, n) } : {}),
+      ...(this.unknownSeries !== undefined ? { unknown: this.g.extract(this.unknownSeries, k0, n) } : {}),
     };
   }
   /** Idle periods whose switch to idle was not seen (`IP` with entered <= exited). */
@@ -304,8 +313,9 @@ class CpuState {
   busyOnIdle = false;
   /** Format 4: idle since this time when the probes detached (the script's @idle_t at exit). */
   idleOpenFrom = NaN;
-  /** Format 4: an `IP` record was seen on this CPU. */
+  /** Format 4: an `IP` record was seen on this CPU, and when the last one ended. */
   idlePeriodSeen = false;
+  lastIdleEnd = -Infinity;
   slices: Slice[] | undefined;
   /** Closed occupancy runs on this CPU: NAPI index, start, end. */
   readonly runNapi: number[] = [];
@@ -503,8 +513,10 @@ export class TimelineBuilder {
           if ((c = this.cpuStates[ev.cpu] ?? this.cpuState(ev.cpu)) !== undefined) {
             c.idleOpenFrom = ev.start as number;
             c.core.idleRecorded = true;
+            // Not a printed event: bpftrace stops reading its buffers at exit while the probes
+            // still run, so the state can be later than the last event; it moves no span.
           }
-        } else if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.idlePeriod(c, this.t, ev.entry, ev.start as number | undefined);
+        } else if ((c = this.at(ev.cpu, ev.ts)) !== undefined) this.idlePeriod(c, this.t, this.prev, ev.entry, ev.start as number | undefined, ev.prevEnd as number | undefined);
         return;
       case 'softirq_raise':
       case 'sched_migrate_task':
@@ -791,7 +803,7 @@ export class TimelineBuilder {
         this.problem('idle-exit-lost', `CPU ${c.cpu}: switch to idle at ${t} ns while idle: the earlier idle period is ended at the last event seen (${prev} ns)`);
         this.clamped++;
         if (c.idleStart === c.idleStart) g.addSpan(c.core.idle, c.idleStart, Math.max(prev, c.idleStart));
-        g.addAt(c.core.idlePeriods, prev, 1);
+        this.periodEnded(c, prev);
       }
       c.inIdle = true;
       c.idleSeen = true;
@@ -800,7 +812,7 @@ export class TimelineBuilder {
     }
     if (c.inIdle) {
       if (c.idleStart === c.idleStart) g.addSpan(c.core.idle, c.idleStart, t);
-      g.addAt(c.core.idlePeriods, t, 1);
+      this.periodEnded(c, t);
       c.inIdle = false;
       c.idleStart = NaN;
     } else if (!c.idleSeen) {
@@ -808,7 +820,7 @@ export class TimelineBuilder {
       // already recorded on this CPU (all of it lies before t).
       const from = this.clampStart(c);
       g.addSpanLess(c.core.idle, from, t, c.core.busy);
-      g.addAt(c.core.idlePeriods, t, 1);
+      this.periodEnded(c, t);
     } else if (c.idleImpliedExit !== t) {
       this.problem('idle-entry-lost', `CPU ${c.cpu}: switch from idle at ${t} ns without a switch to idle before it (lost events?): ignored`);
     }
@@ -822,21 +834,37 @@ export class TimelineBuilder {
    * as a period (the kernel's busy cost per period applies to it: idle-calibration.ts) but adds no
    * idle: the timeline's calibration puts back what the kernel counted.
    */
-  private idlePeriod(c: CpuState, t: number, entry: 'seen' | 'before-probes' | 'missed', start: number | undefined): void {
+  private idlePeriod(c: CpuState, t: number, prev: number, entry: 'seen' | 'before-probes' | 'missed', start: number | undefined, prevEnd: number | undefined): void {
     const g = this.grid!;
     c.core.idleRecorded = true;
-    g.addAt(c.core.idlePeriods, t, 1);
+    if (prevEnd !== undefined && c.idlePeriodSeen && prevEnd > c.lastIdleEnd && prevEnd < t) {
+      // The period before this one ended at prevEnd, after the last IP seen here: its record was
+      // lost. Counted as a period whose idle lies somewhere after the last IP seen.
+      this.periodEnded(c, prevEnd);
+      g.addSpan(c.core.idleUnknown, c.lastIdleEnd, prevEnd);
+      c.core.idleEntriesMissed++;
+    }
+    c.lastIdleEnd = t;
+    this.periodEnded(c, t);
     if (entry === 'seen') g.addSpan(c.core.idle, Math.max(start!, this.clampStart(c)), t);
     else if (entry === 'before-probes' && !c.idlePeriodSeen) g.addSpan(c.core.idle, this.clampStart(c), t);
-    else c.core.idleEntriesMissed++;
+    else {
+      c.core.idleEntriesMissed++;
+      g.addSpan(c.core.idleUnknown, Math.max(prev, this.clampStart(c)), t);
+    }
     c.idlePeriodSeen = true;
+  }
+
+  /** An idle period [a, t) ended: counted in the window that holds its last instant (t - 1 ns). */
+  private periodEnded(c: CpuState, t: number): void {
+    this.grid!.addAt(c.core.idlePeriods, t - 1, 1);
   }
 
   /** A task other than idle came onto the CPU: if the core was idle, its idle period ended here. */
   private leaveIdle(c: CpuState, t: number): void {
     if (!c.inIdle) return;
     if (c.idleStart === c.idleStart) this.grid!.addSpan(c.core.idle, c.idleStart, t);
-    this.grid!.addAt(c.core.idlePeriods, t, 1);
+    this.periodEnded(c, t);
     c.inIdle = false;
     c.idleStart = NaN;
     c.idleImpliedExit = t;
@@ -1201,6 +1229,11 @@ export class TimelineBuilder {
     this.finished = true;
     const header = summary.header ?? this.hdr;
     if (header !== undefined && this.hdr === undefined) this.header(header);
+    // The stop mark is in the trailer, which the importer reads after the events.
+    else if (header !== undefined && this.probesStopNs === undefined && header.startBootNs !== undefined && header.probesStopBootNs !== undefined && /^\d+$/.test(header.startBootNs) && /^\d+$/.test(header.probesStopBootNs)) {
+      const p = Number(BigInt(header.probesStopBootNs) - BigInt(header.startBootNs));
+      if (p > 0) this.probesStopNs = p;
+    }
     // CPUs still holding their head polls never showed a NET_RX event: the polls are untimed.
     for (const c of this.cpuStates) if (c !== undefined && c.held !== undefined) this.release(c, HEAD_UNTIMED);
     if (this.untimedPolls > 0) {
@@ -1240,6 +1273,21 @@ export class TimelineBuilder {
       else this.diag('warning', 'events-after-end', `events run ${endNs - hEnd} ns past the header's capture end: the capture end is moved to the last event`);
     }
     if (endNs < startNs) endNs = startNs;
+
+    // The END mark comes well after the last event printed: at exit bpftrace stops reading its
+    // buffers while the probes still run, then takes them down and runs END (measured on a
+    // 2-core VM: the last events 270 to 530 ms before the mark, the script's @idle_t at exit
+    // holding later switches than any record, and "Lost 1 events"). Nothing after the last
+    // event was recorded, so an events-mode capture's probed span ends there: a core busy at
+    // its last record is not taken to be busy for the rest (docs/capture.md, "Where the probed
+    // span ends").
+    let recordedUntil: number | undefined;
+    if (mode === 'events' && haveEvents && this.probesStopNs !== undefined && this.maxTs < this.probesStopNs) {
+      const gap = this.probesStopNs - this.maxTs;
+      if (gap > RECORDING_GAP_NOTED_NS) this.diag('info', 'recording-stopped-early', `the last event is ${(gap / 1e6).toFixed(0)} ms before the probes' stop mark (bpftrace takes the probes down before it runs END): the probed span ends at the last event`);
+      recordedUntil = this.maxTs;
+      this.probesStopNs = this.maxTs;
+    }
 
     // Close what is still open at the capture's end: clamp and mark. This is the last write to
     // the grid, so its window (possibly widened to stay within memory) is final after it.
@@ -1331,7 +1379,7 @@ export class TimelineBuilder {
       const a = c.core;
       const util = g.extract(a.busy, k0, windowCount);
       const idleTask = g.extract(a.idle, k0, windowCount);
-      const { periods, onIdle } = a.extractIdle(k0, windowCount);
+      const { periods, onIdle, unknown } = a.extractIdle(k0, windowCount);
       // Format 4 records idle periods whole: the traced work that ran on top of the idle task
       // comes off here (IE/IX records left it out as they went).
       if (c.idlePeriodSeen && onIdle !== undefined) for (let i = 0; i < windowCount; i++) idleTask[i] = Math.max(0, idleTask[i]! - onIdle[i]!);
@@ -1355,6 +1403,7 @@ export class TimelineBuilder {
         idleNs: idleTask.slice(),
         idleTaskNs: idleTask,
         idlePeriods: periods ?? empty(),
+        ...(unknown !== undefined ? { idleUnknownNs: unknown } : {}),
         idleRecorded: a.idleRecorded,
       });
     }
@@ -1464,6 +1513,7 @@ export class TimelineBuilder {
         skippedLines: summary.skippedLines,
         clampedSlices: this.clamped,
         ...(summary.untracedDevices !== undefined ? { untracedDevices: summary.untracedDevices } : {}),
+        ...(recordedUntil !== undefined ? { recordedUntilNs: ns(recordedUntil) } : {}),
         cpusGuessed,
         ...(this.sliceReq !== undefined ? { slicesCut: this.slicesCut } : {}),
       },
@@ -1485,6 +1535,9 @@ export class TimelineBuilder {
     return timeline;
   }
 }
+
+/** A gap between the last event and the END mark worth a note. */
+const RECORDING_GAP_NOTED_NS = 10e6;
 
 /** include/linux/sched.h: TASK_IDLE = TASK_UNINTERRUPTIBLE | TASK_NOLOAD (0x402), printed `I`. */
 const TASK_NOLOAD = 0x400;

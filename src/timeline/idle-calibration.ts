@@ -59,30 +59,32 @@ export function calibrateIdle(t: Timeline): CalibrationNote[] {
       continue;
     }
     const kernelIdleNs = Math.max(0, 1 - busy) * fitNs;
-    const excess = rec.idleTaskNs - kernelIdleNs;
-    const perPeriodNs = rec.periods > 0 ? excess / rec.periods : NaN;
-    const base = { ...rec, fitNs, kernelIdleNs, perPeriodNs };
-    if (excess < -tolerance) {
-      // Less idle in the records than in the kernel: switches to idle the probes did not see
-      // (lost events, or a task whose switches BPF does not see: format 4 counts those periods).
-      // The missing idle hides in what the records call untraced busy time: put back there.
+    // Format 4 knows where the periods whose switch to idle was not seen lie: their idle is put
+    // there first (the task that ran before the missed switch is counted idle with it: the
+    // records cannot tell it apart). Then one of two things is left: more idle than the
+    // kernel's (its busy cost per period: taken off per period) or less (more switches missed
+    // than the records can place: put back in the untraced busy time).
+    const filled = fillUnknown(t, c, fit);
+    const excess = rec.idleTaskNs + filled - kernelIdleNs;
+    const base = { ...rec, fitNs, kernelIdleNs, perPeriodNs: NaN, ...(filled > 0 ? { restoredNs: filled } : {}) };
+    if (excess > tolerance && rec.periods > 0) {
+      const perPeriodNs = excess / rec.periods;
+      takeOffPerPeriod(t, c, fit, perPeriodNs, kernelIdleNs);
+      c.idleCalibration = { ...base, perPeriodNs, applied: true };
+    } else if (excess > tolerance) {
+      // Idle but no period ended (a core idle throughout): scaled to the kernel's.
+      takeOffPerPeriod(t, c, fit, 0, kernelIdleNs);
+      c.idleCalibration = { ...base, applied: true };
+    } else if (excess < -tolerance) {
       const restoredNs = restore(t, c, fit, -excess);
       const short = -excess - restoredNs;
-      c.idleCalibration = { ...base, perPeriodNs: NaN, restoredNs, applied: true };
+      c.idleCalibration = { ...base, restoredNs: filled + restoredNs, applied: true };
       if (short > tolerance) diags.push({ severity: 'warning', code: 'idle-below-proc-stat', message: `cpu ${c.cpu}: the idle records hold ${ms(-excess)} less idle than /proc/stat over ${ms(fitNs)} of the probed span, and only ${ms(restoredNs)} of it fits in the untraced busy time: its busy time is ${ms(short)} above the kernel's` });
-      continue;
+    } else if (filled > 0) c.idleCalibration = { ...base, applied: true };
+    else {
+      // Within /proc/stat's rounding: nothing to change, and a cost per period from it would be noise.
+      c.idleCalibration = { ...base, applied: false, reason: `the idle records agree with /proc/stat within its rounding (${ms(Math.abs(excess))} ${excess < 0 ? 'less' : 'more'} idle over ${ms(fitNs)})` };
     }
-    if (excess < 0) {
-      c.idleCalibration = { ...base, perPeriodNs: NaN, applied: false, reason: `the idle records agree with /proc/stat within its rounding (${ms(-excess)} less idle over ${ms(fitNs)})` };
-      continue;
-    }
-    if (excess <= tolerance) {
-      // Within /proc/stat's rounding: nothing to take off, and a cost per period from it would be noise.
-      c.idleCalibration = { ...base, perPeriodNs: NaN, applied: false, reason: `the idle records agree with /proc/stat within its rounding (${ms(excess)} more idle over ${ms(fitNs)})` };
-      continue;
-    }
-    apply(t, c, fit, rec, kernelIdleNs);
-    c.idleCalibration = { ...base, applied: true };
   }
   return diags;
 }
@@ -100,26 +102,46 @@ const AGREE_SHARE = 0.005;
 /** USER_HZ is 100 on every architecture Linux runs on (include/asm-generic/param.h): 10 ms. */
 const USER_HZ_TICK_NS = 10e6;
 
+/** The window's untraced busy time: its length less its idle and its traced union. */
+function room(t: Timeline, c: CoreSeries, i: number): number {
+  const len = Math.min(t.windowNs, (t.capture.durationNs as number) - i * t.windowNs);
+  return len > 0 ? Math.max(0, len * (1 - (c.utilization[i] ?? 0)) - (c.idleNs[i] ?? 0)) : 0;
+}
+
+/**
+ * Format 4: counts idle where the periods whose switch to idle was not seen lie (idleUnknownNs),
+ * never more than a window's untraced busy time. Returns what it added inside `fit`.
+ */
+function fillUnknown(t: Timeline, c: CoreSeries, fit: { from: number; to: number }): number {
+  const u = c.idleUnknownNs;
+  if (u === undefined) return 0;
+  const out = c.idleNs.slice();
+  let added = 0;
+  for (let i = 0; i < t.windowCount; i++) {
+    const v = Math.min(u[i] ?? 0, room(t, c, i));
+    out[i]! += v;
+    added += inside(t, i, fit) * v;
+  }
+  c.idleNs = out;
+  return added;
+}
+
 /**
  * Adds up to `deficit` of idle to the windows inside `fit`, in proportion to each one's untraced
- * busy time (the window less its idle and its traced union), never more than that. Returns what
- * was added.
+ * busy time, never more than that. Returns what was added.
  */
 function restore(t: Timeline, c: CoreSeries, fit: { from: number; to: number }, deficit: number): number {
   const n = t.windowCount;
-  const room = new Float64Array(n);
+  const w = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const f = inside(t, i, fit);
-    if (f === 0) continue;
-    const len = Math.min(t.windowNs, (t.capture.durationNs as number) - i * t.windowNs);
-    room[i] = f * Math.max(0, len * (1 - (c.utilization[i] ?? 0)) - (c.idleNs[i] ?? 0));
-    total += room[i]!;
+    w[i] = inside(t, i, fit) * room(t, c, i);
+    total += w[i]!;
   }
   if (!(total > 0)) return 0;
   const share = Math.min(1, deficit / total);
   const out = c.idleNs.slice();
-  for (let i = 0; i < n; i++) out[i]! += share * room[i]!;
+  for (let i = 0; i < n; i++) out[i]! += share * w[i]!;
   c.idleNs = out;
   return share * total;
 }
@@ -145,18 +167,17 @@ function recordedIdle(t: Timeline, c: CoreSeries, span: { from: number; to: numb
 }
 
 /**
- * Takes the kernel-busy cost off each window's idle, per idle period ended in it, then scales
- * what is left so that the fitted span holds exactly the kernel's idle (a window whose periods
- * were shorter than the mean cost cannot go below zero; the rest comes off the others).
+ * Takes `cost` off each window's idle per idle period ended in it, then scales what is left so
+ * that the fitted span holds exactly the kernel's idle (a window whose periods were shorter than
+ * the mean cost cannot go below zero; the rest comes off the others).
  */
-function apply(t: Timeline, c: CoreSeries, span: { from: number; to: number }, rec: Pick<IdleCalibration, 'idleTaskNs' | 'periods'>, kernelIdleNs: number): void {
+function takeOffPerPeriod(t: Timeline, c: CoreSeries, fit: { from: number; to: number }, cost: number, kernelIdleNs: number): void {
   const n = t.windowCount;
   const out = new Float64Array(n);
-  const cost = rec.periods > 0 ? (rec.idleTaskNs - kernelIdleNs) / rec.periods : 0;
   let left = 0;
   for (let i = 0; i < n; i++) {
-    out[i] = Math.max(0, (c.idleTaskNs[i] ?? 0) - cost * (c.idlePeriods[i] ?? 0));
-    left += inside(t, i, span) * out[i]!;
+    out[i] = Math.max(0, (c.idleNs[i] ?? 0) - cost * (c.idlePeriods[i] ?? 0));
+    left += inside(t, i, fit) * out[i]!;
   }
   const scale = left > 0 ? kernelIdleNs / left : 0;
   if (scale < 1) for (let i = 0; i < n; i++) out[i]! *= scale;

@@ -12,7 +12,8 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
   const rel = (b: string | undefined): number | undefined =>
     b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - start : undefined;
   let from = rel(t.capture.header?.probesStartBootNs) ?? 0;
-  let to = rel(t.capture.header?.probesStopBootNs) ?? duration;
+  // Events mode: the last event, when the probes stopped recording before the stop mark.
+  let to = t.capture.recordedUntilNs !== undefined ? (t.capture.recordedUntilNs as number) - start : (rel(t.capture.header?.probesStopBootNs) ?? duration);
   if (!(from >= 0 && from < duration)) from = 0;
   if (!(to > from && to <= duration)) to = duration;
   // Widen to any activity outside the marks (events of probes attached early, or late),

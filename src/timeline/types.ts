@@ -59,6 +59,11 @@ export interface CaptureFacts {
   clampedSlices: number;
   /** Devices polled but left out by the capture's device filter (ImportSummary.untracedDevices). */
   untracedDevices?: string[];
+  /**
+   * Events mode: when the probes stopped recording, if before the header's stop mark (the last
+   * event; relative to origin like startNs): probedSpan ends here.
+   */
+  recordedUntilNs?: Ns;
   /** True when CPUs came from events, not from a header. */
   cpusGuessed: boolean;
   /** Slices not kept because `SliceRequest.maxSlices` was reached (0 or absent: all requested slices kept). */
@@ -98,6 +103,11 @@ export interface CoreSeries {
   idleTaskNs: Float64Array;
   /** Idle periods (the idle task switched in, then out) that ended in each window. */
   idlePeriods: Float64Array;
+  /**
+   * Format 4, where idle periods whose switch to idle was not seen lie: per window, the time from
+   * the last event before such a period's end to its end (its idle is somewhere in there).
+   */
+  idleUnknownNs?: Float64Array;
   /** The capture recorded this core's idle time (otherwise idleNs is all zero and means nothing). */
   idleRecorded: boolean;
   /** How idleNs was matched to /proc/stat over the probed span (absent: no idle records). */

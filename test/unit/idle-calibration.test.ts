@@ -7,7 +7,8 @@ import { build, codes, header, ORIGIN } from './timeline-helpers.js';
 const arr = (a: Float64Array): number[] => Array.from(a, (v) => Math.round(v));
 
 /**
- * A header whose /proc/stat blocks were read at the probes' attach (0) and detach (endNs), with
+ * A header whose /proc/stat blocks were read at the probes' attach (0) and the capture's end (no
+ * stop mark: the probed span is the whole capture, not cut at the last event), with
  * the given idle and busy ticks of cpu 0 between them (user nice system idle iowait irq softirq steal).
  */
 function withStat(endNs: number, idleTicks: number, busyTicks: number, counters: { before?: number; after?: number } = {}): CaptureHeader {
@@ -15,7 +16,6 @@ function withStat(endNs: number, idleTicks: number, busyTicks: number, counters:
   return header([0], endNs, {
     formatVersion: 3,
     probesStartBootNs: at(0),
-    probesStopBootNs: at(endNs),
     countersBefore: { bootNs: at(counters.before ?? 0), softirqs: {}, softnet: {}, stat: { '0': [1000, 0, 0, 1000, 0, 0, 0, 0] } },
     countersAfter: { bootNs: at(counters.after ?? endNs), softirqs: {}, softnet: {}, stat: { '0': [1000 + busyTicks, 0, 0, 1000 + idleTicks, 0, 0, 0, 0] } },
   });
@@ -31,9 +31,9 @@ const W = { windowNs: 1000 * MS };
 
 describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', () => {
   it('takes the kernel\'s busy time off per idle period, so the span holds the kernel\'s idle and short periods lose more', () => {
-    // Records: 600 ms idle in 11 periods over 2 s. The kernel: 250 of 1000 ticks idle, 500 ms of
+    // Records: 600 ms idle in 11 periods over 2 s. The kernel: 50 ticks (10 ms) idle, 500 ms of
     // the 2 s: 100 ms less, 9.09 ms per period.
-    const tl = build(withStat(2000 * MS, 250, 750), [RECORDS], W);
+    const tl = build(withStat(2000 * MS, 50, 150), [RECORDS], W);
     const c = tl.cores.get(0)!;
     expect(arr(c.idleTaskNs)).toEqual([100 * MS, 500 * MS]);
     expect(arr(c.idlePeriods)).toEqual([10, 1]);
@@ -50,8 +50,8 @@ describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', ()
   });
 
   it('a window whose periods were shorter than the cost goes to zero, and the rest comes off the other windows', () => {
-    // Kernel idle 100 of 1000 ticks: 200 ms of 2 s, 400 ms less than the records, 36.4 ms a period.
-    const tl = build(withStat(2000 * MS, 100, 900), [RECORDS], W);
+    // Kernel idle 20 ticks: 200 ms of 2 s, 400 ms less than the records, 36.4 ms a period.
+    const tl = build(withStat(2000 * MS, 20, 180), [RECORDS], W);
     const c = tl.cores.get(0)!;
     expect(c.idleCalibration!.applied).toBe(true);
     expect(arr(c.idleNs)).toEqual([0, 200 * MS]);
@@ -90,9 +90,28 @@ describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', ()
     expect(computeFacts(tl).coreByCpu.get(0)!.coreBusy).toBeCloseTo(0.6, 9);
   });
 
+  it('a period whose switch to idle was not seen (format 4): its stretch counts as idle first, then the cost per period comes off', () => {
+    // 10 s, windows of 1 s. Idle since before the probes to 1 s; NET_RX in a task at 2.0-2.1 s;
+    // then an IP at 8 s whose switch to idle was missed: its idle lies in [2.1 s, 8 s), 5.9 s
+    // put back. The kernel: 6 s idle, so 0.9 s too much over 2 periods, 0.45 s each.
+    const S = 1000 * MS;
+    const h = { ...withStat(10 * S, 600, 400), formatVersion: 4 };
+    const tl = build(h, [`IP ${S} 0 before\nSE ${2 * S} 0 3 5 x\nSX ${2.1 * S} 0 3\nIP ${8 * S} 0 missed`], { windowNs: S });
+    const c = tl.cores.get(0)!;
+    expect(c.idleCalibration).toMatchObject({ applied: true, periods: 2 });
+    expect(c.idleCalibration!.restoredNs).toBeCloseTo(5.9 * S, 0);
+    expect(c.idleCalibration!.perPeriodNs).toBeCloseTo(0.45 * S, 0);
+    const idle = arr(c.idleNs);
+    expect(idle[0]).toBe(0.55 * S);
+    expect(idle[2]).toBe(0.9 * S);
+    expect(idle.slice(8)).toEqual([0, 0]);
+    expect(computeFacts(tl).coreByCpu.get(0)!.coreBusy).toBeCloseTo(0.4, 9);
+    expect(codes(tl)).toContain('idle-entries-missed');
+  });
+
   it('within /proc/stat\'s rounding (two ticks and half a point) it takes nothing off and names no cost per period', () => {
-    // 290 of 1000 ticks: 580 ms, 20 ms less than the records; the tolerance is 20 + 10 ms.
-    const tl = build(withStat(2000 * MS, 290, 710), [RECORDS], W);
+    // 58 ticks: 580 ms, 20 ms less than the records; the tolerance is 20 + 10 ms.
+    const tl = build(withStat(2000 * MS, 58, 142), [RECORDS], W);
     const c = tl.cores.get(0)!;
     expect(c.idleCalibration).toMatchObject({ applied: false });
     expect(c.idleCalibration!.perPeriodNs).toBeNaN();

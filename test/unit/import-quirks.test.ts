@@ -171,8 +171,8 @@ describe('bpftrace-text quirks', () => {
     const r = await run(bpftraceTextImporter, text);
     expect(dump(r.events)).toEqual([
       'core_idle_period ts=100 cpu=0 entry=before-probes',
-      'core_idle_period ts=200 cpu=0 start=150 entry=seen',
-      'core_idle_period ts=300 cpu=0 entry=missed',
+      'core_idle_period ts=200 cpu=0 start=150 entry=seen prevEnd=100',
+      'core_idle_period ts=300 cpu=0 entry=missed prevEnd=200',
       'core_idle_period ts=400 cpu=0 start=400 entry=open',
     ]);
     expect(r.codes).toEqual(['malformed-line@8', 'partial-capture', 'skipped-lines']);

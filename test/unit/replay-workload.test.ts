@@ -19,13 +19,13 @@ const CAPTURE = `#@wgtrace-capture 1
 #@mode events
 #@start_boot_ns 1000000000
 #@dev name=vb0 kind=veth threaded=0 rx_queues=1 irqs=- inline_en=-
-#@counters before boot_ns=1000000000
+#@counters before
 #@stat cpu0 0 0 0 100 0 0 0 0 0 0
 #@stat cpu1 0 0 0 100 0 0 0 0 0 0
 SE 1000100000 0 3 0 swapper/0
 P 1000110000 0 0xffff888627c2d188 vb0 10 64 0 swapper/0
 SX 1000112000 0 3
-#@counters after boot_ns=1001000000
+#@counters after
 #@stat cpu0 0 0 50 150 0 0 0 0 0 0
 #@stat cpu1 0 0 0 200 0 0 0 0 0 0
 #@end_boot_ns 1001000000

@@ -61,9 +61,9 @@ export function events(text: string): TraceEvent[] {
         out.push({ kind: 'core_idle', ts, cpu, idle: f[0] === 'IE' });
         break;
       case 'IP':
-        // IP end cpu start|before|missed (format 4's IP record, entry resolved as the importer does)
-        if (f[3] === 'before' || f[3] === 'missed') out.push({ kind: 'core_idle_period', ts, cpu, entry: f[3] === 'before' ? 'before-probes' : 'missed' });
-        else out.push({ kind: 'core_idle_period', ts, cpu, start: ns(n(3)), entry: 'seen' });
+        // IP end cpu start|before|missed [prevEnd] (format 4's IP record, entry resolved as the importer does)
+        if (f[3] === 'before' || f[3] === 'missed') out.push({ kind: 'core_idle_period', ts, cpu, entry: f[3] === 'before' ? 'before-probes' : 'missed', ...(f[4] !== undefined ? { prevEnd: ns(n(4)) } : {}) });
+        else out.push({ kind: 'core_idle_period', ts, cpu, start: ns(n(3)), entry: 'seen', ...(f[4] !== undefined ? { prevEnd: ns(n(4)) } : {}) });
         break;
       case 'IO':
         // IO start cpu: idle since start when the probes detached (@idle_t at exit)

@@ -110,14 +110,29 @@ describe('TimelineBuilder: idle periods from IP records (format 4)', () => {
     expect(codes(tl)).toEqual([]);
   });
 
+  it('a lost IP record shows in the next one (its prevEnd is later than the last IP seen): counted, its idle left to the calibration', () => {
+    const h = header([0], 1000, { formatVersion: 4 });
+    const tl = build(h, [
+      `IP 200 0 100`,
+      // The period that ended at 500 (entered 400) was lost; this one says its predecessor ended at 500.
+      `IP 800 0 700 500`,
+    ], { windowNs: 1000 });
+    expect(arr(tl.cores.get(0)!.idleTaskNs)).toEqual([100 + 100]);
+    expect(arr(tl.cores.get(0)!.idlePeriods)).toEqual([3]);
+    expect(arr(tl.cores.get(0)!.idleUnknownNs!)).toEqual([300]);
+    expect(codes(tl)).toContain('idle-entries-missed');
+  });
+
   it('idle since before the probes, a period whose start was missed, and one open when the probes detached', () => {
-    const h = header([0], 1000, { formatVersion: 4, probesStopBootNs: String(ORIGIN + 900n) });
+    const h = header([0, 1], 1000, { formatVersion: 4, probesStopBootNs: String(ORIGIN + 950n) });
     // Idle from the start to 200; busy 200..300; a period ending at 500 whose switch to idle was
-    // not seen (no idle added, one period counted); idle again from 700, open at the stop (900).
-    const tl = build(h, [`IP 200 0 before\nSE 200 0 3 5 x\nSX 300 0 3\nIP 500 0 missed\nIO 700 0`], { windowNs: 1000 });
+    // not seen (no idle added, one period counted); idle again from 700, open until the last
+    // event (cpu 1's at 900: after it the probes were coming down, before the stop mark at 950).
+    const tl = build(h, [`IP 200 0 before\nSE 200 0 3 5 x\nSX 300 0 3\nIP 500 0 missed\nIO 700 0\nSE 895 1 3 5 x\nSX 900 1 3`], { windowNs: 1000 });
     const c = tl.cores.get(0)!;
     expect(arr(c.idleTaskNs)).toEqual([200 + 200]);
     expect(arr(c.idlePeriods)).toEqual([2]);
     expect(codes(tl)).toContain('idle-entries-missed');
+    expect(tl.capture.recordedUntilNs).toBe(900);
   });
 });
