@@ -1229,11 +1229,6 @@ export class TimelineBuilder {
     this.finished = true;
     const header = summary.header ?? this.hdr;
     if (header !== undefined && this.hdr === undefined) this.header(header);
-    // The stop mark is in the trailer, which the importer reads after the events.
-    else if (header !== undefined && this.probesStopNs === undefined && header.startBootNs !== undefined && header.probesStopBootNs !== undefined && /^\d+$/.test(header.startBootNs) && /^\d+$/.test(header.probesStopBootNs)) {
-      const p = Number(BigInt(header.probesStopBootNs) - BigInt(header.startBootNs));
-      if (p > 0) this.probesStopNs = p;
-    }
     // CPUs still holding their head polls never showed a NET_RX event: the polls are untimed.
     for (const c of this.cpuStates) if (c !== undefined && c.held !== undefined) this.release(c, HEAD_UNTIMED);
     if (this.untimedPolls > 0) {
@@ -1282,8 +1277,13 @@ export class TimelineBuilder {
     // its last record is not taken to be busy for the rest (docs/capture.md, "Where the probed
     // span ends").
     let recordedUntil: number | undefined;
-    if (mode === 'events' && haveEvents && this.probesStopNs !== undefined && this.maxTs < this.probesStopNs) {
-      const gap = this.probesStopNs - this.maxTs;
+    // Only with format 4's idle records: they keep every core printing (each idle period ends in
+    // a record), so a silent tail is the unread one; without them a quiet tail has no events at
+    // all and the probes were still recording.
+    // The stop mark is in the trailer, which the importer reads after the events.
+    const stopMark = header?.startBootNs !== undefined && header.probesStopBootNs !== undefined && /^\d+$/.test(header.startBootNs) && /^\d+$/.test(header.probesStopBootNs) ? Number(BigInt(header.probesStopBootNs) - BigInt(header.startBootNs)) : undefined;
+    if (mode === 'events' && this.idleWhole && haveEvents && stopMark !== undefined && this.maxTs < stopMark) {
+      const gap = stopMark - this.maxTs;
       if (gap > RECORDING_GAP_NOTED_NS) this.diag('info', 'recording-stopped-early', `the last event is ${(gap / 1e6).toFixed(0)} ms before the probes' stop mark (bpftrace takes the probes down before it runs END): the probed span ends at the last event`);
       recordedUntil = this.maxTs;
       this.probesStopNs = this.maxTs;
