@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import type { Diagnostic } from '../base/diagnostics.js';
 
 /** Where a command writes: data to stdout, messages and progress to stderr. */
@@ -23,3 +24,6 @@ export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line === undefined ? `${d.file}` : `${d.file}:${d.line}`;
   return `wgtrace: ${d.severity}: ${where}: ${d.message}`;
 }
+
+/** A command: its own file under commands/, registered in commands/index.ts. */
+export type RegisterCommand = (program: Command, io: CliIO) => void;

@@ -1,9 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../base/diagnostics.js';
 import { processIO, type CliIO } from './io.js';
+import { VERSION } from '../base/version.js';
 import { COMMANDS } from './commands/index.js';
-
-export const VERSION = '0.1.0';
 
 /**
  * `wgtrace analyze x | head`: a closed pipe is not an error. Installed once by the bin, not

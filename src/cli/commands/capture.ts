@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { InputError, UsageError } from '../../base/diagnostics.js';
 import { runCapture, type CaptureOptions } from '../../capture/run.js';
-import type { CliIO } from '../io.js';
-import { VERSION } from '../main.js';
-import type { RegisterCommand } from './index.js';
+import type { CliIO, RegisterCommand } from '../io.js';
+import { VERSION } from '../../base/version.js';
 
 /**
  * `wgtrace capture`: runs the bundled bpftrace script with header, counters and trailer

@@ -5,8 +5,7 @@ import { UsageError } from '../../base/diagnostics.js';
 import { perfettoChunks } from '../../report/perfetto.js';
 import { SliceStore } from '../../report/slice-store.js';
 import { ns } from '../../base/time.js';
-import type { CliIO } from '../io.js';
-import type { RegisterCommand } from './index.js';
+import type { CliIO, RegisterCommand } from '../io.js';
 import { addLoadOptions, checkRangeArgs, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 /**

@@ -8,8 +8,7 @@ import { computeFacts } from '../../detect/facts.js';
 import { ReplayJson } from '../../report/replay-schema.js';
 import { renderReplayText } from '../../report/replay-text.js';
 import { painter } from '../../report/render/style.js';
-import type { CliIO } from '../io.js';
-import type { RegisterCommand } from './index.js';
+import type { CliIO, RegisterCommand } from '../io.js';
 import { addLoadOptions, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 const Int = z.coerce.number().int();

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../base/diagnostics.js';
 import { writeSynthFile } from '../../synth/file.js';
 import { SynthOptions } from '../../synth/writer.js';
-import type { CliIO } from '../io.js';
-import type { RegisterCommand } from './index.js';
+import type { CliIO, RegisterCommand } from '../io.js';
 
 /**
  * `wgtrace synth`: writes a synthetic capture of kernel WireGuard on a receiving gateway, in

@@ -3,9 +3,8 @@ import { UsageError } from '../../base/diagnostics.js';
 import { painter } from '../../report/render/style.js';
 import { TimelineViewResult, buildTimelineView, renderTimelineText } from '../../report/timeline-view.js';
 import { ns } from '../../base/time.js';
-import type { CliIO } from '../io.js';
+import type { CliIO, RegisterCommand } from '../io.js';
 import { addLoadOptions, checkRangeArgs, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
-import type { RegisterCommand } from './index.js';
 
 /** Slices kept for the strip chart; past it the chart is drawn from the per-window series. */
 const TIMELINE_MAX_SLICES = 500_000;
