@@ -50,7 +50,11 @@ describe('detector registry', () => {
     const { findings } = runDetectors(tl, { detectors: REGISTRY });
     const toys = findings.filter((f) => (f.id as string) === 'toy-poll-count');
     // Counted by hand from the notation: A polled 3 times and B once on cpu0, C twice on cpu1.
-    expect(toys.map((f) => f.details)).toEqual([{ cpu: 0, polls: 3 }, { cpu: 0, polls: 1 }, { cpu: 1, polls: 2 }]);
+    expect(toys.map((f) => f.details)).toEqual([
+      { cpu: 0, polls: 3 },
+      { cpu: 0, polls: 1 },
+      { cpu: 1, polls: 2 },
+    ]);
     expect(findings.length).toBeGreaterThan(toys.length);
   });
 
@@ -65,7 +69,7 @@ describe('detector registry', () => {
     expect(ids(findingJsonSchema(REGISTRY))).toEqual([...DETECTOR_IDS, 'toy-poll-count']);
   });
 
-  it('validates a registered detector\'s details in --json by its own schema', () => {
+  it("validates a registered detector's details in --json by its own schema", () => {
     const schema = findingJsonSchema(REGISTRY);
     const json = {
       id: 'toy-poll-count',
