@@ -7,7 +7,7 @@ import { painter } from '../../report/render/style.js';
 import { AnalyzeResult } from '../../report/schema.js';
 import type { Timeline } from '../../timeline/types.js';
 import type { CliIO, RegisterCommand } from '../io.js';
-import { addLoadOptions, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions, type LoadOptions } from '../options.js';
+import { addLoadOptions, collect, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions, type LoadOptions } from '../options.js';
 
 /**
  * `wgtrace analyze <capture>`: the findings report. Exit code 0 whenever the capture could be
@@ -47,11 +47,9 @@ export async function analyzeFile(io: CliIO, file: string, o: CaptureOptions, ex
   return { result, timeline };
 }
 
-export const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
 export function addCaptureOptions(cmd: Command): Command {
   return addLoadOptions(cmd)
-    .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect, [])
+    .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect)
     .option('--tunnels <glob>', "devices whose NAPIs are tunnels, for other tunnel drivers than WireGuard: NAME, PREFIX* or '*', comma-separated (default: WireGuard devices and the virtual devices the capture's --devices selected)");
 }
 

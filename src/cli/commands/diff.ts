@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../base/diagnostics.js';
 import { diffResults } from '../../report/diff.js';
 import { renderDiffText } from '../../report/diff-text.js';
 import { painter } from '../../report/render/style.js';
@@ -23,6 +24,8 @@ export const registerDiff: RegisterCommand = (program: Command, io: CliIO) => {
     .option('--json', 'print the result as JSON (schema: docs/diff.schema.json)')
     .option('--quiet', 'no diagnostics on stderr')
     .action(async (before: string, after: string, o: CaptureCliOptions & { json?: boolean }) => {
+      // Standard input can be read once: it cannot be both captures.
+      if (before === '-' && after === '-') throw new UsageError('diff - -: standard input can be only one of the two captures; give the other as a file');
       const opts = parseCaptureOptions(o);
       const b = await analyzeFile(io, before, opts);
       const a = await analyzeFile(io, after, opts);

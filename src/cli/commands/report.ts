@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Diagnostic } from '../../base/diagnostics.js';
+import { UsageError, type Diagnostic } from '../../base/diagnostics.js';
 import { diffResults } from '../../report/diff.js';
 import { loadReportAssets } from '../../report/html/assets.js';
 import { buildReportPage, PAGE_DIAGNOSTICS, type ReportRun } from '../../report/html/page.js';
@@ -11,7 +11,7 @@ import { ReplayJson } from '../../report/replay-schema.js';
 import { AnalyzeResult, DiffResult } from '../../report/schema.js';
 import { replayTimeline } from '../../replay/index.js';
 import { MODEL_NAMES } from '../../replay/types.js';
-import type { CliIO, RegisterCommand } from '../io.js';
+import { writeError, writeOut, type CliIO, type RegisterCommand } from '../io.js';
 import { VERSION } from '../../base/version.js';
 import { printDiagnostics } from '../options.js';
 import { addCaptureOptions, analyzeFile, parseCaptureOptions, type CaptureCliOptions, type CaptureOptions } from './analyze.js';
@@ -67,6 +67,7 @@ export const registerReport: RegisterCommand = (program: Command, io: CliIO) => 
     .option('--compare <other>', "a second capture shown beside it: <capture> is 'before', <other> 'after' (as wgtrace diff <capture> <other>)")
     .option('--quiet', 'no diagnostics on stderr')
     .action(async (capture: string, o: ReportCliOptions & { quiet?: boolean }) => {
+      if (capture === '-' && o.compare === '-') throw new UsageError('report - --compare -: standard input can be only one of the two captures; give the other as a file');
       const opts = parseCaptureOptions(o);
       const files = o.compare === undefined ? [capture] : [capture, o.compare];
       const runs: ReportRun[] = [];
@@ -77,9 +78,11 @@ export const registerReport: RegisterCommand = (program: Command, io: CliIO) => 
       }
       const diff = runs.length === 2 ? DiffResult.parse(diffResults(runs[0]!.analyze, runs[1]!.analyze)) : undefined;
       const html = buildReportPage({ runs, ...(diff ? { diff } : {}), toolVersion: VERSION, assets: loadReportAssets() });
-      if (o.output === '-') io.out(html);
+      if (o.output === '-') await writeOut(io, html);
       else {
-        await writeFile(o.output, html);
+        await writeFile(o.output, html).catch((e: unknown) => {
+          throw writeError(o.output, e);
+        });
         io.err(`wgtrace: wrote ${o.output} (${(Buffer.byteLength(html) / 1e6).toFixed(2)} MB); open it in a browser, it needs no network\n`);
       }
     });

@@ -32,7 +32,7 @@ export const registerTimeline: RegisterCommand = (program: Command, io: CliIO) =
   )
     .option('--columns <n>', 'width of the strip in characters (default: terminal width, else 100)')
     .option('--height <rows>', 'height of each utilization chart (default 4)')
-    .option('--json', 'print the result object as JSON')
+    .option('--json', 'print the result as JSON (schema: docs/timeline.schema.json)')
     .action(async (capture: string, o: TimelineCliOptions) => {
       const cpus = parseCpuArg(o.cpu);
       const from = o.from !== undefined ? parseTimeArg('--from', o.from) : undefined;
