@@ -10,7 +10,7 @@ import { VERSION } from '../../base/version.js';
  * (same options as bpftrace-scripts/capture.sh). Ctrl-C, SIGTERM or SIGHUP end it cleanly:
  * the file is complete up to then and marked `#@status interrupted` (exit 130).
  */
-interface CaptureCliOptions {
+interface CaptureCommandOptions {
   mode: string;
   duration: string;
   devices: string;
@@ -25,7 +25,7 @@ interface CaptureCliOptions {
 }
 
 /** The options checked one by one, each refusal naming the option and what it takes. */
-function parseCaptureCliOptions(o: CaptureCliOptions) {
+function parseCaptureCommandOptions(o: CaptureCommandOptions) {
   if (o.output === '') throw new UsageError('-o: expected a file name');
   if (o.output === '-') throw new UsageError('-o -: a capture goes to a file (written as FILE.partial and renamed when complete), not to stdout; give a file name');
   if (o.devices.trim() === '') throw new UsageError(`--devices: expected device names or globs, e.g. 'wg*'`);
@@ -64,8 +64,8 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
     .option('--max-tunnels <n>', 'NAPI instances per CPU the windows maps must hold (default 1024)')
     .option('--bpftrace <path>', 'the bpftrace to run (default $WGTRACE_BPFTRACE, else bpftrace on the PATH)')
     .option('--with-raise', 'events mode: also record NET_RX softirq_raise (SR lines; about a quarter more events)')
-    .action(async (o: CaptureCliOptions) => {
-      const v = parseCaptureCliOptions(o);
+    .action(async (o: CaptureCommandOptions) => {
+      const v = parseCaptureCommandOptions(o);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
       const opts: CaptureOptions = {
         mode: v.mode,
