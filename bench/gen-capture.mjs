@@ -208,9 +208,10 @@ class Out {
 /** Writes `n` events into one file per requested format; returns the count and the capture length. */
 export async function generate(n, files) {
   const { formatHeaderLines, formatTrailerLines } = await import(join(dist, 'model/capture-text.js'));
+  const { VERSION } = await import(join(dist, 'base/version.js'));
   const header = {
     formatVersion: 1,
-    toolVersion: '0.1.0',
+    toolVersion: VERSION,
     hostname: 'bench-gw',
     kernel: '6.18.44',
     bpftraceVersion: 'bpftrace v0.17.0',

@@ -150,7 +150,10 @@ for (const c of cases) {
   const perEvent = an.cpuMs / an.events;
   const perLine = split.cpuMs / split.lines;
   rows.push({ c, cap, split, an, wi, ratio: perEvent / perLine, wallRatio: an.ms / an.events / (split.ms / split.lines) });
-  if (!keep && c[3] >= 20 * M) rmSync(cap.file, { force: true }), rmSync(`${cap.file}.meta.json`, { force: true });
+  if (!keep && c[3] >= 20 * M) {
+    rmSync(cap.file, { force: true });
+    rmSync(`${cap.file}.meta.json`, { force: true });
+  }
 }
 const loadAfter = load();
 const ref = rows.find((r) => r.c[0] === '8x32');

@@ -110,7 +110,7 @@ list_devices() {
     rps=$(cat "$d/queues/rx-0/rps_cpus" 2>/dev/null | tr -d ',' | sed 's/^0*//')
     [ -n "$rps" ] && line="$line rps_cpus=$rps"
     [ -n "$driver" ] && line="$line driver=$driver"
-    # WireGuard Inline fork knobs (FIELD-NOTES.md), recorded when present.
+    # WireGuard Inline fork knobs (docs/facts.md, "WireGuard Inline knobs"), recorded when present.
     for k in inline_en encrypt_cpumask decrypt_cpumask; do
       if [ -r "$d/$k" ]; then line="$line $k=$(tr -d ' \n' < "$d/$k")"; else [ "$k" = inline_en ] && line="$line inline_en=-"; fi
     done
@@ -200,6 +200,7 @@ case "$TRACER" in
 esac
 isnum "$DURATION" || die "--duration must be a whole number of seconds (0: until Ctrl-C)" 64
 isnum "$INTERVAL" && [ "$INTERVAL" -ge 1 ] || die "--interval must be a whole number of ms >= 1" 64
+[ "$OUT" != - ] || die "-o -: a capture goes to a file (written as FILE.partial and renamed when complete), not to stdout; give a file name" 64
 
 # The generator asks this bpftrace for its version (gen-script.sh).
 WGTRACE_BPFTRACE=$BPFTRACE

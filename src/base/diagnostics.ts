@@ -60,3 +60,34 @@ export class UsageError extends InputError {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * A system error (ENOENT, EACCES, ENOSPC, ...) in the tool's words, without Node's
+ * `CODE: text, syscall 'path'` form: the callers put the path in front themselves. `writing`:
+ * ENOENT while creating a file means its directory is missing, not the file.
+ */
+export function systemErrorReason(e: NodeJS.ErrnoException, writing = false): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return writing ? 'no such directory' : 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'EEXIST':
+      return 'already exists';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files';
+    default:
+      // Node's messages read `CODE: text, syscall 'path'`: keep the text.
+      return e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '') || String(e.code);
+  }
+}

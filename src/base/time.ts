@@ -65,14 +65,6 @@ export class TimeBase {
   }
 }
 
-/** Parses a decimal integer string of boot nanoseconds to a bigint, or undefined. */
-export function parseBootNs(s: string): BootNs | undefined {
-  if (!/^\d{1,20}$/.test(s)) return undefined;
-  const v = BigInt(s);
-  if (v >= 1n << 64n) return undefined;
-  return v as BootNs;
-}
-
 /** Human form: `1.234 ms`, `12.5 s`. */
 export function formatDur(d: number): string {
   const a = Math.abs(d);

@@ -1,9 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { InputError } from '../base/diagnostics.js';
+import { InputError, systemErrorReason } from '../base/diagnostics.js';
 import { processIO, type CliIO } from './io.js';
+import { VERSION } from '../base/version.js';
 import { COMMANDS } from './commands/index.js';
-
-export const VERSION = '0.1.0';
 
 /**
  * `wgtrace analyze x | head`: a closed pipe is not an error. Installed once by the bin, not
@@ -28,7 +27,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     .description('Why does a WireGuard gateway stop scaling? Per-core NAPI timelines from kernel captures.')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    // commander's own usage errors (`error: unknown option '--x'`) in our voice, as ours are.
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (text, write) => write(text.replace(/^error: /, 'wgtrace: ')) })
     .showHelpAfterError(false);
   for (const register of COMMANDS) register(program, io);
   try {
@@ -44,8 +44,9 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     }
     const err = e as NodeJS.ErrnoException;
     if (err && typeof err.code === 'string' && typeof err.message === 'string') {
-      // A system error (ENOENT, EACCES, ENOSPC...): one line, no stack.
-      io.err(`wgtrace: ${err.message}\n`);
+      // A system error (ENOENT, EACCES, ENOSPC...) no command turned into an InputError: one
+      // line in our words, naming the path when there is one, no stack.
+      io.err(`wgtrace: ${typeof err.path === 'string' ? `${err.path}: ` : ''}${systemErrorReason(err)}\n`);
       return 2;
     }
     io.err(`wgtrace: internal error: ${process.env['WGTRACE_DEBUG'] ? String((e as Error)?.stack ?? e) : String((e as Error)?.message ?? e)} (set WGTRACE_DEBUG=1 for a stack trace)\n`);

@@ -23,6 +23,32 @@ export function parseTimeArg(flag: string, text: string): number {
   return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ns']!);
 }
 
+/** A repeatable option's values (commander calls it once per occurrence; no default shown in --help). */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** An integer option from `min` to `max`, in the tool's words when it is not one. */
+export function parseIntArg(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isInteger(v) || v < min || v > max) throw new UsageError(`${flag} ${text}: expected an integer from ${min} to ${max}`);
+  return v;
+}
+
+/** A number option in [min, max] (`above`: min itself excluded). */
+export function parseRealArg(flag: string, text: string | undefined, min: number, max: number, opts: { above?: boolean } = {}): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  const low = opts.above === true ? v > min : v >= min;
+  if (text.trim() === '' || !Number.isFinite(v) || !low || v > max) throw new UsageError(`${flag} ${text}: expected a number ${opts.above === true ? 'above' : 'from'} ${min} ${opts.above === true ? 'up ' : ''}to ${max}`);
+  return v;
+}
+
+/** One of a fixed set of words. */
+export function parseChoice<const T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) throw new UsageError(`${flag} ${text}: expected ${choices.length === 2 ? `${choices[0]} or ${choices[1]}` : `one of ${choices.join(', ')}`}`);
+  return text as T;
+}
+
 export function parseFormat(text: string | undefined): FormatName | undefined {
   if (text === undefined) return undefined;
   if (!(FORMAT_NAMES as readonly string[]).includes(text)) throw new UsageError(`--format ${text}: expected one of ${FORMAT_NAMES.join(', ')}`);

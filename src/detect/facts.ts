@@ -1,5 +1,5 @@
 import type { Timeline, NapiInstance, CoreSeries, IdleCalibration } from '../timeline/types.js';
-import type { PollMode } from './finding.js';
+import { z } from 'zod';
 import { probedSpan } from '../timeline/span.js';
 import { procStatCores } from '../model/proc-stat.js';
 import { napiRoles, type NapiRole } from '../timeline/roles.js';
@@ -12,6 +12,10 @@ import { napiRoles, type NapiRole } from '../timeline/roles.js';
 export type CoreBusySource = 'idle-events' | 'proc-stat' | 'traced';
 
 export type { NapiRole } from '../timeline/roles.js';
+
+/** How a NAPI's polls ran: in NET_RX softirq, in its napi/<dev>-<id> kthread, both, or not at all. */
+export const PollMode = z.enum(['softirq', 'threaded', 'mixed', 'none']);
+export type PollMode = z.infer<typeof PollMode>;
 
 export interface FactsOptions {
   /** `--tunnels GLOB`: devices whose NAPIs are tunnels (other tunnel drivers than WireGuard). */

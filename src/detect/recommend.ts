@@ -1,4 +1,5 @@
-import type { Recommendation, PollMode } from './finding.js';
+import type { Recommendation } from './finding.js';
+import type { PollMode } from './facts.js';
 import { list } from './format.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Timeline } from '../timeline/types.js';
-import { DETECTOR_IDS, severityRank, type Detector, type DetectContext, type DetectorId, type Finding } from './finding.js';
+import { severityRank, type AnyDetector, type DetectContext } from './finding.js';
 import { computeFacts, type TimelineFacts } from './facts.js';
 import { count } from './format.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
@@ -9,8 +9,19 @@ import { dataQuality, dataQualityFindings } from './detectors/data-quality.js';
 import { monolithicPoll } from './detectors/monolithic-poll.js';
 import { napiPlacement } from './detectors/napi-placement.js';
 
-/** The registry (devtools-frontend's insights): pure detectors with stable ids. */
-export const DETECTORS: readonly Detector[] = [napiPlacement, coLocation, monolithicPoll, coreImbalance, dataQuality];
+/**
+ * The registry (devtools-frontend's insights): pure detectors with stable ids. A new detector
+ * is one file in detectors/ (its details schema and `defineDetector({...})`) and one entry
+ * here: the `Finding` union below, the `--json` schema (src/report/schema.ts) and the
+ * report's order of equal findings follow from this list.
+ */
+export const DETECTORS = [napiPlacement, coLocation, monolithicPoll, coreImbalance, dataQuality] as const satisfies readonly AnyDetector[];
+
+/** The findings a list of detectors yields: one member per detector, its id with its details. */
+export type FindingsOf<R extends readonly AnyDetector[]> = ReturnType<R[number]['detect']>[number];
+export type Finding = FindingsOf<typeof DETECTORS>;
+export type DetectorId = Finding['id'];
+export const DETECTOR_IDS: readonly DetectorId[] = DETECTORS.map((d) => d.id);
 
 export interface DetectResult {
   findings: Finding[];
@@ -21,8 +32,8 @@ export interface DetectOptions {
   thresholds?: Thresholds;
   /** Run only these detectors (default: all). */
   only?: readonly DetectorId[];
-  /** For tests: replace detectors. */
-  detectors?: readonly Detector[];
+  /** For tests: replace detectors (their findings are typed as the registry's). */
+  detectors?: readonly AnyDetector[];
   /** `--tunnels GLOB` (facts.ts: napiRole). */
   tunnels?: string;
 }
@@ -37,12 +48,13 @@ export function runDetectors(timeline: Timeline, opts: DetectOptions = {}): Dete
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const facts = computeFacts(timeline, opts.tunnels !== undefined ? { tunnels: opts.tunnels } : {});
   const ctx: DetectContext = { timeline, thresholds, facts };
-  const detectors = (opts.detectors ?? DETECTORS).filter((d) => opts.only === undefined || opts.only.includes(d.id));
+  const detectors = (opts.detectors ?? DETECTORS).filter((d) => opts.only === undefined || (opts.only as readonly string[]).includes(d.id));
   const findings: Finding[] = [];
   const failed: { id: string; message: string }[] = [];
   for (const d of detectors) {
     try {
-      findings.push(...d.detect(ctx));
+      // A replaced detector (tests) yields findings of its own shape; the registry's yield `Finding`.
+      findings.push(...(d.detect(ctx) as Finding[]));
     } catch (e) {
       failed.push({ id: d.id, message: e instanceof Error ? e.message : String(e) });
     }
@@ -95,11 +107,13 @@ export function runDetectors(timeline: Timeline, opts: DetectOptions = {}): Dete
   return { findings, facts };
 }
 
+const detectorRank = (id: string): number => (DETECTOR_IDS as readonly string[]).indexOf(id);
+
 export function compareFindings(a: Finding, b: Finding): number {
   return (
     b.costEstimate.share - a.costEstimate.share ||
     severityRank(b.severity) - severityRank(a.severity) ||
-    DETECTOR_IDS.indexOf(a.id) - DETECTOR_IDS.indexOf(b.id) ||
+    detectorRank(a.id) - detectorRank(b.id) ||
     (a.cpus[0] ?? -1) - (b.cpus[0] ?? -1) ||
     a.fromNs - b.fromNs ||
     (a.summary < b.summary ? -1 : a.summary > b.summary ? 1 : 0)

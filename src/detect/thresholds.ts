@@ -118,10 +118,6 @@ export function thresholdKey(name: string): ThresholdName | undefined {
   return THRESHOLD_NAMES.find((k) => k === name || kebab(k) === name || constName(k) === name);
 }
 
-export function thresholdCliName(k: ThresholdName): string {
-  return kebab(k);
-}
-
 /**
  * Parses `name=value` overrides over the defaults. Returns the thresholds or a one-line
  * reason (the CLI turns it into a usage error).

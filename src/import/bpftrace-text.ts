@@ -1,5 +1,5 @@
 import type { Ns, TimeBase } from '../base/time.js';
-import { normalizePointer, type WindowCpuEvent, type WindowNapiEvent } from '../model/events.js';
+import type { WindowCpuEvent, WindowNapiEvent } from '../model/events.js';
 import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 

@@ -605,9 +605,3 @@ export class LineSplitter {
     s = '';
   }
 }
-
-/** Finds the next ' ' in s[a, b), or -1. */
-export function spaceIn(s: string, a: number, b: number): number {
-  const i = s.indexOf(' ', a);
-  return i < 0 || i >= b ? -1 : i;
-}

@@ -111,7 +111,7 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
     on_record: ((rec: { record: string[]; raw: string }, context: { lines: number }) => {
       onRecord(rec.record, rec.raw, context.lines);
       return undefined;
-    }) as unknown as Options['on_record'],
+    }) as unknown as NonNullable<Options['on_record']>,
     on_skip: (err: Error | undefined, raw: string | undefined) => {
       const line = parser.info.lines;
       ctx.lines = line;

@@ -252,7 +252,6 @@ export class TracepointPayloads {
    */
   fastEvent(s: string, na: number, nb: number, p: number, pe: number, ts: Ns, cpu: number, pid: number, comm: string, line: number): boolean {
     const ctx = this.ctx;
-    const tp = this;
     const nlen = nb - na;
     const c0 = s.charCodeAt(na);
     if (c0 === 115 /* s */ && (nlen === 13 || nlen === 12) && s.startsWith('softirq_', na) && s.startsWith('vec=', p)) {
@@ -269,8 +268,8 @@ export class TracepointPayloads {
       }
       if (q === vs || q - vs > 3 || (q < pe && s.charCodeAt(q) !== 32)) return false;
       if (vec !== 2 && vec !== 3) {
-        tp.otherSoftirqs++;
-        tp.ignored++;
+        this.otherSoftirqs++;
+        this.ignored++;
         return true;
       }
       if (!ctx.cpuAllowed(cpu, line)) return true;
@@ -291,7 +290,7 @@ export class TracepointPayloads {
       if (work < 0 || !s.startsWith(' budget ', q)) return false;
       const budget = this.digitsAt(s, q + 8);
       if (budget < 0 || this.digitsEnd !== pe) return false;
-      const napi = tp.pointerAt(s, pa, pb);
+      const napi = this.pointerAt(s, pa, pb);
       if (napi === undefined) return false;
       if (!ctx.cpuAllowed(cpu, line)) return true;
       ctx.push({ kind: 'napi_poll', ts, cpu, napi, dev: ctx.internAt(s, da, db), work, budget, pid, comm });
@@ -305,7 +304,7 @@ export class TracepointPayloads {
         if (pb < 0 || pb >= pe || !s.startsWith(': function ', pb)) return false;
         const fa = pb + 11;
         if (s.indexOf(' ', fa) >= 0 && s.indexOf(' ', fa) < pe) return false;
-        const work = tp.pointerAt(s, pa, pb);
+        const work = this.pointerAt(s, pa, pb);
         if (work === undefined || fa >= pe) return false;
         if (!ctx.cpuAllowed(cpu, line)) return true;
         ctx.push({ kind: nlen === 23 ? 'workqueue_execute_start' : 'workqueue_execute_end', ts, cpu, work, function: ctx.internAt(s, fa, pe) });
@@ -325,7 +324,7 @@ export class TracepointPayloads {
         if (reqCpu < 0 || !s.startsWith(' cpu=', this.digitsEnd)) return false;
         const targetCpu = this.digitsAt(s, this.digitsEnd + 5);
         if (targetCpu < 0 || this.digitsEnd !== pe) return false;
-        const work = tp.pointerAt(s, pa, pb);
+        const work = this.pointerAt(s, pa, pb);
         if (work === undefined) return false;
         if (!ctx.cpuAllowed(cpu, line)) return true;
         ctx.push({ kind: 'workqueue_queue_work', ts, cpu, work, function: ctx.internAt(s, fa, fb), workqueue: ctx.internAt(s, qa, qb), reqCpu, targetCpu });

@@ -220,8 +220,6 @@ export type TraceEvent =
   | WindowCpuEvent
   | LostEventsEvent;
 
-export type TraceEventKind = TraceEvent['kind'];
-
 const MASK64 = (1n << 64n) - 1n;
 const pointerCache = new Map<string, string>();
 

@@ -17,7 +17,7 @@ export const DeviceInfo = z.object({
   irqs: z.array(z.number().int()).optional(),
   /** Number of RX queues (/sys/class/net/<dev>/queues/rx-*). */
   rxQueues: z.number().int().optional(),
-  /** WireGuard Inline fork knobs, recorded when present (FIELD-NOTES.md). */
+  /** WireGuard Inline fork knobs, recorded when present (docs/facts.md, "WireGuard Inline knobs"). */
   inlineEn: z.number().int().optional(),
   extra: z.record(z.string(), z.string()).optional(),
 });

@@ -19,8 +19,6 @@ import type { Assumption, CoreWorkload, TunnelWorkload, Workload } from './types
 export const DEFAULT_RX_NS_PER_PACKET = 746;
 export const DEFAULT_DECRYPT_NS_PER_PACKET = 4101;
 export const DEFAULT_FORWARD_NS_PER_PACKET = 746;
-/** A tunnel with fewer packets than this over the capture is idle: it offers no load to the models. */
-export const MIN_TUNNEL_PACKETS = 1;
 
 function sum(a: Float64Array | undefined): number {
   if (!a) return 0;

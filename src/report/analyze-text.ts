@@ -132,7 +132,7 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
  * Devices grouped by kind and threaded flag, runs of numbered names collapsed:
  * `wg0-wg7 (wireguard, threaded=0), eth0 (physical, threaded=?)`.
  */
-export function deviceGroups(devs: readonly { name: string; kind: string; threaded?: number }[]): string {
+export function deviceGroups(devs: readonly { name: string; kind: string; threaded?: number | undefined }[]): string {
   const groups = new Map<string, string[]>();
   for (const d of devs) {
     const k = `${d.kind}, threaded=${d.threaded ?? '?'}`;

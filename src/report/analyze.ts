@@ -1,8 +1,5 @@
 import type { IdleCalibration, Timeline } from '../timeline/types.js';
-import { loadTimeline } from '../timeline/load.js';
-import type { FormatName } from '../import/types.js';
-import type { Finding } from '../detect/finding.js';
-import { runDetectors } from '../detect/registry.js';
+import { runDetectors, type Finding } from '../detect/registry.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../detect/thresholds.js';
 import type { TimelineFacts } from '../detect/facts.js';
 import { formatCpuList } from '../model/capture-text.js';
@@ -234,50 +231,10 @@ function findingJson(t: Timeline, f: Finding): FindingJson {
     costEstimate: f.costEstimate,
     lossy: f.lossy,
   };
-  // Spelled out per id so the discriminated union type-checks.
-  switch (f.id) {
-    case 'napi-placement':
-      return { id: f.id, ...base, details: f.details };
-    case 'co-location':
-      return { id: f.id, ...base, details: f.details };
-    case 'monolithic-poll':
-      return { id: f.id, ...base, details: f.details };
-    case 'core-imbalance':
-      return { id: f.id, ...base, details: f.details };
-    case 'data-quality':
-      return { id: f.id, ...base, details: f.details };
-  }
+  // The id and its details stay paired (both come from one finding), which TypeScript cannot
+  // follow across the union; AnalyzeResult's schema checks the pair before --json prints it.
+  return { id: f.id, ...base, details: f.details } as FindingJson;
 }
 
 const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
 const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
-
-export interface AnalyzeCaptureOptions {
-  format?: FormatName;
-  strict?: boolean;
-  /** Aggregation window in ns (default: the timeline's 10 ms, or the capture's interval). */
-  windowNs?: number;
-  thresholds?: Thresholds;
-  predict?: boolean;
-  tunnels?: string;
-  onProgress?: (bytes: number) => void;
-}
-
-/** Loads a capture file (or `-`) and analyses it: what `wgtrace analyze` computes. */
-export async function analyzeCapture(path: string, opts: AnalyzeCaptureOptions = {}): Promise<{ result: AnalyzeResult; timeline: Timeline }> {
-  const timeline = await loadTimeline(path, {
-    ...(opts.format !== undefined ? { format: opts.format } : {}),
-    ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
-    ...(opts.windowNs !== undefined ? { windowNs: opts.windowNs } : {}),
-    ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
-  });
-  return {
-    result: analyzeTimeline(timeline, {
-      file: path,
-      ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
-      ...(opts.predict === false ? { predict: false } : {}),
-      ...(opts.tunnels !== undefined ? { tunnels: opts.tunnels } : {}),
-    }),
-    timeline,
-  };
-}

@@ -3,7 +3,7 @@ import type { Slice, SliceKind, Timeline } from '../timeline/types.js';
 import { SliceStore } from './slice-store.js';
 
 /**
- * Chrome trace-event JSON that ui.perfetto.dev and chrome://tracing open (FIELD-NOTES.md,
+ * Chrome trace-event JSON that ui.perfetto.dev and chrome://tracing open (docs/facts.md,
  * "Perfetto's reading of Chrome trace-event JSON"):
  * - one process "CPUs" (pid 1) with one thread per CPU (tid = cpu + 1: tid 0 is the idle
  *   task's in Linux and some viewers treat it specially), named by `M` metadata events

@@ -1,15 +1,7 @@
 import { z } from 'zod';
-import {
-  ColocationDetails,
-  CostEstimate,
-  DataQualityDetails,
-  ImbalanceDetails,
-  MonolithicDetails,
-  NapiRef,
-  PlacementDetails,
-  PollMode,
-  Recommendation,
-} from '../detect/finding.js';
+import { CostEstimate, NapiRef, Recommendation, SEVERITIES, type AnyDetector } from '../detect/finding.js';
+import { PollMode } from '../detect/facts.js';
+import { DETECTORS } from '../detect/registry.js';
 
 /**
  * The `--json` output of `wgtrace analyze` and `wgtrace diff`, described by zod (the Firefox
@@ -140,7 +132,7 @@ export const NapiJson = z.object({
 export type NapiJson = z.infer<typeof NapiJson>;
 
 const findingBase = {
-  severity: z.enum(['info', 'warning', 'critical']),
+  severity: z.enum(SEVERITIES),
   summary: z.string(),
   cpus: z.array(z.number().int()),
   napis: z.array(NapiRef),
@@ -155,13 +147,20 @@ const findingBase = {
   lossy: z.boolean(),
 };
 
-export const FindingJson = z.discriminatedUnion('id', [
-  z.object({ id: z.literal('napi-placement'), ...findingBase, details: PlacementDetails }),
-  z.object({ id: z.literal('co-location'), ...findingBase, details: ColocationDetails }),
-  z.object({ id: z.literal('monolithic-poll'), ...findingBase, details: MonolithicDetails }),
-  z.object({ id: z.literal('core-imbalance'), ...findingBase, details: ImbalanceDetails }),
-  z.object({ id: z.literal('data-quality'), ...findingBase, details: DataQualityDetails }),
-]);
+/** One detector's finding in `--json`: the common fields, its id, and its own details schema. */
+const findingJsonOf = <D extends AnyDetector>(d: D) => z.object({ id: z.literal(d.id), ...findingBase, details: d.details });
+type FindingJsonOf<D extends AnyDetector> = z.ZodObject<{ id: z.ZodLiteral<D['id']> } & typeof findingBase & { details: D['details'] }, z.core.$strip>;
+
+/**
+ * The `--json` finding union of a list of detectors, one member per detector (in the
+ * registry's order). The cast only restates, per tuple element, what `map` built: TypeScript
+ * does not map over a tuple's elements by itself.
+ */
+export function findingJsonSchema<const R extends readonly [AnyDetector, ...AnyDetector[]]>(detectors: R) {
+  return z.discriminatedUnion('id', detectors.map(findingJsonOf) as unknown as { -readonly [K in keyof R]: FindingJsonOf<R[K]> });
+}
+
+export const FindingJson = findingJsonSchema(DETECTORS);
 export type FindingJson = z.infer<typeof FindingJson>;
 
 /** The replay models' predictions over this capture (src/replay), when they ran. */

@@ -2,7 +2,7 @@ import { createWriteStream, renameSync, unlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import type { Writable } from 'node:stream';
-import { InputError } from '../base/diagnostics.js';
+import { InputError, systemErrorReason } from '../base/diagnostics.js';
 import { writeSynthCapture, type Plant, type SynthOptionsInput } from './writer.js';
 
 /**
@@ -40,8 +40,8 @@ export async function writeSynthFile(path: string, opts: SynthOptionsInput): Pro
     } catch {
       // already gone
     }
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string') throw new InputError(`cannot write: ${code} (${(e as Error).message.replace(tmp, path)})`, path);
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err.code === 'string') throw new InputError(`cannot write: ${systemErrorReason(err, true)}`, path);
     throw e;
   }
 }

@@ -138,11 +138,6 @@ export function papersScenario(seed = 1): Scenario {
   return makeScenario({ tunnels: PUBLISHED.tunnels, cpus: PUBLISHED.cores, seed });
 }
 
-/** The talk's scenario: 8 tunnels on the 32-core receiver gw2. */
-export function talkScenario(seed = 1): Scenario {
-  return makeScenario({ tunnels: 8, cpus: 32, seed });
-}
-
 /** Model input for a scenario: stock and threaded tunnels offer the sender's limit; Inline is elastic. */
 export function scenarioModelInput(s: Scenario, demand: 'offered' | 'elastic', tunnels = s.tunnels.length): ModelInput {
   const tl: ModelTunnel[] = s.tunnels.slice(0, tunnels).map((t) => ({

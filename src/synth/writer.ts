@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VERSION } from '../base/version.js';
 import { formatHeaderLines, formatTrailerLines } from '../model/capture-text.js';
 import type { CaptureHeader } from '../model/header.js';
 import { DEFAULT_BALANCE_INTERVAL_NS, DEFAULT_MIGRATION_COST_NS } from '../replay/options.js';
@@ -191,7 +192,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
   const header: CaptureHeader = {
     // Format 3: the idle records (IE/IX, @idle) are in it.
     formatVersion: 3,
-    toolVersion: '0.1.0',
+    toolVersion: VERSION,
     hostname: 'gw2-synthetic',
     kernel: 'synthetic (wgtrace synth)',
     bpftraceVersion: 'bpftrace v0.17.0',

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyzeCapture } from '../../src/report/analyze.js';
+import { analyzeFile } from '../analyze-file.js';
 import type { FindingJson } from '../../src/report/schema.js';
 import { captureLive, liveGate, withTestbed } from './testbed.js';
 
@@ -33,7 +33,7 @@ live('live analyze proof (root, bpftrace, veth testbed)', () => {
   it('three veth NAPIs on two cores in softirq: reported co-located', async () => {
     const path = join(dir, 'softirq.txt');
     await captureRun(false, path);
-    const { result } = await analyzeCapture(path, { predict: false });
+    const { result } = await analyzeFile(path, { predict: false });
     console.log(`live analyze, softirq:\n${brief(result.findings)}`);
     expect(result.capture.cpus).toBeGreaterThanOrEqual(2);
     const busy = result.napis.filter((n) => n.polls > 0);
@@ -48,7 +48,7 @@ live('live analyze proof (root, bpftrace, veth testbed)', () => {
   it('the same with threaded NAPI on: the polls run in napi threads', async () => {
     const path = join(dir, 'threaded.txt');
     await captureRun(true, path);
-    const { result } = await analyzeCapture(path, { predict: false });
+    const { result } = await analyzeFile(path, { predict: false });
     console.log(`live analyze, threaded:\n${brief(result.findings)}`);
     expect(result.capture.devices.filter((d) => d.name.startsWith('vb')).every((d) => d.threaded === 1)).toBe(true);
     const busy = result.napis.filter((n) => n.polls > 0);

@@ -259,7 +259,7 @@ live('live capture (root, bpftrace, veth testbed)', () => {
 
   it('a device filter that matches nothing: both wrappers say so, record it, and analyze reports a data-quality error naming the filter and the devices seen', async () => {
     await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
-      const { analyzeCapture } = await import('../../src/report/analyze.js');
+      const { analyzeFile } = await import('../analyze-file.js');
       for (const [wrapper, mode, format] of [['sh', 'events', 'text'], ['node', 'windows', 'json']] as const) {
         let traffic: Promise<void> | undefined;
         const path = join(dir, `nomatch-${wrapper}-${mode}.txt`);
@@ -275,7 +275,7 @@ live('live capture (root, bpftrace, veth testbed)', () => {
         expect(text).toMatch(/^#@devices_untraced .*cb0/m);
         const c = await loadCapture(path);
         for (const d of tb.receivers) expect(c.header?.devices.find((x) => x.name === d)?.extra?.['netns'], `${wrapper}: ${d} in the header`).toBe(tb.netns.find((n) => n.endsWith('b')));
-        const { result } = await analyzeCapture(path);
+        const { result } = await analyzeFile(path);
         expect(result.capture.untracedDevices).toEqual(expect.arrayContaining(tb.receivers));
         const dq = result.findings.find((f) => f.id === 'data-quality');
         expect(dq?.severity).toBe('critical');

@@ -45,7 +45,7 @@ async function signalDuring(cmd: string[], out: string, sig: NodeJS.Signals): Pr
   let err = '';
   k.stderr!.on('data', (d) => (err += String(d)));
   let bt: number[] = [];
-  let progIds: number[] = [];
+  const progIds: number[] = [];
   for (let i = 0; i < 300; i++) {
     await sleep(100);
     if (existsSync(`${out}.partial`) && readFileSync(`${out}.partial`, 'utf8').includes('#@probes_start_boot_ns')) {

@@ -195,7 +195,7 @@ export async function captureLive(o: LiveCaptureOptions): Promise<LiveCapture> {
 
 export interface LoadedCapture {
   events: TraceEvent[];
-  header?: CaptureHeader;
+  header?: CaptureHeader | undefined;
   summary: ImportSummary;
   diagnostics: DiagnosticLog;
 }

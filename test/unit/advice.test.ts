@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyzeCapture } from '../../src/report/analyze.js';
+import { analyzeFile } from '../analyze-file.js';
 
 /**
  * Advice that follows from the evidence (issue 11): nothing is recommended that the replay
@@ -10,7 +10,7 @@ const TRACES = join(import.meta.dirname, '../../traces');
 
 describe('advice', () => {
   it('a change the models predict to lose throughput is not recommended and shows no command (veth, 4 NAPIs on 2 cores)', async () => {
-    const { result } = await analyzeCapture(join(TRACES, 'windows-softirq-4pairs.json.gz'));
+    const { result } = await analyzeFile(join(TRACES, 'windows-softirq-4pairs.json.gz'));
     const recs = result.findings.flatMap((f) => (f.recommendation ? [f.recommendation] : []));
     expect(recs.length).toBeGreaterThan(0);
     for (const r of recs) {
@@ -25,7 +25,7 @@ describe('advice', () => {
   }, 60_000);
 
   it('a change the models predict to gain keeps its commands (the talk scenario)', async () => {
-    const { result } = await analyzeCapture(join(TRACES, 'synthetic-talk-8x32-stock.txt.gz'));
+    const { result } = await analyzeFile(join(TRACES, 'synthetic-talk-8x32-stock.txt.gz'));
     const first = result.findings[0]!;
     expect(first.id).toBe('co-location');
     expect(first.recommendation!.predictedGain!.throughputRatio).toBeGreaterThan(1.05);
@@ -33,7 +33,7 @@ describe('advice', () => {
   }, 60_000);
 
   it('every command shown for a veth in a network namespace runs there', async () => {
-    const { result } = await analyzeCapture(join(TRACES, 'events-softirq-3pairs.txt.gz'), { predict: false });
+    const { result } = await analyzeFile(join(TRACES, 'events-softirq-3pairs.txt.gz'), { predict: false });
     const cmds = result.findings.flatMap((f) => f.recommendation?.commands ?? []).filter((c) => c.includes('/threaded'));
     expect(cmds.length).toBeGreaterThan(0);
     for (const c of cmds) expect(c).toMatch(/^ip netns exec wgtb sh -c 'echo 1 > \/sys\/class\/net\/vb\d\/threaded'$/);

@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AnalyzeResult, DiffResult } from '../../src/report/schema.js';
+import { ReplayJson } from '../../src/report/replay-schema.js';
+import { TimelineViewResult } from '../../src/report/timeline-view.js';
 import { analyzeTimeline } from '../../src/report/analyze.js';
 import { diffResults } from '../../src/report/diff.js';
 import { timelineFromNotation } from '../notation.js';
 
 /**
- * docs/analyze.schema.json and docs/diff.schema.json are generated from the zod schemas
+ * docs/analyze.schema.json, diff.schema.json, replay.schema.json and timeline.schema.json are
+ * generated from the zod schemas
  * (z.toJSONSchema). `npm run schema` (UPDATE_SCHEMA=1) rewrites them; this test fails when
  * they are stale, so the published schema never drifts from what --json prints.
  */
@@ -24,6 +27,8 @@ describe('JSON Schema of --json outputs', () => {
   for (const [file, schema, title] of [
     ['analyze.schema.json', AnalyzeResult, 'wgtrace analyze --json'],
     ['diff.schema.json', DiffResult, 'wgtrace diff --json'],
+    ['replay.schema.json', ReplayJson, 'wgtrace replay --json'],
+    ['timeline.schema.json', TimelineViewResult, 'wgtrace timeline --json'],
   ] as const) {
     it(`docs/${file} is up to date`, () => {
       const text = exported(schema, `https://wgtrace.invalid/${file}`, title);

@@ -121,7 +121,7 @@ describe('gen-script.sh', () => {
       expect(ev).toContain('printf("IP %llu %u %llu %llu\\n", $now, cpu, $j.0, $j.1);');
       const win = code(generateScript({ ...base, mode: 'windows', bpftraceVersion: v }));
       expect(win.match(/^tracepoint:sched:sched_switch$/gm)?.length).toBe(1);
-      expect(win.match(/^  print\(@idle\);$/gm)?.length).toBe(2);
+      expect(win.match(/^ {2}print\(@idle\);$/gm)?.length).toBe(2);
     }
   });
 

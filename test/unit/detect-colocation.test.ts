@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runDetectors } from '../../src/detect/registry.js';
 import { parseThresholdOverrides } from '../../src/detect/thresholds.js';
-import type { Finding } from '../../src/detect/finding.js';
+import type { Finding } from '../../src/detect/registry.js';
 import { threadedCommand } from '../../src/detect/recommend.js';
 import { timelineFromNotation } from '../notation.js';
 

@@ -1,8 +1,8 @@
 import type { Ns } from '../../src/base/time.js';
 import { describe, expect, it } from 'vitest';
-import { runDetectors } from '../../src/detect/registry.js';
-import type { Detector, Finding } from '../../src/detect/finding.js';
-import { DETECTORS } from '../../src/detect/registry.js';
+import { z } from 'zod';
+import type { AnyDetector } from '../../src/detect/finding.js';
+import { DETECTORS, runDetectors, type Finding } from '../../src/detect/registry.js';
 import { timelineFromNotation } from '../notation.js';
 
 const W = { windowNs: 4_000_000 };
@@ -68,14 +68,15 @@ describe('data-quality', () => {
   });
 
   it('a detector that throws does not sink the report: it becomes a data-quality finding', () => {
-    const broken: Detector = {
+    const broken: AnyDetector = {
       id: 'monolithic-poll',
       title: 'broken',
+      details: z.object({}),
       detect() {
         throw new Error('boom');
       },
     };
-    const detectors = DETECTORS.map((d) => (d.id === 'monolithic-poll' ? broken : d));
+    const detectors = DETECTORS.map((d): AnyDetector => (d.id === 'monolithic-poll' ? broken : d));
     const { findings } = runDetectors(timelineFromNotation('cpu0: A B A B A B A B', W), { detectors });
     expect(findings.some((f) => f.id === 'co-location')).toBe(true);
     const [f] = dq(findings);

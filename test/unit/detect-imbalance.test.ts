@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runDetectors } from '../../src/detect/registry.js';
-import type { Finding } from '../../src/detect/finding.js';
+import type { Finding } from '../../src/detect/registry.js';
 import { timelineFromNotation } from '../notation.js';
 
 const W = { windowNs: 4_000_000 };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importCapture } from '../../src/import/index.js';
-import { analyzeCapture } from '../../src/report/analyze.js';
+import { analyzeFile } from '../analyze-file.js';
 
 /**
  * A device filter that matched nothing (issue 10: "a capture is never silently empty"): the
@@ -16,7 +16,7 @@ const dir = join(import.meta.dirname, '..', 'fixtures', 'formats');
 describe('@untraced: a device filter that matched no poll', () => {
   for (const f of ['filter-matched-nothing.txt', 'filter-matched-nothing.json']) {
     it(`${f}: the untraced devices are read, and data-quality is a critical finding naming the filter and them`, async () => {
-      const { result } = await analyzeCapture(join(dir, f));
+      const { result } = await analyzeFile(join(dir, f));
       expect(result.capture.untracedDevices).toEqual(['(no_device)', 'eth0']);
       expect(result.capture.devicesGlob).toBe('wg*');
       expect(result.capture.skippedLines).toBe(0);
@@ -27,7 +27,7 @@ describe('@untraced: a device filter that matched no poll', () => {
   }
 
   it('with traced polls, untraced devices are only listed, not an error', async () => {
-    const { result } = await analyzeCapture(join(dir, 'canonical.txt'));
+    const { result } = await analyzeFile(join(dir, 'canonical.txt'));
     expect(result.capture.untracedDevices).toBeUndefined();
     expect(result.findings.find((x) => x.id === 'data-quality' && /matched no NAPI poll/.test(x.summary))).toBeUndefined();
   });

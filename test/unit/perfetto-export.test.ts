@@ -6,7 +6,7 @@ import { build, header } from './timeline-helpers.js';
 
 /**
  * Checks a Chrome trace-event JSON text against the fields Perfetto and chrome://tracing read
- * (FIELD-NOTES.md, "Perfetto's reading of Chrome trace-event JSON"; the Trace Event Format
+ * (docs/facts.md, "Perfetto's reading of Chrome trace-event JSON"; the Trace Event Format
  * document): returns the problems found, empty when the file is valid.
  */
 function checkTraceJson(text: string): string[] {

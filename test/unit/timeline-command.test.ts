@@ -151,6 +151,35 @@ describe('progress', () => {
   });
 });
 
+describe('one load path', () => {
+  afterEach(() => vi.restoreAllMocks());
+  // Each command that reads a capture loads it through cli/options.ts loadWithProgress: on a
+  // TTY whose clock says loading took long, every one of them shows the progress line (here a
+  // clock that jumps 3 s at every reading, so the first chunk is already "slow").
+  const out = join(mkdtempSync(join(tmpdir(), 'wgtrace-progress-')), 'out');
+  const commands: [string, (f: string) => string[]][] = [
+    ['analyze', (f) => ['analyze', f, '--no-predict']],
+    ['diff', (f) => ['diff', f, f]],
+    ['timeline', (f) => ['timeline', f, '--columns', '20']],
+    ['export', (f) => ['export', f, '--perfetto', out + '.json']],
+    ['replay', (f) => ['replay', f, '--runs', '1']],
+    ['report', (f) => ['report', f, '-o', out + '.html']],
+  ];
+  for (const [name, args] of commands) {
+    it(`${name} shows progress on a TTY`, async () => {
+      let now = 0;
+      vi.spyOn(Date, 'now').mockImplementation(() => (now += 3000));
+      const io = { ...captureIO(), errIsTTY: true };
+      let err = '';
+      io.err = (t: string) => void (err += t);
+      const f = fixture();
+      expect(await main(args(f), io)).toBe(0);
+      expect(err).toContain(`\rwgtrace: reading ${f}: 0 MB (100%)   `);
+      expect(err).toContain('\r\x1b[K');
+    });
+  }
+});
+
 describe('strip characters', () => {
   it('shows a column busy for 20% or more by its main activity, a poll in ksoftirqd in lowercase', () => {
     // Columns of 100 ns. Column 0: poll A 30 ns in a NET_RX run by ksoftirqd -> 'a'.

@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../base/diagnostics.js';
 import { parseThresholdOverrides, type Thresholds } from '../../detect/thresholds.js';
-import { FORMAT_NAMES, type FormatName } from '../../import/types.js';
-import { analyzeCapture } from '../../report/analyze.js';
+import { analyzeTimeline, type AnalyzeOptions } from '../../report/analyze.js';
 import { renderAnalyzeText } from '../../report/analyze-text.js';
 import { painter } from '../../report/render/style.js';
 import { AnalyzeResult } from '../../report/schema.js';
-import type { CliIO } from '../io.js';
-import { addLoadOptions, parseLoadOptions, printDiagnostics, type LoadCliOptions } from '../options.js';
-import type { RegisterCommand } from './index.js';
+import type { Timeline } from '../../timeline/types.js';
+import type { CliIO, RegisterCommand } from '../io.js';
+import { addLoadOptions, collect, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions, type LoadOptions } from '../options.js';
 
 /**
  * `wgtrace analyze <capture>`: the findings report. Exit code 0 whenever the capture could be
@@ -23,20 +22,34 @@ export interface CaptureCliOptions extends LoadCliOptions {
   tunnels?: string;
 }
 
+/** The options of every command that analyses a capture (analyze, diff, report), parsed and validated. */
+export interface CaptureOptions {
+  load: LoadOptions;
+  thresholds: Thresholds;
+  tunnels?: string;
+}
 
-export function parseCaptureOptions(o: CaptureCliOptions): { format?: FormatName; strict: boolean; windowNs?: number; thresholds: Thresholds; tunnels?: string } {
-  const { format, strict, windowNs } = parseLoadOptions(o);
+export function parseCaptureOptions(o: CaptureCliOptions): CaptureOptions {
+  const load = parseLoadOptions(o);
   const t = parseThresholdOverrides(o.threshold ?? []);
   if (!t.ok) throw new UsageError(t.error);
   if (o.tunnels !== undefined && o.tunnels.trim() === '') throw new UsageError(`--tunnels: expected device names or globs, e.g. 'gre*,vxlan0'`);
-  return { ...(format ? { format } : {}), strict, ...(windowNs ? { windowNs } : {}), thresholds: t.value, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}) };
+  return { load, thresholds: t.value, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}) };
 }
 
-export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+/**
+ * Loads a capture (the commands' one load path, with progress on a TTY) and analyses it: what
+ * `wgtrace analyze` computes, and what diff and report compute for each of their captures.
+ */
+export async function analyzeFile(io: CliIO, file: string, o: CaptureOptions, extra: Pick<AnalyzeOptions, 'predict'> = {}): Promise<{ result: AnalyzeResult; timeline: Timeline }> {
+  const timeline = await loadWithProgress(io, file, o.load);
+  const result = analyzeTimeline(timeline, { file, thresholds: o.thresholds, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}), ...extra });
+  return { result, timeline };
+}
 
 export function addCaptureOptions(cmd: Command): Command {
   return addLoadOptions(cmd)
-    .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect, [])
+    .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect)
     .option('--tunnels <glob>', "devices whose NAPIs are tunnels, for other tunnel drivers than WireGuard: NAME, PREFIX* or '*', comma-separated (default: WireGuard devices and the virtual devices the capture's --devices selected)");
 }
 
@@ -52,7 +65,7 @@ export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) =>
     .option('--no-predict', 'do not replay the capture through the models for predicted gains')
     .action(async (capture: string, o: CaptureCliOptions & { json?: boolean; predict?: boolean }) => {
       const opts = parseCaptureOptions(o);
-      const { result, timeline } = await analyzeCapture(capture, { ...opts, predict: o.predict !== false });
+      const { result, timeline } = await analyzeFile(io, capture, opts, o.predict === false ? { predict: false } : {});
       if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
       if (o.json) {
         // The schema is the contract: an output that does not match it is our bug, not the input's.

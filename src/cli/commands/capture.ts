@@ -1,31 +1,53 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { InputError, UsageError } from '../../base/diagnostics.js';
 import { runCapture, type CaptureOptions } from '../../capture/run.js';
-import type { CliIO } from '../io.js';
-import { VERSION } from '../main.js';
-import type { RegisterCommand } from './index.js';
+import type { CliIO, RegisterCommand } from '../io.js';
+import { collect, parseChoice, parseIntArg } from '../options.js';
+import { VERSION } from '../../base/version.js';
 
 /**
  * `wgtrace capture`: runs the bundled bpftrace script with header, counters and trailer
  * (same options as bpftrace-scripts/capture.sh). Ctrl-C, SIGTERM or SIGHUP end it cleanly:
  * the file is complete up to then and marked `#@status interrupted` (exit 130).
  */
-const Opts = z.object({
-  mode: z.enum(['events', 'windows']),
-  duration: z.coerce.number().int().min(0).max(86_400),
-  devices: z.string().min(1),
-  interval: z.coerce.number().int().min(1).max(60_000),
-  output: z.string().min(1).optional(),
-  force: z.boolean(),
-  format: z.enum(['text', 'json']),
-  netns: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/)),
-  maxTunnels: z.coerce.number().int().min(1).max(1_000_000).optional(),
-  withRaise: z.boolean().optional(),
-  bpftrace: z.string().min(1).optional(),
-});
+interface CaptureCommandOptions {
+  mode: string;
+  duration: string;
+  devices: string;
+  interval: string;
+  output?: string;
+  force?: boolean;
+  format: string;
+  netns?: string[];
+  maxTunnels?: string;
+  withRaise?: boolean;
+  bpftrace?: string;
+}
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+/** The options checked one by one, each refusal naming the option and what it takes. */
+function parseCaptureCommandOptions(o: CaptureCommandOptions) {
+  if (o.output === '') throw new UsageError('-o: expected a file name');
+  if (o.output === '-') throw new UsageError('-o -: a capture goes to a file (written as FILE.partial and renamed when complete), not to stdout; give a file name');
+  if (o.devices.trim() === '') throw new UsageError(`--devices: expected device names or globs, e.g. 'wg*'`);
+  if (o.bpftrace === '') throw new UsageError('--bpftrace: expected the path of a bpftrace binary');
+  const netns = o.netns ?? [];
+  const badNs = netns.find((n) => !/^[A-Za-z0-9_.-]+$/.test(n));
+  if (badNs !== undefined) throw new UsageError(`--netns ${badNs}: expected a network namespace name (letters, digits, '_', '.', '-')`);
+  const maxTunnels = parseIntArg('--max-tunnels', o.maxTunnels, 1, 1_000_000);
+  return {
+    mode: parseChoice('--mode', o.mode, ['events', 'windows']),
+    duration: parseIntArg('--duration', o.duration, 0, 86_400)!,
+    devices: o.devices,
+    interval: parseIntArg('--interval', o.interval, 1, 60_000)!,
+    ...(o.output !== undefined ? { output: o.output } : {}),
+    force: o.force === true,
+    format: parseChoice('--format', o.format, ['text', 'json']),
+    netns,
+    ...(maxTunnels !== undefined ? { maxTunnels } : {}),
+    withRaise: o.withRaise === true,
+    ...(o.bpftrace !== undefined ? { bpftrace: o.bpftrace } : {}),
+  };
+}
 
 export const registerCapture: RegisterCommand = (program: Command, io: CliIO) => {
   program
@@ -36,19 +58,14 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
     .option('--devices <glob>', "NAPI devices: NAME, PREFIX* or '*', comma-separated", 'wg*')
     .option('--interval <ms>', 'window length in windows mode', '10')
     .option('-o, --output <path>', 'capture file (default wgtrace-<host>-<time>.<mode>.txt)')
-    .option('--force', 'overwrite an existing capture file', false)
+    .option('--force', 'overwrite an existing capture file')
     .option('--format <fmt>', 'text or json (bpftrace -f json)', 'text')
-    .option('--netns <name>', 'also describe the devices of this network namespace (repeatable)', collect, [])
+    .option('--netns <name>', 'also describe the devices of this network namespace (repeatable)', collect)
     .option('--max-tunnels <n>', 'NAPI instances per CPU the windows maps must hold (default 1024)')
     .option('--bpftrace <path>', 'the bpftrace to run (default $WGTRACE_BPFTRACE, else bpftrace on the PATH)')
     .option('--with-raise', 'events mode: also record NET_RX softirq_raise (SR lines; about a quarter more events)')
-    .action(async (raw: Record<string, unknown>) => {
-      const p = Opts.safeParse(raw);
-      if (!p.success) {
-        const i = p.error.issues[0];
-        throw new UsageError(`--${String(i?.path[0] ?? '?')}: ${i?.message ?? 'bad value'}`);
-      }
-      const v = p.data;
+    .action(async (o: CaptureCommandOptions) => {
+      const v = parseCaptureCommandOptions(o);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
       const opts: CaptureOptions = {
         mode: v.mode,

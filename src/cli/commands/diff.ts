@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
-import { analyzeCapture } from '../../report/analyze.js';
+import { UsageError } from '../../base/diagnostics.js';
 import { diffResults } from '../../report/diff.js';
 import { renderDiffText } from '../../report/diff-text.js';
 import { painter } from '../../report/render/style.js';
 import { DiffResult } from '../../report/schema.js';
-import type { CliIO } from '../io.js';
-import { addCaptureOptions, parseCaptureOptions, type CaptureCliOptions } from './analyze.js';
+import type { CliIO, RegisterCommand } from '../io.js';
+import { addCaptureOptions, analyzeFile, parseCaptureOptions, type CaptureCliOptions } from './analyze.js';
 import { printDiagnostics } from '../options.js';
-import type { RegisterCommand } from './index.js';
 
 /**
  * `wgtrace diff <before> <after>`: per-core and per-tunnel deltas between two captures (for
@@ -25,9 +24,11 @@ export const registerDiff: RegisterCommand = (program: Command, io: CliIO) => {
     .option('--json', 'print the result as JSON (schema: docs/diff.schema.json)')
     .option('--quiet', 'no diagnostics on stderr')
     .action(async (before: string, after: string, o: CaptureCliOptions & { json?: boolean }) => {
+      // Standard input can be read once: it cannot be both captures.
+      if (before === '-' && after === '-') throw new UsageError('diff - -: standard input can be only one of the two captures; give the other as a file');
       const opts = parseCaptureOptions(o);
-      const b = await analyzeCapture(before, opts);
-      const a = await analyzeCapture(after, opts);
+      const b = await analyzeFile(io, before, opts);
+      const a = await analyzeFile(io, after, opts);
       if (!o.quiet) {
         printDiagnostics(io, b.timeline.diagnostics);
         printDiagnostics(io, a.timeline.diagnostics);

@@ -5,8 +5,7 @@ import { UsageError } from '../../base/diagnostics.js';
 import { perfettoChunks } from '../../report/perfetto.js';
 import { SliceStore } from '../../report/slice-store.js';
 import { ns } from '../../base/time.js';
-import type { CliIO } from '../io.js';
-import type { RegisterCommand } from './index.js';
+import { writeError, writeOut, type CliIO, type RegisterCommand } from '../io.js';
 import { addLoadOptions, checkRangeArgs, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 /**
@@ -28,20 +27,22 @@ interface ExportCliOptions extends LoadCliOptions {
 /** Writes chunks to a file (or stdout for `-`), waiting when the stream is full. */
 async function writeChunks(path: string, chunks: Iterable<string>, io: CliIO): Promise<void> {
   if (path === '-') {
-    for (const c of chunks) {
-      if (!process.stdout.write(c)) await once(process.stdout, 'drain');
-    }
+    for (const c of chunks) await writeOut(io, c);
     return;
   }
   const out = createWriteStream(path);
   const failed = new Promise<never>((_, reject) => out.once('error', reject));
   failed.catch(() => undefined);
-  for (const c of chunks) {
-    if (!out.write(c)) await Promise.race([once(out, 'drain'), failed]);
+  try {
+    for (const c of chunks) {
+      if (!out.write(c)) await Promise.race([once(out, 'drain'), failed]);
+    }
+    out.end();
+    await Promise.race([once(out, 'finish'), failed]);
+  } catch (e) {
+    out.destroy();
+    throw writeError(path, e);
   }
-  out.end();
-  await Promise.race([once(out, 'finish'), failed]);
-  void io;
 }
 
 export const registerExport: RegisterCommand = (program: Command, io: CliIO) => {

@@ -1,5 +1,4 @@
-import type { Command } from 'commander';
-import type { CliIO } from '../io.js';
+import type { RegisterCommand } from '../io.js';
 import { registerTimeline } from './timeline.js';
 import { registerExport } from './export.js';
 import { registerAnalyze } from './analyze.js';
@@ -10,8 +9,6 @@ import { registerSynth } from './synth.js';
 import { registerReport } from './report.js';
 
 /** Each command lives in its own file and registers itself here. */
-export type RegisterCommand = (program: Command, io: CliIO) => void;
-
 export const COMMANDS: RegisterCommand[] = [
   registerCapture,
   registerTimeline,

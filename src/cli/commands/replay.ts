@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { UsageError } from '../../base/diagnostics.js';
 import { replayTimeline } from '../../replay/index.js';
 import { MODEL_NAMES, type ModelName } from '../../replay/types.js';
@@ -8,31 +7,14 @@ import { computeFacts } from '../../detect/facts.js';
 import { ReplayJson } from '../../report/replay-schema.js';
 import { renderReplayText } from '../../report/replay-text.js';
 import { painter } from '../../report/render/style.js';
-import type { CliIO } from '../io.js';
-import type { RegisterCommand } from './index.js';
-import { addLoadOptions, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions } from '../options.js';
-
-const Int = z.coerce.number().int();
+import type { CliIO, RegisterCommand } from '../io.js';
+import { addLoadOptions, loadWithProgress, parseChoice, parseIntArg, parseLoadOptions, parseRealArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 function parseModels(text: string): ModelName[] {
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const bad = names.filter((n) => !(MODEL_NAMES as readonly string[]).includes(n));
   if (names.length === 0 || bad.length > 0) throw new UsageError(`--model ${text}: expected a comma-separated list of ${MODEL_NAMES.join(', ')}`);
   return [...new Set(names)] as ModelName[];
-}
-
-function parseInt(flag: string, text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Int.safeParse(text);
-  if (!v.success || text.trim() === '' || v.data < min || v.data > max) throw new UsageError(`${flag} ${text}: expected an integer from ${min} to ${max}`);
-  return v.data;
-}
-
-function parseReal(flag: string, text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) throw new UsageError(`${flag} ${text}: expected a number from ${min} to ${max}`);
-  return v;
 }
 
 /**
@@ -53,24 +35,24 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       .option('--threaded-overhead <ratio>', 'threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, from the published figures)')
       .option('--inline-gain <factor>', 'Inline locality gain: per-packet cost divided by it (default 2.96, fitted to the published ratio)')
       .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
-      .option('--json', 'print the result as JSON (versioned; schema in src/report/replay-schema.ts)'),
+      .option('--json', 'print the result as JSON (schema: docs/replay.schema.json)'),
   )
     .option('--quiet', 'no diagnostics on stderr')
     .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; utilization: string; threadedOverhead?: string; inlineGain?: string; horizon?: string; json?: boolean; quiet?: boolean } & LoadCliOptions) => {
       const models = parseModels(o.model);
-      const runs = parseInt('--runs', o.runs, 1, 100_000);
-      const seed = parseInt('--seed', o.seed, 0, 0xffffffff);
-      const horizonMs = parseInt('--horizon', o.horizon, 1, 600_000);
-      if (o.demand !== 'elastic' && o.demand !== 'measured') throw new UsageError(`--demand ${o.demand}: expected elastic or measured`);
-      if (o.utilization !== 'traced' && o.utilization !== 'proc-stat') throw new UsageError(`--utilization ${o.utilization}: expected traced or proc-stat`);
-      const ratio = parseReal('--threaded-overhead', o.threadedOverhead, 0, 10);
-      const gain = parseReal('--inline-gain', o.inlineGain, 0.01, 100);
+      const runs = parseIntArg('--runs', o.runs, 1, 100_000);
+      const seed = parseIntArg('--seed', o.seed, 0, 0xffffffff);
+      const horizonMs = parseIntArg('--horizon', o.horizon, 1, 600_000);
+      const demand = parseChoice('--demand', o.demand, ['elastic', 'measured']);
+      const utilization = parseChoice('--utilization', o.utilization, ['traced', 'proc-stat']);
+      const ratio = parseRealArg('--threaded-overhead', o.threadedOverhead, 0, 10);
+      const gain = parseRealArg('--inline-gain', o.inlineGain, 0.01, 100);
       const timeline = await loadWithProgress(io, capture, parseLoadOptions(o));
       if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
       const result = replayTimeline(timeline, {
         models,
-        demand: o.demand,
-        utilization: o.utilization,
+        demand,
+        utilization,
         ...(runs !== undefined ? { runs } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),

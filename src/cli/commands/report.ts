@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Diagnostic } from '../../base/diagnostics.js';
-import { analyzeCapture } from '../../report/analyze.js';
+import { UsageError, type Diagnostic } from '../../base/diagnostics.js';
 import { diffResults } from '../../report/diff.js';
 import { loadReportAssets } from '../../report/html/assets.js';
 import { buildReportPage, PAGE_DIAGNOSTICS, type ReportRun } from '../../report/html/page.js';
@@ -12,11 +11,10 @@ import { ReplayJson } from '../../report/replay-schema.js';
 import { AnalyzeResult, DiffResult } from '../../report/schema.js';
 import { replayTimeline } from '../../replay/index.js';
 import { MODEL_NAMES } from '../../replay/types.js';
-import type { CliIO } from '../io.js';
-import { VERSION } from '../main.js';
-import { printDiagnostics, progress } from '../options.js';
-import { addCaptureOptions, parseCaptureOptions, type CaptureCliOptions } from './analyze.js';
-import type { RegisterCommand } from './index.js';
+import { writeError, writeOut, type CliIO, type RegisterCommand } from '../io.js';
+import { VERSION } from '../../base/version.js';
+import { printDiagnostics } from '../options.js';
+import { addCaptureOptions, analyzeFile, parseCaptureOptions, type CaptureCliOptions, type CaptureOptions } from './analyze.js';
 
 interface ReportCliOptions extends CaptureCliOptions {
   output: string;
@@ -24,15 +22,14 @@ interface ReportCliOptions extends CaptureCliOptions {
 }
 
 /**
- * One capture's part of the page: `analyze --json`'s object (analyzeCapture, as `wgtrace
+ * One capture's part of the page: `analyze --json`'s object (analyzeFile, as `wgtrace
  * analyze` calls it), `replay --json`'s (replayTimeline with the replay command's defaults:
  * every model, elastic demand, traced utilization) over the same timeline, and the series of
  * that timeline. Both objects are validated by their schemas, as the commands do before
  * printing them.
  */
-async function reportRun(io: CliIO, file: string, opts: ReturnType<typeof parseCaptureOptions>): Promise<{ run: ReportRun; diagnostics: Diagnostic[] }> {
-  const pr = progress(io, file);
-  const { result, timeline } = await analyzeCapture(file, { ...opts, ...(pr.onProgress ? { onProgress: pr.onProgress } : {}) }).finally(pr.done);
+async function reportRun(io: CliIO, file: string, opts: CaptureOptions): Promise<{ run: ReportRun; diagnostics: Diagnostic[] }> {
+  const { result, timeline } = await analyzeFile(io, file, opts);
   const analyze = AnalyzeResult.parse(result);
   let replay: ReportRun['replay'];
   try {
@@ -70,6 +67,7 @@ export const registerReport: RegisterCommand = (program: Command, io: CliIO) => 
     .option('--compare <other>', "a second capture shown beside it: <capture> is 'before', <other> 'after' (as wgtrace diff <capture> <other>)")
     .option('--quiet', 'no diagnostics on stderr')
     .action(async (capture: string, o: ReportCliOptions & { quiet?: boolean }) => {
+      if (capture === '-' && o.compare === '-') throw new UsageError('report - --compare -: standard input can be only one of the two captures; give the other as a file');
       const opts = parseCaptureOptions(o);
       const files = o.compare === undefined ? [capture] : [capture, o.compare];
       const runs: ReportRun[] = [];
@@ -80,9 +78,11 @@ export const registerReport: RegisterCommand = (program: Command, io: CliIO) => 
       }
       const diff = runs.length === 2 ? DiffResult.parse(diffResults(runs[0]!.analyze, runs[1]!.analyze)) : undefined;
       const html = buildReportPage({ runs, ...(diff ? { diff } : {}), toolVersion: VERSION, assets: loadReportAssets() });
-      if (o.output === '-') io.out(html);
+      if (o.output === '-') await writeOut(io, html);
       else {
-        await writeFile(o.output, html);
+        await writeFile(o.output, html).catch((e: unknown) => {
+          throw writeError(o.output, e);
+        });
         io.err(`wgtrace: wrote ${o.output} (${(Buffer.byteLength(html) / 1e6).toFixed(2)} MB); open it in a browser, it needs no network\n`);
       }
     });

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../base/diagnostics.js';
 import { writeSynthFile } from '../../synth/file.js';
-import { SynthOptions } from '../../synth/writer.js';
-import type { CliIO } from '../io.js';
-import type { RegisterCommand } from './index.js';
+import { SynthOptions, writeSynthCapture } from '../../synth/writer.js';
+import { writeOut, type CliIO, type RegisterCommand } from '../io.js';
+import { parseChoice, parseIntArg, parseRealArg } from '../options.js';
 
 /**
  * `wgtrace synth`: writes a synthetic capture of kernel WireGuard on a receiving gateway, in
@@ -14,7 +13,7 @@ export const registerSynth: RegisterCommand = (program: Command, io: CliIO) => {
   program
     .command('synth')
     .description('write a synthetic capture of a WireGuard gateway (stock or threaded NAPI) in our capture format')
-    .requiredOption('-o, --output <file>', 'output file (.gz: gzip-compressed)')
+    .requiredOption('-o, --output <file>', 'output file (.gz: gzip-compressed; - for stdout)')
     .option('--tunnels <n>', 'tunnels (one wg device each)', '8')
     .option('--cpus <n>', 'online CPUs', '32')
     .option('--seconds <s>', 'capture length in seconds', '2')
@@ -24,22 +23,21 @@ export const registerSynth: RegisterCommand = (program: Command, io: CliIO) => {
     .option('--mode <mode>', 'events (one line per event) or windows (in-kernel aggregates)', 'events')
     .option('--rss <kind>', 'RSS placement of the outer flows: distinct (one core each) or hash (uniform, may collide)', 'distinct')
     .action(async (o: { output: string; tunnels: string; cpus: string; seconds: string; seed: string; threaded?: boolean; format: string; mode: string; rss: string }) => {
-      const parsed = SynthOptions.safeParse({
-        tunnels: Number(o.tunnels),
-        cpus: Number(o.cpus),
-        seconds: Number(o.seconds),
-        seed: Number(o.seed),
+      // Each option checked here, in our words; the writer's zod schema (the same bounds) then
+      // only guards against our own bugs.
+      const opts = SynthOptions.parse({
+        tunnels: parseIntArg('--tunnels', o.tunnels, 1, 1024),
+        cpus: parseIntArg('--cpus', o.cpus, 1, 1024),
+        seconds: parseRealArg('--seconds', o.seconds, 0, 600, { above: true }),
+        seed: parseIntArg('--seed', o.seed, 0, 0xffffffff),
         threaded: o.threaded === true,
-        format: o.format,
-        mode: o.mode,
-        rss: o.rss,
+        format: parseChoice('--format', o.format, SynthOptions.shape.format.unwrap().options),
+        mode: parseChoice('--mode', o.mode, SynthOptions.shape.mode.unwrap().options),
+        rss: parseChoice('--rss', o.rss, SynthOptions.shape.rss.unwrap().options),
       });
-      if (!parsed.success) {
-        const i = parsed.error.issues[0]!;
-        throw new UsageError(`--${String(i.path[0] ?? 'option')}: ${i.message}`);
-      }
-      const plant = await writeSynthFile(o.output, parsed.data);
+      // `-o -`: the capture on stdout (uncompressed), as export --perfetto - and report -o - do.
+      const plant = o.output === '-' ? await writeSynthCapture(opts, (chunk) => writeOut(io, chunk)) : await writeSynthFile(o.output, opts);
       const conv = plant.convergenceNs === null ? 'polls never all stuck' : `polls stuck on core(s) ${plant.finalPollCores.join(',')} from ${((plant.convergenceNs - plant.eventsFromNs) / 1e6).toFixed(0)} ms`;
-      io.err(`wgtrace: wrote ${o.output}: ${plant.lines} lines, ${plant.polls.length} tunnels on ${plant.scenario.cpus.length} cores, ${plant.model} model; ${conv}\n`);
+      io.err(`wgtrace: wrote ${o.output === '-' ? 'stdout' : o.output}: ${plant.lines} lines, ${plant.polls.length} tunnels on ${plant.scenario.cpus.length} cores, ${plant.model} model; ${conv}\n`);
     });
 };

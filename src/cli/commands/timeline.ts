@@ -3,9 +3,8 @@ import { UsageError } from '../../base/diagnostics.js';
 import { painter } from '../../report/render/style.js';
 import { TimelineViewResult, buildTimelineView, renderTimelineText } from '../../report/timeline-view.js';
 import { ns } from '../../base/time.js';
-import type { CliIO } from '../io.js';
+import type { CliIO, RegisterCommand } from '../io.js';
 import { addLoadOptions, checkRangeArgs, loadWithProgress, parseCpuArg, parseLoadOptions, parseTimeArg, printDiagnostics, type LoadCliOptions } from '../options.js';
-import type { RegisterCommand } from './index.js';
 
 /** Slices kept for the strip chart; past it the chart is drawn from the per-window series. */
 const TIMELINE_MAX_SLICES = 500_000;
@@ -33,7 +32,7 @@ export const registerTimeline: RegisterCommand = (program: Command, io: CliIO) =
   )
     .option('--columns <n>', 'width of the strip in characters (default: terminal width, else 100)')
     .option('--height <rows>', 'height of each utilization chart (default 4)')
-    .option('--json', 'print the result object as JSON')
+    .option('--json', 'print the result as JSON (schema: docs/timeline.schema.json)')
     .action(async (capture: string, o: TimelineCliOptions) => {
       const cpus = parseCpuArg(o.cpu);
       const from = o.from !== undefined ? parseTimeArg('--from', o.from) : undefined;

@@ -1,6 +1,7 @@
 import type { Ns } from '../../base/time.js';
-import type { ColocationDetails, Detector, DetectContext, Finding, PollMode } from '../finding.js';
-import { devFlag, windowRuns } from '../facts.js';
+import { z } from 'zod';
+import { defineDetector, NapiRef, OffsetRange, type DetectContext, type FindingOf } from '../finding.js';
+import { devFlag, PollMode, windowRuns } from '../facts.js';
 import type { Thresholds } from '../thresholds.js';
 import type { Timeline } from '../../timeline/types.js';
 import { OCCUPANCY_MAX_GAP_NS } from '../../timeline/builder.js';
@@ -17,12 +18,38 @@ import { threadedNapiAdvice } from '../recommend.js';
  * One finding per core: the group is every NAPI that loaded the core together with another one
  * in at least `colocationMinWindows` windows.
  */
-export const coLocation: Detector = {
+export const ColocationDetails = z.object({
+  cpu: z.number().int(),
+  /** Windows in which two or more of these NAPIs loaded the core, and their total length. */
+  windows: z.number().int(),
+  durationNs: z.number(),
+  /** Share of the probed span (see the capture's probedNs) those windows cover. */
+  captureShare: z.number(),
+  ranges: z.array(OffsetRange),
+  /** Share of the core's time in those windows taken by the group's polls. */
+  coreShare: z.number(),
+  /** The core's utilization in those windows. */
+  coreUtilization: z.number(),
+  /** Polls ran in threaded-NAPI kthreads (the scheduler could move them but did not). */
+  mode: PollMode,
+  members: z.array(z.object({ dev: z.string(), napi: z.string(), busyNs: z.number(), polls: z.number(), packets: z.number(), devThreaded: z.number().int().optional() })),
+  /** Time one NAPI waited on this core while another's poll ran (it was still scheduled). */
+  waits: z.array(z.object({ waiter: NapiRef, waitedFor: NapiRef, ns: z.number() })),
+  waitedNs: z.number(),
+  /** Packets the waiting NAPIs would have forwarded in that time at their own measured rate. */
+  lostPackets: z.number(),
+});
+export type ColocationDetails = z.infer<typeof ColocationDetails>;
+
+type ColocationFinding = FindingOf<'co-location', ColocationDetails>;
+
+export const coLocation = defineDetector({
   id: 'co-location',
   title: 'NAPI polls of two or more tunnels loading the same core in the same windows',
-  detect(ctx: DetectContext): Finding[] {
+  details: ColocationDetails,
+  detect(ctx: DetectContext): ColocationFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
-    const out: Finding[] = [];
+    const out: ColocationFinding[] = [];
     for (const cpu of t.cpus) {
       // Per window, the NAPIs whose polls took at least colocationMinShare of it on this core.
       const loaders: Loader[] = [];
@@ -193,7 +220,7 @@ export const coLocation: Detector = {
     }
     return out;
   },
-};
+});
 
 interface Loader {
   index: number;

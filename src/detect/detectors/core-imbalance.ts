@@ -1,5 +1,6 @@
 import type { Ns } from '../../base/time.js';
-import type { Detector, DetectContext, Finding, ImbalanceDetails, Recommendation } from '../finding.js';
+import { z } from 'zod';
+import { defineDetector, OffsetRange, type DetectContext, type FindingOf, type Recommendation } from '../finding.js';
 import { windowRuns, type CoreFacts } from '../facts.js';
 import { cpuList, dur, pct, plural, ranges } from '../format.js';
 
@@ -11,10 +12,28 @@ import { cpuList, dur, pct, plural, ranges } from '../format.js';
  * Its cost is not counted here: the throughput it loses is the waiting that co-location and
  * monolithic-poll measure, and counting it twice would distort the ranking.
  */
-export const coreImbalance: Detector = {
+export const ImbalanceDetails = z.object({
+  maxCpu: z.number().int(),
+  maxUtilization: z.number(),
+  meanUtilization: z.number(),
+  ratio: z.number(),
+  /** Cores busier than `saturatedUtil` in at least one window, and for how long. */
+  saturated: z.array(z.object({ cpu: z.number().int(), saturatedNs: z.number(), utilization: z.number() })),
+  idle: z.array(z.number().int()),
+  /** Time (and share of the capture) with a saturated core beside an idle one in the same window. */
+  besideIdleNs: z.number(),
+  besideIdleShare: z.number(),
+  ranges: z.array(OffsetRange),
+});
+export type ImbalanceDetails = z.infer<typeof ImbalanceDetails>;
+
+type ImbalanceFinding = FindingOf<'core-imbalance', ImbalanceDetails>;
+
+export const coreImbalance = defineDetector({
   id: 'core-imbalance',
   title: 'uneven load over the cores: saturated cores beside idle ones',
-  detect(ctx: DetectContext): Finding[] {
+  details: ImbalanceDetails,
+  detect(ctx: DetectContext): ImbalanceFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     if (facts.cores.length < 2 || facts.probedNs <= 0) return [];
     const maxCore = facts.cores.reduce((m, c) => (c.coreBusy > m.coreBusy ? c : m), facts.cores[0]!);
@@ -104,7 +123,7 @@ export const coreImbalance: Detector = {
       },
     ];
   },
-};
+});
 
 function breakdown(c: CoreFacts): string {
   const rxOnly = Math.max(0, c.netRxBusyNs - c.pollBusyNs);

@@ -1,10 +1,29 @@
 import type { Ns } from '../../base/time.js';
-import type { DataQualityDetails, Detector, DetectContext, Finding, FindingSeverity } from '../finding.js';
+import { z } from 'zod';
+import { defineDetector, type DetectContext, type FindingOf, type FindingSeverity } from '../finding.js';
 import { count, dur, pct } from '../format.js';
 
 /** ns: softirq poll time beyond a core's NET_RX time worth reporting; below 1 ms it is the
  * rounding of slices at window edges and of a softirq open at the capture's start. */
 const POLL_OUTSIDE_NET_RX_MIN_NS = 1_000_000;
+
+export const DataQualityDetails = z.object({
+  events: z.number(),
+  lostEvents: z.number(),
+  lostShare: z.number(),
+  lines: z.number().optional(),
+  skippedLines: z.number(),
+  clampedSlices: z.number(),
+  headerMissing: z.boolean(),
+  cpusGuessed: z.boolean(),
+  status: z.string(),
+  /** Detectors that threw; the report went on without them. */
+  failedDetectors: z.array(z.object({ id: z.string(), message: z.string() })),
+  problems: z.array(z.string()),
+});
+export type DataQualityDetails = z.infer<typeof DataQualityDetails>;
+
+export type DataQualityFinding = FindingOf<'data-quality', DataQualityDetails>;
 
 /**
  * data-quality: how far the capture can be trusted. Lost events (bpftrace drops whole per-CPU
@@ -13,15 +32,16 @@ const POLL_OUTSIDE_NET_RX_MIN_NS = 1_000_000;
  * missing), and a capture that was cut off. Every other finding computed over lossy data says so
  * itself (the registry marks it).
  */
-export const dataQuality: Detector = {
+export const dataQuality = defineDetector({
   id: 'data-quality',
   title: 'lost events, skipped lines, clamped slices, missing header, partial capture',
-  detect(ctx: DetectContext): Finding[] {
+  details: DataQualityDetails,
+  detect(ctx: DetectContext): DataQualityFinding[] {
     return dataQualityFindings(ctx, []);
   },
-};
+});
 
-export function dataQualityFindings(ctx: DetectContext, failed: { id: string; message: string }[]): Finding[] {
+export function dataQualityFindings(ctx: DetectContext, failed: { id: string; message: string }[]): DataQualityFinding[] {
   const { timeline: t, thresholds: th, facts } = ctx;
   const c = t.capture;
   // Each problem with its own severity; the finding takes the worst, and its summary is the

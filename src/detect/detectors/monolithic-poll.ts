@@ -1,8 +1,9 @@
 import type { Ns } from '../../base/time.js';
-import type { Detector, DetectContext, Finding, MonolithicCore, MonolithicDetails, MonolithicNapi, PollMode } from '../finding.js';
+import { z } from 'zod';
+import { defineDetector, type DetectContext, type FindingOf } from '../finding.js';
 import { at, count, cpuList, dur, list, pct, plural } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
-import { devFlag } from '../facts.js';
+import { devFlag, PollMode } from '../facts.js';
 
 /**
  * monolithic-poll: chains of polls of one NAPI on one core that never complete. A poll that
@@ -16,10 +17,62 @@ import { devFlag } from '../facts.js';
  * polls there and its chains span at least `monolithicMinCoreShare` of the capture. One
  * finding per core, listing every such NAPI (on a gateway in trouble that is all of them).
  */
-export const monolithicPoll: Detector = {
+export const MonolithicNapi = z.object({
+  cpu: z.number().int(),
+  dev: z.string(),
+  napi: z.string(),
+  /** Chains of at least `monolithicMinChainPolls` polls (from the log2 histogram). */
+  chains: z.number().int(),
+  /** Windows-mode capture: no poll order, so the chain is inferred from per-window counts. */
+  inferredFromWindows: z.boolean(),
+  /** All chains of 2+ full-budget polls on this core. */
+  allChains: z.number().int(),
+  chainPolls: z.number(),
+  /** Time the chains span (first poll's start to last poll's end; other NAPIs' polls in between included). */
+  chainNs: z.number(),
+  meanChainNs: z.number(),
+  /** chainNs over the probed span (the capture's probedNs). */
+  coreShare: z.number(),
+  /** This NAPI's own poll time on this core. */
+  ownBusyNs: z.number(),
+  fullBudgetShare: z.number(),
+  lengthHistogram: z.array(z.object({ minPolls: z.number().int(), maxPolls: z.number().int(), chains: z.number().int() })),
+  longest: z.array(z.object({ startOffsetNs: z.number(), endOffsetNs: z.number(), polls: z.number(), durationNs: z.number() })),
+  /** Other NAPIs that waited behind this one on this core. */
+  blocked: z.array(z.object({ dev: z.string(), napi: z.string(), ns: z.number() })),
+  mode: PollMode,
+});
+export type MonolithicNapi = z.infer<typeof MonolithicNapi>;
+
+export const MonolithicCore = z.object({
+  cpu: z.number().int(),
+  /** The core's busy share over the capture. */
+  coreUtilization: z.number(),
+  /** NET_RX on this core that ran in ksoftirqd/N (the softirq was deferred: the core is saturated). */
+  ksoftirqdNetRxCount: z.number(),
+  ksoftirqdNetRxBusyNs: z.number(),
+  ksoftirqdShare: z.number(),
+});
+export type MonolithicCore = z.infer<typeof MonolithicCore>;
+
+/**
+ * One finding per core with every NAPI whose polls turned monolithic there; threaded polls
+ * that hold only their own thread (nobody waits, no ksoftirqd) are one informational finding
+ * over all their cores.
+ */
+export const MonolithicDetails = z.object({
+  cores: z.array(MonolithicCore),
+  napis: z.array(MonolithicNapi),
+});
+export type MonolithicDetails = z.infer<typeof MonolithicDetails>;
+
+type MonolithicFinding = FindingOf<'monolithic-poll', MonolithicDetails>;
+
+export const monolithicPoll = defineDetector({
   id: 'monolithic-poll',
   title: 'chains of full-budget polls of one NAPI holding one core',
-  detect(ctx: DetectContext): Finding[] {
+  details: MonolithicDetails,
+  detect(ctx: DetectContext): MonolithicFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     // The histogram has log2 buckets: round the threshold down to a power of two.
     const minBucket = Math.floor(Math.log2(th.monolithicMinChainPolls));
@@ -99,7 +152,7 @@ export const monolithicPoll: Detector = {
     if (quiet.found.length > 0) groups.push(quiet);
 
     const labelOf = (dev: string, napi: string): string => facts.labels[facts.napis.findIndex((x) => x.napi === napi && x.dev === dev)]!;
-    const out: Finding[] = [];
+    const out: MonolithicFinding[] = [];
     for (const { cpus, found } of groups) {
       found.sort((a, b) => a.m.cpu - b.m.cpu || facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }));
       const cores: MonolithicCore[] = cpus.map((cpu) => {
@@ -197,4 +250,4 @@ export const monolithicPoll: Detector = {
     }
     return out;
   },
-};
+});

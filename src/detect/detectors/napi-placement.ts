@@ -1,9 +1,41 @@
 import type { Ns } from '../../base/time.js';
-import type { Detector, DetectContext, Finding, PlacementDetails } from '../finding.js';
+import { z } from 'zod';
+import { defineDetector, type DetectContext, type FindingOf } from '../finding.js';
+import { PollMode } from '../facts.js';
 import { count, cpuList, dur, pct, plural } from '../format.js';
 
 
 export const cmpLabel = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+
+export const PlacementDetails = z.object({
+  /** Distinct cores that ran any NAPI poll, and how many CPUs the capture has. */
+  coresUsed: z.number().int(),
+  cpus: z.number().int(),
+  /** Share of all polls that ran in threaded-NAPI kthreads. */
+  threadedPollShare: z.number(),
+  napis: z.array(
+    z.object({
+      dev: z.string(),
+      napi: z.string(),
+      mode: PollMode,
+      /** Windows mode: the mode is the device's threaded flag, not observed. */
+      modeInferred: z.boolean(),
+      /** /sys/class/net/<dev>/threaded from the capture header, when recorded. */
+      devThreaded: z.number().int().optional(),
+      polls: z.number(),
+      busyNs: z.number(),
+      homeCpu: z.number().int(),
+      /** Share of this NAPI's poll time on its home core. */
+      stickiness: z.number(),
+      moves: z.number().int(),
+      wanders: z.boolean(),
+      cpus: z.array(z.object({ cpu: z.number().int(), polls: z.number(), busyNs: z.number() })),
+    }),
+  ),
+});
+export type PlacementDetails = z.infer<typeof PlacementDetails>;
+
+type PlacementFinding = FindingOf<'napi-placement', PlacementDetails>;
 
 /**
  * napi-placement: per NAPI instance (one per tunnel on WireGuard: drivers/net/wireguard/
@@ -12,10 +44,11 @@ export const cmpLabel = (a: string, b: string): number => a.localeCompare(b, 'en
  * the report shows where every tunnel's poll ran and whether in softirq or in its napi thread;
  * a warning when softirq polls wander, which costs cache locality at every move.
  */
-export const napiPlacement: Detector = {
+export const napiPlacement = defineDetector({
   id: 'napi-placement',
   title: 'where each tunnel\'s NAPI polls ran: home core, stickiness, moves, softirq or thread',
-  detect(ctx: DetectContext): Finding[] {
+  details: PlacementDetails,
+  detect(ctx: DetectContext): PlacementFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     // Listed by name (device, then napi pointer), not by first appearance in the file.
     const active = facts.napis.filter((n) => n.polls > 0 && n.role === 'tunnel').sort((a, b) => cmpLabel(facts.labels[a.index]!, facts.labels[b.index]!) || cmpLabel(a.napi, b.napi));
@@ -91,4 +124,4 @@ export const napiPlacement: Detector = {
       },
     ];
   },
-};
+});

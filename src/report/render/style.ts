@@ -2,9 +2,9 @@ import { styleText } from 'node:util';
 
 /**
  * Colour for the text reports: only when the CLI says so (stdout is a TTY and NO_COLOR is
- * unset, see src/cli/io.ts). `util.styleText` with an array of styles always emits colour on
- * Node 20.20 (docs FIELD-NOTES.md), so only single styles are used, and nothing is called at
- * all when colour is off: golden outputs stay plain.
+ * unset or empty, see src/cli/io.ts). `util.styleText` with an array of styles always emits
+ * colour on Node 20.20 (docs/facts.md, "Node.js `util.styleText`"), so only single styles are
+ * used, and nothing is called at all when colour is off: golden outputs stay plain.
  */
 export type StyleName = 'red' | 'yellow' | 'cyan' | 'gray' | 'green' | 'magenta' | 'bold' | 'dim';
 
