@@ -27,6 +27,9 @@ const STR_TABLE_MASK = 32767;
 /** Bytes kept per string table slot for the byte path (comms are at most 15, functions rarely over 40). */
 const STR_BYTES = 64;
 
+/** Longest name internBytesAdd makes from bytes (comms, devices, functions are far shorter). */
+const MAX_INTERN_BYTES = 256;
+
 /** Characters at the end of a string that the string tables' hash reads (plus its first, middle and length). */
 const STR_HASH_TAIL = 8;
 /** MurmurHash3's 32-bit finalizer: every input bit reaches the low bits the tables index with. */
@@ -305,6 +308,19 @@ export class ImportContext {
       return this.strTable[h | 1];
     }
     return undefined;
+  }
+
+  /**
+   * internBytes, and on a miss the (ASCII) bytes' string, interned and put in the table as
+   * internAt puts it: for byte paths whose string path interns with intern(), which does not
+   * fill the table (ftrace text, perf script). Undefined only for an empty or over-long range.
+   */
+  internBytesAdd(u: Uint8Array, a: number, b: number): string | undefined {
+    const hit = this.internBytes(u, a, b);
+    if (hit !== undefined) return hit;
+    const len = b - a;
+    if (len < 1 || len > MAX_INTERN_BYTES) return undefined;
+    return this.internAt(String.fromCharCode.apply(null, u.subarray(a, b) as unknown as number[]), 0, len);
   }
 
   /** Whether string table slot h holds the bytes u[a, b). */
@@ -610,4 +626,29 @@ export class LineSplitter {
 export function spaceIn(s: string, a: number, b: number): number {
   const i = s.indexOf(' ', a);
   return i < 0 || i >= b ? -1 : i;
+}
+
+/**
+ * The lines of `u`, an ASCII piece that ends with '\n' (import/index.ts cuts pieces so), with
+ * the splitter idle: each line to `record`, a byte fast path that returns the index after the
+ * line it took, or -1; a line it did not take goes to the splitter as text (its string path).
+ */
+export function byteLines(u: Buffer, split: LineSplitter, record: (u: Uint8Array, a: number) => number): void {
+  const n = u.length;
+  if (n === 0 || u[n - 1] !== 10) {
+    split.push(u.toString('latin1'));
+    return;
+  }
+  let pos = 0;
+  while (pos < n) {
+    const next = record(u, pos);
+    if (next > 0) {
+      pos = next;
+      continue;
+    }
+    const nl = u.indexOf(10, pos);
+    // ASCII: Latin-1 is the same text as UTF-8.
+    split.oneLine(u.toString('latin1', pos, nl));
+    pos = nl + 1;
+  }
 }
