@@ -27,6 +27,50 @@ const STR_TABLE_MASK = 32767;
 /** Bytes kept per string table slot for the byte path (comms are at most 15, functions rarely over 40). */
 const STR_BYTES = 64;
 
+/** Bytes a RecentName keeps (longer names are not kept). */
+const RECENT_BYTES = 64;
+
+/**
+ * The last name one field of a byte fast path gave: its ASCII bytes and interned string. Most
+ * lines repeat the field of the line before (a CPU's buffer drains in runs: the same comm,
+ * the same work function), and one compare that also finds the field's end costs less than
+ * hashing it into the string tables.
+ */
+export class RecentName {
+  readonly bytes = new Uint8Array(RECENT_BYTES);
+  len = 0;
+  value = '';
+
+  /** The name when u[a, b) holds its bytes, else undefined. */
+  at(u: Uint8Array, a: number, b: number): string | undefined {
+    const n = this.len;
+    if (b - a !== n || n === 0) return undefined;
+    const rb = this.bytes;
+    for (let k = 0; k < n; k++) if (u[a + k] !== rb[k]) return undefined;
+    return this.value;
+  }
+
+  /**
+   * The length of the name when u[p..] starts with its bytes followed by the byte `end`, else
+   * -1 (for a field whose end is not known yet: the compare finds it).
+   */
+  lengthAt(u: Uint8Array, p: number, end: number): number {
+    const n = this.len;
+    if (n === 0) return -1;
+    const rb = this.bytes;
+    for (let k = 0; k < n; k++) if (u[p + k] !== rb[k]) return -1;
+    return u[p + n] === end ? n : -1;
+  }
+
+  /** Remembers `value`, the interned string of the bytes u[a, b). */
+  keep(u: Uint8Array, a: number, b: number, value: string): void {
+    if (b - a > RECENT_BYTES) return;
+    this.bytes.set(u.subarray(a, b));
+    this.len = b - a;
+    this.value = value;
+  }
+}
+
 /** Longest name internBytesAdd makes from bytes (comms, devices, functions are far shorter). */
 const MAX_INTERN_BYTES = 256;
 

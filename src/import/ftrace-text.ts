@@ -1,6 +1,6 @@
 import { InputError } from '../base/diagnostics.js';
 import type { Ns } from '../base/time.js';
-import { ImportContext, LineSplitter, byteLines } from './common.js';
+import { ImportContext, LineSplitter, RecentName, byteLines } from './common.js';
 import { readSecondsColon, secondsTextToNs, secondsToNs, TracepointPayloads, type SecParts } from './tracepoints.js';
 import type { FormatName, Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -118,6 +118,8 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
 
   /** The byte fast path's timestamp, reused line to line (one per import: no state shared across imports). */
   const tsParts: SecParts = { sec: 0, subNs: 0 };
+  /** The comm of the last line the byte path took (a CPU's lines come in runs). */
+  const recentComm = new RecentName();
   /**
    * The common line read from the bytes of an ASCII piece (index.ts), in one pass and without
    * a string: `comm-pid [cpu] flags sec.frac: name: payload` with a comm of 1 to 15 characters
@@ -193,8 +195,11 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
     let comm: string | undefined;
     if (pid === 0 && ((len === 6 && u[ca] === 60 && hasIdle(u, ca)) || (len === 7 && hasSwapper(u, ca)))) comm = idleComm(cpu);
     else if (len === 5 && u[ca] === 60 && u[ca + 1] === 46 && u[ca + 2] === 46 && u[ca + 3] === 46 && u[ca + 4] === 62) comm = '';
-    else comm = ctx.internBytesAdd(u, ca, cb);
-    if (comm === undefined) return -1;
+    else if ((comm = recentComm.at(u, ca, cb)) === undefined) {
+      comm = ctx.internBytesAdd(u, ca, cb);
+      if (comm === undefined) return -1;
+      recentComm.keep(u, ca, cb, comm);
+    }
     const ts = secondsToNs(ctx, tsParts.sec, tsParts.subNs);
     return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };

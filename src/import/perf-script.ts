@@ -1,4 +1,4 @@
-import { ImportContext, LineSplitter, byteLines } from './common.js';
+import { ImportContext, LineSplitter, RecentName, byteLines } from './common.js';
 import { readSecondsColon, secondsTextToNs, secondsToNs, TracepointPayloads, type SecParts } from './tracepoints.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -41,6 +41,8 @@ export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, o
   const swapper: string[] = [];
   /** The byte fast path's timestamp, reused line to line (one per import: no state shared across imports). */
   const tsParts: SecParts = { sec: 0, subNs: 0 };
+  /** The comm of the last line the byte path took (a CPU's lines come in runs). */
+  const recentComm = new RecentName();
   /**
    * The common line read from the bytes of an ASCII piece (index.ts), in one pass and without
    * a string: `comm pid[/tid] [cpu] sec.frac: sys:name: payload` with a comm of 1 to 15
@@ -116,11 +118,14 @@ export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, o
     const nb = p;
     p += 2;
     // perf names every CPU's idle task "swapper" (tools/perf/util/machine.c), the kernel's comm is "swapper/<cpu>".
-    const comm =
-      pid === 0 && cb - ca === 7 && u[ca] === 115 && u[ca + 1] === 119 && u[ca + 2] === 97 && u[ca + 3] === 112 && u[ca + 4] === 112 && u[ca + 5] === 101 && u[ca + 6] === 114
-        ? (swapper[cpu] ??= ctx.intern(`swapper/${cpu}`))
-        : ctx.internBytesAdd(u, ca, cb);
-    if (comm === undefined) return -1;
+    let comm: string | undefined;
+    if (pid === 0 && cb - ca === 7 && u[ca] === 115 && u[ca + 1] === 119 && u[ca + 2] === 97 && u[ca + 3] === 112 && u[ca + 4] === 112 && u[ca + 5] === 101 && u[ca + 6] === 114) {
+      comm = swapper[cpu] ??= ctx.intern(`swapper/${cpu}`);
+    } else if ((comm = recentComm.at(u, ca, cb)) === undefined) {
+      comm = ctx.internBytesAdd(u, ca, cb);
+      if (comm === undefined) return -1;
+      recentComm.keep(u, ca, cb, comm);
+    }
     const ts = secondsToNs(ctx, tsParts.sec, tsParts.subNs);
     return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };

@@ -1,5 +1,5 @@
 import type { Ns } from '../base/time.js';
-import { MAX_LINE_CHARS, type ImportContext, type LineSplitter } from './common.js';
+import { MAX_LINE_CHARS, RecentName, type ImportContext, type LineSplitter } from './common.js';
 import { HEX, PointerTable } from './pointer-table.js';
 
 /**
@@ -282,6 +282,25 @@ export class TracepointPayloads {
     return this.ctx.internBytesAdd(u, p, q);
   }
 
+  /** tokenBytes through the field's RecentName `r`: no hashing when it repeats the last one. */
+  private tokenRecent(u: Uint8Array, p: number, end: number, max: number, r: RecentName): string | undefined {
+    const n = r.lengthAt(u, p, end);
+    if (n >= 0) {
+      this.bp = p + n;
+      return r.value;
+    }
+    const v = this.tokenBytes(u, p, end, max);
+    if (v !== undefined) r.keep(u, p, this.bp, v);
+    return v;
+  }
+
+  /** The last names of the fields that repeat most. */
+  private readonly recentFn = new RecentName();
+  private readonly recentExecFn = new RecentName();
+  private readonly recentPrev = new RecentName();
+  private readonly recentNext = new RecentName();
+  private readonly recentState = new RecentName();
+
   /** Blanks then the line's '\n' at u[p..]: the index after the '\n', or -1. */
   private static eol(u: Uint8Array, p: number): number {
     while (u[p] === 32) p++;
@@ -371,7 +390,7 @@ export class TracepointPayloads {
     if (!hasAt(u, p, L_WORK_STRUCT_EQ)) return -1;
     const work = this.pointerBytes(u, p + L_WORK_STRUCT_EQ.length, 32);
     if (work === undefined || !hasAt(u, this.bp, L_FUNCTION_EQ)) return -1;
-    const fn = this.tokenBytes(u, this.bp + L_FUNCTION_EQ.length, 32, 127);
+    const fn = this.tokenRecent(u, this.bp + L_FUNCTION_EQ.length, 32, 127, this.recentFn);
     if (fn === undefined || !hasAt(u, this.bp, L_WORKQUEUE_EQ)) return -1;
     const wq = this.tokenBytes(u, this.bp + L_WORKQUEUE_EQ.length, 32, 127);
     if (wq === undefined || !hasAt(u, this.bp, L_REQ_CPU_EQ)) return -1;
@@ -399,8 +418,12 @@ export class TracepointPayloads {
     if (q === fp || q - fp > 127) return -1;
     const end = TracepointPayloads.eol(u, q);
     if (end < 0) return -1;
-    const fn = this.ctx.internBytesAdd(u, fp, q);
-    if (fn === undefined) return -1;
+    let fn = this.recentExecFn.at(u, fp, q);
+    if (fn === undefined) {
+      fn = this.ctx.internBytesAdd(u, fp, q);
+      if (fn === undefined) return -1;
+      this.recentExecFn.keep(u, fp, q, fn);
+    }
     const line = this.take(la, end, split);
     if (line < 0) return -1;
     if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind, ts, cpu, work, function: fn });
@@ -411,13 +434,13 @@ export class TracepointPayloads {
     // SCHED_SWITCH, the kernel's print fmt, with comms without blanks (TASK_COMM_LEN - 1 = 15
     // characters at most): then the line has one reading only. The plugin form: string path.
     if (!hasAt(u, p, L_PREV_COMM)) return -1;
-    const prevComm = this.tokenBytes(u, p + L_PREV_COMM.length, 32, 15);
+    const prevComm = this.tokenRecent(u, p + L_PREV_COMM.length, 32, 15, this.recentPrev);
     if (prevComm === undefined || !hasAt(u, this.bp, L_PREV_PID)) return -1;
     const prevPid = this.numBytes(u, this.bp + L_PREV_PID.length, 10);
     if (prevPid < 0 || !hasAt(u, this.bp, L_PREV_PRIO) || !this.prioBytes(u, this.bp + L_PREV_PRIO.length) || !hasAt(u, this.bp, L_PREV_STATE)) return -1;
-    const state = this.tokenBytes(u, this.bp + L_PREV_STATE.length, 32, 32);
+    const state = this.tokenRecent(u, this.bp + L_PREV_STATE.length, 32, 32, this.recentState);
     if (state === undefined || !hasAt(u, this.bp, L_NEXT_COMM)) return -1;
-    const nextComm = this.tokenBytes(u, this.bp + L_NEXT_COMM.length, 32, 15);
+    const nextComm = this.tokenRecent(u, this.bp + L_NEXT_COMM.length, 32, 15, this.recentNext);
     if (nextComm === undefined || !hasAt(u, this.bp, L_NEXT_PID)) return -1;
     const nextPid = this.numBytes(u, this.bp + L_NEXT_PID.length, 10);
     if (nextPid < 0 || !hasAt(u, this.bp, L_NEXT_PRIO) || !this.prioBytes(u, this.bp + L_NEXT_PRIO.length)) return -1;

@@ -244,6 +244,9 @@ const F_NORMAL = [
 ];
 const F_EDGE = [
   '         swapper-0       [001] ..s1.  2386.077250: softirq_entry: vec=3 [action=NET_RX]',
+  '         swapper-7       [001] ..s1.  2386.077250: softirq_entry: vec=3 [action=NET_RX]',
+  '          <idle>-0       [001] ..s1.  2386.077250: softirq_entry: vec=3 [action=NET_RX]',
+  '          <idle>-8       [001] ..s1.  2386.077250: softirq_entry: vec=3 [action=NET_RX]',
   '       swapper/1-0       [001] ..s1.  2386.077251: softirq_entry: vec=3 [action=NET_RX]',
   '     kworker/1:1 -101    [001] .....  2386.077252: workqueue_execute_start: work struct ffff888612340000: function wg_packet_decrypt_worker',
   'kworker/u16:1-event-101  [001] .....  2386.077253: workqueue_execute_start: work struct ffff888612340000: function wg_packet_decrypt_worker',
@@ -313,6 +316,8 @@ const P_NORMAL = [
   '     Web Content   4242 [002] 2386.077171000: irq:softirq_entry: vec=3 [action=NET_RX]',
 ];
 const P_EDGE = [
+  // The idle task's comm right before the same comm of another pid (the comm caches).
+  '         swapper     0 [001] 2386.077249000: irq:softirq_entry: vec=3 [action=NET_RX]',
   '         swapper   123 [001] 2386.077250000: irq:softirq_entry: vec=3 [action=NET_RX]',
   '        gmain.0   4300 [001] 2386.077251000: irq:softirq_entry: vec=3 [action=NET_RX]',
   '  LOST 3 events! 1 [001] 2386.077252000: irq:softirq_entry: vec=3 [action=NET_RX]',
