@@ -31,43 +31,66 @@ const STR_BYTES = 64;
 const RECENT_BYTES = 64;
 
 /**
- * The last name one field of a byte fast path gave: its ASCII bytes and interned string. Most
- * lines repeat the field of the line before (a CPU's buffer drains in runs: the same comm,
- * the same work function), and one compare that also finds the field's end costs less than
- * hashing it into the string tables.
+ * The last two names one field of a byte fast path gave: their ASCII bytes and interned
+ * strings. Most lines repeat the field of a line just before (a CPU's buffer drains in runs:
+ * the same comm, the same work function; a sched_switch's comms alternate between two tasks),
+ * and one compare that also finds the field's end costs less than hashing it into the string
+ * tables.
  */
 export class RecentName {
-  readonly bytes = new Uint8Array(RECENT_BYTES);
-  len = 0;
-  value = '';
+  private readonly bytes = new Uint8Array(2 * RECENT_BYTES);
+  private readonly len = new Int32Array(2);
+  private readonly value = ['', ''];
+  /** Which of the two was kept last. */
+  private last = 0;
 
-  /** The name when u[a, b) holds its bytes, else undefined. */
-  at(u: Uint8Array, a: number, b: number): string | undefined {
-    const n = this.len;
-    if (b - a !== n || n === 0) return undefined;
+  /** Whether entry i holds the bytes u[p, p + n). */
+  private holds(i: number, u: Uint8Array, p: number, n: number): boolean {
     const rb = this.bytes;
-    for (let k = 0; k < n; k++) if (u[a + k] !== rb[k]) return undefined;
-    return this.value;
+    const base = i * RECENT_BYTES - p;
+    for (let k = p; k < p + n; k++) if (u[k] !== rb[base + k]) return false;
+    return true;
   }
+
+  /** The name when u[a, b) holds the bytes of one of the two, else undefined. */
+  at(u: Uint8Array, a: number, b: number): string | undefined {
+    const n = b - a;
+    const i = this.last;
+    if (this.len[i] === n && n > 0 && this.holds(i, u, a, n)) return this.value[i];
+    if (this.len[i ^ 1] === n && n > 0 && this.holds(i ^ 1, u, a, n)) return this.value[i ^ 1];
+    return undefined;
+  }
+
+  /** End of the field lengthAt found. */
+  end = 0;
 
   /**
-   * The length of the name when u[p..] starts with its bytes followed by the byte `end`, else
-   * -1 (for a field whose end is not known yet: the compare finds it).
+   * The name when u[p..] starts with the bytes of one of the two followed by the byte `end`
+   * (for a field whose end is not known yet: the compare finds it; sets `end`), else undefined.
    */
-  lengthAt(u: Uint8Array, p: number, end: number): number {
-    const n = this.len;
-    if (n === 0) return -1;
-    const rb = this.bytes;
-    for (let k = 0; k < n; k++) if (u[p + k] !== rb[k]) return -1;
-    return u[p + n] === end ? n : -1;
+  lengthAt(u: Uint8Array, p: number, end: number): string | undefined {
+    for (let j = 0; j < 2; j++) {
+      const i = this.last ^ j;
+      const n = this.len[i]!;
+      if (n > 0 && u[p + n] === end && this.holds(i, u, p, n)) {
+        this.end = p + n;
+        return this.value[i];
+      }
+    }
+    return undefined;
   }
 
-  /** Remembers `value`, the interned string of the bytes u[a, b). */
+  /** Remembers `value`, the interned string of the bytes u[a, b), in place of the older of the two. */
   keep(u: Uint8Array, a: number, b: number, value: string): void {
-    if (b - a > RECENT_BYTES) return;
-    this.bytes.set(u.subarray(a, b));
-    this.len = b - a;
-    this.value = value;
+    const n = b - a;
+    if (n > RECENT_BYTES) return;
+    const i = this.last ^ 1;
+    const rb = this.bytes;
+    const base = i * RECENT_BYTES - a;
+    for (let k = a; k < b; k++) rb[base + k] = u[k]!;
+    this.len[i] = n;
+    this.value[i] = value;
+    this.last = i;
   }
 }
 

@@ -284,10 +284,10 @@ export class TracepointPayloads {
 
   /** tokenBytes through the field's RecentName `r`: no hashing when it repeats the last one. */
   private tokenRecent(u: Uint8Array, p: number, end: number, max: number, r: RecentName): string | undefined {
-    const n = r.lengthAt(u, p, end);
-    if (n >= 0) {
-      this.bp = p + n;
-      return r.value;
+    const hit = r.lengthAt(u, p, end);
+    if (hit !== undefined) {
+      this.bp = r.end;
+      return hit;
     }
     const v = this.tokenBytes(u, p, end, max);
     if (v !== undefined) r.keep(u, p, this.bp, v);
