@@ -1,6 +1,6 @@
 import type { Ns, TimeBase } from '../base/time.js';
 import { normalizePointer, type WindowCpuEvent, type WindowNapiEvent } from '../model/events.js';
-import { ImportContext, LineSplitter, RecentName, bootNsPartsAt, parseIntAt } from './common.js';
+import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
 import { HEX, PointerTable } from './pointer-table.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -868,11 +868,6 @@ export class BpftraceRecordParser {
    * string, or undefined (not seen yet, or a '\r'). Sets bp to the '\n'.
    */
   private commBytes(u: Uint8Array, p: number): string | undefined {
-    const hit = this.recentComm.lengthAt(u, p, this.eol);
-    if (hit !== undefined) {
-      this.bp = this.recentComm.end;
-      return hit;
-    }
     let i = p;
     const cls = this.cls;
     for (;;) {
@@ -882,35 +877,8 @@ export class BpftraceRecordParser {
       i++;
     }
     this.bp = i;
-    if (i === p) return '';
-    const v = this.ctx.internBytes(u, p, i);
-    if (v !== undefined) this.recentComm.keep(u, p, i, v);
-    return v;
+    return i === p ? '' : this.ctx.internBytes(u, p, i);
   }
-
-  /**
-   * A name field at u[p..] ended by the byte `end` (a device, function, workqueue), interned:
-   * one of its RecentName's two last names when the bytes repeat one (no scan, no hash), else
-   * token and internBytes (undefined on a miss). Sets bp to its end.
-   */
-  private nameBytes(u: Uint8Array, p: number, end: number, r: RecentName): string | undefined {
-    const hit = r.lengthAt(u, p, end);
-    if (hit !== undefined) {
-      this.bp = r.end;
-      return hit;
-    }
-    if (!this.token(u, p) || u[this.bp] !== end) return undefined;
-    const v = this.ctx.internBytes(u, p, this.bp);
-    if (v !== undefined) r.keep(u, p, this.bp, v);
-    return v;
-  }
-
-  /** The last names of the fields that repeat line to line (RecentName). */
-  private readonly recentComm = new RecentName();
-  private readonly recentDev = new RecentName();
-  private readonly recentFn = new RecentName();
-  private readonly recentWq = new RecentName();
-  private readonly recentExecFn = new RecentName();
 
   /** Timestamp, then CPU: ts of the record starting its fields at p, or NaN; bp at the CPU's end. */
   private tsCpuBytes(u: Uint8Array, p: number): number {
@@ -953,8 +921,8 @@ export class BpftraceRecordParser {
     const cpu = this.cpuB;
     const napi = this.pointerField(u, this.bp + 1);
     const dp = this.bp + 1;
-    if (napi === undefined || u[this.bp] !== 32) return -1;
-    const dev = this.nameBytes(u, dp, 32, this.recentDev);
+    if (napi === undefined || u[this.bp] !== 32 || !this.token(u, dp) || u[this.bp] !== 32) return -1;
+    const dev = this.ctx.internBytes(u, dp, this.bp);
     if (dev === undefined) return -1;
     const work = this.num(u, this.bp + 1);
     if (work < 0 || u[this.bp] !== 32) return -1;
@@ -1026,10 +994,11 @@ export class BpftraceRecordParser {
     const cpu = this.cpuB;
     const work = this.pointerField(u, this.bp + 1);
     const fp = this.bp + 1;
-    if (work === undefined || u[this.bp] !== 32) return -1;
-    const fn = this.nameBytes(u, fp, 32, this.recentFn);
-    if (fn === undefined) return -1;
-    const wq = this.nameBytes(u, this.bp + 1, 32, this.recentWq);
+    if (work === undefined || u[this.bp] !== 32 || !this.token(u, fp) || u[this.bp] !== 32) return -1;
+    const fn = this.ctx.internBytes(u, fp, this.bp);
+    const qp = this.bp + 1;
+    if (fn === undefined || !this.token(u, qp) || u[this.bp] !== 32) return -1;
+    const wq = this.ctx.internBytes(u, qp, this.bp);
     if (wq === undefined) return -1;
     const reqCpu = this.num(u, this.bp + 1);
     if (reqCpu < 0 || u[this.bp] !== 32) return -1;
@@ -1052,8 +1021,8 @@ export class BpftraceRecordParser {
     const cpu = this.cpuB;
     const work = this.pointerField(u, this.bp + 1);
     const fp = this.bp + 1;
-    if (work === undefined || u[this.bp] !== 32) return -1;
-    const fn = this.nameBytes(u, fp, this.eol, this.recentExecFn);
+    if (work === undefined || u[this.bp] !== 32 || !this.token(u, fp) || u[this.bp] !== this.eol) return -1;
+    const fn = this.ctx.internBytes(u, fp, this.bp);
     if (fn === undefined) return -1;
     const end = this.next(u, this.bp);
     if (end < 0) return -1;
