@@ -13,7 +13,7 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
  * The comm comes first and may contain spaces and colons, so the line is anchored on the
  * timestamp and event name (`<sec>.<frac>: <sys>:<name>:`), and the CPU and pid are read from
  * the right of the prefix before it (`... <pid>[/<tid>] [<cpu>]`). Payloads follow the
- * tracepoints' print fmt (/work/shared/docs/tracepoint-formats-6.18.txt).
+ * tracepoints' print fmt (include/trace/events/*.h; this kernel's formats in docs/formats.md).
  */
 
 /** `<sec>.<frac>: [period] <sys>:<name>:`, the anchor of a tracepoint line (perf's own field order: comm, pid/tid, cpu, time, period, event). */
