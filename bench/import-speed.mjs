@@ -99,7 +99,8 @@ const path = (n, fmt) => join(outDir, `capture-${n / 1e6}m.${FORMATS[fmt].ext}`)
 const csvN = Number(argVal('--csv-events', String(small / 5)));
 const repeat = Number(argVal('--repeat', '1'));
 const want = [
-  [big, ['bpftrace-text', 'bpftrace-json']],
+  // ftrace and perf script on the big size too: at 1 M events a run is a third JIT warm-up.
+  [big, ['bpftrace-text', 'bpftrace-json', 'perf-script', 'ftrace']],
   [small, ['bpftrace-text', 'bpftrace-json', 'perf-script', 'ftrace']],
   [csvN, ['csv']],
 ];
@@ -131,7 +132,9 @@ const cases = [
   [small, 'bpftrace-text'],
   [big, 'bpftrace-json'],
   [small, 'bpftrace-json'],
+  [big, 'perf-script'],
   [small, 'perf-script'],
+  [big, 'ftrace'],
   [small, 'ftrace'],
   [csvN, 'csv'],
 ].filter(([, f]) => only === undefined || only.includes(f));

@@ -1,6 +1,7 @@
 import type { Ns, TimeBase } from '../base/time.js';
 import type { WindowCpuEvent, WindowNapiEvent } from '../model/events.js';
 import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
+import { HEX, PointerTable } from './pointer-table.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -21,75 +22,6 @@ const NR_SOFTIRQS = 10;
  * most 256k; anything beyond 1M is hostile input, and is reported rather than held.
  */
 const MAX_WINDOW_NAPIS = 1 << 20;
-/** Hex digit values by byte, -1 for anything else. */
-const HEX = new Int8Array(256).fill(-1);
-for (let i = 0; i < 10; i++) HEX[48 + i] = i;
-for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
-/**
- * The by-value pointer table (pointerField): starts at 2^10 slots and doubles at half full, up
- * to 2^20 (a gateway has one work pointer per device and CPU: 1,024 devices x 256 CPUs is
- * 262,144 of them); past 3/4 of that it stops adding, and a new pointer costs its text.
- */
-const PTR_TABLE_MIN_BITS = 10;
-const PTR_TABLE_MAX_BITS = 20;
-
-/**
- * Open addressing with linear probing on a pointer's two 32-bit halves; the slot is the top
- * bits of a Fibonacci hash (kernel pointers differ in their middle bits, page and slab
- * offsets, not in the lowest ones). A fixed 1,024-slot direct-mapped table thrashed on the
- * 32,768 distinct work pointers of 256 tunnels x 128 cores (issue 16).
- */
-class PointerTable {
-  private bits = PTR_TABLE_MIN_BITS;
-  private hi = new Int32Array(1 << PTR_TABLE_MIN_BITS);
-  private lo = new Int32Array(1 << PTR_TABLE_MIN_BITS);
-  private text: string[] = new Array<string>(1 << PTR_TABLE_MIN_BITS).fill('');
-  private count = 0;
-
-  private home(hi: number, lo: number): number {
-    return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> (32 - this.bits);
-  }
-
-  get(hi: number, lo: number): string | undefined {
-    const mask = (1 << this.bits) - 1;
-    for (let s = this.home(hi, lo); ; s = (s + 1) & mask) {
-      const t = this.text[s]!;
-      if (t === '') return undefined;
-      if (this.hi[s] === hi && this.lo[s] === lo) return t;
-    }
-  }
-
-  set(hi: number, lo: number, norm: string): void {
-    const size = 1 << this.bits;
-    if (2 * (this.count + 1) > size) {
-      if (this.bits < PTR_TABLE_MAX_BITS) this.grow();
-      else if (4 * (this.count + 1) > 3 * size) return;
-    }
-    this.put(hi, lo, norm);
-  }
-
-  private put(hi: number, lo: number, norm: string): void {
-    const mask = (1 << this.bits) - 1;
-    let s = this.home(hi, lo);
-    while (this.text[s] !== '') s = (s + 1) & mask;
-    this.hi[s] = hi;
-    this.lo[s] = lo;
-    this.text[s] = norm;
-    this.count++;
-  }
-
-  private grow(): void {
-    const { hi, lo, text } = this;
-    this.bits++;
-    const size = 1 << this.bits;
-    this.hi = new Int32Array(size);
-    this.lo = new Int32Array(size);
-    this.text = new Array<string>(size).fill('');
-    this.count = 0;
-    for (let s = 0; s < text.length; s++) if (text[s] !== '') this.put(hi[s]!, lo[s]!, text[s]!);
-  }
-}
-
 /** The class table of the byte fast path (BpftraceRecordParser.cls). */
 function byteClasses(eol: number, stringPath: number[]): Uint8Array {
   const t = new Uint8Array(256);

@@ -27,6 +27,76 @@ const STR_TABLE_MASK = 32767;
 /** Bytes kept per string table slot for the byte path (comms are at most 15, functions rarely over 40). */
 const STR_BYTES = 64;
 
+/** Bytes a RecentName keeps (longer names are not kept). */
+const RECENT_BYTES = 64;
+
+/**
+ * The last two names one field of a byte fast path gave: their ASCII bytes and interned
+ * strings. Most lines repeat the field of a line just before (a CPU's buffer drains in runs:
+ * the same comm, the same work function; a sched_switch's comms alternate between two tasks),
+ * and one compare that also finds the field's end costs less than hashing it into the string
+ * tables.
+ */
+export class RecentName {
+  private readonly bytes = new Uint8Array(2 * RECENT_BYTES);
+  private readonly len = new Int32Array(2);
+  private readonly value = ['', ''];
+  /** Which of the two was kept last. */
+  private last = 0;
+
+  /** Whether entry i holds the bytes u[p, p + n). */
+  private holds(i: number, u: Uint8Array, p: number, n: number): boolean {
+    const rb = this.bytes;
+    const base = i * RECENT_BYTES - p;
+    for (let k = p; k < p + n; k++) if (u[k] !== rb[base + k]) return false;
+    return true;
+  }
+
+  /** The name when u[a, b) holds the bytes of one of the two, else undefined. */
+  at(u: Uint8Array, a: number, b: number): string | undefined {
+    const n = b - a;
+    const i = this.last;
+    if (this.len[i] === n && n > 0 && this.holds(i, u, a, n)) return this.value[i];
+    if (this.len[i ^ 1] === n && n > 0 && this.holds(i ^ 1, u, a, n)) return this.value[i ^ 1];
+    return undefined;
+  }
+
+  /** End of the field lengthAt found. */
+  end = 0;
+
+  /**
+   * The name when u[p..] starts with the bytes of one of the two followed by the byte `end`
+   * (for a field whose end is not known yet: the compare finds it; sets `end`), else undefined.
+   */
+  lengthAt(u: Uint8Array, p: number, end: number): string | undefined {
+    for (let j = 0; j < 2; j++) {
+      const i = this.last ^ j;
+      const n = this.len[i]!;
+      if (n > 0 && u[p + n] === end && this.holds(i, u, p, n)) {
+        this.end = p + n;
+        return this.value[i];
+      }
+    }
+    return undefined;
+  }
+
+  /** Remembers `value`, the interned string of the bytes u[a, b), in place of the older of the two. */
+  keep(u: Uint8Array, a: number, b: number, value: string): void {
+    const n = b - a;
+    if (n > RECENT_BYTES) return;
+    const i = this.last ^ 1;
+    const rb = this.bytes;
+    const base = i * RECENT_BYTES - a;
+    for (let k = a; k < b; k++) rb[base + k] = u[k]!;
+    this.len[i] = n;
+    this.value[i] = value;
+    this.last = i;
+  }
+}
+
+/** Longest name internBytesAdd makes from bytes (comms, devices, functions are far shorter). */
+const MAX_INTERN_BYTES = 256;
+
 /** Characters at the end of a string that the string tables' hash reads (plus its first, middle and length). */
 const STR_HASH_TAIL = 8;
 /** MurmurHash3's 32-bit finalizer: every input bit reaches the low bits the tables index with. */
@@ -305,6 +375,19 @@ export class ImportContext {
       return this.strTable[h | 1];
     }
     return undefined;
+  }
+
+  /**
+   * internBytes, and on a miss the (ASCII) bytes' string, interned and put in the table as
+   * internAt puts it: for byte paths whose string path interns with intern(), which does not
+   * fill the table (ftrace text, perf script). Undefined only for an empty or over-long range.
+   */
+  internBytesAdd(u: Uint8Array, a: number, b: number): string | undefined {
+    const hit = this.internBytes(u, a, b);
+    if (hit !== undefined) return hit;
+    const len = b - a;
+    if (len < 1 || len > MAX_INTERN_BYTES) return undefined;
+    return this.internAt(String.fromCharCode.apply(null, u.subarray(a, b) as unknown as number[]), 0, len);
   }
 
   /** Whether string table slot h holds the bytes u[a, b). */
@@ -603,5 +686,30 @@ export class LineSplitter {
     // record fails its own checks and is reported.
     if (end > 0) this.onLine(s, 0, end, ln);
     s = '';
+  }
+}
+
+/**
+ * The lines of `u`, an ASCII piece that ends with '\n' (import/index.ts cuts pieces so), with
+ * the splitter idle: each line to `record`, a byte fast path that returns the index after the
+ * line it took, or -1; a line it did not take goes to the splitter as text (its string path).
+ */
+export function byteLines(u: Buffer, split: LineSplitter, record: (u: Uint8Array, a: number) => number): void {
+  const n = u.length;
+  if (n === 0 || u[n - 1] !== 10) {
+    split.push(u.toString('latin1'));
+    return;
+  }
+  let pos = 0;
+  while (pos < n) {
+    const next = record(u, pos);
+    if (next > 0) {
+      pos = next;
+      continue;
+    }
+    const nl = u.indexOf(10, pos);
+    // ASCII: Latin-1 is the same text as UTF-8.
+    split.oneLine(u.toString('latin1', pos, nl));
+    pos = nl + 1;
   }
 }

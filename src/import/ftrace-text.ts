@@ -1,7 +1,7 @@
 import { InputError } from '../base/diagnostics.js';
 import type { Ns } from '../base/time.js';
-import { ImportContext, LineSplitter } from './common.js';
-import { FRAC_TO_NS, readSecondsColon, TracepointPayloads, type SecParts } from './tracepoints.js';
+import { ImportContext, LineSplitter, RecentName, byteLines } from './common.js';
+import { readSecondsColon, secondsTextToNs, secondsToNs, TracepointPayloads, type SecParts } from './tracepoints.js';
 import type { FormatName, Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -50,6 +50,15 @@ const TRACE_LIKE = /\[\d{1,5}\]\s.*\d:\s|^\s*\S+-\d+\s+\d+\S{4,7}\s+\d+(?:us|\.\
 /** TASK_COMM_LEN - 1: a comm is at most 15 characters; more before the pid is pasted prose. */
 const MAX_COMM = 15;
 
+/** `<idle>` at u[a..]. */
+function hasIdle(u: Uint8Array, a: number): boolean {
+  return u[a] === 60 && u[a + 1] === 105 && u[a + 2] === 100 && u[a + 3] === 108 && u[a + 4] === 101 && u[a + 5] === 62;
+}
+/** `swapper` at u[a..]. */
+function hasSwapper(u: Uint8Array, a: number): boolean {
+  return u[a] === 115 && u[a + 1] === 119 && u[a + 2] === 97 && u[a + 3] === 112 && u[a + 4] === 112 && u[a + 5] === 101 && u[a + 6] === 114;
+}
+
 /** The comm as printed ("%16s", right-aligned), without text pasted before it (`Line 1622:`, a shell prompt). */
 function commOf(left: string): string {
   const c = left.trim();
@@ -63,7 +72,7 @@ function commOf(left: string): string {
   return sp >= 0 ? tail.slice(sp + 1) : c.slice(-MAX_COMM);
 }
 
-export async function importFtraceText(chunks: AsyncIterable<string>, opts: ImportOptions, format: FormatName = 'ftrace'): Promise<ImportSummary> {
+export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions, format: FormatName = 'ftrace'): Promise<ImportSummary> {
   const ctx = new ImportContext(format, opts);
   const tp = new TracepointPayloads(ctx);
   let ignored = 0;
@@ -84,10 +93,7 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
       );
     }
     if (secText.length > 12) throw new InputError(`timestamp ${secText.slice(0, 24)}.${frac} s is not a time since boot`, ctx.file, line);
-    const sec = Number(secText);
-    const sub = Number(frac) * FRAC_TO_NS[frac.length]!;
-    const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(secText) * 1_000_000_000n + BigInt(sub));
-    return tb.fromSecParts(sec, sub);
+    return secondsTextToNs(ctx, secText, frac);
   };
 
   /** The event part of a line (after the timestamp's ": "), with the context already read. */
@@ -110,91 +116,95 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
   const swapper: string[] = [];
   const idleComm = (cpu: number): string => swapper[cpu] ?? (swapper[cpu] = ctx.intern(`swapper/${cpu}`));
 
-  /**
-   * The common line, parsed in place (no regex, no slice): `comm-pid [cpu] flags sec.frac: name: payload`
-   * with a comm of at most 15 characters, no tgid, flags of 4-7 characters or none. Returns false
-   * for anything else, which the general path below reads (and reports) as before.
-   */
-  /** The fast path's timestamp, reused line to line (one per import: no state shared across imports). */
+  /** The byte fast path's timestamp, reused line to line (one per import: no state shared across imports). */
   const tsParts: SecParts = { sec: 0, subNs: 0 };
-  const fastLine = (s: string, a: number, b: number, line: number): boolean => {
+  /** The comm of the last line the byte path took (a CPU's lines come in runs). */
+  const recentComm = new RecentName();
+  /**
+   * The common line read from the bytes of an ASCII piece (index.ts), in one pass and without
+   * a string: `comm-pid [cpu] flags sec.frac: name: payload` with a comm of 1 to 15 characters
+   * (no blank at its ends, no control byte), no tgid, flags of 4 to 7 characters or none, and a
+   * payload tracepoints.ts reads in place. It takes only lines the string path below reads the
+   * same way (each check says which rule of onLine / contextLine it stands for) and returns -1
+   * for any other, which then goes to the string path whole.
+   */
+  const lineBytes = (u: Uint8Array, a: number): number => {
     let p = a;
-    while (p < b && s.charCodeAt(p) === 32) p++;
+    while (u[p] === 32) p++;
     const ca = p;
-    if (p >= b || s.charCodeAt(p) <= 32 || s.charCodeAt(p) === 62 /* > */) return false;
-    // The ' [' within this line only: `s` is the whole read chunk, and searching past b
-    // for a line without one would make the import quadratic.
+    let c = u[p]!;
+    // '#': header lines; '>': mail quoting; a blank line.
+    if (c <= 32 || c === 35 || c === 62) return -1;
+    // The first '[' of the line must be the `[cpu]` field (onLine takes the first `[digits]`).
     let open = p;
-    while (open < b && !(s.charCodeAt(open) === 91 /* [ */ && s.charCodeAt(open - 1) === 32)) open++;
-    if (open >= b) return false;
-    open--;
-    // Back from the '[': blanks, the pid's digits, the '-'.
-    let q = open;
-    while (q > ca && s.charCodeAt(q - 1) === 32) q--;
+    while (c !== 91 /* [ */) {
+      if (c < 32) return -1; // '\n' (no '['), or a control byte
+      c = u[++open]!;
+    }
+    if (u[open - 1] !== 32) return -1;
+    // Back from the '[': blanks, the pid (TASK: 1 to 10 digits after the last '-'), the '-'.
+    let q = open - 1;
+    while (q > ca && u[q - 1] === 32) q--;
     const pidEnd = q;
     let pid = 0;
     let mul = 1;
-    while (q > ca) {
-      const d = s.charCodeAt(q - 1) - 48;
-      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+    for (;;) {
+      const d = u[q - 1]! - 48;
+      if (q <= ca || d >>> 0 > 9) break;
       pid += d * mul;
       mul *= 10;
       q--;
     }
-    if (q === pidEnd || pidEnd - q > 10 || q <= ca || s.charCodeAt(q - 1) !== 45 /* - */) return false;
+    if (q === pidEnd || pidEnd - q > 10 || q <= ca || u[q - 1] !== 45 /* - */) return -1;
     const cb = q - 1;
-    if (cb - ca > MAX_COMM || cb === ca) return false;
-    // [cpu]
-    p = open + 2;
+    // commOf: trimmed, at most TASK_COMM_LEN - 1 characters as printed.
+    if (cb === ca || cb - ca > MAX_COMM || u[cb - 1] === 32) return -1;
+    // [cpu] then a blank (AFTER_CPU: \s+).
+    p = open + 1;
     let cpu = 0;
-    const cpuStart = p;
     for (;;) {
-      const d = s.charCodeAt(p) - 48;
-      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      const d = u[p]! - 48;
+      if (d >>> 0 > 9) break; // a piece ends with '\n': the loop ends in bounds
       cpu = cpu * 10 + d;
       p++;
     }
-    if (p === cpuStart || p - cpuStart > 5 || s.charCodeAt(p) !== 93 /* ] */ || s.charCodeAt(p + 1) !== 32) return false;
+    if (p === open + 1 || p - open > 6 || u[p] !== 93 /* ] */ || u[p + 1] !== 32) return -1;
     p += 2;
-    while (s.charCodeAt(p) === 32) p++;
-    // Flags (not starting with a digit), then blanks.
-    let c = s.charCodeAt(p);
+    while (u[p] === 32) p++;
+    // Flags ([^\s:]{4,7}, not a digit first: that is the timestamp), then blanks.
+    c = u[p]!;
     if (c < 48 || c > 57) {
       const fs = p;
-      while (p < b && s.charCodeAt(p) !== 32) p++;
-      if (p - fs < 4 || p - fs > 7) return false;
-      while (s.charCodeAt(p) === 32) p++;
+      while (c > 32 && c !== 58) c = u[++p]!;
+      if (c !== 32 || p - fs < 4 || p - fs > 7) return -1;
+      while (u[p] === 32) p++;
     }
-    p = readSecondsColon(s, p, tsParts);
-    if (p < 0) return false;
-    const sec = tsParts.sec;
-    const sub = tsParts.subNs;
-    // name:
+    p = readSecondsColon(u, p, tsParts);
+    if (p < 0) return -1;
+    while (u[p] === 32) p++;
+    // EVENT: the name, ':', blanks.
     const na = p;
-    for (;;) {
-      c = s.charCodeAt(p);
-      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
-      p++;
-    }
-    if (p === na || c !== 58 /* : */) return false;
+    c = u[p]!;
+    while ((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57)) c = u[++p]!;
+    if (p === na || c !== 58 /* : */) return -1;
     const nb = p;
     p++;
-    while (s.charCodeAt(p) === 32 && p < b) p++;
-    let pe = b;
-    while (pe > p && s.charCodeAt(pe - 1) === 32) pe--;
-
-    const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(sub));
-    const ts = tb.fromSecParts(sec, sub);
-    const comm =
-      pid === 0 && cb - ca === 6 && s.startsWith('<idle>', ca) ? idleComm(cpu) : cb - ca === 5 && s.startsWith('<...>', ca) ? '' : ctx.internAt(s, ca, cb);
-    if (tp.fastEvent(s, na, nb, p, pe, ts, cpu, pid, comm, line)) return true;
-    const name = s.slice(na, nb);
-    tp.event(name, name, s.slice(p, pe), ts, cpu, pid, comm, line);
-    return true;
+    while (u[p] === 32) p++;
+    // taskComm: pid 0's `<idle>` (or `swapper`) is the kernel's swapper/<cpu>, `<...>` unknown.
+    const len = cb - ca;
+    let comm: string | undefined;
+    if (pid === 0 && ((len === 6 && u[ca] === 60 && hasIdle(u, ca)) || (len === 7 && hasSwapper(u, ca)))) comm = idleComm(cpu);
+    else if (len === 5 && u[ca] === 60 && u[ca + 1] === 46 && u[ca + 2] === 46 && u[ca + 3] === 46 && u[ca + 4] === 62) comm = '';
+    else if ((comm = recentComm.at(u, ca, cb)) === undefined) {
+      comm = ctx.internBytesAdd(u, ca, cb);
+      if (comm === undefined) return -1;
+      recentComm.keep(u, ca, cb, comm);
+    }
+    const ts = secondsToNs(ctx, tsParts.sec, tsParts.subNs);
+    return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };
 
   const onLine = (s: string, a: number, b: number, line: number): void => {
-    if (fastLine(s, a, b, line)) return;
     let text = s.slice(a, b);
     const c0 = text.charCodeAt(0);
     if (c0 === 35 /* # */) {
@@ -324,7 +334,12 @@ export async function importFtraceText(chunks: AsyncIterable<string>, opts: Impo
   };
 
   const split = new LineSplitter(ctx, onLine);
-  for await (const chunk of chunks) split.push(chunk);
+  for await (const chunk of chunks) {
+    if (typeof chunk === 'string') split.push(chunk);
+    else if (split.idle) byteLines(chunk, split, lineBytes);
+    // ASCII, so Latin-1 is the same text as UTF-8.
+    else split.push(chunk.toString('latin1'));
+  }
   split.end();
   // Our wrapper's per-CPU counters (per_cpu/cpuN/stats): what the kernel dropped or
   // overwrote that no LOST line reported (overwrite off drops new events silently).
@@ -351,10 +366,12 @@ export const ftraceImporter: Importer = {
   name: 'ftrace',
   sniff: (head) => FTRACE_HEAD.test(head) || FTRACE_SNIFF.test(head) || LATENCY_SNIFF.test(head),
   import: (chunks, opts) => importFtraceText(chunks, opts, 'ftrace'),
+  importBytes: (chunks, opts) => importFtraceText(chunks, opts, 'ftrace'),
 };
 
 export const traceCmdImporter: Importer = {
   name: 'trace-cmd',
   sniff: (head) => TRACE_CMD_HEAD.test(head) && !/^# tracer: /m.test(head),
   import: (chunks, opts) => importFtraceText(chunks, opts, 'trace-cmd'),
+  importBytes: (chunks, opts) => importFtraceText(chunks, opts, 'trace-cmd'),
 };

@@ -310,13 +310,16 @@ export async function importCapture(
       onEvents: opts.onEvents,
       ...(opts.onHeader ? { onHeader: opts.onHeader } : {}),
     };
-    // Our two bpftrace formats take ASCII pieces as bytes (their fast path); the others text.
+    // Our two bpftrace formats, ftrace text and perf script take ASCII pieces as bytes (their
+    // fast paths); the others text.
     summary =
       importer === bpftraceTextImporter
         ? await importBpftraceText(all, io)
         : importer === bpftraceJsonImporter
           ? await importBpftraceJson(all, io)
-          : await importer.import(asText(all), io);
+          : importer.importBytes !== undefined
+            ? await importer.importBytes(all, io)
+            : await importer.import(asText(all), io);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const err = e as NodeJS.ErrnoException;

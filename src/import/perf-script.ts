@@ -1,6 +1,5 @@
-import type { Ns } from '../base/time.js';
-import { ImportContext, LineSplitter } from './common.js';
-import { FRAC_TO_NS, readSecondsColon, TracepointPayloads, type SecParts } from './tracepoints.js';
+import { ImportContext, LineSplitter, RecentName, byteLines } from './common.js';
+import { readSecondsColon, secondsTextToNs, secondsToNs, TracepointPayloads, type SecParts } from './tracepoints.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -14,7 +13,7 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
  * The comm comes first and may contain spaces and colons, so the line is anchored on the
  * timestamp and event name (`<sec>.<frac>: <sys>:<name>:`), and the CPU and pid are read from
  * the right of the prefix before it (`... <pid>[/<tid>] [<cpu>]`). Payloads follow the
- * tracepoints' print fmt (docs/tracepoint-formats-6.18.txt).
+ * tracepoints' print fmt (include/trace/events/*.h; this kernel's formats in docs/tracepoint-formats-6.18.txt).
  */
 
 /** `<sec>.<frac>: [period] <sys>:<name>:`, the anchor of a tracepoint line (perf's own field order: comm, pid/tid, cpu, time, period, event). */
@@ -31,7 +30,7 @@ const LOST = /PERF_RECORD_LOST(?:_SAMPLES)?:?\s+(?:lost[:=\s]\s*)?(\d{1,15})|^\s
 const PERF_LOST_KEY = /^#@perf_lost (\d{1,15})\s*$/;
 
 
-export async function importPerfScript(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary> {
+export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('perf-script', opts);
   const tp = new TracepointPayloads(ctx);
   let ignored = 0;
@@ -40,96 +39,98 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
   let recordLost: { count: number; line: number } | undefined;
 
   const swapper: string[] = [];
-  /**
-   * The common line parsed in place (no regex, no slice): `comm pid[/tid] [cpu] sec.frac: sys:name: payload`.
-   * False for anything else (lost records, -F layouts, prose), which the general path reads.
-   */
-  /** The fast path's timestamp, reused line to line (one per import: no state shared across imports). */
+  /** The byte fast path's timestamp, reused line to line (one per import: no state shared across imports). */
   const tsParts: SecParts = { sec: 0, subNs: 0 };
-  const fastLine = (s: string, a: number, b: number, line: number): boolean => {
+  /** The comm of the last line the byte path took (a CPU's lines come in runs). */
+  const recentComm = new RecentName();
+  /**
+   * The common line read from the bytes of an ASCII piece (index.ts), in one pass and without
+   * a string: `comm pid[/tid] [cpu] sec.frac: sys:name: payload` with a comm of 1 to 15
+   * characters (no '.', no control byte) and a payload tracepoints.ts reads in place. It takes
+   * only lines the string path below reads the same way (each check names the regex it stands
+   * for) and returns -1 for any other, which then goes to the string path whole.
+   */
+  const lineBytes = (u: Uint8Array, a: number): number => {
     let p = a;
-    while (p < b && s.charCodeAt(p) === 32) p++;
+    while (u[p] === 32) p++;
     const ca = p;
-    if (p >= b || s.charCodeAt(p) < 33) return false;
-    // The ' [' within this line only (s is the whole read chunk).
+    let c = u[p]!;
+    // '#': header lines; a blank line; `LOST N events!` (LOST, tested before EVENT_AT).
+    if (c <= 32 || c === 35 || (c === 76 && u[p + 1] === 79 && u[p + 2] === 83 && u[p + 3] === 84 && u[p + 4] === 32)) return -1;
+    // Up to the first '[', the `[cpu]` field. No '.' before it: then EVENT_AT's first match is
+    // the timestamp after it (a `sec.frac:` needs a '.').
     let open = p;
-    while (open < b && !(s.charCodeAt(open) === 91 /* [ */ && s.charCodeAt(open - 1) === 32)) open++;
-    if (open >= b) return false;
+    while (c !== 91 /* [ */) {
+      if (c < 32 || c === 46) return -1; // '\n' (no '['), a control byte, a '.'
+      c = u[++open]!;
+    }
+    if (u[open - 1] !== 32) return -1;
+    // PREFIX, from the right: blanks, the tid or pid (1 to 10 digits), `pid/` before a tid, a blank.
     let q = open - 1;
-    while (q > ca && s.charCodeAt(q - 1) === 32) q--;
+    while (q > ca && u[q - 1] === 32) q--;
     const idEnd = q;
     let pid = 0;
     let mul = 1;
-    while (q > ca) {
-      const c = s.charCodeAt(q - 1);
-      if (c === 47 /* / */) {
-        // pid/tid: the tid is the task.
-        q--;
-        while (q > ca && s.charCodeAt(q - 1) >= 48 && s.charCodeAt(q - 1) <= 57) q--;
-        break;
-      }
-      const d = c - 48;
-      if (!(d >= 0 && d <= 9)) break;
+    for (;;) {
+      const d = u[q - 1]! - 48;
+      if (q <= ca || d >>> 0 > 9) break;
       pid += d * mul;
       mul *= 10;
       q--;
     }
-    if (q === idEnd || idEnd - q > 21 || q <= ca || s.charCodeAt(q - 1) !== 32) return false;
+    if (q === idEnd || idEnd - q > 10) return -1;
+    if (u[q - 1] === 47 /* / */) {
+      // pid/tid: the tid is the task (pidText = tid ?? pid).
+      const te = --q;
+      while (q > ca && u[q - 1]! >= 48 && u[q - 1]! <= 57) q--;
+      if (q === te || te - q > 10) return -1;
+    }
+    if (q <= ca || u[q - 1] !== 32) return -1;
     let cb = q - 1;
-    while (cb > ca && s.charCodeAt(cb - 1) === 32) cb--;
+    while (cb > ca && u[cb - 1] === 32) cb--;
+    // TASK_COMM_LEN - 1: at most 15 characters (PERF_RECORD_LOST, 16, cannot hide in one).
+    if (cb - ca > 15) return -1;
+    // [cpu], blanks (PREFIX: \[(\d{1,5})\]\s*$; EVENT_AT: a blank before the time).
     p = open + 1;
     let cpu = 0;
-    const cs = p;
     for (;;) {
-      const d = s.charCodeAt(p) - 48;
-      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      const d = u[p]! - 48;
+      if (d >>> 0 > 9) break; // a piece ends with '\n': the loop ends in bounds
       cpu = cpu * 10 + d;
       p++;
     }
-    if (p === cs || p - cs > 5 || s.charCodeAt(p) !== 93 /* ] */) return false;
-    p++;
-    while (s.charCodeAt(p) === 32) p++;
-    p = readSecondsColon(s, p, tsParts);
-    if (p < 0) return false;
-    const sec = tsParts.sec;
-    const sub = tsParts.subNs;
-    while (s.charCodeAt(p) === 32) p++;
-    // sys:name:
+    if (p === open + 1 || p - open > 6 || u[p] !== 93 /* ] */ || u[p + 1] !== 32) return -1;
+    p += 2;
+    while (u[p] === 32) p++;
+    p = readSecondsColon(u, p, tsParts);
+    if (p < 0) return -1;
+    while (u[p] === 32) p++;
+    // sys:name: then one blank (EVENT_AT: (\w+):(\w+):(?: |$)); the payload after it.
     const sa = p;
-    let c = 0;
-    for (;;) {
-      c = s.charCodeAt(p);
-      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
-      p++;
-    }
-    if (p === sa || c !== 58) return false;
-    const sb = p;
+    c = u[p]!;
+    while ((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57)) c = u[++p]!;
+    if (p === sa || c !== 58) return -1;
     p++;
     const na = p;
-    for (;;) {
-      c = s.charCodeAt(p);
-      if (!((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57))) break;
-      p++;
-    }
-    if (p === na || c !== 58) return false;
+    c = u[p]!;
+    while ((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57)) c = u[++p]!;
+    if (p === na || c !== 58 || u[p + 1] !== 32) return -1;
     const nb = p;
-    p++;
-    if (p < b && s.charCodeAt(p) !== 32) return false;
-    while (p < b && s.charCodeAt(p) === 32) p++;
-    let pe = b;
-    while (pe > p && s.charCodeAt(pe - 1) === 32) pe--;
-    const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(sub));
-    const ts = tb.fromSecParts(sec, sub) as Ns;
+    p += 2;
     // perf names every CPU's idle task "swapper" (tools/perf/util/machine.c), the kernel's comm is "swapper/<cpu>".
-    const comm = pid === 0 && cb - ca === 7 && s.startsWith('swapper', ca) ? (swapper[cpu] ??= ctx.intern(`swapper/${cpu}`)) : ctx.internAt(s, ca, cb);
-    if (tp.fastEvent(s, na, nb, p, pe, ts, cpu, pid, comm, line)) return true;
-    const name = s.slice(na, nb);
-    tp.event(name, `${s.slice(sa, sb)}:${name}`, s.slice(p, pe), ts, cpu, pid, comm, line);
-    return true;
+    let comm: string | undefined;
+    if (pid === 0 && cb - ca === 7 && u[ca] === 115 && u[ca + 1] === 119 && u[ca + 2] === 97 && u[ca + 3] === 112 && u[ca + 4] === 112 && u[ca + 5] === 101 && u[ca + 6] === 114) {
+      comm = swapper[cpu] ??= ctx.intern(`swapper/${cpu}`);
+    } else if ((comm = recentComm.at(u, ca, cb)) === undefined) {
+      comm = ctx.internBytesAdd(u, ca, cb);
+      if (comm === undefined) return -1;
+      recentComm.keep(u, ca, cb, comm);
+    }
+    const ts = secondsToNs(ctx, tsParts.sec, tsParts.subNs);
+    return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };
 
   const onLine = (s: string, a: number, b: number, line: number): void => {
-    if (fastLine(s, a, b, line)) return;
     const text = s.slice(a, b);
     if (text.trim() === '') {
       ignored++;
@@ -176,16 +177,17 @@ export async function importPerfScript(chunks: AsyncIterable<string>, opts: Impo
     const comm = pid === 0 && rawComm === 'swapper' ? ctx.intern(`swapper/${cpu}`) : ctx.intern(rawComm);
 
     // Timestamp: seconds and a fraction of 9 digits (--ns) or 6 (microseconds).
-    const sec = Number(m[1]);
-    const frac = m[2]!;
-    const subNs = Number(frac) * FRAC_TO_NS[frac.length]!;
-    const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(m[1]!) * 1_000_000_000n + BigInt(subNs));
-    const ts = tb.fromSecParts(sec, subNs) as Ns;
+    const ts = secondsTextToNs(ctx, m[1]!, m[2]!);
     tp.event(name, `${sys}:${name}`, payload, ts, cpu, pid, comm, line);
   };
 
   const split = new LineSplitter(ctx, onLine);
-  for await (const chunk of chunks) split.push(chunk);
+  for await (const chunk of chunks) {
+    if (typeof chunk === 'string') split.push(chunk);
+    else if (split.idle) byteLines(chunk, split, lineBytes);
+    // ASCII, so Latin-1 is the same text as UTF-8.
+    else split.push(chunk.toString('latin1'));
+  }
   split.end();
   if (recordLost !== undefined && recordLost.count > seenLost) {
     // perf record counted more than perf script showed (no --show-lost-events, or lost samples
@@ -205,4 +207,5 @@ export const perfScriptImporter: Importer = {
   name: 'perf-script',
   sniff: (head) => PERF_SNIFF.test(head),
   import: importPerfScript,
+  importBytes: importPerfScript,
 };

@@ -1,5 +1,6 @@
 import type { Ns } from '../base/time.js';
-import type { ImportContext } from './common.js';
+import { MAX_LINE_CHARS, RecentName, type ImportContext, type LineSplitter } from './common.js';
+import { HEX, PointerTable } from './pointer-table.js';
 
 /**
  * The payloads of the tracepoints wgtrace reads, as the kernel prints them (each event's
@@ -32,8 +33,6 @@ const SCHED_SWITCH =
  */
 const SCHED_SWITCH_PLUGIN = /^(.*):(\d{1,10}) \[(-?\d{1,5})\] (\S+) ==> (.*):(\d{1,10}) \[(-?\d{1,5})\]\s*$/;
 const MIGRATE = /^comm=(.*) pid=(\d{1,10}) prio=(-?\d{1,5}) orig_cpu=(\d{1,5}) dest_cpu=(\d{1,5})\s*$/;
-/** Slots of the slice-free pointer table (a power of two). */
-const PTR_SLOTS = 4096;
 /** %p of a 64- or 32-bit kernel: hashed (`00000000a1b2c3d4`, `06e44eda`) or raw, with or without 0x. */
 const HEX_POINTER = /^(?:0x)?([0-9a-fA-F]{1,16})$/;
 
@@ -72,31 +71,6 @@ export class TracepointPayloads {
     const out = '0x' + m[1]!.toLowerCase().padStart(16, '0');
     if (this.ptrCache.size < 65536) this.ptrCache.set(text.length > 24 ? text : Buffer.from(text).toString(), out);
     return out;
-  }
-
-  private readonly ptrRaw: string[] = Array.from({ length: PTR_SLOTS }, () => '');
-  private readonly ptrNorm: string[] = Array.from({ length: PTR_SLOTS }, () => '');
-
-  /** `pointer(s.slice(a, b))` without the slice when the same text was seen recently (the fast paths). */
-  pointerAt(s: string, a: number, b: number): string | undefined {
-    const len = b - a;
-    if (len < 1 || len > 18) return undefined;
-    let h = len;
-    for (let i = b - 1, lo = Math.max(a, b - 8); i >= lo; i--) h = (h * 31 + s.charCodeAt(i)) | 0;
-    h &= PTR_SLOTS - 1;
-    const raw = this.ptrRaw[h]!;
-    if (raw.length === len) {
-      let k = 0;
-      while (k < len && raw.charCodeAt(k) === s.charCodeAt(a + k)) k++;
-      if (k === len) return this.ptrNorm[h];
-    }
-    const text = Buffer.from(s.slice(a, b), 'utf8').toString('utf8');
-    const v = this.pointer(text);
-    if (v !== undefined) {
-      this.ptrRaw[h] = text;
-      this.ptrNorm[h] = v;
-    }
-    return v;
   }
 
   /** An event whose name is not ours: ignored, reported once per name. */
@@ -230,108 +204,258 @@ export class TracepointPayloads {
   }
 
 
-  /** End of the number digitsAt read last. */
-  private digitsEnd = 0;
-  /** Unsigned decimal of 1-9 digits at s[p..]: its value (digitsEnd after it), or -1. */
-  private digitsAt(s: string, p: number): number {
+  // ------------------------------------------------------------------ byte fast path
+  //
+  // The payloads of the frequent events, read from the bytes of an all-ASCII piece (import/
+  // index.ts passes those as Buffers): no decode, no regex, no slice. Each reader accepts only
+  // what event() accepts with the same result (the payload regexes above, for the shapes the
+  // kernel prints: tokens without blanks, unsigned numbers, a known name in the intern
+  // tables) and returns -1 for anything else, having changed nothing: the importer then hands
+  // that one line to its string path, which reads, interns and reports it as before.
+
+  /** End of the last field read by the byte readers (the index of the byte after it). */
+  private bp = 0;
+  /** Pointers by value and the characters of a new one's normal form. */
+  private readonly ptrs = new PointerTable();
+  private readonly ptrChars = new Uint16Array(18);
+
+  /** Unsigned decimal of 1 to `max` digits at u[p..]: its value (bp after it), or -1. */
+  private numBytes(u: Uint8Array, p: number, max: number): number {
     let v = 0;
     let q = p;
     for (;;) {
-      const d = s.charCodeAt(q) - 48;
-      if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+      const d = u[q]! - 48;
+      if (d >>> 0 > 9) break; // the piece ends with '\n': the loop ends in bounds
       v = v * 10 + d;
       q++;
     }
-    this.digitsEnd = q;
-    return q === p || q - p > 9 ? -1 : v;
+    this.bp = q;
+    return q === p || q - p > max ? -1 : v;
+  }
+
+  /** `-`? and 1 to 5 digits (a prio): bp after it, false when not one. */
+  private prioBytes(u: Uint8Array, p: number): boolean {
+    return this.numBytes(u, u[p] === 45 ? p + 1 : p, 5) >= 0;
   }
 
   /**
-   * The payloads of the most frequent events read in place from s[p, pe) (the event's name at
-   * s[na, nb)): no regex, no slice. False: not the common form, let event() read it.
+   * `%p` at u[p..] ended by the byte `end`: `0x`? and 1 to 16 hex digits (HEX_POINTER), in its
+   * normal form as pointer() gives it (`0x` + 16 lowercase digits: the value, so looked up by
+   * value). bp at the end byte; undefined when it is not such a pointer.
    */
-  fastEvent(s: string, na: number, nb: number, p: number, pe: number, ts: Ns, cpu: number, pid: number, comm: string, line: number): boolean {
+  private pointerBytes(u: Uint8Array, p: number, end: number): string | undefined {
+    let q = p;
+    if (u[q] === 48 && u[q + 1] === 120 && HEX[u[q + 2]!]! >= 0) q += 2;
+    const ds = q;
+    let hi = 0;
+    let lo = 0;
+    for (;;) {
+      const h = HEX[u[q]!]!;
+      if (h < 0) break;
+      hi = (hi << 4) | (lo >>> 28);
+      lo = (lo << 4) | h;
+      q++;
+    }
+    if (q === ds || q - ds > 16 || u[q] !== end) return undefined;
+    this.bp = q;
+    const hit = this.ptrs.get(hi, lo);
+    if (hit !== undefined) return hit;
+    const chars = this.ptrChars;
+    chars[0] = 48;
+    chars[1] = 120;
+    for (let k = 0; k < 16; k++) {
+      const n = ((k < 8 ? hi >>> (28 - 4 * k) : lo >>> (60 - 4 * k)) & 15) >>> 0;
+      chars[2 + k] = n < 10 ? 48 + n : 87 + n;
+    }
+    const norm = String.fromCharCode.apply(null, chars as unknown as number[]);
+    this.ptrs.set(hi, lo, norm);
+    return norm;
+  }
+
+  /** A name or token at u[p..] up to the byte `end` (no blank or control byte in it, 1 to `max` bytes), interned; bp at `end`. */
+  private tokenBytes(u: Uint8Array, p: number, end: number, max: number): string | undefined {
+    let q = p;
+    let c = u[q]!;
+    while (c > 32 && c !== end) c = u[++q]!;
+    if (c !== end || q === p || q - p > max) return undefined;
+    this.bp = q;
+    return this.ctx.internBytesAdd(u, p, q);
+  }
+
+  /** tokenBytes through the field's RecentName `r`: no hashing when it repeats the last one. */
+  private tokenRecent(u: Uint8Array, p: number, end: number, max: number, r: RecentName): string | undefined {
+    const hit = r.lengthAt(u, p, end);
+    if (hit !== undefined) {
+      this.bp = r.end;
+      return hit;
+    }
+    const v = this.tokenBytes(u, p, end, max);
+    if (v !== undefined) r.keep(u, p, this.bp, v);
+    return v;
+  }
+
+  /** The last names of the fields that repeat most. */
+  private readonly recentFn = new RecentName();
+  private readonly recentExecFn = new RecentName();
+  private readonly recentPrev = new RecentName();
+  private readonly recentNext = new RecentName();
+  private readonly recentState = new RecentName();
+
+  /** Blanks then the line's '\n' at u[p..]: the index after the '\n', or -1. */
+  private static eol(u: Uint8Array, p: number): number {
+    while (u[p] === 32) p++;
+    return u[p] === 10 ? p + 1 : -1;
+  }
+
+  /**
+   * One event line's payload at u[p..] (the event's name at u[na, nb), the line at u[la..]):
+   * the events pushed and the index after the line's '\n', or -1 (nothing done) for the
+   * string path. The line is counted (split.lineNo, ctx.lines) only when it is taken.
+   */
+  eventBytes(u: Uint8Array, la: number, na: number, nb: number, p: number, ts: Ns, cpu: number, pid: number, comm: string, split: LineSplitter): number {
+    const len = nb - na;
+    if (len === 9) return isName(u, na, N_NAPI_POLL) ? this.napiBytes(u, la, p, ts, cpu, pid, comm, split) : -1;
+    if (len === 12 || len === 13) {
+      if (isName(u, na, N_SOFTIRQ_ENTRY)) return this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 1);
+      if (isName(u, na, N_SOFTIRQ_EXIT)) return this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 2);
+      if (isName(u, na, N_SOFTIRQ_RAISE)) return this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 3);
+      if (isName(u, na, N_SCHED_SWITCH)) return this.switchBytes(u, la, p, ts, cpu, split);
+      return -1;
+    }
+    if (len === 20) return isName(u, na, N_QUEUE_WORK) ? this.queueWorkBytes(u, la, p, ts, cpu, split) : -1;
+    if (len === 23) return isName(u, na, N_EXECUTE_START) ? this.execWorkBytes(u, la, p, ts, cpu, split, 'workqueue_execute_start') : -1;
+    if (len === 21) return isName(u, na, N_EXECUTE_END) ? this.execWorkBytes(u, la, p, ts, cpu, split, 'workqueue_execute_end') : -1;
+    return -1;
+  }
+
+  /** Counts the line taken at u[la, end) (at most MAX_LINE_CHARS, as the line splitter allows): its number, or -1 when too long. */
+  private take(la: number, end: number, split: LineSplitter): number {
+    if (end - 1 - la > MAX_LINE_CHARS) return -1;
+    this.ctx.lines++;
+    return ++split.lineNo;
+  }
+
+  private softirqBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, pid: number, comm: string, split: LineSplitter, k: number): number {
+    // SOFTIRQ: "vec=%u [action=%s]", the action the kernel's name of the vector (irq.h: show_softirq_name).
+    if (!hasAt(u, p, L_VEC)) return -1;
+    const vec = this.numBytes(u, p + 4, 3);
+    let q = this.bp;
+    if (vec < 0) return -1;
+    if (u[q] === 32) {
+      if (!hasAt(u, q + 1, L_ACTION)) return -1;
+      q += 9;
+      let c = u[q]!;
+      while ((c >= 65 && c <= 90) || c === 95) c = u[++q]!;
+      if (c !== 93 /* ] */) return -1;
+      q++;
+    }
+    const end = TracepointPayloads.eol(u, q);
+    if (end < 0) return -1;
+    const line = this.take(la, end, split);
+    if (line < 0) return -1;
+    if (vec !== 2 && vec !== 3) {
+      this.otherSoftirqs++;
+      this.ignored++;
+      return end;
+    }
     const ctx = this.ctx;
-    const nlen = nb - na;
-    const c0 = s.charCodeAt(na);
-    if (c0 === 115 /* s */ && (nlen === 13 || nlen === 12) && s.startsWith('softirq_', na) && s.startsWith('vec=', p)) {
-      const k = nlen === 13 ? (s.startsWith('entry', na + 8) ? 1 : s.startsWith('raise', na + 8) ? 3 : 0) : s.startsWith('exit', na + 8) ? 2 : 0;
-      if (k === 0) return false;
-      let q = p + 4;
-      let vec = 0;
-      const vs = q;
-      for (;;) {
-        const d = s.charCodeAt(q) - 48;
-        if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
-        vec = vec * 10 + d;
-        q++;
-      }
-      if (q === vs || q - vs > 3 || (q < pe && s.charCodeAt(q) !== 32)) return false;
-      if (vec !== 2 && vec !== 3) {
-        this.otherSoftirqs++;
-        this.ignored++;
-        return true;
-      }
-      if (!ctx.cpuAllowed(cpu, line)) return true;
-      if (k === 1) ctx.push({ kind: 'softirq_entry', ts, cpu, vec, pid, comm });
-      else ctx.push({ kind: k === 2 ? 'softirq_exit' : 'softirq_raise', ts, cpu, vec });
-      return true;
+    if (!ctx.cpuAllowed(cpu, line)) return end;
+    if (k === 1) ctx.push({ kind: 'softirq_entry', ts, cpu, vec, pid, comm });
+    else ctx.push({ kind: k === 2 ? 'softirq_exit' : 'softirq_raise', ts, cpu, vec });
+    return end;
+  }
+
+  private napiBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, pid: number, comm: string, split: LineSplitter): number {
+    // NAPI_POLL: "napi poll on napi struct %p for device %s work %d budget %d"
+    if (!hasAt(u, p, L_NAPI)) return -1;
+    const napi = this.pointerBytes(u, p + L_NAPI.length, 32);
+    if (napi === undefined || !hasAt(u, this.bp, L_FOR_DEVICE)) return -1;
+    // IFNAMSIZ - 1: a device name is at most 15 characters.
+    const dev = this.tokenBytes(u, this.bp + L_FOR_DEVICE.length, 32, 15);
+    if (dev === undefined || !hasAt(u, this.bp, L_WORK)) return -1;
+    const work = this.numBytes(u, this.bp + L_WORK.length, 10);
+    if (work < 0 || !hasAt(u, this.bp, L_BUDGET)) return -1;
+    const budget = this.numBytes(u, this.bp + L_BUDGET.length, 10);
+    if (budget < 0) return -1;
+    const end = TracepointPayloads.eol(u, this.bp);
+    if (end < 0) return -1;
+    const line = this.take(la, end, split);
+    if (line < 0) return -1;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'napi_poll', ts, cpu, napi, dev, work, budget, pid, comm });
+    return end;
+  }
+
+  private queueWorkBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, split: LineSplitter): number {
+    // QUEUE_WORK: "work struct=%p function=%ps workqueue=%s req_cpu=%d cpu=%d"
+    if (!hasAt(u, p, L_WORK_STRUCT_EQ)) return -1;
+    const work = this.pointerBytes(u, p + L_WORK_STRUCT_EQ.length, 32);
+    if (work === undefined || !hasAt(u, this.bp, L_FUNCTION_EQ)) return -1;
+    const fn = this.tokenRecent(u, this.bp + L_FUNCTION_EQ.length, 32, 127, this.recentFn);
+    if (fn === undefined || !hasAt(u, this.bp, L_WORKQUEUE_EQ)) return -1;
+    const wq = this.tokenBytes(u, this.bp + L_WORKQUEUE_EQ.length, 32, 127);
+    if (wq === undefined || !hasAt(u, this.bp, L_REQ_CPU_EQ)) return -1;
+    const reqCpu = this.numBytes(u, this.bp + L_REQ_CPU_EQ.length, 10);
+    if (reqCpu < 0 || !hasAt(u, this.bp, L_CPU_EQ)) return -1;
+    const targetCpu = this.numBytes(u, this.bp + L_CPU_EQ.length, 10);
+    if (targetCpu < 0) return -1;
+    const end = TracepointPayloads.eol(u, this.bp);
+    if (end < 0) return -1;
+    const line = this.take(la, end, split);
+    if (line < 0) return -1;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'workqueue_queue_work', ts, cpu, work, function: fn, workqueue: wq, reqCpu, targetCpu });
+    return end;
+  }
+
+  private execWorkBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, split: LineSplitter, kind: 'workqueue_execute_start' | 'workqueue_execute_end'): number {
+    // EXEC_WORK: "work struct %p: function %ps" (a function without " [module]")
+    if (!hasAt(u, p, L_WORK_STRUCT)) return -1;
+    const work = this.pointerBytes(u, p + L_WORK_STRUCT.length, 58 /* : */);
+    if (work === undefined || !hasAt(u, this.bp, L_COLON_FUNCTION)) return -1;
+    const fp = this.bp + L_COLON_FUNCTION.length;
+    let q = fp;
+    let c = u[q]!;
+    while (c > 32) c = u[++q]!;
+    if (q === fp || q - fp > 127) return -1;
+    const end = TracepointPayloads.eol(u, q);
+    if (end < 0) return -1;
+    let fn = this.recentExecFn.at(u, fp, q);
+    if (fn === undefined) {
+      fn = this.ctx.internBytesAdd(u, fp, q);
+      if (fn === undefined) return -1;
+      this.recentExecFn.keep(u, fp, q, fn);
     }
-    if (c0 === 110 /* n */ && nlen === 9 && s.startsWith('napi_poll', na) && s.startsWith('napi poll on napi struct ', p)) {
-      const pa = p + 25;
-      const pb = s.indexOf(' ', pa);
-      if (pb < 0 || pb >= pe || !s.startsWith(' for device ', pb)) return false;
-      const da = pb + 12;
-      const db = s.indexOf(' ', da);
-      if (db < 0 || db >= pe || !s.startsWith(' work ', db)) return false;
-      let q = db + 6;
-      const work = this.digitsAt(s, q);
-      q = this.digitsEnd;
-      if (work < 0 || !s.startsWith(' budget ', q)) return false;
-      const budget = this.digitsAt(s, q + 8);
-      if (budget < 0 || this.digitsEnd !== pe) return false;
-      const napi = this.pointerAt(s, pa, pb);
-      if (napi === undefined) return false;
-      if (!ctx.cpuAllowed(cpu, line)) return true;
-      ctx.push({ kind: 'napi_poll', ts, cpu, napi, dev: ctx.internAt(s, da, db), work, budget, pid, comm });
-      return true;
-    }
-    if (c0 === 119 /* w */ && nlen >= 20 && s.startsWith('workqueue_', na)) {
-      if ((nlen === 23 && s.startsWith('execute_start', na + 10)) || (nlen === 21 && s.startsWith('execute_end', na + 10))) {
-        if (!s.startsWith('work struct ', p)) return false;
-        const pa = p + 12;
-        const pb = s.indexOf(':', pa);
-        if (pb < 0 || pb >= pe || !s.startsWith(': function ', pb)) return false;
-        const fa = pb + 11;
-        if (s.indexOf(' ', fa) >= 0 && s.indexOf(' ', fa) < pe) return false;
-        const work = this.pointerAt(s, pa, pb);
-        if (work === undefined || fa >= pe) return false;
-        if (!ctx.cpuAllowed(cpu, line)) return true;
-        ctx.push({ kind: nlen === 23 ? 'workqueue_execute_start' : 'workqueue_execute_end', ts, cpu, work, function: ctx.internAt(s, fa, pe) });
-        return true;
-      }
-      if (nlen === 20 && s.startsWith('queue_work', na + 10) && s.startsWith('work struct=', p)) {
-        const pa = p + 12;
-        const pb = s.indexOf(' ', pa);
-        if (pb < 0 || pb >= pe || !s.startsWith(' function=', pb)) return false;
-        const fa = pb + 10;
-        const fb = s.indexOf(' ', fa);
-        if (fb < 0 || fb >= pe || !s.startsWith(' workqueue=', fb)) return false;
-        const qa = fb + 11;
-        const qb = s.indexOf(' ', qa);
-        if (qb < 0 || qb >= pe || !s.startsWith(' req_cpu=', qb)) return false;
-        const reqCpu = this.digitsAt(s, qb + 9);
-        if (reqCpu < 0 || !s.startsWith(' cpu=', this.digitsEnd)) return false;
-        const targetCpu = this.digitsAt(s, this.digitsEnd + 5);
-        if (targetCpu < 0 || this.digitsEnd !== pe) return false;
-        const work = this.pointerAt(s, pa, pb);
-        if (work === undefined) return false;
-        if (!ctx.cpuAllowed(cpu, line)) return true;
-        ctx.push({ kind: 'workqueue_queue_work', ts, cpu, work, function: ctx.internAt(s, fa, fb), workqueue: ctx.internAt(s, qa, qb), reqCpu, targetCpu });
-        return true;
-      }
-    }
-    return false;
+    const line = this.take(la, end, split);
+    if (line < 0) return -1;
+    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind, ts, cpu, work, function: fn });
+    return end;
+  }
+
+  private switchBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, split: LineSplitter): number {
+    // SCHED_SWITCH, the kernel's print fmt, with comms without blanks (TASK_COMM_LEN - 1 = 15
+    // characters at most): then the line has one reading only. The plugin form: string path.
+    if (!hasAt(u, p, L_PREV_COMM)) return -1;
+    const prevComm = this.tokenRecent(u, p + L_PREV_COMM.length, 32, 15, this.recentPrev);
+    if (prevComm === undefined || !hasAt(u, this.bp, L_PREV_PID)) return -1;
+    const prevPid = this.numBytes(u, this.bp + L_PREV_PID.length, 10);
+    if (prevPid < 0 || !hasAt(u, this.bp, L_PREV_PRIO) || !this.prioBytes(u, this.bp + L_PREV_PRIO.length) || !hasAt(u, this.bp, L_PREV_STATE)) return -1;
+    const state = this.tokenRecent(u, this.bp + L_PREV_STATE.length, 32, 32, this.recentState);
+    if (state === undefined || !hasAt(u, this.bp, L_NEXT_COMM)) return -1;
+    const nextComm = this.tokenRecent(u, this.bp + L_NEXT_COMM.length, 32, 15, this.recentNext);
+    if (nextComm === undefined || !hasAt(u, this.bp, L_NEXT_PID)) return -1;
+    const nextPid = this.numBytes(u, this.bp + L_NEXT_PID.length, 10);
+    if (nextPid < 0 || !hasAt(u, this.bp, L_NEXT_PRIO) || !this.prioBytes(u, this.bp + L_NEXT_PRIO.length)) return -1;
+    const end = TracepointPayloads.eol(u, this.bp);
+    if (end < 0) return -1;
+    const line = this.take(la, end, split);
+    if (line < 0) return -1;
+    const ctx = this.ctx;
+    if (!ctx.cpuAllowed(cpu, line)) return end;
+    // As event(): the idle task's switches are the core's idle edges, put first.
+    if (nextPid === 0 && prevPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: true });
+    else if (prevPid === 0 && nextPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: false });
+    ctx.push({ kind: 'sched_switch_out', ts, cpu, pid: prevPid, state, comm: prevComm });
+    ctx.push({ kind: 'sched_switch_in', ts, cpu, pid: nextPid, comm: nextComm });
+    return end;
   }
 
   /** Closing notes: which other events and vectors were ignored, with counts. */
@@ -369,31 +493,90 @@ export interface SecParts {
 
 /**
  * The `SECONDS.FRACTION: ` timestamp that ftrace text and perf script print before the event
- * name (kernel/trace/trace_output.c: trace_print_time; perf's `--ns` or microseconds), read in
- * place on the fast path: at most 12 digits of seconds and 9 of fraction. Fills `out` and
- * returns the position after ": ", or -1 when the text there is not such a timestamp.
+ * name (kernel/trace/trace_output.c: trace_print_time; perf's `--ns` or microseconds), read
+ * from the bytes of the line on the fast paths: 1 to 12 digits of seconds and 1 to 9 of
+ * fraction (the general paths' regexes and time checks). Fills `out` and returns the
+ * position after ": ", or -1 when the bytes there are not such a timestamp.
  */
-export function readSecondsColon(s: string, p: number, out: SecParts): number {
+export function readSecondsColon(u: Uint8Array, p: number, out: SecParts): number {
   let sec = 0;
   const ss = p;
   for (;;) {
-    const d = s.charCodeAt(p) - 48;
-    if (!(d >= 0 && d <= 9)) break; // NaN past the string ends it too
+    const d = u[p]! - 48;
+    if (d >>> 0 > 9) break; // the piece ends with '\n': the loop ends in bounds
     sec = sec * 10 + d;
     p++;
   }
-  if (p === ss || p - ss > 12 || s.charCodeAt(p) !== 46 /* . */) return -1;
+  if (p === ss || p - ss > 12 || u[p] !== 46 /* . */) return -1;
   p++;
   const fs = p;
   let sub = 0;
   for (;;) {
-    const d = s.charCodeAt(p) - 48;
-    if (!(d >= 0 && d <= 9)) break;
+    const d = u[p]! - 48;
+    if (d >>> 0 > 9) break;
     sub = sub * 10 + d;
     p++;
   }
-  if (p === fs || p - fs > 9 || s.charCodeAt(p) !== 58 /* : */ || s.charCodeAt(p + 1) !== 32) return -1;
+  if (p === fs || p - fs > 9 || u[p] !== 58 /* : */ || u[p + 1] !== 32) return -1;
   out.sec = sec;
   out.subNs = sub * FRAC_TO_NS[p - fs]!;
   return p + 2;
 }
+
+/**
+ * A timestamp of whole seconds and ns as Ns, the capture's time base made from it when it is
+ * the first (no `#@start_boot_ns`): what every path of ftrace text and perf script does.
+ */
+export function secondsToNs(ctx: ImportContext, sec: number, subNs: number): Ns {
+  const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(subNs));
+  return tb.fromSecParts(sec, subNs);
+}
+
+/** `SECONDS` and `FRACTION` as the general paths' regexes captured them (at most 12 and 9 digits), as Ns. */
+export function secondsTextToNs(ctx: ImportContext, secText: string, frac: string): Ns {
+  return secondsToNs(ctx, Number(secText), Number(frac) * FRAC_TO_NS[frac.length]!);
+}
+
+/** Bytes of an ASCII literal, for the byte fast path's compares. */
+function lit(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+/** Whether u[p..] holds the bytes of `l` (the piece ends with '\n', which no literal holds: never reads past it). */
+function hasAt(u: Uint8Array, p: number, l: Uint8Array): boolean {
+  const n = l.length;
+  for (let k = 0; k < n; k++) if (u[p + k] !== l[k]) return false;
+  return true;
+}
+
+/** Whether u[na..] is the event name `l` (the caller checked the length). */
+const isName = hasAt;
+
+const N_NAPI_POLL = lit('napi_poll');
+const N_SOFTIRQ_ENTRY = lit('softirq_entry');
+const N_SOFTIRQ_EXIT = lit('softirq_exit');
+const N_SOFTIRQ_RAISE = lit('softirq_raise');
+const N_SCHED_SWITCH = lit('sched_switch');
+const N_QUEUE_WORK = lit('workqueue_queue_work');
+const N_EXECUTE_START = lit('workqueue_execute_start');
+const N_EXECUTE_END = lit('workqueue_execute_end');
+const L_VEC = lit('vec=');
+const L_ACTION = lit('[action=');
+const L_NAPI = lit('napi poll on napi struct ');
+const L_FOR_DEVICE = lit(' for device ');
+const L_WORK = lit(' work ');
+const L_BUDGET = lit(' budget ');
+const L_WORK_STRUCT_EQ = lit('work struct=');
+const L_FUNCTION_EQ = lit(' function=');
+const L_WORKQUEUE_EQ = lit(' workqueue=');
+const L_REQ_CPU_EQ = lit(' req_cpu=');
+const L_CPU_EQ = lit(' cpu=');
+const L_WORK_STRUCT = lit('work struct ');
+const L_COLON_FUNCTION = lit(': function ');
+const L_PREV_COMM = lit('prev_comm=');
+const L_PREV_PID = lit(' prev_pid=');
+const L_PREV_PRIO = lit(' prev_prio=');
+const L_PREV_STATE = lit(' prev_state=');
+const L_NEXT_COMM = lit(' ==> next_comm=');
+const L_NEXT_PID = lit(' next_pid=');
+const L_NEXT_PRIO = lit(' next_prio=');

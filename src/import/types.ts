@@ -52,4 +52,9 @@ export interface Importer {
   name: FormatName;
   sniff(head: string): boolean;
   import(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary>;
+  /**
+   * `import` for the reader's own pieces: text, or the bytes of an all-ASCII piece that ends
+   * with '\n' (import/index.ts), which a byte fast path reads without decoding. Same result.
+   */
+  importBytes?(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary>;
 }
