@@ -209,9 +209,18 @@ export function packCoreProblem(pb: CoreProblem): PackedCoreProblem {
 export class SolverScratch {
   private n = -1;
   private m = -1;
-  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array };
+  /**
+   * What the first round starts from depends only on the shares and the demands, not on the
+   * placement: the models solve one problem per step with the same two arrays (placedBase's
+   * shares, demandsOf's demands), so the active list, the counts, the sum of the shares, the
+   * least demand and whether every demand is infinite are kept for them (`first`). The solver
+   * therefore takes the two arrays given with a scratch as unchanging: a caller that rewrites
+   * them in place between solves must pass new arrays (or no scratch).
+   */
+  first: FirstRound | undefined;
+  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array };
   /** The solver's arrays for n tunnels and m cores, reset. The result arrays are among them: an Allocation solved with a scratch is valid until its next use. */
-  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array } {
+  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array } {
     if (n !== this.n || m !== this.m) {
       this.n = n;
       this.m = m;
@@ -225,6 +234,7 @@ export class SolverScratch {
         tightAt: new Int32Array(m),
         act: new Int32Array(n),
         dirty: new Uint8Array(m),
+        live: new Int32Array(m),
       };
     }
     const b = this.buf;
@@ -240,6 +250,61 @@ export class SolverScratch {
 
 const isPacked = (pb: CoreProblem | PackedCoreProblem): pb is PackedCoreProblem => 'off' in pb;
 
+interface FirstRound {
+  shared: Float64Array;
+  demand: Float64Array;
+  /** Tunnels with demand, in index order, and the same as flags. */
+  act: Int32Array;
+  active: Uint8Array;
+  leftShared: number;
+  /** Sum of the active tunnels' shares in index order: the first round's shared rate. */
+  sharedRate: number;
+  /** Least demand of an active tunnel (Infinity: none finite): the first round's step bound, x being 0. */
+  minDemand: number;
+  allInfinite: boolean;
+  /** No share below 0 (coefficients are checked in the first round). */
+  nonNegative: boolean;
+}
+
+/** Each tunnel's cores (the transpose of the stages, CSR): tunnel i's are tCore[tOff[i] .. tOff[i+1]-1]. */
+function transpose(n: number, m: number, off: Int32Array, tun: Int32Array): [Int32Array, Int32Array] {
+  const tOff = new Int32Array(n + 1);
+  for (let e = 0; e < off[m]!; e++) tOff[tun[e]! + 1]!++;
+  for (let i = 0; i < n; i++) tOff[i + 1] = tOff[i + 1]! + tOff[i]!;
+  const tCore = new Int32Array(off[m]!);
+  const fill = tOff.slice(0, n);
+  for (let p = 0; p < m; p++) for (let e = off[p]!, end = off[p + 1]!; e < end; e++) tCore[fill[tun[e]!]!++] = p;
+  return [tOff, tCore];
+}
+
+/** The first round's start, from the shares and demands alone; kept in the scratch for the next problem with the same two arrays. */
+function firstRound(shared: Float64Array, demand: Float64Array, scratch: SolverScratch | undefined): FirstRound {
+  const hit = scratch?.first;
+  if (hit !== undefined && hit.shared === shared && hit.demand === demand && hit.active.length === demand.length) return hit;
+  const n = demand.length;
+  const active = new Uint8Array(n);
+  const list: number[] = [];
+  let leftShared = 0;
+  let sharedRate = 0;
+  let minDemand = Infinity;
+  let allInfinite = true;
+  let nonNegative = true;
+  for (let i = 0; i < n; i++) {
+    if (shared[i]! < 0) nonNegative = false;
+    if (demand[i]! > 0) {
+      active[i] = 1;
+      list.push(i);
+      if (shared[i]! > EPS) leftShared++;
+      sharedRate += shared[i]!;
+      minDemand = Math.min(minDemand, demand[i]! - 0);
+      if (demand[i]! !== Infinity) allInfinite = false;
+    }
+  }
+  const f: FirstRound = { shared, demand, act: Int32Array.from(list), active, leftShared, sharedRate, minDemand, allInfinite, nonNegative };
+  if (scratch !== undefined) scratch.first = f;
+  return f;
+}
+
 export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Float64Array, scratch?: SolverScratch): Allocation {
   const packed = isPacked(pb) ? pb : packCoreProblem(pb);
   const { capacity, shared, off, tun, coef } = packed;
@@ -252,16 +317,6 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
   const frozenAt = work?.frozenAt ?? new Int32Array(n).fill(-1);
   const tightAt = work?.tightAt ?? new Int32Array(m).fill(-1);
   const active = work?.active ?? new Uint8Array(n);
-  let left = 0;
-  /** Active tunnels with a share on every core: a tight core freezes them all. */
-  let leftShared = 0;
-  for (let i = 0; i < n; i++) {
-    if (demand[i]! > 0) {
-      active[i] = 1;
-      left++;
-      if (shared[i]! > EPS) leftShared++;
-    }
-  }
   const used = work?.used ?? new Float64Array(m);
   const rate = work?.rate ?? new Float64Array(m);
   // The active tunnels in index order (compacted after each round), and the cores whose rate
@@ -270,10 +325,27 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
   // decryption measured, is limited by its pinned cores alone: one round per such core).
   const act = work?.act ?? new Int32Array(n);
   const dirty = work?.dirty ?? new Uint8Array(m);
-  let nAct = 0;
-  for (let i = 0; i < n; i++) if (active[i]) act[nAct++] = i;
+  const f = firstRound(shared, demand, scratch);
+  active.set(f.active);
+  act.set(f.act);
+  let nAct = f.act.length;
+  let left = nAct;
+  /** Active tunnels with a share on every core: a tight core freezes them all. */
+  let leftShared = f.leftShared;
+  const allInfinite = f.allInfinite;
   let tOff: Int32Array | undefined;
   let tCore: Int32Array | undefined;
+  // The cores whose rate is above EPS, ascending (all of them in the first round). With no
+  // negative share or coefficient a rate never grows from round to round (tunnels only freeze,
+  // and a rounded sum of fewer non-negative terms in the same order is never larger), so a core
+  // at or below EPS never limits the step nor becomes tight again: it is dropped, and what it
+  // still holds in \`used\` is never read. When the shared rate falls to 0 (every tunnel with a
+  // share frozen, the rest limited by their pinned cores alone: one round per such core) the
+  // rounds then cost the cores still loaded, not m.
+  const live = work?.live ?? new Int32Array(m);
+  for (let p = 0; p < m; p++) live[p] = p;
+  let nLive = m;
+  let prune = f.nonNegative;
   let prevSharedRate = NaN;
   let round = 0;
   // The same arithmetic, in the same order, as the textbook loop (sum of the active shares,
@@ -283,31 +355,87 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
   while (left > 0) {
     let sharedRate = 0;
     let step = Infinity;
-    for (let k = 0; k < nAct; k++) {
-      const i = act[k]!;
-      sharedRate += shared[i]!;
-      step = Math.min(step, demand[i]! - x[i]!);
+    if (round === 0) {
+      // x is 0 here: the first round's sum and least demand are the same every step.
+      sharedRate = f.sharedRate;
+      step = f.minDemand;
+    } else if (allInfinite) {
+      for (let k = 0; k < nAct; k++) sharedRate += shared[act[k]!]!;
+    } else {
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        sharedRate += shared[i]!;
+        step = Math.min(step, demand[i]! - x[i]!);
+      }
     }
     const all = round === 0 || sharedRate !== prevSharedRate;
     prevSharedRate = sharedRate;
-    for (let p = 0; p < m; p++) {
-      if (all || dirty[p]) {
-        let r = sharedRate;
-        for (let e = off[p]!, end = off[p + 1]!; e < end; e++) if (active[tun[e]!]) r += coef[e]!;
-        rate[p] = r;
-        dirty[p] = 0;
+    let kept = 0;
+    if (all && round > 0 && sharedRate === 0 && prune) {
+      // No active tunnel has a shared share any more: a core's rate is the sum of its active
+      // stages, 0 on a core holding none. Only the cores of the active tunnels are summed.
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (pairCores !== undefined) {
+          const c0 = pairCores[2 * i]!;
+          const c1 = pairCores[2 * i + 1]!;
+          if (c0 >= 0) dirty[c0] = 1;
+          if (c1 >= 0) dirty[c1] = 1;
+        } else {
+          if (tOff === undefined || tCore === undefined) [tOff, tCore] = transpose(n, m, off, tun);
+          for (let j = tOff[i]!, end = tOff[i + 1]!; j < end; j++) dirty[tCore[j]!] = 1;
+        }
       }
-      const r = rate[p]!;
-      if (r > EPS) step = Math.min(step, Math.max(0, capacity[p]! - used[p]!) / r);
+      for (let q = 0; q < nLive; q++) {
+        const p = live[q]!;
+        let r = sharedRate;
+        if (dirty[p]) {
+          for (let e = off[p]!, end = off[p + 1]!; e < end; e++) if (active[tun[e]!]) r += coef[e]!;
+          dirty[p] = 0;
+        }
+        rate[p] = r;
+        if (r > EPS) {
+          step = Math.min(step, Math.max(0, capacity[p]! - used[p]!) / r);
+          live[kept++] = p;
+        }
+      }
+    } else {
+      for (let q = 0; q < nLive; q++) {
+        const p = live[q]!;
+        if (all || dirty[p]) {
+          let r = sharedRate;
+          for (let e = off[p]!, end = off[p + 1]!; e < end; e++) {
+            if (active[tun[e]!]) r += coef[e]!;
+            if (round === 0 && coef[e]! < 0) prune = false;
+          }
+          rate[p] = r;
+          dirty[p] = 0;
+        }
+        const r = rate[p]!;
+        if (r > EPS) {
+          step = Math.min(step, Math.max(0, capacity[p]! - used[p]!) / r);
+          live[kept++] = p;
+        } else if (!prune) live[kept++] = p;
+      }
+      // A negative coefficient seen in the first round: every core is kept (the rule below needs none).
+      if (!prune) {
+        kept = 0;
+        for (let p = 0; p < m; p++) live[kept++] = p;
+      }
     }
+    nLive = kept;
     if (!Number.isFinite(step)) throw new Error('maxMinFairCores: unbounded allocation (a tunnel with zero cost and infinite demand)');
     for (let k = 0; k < nAct; k++) {
       const i = act[k]!;
       x[i] = x[i]! + step;
     }
-    for (let p = 0; p < m; p++) used[p] = used[p]! + step * rate[p]!;
+    for (let q = 0; q < nLive; q++) {
+      const p = live[q]!;
+      used[p] = used[p]! + step * rate[p]!;
+    }
     let froze = 0;
-    for (let p = 0; p < m; p++) {
+    for (let q = 0; q < nLive; q++) {
+      const p = live[q]!;
       if (rate[p]! <= EPS || used[p]! < capacity[p]! * (1 - 1e-9) - EPS) continue;
       if (tightAt[p] === -1) tightAt[p] = round;
       if (leftShared > 0) {
@@ -336,17 +464,22 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
       }
     }
     let first = -1;
-    for (let k = 0; k < nAct; k++) {
-      const i = act[k]!;
-      if (!active[i]) continue;
-      if (x[i]! >= demand[i]! * (1 - 1e-12)) {
-        active[i] = 0;
-        bottleneck[i] = -1;
-        frozenAt[i] = round;
-        left--;
-        if (shared[i]! > EPS) leftShared--;
-        froze++;
-      } else if (first < 0) first = i;
+    if (!allInfinite) {
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (!active[i]) continue;
+        if (x[i]! >= demand[i]! * (1 - 1e-12)) {
+          active[i] = 0;
+          bottleneck[i] = -1;
+          frozenAt[i] = round;
+          left--;
+          if (shared[i]! > EPS) leftShared--;
+          froze++;
+        } else if (first < 0) first = i;
+      }
+    } else if (froze === 0) {
+      // No demand can be reached (x stays finite: an infinite step threw above).
+      for (let k = 0; k < nAct && first < 0; k++) if (active[act[k]!]) first = act[k]!;
     }
     if (froze === 0 && first >= 0) {
       // Numerical corner: freeze the first active tunnel to guarantee progress.
@@ -371,14 +504,7 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
       nAct = kept;
     } else if (left > 0) {
       // Each tunnel's cores (the transpose of the stages), made once, for the dirty marks.
-      if (tOff === undefined || tCore === undefined) {
-        tOff = new Int32Array(n + 1);
-        for (let e = 0; e < off[m]!; e++) tOff[tun[e]! + 1]!++;
-        for (let i = 0; i < n; i++) tOff[i + 1] = tOff[i + 1]! + tOff[i]!;
-        tCore = new Int32Array(off[m]!);
-        const fill = tOff.slice(0, n);
-        for (let p = 0; p < m; p++) for (let e = off[p]!, end = off[p + 1]!; e < end; e++) tCore[fill[tun[e]!]!++] = p;
-      }
+      if (tOff === undefined || tCore === undefined) [tOff, tCore] = transpose(n, m, off, tun);
       let kept = 0;
       for (let k = 0; k < nAct; k++) {
         const i = act[k]!;

@@ -192,4 +192,39 @@ describe('the structured solver', () => {
       expect([...a.bottleneck]).toEqual([...b.bottleneck]);
     }
   });
+
+  it('agrees with it on larger gateways where most tunnels have no shared share (rounds over the loaded cores only)', async () => {
+    const { maxMinFairCores, denseConstraints, packCoreProblem, SolverScratch } = await import('../../src/replay/fairness.js');
+    const rng = new Prng(11);
+    const scratch = new SolverScratch();
+    for (let k = 0; k < 60; k++) {
+      const n = 20 + rng.int(60);
+      const m = 4 + rng.int(28);
+      const pb = {
+        capacity: Float64Array.from({ length: m }, () => (rng.next() < 0.2 ? 0.3 : 1)),
+        shared: Float64Array.from({ length: n }, () => (rng.next() < 0.7 ? 0 : rng.next() * 1e-7)),
+        extras: Array.from({ length: m }, () => [] as [number, number][]),
+      };
+      const pairCores = new Int32Array(2 * n).fill(-1);
+      for (let i = 0; i < n; i++) {
+        const a = rng.int(m);
+        pb.extras[a]!.push([i, 1e-7 + rng.next() * 2e-6]);
+        pairCores[2 * i] = a;
+        if (rng.next() < 0.5) {
+          const b = rng.int(m);
+          pb.extras[b]!.push([i, rng.next() * 1e-6]);
+          pairCores[2 * i + 1] = b;
+        }
+      }
+      const demand = Float64Array.from({ length: n }, () => (rng.next() < 0.2 ? 1e5 * rng.next() : Infinity));
+      const want = maxMinFair(n, denseConstraints(pb, Array.from({ length: m }, (_, p) => p)), demand);
+      const packed = packCoreProblem(pb);
+      // Fresh arrays, the transpose path; then a reused scratch with the cores given per tunnel.
+      for (const got of [maxMinFairCores(pb, demand), maxMinFairCores({ ...packed, pairCores }, demand, scratch)]) {
+        for (let i = 0; i < n; i++) expect(got.x[i]).toBeCloseTo(want.x[i]!, 3);
+        expect([...got.bottleneck]).toEqual([...want.bottleneck]);
+        expect([...got.frozenAt]).toEqual([...want.frozenAt]);
+      }
+    }
+  });
 });

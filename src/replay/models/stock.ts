@@ -1,7 +1,9 @@
 import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, placedPollProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, demandsOf, hasCollision, placedPollProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+
+const NO_UTIL = new Float64Array(0);
 
 /**
  * Stock WireGuard with softirq NAPI: a state machine in time steps.
@@ -71,28 +73,34 @@ export class StockSim {
     this.utilBuf = new Float64Array(m);
   }
 
-  /** Returns this step's allocation, placement (before the moves) and which polls are stuck: the sim's own arrays, valid until the next step. */
-  step(): { x: Float64Array; util: Float64Array; poll: Int32Array; sticky: Uint8Array; allSticky: boolean } {
+  /**
+   * Returns this step's allocation, placement (before the moves) and which polls are stuck: the
+   * sim's own arrays, valid until the next step. `util` is computed only when `wantUtil` or
+   * every poll is stuck (runStock reads it in the tail and at convergence only; empty otherwise).
+   */
+  step(wantUtil = true): { x: Float64Array; util: Float64Array; poll: Int32Array; sticky: Uint8Array; allSticky: boolean } {
     const inp = this.inp;
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
     const poll = this.poll;
+    const demand = demandsOf(inp);
     const pb = stockProblem(inp, poll, this.scratch);
     const { x, bottleneck, frozenAt, tightAt } = solve(inp, pb, this.scratch.solver);
     let allSticky = true;
     const sticky = this.stickyBuf;
     sticky.fill(0);
     for (let i = 0; i < n; i++) {
-      if (!(inp.tunnels[i]!.demandPps > 0)) continue;
+      if (!(demand[i]! > 0)) continue;
       // Constraint k is core position k: the poll is stuck when its own core limits it, i.e.
       // the core became tight in the round the tunnel froze (ties: several cores at once).
       sticky[i] = bottleneck[i]! >= 0 && tightAt[poll[i]!] === frozenAt[i] ? 1 : 0;
       if (!sticky[i]) allSticky = false;
     }
     this.pollBuf.set(poll);
-    const out = { x, util: utilizationOf(inp, pb, x, undefined, this.utilBuf), poll: this.pollBuf, sticky, allSticky };
+    const util = wantUtil || allSticky ? utilizationOf(inp, pb, x, undefined, this.utilBuf) : NO_UTIL;
+    const out = { x, util, poll: this.pollBuf, sticky, allSticky };
     for (let i = 0; i < n; i++) {
-      if (inp.tunnels[i]!.demandPps > 0 && !sticky[i]) {
+      if (demand[i]! > 0 && !sticky[i]) {
         const to = this.rng.int(m);
         if (to !== poll[i]) this.moves++;
         poll[i] = to;
@@ -112,7 +120,7 @@ export function runStock(inp: ModelInput, par: StockParams, rng: Prng, initialPo
   const tailFrom = Math.floor(steps * 0.75);
   const tail = new TailAverage(n, m);
   for (let s = 0; s < steps; s++) {
-    const st = sim.step();
+    const st = sim.step(s >= tailFrom);
     const extra = { initialCollision: sim.initialCollision, moves: sim.moves };
     if (st.allSticky) return assembleRun('stock', inp, st.x, st.util, st.poll, { ...extra, convergenceNs: s * par.stepNs });
     if (s >= tailFrom) tail.add(st.x, st.util);
