@@ -1,4 +1,4 @@
-import type { CoreProblem } from '../fairness.js';
+import { packCoreProblem, type CoreProblem } from '../fairness.js';
 import type { ModelRun } from '../types.js';
 import { assembleRun, emptyProblem, hasCollision, solve, utilizationOf, type ModelInput } from './common.js';
 
@@ -29,7 +29,8 @@ export function inlineProblem(inp: ModelInput, rxPos: ArrayLike<number>, gain: n
 export function runInline(inp: ModelInput, par: InlineParams, rxPos?: ArrayLike<number>): ModelRun {
   const pos = rxPos ?? inp.tunnels.map((t) => t.rxPos);
   const moved: ModelInput = rxPos ? { ...inp, tunnels: inp.tunnels.map((t, i) => ({ ...t, rxPos: rxPos[i]! })) } : inp;
-  const pb = inlineProblem(moved, pos, par.inlineLocalityGain);
+  // Packed once for the solve and the usage (each would pack a CoreProblem again).
+  const pb = packCoreProblem(inlineProblem(moved, pos, par.inlineLocalityGain));
   const { x } = solve(moved, pb);
   return assembleRun('inline', moved, x, utilizationOf(moved, pb, x), pos, {
     initialCollision: hasCollision(moved, pos),
