@@ -4,6 +4,13 @@ import { formatDur } from '../base/time.js';
  * Deterministic text for evidence lines (no locale, no clock): detectors write evidence that
  * the text report prints as is and golden tests compare byte for byte.
  */
+/**
+ * Names in the order people read them ('wg2' before 'wg10'): one collator for every sort of
+ * labels, the same order as `a.localeCompare(b, 'en', { numeric: true })` (ECMA-402 defines that
+ * call as a compare with a new Intl.Collator of those arguments), without building one per compare.
+ */
+export const byName: (a: string, b: string) => number = new Intl.Collator('en', { numeric: true }).compare;
+
 export const pct = (x: number): string => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 1 : 0)}%`;
 
 export const dur = (ns: number): string => formatDur(Math.round(ns));

@@ -4,7 +4,7 @@ import { DEFAULT_THRESHOLDS, type Thresholds } from '../detect/thresholds.js';
 import type { TimelineFacts } from '../detect/facts.js';
 import { formatCpuList } from '../model/capture-text.js';
 import { replayTimeline } from '../replay/index.js';
-import { count, pct } from '../detect/format.js';
+import { byName, count, pct } from '../detect/format.js';
 import { ANALYZE_VERSION, type AnalyzeResult, type CaptureJson, type CpuJson, type FindingJson, type NapiJson, type PredictionJson } from './schema.js';
 
 /**
@@ -195,7 +195,7 @@ function napisJson(facts: TimelineFacts): NapiJson[] {
   // By name (device, then napi pointer), not by first appearance in the file.
   const order = facts.napis
     .slice()
-    .sort((a, b) => facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }) || (a.napi < b.napi ? -1 : a.napi > b.napi ? 1 : 0));
+    .sort((a, b) => byName(facts.labels[a.index]!, facts.labels[b.index]!) || (a.napi < b.napi ? -1 : a.napi > b.napi ? 1 : 0));
   return order.map((n) => ({
     dev: n.dev,
     napi: n.napi,

@@ -5,7 +5,7 @@ import { devFlag, PollMode, windowRuns } from '../facts.js';
 import type { Thresholds } from '../thresholds.js';
 import type { Timeline } from '../../timeline/types.js';
 import { OCCUPANCY_MAX_GAP_NS } from '../../timeline/builder.js';
-import { count, dur, list, pct, plural, ranges } from '../format.js';
+import { byName, count, dur, list, pct, plural, ranges } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
 
 /**
@@ -76,7 +76,7 @@ export const coLocation = defineDetector({
         sharedSpan += sharedNs[w]!;
         coreBusy += (core.coreBusySeries[w] ?? 0) * sharedNs[w]!;
       }
-      const byLabel = (a: number, b: number): number => facts.labels[a]!.localeCompare(facts.labels[b]!, 'en', { numeric: true }) || a - b;
+      const byLabel = (a: number, b: number): number => byName(facts.labels[a]!, facts.labels[b]!) || a - b;
       const group = loaders.filter((l) => members.has(l.index)).sort((a, b) => byLabel(a.index, b.index));
       const memberFacts = group.map((l) => {
         let busyNs = 0;

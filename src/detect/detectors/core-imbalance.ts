@@ -2,7 +2,7 @@ import type { Ns } from '../../base/time.js';
 import { z } from 'zod';
 import { defineDetector, OffsetRange, type DetectContext, type FindingOf, type Recommendation } from '../finding.js';
 import { windowRuns, type CoreFacts } from '../facts.js';
-import { cpuList, dur, pct, plural, ranges } from '../format.js';
+import { byName, cpuList, dur, pct, plural, ranges } from '../format.js';
 
 /**
  * core-imbalance: per-core utilization (NET_RX softirq, polls, crypt work, threads), the
@@ -98,7 +98,7 @@ export const coreImbalance = defineDetector({
     }
     const homes = facts.napis
       .filter((n) => n.polls > 0 && saturated.some((s) => s.cpu === n.homeCpu))
-      .sort((a, b) => facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }));
+      .sort((a, b) => byName(facts.labels[a.index]!, facts.labels[b.index]!));
     if (homes.length > 0) {
       evidence.push(`polls homed on the saturated cores: ${homes.map((n) => `${facts.labels[n.index]} (cpu ${n.homeCpu})`).join(', ')}`);
     }

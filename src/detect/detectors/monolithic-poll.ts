@@ -1,7 +1,7 @@
 import type { Ns } from '../../base/time.js';
 import { z } from 'zod';
 import { defineDetector, type DetectContext, type FindingOf } from '../finding.js';
-import { at, count, cpuList, dur, list, pct, plural } from '../format.js';
+import { at, byName, count, cpuList, dur, list, pct, plural } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
 import { devFlag, PollMode } from '../facts.js';
 
@@ -154,7 +154,7 @@ export const monolithicPoll = defineDetector({
     const labelOf = (dev: string, napi: string): string => facts.labels[facts.napis.findIndex((x) => x.napi === napi && x.dev === dev)]!;
     const out: MonolithicFinding[] = [];
     for (const { cpus, found } of groups) {
-      found.sort((a, b) => a.m.cpu - b.m.cpu || facts.labels[a.index]!.localeCompare(facts.labels[b.index]!, 'en', { numeric: true }));
+      found.sort((a, b) => a.m.cpu - b.m.cpu || byName(facts.labels[a.index]!, facts.labels[b.index]!));
       const cores: MonolithicCore[] = cpus.map((cpu) => {
         const core = facts.coreByCpu.get(cpu);
         const ksBusy = core?.ksoftirqdNetRxBusyNs ?? 0;
@@ -197,7 +197,7 @@ export const monolithicPoll = defineDetector({
       }
       const blockedAll = new Map<string, number>();
       for (const f of found) for (const b of f.m.blocked) blockedAll.set(labelOf(b.dev, b.napi), (blockedAll.get(labelOf(b.dev, b.napi)) ?? 0) + b.ns);
-      const blockedLabels = [...blockedAll.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      const blockedLabels = [...blockedAll.keys()].sort((a, b) => byName(a, b));
       if (blockedLabels.length > 0) {
         evidence.push(`waiting behind these chains on ${where}: ${blockedLabels.map((l) => `${l} ${dur(blockedAll.get(l)!)}`).join(', ')}`);
       }

@@ -2,10 +2,8 @@ import type { Ns } from '../../base/time.js';
 import { z } from 'zod';
 import { defineDetector, type DetectContext, type FindingOf } from '../finding.js';
 import { PollMode } from '../facts.js';
-import { count, cpuList, dur, pct, plural } from '../format.js';
+import { byName, count, cpuList, dur, pct, plural } from '../format.js';
 
-
-export const cmpLabel = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
 
 export const PlacementDetails = z.object({
   /** Distinct cores that ran any NAPI poll, and how many CPUs the capture has. */
@@ -51,7 +49,7 @@ export const napiPlacement = defineDetector({
   detect(ctx: DetectContext): PlacementFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     // Listed by name (device, then napi pointer), not by first appearance in the file.
-    const active = facts.napis.filter((n) => n.polls > 0 && n.role === 'tunnel').sort((a, b) => cmpLabel(facts.labels[a.index]!, facts.labels[b.index]!) || cmpLabel(a.napi, b.napi));
+    const active = facts.napis.filter((n) => n.polls > 0 && n.role === 'tunnel').sort((a, b) => byName(facts.labels[a.index]!, facts.labels[b.index]!) || byName(a.napi, b.napi));
     if (active.length === 0) return [];
     const coresUsed = new Set(active.flatMap((n) => n.cpus.map((c) => c.cpu)));
     // Polls in threads: counted from the napi/ kthreads' polls, or in windows mode (which does
