@@ -3,7 +3,7 @@
 // time and peak RSS of the real analyze command against a plain line split of the same file,
 // measured in the same run.
 //
-//   npm run build && node bench/scaling.mjs [--repeat 2] [--regen] [--keep] [--only NAME,...] [--quick]
+//   npm run build && node bench/scaling.mjs [--repeat 2] [--regen] [--keep] [--only NAME,...] [--quick] [--baseline-tree DIR]
 //
 // Captures are written by `wgtrace synth` (src/synth: threaded NAPI unless the case says stock)
 // under bench/out/scaling-*.txt, reused when a .meta.json says they were completed. Each case
@@ -16,6 +16,10 @@
 // line ("x split"), that ratio over the 8 x 32 case's ("x 8x32"), the what-if as a share of
 // analyze, peak RSS, and checks: capture.events equals a grep of the file's event lines, no
 // lost events or skipped lines, and whether (and where) the window widened.
+// --baseline-tree DIR (a built checkout, e.g. `git worktree add /tmp/base <commit> && (cd
+// /tmp/base && npm ci && npm run build)`): every case is also run with DIR's dist, alternating
+// with this tree's run by run, and a second table gives the baseline's figures and this tree's
+// CPU time over the baseline's, from the same run (the captures are this tree's).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -35,7 +39,8 @@ const argVal = (name, dflt) => {
 
 // ---------------------------------------------------------------- child: one measured case
 if (args[0] === '--child') {
-  const [, kind, file] = args;
+  const [, kind, file, childDist] = args;
+  const dist = childDist ?? join(root, 'dist');
   const { main } = await import(join(dist, 'cli/main.js'));
   const { loadTimeline } = await import(join(dist, 'timeline/load.js'));
   const { replayTimeline } = await import(join(dist, 'replay/index.js'));
@@ -127,15 +132,35 @@ async function capture([name, tunnels, cpus, target, model]) {
   return { file, ...meta };
 }
 
+const baseTree = argVal('--baseline-tree', undefined);
+const baseDist = baseTree === undefined ? undefined : join(baseTree, 'dist');
+if (baseDist !== undefined && !existsSync(join(baseDist, 'cli/main.js'))) {
+  console.error(`bench: ${baseDist}/cli/main.js not found (build the baseline tree first)`);
+  process.exit(2);
+}
+
+function once(kind, file, d) {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', kind, file, ...(d === undefined ? [] : [d])], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+const better = (best, r) => (best === undefined ? r : { ...r, ms: Math.min(r.ms, best.ms), cpuMs: Math.min(r.cpuMs, best.cpuMs), maxRssMB: Math.max(r.maxRssMB, best.maxRssMB) });
+
+/** Best of --repeat runs of this tree; with a baseline tree, its runs alternate with this tree's. */
 function run(kind, file) {
-  let best;
-  for (let i = 0; i < repeat; i++) {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', kind, file], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const r = JSON.parse(out.trim().split('\n').pop());
-    if (best === undefined) best = r;
-    else best = { ...r, ms: Math.min(r.ms, best.ms), cpuMs: Math.min(r.cpuMs, best.cpuMs), maxRssMB: Math.max(r.maxRssMB, best.maxRssMB) };
+  // The split is the same code in both trees: run once per repetition.
+  if (kind === 'split') {
+    let b;
+    for (let i = 0; i < repeat; i++) b = better(b, once(kind, file));
+    return b;
   }
-  return best;
+  let best;
+  let base;
+  for (let i = 0; i < repeat; i++) {
+    if (baseDist !== undefined && i % 2 === 1) base = better(base, once(kind, file, baseDist));
+    best = better(best, once(kind, file));
+    if (baseDist !== undefined && i % 2 === 0) base = better(base, once(kind, file, baseDist));
+  }
+  return baseDist === undefined ? best : { ...best, base };
 }
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -169,4 +194,19 @@ for (const r of rows) {
   console.log(
     `| ${name} | ${model} | ${tunnels} | ${cpus} | ${r.an.events} | ${f(r.cap.mb, 0)} | ${f(r.split.lines / r.split.cpuMs / 1000)} | ${f(r.an.cpuMs / 1000)} | ${f(r.an.ms / 1000)} | ${f(r.ratio)} | ${f(r.wallRatio)} | ${ref ? f(r.ratio / ref.ratio) : '-'} | ${f(r.wi.cpuMs / 1000)} | ${f((100 * r.wi.cpuMs) / r.an.cpuMs, 0)}% | ${f(r.an.maxRssMB, 0)} | ${win} | ${ok ? 'yes' : `NO (${r.an.events} of ${r.cap.events}, lost ${r.an.lost}, skipped ${r.an.skipped}, exit ${r.an.code})`} |`,
   );
+}
+if (baseDist !== undefined) {
+  const bref = rows.find((r) => r.c[0] === '8x32');
+  const bratio = (r) => r.an.base.cpuMs / r.an.base.events / (r.split.cpuMs / r.split.lines);
+  console.log('');
+  console.log(`Baseline ${baseTree} in the same run (its runs alternating with this tree's; same captures, same split):`);
+  console.log('');
+  console.log('| capture | analyze CPU s (base) | x split (CPU, base) | x 8x32 (CPU, base) | what-if CPU s (base) | what-if share (base) | peak RSS MB (base) | window (base) | analyze CPU this / base | what-if CPU this / base | same events |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const b = r.an.base;
+    console.log(
+      `| ${r.c[0]} | ${f(b.cpuMs / 1000)} | ${f(bratio(r))} | ${bref ? f(bratio(r) / bratio(bref)) : '-'} | ${f(r.wi.base.cpuMs / 1000)} | ${f((100 * r.wi.base.cpuMs) / b.cpuMs, 0)}% | ${f(b.maxRssMB, 0)} | ${b.windowNs / 1e6} ms | ${f(r.an.cpuMs / b.cpuMs)} | ${f(r.wi.cpuMs / r.wi.base.cpuMs)} | ${b.events === r.an.events && b.windowNs === r.an.windowNs && b.napis === r.an.napis ? 'yes' : 'NO'} |`,
+    );
+  }
 }
