@@ -32,6 +32,9 @@ export interface Allocation {
 }
 
 const EPS = 1e-12;
+const NO_STAGES_OFF = new Int32Array(1);
+const NO_STAGES_TUN = new Int32Array(0);
+const NO_STAGES_COEF = new Float64Array(0);
 
 /**
  * Progressive filling: raise every unfrozen tunnel's rate at the same speed; when a constraint
@@ -218,9 +221,9 @@ export class SolverScratch {
    * them in place between solves must pass new arrays (or no scratch).
    */
   first: FirstRound | undefined;
-  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array };
+  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array; stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array } };
   /** The solver's arrays for n tunnels and m cores, reset. The result arrays are among them: an Allocation solved with a scratch is valid until its next use. */
-  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array } {
+  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array; stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array } } {
     if (n !== this.n || m !== this.m) {
       this.n = n;
       this.m = m;
@@ -235,6 +238,7 @@ export class SolverScratch {
         act: new Int32Array(n),
         dirty: new Uint8Array(m),
         live: new Int32Array(m),
+        stages: { off: new Int32Array(m + 1), next: new Int32Array(m), tun: new Int32Array(2 * n), coef: new Float64Array(2 * n) },
       };
     }
     const b = this.buf;
@@ -249,6 +253,72 @@ export class SolverScratch {
 }
 
 const isPacked = (pb: CoreProblem | PackedCoreProblem): pb is PackedCoreProblem => 'off' in pb;
+
+/**
+ * The problem of polls placed on cores, per tunnel instead of per core: tunnel i has a receive
+ * stage on core rxPos[i] (coefficient rxCoef[i]) when hasRx[i], and a poll stage on place[i]
+ * (fwdCoef[i]) when hasFwd[i]; core p's stages, in the order of the packed form, are those of
+ * the tunnels in index order, receive before poll. The models' problems have this shape
+ * (models/common.ts: placedProblem): the solver sums each core's first-round rate by adding the
+ * stages tunnel by tunnel, which adds the same terms to each core in the same order as walking
+ * its packed stages, and packs only the stages of the tunnels the first round left unfrozen.
+ */
+export interface PlacedCoreProblem {
+  capacity: Float64Array;
+  shared: Float64Array;
+  rxPos: Int32Array;
+  rxCoef: Float64Array;
+  hasRx: Uint8Array;
+  place: ArrayLike<number>;
+  fwdCoef: Float64Array;
+  hasFwd: Uint8Array;
+  /** No stage coefficient below 0. */
+  nonNegative: boolean;
+}
+
+export type AnyCoreProblem = CoreProblem | PackedCoreProblem | PlacedCoreProblem;
+
+const isPlaced = (pb: AnyCoreProblem): pb is PlacedCoreProblem => 'place' in pb;
+
+/** The packed stages of tunnels act[0..nAct) (ascending) of a placed problem: the same per-core order as the whole problem's, without the others. */
+function packPlaced(
+  pb: PlacedCoreProblem,
+  m: number,
+  act: Int32Array,
+  nAct: number,
+  into?: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array },
+): { off: Int32Array; tun: Int32Array; coef: Float64Array } {
+  const { rxPos, rxCoef, hasRx, place, fwdCoef, hasFwd } = pb;
+  if (into !== undefined && into.tun.length < 2 * nAct) return packPlaced(pb, m, act, nAct);
+  const off = into?.off.fill(0) ?? new Int32Array(m + 1);
+  for (let k = 0; k < nAct; k++) {
+    const i = act[k]!;
+    if (hasRx[i]) off[rxPos[i]! + 1]!++;
+    if (hasFwd[i]) off[place[i]! + 1]!++;
+  }
+  const next = into?.next ?? new Int32Array(m);
+  for (let p = 0; p < m; p++) {
+    off[p + 1] = off[p + 1]! + off[p]!;
+    next[p] = off[p]!;
+  }
+  // Longer than the stages when lent: every reader stops at off[m].
+  const tun = into?.tun ?? new Int32Array(off[m]!);
+  const coef = into?.coef ?? new Float64Array(off[m]!);
+  for (let k = 0; k < nAct; k++) {
+    const i = act[k]!;
+    if (hasRx[i]) {
+      const e = next[rxPos[i]!]!++;
+      tun[e] = i;
+      coef[e] = rxCoef[i]!;
+    }
+    if (hasFwd[i]) {
+      const e = next[place[i]!]!++;
+      tun[e] = i;
+      coef[e] = fwdCoef[i]!;
+    }
+  }
+  return { off, tun, coef };
+}
 
 interface FirstRound {
   shared: Float64Array;
@@ -305,10 +375,16 @@ function firstRound(shared: Float64Array, demand: Float64Array, scratch: SolverS
   return f;
 }
 
-export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Float64Array, scratch?: SolverScratch): Allocation {
-  const packed = isPacked(pb) ? pb : packCoreProblem(pb);
-  const { capacity, shared, off, tun, coef } = packed;
-  const pairCores = packed.pairCores;
+export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratch?: SolverScratch): Allocation {
+  const placed = isPlaced(pb) ? pb : undefined;
+  const packed = isPlaced(pb) ? undefined : isPacked(pb) ? pb : packCoreProblem(pb);
+  const { capacity, shared } = pb;
+  // A placed problem's stages are packed after its first round (below), or at once when that
+  // round cannot be taken tunnel by tunnel.
+  let off = packed?.off ?? NO_STAGES_OFF;
+  let tun = packed?.tun ?? NO_STAGES_TUN;
+  let coef = packed?.coef ?? NO_STAGES_COEF;
+  const pairCores = packed?.pairCores;
   const n = demand.length;
   const m = capacity.length;
   const work = scratch?.arrays(n, m);
@@ -339,15 +415,116 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
   // negative share or coefficient a rate never grows from round to round (tunnels only freeze,
   // and a rounded sum of fewer non-negative terms in the same order is never larger), so a core
   // at or below EPS never limits the step nor becomes tight again: it is dropped, and what it
-  // still holds in \`used\` is never read. When the shared rate falls to 0 (every tunnel with a
+  // still holds in `used` is never read. When the shared rate falls to 0 (every tunnel with a
   // share frozen, the rest limited by their pinned cores alone: one round per such core) the
   // rounds then cost the cores still loaded, not m.
   const live = work?.live ?? new Int32Array(m);
   for (let p = 0; p < m; p++) live[p] = p;
   let nLive = m;
-  let prune = f.nonNegative;
+  let prune = f.nonNegative && (placed === undefined || placed.nonNegative);
   let prevSharedRate = NaN;
   let round = 0;
+  /** The placed problem's per-tunnel cores stand for pairCores (after its first round). */
+  let byTunnel: PlacedCoreProblem | undefined;
+  if (placed !== undefined && !(allInfinite && prune)) {
+    ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
+  } else if (placed !== undefined) {
+    // The first round, tunnel by tunnel: as the loop below does it for round 0 (every active
+    // tunnel at x = 0, every demand infinite, nothing negative), with each core's rate summed
+    // by adding the stages of the active tunnels in index order.
+    const { rxPos, rxCoef, hasRx, place, fwdCoef, hasFwd } = placed;
+    const sharedRate = f.sharedRate;
+    let step = f.minDemand;
+    for (let p = 0; p < m; p++) rate[p] = sharedRate;
+    for (let k = 0; k < nAct; k++) {
+      const i = act[k]!;
+      if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
+      if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
+    }
+    let kept = 0;
+    for (let p = 0; p < m; p++) {
+      const r = rate[p]!;
+      if (r > EPS) {
+        step = Math.min(step, Math.max(0, capacity[p]! - used[p]!) / r);
+        live[kept++] = p;
+      }
+    }
+    nLive = kept;
+    if (!Number.isFinite(step)) throw new Error('maxMinFairCores: unbounded allocation (a tunnel with zero cost and infinite demand)');
+    for (let k = 0; k < nAct; k++) {
+      const i = act[k]!;
+      x[i] = x[i]! + step;
+    }
+    for (let q = 0; q < nLive; q++) {
+      const p = live[q]!;
+      used[p] = used[p]! + step * rate[p]!;
+    }
+    let froze = 0;
+    for (let q = 0; q < nLive; q++) {
+      const p = live[q]!;
+      if (rate[p]! <= EPS || used[p]! < capacity[p]! * (1 - 1e-9) - EPS) continue;
+      if (tightAt[p] === -1) tightAt[p] = 0;
+      if (leftShared > 0) {
+        for (let k = 0; k < nAct; k++) {
+          const i = act[k]!;
+          if (active[i] && shared[i]! > EPS) {
+            active[i] = 0;
+            bottleneck[i] = p;
+            frozenAt[i] = 0;
+            left--;
+            leftShared--;
+            froze++;
+          }
+        }
+      }
+    }
+    // A tunnel still active freezes on the first tight core (ascending) holding a stage of it
+    // with a coefficient above EPS, as the cores' stage lists freeze it in that order.
+    if (left > 0) {
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (!active[i]) continue;
+        let b = -1;
+        if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
+        if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
+        if (b < 0) continue;
+        active[i] = 0;
+        bottleneck[i] = b;
+        frozenAt[i] = 0;
+        left--;
+        if (shared[i]! > EPS) leftShared--;
+        froze++;
+      }
+    }
+    if (froze === 0) {
+      // Numerical corner: freeze the first active tunnel to guarantee progress.
+      let first = -1;
+      for (let k = 0; k < nAct && first < 0; k++) if (active[act[k]!]) first = act[k]!;
+      if (first >= 0) {
+        active[first] = 0;
+        bottleneck[first] = -1;
+        frozenAt[first] = 0;
+        left--;
+        if (shared[first]! > EPS) leftShared--;
+      }
+    }
+    if (left > 0) {
+      let kept2 = 0;
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (active[i]) act[kept2++] = i;
+        else {
+          if (hasRx[i]) dirty[rxPos[i]!] = 1;
+          if (hasFwd[i]) dirty[place[i]!] = 1;
+        }
+      }
+      nAct = kept2;
+      ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
+    }
+    byTunnel = placed;
+    prevSharedRate = sharedRate;
+    round = 1;
+  }
   // The same arithmetic, in the same order, as the textbook loop (sum of the active shares,
   // then each core's active pinned stages in order): typed arrays and no closures, since the
   // models solve one problem per simulated step (issue 16: 45% of analyze at 256 x 128). A
@@ -376,7 +553,10 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
       // stages, 0 on a core holding none. Only the cores of the active tunnels are summed.
       for (let k = 0; k < nAct; k++) {
         const i = act[k]!;
-        if (pairCores !== undefined) {
+        if (byTunnel !== undefined) {
+          if (byTunnel.hasRx[i]) dirty[byTunnel.rxPos[i]!] = 1;
+          if (byTunnel.hasFwd[i]) dirty[byTunnel.place[i]!] = 1;
+        } else if (pairCores !== undefined) {
           const c0 = pairCores[2 * i]!;
           const c1 = pairCores[2 * i + 1]!;
           if (c0 >= 0) dirty[c0] = 1;
@@ -489,7 +669,18 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
       left--;
       if (shared[first]! > EPS) leftShared--;
     }
-    if (left > 0 && pairCores !== undefined) {
+    if (left > 0 && byTunnel !== undefined) {
+      let kept = 0;
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (active[i]) act[kept++] = i;
+        else {
+          if (byTunnel.hasRx[i]) dirty[byTunnel.rxPos[i]!] = 1;
+          if (byTunnel.hasFwd[i]) dirty[byTunnel.place[i]!] = 1;
+        }
+      }
+      nAct = kept;
+    } else if (left > 0 && pairCores !== undefined) {
       let kept = 0;
       for (let k = 0; k < nAct; k++) {
         const i = act[k]!;
@@ -519,7 +710,19 @@ export function maxMinFairCores(pb: CoreProblem | PackedCoreProblem, demand: Flo
 }
 
 /** Per core position: the capacity an allocation uses (into `into` when given, of length m). */
-export function coreUsage(pb: CoreProblem | PackedCoreProblem, x: Float64Array, into?: Float64Array): Float64Array {
+export function coreUsage(pb: AnyCoreProblem, x: Float64Array, into?: Float64Array): Float64Array {
+  if (isPlaced(pb)) {
+    // Each core's stages in the packed order are the tunnels' in index order, receive first.
+    const { rxPos, rxCoef, hasRx, place, fwdCoef, hasFwd, shared } = pb;
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += shared[i]! * x[i]!;
+    const out = (into ?? new Float64Array(pb.capacity.length)).fill(s);
+    for (let i = 0; i < x.length; i++) {
+      if (hasRx[i]) out[rxPos[i]!] = out[rxPos[i]!]! + rxCoef[i]! * x[i]!;
+      if (hasFwd[i]) out[place[i]!] = out[place[i]!]! + fwdCoef[i]! * x[i]!;
+    }
+    return out;
+  }
   const { capacity, shared, off, tun, coef } = isPacked(pb) ? pb : packCoreProblem(pb);
   let s = 0;
   for (let i = 0; i < x.length; i++) s += shared[i]! * x[i]!;

@@ -193,6 +193,50 @@ describe('the structured solver', () => {
     }
   });
 
+  it('gives exactly the same allocation and usage for a problem given per tunnel (placed) as for its packed stages', async () => {
+    const { maxMinFairCores, coreUsage, SolverScratch } = await import('../../src/replay/fairness.js');
+    const rng = new Prng(5);
+    const scratch = new SolverScratch();
+    for (let k = 0; k < 300; k++) {
+      const n = 1 + rng.int(50);
+      const m = 1 + rng.int(16);
+      const placed = {
+        capacity: Float64Array.from({ length: m }, () => (rng.next() < 0.2 ? 0.3 : rng.next() < 0.1 ? 0 : 1)),
+        // Some tunnels without a shared share (several rounds), some with one under EPS.
+        shared: Float64Array.from({ length: n }, () => (rng.next() < 0.3 ? 0 : rng.next() < 0.1 ? 1e-13 : rng.next() * 1e-7)),
+        rxPos: Int32Array.from({ length: n }, () => rng.int(m)),
+        rxCoef: Float64Array.from({ length: n }, () => (rng.next() < 0.1 ? 1e-13 : rng.next() * 1e-6)),
+        hasRx: Uint8Array.from({ length: n }, () => (rng.next() < 0.8 ? 1 : 0)),
+        place: Int32Array.from({ length: n }, () => rng.int(m)),
+        fwdCoef: Float64Array.from({ length: n }, () => 1e-7 + rng.next() * 2e-6),
+        hasFwd: Uint8Array.from({ length: n }, () => (rng.next() < 0.9 ? 1 : 0)),
+        nonNegative: true,
+      };
+      const extras = Array.from({ length: m }, () => [] as [number, number][]);
+      for (let i = 0; i < n; i++) {
+        if (placed.hasRx[i]) extras[placed.rxPos[i]!]!.push([i, placed.rxCoef[i]!]);
+        if (placed.hasFwd[i]) extras[placed.place[i]!]!.push([i, placed.fwdCoef[i]!]);
+      }
+      const pb = { capacity: placed.capacity, shared: placed.shared, extras };
+      // Every demand infinite (the per-tunnel first round), or some finite or zero (packed at once).
+      const mixed = rng.next() < 0.4;
+      const demand = Float64Array.from({ length: n }, () => (!mixed ? Infinity : rng.next() < 0.2 ? 0 : rng.next() < 0.5 ? 1e5 * rng.next() : Infinity));
+      let want;
+      try {
+        want = maxMinFairCores(pb, demand);
+      } catch (e) {
+        expect(() => maxMinFairCores(placed, demand, scratch)).toThrow((e as Error).message);
+        continue;
+      }
+      const got = maxMinFairCores(placed, demand, scratch);
+      expect([...got.x]).toEqual([...want.x]);
+      expect([...got.bottleneck]).toEqual([...want.bottleneck]);
+      expect([...got.frozenAt]).toEqual([...want.frozenAt]);
+      expect([...got.tightAt]).toEqual([...want.tightAt]);
+      expect([...coreUsage(placed, want.x)]).toEqual([...coreUsage(pb, want.x)]);
+    }
+  });
+
   it('agrees with it on larger gateways where most tunnels have no shared share (rounds over the loaded cores only)', async () => {
     const { maxMinFairCores, denseConstraints, packCoreProblem, SolverScratch } = await import('../../src/replay/fairness.js');
     const rng = new Prng(11);

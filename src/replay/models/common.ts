@@ -1,4 +1,4 @@
-import { coreUsage, jainFairness, maxMinFairCores, SolverScratch, type Allocation, type CoreProblem, type PackedCoreProblem } from '../fairness.js';
+import { coreUsage, jainFairness, maxMinFairCores, SolverScratch, type Allocation, type AnyCoreProblem, type CoreProblem, type PackedCoreProblem, type PlacedCoreProblem } from '../fairness.js';
 import type { ModelName, ModelRun } from '../types.js';
 
 /**
@@ -51,7 +51,7 @@ export class TailAverage {
 }
 
 /** Per-core utilization of an allocation: foreign load + what the tunnels use + extra busy time (migrations). */
-export function utilizationOf(inp: ModelInput, pb: CoreProblem | PackedCoreProblem, x: Float64Array, extraBusy?: Float64Array, into?: Float64Array): Float64Array {
+export function utilizationOf(inp: ModelInput, pb: AnyCoreProblem, x: Float64Array, extraBusy?: Float64Array, into?: Float64Array): Float64Array {
   const used = coreUsage(pb, x, into);
   for (let p = 0; p < used.length; p++) used[p] = Math.min(1, 1 - inp.capacity[p]! + used[p]! + (extraBusy ? extraBusy[p]! : 0));
   return used;
@@ -103,6 +103,8 @@ interface PlacedBase {
   rxPos: Int32Array;
   hasRx: Uint8Array;
   hasFwd: Uint8Array;
+  /** No negative stage coefficient (the solver's rules for dropping cores hold). */
+  nonNegative: boolean;
 }
 const placedBases = new WeakMap<ModelInput, PlacedBase[]>();
 
@@ -122,6 +124,7 @@ function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
     rxPos: new Int32Array(n),
     hasRx: new Uint8Array(n),
     hasFwd: new Uint8Array(n),
+    nonNegative: true,
   };
   for (let i = 0; i < n; i++) {
     const t = inp.tunnels[i]!;
@@ -133,6 +136,7 @@ function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
     b.rxPos[i] = t.rxPos;
     b.hasRx[i] = t.rxNs > 0 ? 1 : 0;
     b.hasFwd[i] = t.forwardNs > 0 ? 1 : 0;
+    if (b.rxCoef[i]! < 0 || b.fwdCoef[i]! < 0) b.nonNegative = false;
   }
   list.push(b);
   return b;
@@ -187,6 +191,24 @@ export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wak
   return { capacity, shared: b.shared, off, tun, coef, pairCores };
 }
 
+/**
+ * The same problem as placedPollProblem, in the solver's per-tunnel form (fairness.ts:
+ * PlacedCoreProblem): no per-core stage lists are built, the solver packs only the stages of
+ * the tunnels its first round leaves unfrozen. What the sims solve every step.
+ */
+export function placedProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array, scratch?: ProblemScratch): PlacedCoreProblem {
+  const m = inp.cpus.length;
+  const sc = scratch ?? new ProblemScratch();
+  const hit = sc.base;
+  let b: PlacedBase;
+  if (hit !== undefined && hit.inp === inp && hit.wakeRatio === wakeRatio) b = hit.base;
+  else sc.base = { inp, wakeRatio, base: (b = placedBase(inp, wakeRatio)) };
+  const { capacity } = sc.arrays(m, 0);
+  capacity.set(inp.capacity);
+  if (lost) for (let p = 0; p < m; p++) capacity[p] = Math.max(0, capacity[p]! - lost[p]!);
+  return { capacity, shared: b.shared, rxPos: b.rxPos, rxCoef: b.rxCoef, hasRx: b.hasRx, place, fwdCoef: b.fwdCoef, hasFwd: b.hasFwd, nonNegative: b.nonNegative };
+}
+
 const demandCache = new WeakMap<ModelInput, Float64Array>();
 
 /** Each tunnel's offered load, computed once per input (read-only: the solvers never write it). */
@@ -200,7 +222,7 @@ export function demandsOf(inp: ModelInput): Float64Array {
   return d;
 }
 
-export function solve(inp: ModelInput, pb: CoreProblem | PackedCoreProblem, scratch?: SolverScratch): Allocation {
+export function solve(inp: ModelInput, pb: AnyCoreProblem, scratch?: SolverScratch): Allocation {
   return maxMinFairCores(pb, demandsOf(inp), scratch);
 }
 

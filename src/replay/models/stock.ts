@@ -1,7 +1,7 @@
 import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, demandsOf, hasCollision, placedPollProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, demandsOf, hasCollision, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 const NO_UTIL = new Float64Array(0);
 
@@ -84,7 +84,8 @@ export class StockSim {
     const m = inp.cpus.length;
     const poll = this.poll;
     const demand = demandsOf(inp);
-    const pb = stockProblem(inp, poll, this.scratch);
+    // The per-tunnel form of stockProblem (the solver packs only what its first round leaves).
+    const pb = placedProblem(inp, poll, 0, undefined, this.scratch);
     const { x, bottleneck, frozenAt, tightAt } = solve(inp, pb, this.scratch.solver);
     let allSticky = true;
     const sticky = this.stickyBuf;

@@ -1,7 +1,7 @@
 import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, placedPollProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, hasCollision, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Threaded NAPI (/sys/class/net/<dev>/threaded = 1; net/core/dev.c: napi_threaded_poll): each
@@ -75,7 +75,8 @@ export class ThreadedSim {
     const { inp, par, thread } = this;
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
-    const pb = threadedProblem(inp, thread, par.threadedOverheadRatio, this.lost, this.scratch);
+    // The per-tunnel form of threadedProblem (the solver packs only what its first round leaves).
+    const pb = placedProblem(inp, thread, par.threadedOverheadRatio, this.lost, this.scratch);
     const { x } = solve(inp, pb, this.scratch.solver);
     this.threadBuf.set(thread);
     const out = { x, util: utilizationOf(inp, pb, x, this.lost, this.utilBuf), thread: this.threadBuf };
