@@ -428,7 +428,7 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
   let byTunnel: PlacedCoreProblem | undefined;
   if (placed !== undefined && !(allInfinite && prune)) {
     ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
-  } else if (placed !== undefined) {
+  } else if (placed !== undefined && left > 0) {
     // The first round, tunnel by tunnel: as the loop below does it for round 0 (every active
     // tunnel at x = 0, every demand infinite, nothing negative), with each core's rate summed
     // by adding the stages of the active tunnels in index order.
@@ -478,48 +478,47 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
         }
       }
     }
-    // A tunnel still active freezes on the first tight core (ascending) holding a stage of it
-    // with a coefficient above EPS, as the cores' stage lists freeze it in that order.
+    // One pass over the active list: a tunnel still active freezes on the first tight core
+    // (ascending) holding a stage of it with a coefficient above EPS, as the cores' stage lists
+    // freeze it in that order; the unfrozen are kept in order, the frozen ones' cores marked.
     if (left > 0) {
+      let kept2 = 0;
       for (let k = 0; k < nAct; k++) {
         const i = act[k]!;
-        if (!active[i]) continue;
-        let b = -1;
-        if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
-        if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
-        if (b < 0) continue;
-        active[i] = 0;
-        bottleneck[i] = b;
-        frozenAt[i] = 0;
-        left--;
-        if (shared[i]! > EPS) leftShared--;
-        froze++;
+        if (active[i]) {
+          let b = -1;
+          if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
+          if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
+          if (b < 0) {
+            act[kept2++] = i;
+            continue;
+          }
+          active[i] = 0;
+          bottleneck[i] = b;
+          frozenAt[i] = 0;
+          left--;
+          if (shared[i]! > EPS) leftShared--;
+          froze++;
+        }
+        if (hasRx[i]) dirty[rxPos[i]!] = 1;
+        if (hasFwd[i]) dirty[place[i]!] = 1;
       }
-    }
-    if (froze === 0) {
-      // Numerical corner: freeze the first active tunnel to guarantee progress.
-      let first = -1;
-      for (let k = 0; k < nAct && first < 0; k++) if (active[act[k]!]) first = act[k]!;
-      if (first >= 0) {
+      nAct = kept2;
+      if (froze === 0 && nAct > 0) {
+        // Numerical corner: freeze the first active tunnel to guarantee progress (nothing froze,
+        // so it is the first of the list).
+        const first = act[0]!;
         active[first] = 0;
         bottleneck[first] = -1;
         frozenAt[first] = 0;
         left--;
         if (shared[first]! > EPS) leftShared--;
+        if (hasRx[first]) dirty[rxPos[first]!] = 1;
+        if (hasFwd[first]) dirty[place[first]!] = 1;
+        act.copyWithin(0, 1, nAct);
+        nAct--;
       }
-    }
-    if (left > 0) {
-      let kept2 = 0;
-      for (let k = 0; k < nAct; k++) {
-        const i = act[k]!;
-        if (active[i]) act[kept2++] = i;
-        else {
-          if (hasRx[i]) dirty[rxPos[i]!] = 1;
-          if (hasFwd[i]) dirty[place[i]!] = 1;
-        }
-      }
-      nAct = kept2;
-      ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
+      if (left > 0) ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
     }
     byTunnel = placed;
     prevSharedRate = sharedRate;

@@ -218,9 +218,12 @@ describe('the structured solver', () => {
         if (placed.hasFwd[i]) extras[placed.place[i]!]!.push([i, placed.fwdCoef[i]!]);
       }
       const pb = { capacity: placed.capacity, shared: placed.shared, extras };
-      // Every demand infinite (the per-tunnel first round), or some finite or zero (packed at once).
-      const mixed = rng.next() < 0.4;
-      const demand = Float64Array.from({ length: n }, () => (!mixed ? Infinity : rng.next() < 0.2 ? 0 : rng.next() < 0.5 ? 1e5 * rng.next() : Infinity));
+      // Every demand infinite or zero (idle tunnels: the per-tunnel first round; all idle now
+      // and then), or some finite (packed at once).
+      const kind = rng.int(4);
+      const demand = Float64Array.from({ length: n }, () =>
+        kind === 0 ? Infinity : kind === 1 ? (rng.next() < 0.3 ? 0 : Infinity) : kind === 2 ? (rng.next() < 0.9 ? 0 : Infinity) : rng.next() < 0.2 ? 0 : rng.next() < 0.5 ? 1e5 * rng.next() : Infinity,
+      );
       let want;
       try {
         want = maxMinFairCores(pb, demand);

@@ -1,7 +1,8 @@
 import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, demandsOf, hasCollision, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { maxMinFairCores } from '../fairness.js';
+import { assembleRun, demandsOf, hasCollision, placedPollProblem, placedProblem, ProblemScratch, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 const NO_UTIL = new Float64Array(0);
 
@@ -84,29 +85,33 @@ export class StockSim {
     const m = inp.cpus.length;
     const poll = this.poll;
     const demand = demandsOf(inp);
-    // The per-tunnel form of stockProblem (the solver packs only what its first round leaves).
-    const pb = placedProblem(inp, poll, 0, undefined, this.scratch);
-    const { x, bottleneck, frozenAt, tightAt } = solve(inp, pb, this.scratch.solver);
+    // The placement this step solves, kept (the moves below change `poll`): the per-tunnel form
+    // of stockProblem (the solver packs only what its first round leaves unfrozen).
+    const placement = this.pollBuf;
+    placement.set(poll);
+    const pb = placedProblem(inp, placement, 0, undefined, this.scratch);
+    const { x, bottleneck, frozenAt, tightAt } = maxMinFairCores(pb, demand, this.scratch.solver);
     let allSticky = true;
     const sticky = this.stickyBuf;
-    sticky.fill(0);
+    // One pass: stuck or not, and a poll that is not moves (random draws in tunnel order, as before).
     for (let i = 0; i < n; i++) {
-      if (!(demand[i]! > 0)) continue;
+      if (!(demand[i]! > 0)) {
+        sticky[i] = 0;
+        continue;
+      }
       // Constraint k is core position k: the poll is stuck when its own core limits it, i.e.
       // the core became tight in the round the tunnel froze (ties: several cores at once).
-      sticky[i] = bottleneck[i]! >= 0 && tightAt[poll[i]!] === frozenAt[i] ? 1 : 0;
-      if (!sticky[i]) allSticky = false;
-    }
-    this.pollBuf.set(poll);
-    const util = wantUtil || allSticky ? utilizationOf(inp, pb, x, undefined, this.utilBuf) : NO_UTIL;
-    const out = { x, util, poll: this.pollBuf, sticky, allSticky };
-    for (let i = 0; i < n; i++) {
-      if (demand[i]! > 0 && !sticky[i]) {
+      const stuck = bottleneck[i]! >= 0 && tightAt[placement[i]!] === frozenAt[i];
+      sticky[i] = stuck ? 1 : 0;
+      if (!stuck) {
+        allSticky = false;
         const to = this.rng.int(m);
         if (to !== poll[i]) this.moves++;
         poll[i] = to;
       }
     }
+    const util = wantUtil || allSticky ? utilizationOf(inp, pb, x, undefined, this.utilBuf) : NO_UTIL;
+    const out = { x, util, poll: placement, sticky, allSticky };
     this.steps++;
     return out;
   }
