@@ -451,75 +451,62 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
     }
     nLive = kept;
     if (!Number.isFinite(step)) throw new Error('maxMinFairCores: unbounded allocation (a tunnel with zero cost and infinite demand)');
-    for (let k = 0; k < nAct; k++) {
-      const i = act[k]!;
-      x[i] = x[i]! + step;
-    }
     for (let q = 0; q < nLive; q++) {
       const p = live[q]!;
       used[p] = used[p]! + step * rate[p]!;
     }
-    let froze = 0;
+    let firstTight = -1;
     for (let q = 0; q < nLive; q++) {
       const p = live[q]!;
       if (rate[p]! <= EPS || used[p]! < capacity[p]! * (1 - 1e-9) - EPS) continue;
       if (tightAt[p] === -1) tightAt[p] = 0;
-      if (leftShared > 0) {
-        for (let k = 0; k < nAct; k++) {
-          const i = act[k]!;
-          if (active[i] && shared[i]! > EPS) {
-            active[i] = 0;
-            bottleneck[i] = p;
-            frozenAt[i] = 0;
-            left--;
-            leftShared--;
-            froze++;
-          }
-        }
-      }
+      if (firstTight < 0) firstTight = p;
     }
-    // One pass over the active list: a tunnel still active freezes on the first tight core
-    // (ascending) holding a stage of it with a coefficient above EPS, as the cores' stage lists
-    // freeze it in that order; the unfrozen are kept in order, the frozen ones' cores marked.
-    if (left > 0) {
-      let kept2 = 0;
-      for (let k = 0; k < nAct; k++) {
-        const i = act[k]!;
-        if (active[i]) {
-          let b = -1;
-          if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
-          if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
-          if (b < 0) {
-            act[kept2++] = i;
-            continue;
-          }
-          active[i] = 0;
-          bottleneck[i] = b;
-          frozenAt[i] = 0;
-          left--;
-          if (shared[i]! > EPS) leftShared--;
-          froze++;
-        }
-        if (hasRx[i]) dirty[rxPos[i]!] = 1;
-        if (hasFwd[i]) dirty[place[i]!] = 1;
+    let froze = 0;
+    // One pass over the active list (every tunnel on it is active in the first round): x raised
+    // by the step; a tunnel with a shared share frozen on the first tight core (as the loop below
+    // freezes every such tunnel there, before any core's stages), any other on the first tight
+    // core (ascending) holding a stage of it with a coefficient above EPS, as the cores' stage
+    // lists freeze it in that order; the unfrozen kept in order, the frozen ones' cores marked.
+    let kept2 = 0;
+    for (let k = 0; k < nAct; k++) {
+      const i = act[k]!;
+      x[i] = x[i]! + step;
+      let b = -1;
+      if (firstTight >= 0 && shared[i]! > EPS) b = firstTight;
+      else {
+        if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
+        if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
       }
-      nAct = kept2;
-      if (froze === 0 && nAct > 0) {
-        // Numerical corner: freeze the first active tunnel to guarantee progress (nothing froze,
-        // so it is the first of the list).
-        const first = act[0]!;
-        active[first] = 0;
-        bottleneck[first] = -1;
-        frozenAt[first] = 0;
-        left--;
-        if (shared[first]! > EPS) leftShared--;
-        if (hasRx[first]) dirty[rxPos[first]!] = 1;
-        if (hasFwd[first]) dirty[place[first]!] = 1;
-        act.copyWithin(0, 1, nAct);
-        nAct--;
+      if (b < 0) {
+        act[kept2++] = i;
+        continue;
       }
-      if (left > 0) ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
+      active[i] = 0;
+      bottleneck[i] = b;
+      frozenAt[i] = 0;
+      left--;
+      if (shared[i]! > EPS) leftShared--;
+      froze++;
+      if (hasRx[i]) dirty[rxPos[i]!] = 1;
+      if (hasFwd[i]) dirty[place[i]!] = 1;
     }
+    nAct = kept2;
+    if (froze === 0 && nAct > 0) {
+      // Numerical corner: freeze the first active tunnel to guarantee progress (nothing froze,
+      // so it is the first of the list).
+      const first = act[0]!;
+      active[first] = 0;
+      bottleneck[first] = -1;
+      frozenAt[first] = 0;
+      left--;
+      if (shared[first]! > EPS) leftShared--;
+      if (hasRx[first]) dirty[rxPos[first]!] = 1;
+      if (hasFwd[first]) dirty[place[first]!] = 1;
+      act.copyWithin(0, 1, nAct);
+      nAct--;
+    }
+    if (left > 0) ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
     byTunnel = placed;
     prevSharedRate = sharedRate;
     round = 1;
