@@ -167,7 +167,17 @@ live('live capture (root, bpftrace, veth testbed)', () => {
           events = captureLive({ mode: 'events', devices: tb.devices, duration: 5, path: ev, netns: tb.netns, onProbesStart: () => (traffic = tb.traffic(3)) });
         },
       });
-      while (events === undefined) await new Promise((r) => setTimeout(r, 100));
+      // A windows capture that dies before its probes attach (bpftrace aborting at start) ends
+      // the wait with its error instead of leaving the test to its timeout.
+      let windowsEnded: { error: unknown } | undefined;
+      windows.then(
+        () => (windowsEnded ??= { error: new Error('the windows capture ended before its probes attached') }),
+        (error: unknown) => (windowsEnded = { error }),
+      );
+      while (events === undefined) {
+        if (windowsEnded !== undefined) throw windowsEnded.error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await events;
       await traffic;
       ac.abort();
