@@ -87,7 +87,7 @@ if (!haveTime) {
       "process.on('exit', () => {",
       '  const u = process.resourceUsage();',
       '  const wall = Number(process.hrtime.bigint() - t0) / 1e9;',
-      "  writeFileSync(usageOut, `${u.maxRSS} ${wall} ${u.userCPUTime / 1e6} ${u.systemCPUTime / 1e6}\\n`);",
+      '  writeFileSync(usageOut, `${u.maxRSS} ${wall} ${u.userCPUTime / 1e6} ${u.systemCPUTime / 1e6}\\n`);',
       '});',
       `await import(${JSON.stringify(bin)});`,
     ].join('\n') + '\n',
@@ -177,14 +177,19 @@ for (const [m, windowMs, nodeOptions] of cases) {
 }
 const loadAfter = execFileSync('uptime', { encoding: 'utf8' }).trim();
 
-console.log(`node ${process.version}, ${CPUS} CPUs and ${NAPIS} tunnels in the generated captures, ${repeat} run(s) per case (best wall and CPU time, highest peak RSS), measured with ${haveTime ? '/usr/bin/time' : 'process.resourceUsage()'}`);
+console.log(
+  `node ${process.version}, ${CPUS} CPUs and ${NAPIS} tunnels in the generated captures, ${repeat} run(s) per case (best wall and CPU time, highest peak RSS), measured with ${haveTime ? '/usr/bin/time' : 'process.resourceUsage()'}`,
+);
 console.table(rows);
 const base = rows.filter((r) => r['window asked'] === '10 ms' && r['node options'] === '');
 if (base.length > 1) {
   const rss = base.map((r) => Number(r['peak RSS MB']));
-  console.log(`peak RSS at the default window: ${base.map((r) => `${r.capture} ${r['peak RSS MB']} MB`).join(', ')} (largest/smallest ${(Math.max(...rss) / Math.min(...rss)).toFixed(2)}x for ${(Math.max(...sizes) / Math.min(...sizes)).toFixed(0)}x the events)`);
+  console.log(
+    `peak RSS at the default window: ${base.map((r) => `${r.capture} ${r['peak RSS MB']} MB`).join(', ')} (largest/smallest ${(Math.max(...rss) / Math.min(...rss)).toFixed(2)}x for ${(Math.max(...sizes) / Math.min(...sizes)).toFixed(0)}x the events)`,
+  );
 }
-for (const r of rows) if (r['window asked'] !== r['window used']) console.log(`${r.capture} --window ${r['window asked']}: the window was widened to ${r['window used']} to stay within the grid budget`);
+for (const r of rows)
+  if (r['window asked'] !== r['window used']) console.log(`${r.capture} --window ${r['window asked']}: the window was widened to ${r['window used']} to stay within the grid budget`);
 for (const n of notes) console.log(`note: ${n}`);
 console.log(`load before: ${loadBefore}`);
 console.log(`load after:  ${loadAfter}`);

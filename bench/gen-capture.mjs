@@ -151,7 +151,10 @@ function ftraceLine(e) {
 
 const CSV_COLUMNS = 'kind,ts,cpu,napi,dev,work,budget,vec,pid,comm,function,workqueue,req_cpu,target_cpu,state,orig_cpu,dest_cpu';
 function csvLine(e) {
-  const row = (o) => CSV_COLUMNS.split(',').map((c) => o[c] ?? '').join(',');
+  const row = (o) =>
+    CSV_COLUMNS.split(',')
+      .map((c) => o[c] ?? '')
+      .join(',');
   const base = { ts: e[1] + ORIGIN, cpu: e[2] };
   switch (e[0]) {
     case 'SE':

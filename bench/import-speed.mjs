@@ -105,7 +105,10 @@ const want = [
   [csvN, ['csv']],
 ];
 for (const [n, fmts] of want) {
-  const files = fmts.filter((f) => only === undefined || only.includes(f)).map((f) => [f, path(n, f)]).filter(([, p]) => regen || !existsSync(p));
+  const files = fmts
+    .filter((f) => only === undefined || only.includes(f))
+    .map((f) => [f, path(n, f)])
+    .filter(([, p]) => regen || !existsSync(p));
   if (files.length === 0) continue;
   const t0 = Date.now();
   const g = await generate(n, files);
@@ -140,7 +143,10 @@ const cases = [
 ].filter(([, f]) => only === undefined || only.includes(f));
 const rows = [];
 // The machine is shared: the load average before and after tells how far to trust the figures.
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const loadBefore = load();
 for (const [n, fmt] of cases) {
   const file = path(n, fmt);

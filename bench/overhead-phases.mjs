@@ -23,10 +23,13 @@ for (const f of flows) {
     perSecond[k] = (perSecond[k] ?? 0) + Number(m[3]);
   }
 }
-const phases = readFileSync(phasesFile, 'utf8').trim().split('\n').map((l) => {
-  const [rep, cond, a, b] = l.split(' ');
-  return { rep, cond, a: Number(a) - t0, b: Number(b) - t0 };
-});
+const phases = readFileSync(phasesFile, 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => {
+    const [rep, cond, a, b] = l.split(' ');
+    return { rep, cond, a: Number(a) - t0, b: Number(b) - t0 };
+  });
 const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);
@@ -51,9 +54,7 @@ for (const c of conds) {
     if (r[c] !== undefined && r.none) ratios.push(r[c] / r.none);
   }
   const sorted = [...ratios].sort((x, y) => x - y);
-  console.log(
-    `${c.padEnd(12)} ${(mean(tp) / 1000).toFixed(2).padStart(8)}     ${median(ratios).toFixed(3)}  [${sorted[0]?.toFixed(3)} .. ${sorted.at(-1)?.toFixed(3)}]  n=${ratios.length}`,
-  );
+  console.log(`${c.padEnd(12)} ${(mean(tp) / 1000).toFixed(2).padStart(8)}     ${median(ratios).toFixed(3)}  [${sorted[0]?.toFixed(3)} .. ${sorted.at(-1)?.toFixed(3)}]  n=${ratios.length}`);
   if (c === 'windows') {
     const w = median(ratios);
     console.log(`goal windows cost <= 5%: ${w >= 0.95 ? 'met' : 'NOT met'} (${(100 * (1 - w)).toFixed(1)}%)`);

@@ -25,7 +25,11 @@ function time(fn, reps) {
 }
 
 console.log('solver: one stock allocation (ms per solve)');
-for (const [n, m] of [[16, 32], [64, 128], [256, 256]]) {
+for (const [n, m] of [
+  [16, 32],
+  [64, 128],
+  [256, 256],
+]) {
   const inp = scenarioModelInput(makeScenario({ tunnels: n, cpus: m, seed: 1 }), 'elastic');
   const rng = new Prng(1);
   const polls = Array.from({ length: 20 }, () => Int32Array.from({ length: n }, () => rng.int(m)));
@@ -38,7 +42,11 @@ for (const [n, m] of [[16, 32], [64, 128], [256, 256]]) {
 }
 
 console.log(`Monte Carlo (${runs} runs, default 1 s horizon, elastic demand)`);
-for (const [n, m] of [[8, 32], [16, 32], [64, 128]]) {
+for (const [n, m] of [
+  [8, 32],
+  [16, 32],
+  [64, 128],
+]) {
   const inp = scenarioModelInput(makeScenario({ tunnels: n, cpus: m, seed: 1 }), 'elastic');
   const o = ReplayOptions.parse({ runs, seed: 1 });
   for (const model of ['stock', 'threaded', 'inline']) {

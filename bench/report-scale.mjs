@@ -28,7 +28,10 @@ const argVal = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const sizes = argVal('--sizes', '5').split(',').map(Number).filter((n) => n > 0);
+const sizes = argVal('--sizes', '5')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const repeat = Math.max(1, Number(argVal('--repeat', '3')));
 const regen = args.includes('--regen');
 const keep = args.includes('--keep');
@@ -50,10 +53,20 @@ mkdirSync(outDir, { recursive: true });
 // time (no --virtual-time-budget), so the page's clock is the wall clock; the page marks itself
 // ready before its load event, when chromium dumps the DOM.
 const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--window-size=1280,1000',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps',
-  '--disable-extensions', '--disable-domain-reliability', '--no-first-run',
-  '--proxy-server=127.0.0.1:9', '--host-resolver-rules=MAP * ~NOTFOUND',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--hide-scrollbars',
+  '--window-size=1280,1000',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--disable-domain-reliability',
+  '--no-first-run',
+  '--proxy-server=127.0.0.1:9',
+  '--host-resolver-rules=MAP * ~NOTFOUND',
 ];
 
 function report(capture, extra, page) {
@@ -105,7 +118,8 @@ cases.push({ name: 'synthetic talk 8 x 32 (32 cores)', path: join(root, 'traces'
 // Wide: 64 cores, 24 threaded tunnels that the balancer moves around, 60 s of 10 ms windows: the
 // most rows (every tunnel on many cores) and the most charts.
 const wide = join(outDir, 'report-wide.txt');
-if (regen || !existsSync(wide)) execFileSync(process.execPath, [bin, 'synth', '--tunnels', '24', '--cpus', '64', '--seconds', '60', '--threaded', '--mode', 'windows', '-o', wide], { stdio: 'ignore' });
+if (regen || !existsSync(wide))
+  execFileSync(process.execPath, [bin, 'synth', '--tunnels', '24', '--cpus', '64', '--seconds', '60', '--threaded', '--mode', 'windows', '-o', wide], { stdio: 'ignore' });
 cases.push({ name: 'wide: 64 cores, 24 tunnels, 60 s', path: wide, extra: [] });
 
 // ---------------------------------------------------------------- measure
@@ -134,7 +148,9 @@ for (const c of cases) {
 const base = rows[0];
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`wgtrace report at scale; ${repeat} runs each, medians; load before: ${load}`);
-console.log(`${pad('case', 34)} ${pad('events', 10)} ${pad('windows', 8)} ${pad('columns', 8)} ${pad('charts', 7)} ${pad('page MB', 9)} ${pad('x base', 7)} ${pad('report s', 9)} ${pad('draw ms', 8)} x base`);
+console.log(
+  `${pad('case', 34)} ${pad('events', 10)} ${pad('windows', 8)} ${pad('columns', 8)} ${pad('charts', 7)} ${pad('page MB', 9)} ${pad('x base', 7)} ${pad('report s', 9)} ${pad('draw ms', 8)} x base`,
+);
 for (const r of rows) {
   console.log(
     `${pad(r.name, 34)} ${pad(r.events, 10)} ${pad(r.windows, 8)} ${pad(r.columns, 8)} ${pad(r.charts, 7)} ${pad(r.mb.toFixed(2), 9)} ${pad((r.mb / base.mb).toFixed(2), 7)} ${pad(r.reportS.toFixed(2), 9)} ${pad(r.drawMs, 8)} ${(r.drawMs / base.drawMs).toFixed(2)}`,

@@ -122,7 +122,7 @@ async function capture([name, tunnels, cpus, target, model]) {
   if (!regen && existsSync(file) && existsSync(metaFile)) return { file, ...JSON.parse(readFileSync(metaFile, 'utf8')) };
   const threaded = model === 'threaded';
   const probe = await writeSynthFile(file, { tunnels, cpus, seconds: 0.1, threaded });
-  const seconds = Math.min(600, Math.max(0.1, Math.round((0.1 * target) / probe.lines * 10) / 10));
+  const seconds = Math.min(600, Math.max(0.1, Math.round(((0.1 * target) / probe.lines) * 10) / 10));
   const t0 = Date.now();
   const plant = await writeSynthFile(file, { tunnels, cpus, seconds, threaded });
   const events = Number(execFileSync('grep', ['-cE', EVENT_LINE, file], { encoding: 'utf8' }).trim());
@@ -163,7 +163,10 @@ function run(kind, file) {
   return baseDist === undefined ? best : { ...best, base };
 }
 
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const loadBefore = load();
 const t0 = Date.now();
 const rows = [];
@@ -183,9 +186,13 @@ for (const c of cases) {
 const loadAfter = load();
 const ref = rows.find((r) => r.c[0] === '8x32');
 const f = (x, d = 2) => x.toFixed(d);
-console.log(`node ${process.version}; ${repeat} run(s) per case (lowest wall and CPU time, highest peak RSS); load average ${loadBefore} before, ${loadAfter} after; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(
+  `node ${process.version}; ${repeat} run(s) per case (lowest wall and CPU time, highest peak RSS); load average ${loadBefore} before, ${loadAfter} after; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+);
 console.log('');
-console.log('| capture | model | tunnels | cores | events | MB | split M lines/CPU-s | analyze CPU s | analyze wall s | x split (CPU) | x split (wall) | x 8x32 (CPU) | what-if CPU s | what-if share | peak RSS MB | window | events ok |');
+console.log(
+  '| capture | model | tunnels | cores | events | MB | split M lines/CPU-s | analyze CPU s | analyze wall s | x split (CPU) | x split (wall) | x 8x32 (CPU) | what-if CPU s | what-if share | peak RSS MB | window | events ok |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const [name, tunnels, cpus, , model] = r.c;
@@ -201,7 +208,9 @@ if (baseDist !== undefined) {
   console.log('');
   console.log(`Baseline ${baseTree} in the same run (its runs alternating with this tree's; same captures, same split):`);
   console.log('');
-  console.log('| capture | analyze CPU s (base) | x split (CPU, base) | x 8x32 (CPU, base) | what-if CPU s (base) | what-if share (base) | peak RSS MB (base) | window (base) | analyze CPU this / base | what-if CPU this / base | same events |');
+  console.log(
+    '| capture | analyze CPU s (base) | x split (CPU, base) | x 8x32 (CPU, base) | what-if CPU s (base) | what-if share (base) | peak RSS MB (base) | window (base) | analyze CPU this / base | what-if CPU this / base | same events |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const b = r.an.base;

@@ -160,7 +160,11 @@ export function compileNotation(src: string): CompiledNotation {
       if (rows.has(cpu)) throw new NotationError(`${where}: cpu${cpu} given twice`);
       rows.set(
         cpu,
-        row[2]!.trim().split(/\s+/).filter(Boolean).map((t) => parseToken(t, where)),
+        row[2]!
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((t) => parseToken(t, where)),
       );
       return;
     }

@@ -39,7 +39,10 @@ export function parseSoftnet(text: string): CounterSnapshot['softnet'] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .forEach((l, row) => {
-      const c = l.trim().split(/\s+/).map((h) => parseInt(h, 16));
+      const c = l
+        .trim()
+        .split(/\s+/)
+        .map((h) => parseInt(h, 16));
       const cpu = c.length >= 13 ? c[12]! : row;
       out[String(cpu)] = { processed: c[0] ?? 0, dropped: c[1] ?? 0, timeSqueeze: c[2] ?? 0 };
     });

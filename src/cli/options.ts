@@ -39,7 +39,8 @@ export function parseRealArg(flag: string, text: string | undefined, min: number
   if (text === undefined) return undefined;
   const v = Number(text);
   const low = opts.above === true ? v > min : v >= min;
-  if (text.trim() === '' || !Number.isFinite(v) || !low || v > max) throw new UsageError(`${flag} ${text}: expected a number ${opts.above === true ? 'above' : 'from'} ${min} ${opts.above === true ? 'up ' : ''}to ${max}`);
+  if (text.trim() === '' || !Number.isFinite(v) || !low || v > max)
+    throw new UsageError(`${flag} ${text}: expected a number ${opts.above === true ? 'above' : 'from'} ${min} ${opts.above === true ? 'up ' : ''}to ${max}`);
   return v;
 }
 
@@ -138,12 +139,7 @@ export function printDiagnostics(io: CliIO, diags: readonly Diagnostic[], max = 
  * Loads a capture's timeline for a command, with progress on a TTY (cleared however the load
  * ends), from options already parsed and validated by the command.
  */
-export async function loadWithProgress(
-  io: CliIO,
-  capture: string,
-  o: LoadOptions,
-  slices?: SliceRequest,
-): Promise<Timeline> {
+export async function loadWithProgress(io: CliIO, capture: string, o: LoadOptions, slices?: SliceRequest): Promise<Timeline> {
   const pr = progress(io, capture);
   return loadTimeline(capture, {
     ...(o.format !== undefined ? { format: o.format } : {}),
@@ -159,7 +155,10 @@ export async function loadWithProgress(
  * outside it means nothing can be drawn or exported, so it is a usage error (exit 64) naming
  * the valid range, not an empty result.
  */
-export function checkRangeArgs(tl: Timeline, args: { cpus?: number[] | undefined; from?: number | undefined; to?: number | undefined; cpuText?: string | undefined; fromText?: string | undefined; toText?: string | undefined }): void {
+export function checkRangeArgs(
+  tl: Timeline,
+  args: { cpus?: number[] | undefined; from?: number | undefined; to?: number | undefined; cpuText?: string | undefined; fromText?: string | undefined; toText?: string | undefined },
+): void {
   const list = formatCpuList(tl.cpus);
   if (args.cpus !== undefined) {
     const bad = args.cpus.filter((c) => !tl.cpus.includes(c));

@@ -271,7 +271,6 @@ export function devThreadedFlag(t: Timeline, dev: string): number | undefined {
   return t.capture.header?.devices.find((d) => d.name === dev)?.threaded;
 }
 
-
 function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleReason: string }): NapiFacts {
   const cpus: NapiCpuFacts[] = [];
   for (const [cpu, s] of n.perCpu) {
@@ -366,7 +365,11 @@ export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFact
     // Whole-core busy (not idle), as every per-core judgement uses it.
     meanUtilization: cores.length > 0 ? cores.reduce((s, c) => s + c.coreBusy, 0) / cores.length : 0,
     lossy: t.capture.lostEvents > 0 || t.capture.skippedLines > 0,
-    spareCapacityPackets: spareCapacity(cores, probedNs, napis.reduce((s, n) => s + n.work, 0)),
+    spareCapacityPackets: spareCapacity(
+      cores,
+      probedNs,
+      napis.reduce((s, n) => s + n.work, 0),
+    ),
     labels: napiLabels(t.napis),
   };
 }

@@ -46,7 +46,7 @@ export const plural = (n: number, one: string, many = one + 's'): string => `${n
 export function cpuList(cpus: readonly number[]): string {
   const s = [...cpus].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     let j = i;
     while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
     parts.push(j > i ? `${s[i]}-${s[j]}` : `${s[i]}`);

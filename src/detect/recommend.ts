@@ -58,8 +58,7 @@ export function threadedNapiAdvice(devs: readonly DevFlag[], mode: PollMode, why
     };
   }
   const unknown = off.filter((d) => d.threaded === undefined).map((d) => d.dev);
-  const tail =
-    unknown.length > 0 ? ` (the capture does not record the threaded flag of ${list(unknown)}; check it with cat /sys/class/net/<dev>/threaded)` : '';
+  const tail = unknown.length > 0 ? ` (the capture does not record the threaded flag of ${list(unknown)}; check it with cat /sys/class/net/<dev>/threaded)` : '';
   const mixed = on.length > 0 ? ` ${list(on.map((d) => d.dev))} already ${on.length === 1 ? 'has' : 'have'} it on.` : '';
   return {
     text: `Enable threaded NAPI on ${list(off.map((d) => d.dev))} so ${why}: each poll then runs in its own napi/<dev> kthread that the scheduler can move to an idle core${off.some((d) => d.kind === undefined || d.kind === 'wireguard') ? ' (the WireGuard default since Linux 6.16)' : ''}${tail}.${mixed}`,

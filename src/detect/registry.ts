@@ -94,9 +94,7 @@ export function runDetectors(timeline: Timeline, opts: DetectOptions = {}): Dete
   }
   if (facts.lossy) {
     const c = timeline.capture;
-    const what = [c.lostEvents > 0 ? `${count(c.lostEvents)} events lost` : '', c.skippedLines > 0 ? `${count(c.skippedLines)} lines skipped` : '']
-      .filter(Boolean)
-      .join(', ');
+    const what = [c.lostEvents > 0 ? `${count(c.lostEvents)} events lost` : '', c.skippedLines > 0 ? `${count(c.skippedLines)} lines skipped` : ''].filter(Boolean).join(', ');
     for (const f of findings) {
       if (f.id === 'data-quality') continue;
       f.lossy = true;

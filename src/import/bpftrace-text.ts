@@ -316,7 +316,16 @@ export class WindowAccumulator {
  * a trailing "+". Our script prints the raw number (`%ld`); perf prints the letters: both
  * become the letters, so the formats agree.
  */
-const STATE_LETTERS: [number, string][] = [[0x01, 'S'], [0x02, 'D'], [0x04, 'T'], [0x08, 't'], [0x10, 'X'], [0x20, 'Z'], [0x40, 'P'], [0x80, 'I']];
+const STATE_LETTERS: [number, string][] = [
+  [0x01, 'S'],
+  [0x02, 'D'],
+  [0x04, 'T'],
+  [0x08, 't'],
+  [0x10, 'X'],
+  [0x20, 'Z'],
+  [0x40, 'P'],
+  [0x80, 'I'],
+];
 const TASK_REPORT_MAX = 0x100;
 const stateCache: string[] = [];
 
@@ -325,7 +334,12 @@ export function prevStateLetters(v: number): string {
   const hit = stateCache[v];
   if (hit !== undefined) return hit;
   const bits = v & (TASK_REPORT_MAX - 1);
-  const letters = bits === 0 ? 'R' : STATE_LETTERS.filter(([m]) => (bits & m) !== 0).map(([, l]) => l).join('|');
+  const letters =
+    bits === 0
+      ? 'R'
+      : STATE_LETTERS.filter(([m]) => (bits & m) !== 0)
+          .map(([, l]) => l)
+          .join('|');
   const out = letters + ((v & TASK_REPORT_MAX) !== 0 ? '+' : '');
   stateCache[v] = out;
   return out;
@@ -676,7 +690,12 @@ export class BpftraceRecordParser {
       return this.ctx.problem('malformed-line', line, `map line not of the form @name[keys]: value: "${text.slice(0, 80)}"`);
     }
     const value = m[3] !== undefined ? Number(m[3]) : m[4]!.split(', ').map(Number);
-    this.mapEntry(m[1]!, m[2]!.split(',').map((k) => k.trim()), value, line);
+    this.mapEntry(
+      m[1]!,
+      m[2]!.split(',').map((k) => k.trim()),
+      value,
+      line,
+    );
   }
 
   /** One map entry (text or JSON). */

@@ -209,7 +209,12 @@ export class ImportContext {
     if (this.implied !== undefined) {
       if (header === undefined && (this.headerState.lines === 0 || onlyScriptMarks(this.headerState))) header = this.implied.header;
       else if (header !== undefined && header.cpus.length !== this.implied.header.cpus.length) {
-        this.note('warning', 'contradictory-header', `#@cpus lists ${header.cpus.length} CPUs, the tracer's ${this.implied.source} says ${this.implied.header.cpus.length}; #@cpus is kept`, this.implied.line);
+        this.note(
+          'warning',
+          'contradictory-header',
+          `#@cpus lists ${header.cpus.length} CPUs, the tracer's ${this.implied.source} says ${this.implied.header.cpus.length}; #@cpus is kept`,
+          this.implied.line,
+        );
       }
     }
     this.header = header;
@@ -255,10 +260,7 @@ export class ImportContext {
   cpuAllowed(cpu: number, line: number): boolean {
     const ok = this.cpuOk;
     if (ok !== undefined ? cpu < ok.length && ok[cpu] === 1 : cpu >= 0 && cpu <= MAX_CPU_ID) return true;
-    const why =
-      ok !== undefined
-        ? `CPU ${cpu} is not among the header's online CPUs (#@cpus); line skipped`
-        : `CPU ${cpu} is out of range (0..${MAX_CPU_ID}); line skipped`;
+    const why = ok !== undefined ? `CPU ${cpu} is not among the header's online CPUs (#@cpus); line skipped` : `CPU ${cpu} is out of range (0..${MAX_CPU_ID}); line skipped`;
     if (this.strict) throw new InputError(why, this.file, line);
     this.skippedLines++;
     if (!this.reportedCpus.has(cpu) && this.reportedCpus.size < 64) {
@@ -455,7 +457,11 @@ export class ImportContext {
     const noHeader = full === undefined && (this.headerState.lines === 0 || onlyScriptMarks(this.headerState));
     if (noHeader && this.implied !== undefined) {
       full = this.implied.header;
-      this.note('warning', 'no-header', `no #@ capture header: online CPUs from the tracer's ${this.implied.source}, capture bounds guessed from the events; device kinds, threaded flags and the /proc counters are unknown`);
+      this.note(
+        'warning',
+        'no-header',
+        `no #@ capture header: online CPUs from the tracer's ${this.implied.source}, capture bounds guessed from the events; device kinds, threaded flags and the /proc counters are unknown`,
+      );
     } else if (noHeader) {
       this.note(
         'warning',

@@ -16,10 +16,39 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
  */
 
 type Field =
-  | 'kind' | 'ts' | 'ts_us' | 'ts_s' | 'cpu' | 'napi' | 'dev' | 'work' | 'work_done' | 'work_ptr' | 'budget' | 'vec' | 'pid'
-  | 'comm' | 'function' | 'workqueue' | 'req_cpu' | 'target_cpu' | 'state' | 'orig_cpu' | 'dest_cpu' | 'count'
-  | 'interval_ns' | 'busy_ns' | 'polls' | 'full_budget_polls' | 'net_rx_busy_ns' | 'net_rx_count' | 'net_tx_busy_ns'
-  | 'net_tx_count' | 'crypt_busy_ns' | 'crypt_count' | 'ksoftirqd_net_rx_count';
+  | 'kind'
+  | 'ts'
+  | 'ts_us'
+  | 'ts_s'
+  | 'cpu'
+  | 'napi'
+  | 'dev'
+  | 'work'
+  | 'work_done'
+  | 'work_ptr'
+  | 'budget'
+  | 'vec'
+  | 'pid'
+  | 'comm'
+  | 'function'
+  | 'workqueue'
+  | 'req_cpu'
+  | 'target_cpu'
+  | 'state'
+  | 'orig_cpu'
+  | 'dest_cpu'
+  | 'count'
+  | 'interval_ns'
+  | 'busy_ns'
+  | 'polls'
+  | 'full_budget_polls'
+  | 'net_rx_busy_ns'
+  | 'net_rx_count'
+  | 'net_tx_busy_ns'
+  | 'net_tx_count'
+  | 'crypt_busy_ns'
+  | 'crypt_count'
+  | 'ksoftirqd_net_rx_count';
 
 /** Accepted column names per field (after normalisation). The first is the documented name. */
 const ALIASES: Record<Field, string[]> = {
@@ -62,18 +91,38 @@ type Kind = TraceEvent['kind'];
 
 /** Values of the kind column: model kinds, tracepoint names, and our text tags. */
 const KINDS: Record<string, Kind> = {
-  p: 'napi_poll', napi_poll: 'napi_poll', 'napi:napi_poll': 'napi_poll',
-  se: 'softirq_entry', softirq_entry: 'softirq_entry', 'irq:softirq_entry': 'softirq_entry',
-  sx: 'softirq_exit', softirq_exit: 'softirq_exit', 'irq:softirq_exit': 'softirq_exit',
-  sr: 'softirq_raise', softirq_raise: 'softirq_raise', 'irq:softirq_raise': 'softirq_raise',
-  wq: 'workqueue_queue_work', workqueue_queue_work: 'workqueue_queue_work', 'workqueue:workqueue_queue_work': 'workqueue_queue_work',
-  ws: 'workqueue_execute_start', workqueue_execute_start: 'workqueue_execute_start', 'workqueue:workqueue_execute_start': 'workqueue_execute_start',
-  we: 'workqueue_execute_end', workqueue_execute_end: 'workqueue_execute_end', 'workqueue:workqueue_execute_end': 'workqueue_execute_end',
-  so: 'sched_switch_out', sched_switch_out: 'sched_switch_out',
-  si: 'sched_switch_in', sched_switch_in: 'sched_switch_in',
-  mg: 'sched_migrate_task', sched_migrate_task: 'sched_migrate_task', 'sched:sched_migrate_task': 'sched_migrate_task',
-  lost: 'lost_events', lost_events: 'lost_events',
-  window_napi: 'window_napi', window_cpu: 'window_cpu',
+  p: 'napi_poll',
+  napi_poll: 'napi_poll',
+  'napi:napi_poll': 'napi_poll',
+  se: 'softirq_entry',
+  softirq_entry: 'softirq_entry',
+  'irq:softirq_entry': 'softirq_entry',
+  sx: 'softirq_exit',
+  softirq_exit: 'softirq_exit',
+  'irq:softirq_exit': 'softirq_exit',
+  sr: 'softirq_raise',
+  softirq_raise: 'softirq_raise',
+  'irq:softirq_raise': 'softirq_raise',
+  wq: 'workqueue_queue_work',
+  workqueue_queue_work: 'workqueue_queue_work',
+  'workqueue:workqueue_queue_work': 'workqueue_queue_work',
+  ws: 'workqueue_execute_start',
+  workqueue_execute_start: 'workqueue_execute_start',
+  'workqueue:workqueue_execute_start': 'workqueue_execute_start',
+  we: 'workqueue_execute_end',
+  workqueue_execute_end: 'workqueue_execute_end',
+  'workqueue:workqueue_execute_end': 'workqueue_execute_end',
+  so: 'sched_switch_out',
+  sched_switch_out: 'sched_switch_out',
+  si: 'sched_switch_in',
+  sched_switch_in: 'sched_switch_in',
+  mg: 'sched_migrate_task',
+  sched_migrate_task: 'sched_migrate_task',
+  'sched:sched_migrate_task': 'sched_migrate_task',
+  lost: 'lost_events',
+  lost_events: 'lost_events',
+  window_napi: 'window_napi',
+  window_cpu: 'window_cpu',
 };
 
 export function normaliseColumn(name: string): string {
@@ -239,7 +288,9 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
       case 'napi_poll': {
         const work = get(r, c, 'work_done') ?? get(r, c, 'work');
         return {
-          kind, ts, cpu,
+          kind,
+          ts,
+          cpu,
           napi: ptr(need(r, c, 'napi', kind), 'napi'),
           dev: ctx.intern(need(r, c, 'dev', kind)),
           work: nonNeg(work, 'work'),
@@ -258,7 +309,9 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
       }
       case 'workqueue_queue_work':
         return {
-          kind, ts, cpu,
+          kind,
+          ts,
+          cpu,
           work: ptr(get(r, c, 'work_ptr') ?? need(r, c, 'work', kind), 'work'),
           function: ctx.intern(need(r, c, 'function', kind)),
           workqueue: ctx.intern(need(r, c, 'workqueue', kind)),
@@ -274,7 +327,9 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
         return { kind, ts, cpu, pid: nonNeg(get(r, c, 'pid'), 'pid'), comm: str('comm') };
       case 'sched_migrate_task':
         return {
-          kind, ts, cpu,
+          kind,
+          ts,
+          cpu,
           pid: nonNeg(get(r, c, 'pid'), 'pid'),
           origCpu: nonNeg(get(r, c, 'orig_cpu'), 'orig_cpu'),
           destCpu: nonNeg(get(r, c, 'dest_cpu'), 'dest_cpu'),
@@ -282,7 +337,9 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
         };
       case 'window_napi':
         return {
-          kind, ts, cpu,
+          kind,
+          ts,
+          cpu,
           intervalNs: nonNeg(get(r, c, 'interval_ns'), 'interval_ns'),
           napi: ptr(need(r, c, 'napi', kind), 'napi'),
           dev: ctx.intern(need(r, c, 'dev', kind)),
@@ -293,7 +350,9 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
         };
       case 'window_cpu':
         return {
-          kind, ts, cpu,
+          kind,
+          ts,
+          cpu,
           intervalNs: nonNeg(get(r, c, 'interval_ns'), 'interval_ns'),
           netRxBusyNs: nonNeg(get(r, c, 'net_rx_busy_ns'), 'net_rx_busy_ns', 0),
           netRxCount: nonNeg(get(r, c, 'net_rx_count'), 'net_rx_count', 0),

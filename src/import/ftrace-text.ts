@@ -211,7 +211,13 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
       if (text.charCodeAt(1) === 64 /* @ */) {
         const fc = FTRACE_CPU.exec(text);
         if (fc) {
-          const kv = Object.fromEntries(fc[2]!.trim().split(' ').filter((x) => x !== '').map((x) => x.split('=') as [string, string]));
+          const kv = Object.fromEntries(
+            fc[2]!
+              .trim()
+              .split(' ')
+              .filter((x) => x !== '')
+              .map((x) => x.split('=') as [string, string]),
+          );
           ftraceCpu.set(Number(fc[1]), { overrun: Number(kv['overrun'] ?? 0), commitOverrun: Number(kv['commit_overrun'] ?? 0), dropped: Number(kv['dropped_events'] ?? 0), line });
           return;
         }
@@ -327,7 +333,12 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
       // An unknown number (the iterator only knew that the writer passed it): at least one.
       const count = n === undefined ? 1 : Number(n);
       lostByCpu.set(cpu, (lostByCpu.get(cpu) ?? 0) + count);
-      ctx.lost(count, undefined, line, `CPU ${cpu}: ${n === undefined ? 'an unknown number of' : count} events lost here (the ring buffer overflowed); the analysis of this CPU around this point is incomplete`);
+      ctx.lost(
+        count,
+        undefined,
+        line,
+        `CPU ${cpu}: ${n === undefined ? 'an unknown number of' : count} events lost here (the ring buffer overflowed); the analysis of this CPU around this point is incomplete`,
+      );
       return true;
     }
     return false;
@@ -347,7 +358,12 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
     const kernel = f.overrun + f.commitOverrun + f.dropped;
     const seen = lostByCpu.get(cpu) ?? 0;
     if (kernel > seen) {
-      ctx.lost(kernel - seen, undefined, f.line, `CPU ${cpu}: the kernel counted ${kernel} events lost (overrun ${f.overrun}, commit_overrun ${f.commitOverrun}, dropped_events ${f.dropped}), ${seen} of them reported in the trace; where the other ${kernel - seen} were lost is unknown`);
+      ctx.lost(
+        kernel - seen,
+        undefined,
+        f.line,
+        `CPU ${cpu}: the kernel counted ${kernel} events lost (overrun ${f.overrun}, commit_overrun ${f.commitOverrun}, dropped_events ${f.dropped}), ${seen} of them reported in the trace; where the other ${kernel - seen} were lost is unknown`,
+      );
     }
   }
   tp.finish();

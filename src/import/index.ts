@@ -69,8 +69,7 @@ export interface ImportCaptureOptions {
 }
 
 function openError(path: string, e: NodeJS.ErrnoException): InputError {
-  const why =
-    e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+  const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
   return new InputError(`cannot read capture: ${why}`, path);
 }
 
@@ -92,11 +91,7 @@ async function openBytes(path: string, stdin: Readable | undefined): Promise<Asy
  * Buffers -> text chunks: gunzip when the stream starts with the gzip magic, then UTF-8 with
  * replacement characters (an invalid byte never stops the import; it is counted).
  */
-async function* decode(
-  bytes: AsyncIterable<Buffer>,
-  onProgress: ((n: number) => void) | undefined,
-  stats: { replaced: number; gzip: boolean },
-): AsyncGenerator<string | Buffer> {
+async function* decode(bytes: AsyncIterable<Buffer>, onProgress: ((n: number) => void) | undefined, stats: { replaced: number; gzip: boolean }): AsyncGenerator<string | Buffer> {
   const it = bytes[Symbol.asyncIterator]();
   let first = await it.next();
   while (!first.done && first.value.length < 2) {
@@ -270,10 +265,7 @@ async function peek(chunks: AsyncGenerator<string | Buffer>): Promise<{ head: st
  * missing or unreadable file, an unknown format, a gzip stream that is corrupt, and (strict)
  * the first bad line; otherwise problems are diagnostics and the import goes on.
  */
-export async function importCapture(
-  path: string,
-  opts: ImportCaptureOptions,
-): Promise<{ summary: ImportSummary; diagnostics: DiagnosticLog }> {
+export async function importCapture(path: string, opts: ImportCaptureOptions): Promise<{ summary: ImportSummary; diagnostics: DiagnosticLog }> {
   const diagnostics = opts.diagnostics ?? new DiagnosticLog();
   const file = path;
   const bytes = await openBytes(path, opts.stdin);

@@ -29,7 +29,6 @@ const LOST = /PERF_RECORD_LOST(?:_SAMPLES)?:?\s+(?:lost[:=\s]\s*)?(\d{1,15})|^\s
 /** Our wrapper's trailer: what perf record said it lost (docs/capture-format.md). */
 const PERF_LOST_KEY = /^#@perf_lost (\d{1,15})\s*$/;
 
-
 export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('perf-script', opts);
   const tp = new TracepointPayloads(ctx);

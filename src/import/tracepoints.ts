@@ -25,8 +25,7 @@ const QUEUE_WORK = /^work struct=(\S+) function=(.+?) workqueue=(\S+) req_cpu=(-
 /** "work struct %p: function %ps" (execute_end had no function before 5.x: then only "work struct %p"). */
 const EXEC_WORK = /^work struct (\S+?):?(?: function (.+?))?\s*$/;
 /** The kernel's print fmt of sched_switch; comms may contain spaces. */
-const SCHED_SWITCH =
-  /^prev_comm=(.*) prev_pid=(\d{1,10}) prev_prio=(-?\d{1,5}) prev_state=(\S+) ==> next_comm=(.*) next_pid=(\d{1,10}) next_prio=(-?\d{1,5})\s*$/;
+const SCHED_SWITCH = /^prev_comm=(.*) prev_pid=(\d{1,10}) prev_prio=(-?\d{1,5}) prev_state=(\S+) ==> next_comm=(.*) next_pid=(\d{1,10}) next_prio=(-?\d{1,5})\s*$/;
 /**
  * libtraceevent's plugin_sched_switch.c (sched_switch_handler), used by perf script and
  * trace-cmd report: "<prev_comm>:<prev_pid> [<prio>] <state> ==> <next_comm>:<next_pid> [<prio>]".
@@ -119,7 +118,7 @@ export class TracepointPayloads {
       case 'napi_poll': {
         const v = NAPI_POLL.exec(payload);
         if (!v) {
-          if (NAPI_POLL_OLD.test(payload)) return bad('no work or budget (an old kernel\'s napi_poll): polls cannot be counted');
+          if (NAPI_POLL_OLD.test(payload)) return bad("no work or budget (an old kernel's napi_poll): polls cannot be counted");
           return bad('expected "napi poll on napi struct <ptr> for device <dev> work <n> budget <n>"');
         }
         const napi = this.pointer(v[1]!);
@@ -202,7 +201,6 @@ export class TracepointPayloads {
         this.other(display, line);
     }
   }
-
 
   // ------------------------------------------------------------------ byte fast path
   //
@@ -463,7 +461,10 @@ export class TracepointPayloads {
     if (this.otherSoftirqs > 0) this.ctx.note('info', 'other-softirqs', `${this.otherSoftirqs} softirq events of vectors other than NET_TX/NET_RX ignored`);
     if (this.otherEvents.size > 0) {
       const list = [...this.otherEvents].sort((a, b) => b[1] - a[1]);
-      const shown = list.slice(0, 8).map(([n, c]) => `${n} ${c}`).join(', ');
+      const shown = list
+        .slice(0, 8)
+        .map(([n, c]) => `${n} ${c}`)
+        .join(', ');
       const total = list.reduce((s, [, c]) => s + c, 0);
       this.ctx.note('info', 'other-events', `${total} lines of events wgtrace does not use ignored (${shown}${list.length > 8 ? ', ...' : ''})`);
     }

@@ -105,7 +105,7 @@ export function parseCpuList(text: string): number[] | undefined {
 export function formatCpuList(cpus: readonly number[]): string {
   const s = [...new Set(cpus)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     let j = i;
     while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
     parts.push(i === j ? `${s[i]}` : `${s[i]}-${s[j]}`);
@@ -125,9 +125,7 @@ function setScalar(st: HeaderParseState, key: Scalar, value: unknown, lineNo: nu
       severity: same ? 'info' : 'warning',
       code: same ? 'duplicate-header' : 'contradictory-header',
       ...(lineNo !== undefined ? { line: lineNo } : {}),
-      message: same
-        ? `header #@${key} repeated (same value); ignored`
-        : `header ${raw.split(' ')[0]} contradicts the earlier value (line ${st.fieldLines[key] ?? '?'}); the first value is kept`,
+      message: same ? `header #@${key} repeated (same value); ignored` : `header ${raw.split(' ')[0]} contradicts the earlier value (line ${st.fieldLines[key] ?? '?'}); the first value is kept`,
     });
     return;
   }

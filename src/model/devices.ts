@@ -10,7 +10,14 @@ export function deviceGlob(pattern: string): (name: string) => boolean {
     .filter((p) => p.length > 0)
     .map((p): ((name: string) => boolean) => {
       try {
-        const re = new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+        const re = new RegExp(
+          '^' +
+            p
+              .replace(/[.+^${}()|\\]/g, '\\$&')
+              .replace(/\*/g, '.*')
+              .replace(/\?/g, '.') +
+            '$',
+        );
         return (name) => re.test(name);
       } catch {
         // Not a valid pattern (an unbalanced '['): the entry is a plain name.

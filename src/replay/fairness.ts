@@ -221,9 +221,36 @@ export class SolverScratch {
    * them in place between solves must pass new arrays (or no scratch).
    */
   first: FirstRound | undefined;
-  private buf!: { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array; stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array } };
+  private buf!: {
+    active: Uint8Array;
+    used: Float64Array;
+    rate: Float64Array;
+    x: Float64Array;
+    bottleneck: Int32Array;
+    frozenAt: Int32Array;
+    tightAt: Int32Array;
+    act: Int32Array;
+    dirty: Uint8Array;
+    live: Int32Array;
+    stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array };
+  };
   /** The solver's arrays for n tunnels and m cores, reset. The result arrays are among them: an Allocation solved with a scratch is valid until its next use. */
-  arrays(n: number, m: number): { active: Uint8Array; used: Float64Array; rate: Float64Array; x: Float64Array; bottleneck: Int32Array; frozenAt: Int32Array; tightAt: Int32Array; act: Int32Array; dirty: Uint8Array; live: Int32Array; stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array } } {
+  arrays(
+    n: number,
+    m: number,
+  ): {
+    active: Uint8Array;
+    used: Float64Array;
+    rate: Float64Array;
+    x: Float64Array;
+    bottleneck: Int32Array;
+    frozenAt: Int32Array;
+    tightAt: Int32Array;
+    act: Int32Array;
+    dirty: Uint8Array;
+    live: Int32Array;
+    stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array };
+  } {
     if (n !== this.n || m !== this.m) {
       this.n = n;
       this.m = m;

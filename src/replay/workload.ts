@@ -154,9 +154,14 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   for (const t of tunnels) byDev.set(t.dev, [...(byDev.get(t.dev) ?? []), t]);
   for (const [devName, ts] of byDev) {
     const q = tl.devices.get(devName)?.queueWorkByCpu;
-    const ranked = q ? [...q.entries()].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([cpu]) => cpu) : [];
+    const ranked = q
+      ? [...q.entries()]
+          .filter(([, n]) => n > 0)
+          .sort((a, b) => b[1] - a[1])
+          .map(([cpu]) => cpu)
+      : [];
     if (ranked.length === 0) {
-      note('rx-core-default', 'no workqueue_queue_work on wg-crypt-<dev>: each tunnel\'s receive core is assumed to be the core that ran most of its polls');
+      note('rx-core-default', "no workqueue_queue_work on wg-crypt-<dev>: each tunnel's receive core is assumed to be the core that ran most of its polls");
       continue;
     }
     if (ts.length > 1) note('rx-core-shared-device', 'several tunnels share a wg device: its queueing cores are dealt to its tunnels in order of traffic');

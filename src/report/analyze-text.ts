@@ -79,16 +79,16 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
   const lines = [
     `${p.paint('bold', 'wgtrace analyze')} ${r.file}`,
     row('capture', `${c.format}, ${c.mode} mode, ${c.status}${where ? `; ${where}` : ''}`),
-    row('span', `${dur(c.durationNs)} from boot ${bootSeconds(c.startNs)} to ${bootSeconds(c.endNs)}; window ${dur(c.windowNs)}${c.windowAskedNs === undefined ? '' : ` (widened from ${dur(c.windowAskedNs)} to keep the per-window series within memory)`}`),
+    row(
+      'span',
+      `${dur(c.durationNs)} from boot ${bootSeconds(c.startNs)} to ${bootSeconds(c.endNs)}; window ${dur(c.windowNs)}${c.windowAskedNs === undefined ? '' : ` (widened from ${dur(c.windowAskedNs)} to keep the per-window series within memory)`}`,
+    ),
     // Shown when the probes missed more than 1% of the capture (bpftrace's attach time).
     ...(c.probedNs < 0.99 * c.durationNs
       ? [row('probed', `${dur(c.probedNs)} from ${(c.probedFromOffsetNs / 1e9).toFixed(3)} s (the probes attached late or detached early); utilization and rates are over this span`)]
       : []),
     row('cpus', `${c.cpus} ${c.cpusGuessed ? 'seen in events (no CPU list in a header)' : 'online'} (${c.cpuList})`),
-    row(
-      'events',
-      `${count(c.events)} (${count(c.lostEvents)} lost, ${count(c.skippedLines)} lines skipped${c.clampedSlices > 0 ? `, ${count(c.clampedSlices)} slices clamped` : ''})`,
-    ),
+    row('events', `${count(c.events)} (${count(c.lostEvents)} lost, ${count(c.skippedLines)} lines skipped${c.clampedSlices > 0 ? `, ${count(c.clampedSlices)} slices clamped` : ''})`),
   ];
   if (c.devices.length > 0) lines.push(row('devices', deviceGroups(c.devices)));
   const tn = r.napis.filter((n) => n.role === 'tunnel');
@@ -111,7 +111,12 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
   );
   if (others.length > 0) {
     const otherPolls = others.reduce((s, n) => s + n.polls, 0);
-    lines.push(row('other', `${others.length} other NAPI${others.length === 1 ? '' : 's'} (${others.map((n) => `${n.dev}: ${n.roleReason}`).join('; ')}): ${count(otherPolls)} polls, counted as load on their cores`));
+    lines.push(
+      row(
+        'other',
+        `${others.length} other NAPI${others.length === 1 ? '' : 's'} (${others.map((n) => `${n.dev}: ${n.roleReason}`).join('; ')}): ${count(otherPolls)} polls, counted as load on their cores`,
+      ),
+    );
   }
   const pr = r.prediction;
   if (pr !== undefined) {
@@ -143,7 +148,7 @@ export function deviceGroups(devs: readonly { name: string; kind: string; thread
 
 function collapseNames(names: string[]): string {
   const out: string[] = [];
-  for (let i = 0; i < names.length; ) {
+  for (let i = 0; i < names.length;) {
     const m = /^(.*?)(\d+)$/.exec(names[i]!);
     let j = i;
     if (m) {

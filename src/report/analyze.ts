@@ -119,7 +119,9 @@ function attachGain(f: Finding, p: PredictionJson, facts: TimelineFacts): void {
     (better !== undefined
       ? `What the models predict to help: ${better.model === 'inline' ? 'the Inline architecture (a patched kernel)' : better.model} at x${(better.throughputPps / base.throughputPps).toFixed(2)}.`
       : `Nothing in reach of a setting would help: ${wireguard ? 'neither threaded NAPI nor the Inline architecture is predicted to gain' : 'threaded NAPI is not predicted to gain, and the Inline architecture applies to WireGuard only'}` +
-        (busiest >= 0.9 ? `. The ${f.cpus.length === 1 ? 'core was' : 'cores were'} ${pct(busiest)} busy: more cores for the receive path (or less other work on ${f.cpus.length === 1 ? 'it' : 'them'}) would.` : '.'));
+        (busiest >= 0.9
+          ? `. The ${f.cpus.length === 1 ? 'core was' : 'cores were'} ${pct(busiest)} busy: more cores for the receive path (or less other work on ${f.cpus.length === 1 ? 'it' : 'them'}) would.`
+          : '.'));
   rec.commands = [];
 }
 
@@ -193,9 +195,7 @@ function cpusJson(facts: TimelineFacts): CpuJson[] {
 
 function napisJson(facts: TimelineFacts): NapiJson[] {
   // By name (device, then napi pointer), not by first appearance in the file.
-  const order = facts.napis
-    .slice()
-    .sort((a, b) => byName(facts.labels[a.index]!, facts.labels[b.index]!) || (a.napi < b.napi ? -1 : a.napi > b.napi ? 1 : 0));
+  const order = facts.napis.slice().sort((a, b) => byName(facts.labels[a.index]!, facts.labels[b.index]!) || (a.napi < b.napi ? -1 : a.napi > b.napi ? 1 : 0));
   return order.map((n) => ({
     dev: n.dev,
     napi: n.napi,

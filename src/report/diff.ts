@@ -103,9 +103,7 @@ export function diffResults(before: AnalyzeResult, after: AnalyzeResult): DiffRe
     findings: {
       appeared: [...ka].filter(([k]) => !kb.has(k)).map(([k, f]) => brief(k, f)),
       gone: [...kb].filter(([k]) => !ka.has(k)).map(([k, f]) => brief(k, f)),
-      kept: [...ka]
-        .filter(([k]) => kb.has(k))
-        .map(([k, f]) => ({ id: f.id, key: k, severityBefore: kb.get(k)!.severity, severityAfter: f.severity, summary: f.summary })),
+      kept: [...ka].filter(([k]) => kb.has(k)).map(([k, f]) => ({ id: f.id, key: k, severityBefore: kb.get(k)!.severity, severityAfter: f.severity, summary: f.summary })),
     },
   };
 }

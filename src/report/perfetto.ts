@@ -70,18 +70,21 @@ export interface PerfettoOptions {
 
 export function* perfettoChunks(tl: Timeline, opts: PerfettoOptions = {}): Generator<string, void, undefined> {
   const t0 = tl.capture.startNs;
-  let buf = '{"displayTimeUnit":"ns","otherData":' + JSON.stringify({
-    generator: 'wgtrace',
-    format: tl.capture.format,
-    mode: tl.capture.mode,
-    originBootNs: String(tl.capture.origin),
-    startNs: t0,
-    durationNs: tl.capture.durationNs,
-    windowNs: tl.windowNs,
-    events: tl.capture.events,
-    lostEvents: tl.capture.lostEvents,
-    clampedSlices: tl.capture.clampedSlices,
-  }) + ',"traceEvents":[\n';
+  let buf =
+    '{"displayTimeUnit":"ns","otherData":' +
+    JSON.stringify({
+      generator: 'wgtrace',
+      format: tl.capture.format,
+      mode: tl.capture.mode,
+      originBootNs: String(tl.capture.origin),
+      startNs: t0,
+      durationNs: tl.capture.durationNs,
+      windowNs: tl.windowNs,
+      events: tl.capture.events,
+      lostEvents: tl.capture.lostEvents,
+      clampedSlices: tl.capture.clampedSlices,
+    }) +
+    ',"traceEvents":[\n';
   let first = true;
   const emit = (e: string): string | undefined => {
     buf += (first ? '' : ',\n') + e;

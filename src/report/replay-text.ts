@@ -47,8 +47,13 @@ export function renderReplayText(r: ReplayJson, opts: { painter: Painter }): str
   if (r.coreBusy.length > 0) {
     // The models replay the traced work; the cores' whole busy time is another figure, said once.
     const src = [...new Set(r.coreBusy.map((c) => c.coreBusySource))].map((x) => (x === 'idle-events' ? 'idle records' : x === 'proc-stat' ? '/proc/stat' : 'traced work only')).join(' and ');
-    const shown = r.coreBusy.slice(0, 16).map((c) => `cpu ${c.cpu} ${pct(c.coreBusy)}`).join(', ');
-    out.push(`whole-core busy (not idle, as analyze shows it; from ${src}): ${shown}${r.coreBusy.length > 16 ? `, ... (${r.coreBusy.length} cores)` : ''}; the rows above are the traced work the models replay`);
+    const shown = r.coreBusy
+      .slice(0, 16)
+      .map((c) => `cpu ${c.cpu} ${pct(c.coreBusy)}`)
+      .join(', ');
+    out.push(
+      `whole-core busy (not idle, as analyze shows it; from ${src}): ${shown}${r.coreBusy.length > 16 ? `, ... (${r.coreBusy.length} cores)` : ''}; the rows above are the traced work the models replay`,
+    );
   }
   out.push('');
   out.push(p.paint('bold', 'verdicts'));
@@ -63,7 +68,8 @@ export function renderReplayText(r: ReplayJson, opts: { painter: Painter }): str
   );
   for (const x of mc.models) {
     let s = `  ${pad(x.model, 9)} packets/s p5 ${num(x.throughputPps.p5)}, p50 ${num(x.throughputPps.p50)}, p95 ${num(x.throughputPps.p95)}`;
-    if (x.convergenceNs) s += `; polls converge in ${pct(x.convergedFraction ?? 0)} of runs (p50 ${formatDur(x.convergenceNs.p50)}, p95 ${formatDur(x.convergenceNs.p95)}), onto one core in ${pct(x.singleCoreFraction ?? 0)}`;
+    if (x.convergenceNs)
+      s += `; polls converge in ${pct(x.convergedFraction ?? 0)} of runs (p50 ${formatDur(x.convergenceNs.p50)}, p95 ${formatDur(x.convergenceNs.p95)}), onto one core in ${pct(x.singleCoreFraction ?? 0)}`;
     else if (x.model === 'stock') s += '; polls never all stuck within the horizon';
     out.push(s);
   }

@@ -100,7 +100,8 @@ export function verdict(m: ModelResult, r: ReplayResult): string {
       if (m.convergenceNs !== null) return `${change}: polls stuck on ${m.pollCores} cores after ${formatDur(m.convergenceNs)}; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
       return `${change}: no core saturates, polls keep moving; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
     case 'threaded':
-      if (saturated >= Math.max(1, Math.floor(m.cpus.length * 0.9))) return `${change}: the scheduler spreads the poll threads until every core is busy (${pct(mean)} mean): CPU-bound, not placement-bound`;
+      if (saturated >= Math.max(1, Math.floor(m.cpus.length * 0.9)))
+        return `${change}: the scheduler spreads the poll threads until every core is busy (${pct(mean)} mean): CPU-bound, not placement-bound`;
       return `${change}: poll threads spread over ${m.pollCores} cores after ${m.moves} migrations; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
     case 'inline': {
       const shared = new Map<number, number>();

@@ -13,7 +13,10 @@ export const ANALYZE_VERSION = 2;
 export const DIFF_VERSION = 2;
 
 /** Boot-time nanoseconds, exact, as a decimal string (past 2^53 after ~104 days of uptime). */
-export const BootNsString = z.string().regex(/^-?\d+$/).describe('nanoseconds since boot, decimal string (exact)');
+export const BootNsString = z
+  .string()
+  .regex(/^-?\d+$/)
+  .describe('nanoseconds since boot, decimal string (exact)');
 
 const Share = z.number().min(0).max(1);
 
@@ -168,9 +171,7 @@ export const PredictionJson = z.object({
   runs: z.number().int(),
   seed: z.number().int(),
   measuredPps: z.number(),
-  models: z
-    .array(z.object({ model: z.string(), throughputPps: z.number(), ratio: z.number(), maxCpuUtilization: z.number() }))
-    .optional(),
+  models: z.array(z.object({ model: z.string(), throughputPps: z.number(), ratio: z.number(), maxCpuUtilization: z.number() })).optional(),
   /** Mean absolute per-core error of the stock model replaying the observed placements. */
   calibrationMae: z.number().optional(),
   warnings: z.array(z.string()),

@@ -134,8 +134,7 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions, facts
   const colNs = span / columns;
   const cpus = tl.cpus.filter((c) => opts.cpus === undefined || opts.cpus.includes(c));
   // Windows-mode captures have no slices at all: their series are the only source.
-  const complete =
-    tl.capture.mode === 'events' && tl.slices !== undefined && (tl.capture.slicesCut ?? 0) === 0 && cpus.every((c) => tl.slices!.has(c));
+  const complete = tl.capture.mode === 'events' && tl.slices !== undefined && (tl.capture.slicesCut ?? 0) === 0 && cpus.every((c) => tl.slices!.has(c));
   const a = start + from;
 
   const cores = cpus.map((cpu) => {

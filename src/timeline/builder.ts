@@ -6,18 +6,7 @@ import type { ImportSummary } from '../import/types.js';
 import { GridSeries, WindowGrid } from './grid.js';
 import { calibrateIdle } from './idle-calibration.js';
 import { assignDepths, checkInvariants } from './invariants.js';
-import type {
-  ChainStats,
-  CoreSeries,
-  DeviceSeries,
-  NapiCpuSeries,
-  NapiInstance,
-  Slice,
-  SliceKind,
-  SliceRequest,
-  Timeline,
-  TimelineOptions,
-} from './types.js';
+import type { ChainStats, CoreSeries, DeviceSeries, NapiCpuSeries, NapiInstance, Slice, SliceKind, SliceRequest, Timeline, TimelineOptions } from './types.js';
 
 /**
  * Folds a stream of `TraceEvent` batches into a `Timeline` (docs/timeline.md).
@@ -1062,7 +1051,10 @@ export class TimelineBuilder {
         // Its switch-in was not recorded (lost, or filtered): the kthread came onto the CPU
         // after the last event seen there, so its run is taken to start at that event.
         const from = Math.max(this.prev, c.lastCloseTs);
-        this.problem('thread-run-inferred', `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns in ${comm} without its switch-in: its run is taken to start at the previous event on the CPU (${from} ns)`);
+        this.problem(
+          'thread-run-inferred',
+          `CPU ${c.cpu}: poll of ${dev} ${napi} at ${t} ns in ${comm} without its switch-in: its run is taken to start at the previous event on the CPU (${from} ns)`,
+        );
         c.thrStart = from;
         c.thrPid = pid;
         c.thrComm = comm;
@@ -1281,10 +1273,18 @@ export class TimelineBuilder {
     // a record), so a silent tail is the unread one; without them a quiet tail has no events at
     // all and the probes were still recording.
     // The stop mark is in the trailer, which the importer reads after the events.
-    const stopMark = header?.startBootNs !== undefined && header.probesStopBootNs !== undefined && /^\d+$/.test(header.startBootNs) && /^\d+$/.test(header.probesStopBootNs) ? Number(BigInt(header.probesStopBootNs) - BigInt(header.startBootNs)) : undefined;
+    const stopMark =
+      header?.startBootNs !== undefined && header.probesStopBootNs !== undefined && /^\d+$/.test(header.startBootNs) && /^\d+$/.test(header.probesStopBootNs)
+        ? Number(BigInt(header.probesStopBootNs) - BigInt(header.startBootNs))
+        : undefined;
     if (mode === 'events' && this.idleWhole && haveEvents && stopMark !== undefined && this.maxTs < stopMark) {
       const gap = stopMark - this.maxTs;
-      if (gap > RECORDING_GAP_NOTED_NS) this.diag('info', 'recording-stopped-early', `the last event is ${(gap / 1e6).toFixed(0)} ms before the probes' stop mark (bpftrace takes the probes down before it runs END): the probed span ends at the last event`);
+      if (gap > RECORDING_GAP_NOTED_NS)
+        this.diag(
+          'info',
+          'recording-stopped-early',
+          `the last event is ${(gap / 1e6).toFixed(0)} ms before the probes' stop mark (bpftrace takes the probes down before it runs END): the probed span ends at the last event`,
+        );
       recordedUntil = this.maxTs;
       this.probesStopNs = this.maxTs;
     }
@@ -1298,7 +1298,10 @@ export class TimelineBuilder {
     for (const c of this.cpuStates) {
       if (c === undefined) continue;
       if (lossy && c.stack.length > 0 && c.lastTs < endNs) {
-        this.problem('open-at-end-lossy', `CPU ${c.cpu}: ${KIND_NAME[c.stack[c.stack.length - 1]!]} still open at the end of a capture with lost events: closed at the CPU's last event (${c.lastTs} ns), not at the capture's end`);
+        this.problem(
+          'open-at-end-lossy',
+          `CPU ${c.cpu}: ${KIND_NAME[c.stack[c.stack.length - 1]!]} still open at the end of a capture with lost events: closed at the CPU's last event (${c.lastTs} ns), not at the capture's end`,
+        );
       }
       while (c.stack.length > 0) this.end(c, c.stack[c.stack.length - 1]!, lossy ? Math.max(c.lastTs, c.busyStart) : endNs, CLAMP_END);
       if (c.idleStart === c.idleStart) {

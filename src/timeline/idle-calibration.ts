@@ -36,8 +36,7 @@ export function calibrateIdle(t: Timeline): CalibrationNote[] {
   };
   const stat = procStatBusy(h);
   if (stat.size === 0) return uncalibrated(NO_PROC_STAT);
-  const rel = (b: string | undefined): number | undefined =>
-    b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - (t.capture.startNs as number) : undefined;
+  const rel = (b: string | undefined): number | undefined => (b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - (t.capture.startNs as number) : undefined);
   const c0 = rel(h?.countersBefore?.bootNs);
   const c1 = rel(h?.countersAfter?.bootNs);
   if (c0 === undefined || c1 === undefined || !(c1 > c0) || probedNs <= 0) return uncalibrated('the /proc/stat snapshots carry no time stamps');
@@ -79,11 +78,20 @@ export function calibrateIdle(t: Timeline): CalibrationNote[] {
       const restoredNs = restore(t, c, fit, -excess);
       const short = -excess - restoredNs;
       c.idleCalibration = { ...base, restoredNs: filled + restoredNs, applied: true };
-      if (short > tolerance) diags.push({ severity: 'warning', code: 'idle-below-proc-stat', message: `cpu ${c.cpu}: the idle records hold ${ms(-excess)} less idle than /proc/stat over ${ms(fitNs)} of the probed span, and only ${ms(restoredNs)} of it fits in the untraced busy time: its busy time is ${ms(short)} above the kernel's` });
+      if (short > tolerance)
+        diags.push({
+          severity: 'warning',
+          code: 'idle-below-proc-stat',
+          message: `cpu ${c.cpu}: the idle records hold ${ms(-excess)} less idle than /proc/stat over ${ms(fitNs)} of the probed span, and only ${ms(restoredNs)} of it fits in the untraced busy time: its busy time is ${ms(short)} above the kernel's`,
+        });
     } else if (filled > 0) c.idleCalibration = { ...base, applied: true };
     else {
       // Within /proc/stat's rounding: nothing to change, and a cost per period from it would be noise.
-      c.idleCalibration = { ...base, applied: false, reason: `the idle records agree with /proc/stat within its rounding (${ms(Math.abs(excess))} ${excess < 0 ? 'less' : 'more'} idle over ${ms(fitNs)})` };
+      c.idleCalibration = {
+        ...base,
+        applied: false,
+        reason: `the idle records agree with /proc/stat within its rounding (${ms(Math.abs(excess))} ${excess < 0 ? 'less' : 'more'} idle over ${ms(fitNs)})`,
+      };
     }
   }
   return diags;

@@ -16,8 +16,7 @@ export function napiRoles(t: Timeline, tunnelsGlob?: string): { role: NapiRole; 
   // The capture's --devices glob. Without it, the capture's default (wg*) stands in, and a
   // header without it (older captures) is taken to have selected every virtual device it describes.
   const wg = deviceGlob('wg*');
-  const devicesGlob =
-    h?.devicesGlob !== undefined ? deviceGlob(h.devicesGlob) : (d: string): boolean => wg(d) || (h?.devices.some((x) => x.name === d && x.kind !== 'physical') ?? false);
+  const devicesGlob = h?.devicesGlob !== undefined ? deviceGlob(h.devicesGlob) : (d: string): boolean => wg(d) || (h?.devices.some((x) => x.name === d && x.kind !== 'physical') ?? false);
   return t.napis.map((n) => napiRole(t, n.dev, h?.devices.find((d) => d.name === n.dev)?.kind, tunnels, devicesGlob));
 }
 
@@ -26,7 +25,13 @@ export function napiRoles(t: Timeline, tunnelsGlob?: string): { role: NapiRole; 
  * queued for it), or matches `--tunnels`; without `--tunnels`, a virtual device the capture's
  * `--devices` glob selected (testbed veth pairs). Never the per-CPU backlog NAPI or a NIC queue.
  */
-function napiRole(t: Timeline, dev: string, kind: string | undefined, tunnels: ((d: string) => boolean) | undefined, devicesGlob: ((d: string) => boolean) | undefined): { role: NapiRole; roleReason: string } {
+function napiRole(
+  t: Timeline,
+  dev: string,
+  kind: string | undefined,
+  tunnels: ((d: string) => boolean) | undefined,
+  devicesGlob: ((d: string) => boolean) | undefined,
+): { role: NapiRole; roleReason: string } {
   if (dev === BACKLOG_DEVICE) return { role: 'other', roleReason: 'the per-CPU backlog NAPI (no device)' };
   if (kind === 'physical') return { role: 'other', roleReason: 'a NIC queue (kind=physical)' };
   if (kind === 'wireguard') return { role: 'tunnel', roleReason: 'WireGuard (kind=wireguard)' };
@@ -38,4 +43,3 @@ function napiRole(t: Timeline, dev: string, kind: string | undefined, tunnels: (
   }
   return { role: 'other', roleReason: 'no WireGuard evidence (name it with --tunnels)' };
 }
-

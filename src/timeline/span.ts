@@ -9,8 +9,7 @@ import type { Timeline } from './types.js';
 export function probedSpan(t: Timeline): { from: number; to: number } {
   const start = t.capture.startNs as number;
   const duration = t.capture.durationNs as number;
-  const rel = (b: string | undefined): number | undefined =>
-    b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - start : undefined;
+  const rel = (b: string | undefined): number | undefined => (b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - start : undefined);
   let from = rel(t.capture.header?.probesStartBootNs) ?? 0;
   // Events mode: the last event, when the probes stopped recording before the stop mark.
   let to = t.capture.recordedUntilNs !== undefined ? (t.capture.recordedUntilNs as number) - start : (rel(t.capture.header?.probesStopBootNs) ?? duration);

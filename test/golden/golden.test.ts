@@ -30,18 +30,35 @@ function commandsOf(dir: string): { commands: string[][]; capture?: { path: stri
   if (existsSync(wgn)) {
     const src = readFileSync(wgn, 'utf8');
     const capturePath = relative(REPO, join(dir, 'capture.txt'));
-    const commands = [...src.matchAll(/^#\s*command:\s*(.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/).map((a) => a.replace('{capture}', capturePath)));
+    const commands = [...src.matchAll(/^#\s*command:\s*(.+)$/gm)].map((m) =>
+      m[1]!
+        .trim()
+        .split(/\s+/)
+        .map((a) => a.replace('{capture}', capturePath)),
+    );
     return { commands, capture: { path: join(dir, 'capture.txt'), text: compileNotation(src).text } };
   }
   const cmd = readFileSync(join(dir, 'command'), 'utf8');
-  return { commands: cmd.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).map((l) => l.trim().split(/\s+/)) };
+  return {
+    commands: cmd
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .map((l) => l.trim().split(/\s+/)),
+  };
 }
 
 async function run(args: string[]): Promise<string> {
   let out = '';
   let err = '';
   const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t), errIsTTY: false, color: false });
-  const errLines = err === '' ? '' : err.trimEnd().split('\n').map((l) => `stderr: ${l}`).join('\n') + '\n';
+  const errLines =
+    err === ''
+      ? ''
+      : err
+          .trimEnd()
+          .split('\n')
+          .map((l) => `stderr: ${l}`)
+          .join('\n') + '\n';
   return `$ wgtrace ${args.join(' ')}\n${out}${errLines}[exit ${code}]\n`;
 }
 

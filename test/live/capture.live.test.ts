@@ -55,8 +55,7 @@ function eventsNetRxBusy(c: LoadedCapture): Map<number, number> {
     if (e.kind === 'softirq_entry' && e.vec === SOFTIRQ_NET_RX) {
       if (open.has(e.cpu)) unmatchedEntries++;
       open.set(e.cpu, e.ts);
-    }
-    else if (e.kind === 'softirq_exit' && e.vec === SOFTIRQ_NET_RX) {
+    } else if (e.kind === 'softirq_exit' && e.vec === SOFTIRQ_NET_RX) {
       const s = open.get(e.cpu);
       if (s !== undefined) busy.set(e.cpu, (busy.get(e.cpu) ?? 0) + (e.ts - s));
       open.delete(e.cpu);
@@ -98,7 +97,12 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       await traffic;
       const c = await loadCapture(path);
       expect(c.header?.status).toBe('complete');
-      expect(c.header?.devices.filter((d) => d.kind === 'veth').map((d) => d.name).sort()).toEqual(['ca0', 'ca1', 'cb0', 'cb1']);
+      expect(
+        c.header?.devices
+          .filter((d) => d.kind === 'veth')
+          .map((d) => d.name)
+          .sort(),
+      ).toEqual(['ca0', 'ca1', 'cb0', 'cb1']);
       // One NAPI instance per receiving veth, each with its own napi pointer.
       const ps = polls(c);
       const napis = new Map<string, Set<string>>();
@@ -270,13 +274,16 @@ live('live capture (root, bpftrace, veth testbed)', () => {
   it('a device filter that matches nothing: both wrappers say so, record it, and analyze reports a data-quality error naming the filter and the devices seen', async () => {
     await withTestbed({ pairs: 2, threaded: false, devPrefix: 'c' }, async (tb) => {
       const { analyzeFile } = await import('../analyze-file.js');
-      for (const [wrapper, mode, format] of [['sh', 'events', 'text'], ['node', 'windows', 'json']] as const) {
+      for (const [wrapper, mode, format] of [
+        ['sh', 'events', 'text'],
+        ['node', 'windows', 'json'],
+      ] as const) {
         let traffic: Promise<void> | undefined;
         const path = join(dir, `nomatch-${wrapper}-${mode}.txt`);
         // No --netns: the header must still describe the devices of every namespace (issue 10).
         const r = await captureLive({ wrapper, mode, format, devices: 'nomatch*', duration: 3, path, onProbesStart: () => (traffic = tb.traffic(2)) });
         await traffic;
-        const seen = wrapper === 'sh' ? r.stderr ?? '' : (r.result?.untracedDevices ?? []).join(',');
+        const seen = wrapper === 'sh' ? (r.stderr ?? '') : (r.result?.untracedDevices ?? []).join(',');
         for (const d of tb.receivers) expect(seen, `${wrapper} ${mode}`).toContain(d);
         if (wrapper === 'sh') expect(r.stderr).toMatch(/device filter 'nomatch\*' matched no NAPI poll/);
         else expect(r.result?.devicesMatched).toBe(false);
@@ -334,7 +341,9 @@ live('live capture (root, bpftrace, veth testbed)', () => {
         const file = join(CAPTURE_SH, '..', `wgtrace-${mode}${old ? '-0.17' : ''}.bt`);
         // This kernel has no wireguard module: the one change is kaddr() of a function it has,
         // and the device filter, to the testbed's receivers.
-        const script = readFileSync(file, 'utf8').replace(/kaddr\("wg_packet_\w+"\)/g, 'kaddr("vmstat_update")').replace(/strncmp\(\$dev, "wg", 2\)/g, 'strncmp($dev, "cb", 2)');
+        const script = readFileSync(file, 'utf8')
+          .replace(/kaddr\("wg_packet_\w+"\)/g, 'kaddr("vmstat_update")')
+          .replace(/strncmp\(\$dev, "wg", 2\)/g, 'strncmp($dev, "cb", 2)');
         expect(script).not.toBe(readFileSync(file, 'utf8'));
         const path = join(dir, `ready-${mode}.bt`);
         writeFileSync(path, script);

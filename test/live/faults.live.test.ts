@@ -52,7 +52,9 @@ async function signalDuring(cmd: string[], out: string, sig: NodeJS.Signals): Pr
       bt = childBpftrace(k.pid!);
       // The programs bpftrace loaded, from its fdinfo (kernel/bpf/syscall.c: bpf_prog_show_fdinfo).
       for (const p of bt) {
-        for (const fd of execFileSync('ls', [`/proc/${p}/fdinfo`], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+        for (const fd of execFileSync('ls', [`/proc/${p}/fdinfo`], { encoding: 'utf8' })
+          .split('\n')
+          .filter(Boolean)) {
           try {
             const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/fdinfo/${fd}`, 'utf8'));
             if (m) progIds.push(Number(m[1]));

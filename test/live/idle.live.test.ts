@@ -48,7 +48,6 @@ const PER_PERIOD_MAX_NS = 100_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'wgtrace-live-idle-'));
 
-
 /** A boot-ns time as ns relative to the timeline's windows. */
 function rel(tl: Timeline, b: bigint): number {
   return Number(b - tl.capture.origin) - (tl.capture.startNs as number);
@@ -126,7 +125,9 @@ live('live idle records (root, bpftrace, veth testbed)', () => {
               ? `${(k.restoredNs / 1e6).toFixed(0)} ms of missed idle put back`
               : `${(k.perPeriodNs / 1000).toFixed(1)} us x ${Math.round(k.periods)} periods`
             : `not calibrated: ${k.reason}`;
-          report.push(`${mode} cpu${core.cpu}: ${(ours * 100).toFixed(1)}% (records ${(100 * (1 - k.idleTaskNs / Math.max(1, k.fitNs))).toFixed(1)}%, ${how}), /proc/stat ${(kernel! * 100).toFixed(1)}%`);
+          report.push(
+            `${mode} cpu${core.cpu}: ${(ours * 100).toFixed(1)}% (records ${(100 * (1 - k.idleTaskNs / Math.max(1, k.fitNs))).toFixed(1)}%, ${how}), /proc/stat ${(kernel! * 100).toFixed(1)}%`,
+          );
           // Refused only when the snapshots cover too little of the probed span; otherwise matched,
           // or within /proc/stat's rounding already.
           if (!k.applied && !/within its rounding/.test(k.reason ?? '')) continue;
@@ -139,8 +140,14 @@ live('live idle records (root, bpftrace, veth testbed)', () => {
       }
       console.log(`whole-core busy (events capture lost ${eventsLost}): ${report.join('; ')}`);
       // The two captures over the span both covered.
-      const from = loaded.reduce((x, l) => (l.span.from + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) > x ? l.span.from + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) : x), 0n);
-      const to = loaded.reduce((x, l) => (l.span.to + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) < x ? l.span.to + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) : x), 1n << 62n);
+      const from = loaded.reduce(
+        (x, l) => (l.span.from + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) > x ? l.span.from + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) : x),
+        0n,
+      );
+      const to = loaded.reduce(
+        (x, l) => (l.span.to + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) < x ? l.span.to + l.tl.capture.origin + BigInt(l.tl.capture.startNs as number) : x),
+        1n << 62n,
+      );
       for (const cpu of loaded[0]!.tl.cpus) {
         const [e, w] = loaded.map((l) => busyOver(l.tl, cpu, rel(l.tl, from), rel(l.tl, to)));
         expect(Math.abs(e! - w!), `cpu${cpu} over the common span: events ${(e! * 100).toFixed(1)}%, windows ${(w! * 100).toFixed(1)}%; ${report.join('; ')}`).toBeLessThanOrEqual(MODES_AGREEMENT);

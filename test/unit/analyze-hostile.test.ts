@@ -11,11 +11,12 @@ import { AnalyzeResult } from '../../src/report/schema.js';
  */
 const ROOT = join(import.meta.dirname, '../fixtures');
 // main() adds a stdout 'error' listener per call (for EPIPE); a CLI calls it once, these tests many times.
-const files = (d: string): string[] =>
-  readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
+const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
 
 describe('analyze on every fixture', () => {
-  const all = files(ROOT).filter((f) => !f.endsWith('.md') && !f.endsWith('expect.json')).sort();
+  const all = files(ROOT)
+    .filter((f) => !f.endsWith('.md') && !f.endsWith('expect.json'))
+    .sort();
   it('has fixtures', () => expect(all.length).toBeGreaterThan(0));
   for (const f of all) {
     it(relative(ROOT, f), async () => {

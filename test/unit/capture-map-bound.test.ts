@@ -23,7 +23,11 @@ describe('windows map bound', () => {
     expect(windowsMapBound(256, 2000).fits).toBe(false);
     expect(windowsMapBound(256, 2000, 2048).fits).toBe(true);
     expect(windowsMaxMapKeys(2)).toBe(4096); // bpftrace's default is the floor
-    for (const [cpus, tunnels] of [[2, 1024], [64, 1000], [256, 1000]] as const) {
+    for (const [cpus, tunnels] of [
+      [2, 1024],
+      [64, 1000],
+      [256, 1000],
+    ] as const) {
       const env = scriptEnv({ mode: 'windows', devices: 'wg*', intervalMs: 10, durationS: 1, cpus, maxTunnels: tunnels, bpftraceVersion: '0.17' });
       expect(Number(env['BPFTRACE_MAP_KEYS_MAX'])).toBe(windowsMaxMapKeys(cpus, tunnels));
     }

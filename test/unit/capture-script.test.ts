@@ -94,7 +94,12 @@ describe('gen-script.sh', () => {
   });
 
   it('delete() is an assignment from 0.24 (it returns a value there; discarding it is warned about), a statement before', () => {
-    for (const [v, del] of [['0.17', /^\s+delete\(@wgk\[tid\]\);$/m], ['0.23', /^\s+delete\(@wgk\[tid\]\);$/m], ['0.24', /^\s+\$_del = delete\(@wgk\[tid\]\);$/m], ['0.27', /^\s+\$_del = delete\(@wgk\[tid\]\);$/m]] as const) {
+    for (const [v, del] of [
+      ['0.17', /^\s+delete\(@wgk\[tid\]\);$/m],
+      ['0.23', /^\s+delete\(@wgk\[tid\]\);$/m],
+      ['0.24', /^\s+\$_del = delete\(@wgk\[tid\]\);$/m],
+      ['0.27', /^\s+\$_del = delete\(@wgk\[tid\]\);$/m],
+    ] as const) {
       expect(generateScript({ ...base, bpftraceVersion: v }), v).toMatch(del);
     }
   });
@@ -172,11 +177,19 @@ describe('gen-script.sh', () => {
     expect(scriptEnv({ ...base, mode: 'windows', cpus: 256, maxTunnels: 1000 })['BPFTRACE_MAP_KEYS_MAX']).toBe('256000');
   });
 
-  it('the ready-to-run scripts checked in (bpftrace-scripts/wgtrace-*.bt) are the generator\'s --portable output, and depend on nothing of this machine', () => {
-    for (const [file, v, mode] of [['wgtrace-events.bt', '0.20', 'events'], ['wgtrace-windows.bt', '0.20', 'windows'], ['wgtrace-events-0.17.bt', '0.17', 'events'], ['wgtrace-windows-0.17.bt', '0.17', 'windows']] as const) {
+  it("the ready-to-run scripts checked in (bpftrace-scripts/wgtrace-*.bt) are the generator's --portable output, and depend on nothing of this machine", () => {
+    for (const [file, v, mode] of [
+      ['wgtrace-events.bt', '0.20', 'events'],
+      ['wgtrace-windows.bt', '0.20', 'windows'],
+      ['wgtrace-events-0.17.bt', '0.17', 'events'],
+      ['wgtrace-windows-0.17.bt', '0.17', 'windows'],
+    ] as const) {
       const checkedIn = readFileSync(join(scriptsDir(), file), 'utf8');
       // Another machine's kernel (no wg module, old formats): the portable output must not change.
-      const s = execFileSync('sh', [join(scriptsDir(), 'gen-script.sh'), '--portable', '--mode', mode, '--bpftrace-version', v, '--devices', 'wg*', '--duration', '0'], { encoding: 'utf8', env: { ...process.env, ...kOld } });
+      const s = execFileSync('sh', [join(scriptsDir(), 'gen-script.sh'), '--portable', '--mode', mode, '--bpftrace-version', v, '--devices', 'wg*', '--duration', '0'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...kOld },
+      });
       if (process.env['UPDATE_GOLDEN']) writeFileSync(join(scriptsDir(), file), s);
       else expect(checkedIn, `${file} is stale: regenerate it with the command in its first lines (or UPDATE_GOLDEN=1)`).toBe(s);
       expect(code(s)).not.toMatch(/0x[0-9a-f]{16}/); // no address from a kallsyms

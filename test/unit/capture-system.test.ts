@@ -54,7 +54,12 @@ describe('capture counters', () => {
     writeFileSync(join(root, '42', 'fdinfo', '3'), 'pos:\t0\nflags:\t02000002\nprog_type:\t5\nprog_id:\t293\nrun_cnt:\t0\nrecursion_misses:\t7\n');
     writeFileSync(join(root, '42', 'fdinfo', '4'), 'pos:\t0\nprog_id:\t294\nrecursion_misses:\t0\n');
     writeFileSync(join(root, '42', 'fdinfo', '5'), 'pos:\t0\nflags:\t02\nmap_type:\t1\nmap_id:\t9\n');
-    expect(readBpfMisses(42, root)?.progs).toEqual(new Map([[293, 7], [294, 0]]));
+    expect(readBpfMisses(42, root)?.progs).toEqual(
+      new Map([
+        [293, 7],
+        [294, 0],
+      ]),
+    );
     expect(readBpfMisses(43, root)).toBeUndefined();
   });
 });

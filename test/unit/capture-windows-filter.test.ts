@@ -5,42 +5,44 @@ import { scriptsDir } from '../../src/capture/script.js';
 import { WindowsFilter } from '../../src/capture/windows-filter.js';
 
 // bpftrace 0.17 text output of the windows script after zero() (real shapes: pointers signed).
-const RAW = [
-  'Attaching 10 probes...',
-  '#@probes_start_boot_ns 644962998303',
-  'WIN 645105846626 142828234',
-  '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)',
-  '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)', // listed twice by a racing key walk
-  '@napi[0, vb1, -131387273678848]: (0, 0, 0, 0)', // zeroed, idle this window
-  '',
-  '@netrx[1]: (6300330, 70, 0, 645105840000)',
-  '@netrx[0]: (0, 0, 0, 0)',
-  '@nettx[0]: (0, 0, 0)',
-  '',
-  'WIN 645205845835 99987752',
-  '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)',
-  '@netrx[1]: (6300330, 70, 0, 645105840000)', // a total that did not change: idle this window
-  '@crypt[1]: (20000, 3)',
-  'Lost 3 events',
-  '#@probes_stop_boot_ns 645305845835',
-  '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)', // the window maps again at exit, unchanged
-  '@poll_t[0]: 645305840000', // state maps printed by bpftrace at exit
-  '@win_t: 645305845835',
-  '',
-].join('\n') + '\n';
+const RAW =
+  [
+    'Attaching 10 probes...',
+    '#@probes_start_boot_ns 644962998303',
+    'WIN 645105846626 142828234',
+    '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)',
+    '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)', // listed twice by a racing key walk
+    '@napi[0, vb1, -131387273678848]: (0, 0, 0, 0)', // zeroed, idle this window
+    '',
+    '@netrx[1]: (6300330, 70, 0, 645105840000)',
+    '@netrx[0]: (0, 0, 0, 0)',
+    '@nettx[0]: (0, 0, 0)',
+    '',
+    'WIN 645205845835 99987752',
+    '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)',
+    '@netrx[1]: (6300330, 70, 0, 645105840000)', // a total that did not change: idle this window
+    '@crypt[1]: (20000, 3)',
+    'Lost 3 events',
+    '#@probes_stop_boot_ns 645305845835',
+    '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)', // the window maps again at exit, unchanged
+    '@poll_t[0]: 645305840000', // state maps printed by bpftrace at exit
+    '@win_t: 645305845835',
+    '',
+  ].join('\n') + '\n';
 
-const KEPT = [
-  'Attaching 10 probes...',
-  '#@probes_start_boot_ns 644962998303',
-  'WIN 645105846626 142828234',
-  '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)',
-  '@netrx[1]: (6300330, 70, 0, 645105840000)',
-  'WIN 645205845835 99987752',
-  '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)',
-  '@crypt[1]: (20000, 3)',
-  'Lost 3 events',
-  '#@probes_stop_boot_ns 645305845835',
-].join('\n') + '\n';
+const KEPT =
+  [
+    'Attaching 10 probes...',
+    '#@probes_start_boot_ns 644962998303',
+    'WIN 645105846626 142828234',
+    '@napi[1, vb2, -131387273117696]: (6925688, 66, 2541, 3)',
+    '@netrx[1]: (6300330, 70, 0, 645105840000)',
+    'WIN 645205845835 99987752',
+    '@napi[1, vb2, -131387273117696]: (15336654, 240, 9120, 0)',
+    '@crypt[1]: (20000, 3)',
+    'Lost 3 events',
+    '#@probes_stop_boot_ns 645305845835',
+  ].join('\n') + '\n';
 
 describe('windows output filter', () => {
   it('keeps each changed window map total once per window, whatever the chunking', () => {

@@ -10,9 +10,7 @@ const W = { windowNs: 4_000_000 };
 const coloc = (src: string, over: string[] = []): Extract<Finding, { id: 'co-location' }>[] => {
   const th = parseThresholdOverrides(over);
   if (!th.ok) throw new Error(th.error);
-  return runDetectors(timelineFromNotation(src, W), { thresholds: th.value }).findings.filter(
-    (f): f is Extract<Finding, { id: 'co-location' }> => f.id === 'co-location',
-  );
+  return runDetectors(timelineFromNotation(src, W), { thresholds: th.value }).findings.filter((f): f is Extract<Finding, { id: 'co-location' }> => f.id === 'co-location');
 };
 
 describe('co-location', () => {

@@ -61,7 +61,19 @@ describe('data-quality', () => {
     b.header({ ...n.header!, mode: 'windows', intervalNs: 4_000_000 });
     b.push([
       { kind: 'window_napi', ts: 4_000_000 as Ns, intervalNs: 4_000_000, cpu: 0, napi: '0xffff888100001000', dev: 'wg0', busyNs: 3_000_000, polls: 3, work: 192, fullBudgetPolls: 3 },
-      { kind: 'window_cpu', ts: 4_000_000 as Ns, intervalNs: 4_000_000, cpu: 0, netRxBusyNs: 1_000_000, netRxCount: 1, netTxBusyNs: 0, netTxCount: 0, cryptBusyNs: 0, cryptCount: 0, ksoftirqdNetRxCount: 0 },
+      {
+        kind: 'window_cpu',
+        ts: 4_000_000 as Ns,
+        intervalNs: 4_000_000,
+        cpu: 0,
+        netRxBusyNs: 1_000_000,
+        netRxCount: 1,
+        netTxBusyNs: 0,
+        netTxCount: 0,
+        cryptBusyNs: 0,
+        cryptCount: 0,
+        ksoftirqdNetRxCount: 0,
+      },
     ]);
     const [f] = dq(runDetectors(b.finish(n.summary)).findings);
     expect(f!.evidence.join('\n')).toMatch(/poll time outside any traced NET_RX softirq: cpu 0 /);

@@ -107,11 +107,32 @@ describe('monolithic-poll in windows mode (no poll order, no chains)', () => {
     const { TimelineBuilder } = await import('../../src/timeline/builder.js');
     const build = (full: number) => {
       const b = new TimelineBuilder({});
-      b.header({ formatVersion: 1, cpus: [0, 1], mode: 'windows', intervalNs: 10_000_000, devices: [{ name: 'wg0', kind: 'wireguard', threaded: 0 }], startBootNs: '1000000000000', endBootNs: '1000020000000', status: 'complete' });
+      b.header({
+        formatVersion: 1,
+        cpus: [0, 1],
+        mode: 'windows',
+        intervalNs: 10_000_000,
+        devices: [{ name: 'wg0', kind: 'wireguard', threaded: 0 }],
+        startBootNs: '1000000000000',
+        endBootNs: '1000020000000',
+        status: 'complete',
+      });
       for (const ts of [10_000_000, 20_000_000]) {
         b.push([
           { kind: 'window_napi', ts: ts as never, intervalNs: 10_000_000, cpu: 0, napi: '0xffff888100001000', dev: 'wg0', busyNs: 9_000_000, polls: 100, work: 100 * 64, fullBudgetPolls: full },
-          { kind: 'window_cpu', ts: ts as never, intervalNs: 10_000_000, cpu: 0, netRxBusyNs: 9_500_000, netRxCount: 3, netTxBusyNs: 0, netTxCount: 0, cryptBusyNs: 0, cryptCount: 0, ksoftirqdNetRxCount: 2 },
+          {
+            kind: 'window_cpu',
+            ts: ts as never,
+            intervalNs: 10_000_000,
+            cpu: 0,
+            netRxBusyNs: 9_500_000,
+            netRxCount: 3,
+            netTxBusyNs: 0,
+            netTxCount: 0,
+            cryptBusyNs: 0,
+            cryptCount: 0,
+            ksoftirqdNetRxCount: 2,
+          },
         ]);
       }
       return b.finish({ format: 'bpftrace-text', origin: 1_000_000_000_000n as never, originFromHeader: true, lines: 0, events: 4, lostEvents: 0, skippedLines: 0 });

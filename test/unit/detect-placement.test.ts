@@ -5,8 +5,7 @@ import { timelineFromNotation } from '../notation.js';
 
 const W = { windowNs: 4_000_000 };
 type Pl = Extract<Finding, { id: 'napi-placement' }>;
-const placement = (src: string): Pl | undefined =>
-  runDetectors(timelineFromNotation(src, W)).findings.find((f): f is Pl => f.id === 'napi-placement');
+const placement = (src: string): Pl | undefined => runDetectors(timelineFromNotation(src, W)).findings.find((f): f is Pl => f.id === 'napi-placement');
 
 describe('napi-placement', () => {
   it('home core, stickiness and moves of each tunnel', () => {

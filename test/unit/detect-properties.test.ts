@@ -21,7 +21,7 @@ function source(rows: string[][], header: boolean, lost: number): string {
 }
 
 describe('detectors on arbitrary timelines', () => {
-  it('never fail, validate, rank, and keep each finding\'s contract', () => {
+  it("never fail, validate, rank, and keep each finding's contract", () => {
     fc.assert(
       fc.property(grid, fc.boolean(), fc.nat(50), fc.constantFrom(1_000_000, 2_000_000, 4_000_000), (rows, header, lost, windowNs) => {
         const t = timelineFromNotation(source(rows, header, lost), { windowNs });

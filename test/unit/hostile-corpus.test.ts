@@ -20,8 +20,14 @@ const expectations = JSON.parse(readFileSync(join(BAD, 'expect.json'), 'utf8')) 
 
 describe('bad-input corpus', () => {
   it('every file in the corpus has an expectation, and every expectation a file', () => {
-    const files = readdirSync(BAD).filter((f) => f !== 'expect.json').sort();
-    expect(files).toEqual(Object.keys(expectations).filter((k) => !k.startsWith('_')).sort());
+    const files = readdirSync(BAD)
+      .filter((f) => f !== 'expect.json')
+      .sort();
+    expect(files).toEqual(
+      Object.keys(expectations)
+        .filter((k) => !k.startsWith('_'))
+        .sort(),
+    );
   });
 
   for (const [file, exp] of Object.entries(expectations)) {

@@ -17,7 +17,17 @@ import { chunked, dump, run, type RunResult } from './import-util.js';
 const FIX = join(import.meta.dirname, '../fixtures/formats');
 const fixture = (name: string): string => readFileSync(join(FIX, name), 'utf8');
 const FORMAT_OF = (f: string): FormatName =>
-  f.endsWith('.csv') ? 'csv' : f.endsWith('.json') ? 'bpftrace-json' : f.includes('perf') ? 'perf-script' : f.startsWith('ftrace-') ? 'ftrace' : f.startsWith('trace-cmd-') ? 'trace-cmd' : 'bpftrace-text';
+  f.endsWith('.csv')
+    ? 'csv'
+    : f.endsWith('.json')
+      ? 'bpftrace-json'
+      : f.includes('perf')
+        ? 'perf-script'
+        : f.startsWith('ftrace-')
+          ? 'ftrace'
+          : f.startsWith('trace-cmd-')
+            ? 'trace-cmd'
+            : 'bpftrace-text';
 const FIXTURES = readdirSync(FIX).filter((f) => !f.includes('missing-columns') && f !== 'README.md');
 
 /** Runs an import; returns the result or the InputError. Anything else fails the test. */
@@ -41,16 +51,54 @@ describe('random input', () => {
     it(`${imp.name}: random text never crashes`, async () => {
       await fc.assert(
         // Random bytes as the decoder turns them into text (fc's 'binary' unit is slow to generate).
-        fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 400 }).map((b) => new TextDecoder().decode(b)), fc.string({ unit: 'grapheme', maxLength: 200 })), fc.integer({ min: 1, max: 64 }), async (text, chunk) => {
-          const r = await survive(imp, text, { chunk });
-          if (!(r instanceof InputError)) expect(r.summary.events).toBe(r.events.length);
-        }),
+        fc.asyncProperty(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 400 }).map((b) => new TextDecoder().decode(b)),
+            fc.string({ unit: 'grapheme', maxLength: 200 }),
+          ),
+          fc.integer({ min: 1, max: 64 }),
+          async (text, chunk) => {
+            const r = await survive(imp, text, { chunk });
+            if (!(r instanceof InputError)) expect(r.summary.events).toBe(r.events.length);
+          },
+        ),
         params(60),
       );
     });
 
     it(`${imp.name}: lines made of record-like tokens never crash`, async () => {
-      const token = fc.constantFrom('P', 'SE', 'SX', 'WQ', 'WS', 'SO', 'SI', 'MG', 'WIN', '@napi_busy[0, vb, 0x1]:', '#@cpus', '#@wgtrace-capture', '{"type": "printf", "data": "', '"}', ',', 'kind,ts,cpu', '0', '-1', '18446744073709551616', 'NaN', '0xffff888627c2d188', 'swapper/0', ' ', '[000]', '2386.077074170:', 'irq:softirq_entry:', 'vec=3', '\r', '\t', '\u00ff');
+      const token = fc.constantFrom(
+        'P',
+        'SE',
+        'SX',
+        'WQ',
+        'WS',
+        'SO',
+        'SI',
+        'MG',
+        'WIN',
+        '@napi_busy[0, vb, 0x1]:',
+        '#@cpus',
+        '#@wgtrace-capture',
+        '{"type": "printf", "data": "',
+        '"}',
+        ',',
+        'kind,ts,cpu',
+        '0',
+        '-1',
+        '18446744073709551616',
+        'NaN',
+        '0xffff888627c2d188',
+        'swapper/0',
+        ' ',
+        '[000]',
+        '2386.077074170:',
+        'irq:softirq_entry:',
+        'vec=3',
+        '\r',
+        '\t',
+        '\u00ff',
+      );
       const line = fc.array(token, { maxLength: 12 }).map((t) => t.join(' '));
       await fc.assert(
         fc.asyncProperty(fc.array(line, { maxLength: 30 }), async (lines) => {
@@ -146,13 +194,16 @@ describe('shaped attacks on the text format', () => {
     // Absolute values anywhere in u64 (past 2^53), differences within a plausible capture.
     const capture = fc.tuple(fc.bigInt({ min: 1n << 50n, max: (1n << 64n) - (1n << 50n) }), fc.array(fc.bigInt({ min: -(1n << 45n), max: 1n << 45n }), { minLength: 1, maxLength: 20 }));
     await fc.assert(
-      fc.asyncProperty(capture.map(([base, ds]) => ds.map((d) => base + d)), async (tss) => {
-        const text = tss.map((t) => `SX ${t} 0 3`).join('\n');
-        const r = await run(importerFor('bpftrace-text'), text);
-        expect(r.events).toHaveLength(tss.length);
-        // Exact differences, even past 2^53.
-        r.events.forEach((e, i) => expect(BigInt((e as { ts: number }).ts)).toBe(tss[i]! - tss[0]!));
-      }),
+      fc.asyncProperty(
+        capture.map(([base, ds]) => ds.map((d) => base + d)),
+        async (tss) => {
+          const text = tss.map((t) => `SX ${t} 0 3`).join('\n');
+          const r = await run(importerFor('bpftrace-text'), text);
+          expect(r.events).toHaveLength(tss.length);
+          // Exact differences, even past 2^53.
+          r.events.forEach((e, i) => expect(BigInt((e as { ts: number }).ts)).toBe(tss[i]! - tss[0]!));
+        },
+      ),
       params(40),
     );
   });
@@ -207,7 +258,7 @@ describe('shaped attacks on the text format', () => {
     );
   });
 
-  it('a CPU above the header\'s count is a diagnostic with its line', async () => {
+  it("a CPU above the header's count is a diagnostic with its line", async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 2, max: 100000 }), async (cpu) => {
         const r = await run(importerFor('bpftrace-text'), `#@wgtrace-capture 1\n#@cpus 0-1\nSX 10 ${cpu} 3\nSX 11 1 3\n#@status complete\n`);
@@ -233,7 +284,11 @@ describe('shaped attacks on the text format', () => {
 });
 
 describe('the same attacks on the other formats', () => {
-  for (const [format, file] of [['bpftrace-json', 'canonical.json'], ['perf-script', 'canonical.perf.txt'], ['csv', 'canonical.csv']] as const) {
+  for (const [format, file] of [
+    ['bpftrace-json', 'canonical.json'],
+    ['perf-script', 'canonical.perf.txt'],
+    ['csv', 'canonical.csv'],
+  ] as const) {
     it(`${format}: a random line replaced by garbage is skipped and counted, the rest intact`, async () => {
       const lines = fixture(file).split('\n');
       const base = await run(importerFor(format), lines.join('\n'));
@@ -297,12 +352,16 @@ describe('invalid UTF-8 and huge lines', () => {
     try {
       const good = Buffer.from(fixture('canonical.txt'));
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 0, max: good.length }), fc.uint8Array({ minLength: 1, maxLength: 4 }).map((b) => b.map((x) => 0x80 | x)), async (at, junk) => {
-          const path = join(dir, 'c.txt');
-          writeFileSync(path, Buffer.concat([good.subarray(0, at), Buffer.from(junk), good.subarray(at)]));
-          const r = await importCapture(path, { format: 'bpftrace-text', onEvents: () => {} });
-          expect(r.summary.events).toBeGreaterThanOrEqual(12);
-        }),
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: good.length }),
+          fc.uint8Array({ minLength: 1, maxLength: 4 }).map((b) => b.map((x) => 0x80 | x)),
+          async (at, junk) => {
+            const path = join(dir, 'c.txt');
+            writeFileSync(path, Buffer.concat([good.subarray(0, at), Buffer.from(junk), good.subarray(at)]));
+            const r = await importCapture(path, { format: 'bpftrace-text', onEvents: () => {} });
+            expect(r.summary.events).toBeGreaterThanOrEqual(12);
+          },
+        ),
         params(25),
       );
     } finally {

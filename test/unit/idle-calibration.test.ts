@@ -23,14 +23,11 @@ function withStat(endNs: number, idleTicks: number, busyTicks: number, counters:
 
 const MS = 1_000_000;
 /** Window 0: ten idle periods of 10 ms; window 1: one of 500 ms (windows of 1 s). */
-const RECORDS = [
-  Array.from({ length: 10 }, (_, i) => `IE ${i * 50 * MS} 0\nIX ${i * 50 * MS + 10 * MS} 0`).join('\n'),
-  `IE ${1200 * MS} 0\nIX ${1700 * MS} 0`,
-].join('\n');
+const RECORDS = [Array.from({ length: 10 }, (_, i) => `IE ${i * 50 * MS} 0\nIX ${i * 50 * MS + 10 * MS} 0`).join('\n'), `IE ${1200 * MS} 0\nIX ${1700 * MS} 0`].join('\n');
 const W = { windowNs: 1000 * MS };
 
 describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', () => {
-  it('takes the kernel\'s busy time off per idle period, so the span holds the kernel\'s idle and short periods lose more', () => {
+  it("takes the kernel's busy time off per idle period, so the span holds the kernel's idle and short periods lose more", () => {
     // Records: 600 ms idle in 11 periods over 2 s. The kernel: 50 ticks (10 ms) idle, 500 ms of
     // the 2 s: 100 ms less, 9.09 ms per period.
     const tl = build(withStat(2000 * MS, 50, 150), [RECORDS], W);
@@ -80,7 +77,7 @@ describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', ()
     expect(codes(tl)).not.toContain('idle-below-proc-stat');
   });
 
-  it('and warns when the traced work leaves too little room for the kernel\'s idle', () => {
+  it("and warns when the traced work leaves too little room for the kernel's idle", () => {
     // The same, with NET_RX over [3 s, 9 s): 3 s of room for 4 s of missing idle.
     const S = 1000 * MS;
     const tl = build(withStat(10 * S, 500, 500), [`IE ${S} 0\nIX ${2 * S} 0\nSE ${3 * S} 0 3 1 x\nSX ${9 * S} 0 3`], { windowNs: S });
@@ -109,7 +106,7 @@ describe('idle records matched to /proc/stat (timeline/idle-calibration.ts)', ()
     expect(codes(tl)).toContain('idle-entries-missed');
   });
 
-  it('within /proc/stat\'s rounding (two ticks and half a point) it takes nothing off and names no cost per period', () => {
+  it("within /proc/stat's rounding (two ticks and half a point) it takes nothing off and names no cost per period", () => {
     // 58 ticks: 580 ms, 20 ms less than the records; the tolerance is 20 + 10 ms.
     const tl = build(withStat(2000 * MS, 58, 142), [RECORDS], W);
     const c = tl.cores.get(0)!;

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  finishHeader,
-  formatCpuList,
-  formatHeaderLines,
-  formatTrailerLines,
-  newHeaderState,
-  parseCpuList,
-  parseHeaderLine,
-} from '../../src/model/capture-text.js';
+import { finishHeader, formatCpuList, formatHeaderLines, formatTrailerLines, newHeaderState, parseCpuList, parseHeaderLine } from '../../src/model/capture-text.js';
 import type { CaptureHeader } from '../../src/model/header.js';
 
 const SAMPLE = `#@wgtrace-capture 1

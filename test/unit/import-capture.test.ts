@@ -133,7 +133,7 @@ describe('importCapture', () => {
     expect(strict).toBeInstanceOf(InputError);
   });
 
-  it('uses the caller\'s DiagnosticLog', async () => {
+  it("uses the caller's DiagnosticLog", async () => {
     const diagnostics = new DiagnosticLog(5);
     const r = await importCapture(join(FIX, 'perf-no-ns.txt'), { onEvents: () => {}, diagnostics });
     expect(r.diagnostics).toBe(diagnostics);

@@ -155,7 +155,10 @@ function* hits(recs: Rec[]): Generator<[bigint, number, string, number, string, 
   }
 }
 
-const secs = (ns: bigint, digits: number) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0').slice(0, digits)}`;
+const secs = (ns: bigint, digits: number) =>
+  `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n)
+    .padStart(9, '0')
+    .slice(0, digits)}`;
 
 function asFtrace(header: string[], recs: Rec[], flavour: 'ftrace' | 'trace-cmd'): string {
   const lines = flavour === 'ftrace' ? [...header, '#@tracer ftrace'] : ['version = 6', 'cpus=64'];
@@ -377,9 +380,16 @@ describe('byte fast path beside its edge', () => {
 
   it('stops on the same line for timestamps that are not time', async () => {
     // A counter clock (no fraction) and 13 digits of seconds: the string path's errors.
-    for (const bad of ['          <idle>-0       [001] ..s1.  2386077263: softirq_entry: vec=3 [action=NET_RX]', '          <idle>-0       [001] ..s1.  1234567890123.1: softirq_entry: vec=3 [action=NET_RX]']) {
+    for (const bad of [
+      '          <idle>-0       [001] ..s1.  2386077263: softirq_entry: vec=3 [action=NET_RX]',
+      '          <idle>-0       [001] ..s1.  1234567890123.1: softirq_entry: vec=3 [action=NET_RX]',
+    ]) {
       const text = capture(F_HEAD, F_NORMAL, [bad], 2);
-      const msg = async (chunks: AsyncIterable<string | Buffer>) => importWith(ftraceImporter, chunks).then(() => 'no error', (e: InputError) => `${e.line} ${e.message}`);
+      const msg = async (chunks: AsyncIterable<string | Buffer>) =>
+        importWith(ftraceImporter, chunks).then(
+          () => 'no error',
+          (e: InputError) => `${e.line} ${e.message}`,
+        );
       const a = await msg(asText(text));
       expect(a).toMatch(/^19 timestamp/);
       expect(await msg(asPieces(text, 1000))).toBe(a);

@@ -91,7 +91,8 @@ describe('ftrace text: the trace file with its own header', () => {
 
   it('reads a comm with a space ("Web Content") and keeps ts exact past 2^53 ns of uptime', async () => {
     // 200 days of uptime: 17280000 s, 1.7e16 ns > 2^53.
-    const text = '   Web Content-4411    [003] ..s1. 17280000.123457: napi_poll: napi poll on napi struct 00000000d1c0ffee for device eth0 work 1 budget 64\n' +
+    const text =
+      '   Web Content-4411    [003] ..s1. 17280000.123457: napi_poll: napi poll on napi struct 00000000d1c0ffee for device eth0 work 1 budget 64\n' +
       '   Web Content-4411    [003] ..s1. 17280000.123459: napi_poll: napi poll on napi struct 00000000d1c0ffee for device eth0 work 1 budget 64\n';
     const r = await run(ftraceImporter, text);
     expect(r.summary.origin).toBe(17280000123457000n);
@@ -101,9 +102,15 @@ describe('ftrace text: the trace file with its own header', () => {
 
   it('names a counter clock clearly and stops', async () => {
     // trace_clock counter: " %12llu" (kernel/trace/trace_output.c: trace_print_time).
-    const text = ['# tracer: nop', '#', '# entries-in-buffer/entries-written: 2/2   #P:2', '#',
+    const text = [
+      '# tracer: nop',
+      '#',
+      '# entries-in-buffer/entries-written: 2/2   #P:2',
+      '#',
       '          <idle>-0       [000] ..s1.  3321570151283: softirq_entry: vec=3 [action=NET_RX]',
-      '          <idle>-0       [000] ..s1.  3321570153871: softirq_exit: vec=3 [action=NET_RX]', ''].join('\n');
+      '          <idle>-0       [000] ..s1.  3321570153871: softirq_exit: vec=3 [action=NET_RX]',
+      '',
+    ].join('\n');
     const err = await run(ftraceImporter, text, { file: 'c.txt' }).catch((e: unknown) => e);
     expect((err as InputError).oneLine()).toMatch(/^c\.txt:5: timestamps are raw counter values \(trace_clock counter, uptime or x86-tsc\)/);
   });

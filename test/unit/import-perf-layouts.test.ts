@@ -7,7 +7,8 @@ import { dump, run } from './import-util.js';
 describe('perf script layouts', () => {
   it('libtraceevent plugin form of sched_switch (perf without the kernel print fmt)', async () => {
     // The issue's example line, in a full perf script line.
-    const text = '            perf 19593 [000]  1130.465546: sched:sched_switch: perf:19593 [120] R ==> migration/0:19 [0]\n' +
+    const text =
+      '            perf 19593 [000]  1130.465546: sched:sched_switch: perf:19593 [120] R ==> migration/0:19 [0]\n' +
       '     migration/0    19 [000]  1130.465560: sched:sched_switch: migration/0:19 [0] S ==> swapper/0:0 [120]\n';
     const r = await run(perfScriptImporter, text);
     expect(r.summary.skippedLines).toBe(0);
@@ -49,7 +50,7 @@ describe('perf script layouts', () => {
     expect((r.events[0] as { napi: string }).napi).toBe('0x0000000012345678');
   });
 
-  it('--show-lost-events records and the wrapper\'s #@perf_lost are losses', async () => {
+  it("--show-lost-events records and the wrapper's #@perf_lost are losses", async () => {
     const text = [
       '#@wgtrace-capture 2',
       '#@tracer perf',

@@ -139,10 +139,7 @@ describe('bpftrace-text quirks', () => {
       [1400, undefined], // not idle
     ];
     const text = windows.flatMap(([ts, v]) => [`WIN ${ts} 100`, ...(v ? [`@idle[0]: (${v.join(', ')})`] : [])]).join('\n') + '\n';
-    const json =
-      windows
-        .flatMap(([ts, v]) => [`{"type": "printf", "data": "WIN ${ts} 100\\n"}`, ...(v ? [`{"type": "map", "data": {"@idle": {"0": [${v.join(', ')}]}}}`] : [])])
-        .join('\n') + '\n';
+    const json = windows.flatMap(([ts, v]) => [`{"type": "printf", "data": "WIN ${ts} 100\\n"}`, ...(v ? [`{"type": "map", "data": {"@idle": {"0": [${v.join(', ')}]}}}`] : [])]).join('\n') + '\n';
     const want = [80, 100, 50, 0];
     for (const [imp, input] of [
       [bpftraceTextImporter, text],
@@ -166,7 +163,19 @@ describe('bpftrace-text quirks', () => {
     // Boot 1000 is the origin. cpu 0: idle since before the probes until 1100, then 1150..1200;
     // then a period whose switch to idle was missed (entered 1150 <= exited 1200); then idle
     // from 1400 at exit. cpu 1: a malformed record.
-    const lines = ['#@wgtrace-capture 4', '#@start_boot_ns 1000', '#@cpus 0-1', '#@mode events', 'IP 1100 0 0 0', 'IP 1200 0 1150 1100', 'IP 1300 0 1150 1200', 'IP 1250 1 1300 0', '#@probes_stop_boot_ns 1500', '@idle_t[0]: (1400, 1300)', '@idle_t[1]: (0, 1250)'];
+    const lines = [
+      '#@wgtrace-capture 4',
+      '#@start_boot_ns 1000',
+      '#@cpus 0-1',
+      '#@mode events',
+      'IP 1100 0 0 0',
+      'IP 1200 0 1150 1100',
+      'IP 1300 0 1150 1200',
+      'IP 1250 1 1300 0',
+      '#@probes_stop_boot_ns 1500',
+      '@idle_t[0]: (1400, 1300)',
+      '@idle_t[1]: (0, 1250)',
+    ];
     const text = lines.join('\n') + '\n';
     const r = await run(bpftraceTextImporter, text);
     expect(dump(r.events)).toEqual([
@@ -176,7 +185,10 @@ describe('bpftrace-text quirks', () => {
       'core_idle_period ts=400 cpu=0 start=400 entry=open',
     ]);
     expect(r.codes).toEqual(['malformed-line@8', 'partial-capture', 'skipped-lines']);
-    const json = lines.map((l) => (l.startsWith('@idle_t') ? `{"type": "map", "data": {"@idle_t": {"${l[8]}": [${/\((.*)\)/.exec(l)![1]}]}}}` : `{"type": "printf", "data": ${JSON.stringify(l + '\n')}}`)).join('\n') + '\n';
+    const json =
+      lines
+        .map((l) => (l.startsWith('@idle_t') ? `{"type": "map", "data": {"@idle_t": {"${l[8]}": [${/\((.*)\)/.exec(l)![1]}]}}}` : `{"type": "printf", "data": ${JSON.stringify(l + '\n')}}`))
+        .join('\n') + '\n';
     expect(dump((await run(bpftraceJsonImporter, json)).events)).toEqual(dump(r.events));
   });
 
@@ -359,7 +371,7 @@ describe('csv quirks', () => {
 
 describe('bpftrace 0.24+ text output', () => {
   it('"Attached N probes" is ignored and runtime warnings on stdout are tracer errors', async () => {
-    const text = 'Attached 9 probes\nSX 100 0 3\nwindows.bt:12:3-20: WARNING: Map full; can\'t update element.\nSX 200 0 3\n';
+    const text = "Attached 9 probes\nSX 100 0 3\nwindows.bt:12:3-20: WARNING: Map full; can't update element.\nSX 200 0 3\n";
     expect(bpftraceTextImporter.sniff(text)).toBe(true);
     const r = await run(bpftraceTextImporter, text);
     expect(r.events).toHaveLength(2);

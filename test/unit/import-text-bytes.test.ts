@@ -122,7 +122,7 @@ describe('bpftrace-text byte fast path', () => {
     expect(viaStrings.events.filter((e) => e.startsWith('core_idle')).length).toBe(6);
   });
 
-  it('keeps pointers exact past its table\'s growth: 40,000 distinct work pointers, mixed case, repeated', async () => {
+  it("keeps pointers exact past its table's growth: 40,000 distinct work pointers, mixed case, repeated", async () => {
     // Issue 16: a big gateway has one crypt work pointer per device and CPU (1,024 x 128 =
     // 131,072). The by-value table grows from 1,024 slots; every pointer, first seen or
     // repeated, must come out as normalizePointer gives it, as the string path does.

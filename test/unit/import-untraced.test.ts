@@ -36,7 +36,19 @@ describe('@untraced: a device filter that matched no poll', () => {
     const f = join(mkdtempSync(join(tmpdir(), 'wgtrace-state-')), 'bare.txt');
     writeFileSync(
       f,
-      ['Attaching 9 probes...', '#@probes_start_boot_ns 2386077000500', 'SE 2386077074170 0 3 0 swapper/0', 'P 2386077080170 0 0xffff888627c2d188 wg0 64 64 0 swapper/0', 'SX 2386077090170 0 3', '#@probes_stop_boot_ns 2386078000000', '@rx_t[0]: 2386077074170', '@win_t: (2386078000000, 2386077000500)', '@napit[812]: napi/wg0-0', '@wgk[812]: 1', ''].join('\n'),
+      [
+        'Attaching 9 probes...',
+        '#@probes_start_boot_ns 2386077000500',
+        'SE 2386077074170 0 3 0 swapper/0',
+        'P 2386077080170 0 0xffff888627c2d188 wg0 64 64 0 swapper/0',
+        'SX 2386077090170 0 3',
+        '#@probes_stop_boot_ns 2386078000000',
+        '@rx_t[0]: 2386077074170',
+        '@win_t: (2386078000000, 2386077000500)',
+        '@napit[812]: napi/wg0-0',
+        '@wgk[812]: 1',
+        '',
+      ].join('\n'),
     );
     const { summary } = await importCapture(f, { onEvents: () => {} });
     expect(summary.skippedLines).toBe(0);

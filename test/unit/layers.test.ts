@@ -47,7 +47,10 @@ describe('layering', () => {
     const src = join(import.meta.dirname, '../../src');
     const deps = new Map<string, string[]>();
     for (const f of files(src)) {
-      deps.set(f, [...readFileSync(f, 'utf8').matchAll(/from '(\.\.?\/[^']+)'/g)].map((m) => resolve(dirname(f), m[1]!.replace(/\.js$/, '.ts'))));
+      deps.set(
+        f,
+        [...readFileSync(f, 'utf8').matchAll(/from '(\.\.?\/[^']+)'/g)].map((m) => resolve(dirname(f), m[1]!.replace(/\.js$/, '.ts'))),
+      );
     }
     const cycles: string[] = [];
     const state = new Map<string, 'open' | 'done'>();
@@ -57,7 +60,13 @@ describe('layering', () => {
       stack.push(f);
       for (const d of deps.get(f) ?? []) {
         if (!deps.has(d)) continue;
-        if (state.get(d) === 'open') cycles.push(stack.slice(stack.indexOf(d)).map((x) => relative(src, x)).join(' -> '));
+        if (state.get(d) === 'open')
+          cycles.push(
+            stack
+              .slice(stack.indexOf(d))
+              .map((x) => relative(src, x))
+              .join(' -> '),
+          );
         else if (!state.has(d)) visit(d);
       }
       stack.pop();

@@ -89,14 +89,14 @@ function checkTraceJson(text: string): string[] {
 // item [500, 800), and NET_RX open at the end (clamped). CPU 1: a napi thread [50, 300)
 // with its poll [50, 200). CPU 2 idle. 5 + 2 slices.
 const SAMPLE = [
-    `SE 100 0 3 15 ksoftirqd/0
+  `SE 100 0 3 15 ksoftirqd/0
      P 250 0 0xa wg0 64 64 15 ksoftirqd/0
      P 300 0 0xb wg1 2 64 15 ksoftirqd/0
      SX 400 0 3
      WS 500 0 0x1 wg_packet_decrypt_worker
      WE 800 0 0x1 wg_packet_decrypt_worker
      SE 1500 0 3`,
-    `SI 50 1 812 napi/wg0-0
+  `SI 50 1 812 napi/wg0-0
      P 200 1 0xc wg0 7 64 812 napi/wg0-0
      SO 300 1 812 S napi/wg0-0`,
 ];
@@ -106,7 +106,7 @@ function sample(): Timeline {
 }
 
 describe('perfetto export', () => {
-  it('a slice sink and the compact store write the same bytes as the timeline\'s own slices', () => {
+  it("a slice sink and the compact store write the same bytes as the timeline's own slices", () => {
     // The export command takes slices from the builder as they close (a sink) into typed-array
     // columns instead of keeping Slice objects; the order and every field must come out the same.
     const store = new SliceStore();

@@ -68,7 +68,15 @@ describe('wgtrace replay', () => {
   });
 
   it('bad options exit 64 with one line; a missing file exits 2', async () => {
-    for (const args of [['--runs', '0'], ['--model', 'warp'], ['--seed', '-1'], ['--demand', 'some'], ['--inline-gain', '0'], ['--threaded-overhead', 'x'], ['--utilization', 'top']]) {
+    for (const args of [
+      ['--runs', '0'],
+      ['--model', 'warp'],
+      ['--seed', '-1'],
+      ['--demand', 'some'],
+      ['--inline-gain', '0'],
+      ['--threaded-overhead', 'x'],
+      ['--utilization', 'top'],
+    ]) {
       const r = await run(['replay', cap, ...args]);
       expect(r.code, args.join(' ')).toBe(64);
       expect(r.err.trim().split('\n')).toHaveLength(1);

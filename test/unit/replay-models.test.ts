@@ -56,7 +56,10 @@ describe('stock model', () => {
   it('two tunnels on separate cores with round-robin decryption: 500 kpps each, stuck at once', () => {
     // 2 cores, fwd 1000 ns, dec 1000 ns spread over 2 cores (500 ns each). Core p:
     // 1000e-9 x_p + 500e-9 (x_0 + x_1) <= 1; symmetric x: 2000e-9 x = 1 -> x = 500,000.
-    const inp = gateway(2, [{ fwd: 1000, dec: 1000 }, { fwd: 1000, dec: 1000 }]);
+    const inp = gateway(2, [
+      { fwd: 1000, dec: 1000 },
+      { fwd: 1000, dec: 1000 },
+    ]);
     const r = runStock(inp, opts, new Prng(1), [0, 1]);
     expect(r.throughputPps).toBeCloseTo(1_000_000, 0);
     expect(r.convergenceNs).toBe(0);
@@ -66,7 +69,10 @@ describe('stock model', () => {
   it('two polls sharing a core: 333 kpps each and the other core a third busy', () => {
     // Core 0: 1000e-9 (x0 + x1) + 500e-9 (x0 + x1) = 3000e-9 x <= 1 -> x = 333,333.
     // Core 1 only decrypts: 500e-9 * 666,667 = 0.333.
-    const inp = gateway(2, [{ fwd: 1000, dec: 1000 }, { fwd: 1000, dec: 1000 }]);
+    const inp = gateway(2, [
+      { fwd: 1000, dec: 1000 },
+      { fwd: 1000, dec: 1000 },
+    ]);
     const r = runStock(inp, opts, new Prng(1), [0, 0]);
     expect(r.throughputPps).toBeCloseTo(666_667, 0);
     expect(r.cpus[1]!.utilization).toBeCloseTo(1 / 3, 6);
@@ -80,7 +86,11 @@ describe('stock model', () => {
     // x = 285,714 (857 kpps in all): it limits every tunnel, so only its two polls are stuck;
     // the third poll's queue drains, it moves at random, and once it lands on core 0 it is
     // stuck too: 3000e-9 x + 1500e-9 x <= 1 -> x = 222,222, 667 kpps, one core holds every poll.
-    const inp = gateway(3, [{ fwd: 1000, dec: 1500 }, { fwd: 1000, dec: 1500 }, { fwd: 1000, dec: 1500 }]);
+    const inp = gateway(3, [
+      { fwd: 1000, dec: 1500 },
+      { fwd: 1000, dec: 1500 },
+      { fwd: 1000, dec: 1500 },
+    ]);
     const r = runStock(inp, opts, new Prng(7), [0, 0, 1]);
     expect(r.convergenceNs).not.toBeNull();
     expect(r.convergenceNs!).toBeGreaterThan(0);
@@ -107,7 +117,11 @@ describe('threaded model', () => {
   it('the balancer pulls a thread off the shared core: 400 kpps each instead of 286', () => {
     // Same gateway as the black-hole case. Once each thread has its own core, core p:
     // 1000e-9 x + 500e-9 * 3x = 2500e-9 x <= 1 -> x = 400,000: 1.2 Mpps.
-    const inp = gateway(3, [{ fwd: 1000, dec: 1500 }, { fwd: 1000, dec: 1500 }, { fwd: 1000, dec: 1500 }]);
+    const inp = gateway(3, [
+      { fwd: 1000, dec: 1500 },
+      { fwd: 1000, dec: 1500 },
+      { fwd: 1000, dec: 1500 },
+    ]);
     const r = runThreaded(inp, opts, new Prng(1), [0, 0, 1]);
     expect(r.moves).toBe(1);
     expect(new Set(r.tunnels.map((t) => t.pollCore)).size).toBe(3);
@@ -115,7 +129,11 @@ describe('threaded model', () => {
   });
 
   it('a migration costs capacity in the step it happens', () => {
-    const inp = gateway(3, [{ fwd: 1000, dec: 1500 }, { fwd: 1000, dec: 1500 }, { fwd: 1000, dec: 1500 }]);
+    const inp = gateway(3, [
+      { fwd: 1000, dec: 1500 },
+      { fwd: 1000, dec: 1500 },
+      { fwd: 1000, dec: 1500 },
+    ]);
     // Horizon of one balancing interval + 1 step; the tail (last quarter) includes the step of the move.
     const o = ReplayOptions.parse({ horizonNs: 4_000_000, balanceIntervalNs: 3_000_000, threadedOverheadRatio: 0, migrationCostNs: 500_000 });
     const noCost = runThreaded(inp, { ...o, migrationCostNs: 0 }, new Prng(1), [0, 0, 1]);
@@ -128,7 +146,10 @@ describe('inline model', () => {
   it('one tunnel never uses more than its receive core', () => {
     // rx + dec + fwd = 3000 ns, gain 1.5 -> 2000 ns/packet on the RSS core. Two tunnels on
     // RSS core 0 share it: 2000e-9 (x0 + x1) <= 1 -> 250 kpps each; core 1 stays idle.
-    const inp = gateway(2, [{ rx: 1000, dec: 1000, fwd: 1000, rxPos: 0 }, { rx: 1000, dec: 1000, fwd: 1000, rxPos: 0 }]);
+    const inp = gateway(2, [
+      { rx: 1000, dec: 1000, fwd: 1000, rxPos: 0 },
+      { rx: 1000, dec: 1000, fwd: 1000, rxPos: 0 },
+    ]);
     const r = runInline(inp, { inlineLocalityGain: 1.5 });
     expect(r.throughputPps).toBeCloseTo(500_000, 0);
     expect(r.cpus[1]!.utilization).toBe(0);
@@ -146,14 +167,20 @@ describe('Monte Carlo', () => {
     expect(collisionProbabilityClosedForm(2, 2)).toBeCloseTo(0.5, 12);
     expect(collisionProbabilityClosedForm(33, 32)).toBe(1);
     // Sampled: 3000 runs of one step each. Standard error sqrt(p(1-p)/N) = 0.0089: 4 sigma = 0.036.
-    const inp = gateway(32, Array.from({ length: 8 }, () => ({ fwd: 1000, demand: 1000 })));
+    const inp = gateway(
+      32,
+      Array.from({ length: 8 }, () => ({ fwd: 1000, demand: 1000 })),
+    );
     const o = ReplayOptions.parse({ runs: 3000, seed: 11, horizonNs: 1_000_000 });
     const mc = monteCarloModel('stock', inp, o);
     expect(Math.abs(mc.collisionProbability - collisionProbabilityClosedForm(8, 32))).toBeLessThan(0.036);
   });
 
   it('is deterministic for a seed and changes with it', () => {
-    const inp = gateway(8, Array.from({ length: 4 }, () => ({ fwd: 1000, dec: 2000 })));
+    const inp = gateway(
+      8,
+      Array.from({ length: 4 }, () => ({ fwd: 1000, dec: 2000 })),
+    );
     const o = ReplayOptions.parse({ runs: 30, seed: 5, horizonNs: 100_000_000 });
     const a = monteCarloModel('stock', inp, o);
     const b = monteCarloModel('stock', inp, o);
@@ -187,7 +214,14 @@ describe('the structured solver', () => {
       }
       const demand = Float64Array.from({ length: n }, () => (rng.next() < 0.3 ? 1e5 * rng.next() : Infinity));
       const a = maxMinFairCores(pb, demand);
-      const b = maxMinFair(n, denseConstraints(pb, Array.from({ length: m }, (_, p) => p)), demand);
+      const b = maxMinFair(
+        n,
+        denseConstraints(
+          pb,
+          Array.from({ length: m }, (_, p) => p),
+        ),
+        demand,
+      );
       for (let i = 0; i < n; i++) expect(a.x[i]).toBeCloseTo(b.x[i]!, 3);
       expect([...a.bottleneck]).toEqual([...b.bottleneck]);
     }
@@ -264,7 +298,14 @@ describe('the structured solver', () => {
         }
       }
       const demand = Float64Array.from({ length: n }, () => (rng.next() < 0.2 ? 1e5 * rng.next() : Infinity));
-      const want = maxMinFair(n, denseConstraints(pb, Array.from({ length: m }, (_, p) => p)), demand);
+      const want = maxMinFair(
+        n,
+        denseConstraints(
+          pb,
+          Array.from({ length: m }, (_, p) => p),
+        ),
+        demand,
+      );
       const packed = packCoreProblem(pb);
       // Fresh arrays, the transpose path; then a reused scratch with the cores given per tunnel.
       for (const got of [maxMinFairCores(pb, demand), maxMinFairCores({ ...packed, pairCores }, demand, scratch)]) {

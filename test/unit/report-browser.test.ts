@@ -49,7 +49,13 @@ function parseCell(fmt: string, text: string): { v: number; tol: number } {
   }
 }
 
-const unescapeHtml = (s: string): string => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+const unescapeHtml = (s: string): string =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 
 describe.skipIf(CHROMIUM === undefined)('wgtrace report in chromium (file://)', () => {
   const page = join(dir, 'quick-start.html');
@@ -99,7 +105,15 @@ describe.skipIf(CHROMIUM === undefined)('wgtrace report in chromium (file://)', 
       expect(Math.abs(v - (want as number)), `${src}:${path} shows ${text}, --json has ${want}`).toBeLessThanOrEqual(tol);
       checked.add(`${src}:${path}`);
     }
-    for (const k of ['a:capture.events', 'a:capture.lostEvents', 'a:cpus.1.netRx.count', 'a:cpus.1.pollBusyNs', 'a:napis.1.polls', 'r:models.2.throughputPps', 'r:monteCarlo.models.0.throughputPps.p95'])
+    for (const k of [
+      'a:capture.events',
+      'a:capture.lostEvents',
+      'a:cpus.1.netRx.count',
+      'a:cpus.1.pollBusyNs',
+      'a:napis.1.polls',
+      'r:models.2.throughputPps',
+      'r:monteCarlo.models.0.throughputPps.p95',
+    ])
       expect(checked, k).toContain(k);
   });
 

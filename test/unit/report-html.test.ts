@@ -22,8 +22,7 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 /** Sum over the columns of a per-mille series, back to ns. */
-const backToNs = (pm: number[], columnNs: number, durationNs: number): number =>
-  pm.reduce((s, v, i) => s + (v / 1000) * Math.max(0, Math.min(columnNs, durationNs - i * columnNs)), 0);
+const backToNs = (pm: number[], columnNs: number, durationNs: number): number => pm.reduce((s, v, i) => s + (v / 1000) * Math.max(0, Math.min(columnNs, durationNs - i * columnNs)), 0);
 
 describe('report series (per-core categories and the heat map over time)', () => {
   it('add up to the per-core figures analyze reports, also reduced to fewer columns', async () => {
@@ -49,9 +48,7 @@ describe('report series (per-core categories and the heat map over time)', () =>
         }
       }
       // One row per (NAPI, core) that polled: vb0 and vb2 on both cores, vb1 on both.
-      expect(s.heat.map((h) => `${a.napis[h.napi]!.dev}@${h.cpu}`).sort()).toEqual(
-        a.napis.flatMap((n) => n.cpus.filter((c) => c.busyNs > 0).map((c) => `${n.dev}@${c.cpu}`)).sort(),
-      );
+      expect(s.heat.map((h) => `${a.napis[h.napi]!.dev}@${h.cpu}`).sort()).toEqual(a.napis.flatMap((n) => n.cpus.filter((c) => c.busyNs > 0).map((c) => `${n.dev}@${c.cpu}`)).sort());
     }
   });
 

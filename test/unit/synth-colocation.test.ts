@@ -21,7 +21,11 @@ describe('traces/synthetic-talk-8x32-stock.txt.gz', () => {
   it('is what the generator writes, and analyze finds the co-locations it planted', async () => {
     const hash = createHash('sha256');
     const plant: Plant = await writeSynthCapture({ tunnels: 8, cpus: 32, seconds: 2, seed: 1 }, (c) => void hash.update(c));
-    expect(createHash('sha256').update(gunzipSync(readFileSync(TRACE))).digest('hex')).toBe(hash.digest('hex'));
+    expect(
+      createHash('sha256')
+        .update(gunzipSync(readFileSync(TRACE)))
+        .digest('hex'),
+    ).toBe(hash.digest('hex'));
 
     // Per core, the tunnels the plant kept together on it for at least PLANTED_MIN_NS.
     const together = new Map<number, Map<string, number>>();

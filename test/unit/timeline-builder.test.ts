@@ -111,12 +111,7 @@ describe('TimelineBuilder: threaded NAPI', () => {
     const a = tl.napis[0]!;
     expect(a.totals.threadedPolls).toBe(2);
     expect(a.threadPids).toEqual([500]);
-    expect(sliceLines(tl, 1)).toEqual([
-      'napi_thread napi/wg0-0 100+120@0',
-      'thread_poll wg0 0xa 100+40@1',
-      'net_rx NET_RX 150+10@1',
-      'thread_poll wg0 0xa 160+40@1',
-    ]);
+    expect(sliceLines(tl, 1)).toEqual(['napi_thread napi/wg0-0 100+120@0', 'thread_poll wg0 0xa 100+40@1', 'net_rx NET_RX 150+10@1', 'thread_poll wg0 0xa 160+40@1']);
   });
 });
 
@@ -126,8 +121,10 @@ describe('TimelineBuilder: threaded NAPI with a lost switch-in', () => {
     // next switch-in is missing, its polls end at 60 and 70 and it leaves at 80. The run is
     // taken to start at 40 (the last event before its first poll): [40, 80), polls [40, 60)
     // and [60, 70). Busy: 20 + 10 + 40 = 70 of 100.
-    const tl = build(header([0], 100), [
-      `SI 0 0 800 napi/wg0-0
+    const tl = build(
+      header([0], 100),
+      [
+        `SI 0 0 800 napi/wg0-0
        P 10 0 0xa wg0 64 64 800 napi/wg0-0
        SO 20 0 800 256 napi/wg0-0
        SE 30 0 3 900 iperf3
@@ -135,7 +132,9 @@ describe('TimelineBuilder: threaded NAPI with a lost switch-in', () => {
        P 60 0 0xa wg0 64 64 800 napi/wg0-0
        P 70 0 0xa wg0 3 64 800 napi/wg0-0
        SO 80 0 800 S napi/wg0-0`,
-    ], { windowNs: 100, ...ALL });
+      ],
+      { windowNs: 100, ...ALL },
+    );
     expect(sliceLines(tl, 0)).toEqual([
       'napi_thread napi/wg0-0 0+20@0',
       'thread_poll wg0 0xa 0+10@1',
@@ -241,15 +240,19 @@ describe('TimelineBuilder: workqueues', () => {
     // CPU 1's buffer comes first: it decrypts w1 [500, 700) and w2 [700, 750), and runs the
     // tx worker [760, 800). CPU 0's queue_work of w1 on wg-crypt-wg0 arrives later in the file.
     // w2 was never seen queued: its 50 ns go to the unknown device.
-    const tl = build(header([0, 1], 1000), [
-      `WS 500 1 0x1 wg_packet_decrypt_worker
+    const tl = build(
+      header([0, 1], 1000),
+      [
+        `WS 500 1 0x1 wg_packet_decrypt_worker
        WE 700 1 0x1 wg_packet_decrypt_worker
        WS 700 1 0x2 wg_packet_decrypt_worker
        WE 750 1 0x2 wg_packet_decrypt_worker
        WS 760 1 0x3 wg_packet_tx_worker
        WE 800 1 0x3 wg_packet_tx_worker`,
-      `WQ 400 0 0x1 wg_packet_decrypt_worker wg-crypt-wg0 1 1`,
-    ], { windowNs: 1000 });
+        `WQ 400 0 0x1 wg_packet_decrypt_worker wg-crypt-wg0 1 1`,
+      ],
+      { windowNs: 1000 },
+    );
     const wg0 = tl.devices.get('wg0')!;
     expect([...wg0.cryptBusyByCpu]).toEqual([[1, 200]]);
     expect([...wg0.cryptItemsByCpu]).toEqual([[1, 1]]);
@@ -265,12 +268,16 @@ describe('TimelineBuilder: workqueues', () => {
   it('ends an item where a later one starts on the same CPU when a worker slept', () => {
     // w1 starts at 0, sleeps; another kworker runs w2 [10, 30); w1 ends at 50.
     // Slices: w1 [0, 10), w2 [10, 30); w1's end is matched silently. Busy: [0, 30).
-    const tl = build(header([0], 100), [
-      `WS 0 0 0x1 wg_packet_tx_worker
+    const tl = build(
+      header([0], 100),
+      [
+        `WS 0 0 0x1 wg_packet_tx_worker
        WS 10 0 0x2 wg_packet_decrypt_worker
        WE 30 0 0x2 wg_packet_decrypt_worker
        WE 50 0 0x1 wg_packet_tx_worker`,
-    ], { windowNs: 100, ...ALL });
+      ],
+      { windowNs: 100, ...ALL },
+    );
     expect(sliceLines(tl, 0)).toEqual(['work wg_packet_tx_worker 0+10@0', 'crypt_work wg_packet_decrypt_worker 10+20@0']);
     expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.3]);
     expect(codes(tl)).not.toContain('unmatched-exit');
@@ -285,24 +292,24 @@ describe('TimelineBuilder: kworkers leaving the CPU', () => {
     // CPU 1: an item from 0 whose end is not in the capture (perf recorded only the starts);
     // its kworker goes idle at 5 (TASK_IDLE, printed by bpftrace as 1026): the item is [0, 5)
     // and nothing resumes at the switch-in at 20; then an item [30, 35).
-    const tl = build(header([0, 1], 100), [
-      `WS 0 0 0x1 wg_packet_decrypt_worker
+    const tl = build(
+      header([0, 1], 100),
+      [
+        `WS 0 0 0x1 wg_packet_decrypt_worker
        SO 10 0 50 R kworker/0:1
        SI 30 0 800 napi/wg0-0
        SO 40 0 800 S napi/wg0-0
        SI 40 0 50 kworker/0:1
        WE 60 0 0x1 wg_packet_decrypt_worker`,
-      `WS 0 1 0x2 virtio_transport_tx_work
+        `WS 0 1 0x2 virtio_transport_tx_work
        SO 5 1 23 1026 kworker/1:0
        SI 20 1 23 kworker/1:0
        WS 30 1 0x3 virtio_transport_rx_work
        WE 35 1 0x3 virtio_transport_rx_work`,
-    ], { windowNs: 100, ...ALL });
-    expect(sliceLines(tl, 0)).toEqual([
-      'crypt_work wg_packet_decrypt_worker 0+10@0',
-      'napi_thread napi/wg0-0 30+10@0',
-      'crypt_work wg_packet_decrypt_worker 40+20@0',
-    ]);
+      ],
+      { windowNs: 100, ...ALL },
+    );
+    expect(sliceLines(tl, 0)).toEqual(['crypt_work wg_packet_decrypt_worker 0+10@0', 'napi_thread napi/wg0-0 30+10@0', 'crypt_work wg_packet_decrypt_worker 40+20@0']);
     expect(arr(tl.cores.get(0)!.cryptBusyNs)).toEqual([30]);
     expect([...tl.devices.get(UNKNOWN_DEVICE)!.cryptItemsByCpu]).toEqual([[0, 1]]);
     expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.4]);
@@ -318,21 +325,20 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
     // entered at 900 never exits -> [900, 1000) (clamped: end); its poll [900, 950).
     // CPU 1: NET_RX [10, 20) inside a crypt item that began before the capture and ended at
     // 50 -> the item is [0, 50); the busy union is 50, not 10 + 50.
-    const tl = build(header([0, 1], 1000), [
-      `P 20 0 0xa wg0 64 64
+    const tl = build(
+      header([0, 1], 1000),
+      [
+        `P 20 0 0xa wg0 64 64
        SX 30 0 3
        SE 900 0 3
        P 950 0 0xb wg1 1 64`,
-      `SE 10 1 3
+        `SE 10 1 3
        SX 20 1 3
        WE 50 1 0x9 wg_packet_decrypt_worker`,
-    ], { windowNs: 1000, ...ALL });
-    expect(sliceLines(tl, 0)).toEqual([
-      'net_rx NET_RX 0+30@0 clamped:start',
-      'poll wg0 0xa 0+20@1 clamped:start',
-      'net_rx NET_RX 900+100@0 clamped:end',
-      'poll wg1 0xb 900+50@1',
-    ]);
+      ],
+      { windowNs: 1000, ...ALL },
+    );
+    expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 0+30@0 clamped:start', 'poll wg0 0xa 0+20@1 clamped:start', 'net_rx NET_RX 900+100@0 clamped:end', 'poll wg1 0xb 900+50@1']);
     expect(sliceLines(tl, 1)).toEqual(['crypt_work wg_packet_decrypt_worker 0+50@0 clamped:start', 'net_rx NET_RX 10+10@1']);
     expect(tl.capture.clampedSlices).toBe(4);
     expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.13]);
@@ -343,11 +349,15 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
   it('counts a poll that ends exactly at the capture end, on a window boundary, in the last window', () => {
     // Capture [0, 200), W 100: the poll ends at 200, the instant the capture ends; its count
     // belongs to window 1 (no window 2 exists), so per-window polls add up to the totals.
-    const tl = build(header([0], 200), [
-      `SE 150 0 3
+    const tl = build(
+      header([0], 200),
+      [
+        `SE 150 0 3
        P 200 0 0xa wg0 64 64
        SX 200 0 3`,
-    ], { windowNs: 100 });
+      ],
+      { windowNs: 100 },
+    );
     expect(tl.windowCount).toBe(2);
     const s = tl.napis[0]!.perCpu.get(0)!;
     expect(arr(s.polls)).toEqual([0, 1]);
@@ -361,10 +371,14 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
     // before 600, so what was observed of them starts at 600 -> poll [600, 700), NET_RX
     // [600, 720), not [0, ...) which would invent 600 ns of busy time.
     const h = header([0], 1000, { probesStartBootNs: String(ORIGIN + 600n) });
-    const tl = build(h, [
-      `P 700 0 0xa wg0 64 64
+    const tl = build(
+      h,
+      [
+        `P 700 0 0xa wg0 64 64
        SX 720 0 3`,
-    ], { windowNs: 1000, ...ALL });
+      ],
+      { windowNs: 1000, ...ALL },
+    );
     expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 600+120@0 clamped:start', 'poll wg0 0xa 600+100@1 clamped:start']);
     expect(arr(tl.cores.get(0)!.netRxBusyNs)).toEqual([120]);
     expect(codes(tl)).not.toContain('invariant-violation');
@@ -390,8 +404,10 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
     // CPU 0: NET_RX [0,10), then an exit at 20 with no entry (ignored), then an entry at 30
     // whose exit is lost: the next entry at 60 closes it at the last event seen (poll at 40),
     // NET_RX [60, 80). NET_RX from 90; a poll stamped 70 steps back (treated as 90: zero length).
-    const tl = build(header([0], 200), [
-      `SE 0 0 3
+    const tl = build(
+      header([0], 200),
+      [
+        `SE 0 0 3
        SX 10 0 3
        SX 20 0 3
        SE 30 0 3
@@ -403,7 +419,9 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
        SX 100 0 3
        SE 5 7 3
        SX 6 7 3`,
-    ], { windowNs: 200, ...ALL });
+      ],
+      { windowNs: 200, ...ALL },
+    );
     const cs = codes(tl);
     expect(cs).toContain('unmatched-exit');
     expect(cs).toContain('unmatched-entry');
@@ -411,14 +429,7 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
     expect(cs).toContain('cpu-not-in-header');
     expect(cs).not.toContain('invariant-violation');
     expect(tl.cpus).toEqual([0, 7]);
-    expect(sliceLines(tl, 0)).toEqual([
-      'net_rx NET_RX 0+10@0',
-      'net_rx NET_RX 30+10@0',
-      'poll wg0 0xa 30+10@1',
-      'net_rx NET_RX 60+20@0',
-      'net_rx NET_RX 90+10@0',
-      'poll wg0 0xa 90+0@1',
-    ]);
+    expect(sliceLines(tl, 0)).toEqual(['net_rx NET_RX 0+10@0', 'net_rx NET_RX 30+10@0', 'poll wg0 0xa 30+10@1', 'net_rx NET_RX 60+20@0', 'net_rx NET_RX 90+10@0', 'poll wg0 0xa 90+0@1']);
     // 10 + 10 + 20 + 10 = 50 of 200.
     expect(arr(tl.cores.get(0)!.utilization)).toEqual([0.25]);
   });
@@ -464,13 +475,17 @@ describe('TimelineBuilder: windows mode', () => {
   it('fills the same series from in-kernel windows, one grid window per capture interval', () => {
     // Interval 1000: the kernel windows [0,1000) and [1000,2000) (marker at their end).
     const h = header([0, 1], 2000, { mode: 'windows', intervalNs: 1000 });
-    const tl = build(h, [
-      `WN 1000 1000 0 0xa wg0 300 5 320 5
+    const tl = build(
+      h,
+      [
+        `WN 1000 1000 0 0xa wg0 300 5 320 5
        WC 1000 1000 0 400 3 0 0 100 7 1
        WN 2000 1000 0 0xa wg0 900 20 1280 20
        WN 2000 1000 1 0xb wg1 50 1 3 0
        WC 2000 1000 0 950 9 0 0 0 0 9`,
-    ], { windowNs: 5 });
+      ],
+      { windowNs: 5 },
+    );
     expect(tl.capture.mode).toBe('windows');
     expect(tl.windowNs).toBe(1000);
     expect(tl.windowCount).toBe(2);

@@ -185,8 +185,10 @@ describe('strip characters', () => {
     // Columns of 100 ns. Column 0: poll A 30 ns in a NET_RX run by ksoftirqd -> 'a'.
     // Column 1: poll B 4 ns (under 5%, 4% busy) -> '.'. Column 2: NET_RX 25 ns without a poll -> '~'.
     // Column 3: poll B 10 ns (10% busy, but a poll of 5% or more shows) -> 'B'.
-    const tl = build(header([0], 400), [
-      `SE 0 0 3 15 ksoftirqd/0
+    const tl = build(
+      header([0], 400),
+      [
+        `SE 0 0 3 15 ksoftirqd/0
        P 30 0 0xa wg0 64 64 15 ksoftirqd/0
        SX 30 0 3
        SE 100 0 3
@@ -197,7 +199,9 @@ describe('strip characters', () => {
        SE 300 0 3
        P 310 0 0xb wg1 1 64
        SX 310 0 3`,
-    ], { windowNs: 100, slices: {} });
+      ],
+      { windowNs: 100, slices: {} },
+    );
     expect(buildTimelineView(tl, { file: 'x', fromNs: 0, toNs: 400, columns: 4 }).cores[0]!.strip).toBe('a.~B');
   });
 });
@@ -208,11 +212,15 @@ describe('timeline view of a windows-mode capture', () => {
     // then NET_RX 60 with no poll in the second. With 4 columns of 50 ns each window is shared
     // evenly by two columns: A, A, ~, ~ (the second window is NET_RX without polls, 60% busy).
     const h = header([0], 200, { mode: 'windows', intervalNs: 100 });
-    const tl = build(h, [
-      `WN 100 100 0 0xa wg0 80 3 192 3
+    const tl = build(
+      h,
+      [
+        `WN 100 100 0 0xa wg0 80 3 192 3
        WC 100 100 0 90 3 0 0 0 0 0
        WC 200 100 0 60 2 0 0 0 0 0`,
-    ], { slices: {} });
+      ],
+      { slices: {} },
+    );
     const v = buildTimelineView(tl, { file: 'w', columns: 4 });
     expect(v.range.source).toBe('windows');
     expect(v.cores[0]!.strip).toBe('AA~~');

@@ -54,7 +54,19 @@ export function events(text: string): TraceEvent[] {
         out.push({ kind: 'window_napi', ts, intervalNs: n(2), cpu: n(3), napi: f[4]!, dev: f[5]!, busyNs: n(6), polls: n(7), work: n(8), fullBudgetPolls: n(9) });
         break;
       case 'WC':
-        out.push({ kind: 'window_cpu', ts, intervalNs: n(2), cpu: n(3), netRxBusyNs: n(4), netRxCount: n(5), netTxBusyNs: n(6), netTxCount: n(7), cryptBusyNs: n(8), cryptCount: n(9), ksoftirqdNetRxCount: n(10) });
+        out.push({
+          kind: 'window_cpu',
+          ts,
+          intervalNs: n(2),
+          cpu: n(3),
+          netRxBusyNs: n(4),
+          netRxCount: n(5),
+          netTxBusyNs: n(6),
+          netTxCount: n(7),
+          cryptBusyNs: n(8),
+          cryptCount: n(9),
+          ksoftirqdNetRxCount: n(10),
+        });
         break;
       case 'IE':
       case 'IX':
@@ -62,7 +74,8 @@ export function events(text: string): TraceEvent[] {
         break;
       case 'IP':
         // IP end cpu start|before|missed [prevEnd] (format 4's IP record, entry resolved as the importer does)
-        if (f[3] === 'before' || f[3] === 'missed') out.push({ kind: 'core_idle_period', ts, cpu, entry: f[3] === 'before' ? 'before-probes' : 'missed', ...(f[4] !== undefined ? { prevEnd: ns(n(4)) } : {}) });
+        if (f[3] === 'before' || f[3] === 'missed')
+          out.push({ kind: 'core_idle_period', ts, cpu, entry: f[3] === 'before' ? 'before-probes' : 'missed', ...(f[4] !== undefined ? { prevEnd: ns(n(4)) } : {}) });
         else out.push({ kind: 'core_idle_period', ts, cpu, start: ns(n(3)), entry: 'seen', ...(f[4] !== undefined ? { prevEnd: ns(n(4)) } : {}) });
         break;
       case 'IO':

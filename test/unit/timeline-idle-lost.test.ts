@@ -112,11 +112,15 @@ describe('TimelineBuilder: idle periods from IP records (format 4)', () => {
 
   it('a lost IP record shows in the next one (its prevEnd is later than the last IP seen): counted, its idle left to the calibration', () => {
     const h = header([0], 1000, { formatVersion: 4 });
-    const tl = build(h, [
-      `IP 200 0 100`,
-      // The period that ended at 500 (entered 400) was lost; this one says its predecessor ended at 500.
-      `IP 800 0 700 500`,
-    ], { windowNs: 1000 });
+    const tl = build(
+      h,
+      [
+        `IP 200 0 100`,
+        // The period that ended at 500 (entered 400) was lost; this one says its predecessor ended at 500.
+        `IP 800 0 700 500`,
+      ],
+      { windowNs: 1000 },
+    );
     expect(arr(tl.cores.get(0)!.idleTaskNs)).toEqual([100 + 100]);
     expect(arr(tl.cores.get(0)!.idlePeriods)).toEqual([3]);
     expect(arr(tl.cores.get(0)!.idleUnknownNs!)).toEqual([300]);

@@ -86,35 +86,42 @@ function eventsOf(cpu: number, ops: [string, number, number, boolean][]): TraceE
 describe('TimelineBuilder on arbitrary input', () => {
   it('never throws and always satisfies the invariants', () => {
     fc.assert(
-      fc.property(fc.array(stream, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 2000 }), fc.boolean(), fc.boolean(), (cpus, chunks, windowNs, withHeader, tinyBudget) => {
-        const per = cpus.map((ops, cpu) => eventsOf(cpu, ops));
-        const h = withHeader ? header([0, 1], 20_000) : undefined;
-        // A tiny memory budget makes the grid widen its window whenever it would grow.
-        const b = new TimelineBuilder({ windowNs, slices: {}, ...(tinyBudget ? { gridBudgetBytes: 1 } : {}) });
-        if (h) b.header(h);
-        let n = 0;
-        // Interleave: each CPU's stream cut into `chunks` pieces, pieces pushed CPU by CPU, in reverse CPU order.
-        for (let k = 0; k < chunks; k++) {
-          for (let cpu = per.length - 1; cpu >= 0; cpu--) {
-            const evs = per[cpu]!;
-            const piece = evs.slice(Math.floor((k * evs.length) / chunks), Math.floor(((k + 1) * evs.length) / chunks));
-            n += piece.length;
-            b.push(piece);
+      fc.property(
+        fc.array(stream, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 2000 }),
+        fc.boolean(),
+        fc.boolean(),
+        (cpus, chunks, windowNs, withHeader, tinyBudget) => {
+          const per = cpus.map((ops, cpu) => eventsOf(cpu, ops));
+          const h = withHeader ? header([0, 1], 20_000) : undefined;
+          // A tiny memory budget makes the grid widen its window whenever it would grow.
+          const b = new TimelineBuilder({ windowNs, slices: {}, ...(tinyBudget ? { gridBudgetBytes: 1 } : {}) });
+          if (h) b.header(h);
+          let n = 0;
+          // Interleave: each CPU's stream cut into `chunks` pieces, pieces pushed CPU by CPU, in reverse CPU order.
+          for (let k = 0; k < chunks; k++) {
+            for (let cpu = per.length - 1; cpu >= 0; cpu--) {
+              const evs = per[cpu]!;
+              const piece = evs.slice(Math.floor((k * evs.length) / chunks), Math.floor(((k + 1) * evs.length) / chunks));
+              n += piece.length;
+              b.push(piece);
+            }
           }
-        }
-        const tl = b.finish(summary(h, n));
-        const violations = tl.diagnostics.filter((d) => d.code === 'invariant-violation').map((d) => d.message);
-        expect(violations).toEqual([]);
-        expect(checkInvariants(tl)).toEqual([]);
-        // The busy union per CPU equals the time covered by its outermost slices.
-        for (const cpu of tl.cpus) {
-          const u = tl.cores.get(cpu)!.utilization;
-          let busy = 0;
-          for (let k = 0; k < tl.windowCount; k++) busy += u[k]! * Math.min(tl.windowNs, tl.capture.endNs - (tl.capture.startNs + k * tl.windowNs));
-          const outer = (tl.slices!.get(cpu) ?? []).filter((s) => s.depth === 0 && s.kind !== 'poll' && s.kind !== 'thread_poll').reduce((x, s) => x + s.dur, 0);
-          expect(busy).toBeCloseTo(outer, 6);
-        }
-      }),
+          const tl = b.finish(summary(h, n));
+          const violations = tl.diagnostics.filter((d) => d.code === 'invariant-violation').map((d) => d.message);
+          expect(violations).toEqual([]);
+          expect(checkInvariants(tl)).toEqual([]);
+          // The busy union per CPU equals the time covered by its outermost slices.
+          for (const cpu of tl.cpus) {
+            const u = tl.cores.get(cpu)!.utilization;
+            let busy = 0;
+            for (let k = 0; k < tl.windowCount; k++) busy += u[k]! * Math.min(tl.windowNs, tl.capture.endNs - (tl.capture.startNs + k * tl.windowNs));
+            const outer = (tl.slices!.get(cpu) ?? []).filter((s) => s.depth === 0 && s.kind !== 'poll' && s.kind !== 'thread_poll').reduce((x, s) => x + s.dur, 0);
+            expect(busy).toBeCloseTo(outer, 6);
+          }
+        },
+      ),
       { numRuns: 300, seed: 20261126 },
     );
   });

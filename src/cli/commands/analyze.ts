@@ -50,7 +50,10 @@ export async function analyzeFile(io: CliIO, file: string, o: CaptureOptions, ex
 export function addCaptureOptions(cmd: Command): Command {
   return addLoadOptions(cmd)
     .option('--threshold <name=value>', 'override a detector threshold, e.g. colocation-min-share=0.1 (repeatable; see docs/findings.md)', collect)
-    .option('--tunnels <glob>', "devices whose NAPIs are tunnels, for other tunnel drivers than WireGuard: NAME, PREFIX* or '*', comma-separated (default: WireGuard devices and the virtual devices the capture's --devices selected)");
+    .option(
+      '--tunnels <glob>',
+      "devices whose NAPIs are tunnels, for other tunnel drivers than WireGuard: NAME, PREFIX* or '*', comma-separated (default: WireGuard devices and the virtual devices the capture's --devices selected)",
+    );
 }
 
 export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) => {

@@ -66,7 +66,10 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
     .option('--with-raise', 'events mode: also record NET_RX softirq_raise (SR lines; about a quarter more events)')
     .action(async (o: CaptureCommandOptions) => {
       const v = parseCaptureCommandOptions(o);
-      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      const stamp = new Date()
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
       const opts: CaptureOptions = {
         mode: v.mode,
         durationS: v.duration,
@@ -88,12 +91,13 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
       try {
         const r = await runCapture(opts, {
           signal: ac.signal,
-          onProbesStart: () =>
-            io.err(`wgtrace: probes attached; capturing ${v.duration > 0 ? `for ${v.duration} s` : 'until Ctrl-C'} (Ctrl-C ends early, output kept)\n`),
+          onProbesStart: () => io.err(`wgtrace: probes attached; capturing ${v.duration > 0 ? `for ${v.duration} s` : 'until Ctrl-C'} (Ctrl-C ends early, output kept)\n`),
           onMessage: (l) => io.err(`bpftrace: ${l}\n`),
         });
         if (r.devicesMatched === false && r.untracedDevices.length > 0) {
-          io.err(`wgtrace: warning: the device filter '${v.devices}' matched no NAPI poll, while polls of ${r.untracedDevices.join(', ')} were seen: this capture holds no tunnel (use --devices to name the tunnels' devices)\n`);
+          io.err(
+            `wgtrace: warning: the device filter '${v.devices}' matched no NAPI poll, while polls of ${r.untracedDevices.join(', ')} were seen: this capture holds no tunnel (use --devices to name the tunnels' devices)\n`,
+          );
         }
         const lost = r.lostEventsStderr + r.recursionMisses;
         io.err(`wgtrace: wrote ${r.output} (${r.status}${lost > 0 ? `; ${lost} events lost or skipped by the kernel, see the file's Lost lines` : ''})\n`);

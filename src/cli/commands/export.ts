@@ -58,24 +58,24 @@ export const registerExport: RegisterCommand = (program: Command, io: CliIO) => 
       .option('--to <T>', 'export slices up to this time'),
     'utilization counter window in milliseconds (default 10)',
   ).action(async (capture: string, o: ExportCliOptions) => {
-      const maxSlices = o.maxSlices !== undefined ? Number(o.maxSlices) : DEFAULT_MAX_SLICES;
-      if (!Number.isInteger(maxSlices) || maxSlices < 0) throw new UsageError(`--max-slices ${o.maxSlices}: expected a non-negative integer`);
-      const cpus = parseCpuArg(o.cpu);
-      const from = o.from !== undefined ? parseTimeArg('--from', o.from) : undefined;
-      const to = o.to !== undefined ? parseTimeArg('--to', o.to) : undefined;
-      const store = new SliceStore();
-      const tl = await loadWithProgress(io, capture, parseLoadOptions(o), {
-        ...(from !== undefined ? { from: ns(from) } : {}),
-        ...(to !== undefined ? { to: ns(to) } : {}),
-        ...(cpus !== undefined ? { cpus } : {}),
-        maxSlices,
-        sink: (cpu, s) => store.add(cpu, s),
-      });
-      checkRangeArgs(tl, { cpus, from, to, cpuText: o.cpu, fromText: o.from, toText: o.to });
-      printDiagnostics(io, tl.diagnostics);
-      await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture, store }), io);
-      const cut = tl.capture.slicesCut ?? 0;
-      const cutText = cut > 0 ? `, ${cut} more cut past --max-slices ${maxSlices} (narrow with --cpu, --from, --to or raise --max-slices)` : '';
-      io.err(`wgtrace: wrote ${o.perfetto}: ${store.size} slices on ${tl.cpus.length} CPUs${cutText}; open it in ui.perfetto.dev\n`);
+    const maxSlices = o.maxSlices !== undefined ? Number(o.maxSlices) : DEFAULT_MAX_SLICES;
+    if (!Number.isInteger(maxSlices) || maxSlices < 0) throw new UsageError(`--max-slices ${o.maxSlices}: expected a non-negative integer`);
+    const cpus = parseCpuArg(o.cpu);
+    const from = o.from !== undefined ? parseTimeArg('--from', o.from) : undefined;
+    const to = o.to !== undefined ? parseTimeArg('--to', o.to) : undefined;
+    const store = new SliceStore();
+    const tl = await loadWithProgress(io, capture, parseLoadOptions(o), {
+      ...(from !== undefined ? { from: ns(from) } : {}),
+      ...(to !== undefined ? { to: ns(to) } : {}),
+      ...(cpus !== undefined ? { cpus } : {}),
+      maxSlices,
+      sink: (cpu, s) => store.add(cpu, s),
     });
+    checkRangeArgs(tl, { cpus, from, to, cpuText: o.cpu, fromText: o.from, toText: o.to });
+    printDiagnostics(io, tl.diagnostics);
+    await writeChunks(o.perfetto!, perfettoChunks(tl, { title: tl.capture.header?.hostname ?? capture, store }), io);
+    const cut = tl.capture.slicesCut ?? 0;
+    const cutText = cut > 0 ? `, ${cut} more cut past --max-slices ${maxSlices} (narrow with --cpu, --from, --to or raise --max-slices)` : '';
+    io.err(`wgtrace: wrote ${o.perfetto}: ${store.size} slices on ${tl.cpus.length} CPUs${cutText}; open it in ui.perfetto.dev\n`);
+  });
 };

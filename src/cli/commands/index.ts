@@ -9,13 +9,4 @@ import { registerSynth } from './synth.js';
 import { registerReport } from './report.js';
 
 /** Each command lives in its own file and registers itself here. */
-export const COMMANDS: RegisterCommand[] = [
-  registerCapture,
-  registerTimeline,
-  registerExport,
-  registerAnalyze,
-  registerDiff,
-  registerReplay,
-  registerSynth,
-  registerReport,
-];
+export const COMMANDS: RegisterCommand[] = [registerCapture, registerTimeline, registerExport, registerAnalyze, registerDiff, registerReplay, registerSynth, registerReport];

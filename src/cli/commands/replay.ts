@@ -11,7 +11,10 @@ import type { CliIO, RegisterCommand } from '../io.js';
 import { addLoadOptions, loadWithProgress, parseChoice, parseIntArg, parseLoadOptions, parseRealArg, printDiagnostics, type LoadCliOptions } from '../options.js';
 
 function parseModels(text: string): ModelName[] {
-  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const bad = names.filter((n) => !(MODEL_NAMES as readonly string[]).includes(n));
   if (names.length === 0 || bad.length > 0) throw new UsageError(`--model ${text}: expected a comma-separated list of ${MODEL_NAMES.join(', ')}`);
   return [...new Set(names)] as ModelName[];
@@ -38,30 +41,46 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       .option('--json', 'print the result as JSON (schema: docs/replay.schema.json)'),
   )
     .option('--quiet', 'no diagnostics on stderr')
-    .action(async (capture: string, o: { model: string; runs?: string; seed?: string; demand: string; utilization: string; threadedOverhead?: string; inlineGain?: string; horizon?: string; json?: boolean; quiet?: boolean } & LoadCliOptions) => {
-      const models = parseModels(o.model);
-      const runs = parseIntArg('--runs', o.runs, 1, 100_000);
-      const seed = parseIntArg('--seed', o.seed, 0, 0xffffffff);
-      const horizonMs = parseIntArg('--horizon', o.horizon, 1, 600_000);
-      const demand = parseChoice('--demand', o.demand, ['elastic', 'measured']);
-      const utilization = parseChoice('--utilization', o.utilization, ['traced', 'proc-stat']);
-      const ratio = parseRealArg('--threaded-overhead', o.threadedOverhead, 0, 10);
-      const gain = parseRealArg('--inline-gain', o.inlineGain, 0.01, 100);
-      const timeline = await loadWithProgress(io, capture, parseLoadOptions(o));
-      if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
-      const result = replayTimeline(timeline, {
-        models,
-        demand,
-        utilization,
-        ...(runs !== undefined ? { runs } : {}),
-        ...(seed !== undefined ? { seed } : {}),
-        ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),
-        ...(ratio !== undefined ? { threadedOverheadRatio: ratio } : {}),
-        ...(gain !== undefined ? { inlineLocalityGain: gain } : {}),
-      });
-      // The schema is the contract: an output that does not match it is our bug.
-      const json = ReplayJson.parse(replayJson(capture, result, computeFacts(timeline)));
-      if (o.json) io.out(JSON.stringify(json, null, 2) + '\n');
-      else io.out(renderReplayText(json, { painter: painter(io.color) }));
-    });
+    .action(
+      async (
+        capture: string,
+        o: {
+          model: string;
+          runs?: string;
+          seed?: string;
+          demand: string;
+          utilization: string;
+          threadedOverhead?: string;
+          inlineGain?: string;
+          horizon?: string;
+          json?: boolean;
+          quiet?: boolean;
+        } & LoadCliOptions,
+      ) => {
+        const models = parseModels(o.model);
+        const runs = parseIntArg('--runs', o.runs, 1, 100_000);
+        const seed = parseIntArg('--seed', o.seed, 0, 0xffffffff);
+        const horizonMs = parseIntArg('--horizon', o.horizon, 1, 600_000);
+        const demand = parseChoice('--demand', o.demand, ['elastic', 'measured']);
+        const utilization = parseChoice('--utilization', o.utilization, ['traced', 'proc-stat']);
+        const ratio = parseRealArg('--threaded-overhead', o.threadedOverhead, 0, 10);
+        const gain = parseRealArg('--inline-gain', o.inlineGain, 0.01, 100);
+        const timeline = await loadWithProgress(io, capture, parseLoadOptions(o));
+        if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
+        const result = replayTimeline(timeline, {
+          models,
+          demand,
+          utilization,
+          ...(runs !== undefined ? { runs } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+          ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),
+          ...(ratio !== undefined ? { threadedOverheadRatio: ratio } : {}),
+          ...(gain !== undefined ? { inlineLocalityGain: gain } : {}),
+        });
+        // The schema is the contract: an output that does not match it is our bug.
+        const json = ReplayJson.parse(replayJson(capture, result, computeFacts(timeline)));
+        if (o.json) io.out(JSON.stringify(json, null, 2) + '\n');
+        else io.out(renderReplayText(json, { painter: painter(io.color) }));
+      },
+    );
 };

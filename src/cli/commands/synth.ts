@@ -37,7 +37,8 @@ export const registerSynth: RegisterCommand = (program: Command, io: CliIO) => {
       });
       // `-o -`: the capture on stdout (uncompressed), as export --perfetto - and report -o - do.
       const plant = o.output === '-' ? await writeSynthCapture(opts, (chunk) => writeOut(io, chunk)) : await writeSynthFile(o.output, opts);
-      const conv = plant.convergenceNs === null ? 'polls never all stuck' : `polls stuck on core(s) ${plant.finalPollCores.join(',')} from ${((plant.convergenceNs - plant.eventsFromNs) / 1e6).toFixed(0)} ms`;
+      const conv =
+        plant.convergenceNs === null ? 'polls never all stuck' : `polls stuck on core(s) ${plant.finalPollCores.join(',')} from ${((plant.convergenceNs - plant.eventsFromNs) / 1e6).toFixed(0)} ms`;
       io.err(`wgtrace: wrote ${o.output === '-' ? 'stdout' : o.output}: ${plant.lines} lines, ${plant.polls.length} tunnels on ${plant.scenario.cpus.length} cores, ${plant.model} model; ${conv}\n`);
     });
 };

@@ -60,7 +60,10 @@ export const registerTimeline: RegisterCommand = (program: Command, io: CliIO) =
         columns,
       });
       // Slices past the bound only mean the chart is drawn from the windows (it says so): not a problem with the input.
-      printDiagnostics(io, tl.diagnostics.filter((d) => d.code !== 'slices-cut'));
+      printDiagnostics(
+        io,
+        tl.diagnostics.filter((d) => d.code !== 'slices-cut'),
+      );
       if (o.json) {
         // The schema is the contract: an output that does not match it is our bug.
         io.out(JSON.stringify(TimelineViewResult.parse(view), null, 2) + '\n');

@@ -88,7 +88,12 @@ export const coreImbalance = defineDetector({
       `busiest cpu ${maxCore.cpu}: ${pct(maxCore.coreBusy)} busy (${breakdown(maxCore)}); mean over ${plural(facts.cores.length, 'core')}: ${pct(mean)} (max/mean ${ratio.toFixed(1)})`,
     ];
     if (saturated.length > 0) {
-      evidence.push(`saturated (>= ${pct(th.saturatedUtil)} in a window): ${saturated.slice(0, 8).map((s) => `cpu ${s.cpu} for ${dur(s.saturatedNs)}`).join(', ')}${saturated.length > 8 ? ` (+${saturated.length - 8} more)` : ''}`);
+      evidence.push(
+        `saturated (>= ${pct(th.saturatedUtil)} in a window): ${saturated
+          .slice(0, 8)
+          .map((s) => `cpu ${s.cpu} for ${dur(s.saturatedNs)}`)
+          .join(', ')}${saturated.length > 8 ? ` (+${saturated.length - 8} more)` : ''}`,
+      );
     }
     if (idle.length > 0) evidence.push(`idle (<= ${pct(th.idleUtil)} over the capture): ${cpuList(idle)}`);
     if (runs.length > 0) {
@@ -96,9 +101,7 @@ export const coreImbalance = defineDetector({
         `a saturated core beside an idle one for ${dur(besideIdleNs)} (${pct(besideIdleShare)} of the capture; saturated there: ${cpuList([...satThere])}, idle meanwhile: ${cpuList([...idleThere])}): ${ranges(runs)}`,
       );
     }
-    const homes = facts.napis
-      .filter((n) => n.polls > 0 && saturated.some((s) => s.cpu === n.homeCpu))
-      .sort((a, b) => byName(facts.labels[a.index]!, facts.labels[b.index]!));
+    const homes = facts.napis.filter((n) => n.polls > 0 && saturated.some((s) => s.cpu === n.homeCpu)).sort((a, b) => byName(facts.labels[a.index]!, facts.labels[b.index]!));
     if (homes.length > 0) {
       evidence.push(`polls homed on the saturated cores: ${homes.map((n) => `${facts.labels[n.index]} (cpu ${n.homeCpu})`).join(', ')}`);
     }

@@ -50,7 +50,10 @@ export function dataQualityFindings(ctx: DetectContext, failed: { id: string; me
   const add = (severity: FindingSeverity, text: string): void => void found.push({ severity, text });
   const lostShare = c.lostEvents > 0 ? c.lostEvents / (c.events + c.lostEvents) : 0;
   if (c.lostEvents > 0) {
-    add(lostShare >= th.lossCriticalShare ? 'critical' : lostShare >= th.lossWarnShare ? 'warning' : 'info', `${count(c.lostEvents)} events lost (${pct(lostShare)} of ${count(c.events + c.lostEvents)}): busy times and poll counts are lower bounds`);
+    add(
+      lostShare >= th.lossCriticalShare ? 'critical' : lostShare >= th.lossWarnShare ? 'warning' : 'info',
+      `${count(c.lostEvents)} events lost (${pct(lostShare)} of ${count(c.events + c.lostEvents)}): busy times and poll counts are lower bounds`,
+    );
   }
   const skippedShare = c.skippedLines > 0 ? c.skippedLines / (c.events + c.skippedLines) : 0;
   if (c.skippedLines > 0) {
@@ -86,9 +89,7 @@ export function dataQualityFindings(ctx: DetectContext, failed: { id: string; me
   // Softirq polls run inside NET_RX (net/core/dev.c: net_rx_action -> napi_poll), so their
   // time cannot exceed it; when it does, softirq entries were lost or the polls began before
   // the softirq probes were attached, and poll durations there are the timeline's estimates.
-  const outside = facts.cores
-    .map((c) => ({ cpu: c.cpu, ns: c.pollBusyNs - c.netRxBusyNs }))
-    .filter((x) => x.ns > POLL_OUTSIDE_NET_RX_MIN_NS);
+  const outside = facts.cores.map((c) => ({ cpu: c.cpu, ns: c.pollBusyNs - c.netRxBusyNs })).filter((x) => x.ns > POLL_OUTSIDE_NET_RX_MIN_NS);
   if (outside.length > 0) {
     add(
       'warning',

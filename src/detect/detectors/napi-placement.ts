@@ -4,7 +4,6 @@ import { defineDetector, type DetectContext, type FindingOf } from '../finding.j
 import { PollMode } from '../facts.js';
 import { byName, count, cpuList, dur, pct, plural } from '../format.js';
 
-
 export const PlacementDetails = z.object({
   /** Distinct cores that ran any NAPI poll, and how many CPUs the capture has. */
   coresUsed: z.number().int(),
@@ -44,7 +43,7 @@ type PlacementFinding = FindingOf<'napi-placement', PlacementDetails>;
  */
 export const napiPlacement = defineDetector({
   id: 'napi-placement',
-  title: 'where each tunnel\'s NAPI polls ran: home core, stickiness, moves, softirq or thread',
+  title: "where each tunnel's NAPI polls ran: home core, stickiness, moves, softirq or thread",
   details: PlacementDetails,
   detect(ctx: DetectContext): PlacementFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
@@ -79,11 +78,7 @@ export const napiPlacement = defineDetector({
     const homes = new Map<number, number>();
     for (const n of active) homes.set(n.homeCpu, (homes.get(n.homeCpu) ?? 0) + 1);
     const modeText =
-      (threadedPollShare === 0
-        ? 'all in softirq'
-        : threadedPollShare >= 1
-          ? 'all in threaded-NAPI kthreads (napi/<dev>-<id>)'
-          : `${pct(threadedPollShare)} of polls in threaded-NAPI kthreads`) +
+      (threadedPollShare === 0 ? 'all in softirq' : threadedPollShare >= 1 ? 'all in threaded-NAPI kthreads (napi/<dev>-<id>)' : `${pct(threadedPollShare)} of polls in threaded-NAPI kthreads`) +
       (inferred ? ` (from the devices' threaded flag: a windows-mode capture does not record where a poll ran)` : '');
     const evidence = details.napis.map((n, i) => {
       const nf = active[i]!;

@@ -141,7 +141,7 @@ export function clientMain(data: any, uPlot: any): void {
       let acc = new Array(xs.length).fill(0);
       for (const c of avail) {
         const v = core.values[c.key] || [];
-        acc = acc.map((x: number, i: number) => x + (i < s.columns ? (v[i] || 0) : v[s.columns - 1] || 0) / 10);
+        acc = acc.map((x: number, i: number) => x + (i < s.columns ? v[i] || 0 : v[s.columns - 1] || 0) / 10);
         cum.push(acc);
       }
       const order = avail.map((_: any, i: number) => i).reverse();
@@ -205,7 +205,7 @@ export function clientMain(data: any, uPlot: any): void {
     const ROW = 16;
     const LABEL = 150;
     const AXIS = 22;
-    const napiLabel = (i: number): string => a.napis[i] ? a.napis[i].dev : '?';
+    const napiLabel = (i: number): string => (a.napis[i] ? a.napis[i].dev : '?');
     let groupBy = 'core';
     function drawHeat(): void {
       heatHost.textContent = '';
@@ -297,7 +297,8 @@ export function clientMain(data: any, uPlot: any): void {
         const [c0, c1] = colRange();
         const c = Math.floor(c0 + fx * (c1 - c0));
         if (!r || c < 0 || c >= s.columns) return;
-        heatRead.textContent = napiLabel(r.napi) + ' on cpu' + r.cpu + ' at ' + fmtS(c * colS) + ': its polls took ' + (r.values[c] / 10).toFixed(1) + '% of the core in that ' + fmtS(colS) + ' column';
+        heatRead.textContent =
+          napiLabel(r.napi) + ' on cpu' + r.cpu + ' at ' + fmtS(c * colS) + ': its polls took ' + (r.values[c] / 10).toFixed(1) + '% of the core in that ' + fmtS(colS) + ' column';
       });
       const axis = document.createElementNS(SVG, 'g');
       axis.setAttribute('class', 'heat-axis');

@@ -47,7 +47,10 @@ export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-const group = (n: number): string => Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+const group = (n: number): string =>
+  Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 /** A number of the result object in a table cell: its rendered text, its path, and the exact value on hover. */
 type Fmt = 'int' | 'ms' | 'pct' | 'rate' | 's' | 'chg';
@@ -117,7 +120,9 @@ function factsSection(run: ReportRun, ri: number): string {
       : `<details><summary>${diags.length} diagnostic${diags.length === 1 ? '' : 's'} from reading the capture</summary><ul class="diags">${diags
           .slice(0, PAGE_DIAGNOSTICS)
           .map((d) => `<li><code>${esc(d.severity)}</code> ${esc(run.file)}${d.line !== undefined ? `:${d.line}` : ''}: ${esc(d.message)}</li>`)
-          .join('')}</ul>${diags.length > PAGE_DIAGNOSTICS ? `<p>${diags.length - PAGE_DIAGNOSTICS} more not shown (all of them in <code>wgtrace analyze --json</code> on stderr).</p>` : ''}</details>`;
+          .join(
+            '',
+          )}</ul>${diags.length > PAGE_DIAGNOSTICS ? `<p>${diags.length - PAGE_DIAGNOSTICS} more not shown (all of them in <code>wgtrace analyze --json</code> on stderr).</p>` : ''}</details>`;
   return `<table class="facts">${rows.join('')}</table>${quality}${diagList}`;
 }
 
@@ -190,9 +195,7 @@ function coreTable(run: ReportRun, ri: number): string {
 
 function heatSection(ri: number): string {
   return `<div class="toolbar"><label>group rows by <select data-run="${ri}" data-heat-group="1"><option value="core">core</option><option value="tunnel">tunnel</option></select></label>
-<span class="heat-scale">share of the core: ${['&gt;0', '2%', '5%', '10%', '25%', '50%', '75%']
-    .map((l, i) => `<span class="swatch h-sw${i + 1}"></span>${l}`)
-    .join(' ')}</span></div>
+<span class="heat-scale">share of the core: ${['&gt;0', '2%', '5%', '10%', '25%', '50%', '75%'].map((l, i) => `<span class="swatch h-sw${i + 1}"></span>${l}`).join(' ')}</span></div>
 <div id="r${ri}-heat" class="heat-host"></div>
 <p id="r${ri}-heat-readout" class="readout muted">Each row is one tunnel on one core: how much of that core its polls took in each column.</p>`;
 }
@@ -366,7 +369,7 @@ function headline(run: ReportRun, compare: boolean): string {
  */
 export function packZeros(values: readonly number[]): number[] {
   const out: number[] = [];
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     if (values[i] === 0) {
       let j = i;
       while (j < values.length && values[j] === 0) j++;
@@ -390,7 +393,11 @@ function packSeries(s: ReportSeries): ReportSeries {
 const cspHash = (s: string): string => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
 /** JSON inside <script type="application/json">: `<` escaped so no string can close the element. */
-const scriptJson = (x: unknown): string => JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+const scriptJson = (x: unknown): string =>
+  JSON.stringify(x)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 
 /**
  * Installed first: any error, unhandled rejection or request the policy blocked is written
