@@ -23,7 +23,8 @@ import { captureLive, liveGate, withTestbed } from './testbed.js';
  *
  * Events and windows captures of the same traffic at once: every core within 2 points of the
  * /proc/stat difference over the same span (issue 11), the cost per period plausible, and the
- * two captures within 3 points of each other over the span both covered.
+ * two captures within 3 points of each other over the span both covered, on the cores where
+ * neither had to put back idle its records missed (see below why).
  *
  * Not held here: how the kernel's idle is spread inside the span. Checked by hand with /proc/stat
  * read at the middle of a capture whose traffic ran in its first half (docs/findings.md, "Whole-core
@@ -43,6 +44,8 @@ const PROC_STAT_AGREEMENT = 0.02;
  * counters 0.2 to 0.5 s late when both cores are full), so the two spans differ at their ends.
  */
 const MODES_AGREEMENT = 0.03;
+/** Missed idle put back up to this (two USER_HZ ticks) leaves a core comparable between the captures. */
+const RESTORED_COMPARED_NS = 20e6;
 /** A kernel-busy cost per idle period above this is no switch-and-irq cost: something is wrong. */
 const PER_PERIOD_MAX_NS = 100_000;
 
@@ -149,6 +152,14 @@ live('live idle records (root, bpftrace, veth testbed)', () => {
         1n << 62n,
       );
       for (const cpu of loaded[0]!.tl.cpus) {
+        // Inside a span the spread of idle the records missed is not held (docs/findings.md,
+        // "Whole-core busy time": 4 to 13 points per half when many switches to idle are not
+        // seen): a core where either capture put back more than the rounding is not compared.
+        const restored = loaded.map((l) => computeFacts(l.tl).coreByCpu.get(cpu)?.idleCalibration?.restoredNs ?? 0);
+        if (restored.some((r) => r > RESTORED_COMPARED_NS)) {
+          console.log(`cpu${cpu}: not compared over the common span (missed idle put back: ${restored.map((r) => `${(r / 1e6).toFixed(0)} ms`).join(', ')})`);
+          continue;
+        }
         const [e, w] = loaded.map((l) => busyOver(l.tl, cpu, rel(l.tl, from), rel(l.tl, to)));
         expect(Math.abs(e! - w!), `cpu${cpu} over the common span: events ${(e! * 100).toFixed(1)}%, windows ${(w! * 100).toFixed(1)}%; ${report.join('; ')}`).toBeLessThanOrEqual(MODES_AGREEMENT);
       }
