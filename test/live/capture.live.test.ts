@@ -398,9 +398,19 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       await traffic;
       const [t, j] = [await loadCapture(textPath), await loadCapture(jsonPath)];
       expect(j.summary.format).toBe('bpftrace-json');
-      // The span both saw: the later probe start to the earlier probe stop.
+      // The span both saw: the later probe start to the earlier end of recording. A capture
+      // recorded until its last event, not until its stop mark: bpftrace stops reading its
+      // buffers at exit, then takes the probes down and prints the mark from END (docs/capture.md,
+      // "Where the probed span ends"), so the tail before the mark is in neither file.
       const from = [t, j].map((c) => BigInt(c.header!.probesStartBootNs!)).reduce((a, b) => (a > b ? a : b));
-      const to = [t, j].map((c) => BigInt(c.header!.probesStopBootNs!)).reduce((a, b) => (a < b ? a : b));
+      const recordedUntil = (c: LoadedCapture): bigint => {
+        let last = -Infinity;
+        for (const e of c.events) if ('ts' in e && typeof e.ts === 'number' && e.ts > last) last = e.ts;
+        const stop = BigInt(c.header!.probesStopBootNs!);
+        const lastBoot = bootOf(c.summary, last);
+        return lastBoot < stop ? lastBoot : stop;
+      };
+      const to = [t, j].map(recordedUntil).reduce((a, b) => (a < b ? a : b));
       const counts = (c: LoadedCapture): Map<string, number> => {
         const m = new Map<string, number>();
         for (const e of c.events) {
