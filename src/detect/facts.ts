@@ -5,9 +5,10 @@ import { procStatCores } from '../model/proc-stat.js';
 import { napiRoles, type NapiRole } from '../timeline/roles.js';
 
 /**
- * Where a core's whole busy time comes from: its idle task's time in the capture (format 3:
- * IE/IX records or @idle windows), the header's /proc/stat before and after (USER_HZ ticks,
- * over the probed span), or, with neither, only the traced work (a lower bound).
+ * Where a core's whole busy time comes from: its idle task's time in the capture (format 4 IP
+ * or format 3 IE/IX records, or @idle windows; matched to the kernel's idle clock by
+ * timeline/idle-calibration.ts), the header's /proc/stat before and after (the kernel's idle
+ * clock over the stamped span), or, with neither, only the traced work (a lower bound).
  */
 export type CoreBusySource = 'idle-events' | 'proc-stat' | 'traced';
 

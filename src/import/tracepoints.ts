@@ -182,7 +182,7 @@ export class TracepointPayloads {
         if (!ctx.cpuAllowed(cpu, line)) return;
         // The idle task is pid 0 on every CPU (kernel/sched/core.c: init_idle): a switch to it
         // is the core going idle, a switch from it the core leaving idle (events.ts:
-        // CoreIdleEvent), put first as our events script prints IE/IX before the halves.
+        // CoreIdleEvent), put first as format 3's events script printed IE/IX before the halves.
         if (nextPid === 0 && prevPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: true });
         else if (prevPid === 0 && nextPid !== 0) ctx.push({ kind: 'core_idle', ts, cpu, idle: false });
         // One switch is two halves in our model: the task leaving, then the task entering.

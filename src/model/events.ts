@@ -123,7 +123,7 @@ export interface SchedMigrateEvent {
 
 /**
  * sched:sched_switch to or from the core's idle task (pid 0, `swapper/N`; kernel/sched/core.c:
- * __schedule). `idle` true: the core went idle (next_pid == 0, events mode `IE`); false: it left
+ * __schedule). `idle` true: the core went idle (next_pid == 0, format 3's `IE`, or a tracer's sched_switch line); false: it left
  * idle (prev_pid == 0, `IX`). The time between is the core's idle time, which is what `mpstat`
  * and /proc/stat call idle; everything else is the core's busy time (issue 11).
  */

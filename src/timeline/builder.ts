@@ -125,7 +125,7 @@ class CoreAcc {
   }
   /** Idle periods whose switch to idle was not seen (`IP` with entered <= exited). */
   idleEntriesMissed = 0;
-  /** Idle time recorded for this core (IE/IX records, or @idle windows). */
+  /** Idle time recorded for this core (IP or IE/IX records, a tracer's switches, or @idle windows). */
   idleRecorded = false;
   constructor(private readonly g: WindowGrid) {
     this.netRxBusy = g.create();
