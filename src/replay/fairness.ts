@@ -204,6 +204,21 @@ export function packCoreProblem(pb: CoreProblem): PackedCoreProblem {
   return { capacity: pb.capacity, shared: pb.shared, off, tun, coef };
 }
 
+/** The solver's working arrays for n tunnels and m cores (SolverScratch.arrays). */
+interface SolverArrays {
+  active: Uint8Array;
+  used: Float64Array;
+  rate: Float64Array;
+  x: Float64Array;
+  bottleneck: Int32Array;
+  frozenAt: Int32Array;
+  tightAt: Int32Array;
+  act: Int32Array;
+  dirty: Uint8Array;
+  live: Int32Array;
+  stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array };
+}
+
 /**
  * Working arrays a caller that solves many problems of one size lends the solver (the models
  * solve one per simulated step: fresh typed arrays each time were a tenth of the replay's time
@@ -221,36 +236,9 @@ export class SolverScratch {
    * them in place between solves must pass new arrays (or no scratch).
    */
   first: FirstRound | undefined;
-  private buf!: {
-    active: Uint8Array;
-    used: Float64Array;
-    rate: Float64Array;
-    x: Float64Array;
-    bottleneck: Int32Array;
-    frozenAt: Int32Array;
-    tightAt: Int32Array;
-    act: Int32Array;
-    dirty: Uint8Array;
-    live: Int32Array;
-    stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array };
-  };
+  private buf!: SolverArrays;
   /** The solver's arrays for n tunnels and m cores, reset. The result arrays are among them: an Allocation solved with a scratch is valid until its next use. */
-  arrays(
-    n: number,
-    m: number,
-  ): {
-    active: Uint8Array;
-    used: Float64Array;
-    rate: Float64Array;
-    x: Float64Array;
-    bottleneck: Int32Array;
-    frozenAt: Int32Array;
-    tightAt: Int32Array;
-    act: Int32Array;
-    dirty: Uint8Array;
-    live: Int32Array;
-    stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array };
-  } {
+  arrays(n: number, m: number): SolverArrays {
     if (n !== this.n || m !== this.m) {
       this.n = n;
       this.m = m;
