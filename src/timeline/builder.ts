@@ -392,14 +392,10 @@ export class TimelineBuilder {
     this.idleWhole = h.mode === 'events' && h.formatVersion >= 4;
     // The importer's origin is the header's start (ts 0). bpftrace attaches its probes
     // seconds after that on a loaded gateway; the script's BEGIN prints when they are in.
-    if (h.startBootNs !== undefined && h.probesStartBootNs !== undefined && /^\d+$/.test(h.startBootNs) && /^\d+$/.test(h.probesStartBootNs)) {
-      const p = Number(BigInt(h.probesStartBootNs) - BigInt(h.startBootNs));
-      if (p > 0) this.probesStartNs = p;
-    }
-    if (h.startBootNs !== undefined && h.probesStopBootNs !== undefined && /^\d+$/.test(h.startBootNs) && /^\d+$/.test(h.probesStopBootNs)) {
-      const p = Number(BigInt(h.probesStopBootNs) - BigInt(h.startBootNs));
-      if (p > 0) this.probesStopNs = p;
-    }
+    const start = sinceStart(h, h.probesStartBootNs);
+    if (start !== undefined && start > 0) this.probesStartNs = start;
+    const stop = sinceStart(h, h.probesStopBootNs);
+    if (stop !== undefined && stop > 0) this.probesStopNs = stop;
     for (const c of h.cpus) this.headerCpus.add(c);
     if (h.mode === 'windows' && h.intervalNs !== undefined) {
       if (this.windowNs !== undefined && this.windowNs !== h.intervalNs) {
@@ -1273,10 +1269,7 @@ export class TimelineBuilder {
     // a record), so a silent tail is the unread one; without them a quiet tail has no events at
     // all and the probes were still recording.
     // The stop mark is in the trailer, which the importer reads after the events.
-    const stopMark =
-      header?.startBootNs !== undefined && header.probesStopBootNs !== undefined && /^\d+$/.test(header.startBootNs) && /^\d+$/.test(header.probesStopBootNs)
-        ? Number(BigInt(header.probesStopBootNs) - BigInt(header.startBootNs))
-        : undefined;
+    const stopMark = header === undefined ? undefined : sinceStart(header, header.probesStopBootNs);
     if (mode === 'events' && this.idleWhole && haveEvents && stopMark !== undefined && this.maxTs < stopMark) {
       const gap = stopMark - this.maxTs;
       if (gap > RECORDING_GAP_NOTED_NS)
@@ -1537,6 +1530,12 @@ export class TimelineBuilder {
     }
     return timeline;
   }
+}
+
+/** A header mark (boot ns, decimal) as ns since the header's start, when both are there. */
+function sinceStart(h: CaptureHeader, boot: string | undefined): number | undefined {
+  if (h.startBootNs === undefined || boot === undefined || !/^\d+$/.test(h.startBootNs) || !/^\d+$/.test(boot)) return undefined;
+  return Number(BigInt(boot) - BigInt(h.startBootNs));
 }
 
 /** A gap between the last event and the END mark worth a note. */
