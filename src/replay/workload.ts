@@ -210,8 +210,8 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
  * the capture. Undefined when either snapshot is missing.
  */
 export function statUtilization(tl: Timeline): Map<number, number> | undefined {
-  const out = new Map<number, number>();
-  for (const [cpu, busy] of procStatBusy(tl.capture.header)) out.set(cpu, Math.min(1, Math.max(0, busy)));
+  // Already 0..1 (model/proc-stat.ts clamps the idle-clock share; mpstat's ratio cannot leave it).
+  const out = procStatBusy(tl.capture.header);
   return out.size > 0 ? out : undefined;
 }
 
