@@ -112,7 +112,7 @@ const USER_HZ_TICK_NS = 10e6;
 
 /** The window's untraced busy time: its length less its idle and its traced union. */
 function room(t: Timeline, c: CoreSeries, i: number): number {
-  const len = Math.min(t.windowNs, (t.capture.durationNs as number) - i * t.windowNs);
+  const len = windowLen(t, i);
   return len > 0 ? Math.max(0, len * (1 - (c.utilization[i] ?? 0)) - (c.idleNs[i] ?? 0)) : 0;
 }
 
@@ -155,9 +155,14 @@ function restore(t: Timeline, c: CoreSeries, fit: { from: number; to: number }, 
 }
 
 /** Part of window i inside the probed span (0..1). */
+/** Window i's length (the last one is cut by the capture's end). */
+function windowLen(t: Timeline, i: number): number {
+  return Math.min(t.windowNs, (t.capture.durationNs as number) - i * t.windowNs);
+}
+
 function inside(t: Timeline, i: number, span: { from: number; to: number }): number {
   const a = i * t.windowNs;
-  const len = Math.min(t.windowNs, (t.capture.durationNs as number) - a);
+  const len = windowLen(t, i);
   if (!(len > 0)) return 0;
   return Math.max(0, Math.min(a + len, span.to) - Math.max(a, span.from)) / len;
 }
