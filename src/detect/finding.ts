@@ -29,7 +29,9 @@ export const Recommendation = z.object({
   /** Shell commands to run on the gateway, when there is one to run. */
   commands: z.array(z.string()),
   /** From src/replay when available: what the change would buy on this capture, as the ratio of the model with the change to the model without it. */
-  predictedGain: z.object({ model: z.string(), throughputRatio: z.number(), text: z.string() }).optional(),
+  predictedGain: z
+    .object({ model: z.string(), throughputRatio: z.number().nullable(), throughputRatioInterval: z.object({ low: z.number(), point: z.number(), high: z.number() }).optional(), text: z.string() })
+    .optional(),
 });
 export type Recommendation = z.infer<typeof Recommendation>;
 

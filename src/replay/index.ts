@@ -1,7 +1,8 @@
 import type { Timeline } from '../timeline/types.js';
 import { calibrateStock, type CalibrationError } from './calibrate.js';
 import { jainFairness } from './fairness.js';
-import { modelInputOf } from './input.js';
+import { MEASURED_COSTS, modelInputOf, type CostPoint } from './input.js';
+import { INLINE_GAIN_RANGE, threadCosts, type Parameter } from './parameters.js';
 import { runInline } from './models/inline.js';
 import { monteCarlo, type MonteCarloResult } from './montecarlo.js';
 import { CALIBRATION_WARN_MAE, ReplayOptions, type ReplayOptionsInput } from './options.js';
@@ -11,6 +12,7 @@ import { extractWorkload, meanUtilization } from './workload.js';
 export { extractWorkload } from './workload.js';
 export { ReplayOptions, type ReplayOptionsInput } from './options.js';
 export type { Workload, ModelRun, ModelName, Assumption } from './types.js';
+export type { Parameter, ParameterBasis } from './parameters.js';
 export type { MonteCarloResult } from './montecarlo.js';
 export type { CalibrationError } from './calibrate.js';
 export { collisionProbabilityClosedForm, jainFairness } from './fairness.js';
@@ -24,15 +26,42 @@ export interface MeasuredResult {
   jainFairness: number;
 }
 
+/** A predicted figure as a range with the point inside it. */
+export interface Interval {
+  low: number;
+  point: number;
+  high: number;
+}
+
 export interface ModelResult extends ModelRun {
   /** throughputPps / measured throughputPps - 1 (NaN when nothing was measured). */
   changeVsMeasured: number;
+  /**
+   * Throughput over the parameters' ranges and the measured costs' bootstrap spread (and, where
+   * placement is random, the Monte Carlo p5..p95): packets/s.
+   */
+  throughputInterval: Interval;
+  /** throughputInterval / measured throughput in the traffic window; undefined when nothing was measured. */
+  vsMeasured: Interval | undefined;
   /** How this configuration was chosen: the Monte Carlo run with the median throughput, or the measured RSS placement (inline). */
   basis: 'median-run' | 'measured-rss';
 }
 
+/** A model that cannot predict this capture, and why. */
+export interface Abstention {
+  model: ModelName;
+  reason: string;
+}
+
 export interface ReplayResult {
   options: ReplayOptions;
+  /** Models that said `cannot predict` (not in `models`). */
+  abstained: Abstention[];
+  /** Every parameter the models used, with its range and basis. */
+  parameters: Parameter[];
+  trafficWindow: Workload['trafficWindow'];
+  untraced: Workload['untraced'];
+  placement: Workload['placement'];
   tunnels: number;
   cores: number;
   durationNs: number;
@@ -60,24 +89,84 @@ function measuredOf(w: Workload): MeasuredResult {
   };
 }
 
+/** More events lost than this share and the capture's rates cannot be trusted: every model abstains. */
+export const ABSTAIN_LOST_FRACTION = 0.01;
+
+/** Why `model` cannot predict this workload, or undefined. */
+function abstainReason(w: Workload, model: ModelName): string | undefined {
+  if (w.trafficWindow === undefined || w.tunnels.every((t) => !(t.measuredPps > 0))) return 'no tunnel carried traffic in this capture';
+  if (w.lostFraction > ABSTAIN_LOST_FRACTION)
+    return `the capture lost ${(w.lostFraction * 100).toFixed(1)}% of its events (more than ${ABSTAIN_LOST_FRACTION * 100}%): its rates and costs are not the kernel's`;
+  if (model === 'inline' && !w.wireguard) return 'Inline moves WireGuard decryption into the receive softirq; these tunnels are not WireGuard (no decryption stage to move)';
+  return undefined;
+}
+
 /** Replays an extracted workload through the models. Throws a ZodError on bad options. */
 export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): ReplayResult {
   const o = ReplayOptions.parse(opts);
-  const inp = modelInputOf(w, o.demand, o.threadedOverheadRatio);
+  const tc = threadCosts(w, opts.threadedOverheadRatio, o.threadedOverheadRatio);
+  const point: CostPoint = MEASURED_COSTS(tc.pollFactor.value, tc.wake.value);
+  // With a WireGuard capture the wake ratio is the threaded sim's own parameter.
+  const optsAt = (c: CostPoint): ReplayOptions => (w.wireguard ? { ...o, threadedOverheadRatio: c.threadWake } : o);
+  const inp = modelInputOf(w, o.demand, point.threadWake, point);
   const assumptions = [...w.assumptions];
-  if (w.threaded === true && o.threadedOverheadRatio > 0) {
+  if (w.threaded === true && w.wireguard && o.threadedOverheadRatio > 0) {
     assumptions.push({
       code: 'threaded-capture',
-      message: `the capture ran threaded NAPI: its decryption time includes the kthread wake-ups, taken out for stock and Inline with threadedOverheadRatio ${o.threadedOverheadRatio}`,
+      message: `the capture ran threaded NAPI: its decryption time includes the kthread wake-ups, taken out for stock and Inline with threadedOverheadRatio ${point.threadWake}`,
     });
   }
+  if (w.placement === 'observed') assumptions.push({ code: 'placement-observed', message: 'the polls stay where the capture saw them (veth: the sending CPU): no Monte Carlo over placement' });
   const measured = measuredOf(w);
-  const mc = monteCarlo(inp, o, o.models);
-  const models: ModelResult[] = o.models.map((name: ModelName) => {
+  const abstained: Abstention[] = [];
+  const predicted = o.models.filter((name) => {
+    const reason = abstainReason(w, name);
+    if (reason !== undefined) abstained.push({ model: name, reason });
+    return reason === undefined;
+  });
+  const mc = monteCarlo(inp, optsAt(point), predicted);
+  // The interval's ends: every cost at the cheap end of its range, and every cost at the dear end.
+  const ends: CostPoint[] = [
+    { pollScale: w.costSpread.poll[0], coupledScale: w.costSpread.coupled[0], threadPollFactor: tc.pollFactor.low, threadWake: tc.wake.low },
+    { pollScale: w.costSpread.poll[1], coupledScale: w.costSpread.coupled[1], threadPollFactor: tc.pollFactor.high, threadWake: tc.wake.high },
+  ];
+  const endRuns = Math.max(1, Math.min(o.runs, Math.ceil(o.runs / 5)));
+  const endMc = ends.map((c) =>
+    monteCarlo(
+      modelInputOf(w, o.demand, c.threadWake, c),
+      { ...optsAt(c), runs: endRuns },
+      predicted.filter((m) => m !== 'inline'),
+    ),
+  );
+  const models: ModelResult[] = predicted.map((name: ModelName) => {
     const run = name === 'inline' ? runInline(inp, o) : mc.models.find((m) => m.model === name)!.median;
+    let lo = run.throughputPps;
+    let hi = run.throughputPps;
+    if (name === 'inline') {
+      for (const gain of [INLINE_GAIN_RANGE.low, INLINE_GAIN_RANGE.high]) {
+        for (const c of ends) {
+          const v = runInline(modelInputOf(w, o.demand, c.threadWake, c), { ...o, inlineLocalityGain: gain }).throughputPps;
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
+      }
+    } else {
+      const own = mc.models.find((m) => m.model === name)!.throughputPps;
+      lo = Math.min(lo, own.p5);
+      hi = Math.max(hi, own.p95);
+      for (const e of endMc) {
+        const d = e.models.find((m) => m.model === name)!.throughputPps;
+        lo = Math.min(lo, d.p5);
+        hi = Math.max(hi, d.p95);
+      }
+    }
+    const throughputInterval = { low: lo, point: run.throughputPps, high: hi };
+    const mp = measured.throughputPps;
     return {
       ...run,
-      changeVsMeasured: measured.throughputPps > 0 ? run.throughputPps / measured.throughputPps - 1 : NaN,
+      changeVsMeasured: mp > 0 ? run.throughputPps / mp - 1 : NaN,
+      throughputInterval,
+      vsMeasured: mp > 0 ? { low: lo / mp, point: run.throughputPps / mp, high: hi / mp } : undefined,
       basis: name === 'inline' ? 'measured-rss' : 'median-run',
     };
   });
@@ -91,6 +180,11 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
   if (w.tunnels.every((t) => !(t.measuredPps > 0))) warnings.push('no tunnel carried packets in this capture: nothing to replay');
   return {
     options: o,
+    abstained,
+    parameters: parametersOf(w, o, tc, opts),
+    trafficWindow: w.trafficWindow,
+    untraced: w.untraced,
+    placement: w.placement,
     tunnels: w.tunnels.filter((t) => t.measuredPps > 0).length,
     cores: w.cpus.length,
     durationNs: w.durationNs,
@@ -104,10 +198,94 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
   };
 }
 
+/** The parameters of this replay, each with its basis (parameters.ts). */
+function parametersOf(w: Workload, o: ReplayOptions, tc: ReturnType<typeof threadCosts>, opts: ReplayOptionsInput): Parameter[] {
+  const active = w.tunnels.filter((t) => t.measuredPps > 0);
+  const mean = (f: (t: (typeof active)[number]) => number): number => (active.length ? active.reduce((a, t) => a + f(t), 0) / active.length : 0);
+  const out: Parameter[] = [
+    {
+      name: 'forwardNsPerPacket',
+      value: mean((t) => t.forwardNsPerPacket),
+      low: mean((t) => t.forwardNsPerPacket) * w.costSpread.poll[0],
+      high: mean((t) => t.forwardNsPerPacket) * w.costSpread.poll[1],
+      unit: 'ns per packet (mean over tunnels)',
+      basis: 'measured',
+      source: 'poll time / poll work over the traffic window; range: bootstrap p5..p95 over its windows',
+    },
+  ];
+  if (w.wireguard) {
+    const defaulted = (code: string): boolean => w.assumptions.some((a) => a.code === code);
+    out.push({
+      name: 'decryptNsPerPacket',
+      value: mean((t) => t.decryptNsPerPacket),
+      low: mean((t) => t.decryptNsPerPacket),
+      high: mean((t) => t.decryptNsPerPacket),
+      unit: 'ns per packet',
+      basis: defaulted('decrypt-cost-default') ? 'fitted-to-paper' : 'measured',
+      source: defaulted('decrypt-cost-default') ? "DEFAULT_DECRYPT_NS_PER_PACKET (the papers' scenario)" : 'wg-crypt work time / packets',
+    });
+    out.push({
+      name: 'rxNsPerPacket',
+      value: mean((t) => t.rxNsPerPacket),
+      low: mean((t) => t.rxNsPerPacket),
+      high: mean((t) => t.rxNsPerPacket),
+      unit: 'ns per packet',
+      basis: defaulted('rx-cost-default') ? 'fitted-to-paper' : 'measured',
+      source: defaulted('rx-cost-default') ? "DEFAULT_RX_NS_PER_PACKET (the papers' scenario)" : 'NET_RX time outside tunnel polls on the receive core / packets',
+    });
+  }
+  if (w.untraced === 'coupled') {
+    const v = w.cores.reduce((a, c) => a + c.coupledNsPerPacket, 0);
+    out.push({
+      name: 'coupledNsPerPacket',
+      value: v,
+      low: v * w.costSpread.coupled[0],
+      high: v * w.costSpread.coupled[1],
+      unit: 'ns per packet, all cores',
+      basis: 'measured',
+      source: 'whole-core busy - traced busy over the traffic window, per packet; range: bootstrap p5..p95',
+    });
+  }
+  if (w.untraced === 'fixed')
+    out.push({
+      name: 'fixedTaskShare',
+      value: 0.5,
+      low: 0.5,
+      high: 0.5,
+      unit: 'of a contended core',
+      basis: 'kernel-mechanism',
+      source: 'kernel/sched/fair.c: equal nice-0 weights; kernel/softirq.c: ksoftirqd takes over a saturated NET_RX',
+    });
+  if (o.models.includes('threaded')) out.push(tc.pollFactor, tc.wake);
+  if (o.models.includes('inline') && w.wireguard) {
+    out.push({
+      name: 'inlineLocalityGain',
+      value: o.inlineLocalityGain,
+      low: INLINE_GAIN_RANGE.low,
+      high: INLINE_GAIN_RANGE.high,
+      unit: 'x',
+      basis: opts.inlineLocalityGain !== undefined ? 'option' : 'fitted-to-paper',
+      source: "Inline carries 2x threaded on the papers' scenario (options.ts)",
+    });
+  }
+  if (w.placement === 'random' && o.models.some((m) => m !== 'inline')) {
+    out.push({
+      name: 'stepNs',
+      value: o.stepNs,
+      low: o.stepNs,
+      high: o.stepNs,
+      unit: 'ns',
+      basis: 'option',
+      source: 'model time step: only the steady state is reported as a prediction; convergence times are in model steps',
+    });
+  }
+  return out;
+}
+
 /** The entry point for other layers (analyze puts a predicted gain beside each recommendation). */
 export function replayTimeline(timeline: Timeline, opts: ReplayOptionsInput = {}): ReplayResult {
   const o = ReplayOptions.parse(opts);
-  return replayWorkload(extractWorkload(timeline, { utilization: o.utilization }), o);
+  return replayWorkload(extractWorkload(timeline, { utilization: o.utilization, untraced: o.untraced, seed: o.seed }), opts);
 }
 
 export { meanUtilization };

@@ -1,29 +1,66 @@
 import type { ModelInput } from './models/common.js';
 import type { Workload } from './types.js';
 
+/** Where in its range each cost parameter is taken (the interval's ends move them together). */
+export interface CostPoint {
+  /** Factor on the measured poll cost (bootstrap spread; 1 = as measured). */
+  pollScale: number;
+  /** Factor on the measured coupled (untraced, per packet) cost. */
+  coupledScale: number;
+  /** Thread poll cost / softirq poll cost. */
+  threadPollFactor: number;
+  /** veth: wake cost per packet / softirq poll cost; WireGuard: the wake ratio. */
+  threadWake: number;
+}
+
+export const MEASURED_COSTS = (threadPollFactor: number, threadWake: number): CostPoint => ({ pollScale: 1, coupledScale: 1, threadPollFactor, threadWake });
+
 /**
  * Turns an extracted workload into model input. `demand`: see ReplayOptions.demand.
  *
- * A capture taken with threaded NAPI on measured decryption together with the kthread
- * wake-ups it pays for (the threaded model's W = ratio (R + D + F), charged where decryption
- * runs): D_measured = D + ratio (R + D + F), so D = (D_measured - ratio (R + F)) / (1 + ratio).
- * The models get D and add W back only in threaded.
+ * WireGuard (the papers' frame): threaded NAPI's overhead is a wake-up cost W = ratio (R + D + F)
+ * charged where decryption runs, and a capture taken with threaded NAPI on measured decryption
+ * together with it: D_measured = D + ratio (R + D + F), so D = (D_measured - ratio (R + F)) /
+ * (1 + ratio). The models get D and add W back only in threaded.
+ *
+ * veth: the kthread's poll costs `threadPollFactor` times the softirq poll, and waking it costs
+ * `threadWake` times the softirq poll per packet, where the senders run (spread over the cores).
+ * A threaded capture measured the kthread's cost (the softirq cost is derived from it) and the
+ * wake-ups inside its untraced per-packet work (taken out of it for stock).
  */
-export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', threadedOverheadRatio = 0): ModelInput {
+export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', threadedOverheadRatio = 0, costs?: CostPoint): ModelInput {
   const pos = new Map(w.cpus.map((c, p) => [c, p]));
-  const r = w.threaded === true ? threadedOverheadRatio : 0;
-  return {
-    cpus: w.cpus,
-    capacity: Float64Array.from(w.cores, (c) => c.capacity),
-    tunnels: w.tunnels.map((t) => ({
+  const c = costs ?? MEASURED_COSTS(1, threadedOverheadRatio);
+  const m = Math.max(1, w.cpus.length);
+  const capturedThreaded = w.threaded === true;
+  const r = w.wireguard && capturedThreaded ? c.threadWake : 0;
+  let wakeTakenOut = 0;
+  const tunnels = w.tunnels.map((t) => {
+    const measuredPoll = t.forwardNsPerPacket * c.pollScale;
+    const softirqPoll = capturedThreaded && !w.wireguard ? measuredPoll / c.threadPollFactor : measuredPoll;
+    const threadPoll = capturedThreaded && !w.wireguard ? measuredPoll : measuredPoll * c.threadPollFactor;
+    const wakeNs = w.wireguard ? undefined : c.threadWake * softirqPoll;
+    if (!w.wireguard && capturedThreaded) wakeTakenOut = Math.max(wakeTakenOut, c.threadWake * softirqPoll);
+    return {
       dev: t.dev,
       napi: t.napi,
       rxNs: t.rxNsPerPacket,
       decryptNs: Math.max(0, (t.decryptNsPerPacket - r * (t.rxNsPerPacket + t.forwardNsPerPacket)) / (1 + r)),
-      forwardNs: t.forwardNsPerPacket,
+      forwardNs: softirqPoll,
+      ...(w.wireguard && c.threadPollFactor === 1 ? {} : { threadForwardNs: threadPoll }),
+      ...(wakeNs === undefined ? {} : { threadWakeNs: wakeNs }),
       rxPos: pos.get(t.rxCore) ?? 0,
+      observedShare: [...t.observedPollShare].filter(([cpu]) => pos.has(cpu)).map(([cpu, f]) => [pos.get(cpu)!, f] as [number, number]),
       // An idle tunnel offers nothing, whatever the mode: elastic means "takes what it gets" only for tunnels that carried traffic.
       demandPps: t.measuredPps > 0 ? (demand === 'elastic' ? Infinity : t.measuredPps) : 0,
-    })),
+    };
+  });
+  const coupled = w.cores.some((k) => k.coupledNsPerPacket > 0) ? Float64Array.from(w.cores, (k) => Math.max(0, k.coupledNsPerPacket * c.coupledScale - wakeTakenOut / m)) : undefined;
+  return {
+    cpus: w.cpus,
+    capacity: Float64Array.from(w.cores, (k) => k.capacity),
+    tunnels,
+    ...(coupled ? { coupledNs: coupled } : {}),
+    placement: w.placement,
   };
 }

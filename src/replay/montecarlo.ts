@@ -1,7 +1,7 @@
 import { collisionProbabilityClosedForm, percentile } from './fairness.js';
 import type { ModelInput } from './models/common.js';
 import { runInline } from './models/inline.js';
-import { runStock } from './models/stock.js';
+import { runStock, runStockObserved } from './models/stock.js';
 import { runThreaded } from './models/threaded.js';
 import { Prng, runSeed } from './prng.js';
 import type { ReplayOptions } from './options.js';
@@ -60,12 +60,24 @@ export function distribution(v: ArrayLike<number>): Distribution {
   };
 }
 
+/** Each tunnel's main observed poll core (position): where an `observed` placement starts. */
+export function observedMainCores(inp: ModelInput): Int32Array {
+  return Int32Array.from(inp.tunnels, (t) => {
+    let best = t.rxPos;
+    let f = -1;
+    for (const [p, s] of t.observedShare ?? []) if (s > f) [best, f] = [p, s];
+    return best;
+  });
+}
+
 export function runModel(model: ModelName, inp: ModelInput, o: ReplayOptions, rng: Prng): ModelRun {
+  // Observed placement (veth: the sender's CPU): nothing random to draw.
+  const observed = inp.placement === 'observed';
   switch (model) {
     case 'stock':
-      return runStock(inp, o, rng);
+      return observed ? runStockObserved(inp) : runStock(inp, o, rng);
     case 'threaded':
-      return runThreaded(inp, o, rng);
+      return runThreaded(inp, o, rng, observed ? observedMainCores(inp) : undefined);
     case 'inline': {
       const rx = inp.tunnels.map(() => rng.int(inp.cpus.length));
       return runInline(inp, o, rx);
@@ -120,7 +132,10 @@ export function monteCarloModel(model: ModelName, inp: ModelInput, o: ReplayOpti
   };
 }
 
-export function monteCarlo(inp: ModelInput, o: ReplayOptions, models: readonly ModelName[]): MonteCarloResult {
+export function monteCarlo(inp: ModelInput, opts: ReplayOptions, models: readonly ModelName[]): MonteCarloResult {
+  // Monte Carlo only where placement is random (WireGuard's first poll, RSS for Inline): with an
+  // observed placement every run would be the same run.
+  const o = inp.placement === 'observed' ? { ...opts, runs: 1 } : opts;
   const per = models.map((m) => monteCarloModel(m, inp, o));
   const stock = per.find((p) => p.model === 'stock') ?? monteCarloModel('stock', inp, o);
   const active = inp.tunnels.filter((t) => t.demandPps > 0).length;

@@ -18,11 +18,13 @@ export const DEFAULT_HORIZON_NS = 1_000_000_000;
  */
 export const DEFAULT_BALANCE_INTERVAL_NS = 4_000_000;
 /**
- * What a migration costs the migrated thread: kernel/sched/fair.c sysctl_sched_migration_cost
- * (500 us) is the kernel's own estimate of how long a task stays cache-hot; the model charges
- * it as lost capacity on the destination core during the step of the move.
+ * What a migration costs as CPU time: nothing is charged by default. kernel/sched/fair.c's
+ * sysctl_sched_migration_cost (500 us) is not a cost: it is the threshold under which a task
+ * that last ran that recently counts as cache-hot and is not pulled (task_hot), and the cold
+ * cache a moved kthread meets is already in the per-packet cost a threaded capture measures.
+ * The option stays for what-if exploration.
  */
-export const DEFAULT_MIGRATION_COST_NS = 500_000;
+export const DEFAULT_MIGRATION_COST_NS = 0;
 /**
  * Threaded NAPI overhead, as a fraction of the stock per-packet cost (receive + decrypt +
  * forward): each napi_schedule from a decrypt worker wakes the poll's kthread
@@ -59,8 +61,10 @@ export const ReplayOptions = z
      * model can only lose throughput, never gain it).
      */
     demand: z.enum(['elastic', 'measured']).default('elastic'),
-    /** Per-core utilization and the load that is not ours: traced activity (default) or /proc/stat (see workload.ts). */
-    utilization: z.enum(['traced', 'proc-stat']).default('traced'),
+    /** Whole-core busy, and so the untraced load: `whole` (idle records, else /proc/stat; default), `traced` or `proc-stat` (see workload.ts). */
+    utilization: z.enum(['whole', 'traced', 'proc-stat']).default('whole'),
+    /** How the untraced load follows the tunnels' throughput: auto (coupled for veth tunnels, else fixed), coupled or fixed (workload.ts). */
+    untraced: z.enum(['auto', 'coupled', 'fixed']).default('auto'),
     stepNs: z.number().int().positive().default(DEFAULT_STEP_NS),
     horizonNs: z.number().int().positive().default(DEFAULT_HORIZON_NS),
     balanceIntervalNs: z.number().int().positive().default(DEFAULT_BALANCE_INTERVAL_NS),

@@ -36,12 +36,34 @@ export interface TunnelWorkload {
 
 export interface CoreWorkload {
   cpu: number;
-  /** Measured mean utilization (0..1) over the capture. */
+  /**
+   * Measured mean utilization (0..1) over the traffic window: the whole core (not idle) when
+   * the capture has idle records or /proc/stat, else the traced activity.
+   */
   measuredUtilization: number;
-  /** Mean utilization not explained by our tunnels' receive, decrypt and poll work. */
+  /** Traced activity that is not our tunnels' work: other NAPIs' polls, NET_TX, other work items. */
+  otherLoad: number;
+  /** Busy time the capture did not trace (processes, the tracer, irqs): whole-core busy - traced. */
+  untracedLoad: number;
+  /**
+   * `coupled` untraced load as a cost per packet of the tunnels on this core (ns): the local
+   * sender and receiver of a veth pair do work for every packet (0 when the load is fixed).
+   */
+  coupledNsPerPacket: number;
+  /** Mean utilization the models cannot take: other load plus what fixed untraced tasks keep under CFS. */
   foreignLoad: number;
   /** What the models may use of this core: 1 - foreignLoad. */
   capacity: number;
+}
+
+/** The stretch of the capture that carried the tunnels' traffic (rates are averaged over it). */
+export interface TrafficWindow {
+  /** ns from the capture start. */
+  fromNs: number;
+  toNs: number;
+  /** Aggregation windows [first, last) of the timeline it covers. */
+  firstWindow: number;
+  endWindow: number;
 }
 
 export interface Workload {
@@ -53,6 +75,31 @@ export interface Workload {
   windowCount: number;
   /** Whether the capture's devices ran threaded NAPI (header `threaded` flag, or thread polls seen). */
   threaded: boolean | undefined;
+  /** Where the rates and costs were averaged; undefined when no window carried traffic. */
+  trafficWindow: TrafficWindow | undefined;
+  /**
+   * How the untraced busy time behaves when the tunnels' throughput changes: `coupled` (it is the
+   * local senders' and receivers' work, per packet: veth endpoints on this host) or `fixed` (other
+   * processes: they keep what CFS gives them), `unknown` when the capture cannot tell whole-core busy.
+   */
+  untraced: 'coupled' | 'fixed' | 'unknown';
+  /** Where whole-core busy came from. */
+  coreBusySource: 'idle-records' | 'proc-stat' | 'traced';
+  /**
+   * Where the polls are placed: `random` (WireGuard: the decrypt worker that schedules the poll,
+   * any core) or `observed` (veth: the sender's CPU, drivers/net/veth.c veth_xmit ->
+   * __veth_xdp_flush -> napi_schedule; NIC queues: their IRQ's CPU).
+   */
+  placement: 'random' | 'observed';
+  /** Any tunnel is a WireGuard device (so it has a decryption stage Inline can move). */
+  wireguard: boolean;
+  /** Events lost by the tracer over events seen (whole capture). */
+  lostFraction: number;
+  /**
+   * Spread of the measured per-packet costs over the traffic window's windows (bootstrap, p5 and
+   * p95 of the cost over resampled windows, as factors on the point value).
+   */
+  costSpread: { poll: [number, number]; coupled: [number, number] };
   assumptions: Assumption[];
 }
 

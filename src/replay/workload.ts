@@ -2,7 +2,8 @@ import { napiRoles } from '../timeline/roles.js';
 import { procStatBusy } from '../model/proc-stat.js';
 import type { Timeline } from '../timeline/types.js';
 import { probedSpan } from '../timeline/span.js';
-import type { Assumption, CoreWorkload, TunnelWorkload, Workload } from './types.js';
+import { Prng } from './prng.js';
+import type { Assumption, CoreWorkload, TrafficWindow, TunnelWorkload, Workload } from './types.js';
 
 /**
  * Extracts, from a capture's timeline, the workload the replay models consume: per tunnel
@@ -20,22 +21,70 @@ export const DEFAULT_RX_NS_PER_PACKET = 746;
 export const DEFAULT_DECRYPT_NS_PER_PACKET = 4101;
 export const DEFAULT_FORWARD_NS_PER_PACKET = 746;
 
-function sum(a: Float64Array | undefined): number {
+export interface WorkloadOptions {
+  /**
+   * Where whole-core busy (and so the untraced load) comes from: `whole` (default: the idle
+   * records, else the header's /proc/stat snapshots, else the traced activity), `traced` (the
+   * traced activity only: the untraced load is taken as zero) or `proc-stat` (the snapshots,
+   * over the probed span rather than the traffic window).
+   */
+  utilization?: 'whole' | 'traced' | 'proc-stat';
+  /**
+   * How the untraced load reacts to the tunnels' throughput: `auto` (default: coupled when every
+   * tunnel is a veth device, whose sender and receiver run on this host; else fixed), `coupled`
+   * or `fixed` (see Workload.untraced).
+   */
+  untraced?: 'auto' | 'coupled' | 'fixed';
+  /** Seed of the bootstrap over windows (costSpread). */
+  seed?: number;
+}
+
+/**
+ * A window carries traffic when the tunnels' packets in it reach this share of the busy windows'
+ * typical (90th percentile) count: the ramp of a TCP flow and the tail after it stops are left
+ * out, a dip inside the traffic is not (the window runs from the first such window to the last).
+ */
+export const TRAFFIC_WINDOW_SHARE = 0.1;
+/** Bootstrap resamples of the traffic window's windows for the cost spread. */
+export const BOOTSTRAP_RESAMPLES = 200;
+/**
+ * Under CFS a nice-0 napi kthread or kworker and a nice-0 task that both want the core get half
+ * of it each (kernel/sched/fair.c: equal weights, sched_prio_to_weight[20] = 1024); a saturated
+ * NET_RX softirq ends up there too, deferred to ksoftirqd (kernel/softirq.c: __do_softirq hands
+ * the rest to ksoftirqd after MAX_SOFTIRQ_TIME or MAX_SOFTIRQ_RESTART). So fixed tasks keep at
+ * most this share of what other work leaves (one competing task per core assumed).
+ */
+export const FIXED_TASK_SHARE = 0.5;
+
+function sumRange(a: Float64Array | undefined, from: number, to: number): number {
   if (!a) return 0;
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]!;
+  for (let i = from; i < to && i < a.length; i++) s += a[i]!;
   return s;
 }
 
-export interface WorkloadOptions {
-  /**
-   * Where the per-core utilization (and so the load that is not ours) comes from: `traced`
-   * (what the capture traced: softirqs, polls, work items, napi threads; default) or
-   * `proc-stat` (the header's /proc/stat snapshots: everything that ran, other processes
-   * included). The second treats every other process as a fixed load with priority over ours,
-   * which is wrong for elastic ones (a traffic generator on a testbed takes what is left).
-   */
-  utilization?: 'traced' | 'proc-stat';
+/** The windows that carried the tunnels' traffic (see TRAFFIC_WINDOW_SHARE), inside the probed span. */
+export function findTrafficWindow(tl: Timeline, tunnelIndexes: readonly number[]): TrafficWindow | undefined {
+  const span = probedSpan(tl);
+  const packets = new Float64Array(tl.windowCount);
+  for (const i of tunnelIndexes) {
+    for (const s of tl.napis[i]!.perCpu.values()) for (let w = 0; w < tl.windowCount; w++) packets[w] = packets[w]! + (s.work[w] ?? 0);
+  }
+  const busy = [...packets].filter((v) => v > 0).sort((a, b) => a - b);
+  if (busy.length === 0) return undefined;
+  const typical = busy[Math.min(busy.length - 1, Math.floor(busy.length * 0.9))]!;
+  let first = -1;
+  let last = -1;
+  for (let w = 0; w < tl.windowCount; w++) {
+    if (packets[w]! >= typical * TRAFFIC_WINDOW_SHARE) {
+      if (first < 0) first = w;
+      last = w;
+    }
+  }
+  const fromNs = Math.max(span.from, first * tl.windowNs);
+  const toNs = Math.min(span.to, (last + 1) * tl.windowNs);
+  if (!(toNs > fromNs)) return undefined;
+  return { fromNs, toNs, firstWindow: first, endWindow: last + 1 };
 }
 
 export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workload {
@@ -43,71 +92,94 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   const note = (code: string, message: string): void => {
     if (!assumptions.some((a) => a.code === code)) assumptions.push({ code, message });
   };
-  // Rates are over the span the probes observed, not the seconds bpftrace took to attach
-  // (timeline/span.ts), the same span the analyze report uses.
-  const span = probedSpan(tl);
-  const durationNs = Math.max(1, span.to - span.from);
   const cpus = [...tl.cpus].sort((a, b) => a - b);
+  const roles = napiRoles(tl);
+  const tunnelNapis = tl.napis.filter((n) => roles[n.index]?.role === 'tunnel');
+  // Rates and costs over the stretch that carried traffic, not the whole span: a capture that
+  // starts before the flows or outlasts them would otherwise dilute every rate (issue 12).
+  const span = probedSpan(tl);
+  const traffic = findTrafficWindow(
+    tl,
+    tunnelNapis.map((n) => n.index),
+  );
+  const a = traffic?.firstWindow ?? 0;
+  const b = traffic?.endWindow ?? tl.windowCount;
+  const fromNs = traffic?.fromNs ?? span.from;
+  const toNs = traffic?.toNs ?? span.to;
+  const durationNs = Math.max(1, toNs - fromNs);
+  if (traffic && (traffic.fromNs > span.from + tl.windowNs || traffic.toNs < span.to - tl.windowNs)) {
+    note('traffic-window', `rates and costs over the ${((traffic.toNs - traffic.fromNs) / 1e9).toFixed(3)} s that carried traffic (of ${((span.to - span.from) / 1e9).toFixed(3)} s probed)`);
+  }
+  const sum = (arr: Float64Array | undefined): number => sumRange(arr, a, b);
+  const devKinds = new Map((tl.capture.header?.devices ?? []).map((d) => [d.name, d.kind]));
 
-  // Per core busy totals over the capture.
+  // Per core busy totals over the traffic window.
   const pollBusy = new Map<number, number>();
   const netRxBusy = new Map<number, number>();
   const cryptBusy = new Map<number, number>();
   const threadPoll = new Map<number, number>();
-  const measured = new Map<number, number>();
-  // Per-core utilization: /proc/stat deltas over the capture when the header has them (they
-  // see everything, the senders and any other process included), else the traced activity.
-  const stat = wo.utilization === 'proc-stat' ? statUtilization(tl) : undefined;
-  if (wo.utilization === 'proc-stat' && !stat) note('no-proc-stat', 'the capture header has no /proc/stat snapshots: per-core utilization from the traced activity');
-  if (stat) note('cpu-util-from-proc-stat', 'per-core utilization from /proc/stat before/after the capture (everything that ran, not only what was traced)');
+  const traced = new Map<number, number>();
+  const whole = new Map<number, number>();
+  const stat = wo.utilization === 'traced' ? undefined : statUtilization(tl);
+  let coreBusySource: Workload['coreBusySource'] = 'traced';
   for (const cpu of cpus) {
     const c = tl.cores.get(cpu);
     pollBusy.set(cpu, sum(c?.pollBusyNs));
     netRxBusy.set(cpu, sum(c?.netRxBusyNs));
     cryptBusy.set(cpu, sum(c?.cryptBusyNs));
     threadPoll.set(cpu, sum(c?.threadPollBusyNs));
-    const traced = meanUtilization(tl, cpu);
-    measured.set(cpu, stat?.has(cpu) ? Math.max(traced, stat.get(cpu)!) : traced);
+    const t = meanUtilizationOver(tl, cpu, fromNs, toNs);
+    traced.set(cpu, t);
+    if (wo.utilization !== 'traced' && wo.utilization !== 'proc-stat' && c?.idleRecorded) {
+      whole.set(cpu, Math.max(t, Math.min(1, 1 - idleOver(tl, c.idleNs, fromNs, toNs) / durationNs)));
+      coreBusySource = 'idle-records';
+    } else if (stat?.has(cpu)) {
+      whole.set(cpu, Math.max(t, stat.get(cpu)!));
+      if (coreBusySource !== 'idle-records') coreBusySource = 'proc-stat';
+    } else whole.set(cpu, t);
   }
-  // No WireGuard device in the capture (a veth testbed, say): there is no decryption stage.
-  const devKinds = (tl.capture.header?.devices ?? []).map((d) => d.kind);
-  const noWireguard = devKinds.length > 0 && !devKinds.includes('wireguard') && [...cryptBusy.values()].every((v) => v === 0);
-  if (noWireguard) note('no-wireguard', 'no WireGuard device in the capture header and no crypt work: decryption cost 0 (the NAPIs are not wg tunnels)');
+  if (coreBusySource === 'proc-stat') note('cpu-util-from-proc-stat', 'whole-core busy from /proc/stat before/after the capture (the whole probed span, not only the traffic window)');
+  if (coreBusySource === 'traced') note('no-core-busy', 'no idle records and no /proc/stat in the capture: the untraced load (processes, the tracer) is taken as zero');
+
+  // No WireGuard device in the capture (a veth testbed, say): there is no decryption stage, and
+  // the poll is the receive (veth_poll runs the whole receive path), so no separate receive stage.
+  const noWireguard = tunnelNapis.every((n) => devKinds.get(n.dev) !== 'wireguard' && !(tl.devices.get(n.dev)?.cryptBusyByCpu.size ?? 0)) && [...cryptBusy.values()].every((v) => v === 0);
+  if (noWireguard && tunnelNapis.length > 0) note('no-wireguard', 'no WireGuard device and no crypt work: no decryption stage, and the poll is the whole receive path (the NAPIs are not wg tunnels)');
+  // Veth tunnels: the sender and receiver of every packet run on this host, and the poll runs
+  // where the sender does (drivers/net/veth.c: veth_xmit -> __veth_xdp_flush -> napi_schedule).
+  const veth = tunnelNapis.length > 0 && tunnelNapis.every((n) => devKinds.get(n.dev) === 'veth');
 
   // Per tunnel packets, poll busy, per-core poll share. Other NAPIs (the backlog, NIC queues:
   // timeline/roles.ts) are not replayed: their poll time is load that is not ours.
-  const roles = napiRoles(tl);
   const otherPolls = new Map<number, number>();
   for (const napi of tl.napis) {
     if (roles[napi.index]?.role === 'tunnel') continue;
     for (const [cpu, s] of napi.perCpu) otherPolls.set(cpu, (otherPolls.get(cpu) ?? 0) + sum(s.busyNs));
   }
-  if (otherPolls.size > 0) note('other-napis', 'polls of NAPIs that are not tunnels (backlog, NIC queues) are load on their cores, not replayed');
+  if ([...otherPolls.values()].some((v) => v > 0)) note('other-napis', 'polls of NAPIs that are not tunnels (backlog, NIC queues) are load on their cores at their measured rate, not replayed');
   const tunnels: TunnelWorkload[] = [];
-  for (const napi of tl.napis) {
-    if (roles[napi.index]?.role !== 'tunnel') continue;
+  for (const napi of tunnelNapis) {
     const packetsPerWindow = new Float64Array(tl.windowCount);
     const share = new Map<number, number>();
     let busy = 0;
     for (const [cpu, s] of napi.perCpu) {
       for (let w = 0; w < tl.windowCount; w++) packetsPerWindow[w] = packetsPerWindow[w]! + (s.work[w] ?? 0);
-      const b = sum(s.busyNs);
-      share.set(cpu, b);
-      busy += b;
+      const bz = sum(s.busyNs);
+      share.set(cpu, bz);
+      busy += bz;
     }
-    const packets = napi.totals.work > 0 ? napi.totals.work : sum(packetsPerWindow);
-    if (busy <= 0) busy = napi.totals.busyNs;
+    const packets = sumRange(packetsPerWindow, a, b);
     let observedPollCore = cpus[0] ?? 0;
     let best = -1;
-    for (const [cpu, b] of share) {
-      if (b > best) {
-        best = b;
+    for (const [cpu, bz] of share) {
+      if (bz > best) {
+        best = bz;
         observedPollCore = cpu;
       }
-      share.set(cpu, busy > 0 ? b / busy : 0);
+      share.set(cpu, busy > 0 ? bz / busy : 0);
     }
     const forwardNs = packets > 0 && busy > 0 ? busy / packets : DEFAULT_FORWARD_NS_PER_PACKET;
-    if (!(packets > 0 && busy > 0)) note('forward-cost-default', `no poll time for some tunnel: forwarding cost ${DEFAULT_FORWARD_NS_PER_PACKET} ns/packet assumed`);
+    if (packets > 0 && !(busy > 0)) note('forward-cost-default', `no poll time for some tunnel: forwarding cost ${DEFAULT_FORWARD_NS_PER_PACKET} ns/packet assumed`);
     tunnels.push({
       index: napi.index,
       dev: napi.dev,
@@ -115,8 +187,8 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
       packetsPerWindow,
       measuredPps: (packets / durationNs) * 1e9,
       forwardNsPerPacket: forwardNs,
-      decryptNsPerPacket: DEFAULT_DECRYPT_NS_PER_PACKET,
-      rxNsPerPacket: DEFAULT_RX_NS_PER_PACKET,
+      decryptNsPerPacket: noWireguard ? 0 : DEFAULT_DECRYPT_NS_PER_PACKET,
+      rxNsPerPacket: noWireguard ? 0 : DEFAULT_RX_NS_PER_PACKET,
       rxCore: observedPollCore,
       observedPollCore,
       observedPollShare: share,
@@ -125,23 +197,26 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
 
   // Decryption cost per device: wg-crypt-<dev> work time / the device's packets. Every tunnel
   // of a device gets the device's per-packet cost (its share of the time is its packet share).
+  // (The devices' crypt totals cover the whole capture: scaled to the traffic window by the cores' crypt time.)
   const packetsByDev = new Map<string, number>();
   for (const t of tunnels) packetsByDev.set(t.dev, (packetsByDev.get(t.dev) ?? 0) + t.measuredPps);
   let totalCryptByDev = 0;
   for (const d of tl.devices.values()) for (const v of d.cryptBusyByCpu.values()) totalCryptByDev += v;
-  const totalCryptCores = [...cryptBusy.values()].reduce((a, b) => a + b, 0);
-  const totalPps = tunnels.reduce((a, t) => a + t.measuredPps, 0);
+  const totalCryptCores = [...cryptBusy.values()].reduce((x, y) => x + y, 0);
+  let allCryptCores = 0;
+  for (const c of tl.cores.values()) allCryptCores += sumRange(c.cryptBusyNs, 0, tl.windowCount);
+  const cryptScale = allCryptCores > 0 ? totalCryptCores / allCryptCores : 1;
+  const totalPps = tunnels.reduce((x, t) => x + t.measuredPps, 0);
   for (const t of tunnels) {
+    if (noWireguard) continue;
     const dev = tl.devices.get(t.dev);
-    const devBusy = dev ? [...dev.cryptBusyByCpu.values()].reduce((a, b) => a + b, 0) : 0;
+    const devBusy = dev ? [...dev.cryptBusyByCpu.values()].reduce((x, y) => x + y, 0) * cryptScale : 0;
     const devPackets = ((packetsByDev.get(t.dev) ?? 0) * durationNs) / 1e9;
     if (devBusy > 0 && devPackets > 0) t.decryptNsPerPacket = devBusy / devPackets;
     else if (totalCryptByDev === 0 && totalCryptCores > 0 && totalPps > 0) {
       // Windows mode: crypt time per core only, not per device: share it by packets.
       t.decryptNsPerPacket = totalCryptCores / ((totalPps * durationNs) / 1e9);
       note('decrypt-cost-pooled', 'crypt work time is known per core only (windows mode): decryption cost shared among all tunnels by packets');
-    } else if (noWireguard) {
-      t.decryptNsPerPacket = 0;
     } else if (t.measuredPps > 0) {
       note('decrypt-cost-default', `no wg-crypt work time in the capture: decryption cost ${DEFAULT_DECRYPT_NS_PER_PACKET} ns/packet assumed (papers' scenario)`);
     }
@@ -152,56 +227,157 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   // queueing cores are dealt to its tunnels in order of traffic (an assumption, noted).
   const byDev = new Map<string, TunnelWorkload[]>();
   for (const t of tunnels) byDev.set(t.dev, [...(byDev.get(t.dev) ?? []), t]);
-  for (const [devName, ts] of byDev) {
-    const q = tl.devices.get(devName)?.queueWorkByCpu;
-    const ranked = q
-      ? [...q.entries()]
-          .filter(([, n]) => n > 0)
-          .sort((a, b) => b[1] - a[1])
-          .map(([cpu]) => cpu)
-      : [];
-    if (ranked.length === 0) {
-      note('rx-core-default', "no workqueue_queue_work on wg-crypt-<dev>: each tunnel's receive core is assumed to be the core that ran most of its polls");
-      continue;
+  if (!noWireguard) {
+    for (const [devName, ts] of byDev) {
+      const q = tl.devices.get(devName)?.queueWorkByCpu;
+      const ranked = q
+        ? [...q.entries()]
+            .filter(([, k]) => k > 0)
+            .sort((x, y) => y[1] - x[1])
+            .map(([cpu]) => cpu)
+        : [];
+      if (ranked.length === 0) {
+        note('rx-core-default', "no workqueue_queue_work on wg-crypt-<dev>: each tunnel's receive core is assumed to be the core that ran most of its polls");
+        continue;
+      }
+      if (ts.length > 1) note('rx-core-shared-device', 'several tunnels share a wg device: its queueing cores are dealt to its tunnels in order of traffic');
+      const order = [...ts].sort((x, y) => y.measuredPps - x.measuredPps);
+      order.forEach((t, k) => (t.rxCore = ranked[k % ranked.length]!));
     }
-    if (ts.length > 1) note('rx-core-shared-device', 'several tunnels share a wg device: its queueing cores are dealt to its tunnels in order of traffic');
-    const order = [...ts].sort((a, b) => b.measuredPps - a.measuredPps);
-    order.forEach((t, k) => (t.rxCore = ranked[k % ranked.length]!));
+    // Receive cost: NET_RX time on the receive core that is not wg poll time, per packet of
+    // the tunnels received there.
+    const ppsByRx = new Map<number, number>();
+    for (const t of tunnels) ppsByRx.set(t.rxCore, (ppsByRx.get(t.rxCore) ?? 0) + t.measuredPps);
+    for (const t of tunnels) {
+      const residual = (netRxBusy.get(t.rxCore) ?? 0) - (pollBusy.get(t.rxCore) ?? 0);
+      const packets = ((ppsByRx.get(t.rxCore) ?? 0) * durationNs) / 1e9;
+      if (residual > 0 && packets > 0) t.rxNsPerPacket = residual / packets;
+      else if (t.measuredPps > 0) note('rx-cost-default', `no NET_RX time outside wg polls on a receive core: receive cost ${DEFAULT_RX_NS_PER_PACKET} ns/packet assumed`);
+    }
   }
 
-  // Receive cost: NET_RX time on the receive core that is not wg poll time, per packet of
-  // the tunnels received there.
-  const ppsByRx = new Map<number, number>();
-  for (const t of tunnels) ppsByRx.set(t.rxCore, (ppsByRx.get(t.rxCore) ?? 0) + t.measuredPps);
-  for (const t of tunnels) {
-    const residual = (netRxBusy.get(t.rxCore) ?? 0) - (pollBusy.get(t.rxCore) ?? 0);
-    const packets = ((ppsByRx.get(t.rxCore) ?? 0) * durationNs) / 1e9;
-    if (residual > 0 && packets > 0) t.rxNsPerPacket = residual / packets;
-    else if (t.measuredPps > 0) note('rx-cost-default', `no NET_RX time outside wg polls on a receive core: receive cost ${DEFAULT_RX_NS_PER_PACKET} ns/packet assumed`);
-  }
-
-  // The load that is not ours: measured busy minus our poll, crypt and receive time.
+  // The untraced load: whole-core busy minus everything traced. Coupled (veth: the local
+  // senders and receivers, per packet) or fixed (other processes).
+  const untraced: Workload['untraced'] = coreBusySource === 'traced' ? 'unknown' : (wo.untraced ?? 'auto') === 'auto' ? (veth ? 'coupled' : 'fixed') : (wo.untraced as 'coupled' | 'fixed');
+  const totalPackets = (totalPps * durationNs) / 1e9;
   const rxCores = new Set(tunnels.filter((t) => t.measuredPps > 0).map((t) => t.rxCore));
   const cores: CoreWorkload[] = cpus.map((cpu) => {
-    const m = measured.get(cpu) ?? 0;
+    const tr = traced.get(cpu) ?? 0;
+    const wh = whole.get(cpu) ?? tr;
     const polls = Math.max(0, (pollBusy.get(cpu) ?? 0) + (threadPoll.get(cpu) ?? 0) - (otherPolls.get(cpu) ?? 0));
-    const rx = rxCores.has(cpu) ? Math.max(0, (netRxBusy.get(cpu) ?? 0) - (pollBusy.get(cpu) ?? 0)) : 0;
+    const rx = !noWireguard && rxCores.has(cpu) ? Math.max(0, (netRxBusy.get(cpu) ?? 0) - (pollBusy.get(cpu) ?? 0)) : 0;
     const ours = (polls + (cryptBusy.get(cpu) ?? 0) + rx) / durationNs;
-    const foreign = Math.min(1, Math.max(0, m - ours));
-    return { cpu, measuredUtilization: m, foreignLoad: foreign, capacity: 1 - foreign };
+    const other = Math.min(1, Math.max(0, tr - ours));
+    const untracedLoad = Math.max(0, wh - tr);
+    const coupledNsPerPacket = untraced === 'coupled' && totalPackets > 0 ? (untracedLoad * durationNs) / totalPackets : 0;
+    const taskKeeps = untraced === 'fixed' ? Math.min(untracedLoad, FIXED_TASK_SHARE * (1 - other)) : 0;
+    const foreign = Math.min(1, other + taskKeeps);
+    return { cpu, measuredUtilization: wh, otherLoad: other, untracedLoad, coupledNsPerPacket, foreignLoad: foreign, capacity: 1 - foreign };
   });
+
+  // Said only where there is untraced load to replay (a synthetic capture has none).
+  const anyUntraced = cores.some((c) => c.untracedLoad > 0.01);
+  if (untraced === 'coupled' && anyUntraced) {
+    note(
+      'untraced-coupled',
+      wo.untraced === 'coupled'
+        ? 'the untraced busy time is taken as work per packet of the tunnels (--untraced coupled)'
+        : "the tunnels are veth devices: their senders and receivers run on this host, so the untraced busy time is taken as their work per packet (it grows and shrinks with the tunnels' throughput)",
+    );
+  } else if (untraced === 'fixed' && anyUntraced) note('untraced-fixed', 'the untraced busy time is other processes: a fixed load that keeps at most half of a contended core (CFS, equal weights)');
 
   // Threaded NAPI or not, for the tunnels we replay: read from their polls where the capture
   // shows where they ran (events mode: softirq or the napi/ kthread), else the devices' flag.
-  const replayed = tl.napis.filter((n) => roles[n.index]?.role === 'tunnel');
-  const napiDevs = new Set(replayed.map((n) => n.dev));
-  const polls = replayed.reduce((a, n) => a + n.totals.polls, 0);
-  const threadPolls = replayed.reduce((a, n) => a + n.totals.threadedPolls, 0);
+  const napiDevs = new Set(tunnelNapis.map((n) => n.dev));
+  const polls = tunnelNapis.reduce((x, n) => x + n.totals.polls, 0);
+  const threadPolls = tunnelNapis.reduce((x, n) => x + n.totals.threadedPolls, 0);
   const flags = (tl.capture.header?.devices ?? []).filter((d) => napiDevs.has(d.name) && d.threaded !== undefined).map((d) => d.threaded === 1);
   const threaded = tl.capture.mode === 'events' && polls > 0 ? threadPolls * 2 >= polls : flags.length > 0 ? flags.some((f) => f) : threadPolls > 0 ? true : undefined;
   if (tl.capture.mode === 'windows') note('windows-mode', 'windows-mode capture: per-window aggregates only; no RSS evidence from workqueue events');
+  const seen = tl.capture.events + tl.capture.lostEvents;
 
-  return { cpus, tunnels, cores, durationNs, windowNs: tl.windowNs, windowCount: tl.windowCount, threaded, assumptions };
+  return {
+    cpus,
+    tunnels,
+    cores,
+    durationNs,
+    windowNs: tl.windowNs,
+    windowCount: tl.windowCount,
+    threaded,
+    trafficWindow: traffic,
+    untraced,
+    coreBusySource,
+    placement: veth || noWireguard ? 'observed' : 'random',
+    wireguard: !noWireguard,
+    lostFraction: seen > 0 ? tl.capture.lostEvents / seen : 0,
+    costSpread: costSpread(tl, tunnelNapis, cpus, a, b, untraced === 'coupled', wo.seed ?? 1),
+    assumptions,
+  };
+}
+
+/**
+ * Bootstrap of the per-packet costs over the traffic window's windows: resample the windows
+ * with replacement, take total poll time (and untraced busy time) over total packets, and
+ * report p5 and p95 of the resampled cost as factors on the point value.
+ */
+function costSpread(tl: Timeline, napis: readonly Timeline['napis'][number][], cpus: readonly number[], a: number, b: number, coupled: boolean, seed: number): Workload['costSpread'] {
+  const k = Math.max(0, b - a);
+  const busy = new Float64Array(k);
+  const packets = new Float64Array(k);
+  const untraced = new Float64Array(k);
+  for (const n of napis) {
+    for (const s of n.perCpu.values()) {
+      for (let w = 0; w < k; w++) {
+        busy[w] = busy[w]! + (s.busyNs[a + w] ?? 0);
+        packets[w] = packets[w]! + (s.work[a + w] ?? 0);
+      }
+    }
+  }
+  if (coupled) {
+    for (const cpu of cpus) {
+      const c = tl.cores.get(cpu);
+      if (!c?.idleRecorded) continue;
+      for (let w = 0; w < k; w++) untraced[w] = untraced[w]! + Math.max(0, tl.windowNs - (c.idleNs[a + w] ?? 0) - (c.utilization[a + w] ?? 0) * tl.windowNs);
+    }
+  }
+  const ratio = (num: Float64Array, idx?: Int32Array): number => {
+    let s = 0;
+    let p = 0;
+    for (let j = 0; j < k; j++) {
+      const w = idx ? idx[j]! : j;
+      s += num[w]!;
+      p += packets[w]!;
+    }
+    return p > 0 ? s / p : NaN;
+  };
+  const basePoll = ratio(busy);
+  const baseCoupled = ratio(untraced);
+  if (k < 2 || !(basePoll > 0)) return { poll: [1, 1], coupled: [1, 1] };
+  const rng = new Prng(seed);
+  const polls = new Float64Array(BOOTSTRAP_RESAMPLES);
+  const cpl = new Float64Array(BOOTSTRAP_RESAMPLES);
+  const idx = new Int32Array(k);
+  for (let r = 0; r < BOOTSTRAP_RESAMPLES; r++) {
+    for (let j = 0; j < k; j++) idx[j] = rng.int(k);
+    polls[r] = ratio(busy, idx) / basePoll;
+    cpl[r] = baseCoupled > 0 ? ratio(untraced, idx) / baseCoupled : 1;
+  }
+  const q = (v: Float64Array, p: number): number => {
+    const s = [...v].filter(Number.isFinite).sort((x, y) => x - y);
+    return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : 1;
+  };
+  return { poll: [q(polls, 5), q(polls, 95)], coupled: [q(cpl, 5), q(cpl, 95)] };
+}
+
+/** The idle ns of a series over [fromNs, toNs), windows cut at the edges in proportion. */
+function idleOver(tl: Timeline, idle: Float64Array, fromNs: number, toNs: number): number {
+  let acc = 0;
+  for (let w = 0; w < tl.windowCount; w++) {
+    const s = w * tl.windowNs;
+    const len = Math.max(0, Math.min(s + tl.windowNs, toNs) - Math.max(s, fromNs));
+    if (len > 0) acc += ((idle[w] ?? 0) * len) / tl.windowNs;
+  }
+  return acc;
 }
 
 /**
@@ -217,14 +393,19 @@ export function statUtilization(tl: Timeline): Map<number, number> | undefined {
 
 /** Mean utilization of a core over the probed span, weighting each window by its part inside it. */
 export function meanUtilization(tl: Timeline, cpu: number): number {
+  const span = probedSpan(tl);
+  return meanUtilizationOver(tl, cpu, span.from, span.to);
+}
+
+/** Mean traced utilization of a core over [fromNs, toNs), weighting each window by its part inside it. */
+export function meanUtilizationOver(tl: Timeline, cpu: number, fromNs: number, toNs: number): number {
   const c = tl.cores.get(cpu);
   if (!c) return 0;
-  const span = probedSpan(tl);
-  const dur = Math.max(1, span.to - span.from);
+  const dur = Math.max(1, toNs - fromNs);
   let acc = 0;
   for (let w = 0; w < tl.windowCount; w++) {
     const a = w * tl.windowNs;
-    const len = Math.max(0, Math.min(a + tl.windowNs, span.to) - Math.max(a, span.from));
+    const len = Math.max(0, Math.min(a + tl.windowNs, toNs) - Math.max(a, fromNs));
     acc += (c.utilization[w] ?? 0) * len;
   }
   return acc / dur;

@@ -125,9 +125,12 @@ function headerLines(r: AnalyzeResult, p: Painter): string[] {
         'replay',
         pr.models === undefined
           ? `the replay models failed: ${pr.error ?? 'unknown error'}`
-          : `${pr.models.map((m) => `${m.model} ${count(m.throughputPps)}`).join(', ')} packets/s predicted capacity if the senders offered all they could (measured ${count(pr.measuredPps)}; medians of ${pr.runs} seeded runs; wgtrace replay for more)`,
+          : pr.models.length === 0
+            ? 'the replay models cannot predict this capture (wgtrace replay says why)'
+            : `${pr.models.map((m) => `${m.model} ${count(m.throughputPps)}${m.vsMeasured ? ` (x${m.vsMeasured.low.toFixed(2)}..${m.vsMeasured.high.toFixed(2)} of measured)` : ''}`).join(', ')} packets/s predicted capacity if the senders offered all they could (measured ${count(pr.measuredPps)} in the traffic window; ${pr.runs > 1 ? `medians of ${pr.runs} seeded runs; ` : ''}wgtrace replay for more)`,
       ),
     );
+    for (const a of pr.abstained ?? []) lines.push(row('', `${a.model}: cannot predict: ${a.reason}`));
     for (const w of pr.warnings) lines.push(row('', `replay: ${w}`));
   }
   return lines;
@@ -261,7 +264,12 @@ function findingLines(r: AnalyzeResult, p: Painter, quiet: boolean): string[] {
       if (g !== undefined && !predicted.has(g.model)) {
         predicted.add(g.model);
         lines.push(`      predicted: ${g.text}`);
-      } else if (g !== undefined) lines.push(`      predicted: x${g.throughputRatio.toFixed(2)} (${g.model}, as above)`);
+      } else if (g !== undefined) {
+        const iv = g.throughputRatioInterval;
+        lines.push(
+          `      predicted: ${g.throughputRatio === null ? 'cannot predict' : `x${g.throughputRatio.toFixed(2)}${iv ? ` (${iv.low.toFixed(2)}..${iv.high.toFixed(2)})` : ''}`} (${g.model}, as above)`,
+        );
+      }
     }
   });
   return lines;

@@ -53,10 +53,12 @@ export function analyzeTimeline(t: Timeline, opts: AnalyzeOptions): AnalyzeResul
 function predict(t: Timeline, facts: TimelineFacts): PredictionJson {
   try {
     const r = replayTimeline(t, { runs: PREDICT_RUNS, seed: PREDICT_SEED });
-    // Measured as the rest of the report measures it: packets over the probed span.
-    const measured = facts.probedNs > 0 ? (facts.totalWork * 1e9) / facts.probedNs : r.measured.throughputPps;
+    // Measured as the replay measures it: the tunnels' packets over the traffic window.
+    const measured = r.measured.throughputPps;
+    void facts;
     return {
-      runs: PREDICT_RUNS,
+      // The runs made: one where the placement is observed (nothing random to draw).
+      runs: r.monteCarlo.runs,
       seed: PREDICT_SEED,
       measuredPps: measured,
       models: r.models.map((m) => ({
@@ -64,7 +66,9 @@ function predict(t: Timeline, facts: TimelineFacts): PredictionJson {
         throughputPps: finite(m.throughputPps),
         ratio: measured > 0 ? finite(m.throughputPps / measured) : 0,
         maxCpuUtilization: finite(m.maxCpuUtilization),
+        ...(m.vsMeasured ? { vsMeasured: { low: finite(m.vsMeasured.low), point: finite(m.vsMeasured.point), high: finite(m.vsMeasured.high) } } : {}),
       })),
+      ...(r.abstained.length > 0 ? { abstained: r.abstained } : {}),
       ...(Number.isFinite(r.calibrationError.meanAbsolute) ? { calibrationMae: r.calibrationError.meanAbsolute } : {}),
       warnings: r.warnings,
     };
@@ -95,17 +99,26 @@ function attachGain(f: Finding, p: PredictionJson, facts: TimelineFacts): void {
       : f.id === 'core-imbalance'
         ? 'threaded'
         : undefined;
+  const baseName = pick === 'threaded' ? 'stock' : 'threaded';
+  const cannot = p.abstained?.find((x) => x.model === pick || x.model === baseName);
+  if (pick !== undefined && cannot !== undefined) {
+    rec.predictedGain = { model: pick, throughputRatio: null, text: `the replay models cannot predict ${cannot.model} on this capture: ${cannot.reason}` };
+    return;
+  }
   const m = p.models.find((x) => x.model === pick);
-  const base = p.models.find((x) => x.model === (pick === 'threaded' ? 'stock' : 'threaded'));
+  const base = p.models.find((x) => x.model === baseName);
   if (m === undefined || base === undefined || !(base.throughputPps > 0)) return;
   const ratio = m.throughputPps / base.throughputPps;
+  // The interval of the change: the model's own range over the base's point.
+  const iv =
+    m.vsMeasured && base.vsMeasured && base.vsMeasured.point > 0 ? { low: m.vsMeasured.low / base.vsMeasured.point, point: ratio, high: m.vsMeasured.high / base.vsMeasured.point } : undefined;
   const what = m.model === 'threaded' ? 'threaded NAPI' : 'the Inline architecture (a patched kernel)';
   const prediction =
-    `x${ratio.toFixed(2)} throughput with ${what}: the replay models predict ${count(m.throughputPps)} packets/s ${m.model} against ${count(base.throughputPps)} ${base.model} ` +
-    `(measured ${count(p.measuredPps)}), medians of ${p.runs} seeded runs` +
+    `x${ratio.toFixed(2)}${iv ? ` (${iv.low.toFixed(2)}..${iv.high.toFixed(2)})` : ''} throughput with ${what}: the replay models predict ${count(m.throughputPps)} packets/s ${m.model} against ${count(base.throughputPps)} ${base.model} ` +
+    `(measured ${count(p.measuredPps)} in the traffic window), ${p.runs > 1 ? `medians of ${p.runs} seeded runs` : 'one run'}` +
     (ratio < NO_GAIN_RATIO ? '; the models expect no gain from it on this workload' : '') +
     (p.calibrationMae !== undefined && p.calibrationMae > 0.05 ? `; rough: the stock model misses measured per-core load by ${(p.calibrationMae * 100).toFixed(0)} points` : '');
-  rec.predictedGain = { model: m.model, throughputRatio: ratio, text: prediction };
+  rec.predictedGain = { model: m.model, throughputRatio: ratio, ...(iv ? { throughputRatioInterval: iv } : {}), text: prediction };
   if (ratio >= NO_GAIN_RATIO) return;
   // The what-if does not back the change: do not recommend it. Say what would help instead,
   // or that nothing in reach would.

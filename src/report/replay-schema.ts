@@ -4,7 +4,7 @@ import { z } from 'zod';
  * The `--json` output of `wgtrace replay`, described by zod; the text view renders the same
  * object. Bump the version on any change a consumer could notice.
  */
-export const REPLAY_VERSION = 1;
+export const REPLAY_VERSION = 2;
 
 const Util = z.number().min(0).max(1);
 const Rate = z.number().nonnegative();
@@ -35,6 +35,10 @@ export const ModelJson = z.object({
   ...Measured.shape,
   /** throughputPps / measured - 1; null when nothing was measured. */
   changeVsMeasured: z.number().nullable(),
+  /** Packets/s over the parameters' ranges, the costs' bootstrap spread and (random placement) the Monte Carlo p5..p95. */
+  throughputInterval: z.object({ low: Rate, point: Rate, high: Rate }),
+  /** The same over the measured throughput of the traffic window; null when nothing was measured. */
+  vsMeasured: z.object({ low: Rate, point: Rate, high: Rate }).nullable(),
   /** Stock: time from the surge start until every poll was stuck; null if not within the horizon. */
   convergenceNs: z.number().nullable(),
   pollCores: z.number().int(),
@@ -55,7 +59,8 @@ export const ReplayJson = z.object({
     runs: z.number().int(),
     seed: z.number().int(),
     demand: z.enum(['elastic', 'measured']),
-    utilization: z.enum(['traced', 'proc-stat']),
+    utilization: z.enum(['whole', 'traced', 'proc-stat']),
+    untraced: z.enum(['auto', 'coupled', 'fixed']),
     stepNs: z.number(),
     horizonNs: z.number(),
     balanceIntervalNs: z.number(),
@@ -65,8 +70,30 @@ export const ReplayJson = z.object({
   }),
   tunnels: z.number().int(),
   cores: z.number().int(),
+  /** Length of the traffic window the rates are averaged over (ns). */
   durationNs: z.number(),
+  /** The stretch that carried the tunnels' traffic, ns from the capture start; null when none did. */
+  trafficWindow: z.object({ fromNs: z.number(), toNs: z.number() }).nullable(),
+  /** How the untraced busy time is replayed: coupled to the tunnels' packets, fixed, or unknown (no whole-core busy). */
+  untraced: z.enum(['coupled', 'fixed', 'unknown']),
+  /** Poll placement: random (Monte Carlo) or as observed (veth: the sending CPU). */
+  placement: z.enum(['random', 'observed']),
   threaded: z.boolean().nullable(),
+  /** Models that cannot predict this capture: `cannot predict: <reason>`. */
+  abstained: z.array(z.object({ model: z.enum(['stock', 'threaded', 'inline']), reason: z.string() })),
+  /** Every parameter the models used, its range and where it comes from. */
+  parameters: z.array(
+    z.object({
+      name: z.string(),
+      value: z.number(),
+      low: z.number(),
+      high: z.number(),
+      unit: z.string(),
+      basis: z.enum(['measured', 'kernel-mechanism', 'calibrated', 'fitted-to-paper', 'option']),
+      source: z.string(),
+    }),
+  ),
+  /** Per-core utilization over the traffic window: whole-core busy where the capture tells it (idle records or /proc/stat). */
   measured: Measured,
   /**
    * The cores' whole busy share (not idle, as mpstat counts it) over the same span, the figure

@@ -20,6 +20,7 @@ export function replayJson(file: string, r: ReplayResult, facts?: TimelineFacts)
       seed: o.seed,
       demand: o.demand,
       utilization: o.utilization,
+      untraced: o.untraced,
       stepNs: o.stepNs,
       horizonNs: o.horizonNs,
       balanceIntervalNs: o.balanceIntervalNs,
@@ -30,7 +31,12 @@ export function replayJson(file: string, r: ReplayResult, facts?: TimelineFacts)
     tunnels: r.tunnels,
     cores: r.cores,
     durationNs: r.durationNs,
+    trafficWindow: r.trafficWindow ? { fromNs: r.trafficWindow.fromNs, toNs: r.trafficWindow.toNs } : null,
+    untraced: r.untraced,
+    placement: r.placement,
     threaded: r.threaded ?? null,
+    abstained: r.abstained,
+    parameters: r.parameters.map((x) => ({ ...x, value: fin(x.value), low: fin(x.low), high: fin(x.high) })),
     measured: {
       ...r.measured,
       cpus: r.measured.cpus.map((c) => ({ cpu: c.cpu, utilization: u(c.utilization) })),
@@ -47,6 +53,8 @@ export function replayJson(file: string, r: ReplayResult, facts?: TimelineFacts)
       tunnels: m.tunnels.map((t) => ({ ...t, throughputPps: fin(t.throughputPps) })),
       jainFairness: u(m.jainFairness),
       changeVsMeasured: Number.isFinite(m.changeVsMeasured) ? m.changeVsMeasured : null,
+      throughputInterval: { low: fin(m.throughputInterval.low), point: fin(m.throughputInterval.point), high: fin(m.throughputInterval.high) },
+      vsMeasured: m.vsMeasured ? { low: fin(m.vsMeasured.low), point: fin(m.vsMeasured.point), high: fin(m.vsMeasured.high) } : null,
       convergenceNs: m.convergenceNs,
       pollCores: m.pollCores,
       moves: m.moves,
@@ -94,12 +102,15 @@ export function verdict(m: ModelResult, r: ReplayResult): string {
   const mean = m.cpus.reduce((a, c) => a + c.utilization, 0) / Math.max(1, m.cpus.length);
   switch (m.model) {
     case 'stock':
+      if (r.placement === 'observed') return `${change}: the polls stay where the senders ran them; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
       if (m.convergenceNs !== null && m.pollCores === 1) {
         return `${change}: every poll ends stuck on core ${m.tunnels[0]?.pollCore ?? m.busiestCpu} after ${formatDur(m.convergenceNs)}; the gateway runs at that one core's pace (${pct(mean)} of the CPUs used)`;
       }
       if (m.convergenceNs !== null) return `${change}: polls stuck on ${m.pollCores} cores after ${formatDur(m.convergenceNs)}; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
       return `${change}: no core saturates, polls keep moving; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
     case 'threaded':
+      if (saturated >= Math.max(1, Math.floor(m.cpus.length * 0.9)) && r.placement === 'observed')
+        return `${change}: the poll threads' own cost and their wake-ups take CPU the softirq polls did not, and every core is busy (${pct(mean)} mean)`;
       if (saturated >= Math.max(1, Math.floor(m.cpus.length * 0.9)))
         return `${change}: the scheduler spreads the poll threads until every core is busy (${pct(mean)} mean): CPU-bound, not placement-bound`;
       return `${change}: poll threads spread over ${m.pollCores} cores after ${m.moves} migrations; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;

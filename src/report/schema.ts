@@ -170,8 +170,22 @@ export type FindingJson = z.infer<typeof FindingJson>;
 export const PredictionJson = z.object({
   runs: z.number().int(),
   seed: z.number().int(),
+  /** The tunnels' packets/s in the replay's traffic window (the stretch that carried traffic). */
   measuredPps: z.number(),
-  models: z.array(z.object({ model: z.string(), throughputPps: z.number(), ratio: z.number(), maxCpuUtilization: z.number() })).optional(),
+  models: z
+    .array(
+      z.object({
+        model: z.string(),
+        throughputPps: z.number(),
+        ratio: z.number(),
+        maxCpuUtilization: z.number(),
+        /** Predicted over measured throughput: the interval of replay --json's vsMeasured. */
+        vsMeasured: z.object({ low: z.number(), point: z.number(), high: z.number() }).optional(),
+      }),
+    )
+    .optional(),
+  /** Models that cannot predict this capture, and why (replay --json's abstained). */
+  abstained: z.array(z.object({ model: z.string(), reason: z.string() })).optional(),
   /** Mean absolute per-core error of the stock model replaying the observed placements. */
   calibrationMae: z.number().optional(),
   warnings: z.array(z.string()),

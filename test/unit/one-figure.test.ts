@@ -45,7 +45,12 @@ describe('one figure per fact over every bundled trace', () => {
 
       // Span: the probed span, everywhere a rate or a share is taken over it.
       expect(tl.range.toNs - tl.range.fromNs).toBe(a.capture.probedNs);
-      expect(rp.durationNs).toBe(a.capture.probedNs);
+      // The replay's rates are over its traffic window (the windows that carried the tunnels'
+      // packets), which lies inside the probed span.
+      expect(rp.trafficWindow).not.toBeNull();
+      expect(rp.durationNs).toBe(rp.trafficWindow!.toNs - rp.trafficWindow!.fromNs);
+      expect(rp.trafficWindow!.fromNs).toBeGreaterThanOrEqual(a.capture.probedFromOffsetNs);
+      expect(rp.trafficWindow!.toNs).toBeLessThanOrEqual(a.capture.probedFromOffsetNs + a.capture.probedNs);
       expect(pf.otherData.durationNs).toBe(a.capture.durationNs);
 
       // Per-core whole busy time, and its source.

@@ -39,7 +39,7 @@ describe('wgtrace replay', () => {
     const a = await run(['replay', cap, '--json', '--runs', '8', '--seed', '4', '--horizon', '200']);
     expect(a.code).toBe(0);
     const j = ReplayJson.parse(JSON.parse(a.out));
-    expect(j.version).toBe(1);
+    expect(j.version).toBe(2);
     expect(j.models.map((m) => m.model)).toEqual(['stock', 'threaded', 'inline']);
     expect(j.monteCarlo).toMatchObject({ runs: 8, seed: 4 });
     expect(j.measured.tunnels).toHaveLength(3);

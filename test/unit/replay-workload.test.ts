@@ -10,9 +10,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
  * A veth testbed capture (no WireGuard): 1 ms, two CPUs. CPU 0 runs one NET_RX softirq of
- * 12 us holding one poll of 10 packets that took 10 us: forwarding 1000 ns/packet, and 2 us of
- * NET_RX outside the poll: receive 200 ns/packet. /proc/stat says CPU 0 was half busy (50 of
- * 100 jiffies), CPU 1 idle: the load that is not ours on CPU 0 is 0.5 - 12 us / 1 ms = 0.488.
+ * 12 us holding one poll of 10 packets that took 10 us: forwarding 1000 ns/packet; veth's poll is
+ * its whole receive path, so the 2 us of NET_RX outside it are other traced load, not a receive
+ * stage. /proc/stat says CPU 0 was half busy (50 of 100 jiffies), CPU 1 idle: 0.5 - 0.012 of
+ * CPU 0 is untraced, and veth's senders and receivers run here, so it is coupled work:
+ * 0.488 ms / 10 packets = 48,800 ns per packet.
  */
 const CAPTURE = `#@wgtrace-capture 1
 #@cpus 0-1
@@ -41,20 +43,30 @@ describe('workload extraction', () => {
     expect(w.tunnels).toHaveLength(1);
     const t = w.tunnels[0]!;
     expect(t.forwardNsPerPacket).toBeCloseTo(1000, 6);
-    expect(t.rxNsPerPacket).toBeCloseTo(200, 6);
+    expect(t.rxNsPerPacket).toBe(0);
     expect(t.decryptNsPerPacket).toBe(0);
-    expect(t.rxCore).toBe(0);
     expect(t.measuredPps).toBeCloseTo(10_000, 3);
+    expect(w.wireguard).toBe(false);
+    expect(w.placement).toBe('observed');
+    expect(w.untraced).toBe('coupled');
     expect(w.cores[0]!.measuredUtilization).toBeCloseTo(0.5, 9);
-    expect(w.cores[0]!.foreignLoad).toBeCloseTo(0.488, 9);
+    expect(w.cores[0]!.otherLoad).toBeCloseTo(0.002, 9);
+    expect(w.cores[0]!.untracedLoad).toBeCloseTo(0.488, 9);
+    expect(w.cores[0]!.coupledNsPerPacket).toBeCloseTo(48_800, 3);
+    expect(w.cores[0]!.foreignLoad).toBeCloseTo(0.002, 9);
     expect(w.cores[1]!.measuredUtilization).toBe(0);
-    expect(w.assumptions.map((a) => a.code).sort()).toEqual(['cpu-util-from-proc-stat', 'no-wireguard', 'rx-core-default']);
+    expect(w.assumptions.map((a) => a.code).sort()).toEqual(['cpu-util-from-proc-stat', 'no-wireguard', 'untraced-coupled']);
     expect(w.threaded).toBe(false);
-    // By default the utilization is what was traced: 12 us of NET_RX in 1 ms, all ours.
-    const traced = extractWorkload(tl);
+    // Without idle records the default takes /proc/stat too; `traced` leaves the untraced load unknown.
+    expect(extractWorkload(tl).cores[0]!.measuredUtilization).toBeCloseTo(0.5, 9);
+    const traced = extractWorkload(tl, { utilization: 'traced' });
     expect(traced.cores[0]!.measuredUtilization).toBeCloseTo(0.012, 9);
-    expect(traced.cores[0]!.foreignLoad).toBeCloseTo(0, 9);
-    expect(traced.assumptions.map((a) => a.code)).not.toContain('cpu-util-from-proc-stat');
+    expect(traced.untraced).toBe('unknown');
+    expect(traced.cores[0]!.coupledNsPerPacket).toBe(0);
+    expect(traced.assumptions.map((a) => a.code)).toContain('no-core-busy');
+    // `--untraced fixed`: other processes, which keep at most half of what other work leaves.
+    const fixed = extractWorkload(tl, { utilization: 'proc-stat', untraced: 'fixed' });
+    expect(fixed.cores[0]!.foreignLoad).toBeCloseTo(0.002 + 0.488, 9);
   });
 });
 

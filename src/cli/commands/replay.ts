@@ -34,8 +34,9 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       .option('--runs <n>', 'Monte Carlo runs over random placement (default 100)')
       .option('--seed <s>', 'seed of the Monte Carlo runs (default 1)')
       .option('--demand <kind>', 'what each tunnel offers: elastic (takes what it gets) or measured', 'elastic')
-      .option('--utilization <source>', 'per-core utilization and the load that is not ours: traced or proc-stat', 'traced')
-      .option('--threaded-overhead <ratio>', 'threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, from the published figures)')
+      .option('--utilization <source>', 'whole-core busy, and so the untraced load: whole (idle records, else /proc/stat), traced or proc-stat', 'whole')
+      .option('--untraced <kind>', 'the untraced load: auto (coupled for veth tunnels, else fixed), coupled (per packet) or fixed', 'auto')
+      .option('--threaded-overhead <ratio>', 'WireGuard: threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, fitted to the published figures)')
       .option('--inline-gain <factor>', 'Inline locality gain: per-packet cost divided by it (default 2.96, fitted to the published ratio)')
       .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
       .option('--json', 'print the result as JSON (schema: docs/replay.schema.json)'),
@@ -50,6 +51,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
           seed?: string;
           demand: string;
           utilization: string;
+          untraced: string;
           threadedOverhead?: string;
           inlineGain?: string;
           horizon?: string;
@@ -62,7 +64,8 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
         const seed = parseIntArg('--seed', o.seed, 0, 0xffffffff);
         const horizonMs = parseIntArg('--horizon', o.horizon, 1, 600_000);
         const demand = parseChoice('--demand', o.demand, ['elastic', 'measured']);
-        const utilization = parseChoice('--utilization', o.utilization, ['traced', 'proc-stat']);
+        const utilization = parseChoice('--utilization', o.utilization, ['whole', 'traced', 'proc-stat']);
+        const untraced = parseChoice('--untraced', o.untraced, ['auto', 'coupled', 'fixed']);
         const ratio = parseRealArg('--threaded-overhead', o.threadedOverhead, 0, 10);
         const gain = parseRealArg('--inline-gain', o.inlineGain, 0.01, 100);
         const timeline = await loadWithProgress(io, capture, parseLoadOptions(o));
@@ -71,6 +74,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
           models,
           demand,
           utilization,
+          untraced,
           ...(runs !== undefined ? { runs } : {}),
           ...(seed !== undefined ? { seed } : {}),
           ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),

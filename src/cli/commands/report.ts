@@ -33,7 +33,7 @@ async function reportRun(io: CliIO, file: string, opts: CaptureOptions): Promise
   const analyze = AnalyzeResult.parse(result);
   let replay: ReportRun['replay'];
   try {
-    replay = ReplayJson.parse(replayJson(file, replayTimeline(timeline, { models: [...MODEL_NAMES], demand: 'elastic', utilization: 'traced' }), computeFacts(timeline)));
+    replay = ReplayJson.parse(replayJson(file, replayTimeline(timeline, { models: [...MODEL_NAMES], demand: 'elastic' }), computeFacts(timeline)));
   } catch (e) {
     replay = { error: e instanceof Error ? e.message : String(e) };
   }

@@ -19,6 +19,12 @@ export interface ModelTunnel {
   rxPos: number;
   /** Offered load, packets per second; Infinity for an elastic sender, 0 for an idle tunnel. */
   demandPps: number;
+  /** Threaded: the poll's cost per packet in its kthread (default forwardNs). */
+  threadForwardNs?: number;
+  /** Threaded: the cost per packet of waking the kthread, paid where the wakers run (default: the wake ratio times rx + decrypt + forward). */
+  threadWakeNs?: number;
+  /** Observed placement: the share of the tunnel's poll time per core position, as captured. */
+  observedShare?: [number, number][];
 }
 
 export interface ModelInput {
@@ -26,6 +32,16 @@ export interface ModelInput {
   /** Per core position, 0..1. */
   capacity: Float64Array;
   tunnels: ModelTunnel[];
+  /**
+   * Per core position, work per packet of any tunnel that is not ours but comes with it (ns): a
+   * veth pair's local sender and receiver. Absent: none.
+   */
+  coupledNs?: Float64Array;
+  /**
+   * `random` (default): a poll lands wherever the next decrypt worker schedules it (WireGuard);
+   * `observed`: polls run where the capture saw them (veth: the sender's CPU), and do not move.
+   */
+  placement?: 'random' | 'observed';
 }
 
 export const NS_PER_S = 1e9;
@@ -75,8 +91,8 @@ export class ProblemScratch {
   private stages = -1;
   private buf!: { capacity: Float64Array; off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array; pairCores: Int32Array };
   readonly solver = new SolverScratch();
-  /** The last input's placedBase, and its wake ratio (one input per sim). */
-  base: { inp: ModelInput; wakeRatio: number; base: PlacedBase } | undefined;
+  /** The last input's placedBase, its wake ratio and mode (one input per sim). */
+  base: { inp: ModelInput; wakeRatio: number; threaded: boolean; base: PlacedBase } | undefined;
   /**
    * Arrays of exactly m cores and `stages` stage slots (made again only when a size changes: a
    * sim's never does). Exact sizes rather than views of larger arrays: a typed-array view costs
@@ -92,8 +108,9 @@ export class ProblemScratch {
   }
 }
 
-/** What does not change from step to step in a placed-poll problem: per input and wake ratio. */
-interface PlacedBase {
+/** What does not change from step to step in a placed-poll problem: per input, mode and wake ratio. */
+export interface PlacedBase {
+  threaded: boolean;
   wakeRatio: number;
   shared: Float64Array;
   rxCoef: Float64Array;
@@ -108,14 +125,39 @@ interface PlacedBase {
 }
 const placedBases = new WeakMap<ModelInput, PlacedBase[]>();
 
-function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
+/**
+ * The stage coefficients of a placed-poll problem. Threaded (`threaded`): the poll costs its
+ * kthread cost where the thread runs, and waking it costs `threadWakeNs` (default `wakeRatio`
+ * times the stock per-packet work) spread where decryption runs. Coupled work (ModelInput.coupledNs)
+ * is split into what every core carries (its least value, added to the shared part) and the rest
+ * on the one core with the most, as a receive stage when the tunnel has none (exact on 2 cores,
+ * the veth testbed; on more cores the rest lands on the largest core only).
+ */
+export function placedBase(inp: ModelInput, wakeRatio: number, threaded = wakeRatio > 0): PlacedBase {
   let list = placedBases.get(inp);
   if (list === undefined) placedBases.set(inp, (list = []));
-  const hit = list.find((b) => b.wakeRatio === wakeRatio);
+  const hit = list.find((b) => b.wakeRatio === wakeRatio && b.threaded === threaded);
   if (hit !== undefined) return hit;
   const n = inp.tunnels.length;
   const m = inp.cpus.length;
+  let coupledMin = 0;
+  let coupledAt = -1;
+  let coupledRest = 0;
+  if (inp.coupledNs !== undefined && inp.coupledNs.length === m && m > 0) {
+    coupledMin = Infinity;
+    let max = -Infinity;
+    for (let p = 0; p < m; p++) {
+      const v = inp.coupledNs[p]!;
+      if (v < coupledMin) coupledMin = v;
+      if (v > max) {
+        max = v;
+        coupledAt = p;
+      }
+    }
+    coupledRest = max - coupledMin;
+  }
   const b: PlacedBase = {
+    threaded,
     wakeRatio,
     shared: new Float64Array(n),
     rxCoef: new Float64Array(n),
@@ -128,14 +170,24 @@ function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
   };
   for (let i = 0; i < n; i++) {
     const t = inp.tunnels[i]!;
-    const wake = wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs);
+    const wake = threaded ? (t.threadWakeNs ?? wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs)) : 0;
+    const fwd = threaded ? (t.threadForwardNs ?? t.forwardNs) : t.forwardNs;
     b.shared[i] = (t.decryptNs + wake) / m / 1e9;
-    b.rxCoef[i] = t.rxNs / 1e9;
-    b.fwdCoef[i] = t.forwardNs / 1e9;
-    if (t.rxNs > 0) b.rxCount[t.rxPos]!++;
-    b.rxPos[i] = t.rxPos;
-    b.hasRx[i] = t.rxNs > 0 ? 1 : 0;
-    b.hasFwd[i] = t.forwardNs > 0 ? 1 : 0;
+    let rx = t.rxNs;
+    let rxPos = t.rxPos;
+    if (coupledMin > 0 || coupledRest > 0) {
+      b.shared[i] = b.shared[i]! + coupledMin / 1e9;
+      if (rx === 0 && coupledRest > 0) {
+        rx = coupledRest;
+        rxPos = coupledAt;
+      } else b.shared[i] = b.shared[i]! + coupledRest / m / 1e9;
+    }
+    b.rxCoef[i] = rx / 1e9;
+    b.fwdCoef[i] = fwd / 1e9;
+    if (rx > 0) b.rxCount[rxPos]!++;
+    b.rxPos[i] = rxPos;
+    b.hasRx[i] = rx > 0 ? 1 : 0;
+    b.hasFwd[i] = fwd > 0 ? 1 : 0;
     if (b.rxCoef[i]! < 0 || b.fwdCoef[i]! < 0) b.nonNegative = false;
   }
   list.push(b);
@@ -152,14 +204,14 @@ function placedBase(inp: ModelInput, wakeRatio: number): PlacedBase {
  * coefficients are computed once per input, and each core's stages come in tunnel order,
  * receive before poll, as they would be pushed one by one.
  */
-export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array, scratch?: ProblemScratch): PackedCoreProblem {
+export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array, scratch?: ProblemScratch, threaded = wakeRatio > 0): PackedCoreProblem {
   const m = inp.cpus.length;
   const n = inp.tunnels.length;
   const sc = scratch ?? new ProblemScratch();
   const hit = sc.base;
   let b: PlacedBase;
-  if (hit !== undefined && hit.inp === inp && hit.wakeRatio === wakeRatio) b = hit.base;
-  else sc.base = { inp, wakeRatio, base: (b = placedBase(inp, wakeRatio)) };
+  if (hit !== undefined && hit.inp === inp && hit.wakeRatio === wakeRatio && hit.threaded === threaded) b = hit.base;
+  else sc.base = { inp, wakeRatio, threaded, base: (b = placedBase(inp, wakeRatio, threaded)) };
   // tun and coef may be longer than the stages (off[m]): every reader stops at off[m].
   const { capacity, off, next, tun, coef, pairCores } = sc.arrays(m, 2 * n);
   capacity.set(inp.capacity);
@@ -196,13 +248,13 @@ export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wak
  * PlacedCoreProblem): no per-core stage lists are built, the solver packs only the stages of
  * the tunnels its first round leaves unfrozen. What the sims solve every step.
  */
-export function placedProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array, scratch?: ProblemScratch): PlacedCoreProblem {
+export function placedProblem(inp: ModelInput, place: ArrayLike<number>, wakeRatio = 0, lost?: Float64Array, scratch?: ProblemScratch, threaded = wakeRatio > 0): PlacedCoreProblem {
   const m = inp.cpus.length;
   const sc = scratch ?? new ProblemScratch();
   const hit = sc.base;
   let b: PlacedBase;
-  if (hit !== undefined && hit.inp === inp && hit.wakeRatio === wakeRatio) b = hit.base;
-  else sc.base = { inp, wakeRatio, base: (b = placedBase(inp, wakeRatio)) };
+  if (hit !== undefined && hit.inp === inp && hit.wakeRatio === wakeRatio && hit.threaded === threaded) b = hit.base;
+  else sc.base = { inp, wakeRatio, threaded, base: (b = placedBase(inp, wakeRatio, threaded)) };
   const { capacity } = sc.arrays(m, 0);
   capacity.set(inp.capacity);
   if (lost) for (let p = 0; p < m; p++) capacity[p] = Math.max(0, capacity[p]! - lost[p]!);

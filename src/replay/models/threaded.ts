@@ -1,7 +1,7 @@
 import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { assembleRun, hasCollision, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, hasCollision, placedBase, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
  * Threaded NAPI (/sys/class/net/<dev>/threaded = 1; net/core/dev.c: napi_threaded_poll): each
@@ -32,7 +32,7 @@ const STEADY_INTERVALS = 3;
 const MIN_IMBALANCE = 0.02;
 
 export function threadedProblem(inp: ModelInput, thread: ArrayLike<number>, ratio: number, lost?: Float64Array, scratch?: ProblemScratch): PackedCoreProblem {
-  return placedPollProblem(inp, thread, ratio, lost, scratch);
+  return placedPollProblem(inp, thread, ratio, lost, scratch, true);
 }
 
 /** The threaded state machine, one step at a time; balancing happens every `balanceEvery` steps. */
@@ -76,7 +76,7 @@ export class ThreadedSim {
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
     // The per-tunnel form of threadedProblem (the solver packs only what its first round leaves).
-    const pb = placedProblem(inp, thread, par.threadedOverheadRatio, this.lost, this.scratch);
+    const pb = placedProblem(inp, thread, par.threadedOverheadRatio, this.lost, this.scratch, true);
     const { x } = solve(inp, pb, this.scratch.solver);
     this.threadBuf.set(thread);
     const out = { x, util: utilizationOf(inp, pb, x, this.lost, this.utilBuf), thread: this.threadBuf };
@@ -86,14 +86,16 @@ export class ThreadedSim {
     if (this.steps++ % this.balanceEvery === this.balanceEvery - 1) {
       // Runnable load per core as CFS sees it: the load that is not ours, softirq receive and
       // poll threads (decryption is the same everywhere, so it cannot tip the balance).
+      // The stage coefficients the problem was built from (the kthread's own cost, the receive
+      // stage or the coupled work pinned to a core).
+      const base = placedBase(inp, par.threadedOverheadRatio, true);
       const load = new Float64Array(m);
       for (let p = 0; p < m; p++) load[p] = 1 - inp.capacity[p]!;
       const tl = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        const t = inp.tunnels[i]!;
-        tl[i] = (t.forwardNs * x[i]!) / 1e9;
+        tl[i] = base.fwdCoef[i]! * x[i]!;
         load[thread[i]!] = load[thread[i]!]! + tl[i]!;
-        load[t.rxPos] = load[t.rxPos]! + (t.rxNs * x[i]!) / 1e9;
+        if (base.hasRx[i]) load[base.rxPos[i]!] = load[base.rxPos[i]!]! + base.rxCoef[i]! * x[i]!;
       }
       const pulled = new Uint8Array(m);
       const threads = new Int32Array(m);

@@ -53,7 +53,7 @@ const group = (n: number): string =>
     .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 /** A number of the result object in a table cell: its rendered text, its path, and the exact value on hover. */
-type Fmt = 'int' | 'ms' | 'pct' | 'rate' | 's' | 'chg';
+type Fmt = 'int' | 'ms' | 'pct' | 'rate' | 's' | 'chg' | 'num';
 export function fmt(kind: Fmt, v: number): string {
   switch (kind) {
     case 'int':
@@ -68,6 +68,8 @@ export function fmt(kind: Fmt, v: number): string {
       return `${(v / 1e9).toFixed(3)} s`;
     case 'chg':
       return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
+    case 'num':
+      return Math.abs(v) >= 1000 ? group(v) : String(Number(v.toPrecision(3)));
   }
 }
 
@@ -251,10 +253,10 @@ ${
   return `<p class="muted">Ranked by the share of throughput they cost. Choose one to zoom the charts on its time range.</p><ol class="findings">${items.join('')}</ol>`;
 }
 
-/** Throughput per model with its p5–p95 spread over random placements, as an SVG strip. */
+/** Throughput per model with its interval (replay --json's throughputInterval), as an SVG strip. */
 function whatIfChart(r: ReplayJson): string {
-  const rows = r.models.map((m) => ({ m, mc: r.monteCarlo.models.find((x) => x.model === m.model) }));
-  const max = Math.max(r.measured.throughputPps, ...rows.map(({ m, mc }) => Math.max(m.throughputPps, mc?.throughputPps.p95 ?? 0))) * 1.08 || 1;
+  const rows = r.models.map((m) => ({ m, mc: m.throughputInterval.high > m.throughputInterval.low ? m.throughputInterval : undefined }));
+  const max = Math.max(r.measured.throughputPps, ...rows.map(({ m, mc }) => Math.max(m.throughputPps, mc?.high ?? 0))) * 1.08 || 1;
   const W = 640;
   const L = 90;
   const R = 20;
@@ -273,8 +275,8 @@ function whatIfChart(r: ReplayJson): string {
     const y = 22 + 28 * i;
     parts.push(`<text class="mlabel" x="${L - 8}" y="${y + 4}" text-anchor="end">${esc(m.model)}</text>`);
     if (mc) {
-      const a = x(mc.throughputPps.p5);
-      const b = x(mc.throughputPps.p95);
+      const a = x(mc.low);
+      const b = x(mc.high);
       parts.push(`<line class="whisker m-${m.model}" x1="${a.toFixed(1)}" x2="${b.toFixed(1)}" y1="${y}" y2="${y}"/>`);
       parts.push(`<line class="whisker m-${m.model}" x1="${a.toFixed(1)}" x2="${a.toFixed(1)}" y1="${y - 6}" y2="${y + 6}"/>`);
       parts.push(`<line class="whisker m-${m.model}" x1="${b.toFixed(1)}" x2="${b.toFixed(1)}" y1="${y - 6}" y2="${y + 6}"/>`);
@@ -296,11 +298,7 @@ function whatIfSection(run: ReportRun, ri: number): string {
   if ('error' in r) return `<p class="bad">The replay models could not run on this capture: ${esc(r.error)}</p>`;
   const rows = r.models.map((m, i) => {
     const k = (p: string): string => `r:models.${i}.${p}`;
-    const mi = r.monteCarlo.models.findIndex((x) => x.model === m.model);
-    const mc = r.monteCarlo.models[mi];
-    const interval = mc
-      ? `${num('rate', mc.throughputPps.p5, `r:monteCarlo.models.${mi}.throughputPps.p5`, ri)}${num('rate', mc.throughputPps.p95, `r:monteCarlo.models.${mi}.throughputPps.p95`, ri)}`
-      : '<td colspan="2">no interval</td>';
+    const interval = `${num('rate', m.throughputInterval.low, k('throughputInterval.low'), ri)}${num('rate', m.throughputInterval.high, k('throughputInterval.high'), ri)}`;
     const change = m.changeVsMeasured === null ? '<td class="muted">nothing measured</td>' : num('chg', m.changeVsMeasured, k('changeVsMeasured'), ri);
     return `<tr><td class="nowrap"><span class="swatch m-sw-${m.model}"></span>${esc(m.model)}</td>${num('rate', m.throughputPps, k('throughputPps'), ri)}${interval}${change}${num(
       'pct',
@@ -309,12 +307,19 @@ function whatIfSection(run: ReportRun, ri: number): string {
       ri,
     )}${text(m.basis === 'median-run' ? 'the run of median throughput' : 'on the measured RSS cores')}${text(m.verdict)}</tr>`;
   });
+  for (const a of r.abstained) rows.push(`<tr><td class="nowrap">${esc(a.model)}</td><td colspan="7">cannot predict: ${esc(a.reason)}</td></tr>`);
   const o = r.options;
+  const params = r.parameters.map(
+    (x, i) =>
+      `<tr>${text(x.name)}${num('num', x.value, `r:parameters.${i}.value`, ri)}${num('num', x.low, `r:parameters.${i}.low`, ri)}${num('num', x.high, `r:parameters.${i}.high`, ri)}${text(x.unit)}${text(x.basis)}${text(x.source)}</tr>`,
+  );
   return `${whatIfChart(r)}
-${table(['model', 'throughput', 'p5', 'p95', 'vs measured', 'busiest core', 'point is', 'verdict'], rows)}
-<p>Measured: ${esc(group(r.measured.throughputPps))} packets/s over ${r.tunnels} tunnel${r.tunnels === 1 ? '' : 's'} on ${r.cores} core${r.cores === 1 ? '' : 's'}.
-The interval p5–p95 is the spread over ${o.runs} random placements of the polls (seed ${o.seed}), not a confidence interval of the models: their assumptions
-(threaded overhead ${o.threadedOverheadRatio}, Inline locality gain ${o.inlineLocalityGain}, ${o.demand} demand) are fixed. A model without Monte Carlo runs says “no interval”.</p>
+${table(['model', 'throughput', 'low', 'high', 'vs measured', 'busiest core', 'point is', 'verdict'], rows)}
+<p>Measured: ${esc(group(r.measured.throughputPps))} packets/s over ${r.tunnels} tunnel${r.tunnels === 1 ? '' : 's'} on ${r.cores} core${r.cores === 1 ? '' : 's'}, in the traffic window.
+The interval runs every cost parameter over its range (below) and the measured costs over their bootstrap spread${
+    r.placement === 'random' ? `, with the spread over ${o.runs} random placements of the polls (seed ${o.seed})` : ' (the polls stay where the capture saw them)'
+  }.</p>
+${table(['parameter', 'value', 'low', 'high', 'unit', 'basis', 'source'], params)}
 ${r.assumptions.length + r.warnings.length > 0 ? `<ul class="muted">${[...r.assumptions.map((x) => x.message), ...r.warnings].map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : ''}
 <p class="muted">From <code>wgtrace replay --json</code> with its defaults (${o.runs} runs); the predicted gains under the findings come from <code>wgtrace analyze</code>'s quicker ${
     run.analyze.prediction?.runs ?? 0
