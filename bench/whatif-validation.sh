@@ -92,9 +92,10 @@ run_experiment() { # NAME PAIRS PIN HOG
   echo "== $NAME: $PAIRS pairs${PIN:+, senders on cpu $PIN}${HOGCPU:+, hog on cpu $HOGCPU}, $REPS repetitions" >&2
   printf 'experiment %s pairs %s pin %s hog %s reps %s mode %s\n' "$NAME" "$PAIRS" "${PIN:--}" "${HOGCPU:--}" "$REPS" "$MODE" >"$DIR/samples.txt"
   $TB up --pairs "$PAIRS" --prefix $PREFIX >/dev/null
-  # One repetition: 8 s off (settle, measure 3 s, capture 3 s) + 4 s on; plus the capture's
-  # start-up and a margin.
-  TOTAL=$((REPS * 16 + 10))
+  # One repetition: 4 s off (settle, measure), the capture (3 s, plus bpftrace's start-up and
+  # exit: about 9.5 s with 0.17 here), 4 s on: about 18 s; the flows outlast it with a margin
+  # (the flows are stopped when the last repetition ends).
+  TOTAL=$((REPS * 22 + 15))
   if [ -n "$HOGCPU" ]; then
     timeout $((TOTAL + 5)) taskset -c "$HOGCPU" sh -c 'while :; do :; done' &
     HOG=$!

@@ -2,7 +2,7 @@ import { collisionProbabilityClosedForm, percentile } from './fairness.js';
 import type { ModelInput } from './models/common.js';
 import { runInline } from './models/inline.js';
 import { runStock, runStockObserved } from './models/stock.js';
-import { runThreaded } from './models/threaded.js';
+import { runThreaded, runThreadedObserved } from './models/threaded.js';
 import { Prng, runSeed } from './prng.js';
 import type { ReplayOptions } from './options.js';
 import type { ModelName, ModelRun } from './types.js';
@@ -60,16 +60,6 @@ export function distribution(v: ArrayLike<number>): Distribution {
   };
 }
 
-/** Each tunnel's main observed poll core (position): where an `observed` placement starts. */
-export function observedMainCores(inp: ModelInput): Int32Array {
-  return Int32Array.from(inp.tunnels, (t) => {
-    let best = t.rxPos;
-    let f = -1;
-    for (const [p, s] of t.observedShare ?? []) if (s > f) [best, f] = [p, s];
-    return best;
-  });
-}
-
 export function runModel(model: ModelName, inp: ModelInput, o: ReplayOptions, rng: Prng): ModelRun {
   // Observed placement (veth: the sender's CPU): nothing random to draw.
   const observed = inp.placement === 'observed';
@@ -77,7 +67,7 @@ export function runModel(model: ModelName, inp: ModelInput, o: ReplayOptions, rn
     case 'stock':
       return observed ? runStockObserved(inp) : runStock(inp, o, rng);
     case 'threaded':
-      return runThreaded(inp, o, rng, observed ? observedMainCores(inp) : undefined);
+      return observed ? runThreadedObserved(inp, o.threadedOverheadRatio) : runThreaded(inp, o, rng);
     case 'inline': {
       const rx = inp.tunnels.map(() => rng.int(inp.cpus.length));
       return runInline(inp, o, rx);

@@ -2,7 +2,7 @@ import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
 import { maxMinFairCores, packCoreProblem, type CoreProblem } from '../fairness.js';
-import { assembleRun, demandsOf, hasCollision, placedBase, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
+import { assembleRun, demandsOf, hasCollision, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 const NO_UTIL = new Float64Array(0);
 
@@ -138,25 +138,33 @@ export function runStock(inp: ModelInput, par: StockParams, rng: Prng, initialPo
 /**
  * Stock with the placement the capture observed (ModelInput.placement `observed`: veth, whose
  * NAPI is scheduled on the sending CPU, drivers/net/veth.c veth_xmit -> __veth_xdp_flush ->
- * napi_schedule): each tunnel's poll work is split over the cores as its poll time was, and
- * nothing moves, so one solve is the steady state.
+ * napi_schedule): each tunnel's poll work is split over the cores as its poll time was, the
+ * coupled work per packet stays on the cores it was measured on, and nothing moves, so one
+ * solve is the steady state.
  */
 export function runStockObserved(inp: ModelInput): ModelRun {
   const m = inp.cpus.length;
-  const b = placedBase(inp, 0, false);
-  const pb: CoreProblem = { capacity: Float64Array.from(inp.capacity), shared: Float64Array.from(b.shared), extras: inp.cpus.map(() => []) };
+  const pb: CoreProblem = { capacity: Float64Array.from(inp.capacity), shared: new Float64Array(inp.tunnels.length), extras: inp.cpus.map(() => []) };
   const main = new Int32Array(inp.tunnels.length);
   inp.tunnels.forEach((t, i) => {
-    if (b.hasRx[i]) pb.extras[b.rxPos[i]!]!.push([i, b.rxCoef[i]!]);
-    const share = t.observedShare && t.observedShare.length > 0 ? t.observedShare : [[t.rxPos, 1] as [number, number]];
-    let best = -1;
+    pb.shared[i] = t.decryptNs / m / 1e9;
+    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
+    for (let p = 0; p < m; p++) if ((inp.coupledNs?.[p] ?? 0) > 0) pb.extras[p]!.push([i, inp.coupledNs![p]! / 1e9]);
+    const share = observedShareOf(t);
+    let best = share[0]![0];
+    let bestF = -1;
     for (const [p, f] of share) {
-      if (p >= 0 && p < m && f > 0) pb.extras[p]!.push([i, b.fwdCoef[i]! * f]);
-      if (best < 0 || f > (share.find(([q]) => q === best)?.[1] ?? 0)) best = p;
+      if (p >= 0 && p < m && f > 0) pb.extras[p]!.push([i, (t.forwardNs * f) / 1e9]);
+      if (f > bestF) [best, bestF] = [p, f];
     }
     main[i] = Math.max(0, best);
   });
   const packed = packCoreProblem(pb);
   const { x } = solve(inp, packed);
   return assembleRun('stock', inp, x, utilizationOf(inp, packed, x), main, { initialCollision: hasCollision(inp, main), convergenceNs: null, moves: 0 });
+}
+
+/** A tunnel's observed poll share per core position, or all of it on its receive core. */
+export function observedShareOf(t: ModelInput['tunnels'][number]): [number, number][] {
+  return t.observedShare && t.observedShare.length > 0 ? t.observedShare : [[t.rxPos, 1]];
 }

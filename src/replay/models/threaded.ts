@@ -1,6 +1,7 @@
-import type { PackedCoreProblem } from '../fairness.js';
+import { coreUsage, packCoreProblem, type CoreProblem, type PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
+import { observedShareOf } from './stock.js';
 import { assembleRun, hasCollision, placedBase, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
@@ -178,4 +179,58 @@ export function runThreaded(inp: ModelInput, par: ThreadedParams, rng: Prng, ini
   }
   const { x, util } = tail.mean();
   return assembleRun('threaded', inp, x, util, sim.thread, { initialCollision: sim.initialCollision, convergenceNs: null, moves: sim.moves });
+}
+
+/**
+ * Threaded NAPI with the placement observed (veth): the senders and receivers stay where the
+ * capture saw their work (the coupled work per core), waking a poll's kthread costs its waker,
+ * the sender, on the cores the softirq polls ran on (veth schedules the NAPI on the sending CPU),
+ * and the kthreads' own work is fluid: with several runnable tasks per core CFS keeps every core
+ * busy while any has runnable work (kernel/sched/fair.c: newidle_balance pulls as soon as a core
+ * goes idle, and the periodic balance evens the load), so over a capture's windows a kthread's
+ * time spreads over the cores that have room. As constraints: each core holds its pinned work,
+ * and all cores together hold the pinned work plus the kthreads'. The kthread work is then
+ * poured onto the least-loaded cores (water-filling) for the utilization.
+ */
+export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRun {
+  const m = inp.cpus.length;
+  const n = inp.tunnels.length;
+  const capTotal = inp.capacity.reduce((a, b) => a + b, 0);
+  const pb: CoreProblem = { capacity: Float64Array.from([...inp.capacity, capTotal]), shared: new Float64Array(n), extras: [...inp.cpus.map(() => []), []] as [number, number][][] };
+  const thread = new Float64Array(n);
+  inp.tunnels.forEach((t, i) => {
+    const wake = t.threadWakeNs ?? wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs);
+    let pinned = 0;
+    const pin = (p: number, ns: number): void => {
+      if (!(ns > 0)) return;
+      pb.extras[p]!.push([i, ns / 1e9]);
+      pinned += ns;
+    };
+    pin(t.rxPos, t.rxNs);
+    for (let p = 0; p < m; p++) pin(p, (inp.coupledNs?.[p] ?? 0) + t.decryptNs / m);
+    for (const [p, f] of observedShareOf(t)) if (p >= 0 && p < m) pin(p, wake * f);
+    thread[i] = (t.threadForwardNs ?? t.forwardNs) / 1e9;
+    pb.extras[m]!.push([i, pinned / 1e9 + thread[i]!]);
+  });
+  const packed = packCoreProblem(pb);
+  const { x } = solve(inp, packed);
+  const used = coreUsage(packed, x);
+  const util = new Float64Array(m);
+  for (let p = 0; p < m; p++) util[p] = 1 - inp.capacity[p]! + used[p]!;
+  // Pour the kthreads' work onto the least-loaded cores, level by level.
+  let pour = 0;
+  for (let i = 0; i < n; i++) pour += thread[i]! * x[i]!;
+  const order = [...util.keys()].sort((a, b) => util[a]! - util[b]!);
+  for (let k = 0; k < m && pour > 1e-12; k++) {
+    // Raise the k+1 lowest cores to the next level (or to what is left to pour).
+    const next = k + 1 < m ? util[order[k + 1]!]! : 1;
+    const room = Math.min(1, next) - util[order[k]!]!;
+    const give = Math.min(pour / (k + 1), Math.max(0, room));
+    for (let j = 0; j <= k; j++) util[order[j]!] = util[order[j]!]! + give;
+    pour -= give * (k + 1);
+  }
+  for (let p = 0; p < m; p++) util[p] = Math.min(1, util[p]!);
+  // Where each kthread mostly runs: the least-loaded core before the pour (where it has room).
+  const place = Int32Array.from(inp.tunnels, () => order[0] ?? 0);
+  return assembleRun('threaded', inp, x, util, place, { initialCollision: hasCollision(inp, place), convergenceNs: null, moves: 0 });
 }
