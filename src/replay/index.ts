@@ -4,7 +4,8 @@ import { jainFairness } from './fairness.js';
 import { MEASURED_COSTS, modelInputOf, type CostPoint } from './input.js';
 import { INLINE_GAIN_RANGE, threadCosts, type Parameter } from './parameters.js';
 import { runInline } from './models/inline.js';
-import { monteCarlo, type MonteCarloResult } from './montecarlo.js';
+import { monteCarlo, runModel, type MonteCarloResult } from './montecarlo.js';
+import { Prng, runSeed } from './prng.js';
 import { CALIBRATION_WARN_MAE, ReplayOptions, type ReplayOptionsInput } from './options.js';
 import type { Assumption, ModelName, ModelRun, Workload } from './types.js';
 import { extractWorkload, meanUtilization } from './workload.js';
@@ -130,14 +131,16 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
     { pollScale: w.costSpread.poll[0], coupledScale: w.costSpread.coupled[0], threadPollFactor: tc.pollFactor.low, threadWake: tc.wake.low },
     { pollScale: w.costSpread.poll[1], coupledScale: w.costSpread.coupled[1], threadPollFactor: tc.pollFactor.high, threadWake: tc.wake.high },
   ];
-  const endRuns = Math.max(1, Math.min(o.runs, Math.ceil(o.runs / 5)));
-  const endMc = ends.map((c) =>
-    monteCarlo(
-      modelInputOf(w, o.demand, c.threadWake, c),
-      { ...optsAt(c), runs: endRuns },
-      predicted.filter((m) => m !== 'inline'),
-    ),
-  );
+  // How far each end moves a model, read on one placement (Monte Carlo run 0) at the point and at
+  // both ends: the factors scale the point runs' p5..p95 (a whole Monte Carlo per end would
+  // cost as much again as the prediction).
+  const endFactor = (name: ModelName): [number, number] => {
+    const at = (c: CostPoint): number => runModel(name, modelInputOf(w, o.demand, c.threadWake, c), optsAt(c), new Prng(runSeed(o.seed, 0))).throughputPps;
+    const base = at(point);
+    if (!(base > 0)) return [1, 1];
+    const f = ends.map((c) => at(c) / base);
+    return [Math.min(1, ...f), Math.max(1, ...f)];
+  };
   const models: ModelResult[] = predicted.map((name: ModelName) => {
     const run = name === 'inline' ? runInline(inp, o) : mc.models.find((m) => m.model === name)!.median;
     let lo = run.throughputPps;
@@ -152,13 +155,9 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
       }
     } else {
       const own = mc.models.find((m) => m.model === name)!.throughputPps;
-      lo = Math.min(lo, own.p5);
-      hi = Math.max(hi, own.p95);
-      for (const e of endMc) {
-        const d = e.models.find((m) => m.model === name)!.throughputPps;
-        lo = Math.min(lo, d.p5);
-        hi = Math.max(hi, d.p95);
-      }
+      const [fLo, fHi] = endFactor(name);
+      lo = Math.min(lo, own.p5) * fLo;
+      hi = Math.max(hi, own.p95) * fHi;
     }
     const throughputInterval = { low: lo, point: run.throughputPps, high: hi };
     const mp = measured.throughputPps;
