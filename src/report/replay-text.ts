@@ -65,7 +65,7 @@ export function renderReplayText(r: ReplayJson, opts: { painter: Painter }): str
   for (const x of r.placement === 'random' ? mc.models : []) {
     let s = `  ${pad(x.model, 9)} packets/s p5 ${num(x.throughputPps.p5)}, p50 ${num(x.throughputPps.p50)}, p95 ${num(x.throughputPps.p95)}`;
     if (x.convergenceNs)
-      s += `; polls converge in ${pct(x.convergedFraction ?? 0)} of runs (p50 ${formatDur(x.convergenceNs.p50)}, p95 ${formatDur(x.convergenceNs.p95)}), onto one core in ${pct(x.singleCoreFraction ?? 0)}`;
+      s += `; polls converge in ${pct(x.convergedFraction ?? 0)} of runs (p50 ${Math.round(x.convergenceNs.p50 / r.options.stepNs)}, p95 ${Math.round(x.convergenceNs.p95 / r.options.stepNs)} model steps of ${formatDur(r.options.stepNs)}: a pace, not a measured time), onto one core in ${pct(x.singleCoreFraction ?? 0)}`;
     else if (x.model === 'stock') s += '; polls never all stuck within the horizon';
     out.push(s);
   }

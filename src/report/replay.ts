@@ -1,4 +1,3 @@
-import { formatDur } from '../base/time.js';
 import { CALIBRATION_WARN_MAE } from '../replay/options.js';
 import type { ModelResult, ReplayResult } from '../replay/index.js';
 import type { Distribution } from '../replay/montecarlo.js';
@@ -94,6 +93,12 @@ export function replayJson(file: string, r: ReplayResult, facts?: TimelineFacts)
 const pct = (v: number): string => `${(v * 100).toFixed(0)}%`;
 const signed = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%` : 'n/a');
 
+/**
+ * A convergence time in the model's steps: the step (1 ms by default) sets the pace at which
+ * polls move in the model, it was not measured, so the time is not one (issue 12).
+ */
+const steps = (ns: number, r: ReplayResult): string => `${Math.round(ns / r.options.stepNs)} model steps`;
+
 /** A one-line verdict per model, from its numbers only. */
 export function verdict(m: ModelResult, r: ReplayResult): string {
   if (r.tunnels === 0) return 'no tunnel carried packets in this capture: nothing to predict';
@@ -104,9 +109,9 @@ export function verdict(m: ModelResult, r: ReplayResult): string {
     case 'stock':
       if (r.placement === 'observed') return `${change}: the polls stay where the senders ran them; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
       if (m.convergenceNs !== null && m.pollCores === 1) {
-        return `${change}: every poll ends stuck on core ${m.tunnels[0]?.pollCore ?? m.busiestCpu} after ${formatDur(m.convergenceNs)}; the gateway runs at that one core's pace (${pct(mean)} of the CPUs used)`;
+        return `${change}: every poll ends stuck on core ${m.tunnels[0]?.pollCore ?? m.busiestCpu} after ${steps(m.convergenceNs, r)}; the gateway runs at that one core's pace (${pct(mean)} of the CPUs used)`;
       }
-      if (m.convergenceNs !== null) return `${change}: polls stuck on ${m.pollCores} cores after ${formatDur(m.convergenceNs)}; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
+      if (m.convergenceNs !== null) return `${change}: polls stuck on ${m.pollCores} cores after ${steps(m.convergenceNs, r)}; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
       return `${change}: no core saturates, polls keep moving; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
     case 'threaded':
       if (saturated >= Math.max(1, Math.floor(m.cpus.length * 0.9)) && r.placement === 'observed')

@@ -56,7 +56,7 @@ export function publishedFiguresTable(f: PublishedFigures = computePublishedFigu
     `| threaded NAPI | ${g(th)} | ${x(th / t1)} | ${x(th / st)} | ${(meanUtil(f.threaded.median) * 100).toFixed(0)}% | about ${PUBLISHED.threadedGbps} Gbps (3.7x stock), CPU 100% |`,
     `| Inline | ${g(il)} | ${x(il / t1)} | ${x(il / st)} | ${(meanUtil(f.inline) * 100).toFixed(0)}% | about 2x threaded, 18x one tunnel |`,
     '',
-    `Stock dynamics over ${PUBLISHED_RUNS} runs (seed ${PUBLISHED_SEED}): polls converged in ${((f.stock.convergedFraction ?? 0) * 100).toFixed(0)}% of runs, onto a single core in ${((f.stock.singleCoreFraction ?? 0) * 100).toFixed(0)}% of those, after ${((f.stock.convergenceNs?.p50 ?? NaN) / 1e6).toFixed(0)} ms (p50; p95 ${((f.stock.convergenceNs?.p95 ?? NaN) / 1e6).toFixed(0)} ms); 2+ polls shared a core at the surge start in ${(f.stock.collisionProbability * 100).toFixed(0)}% of runs.`,
+    `Stock dynamics over ${PUBLISHED_RUNS} runs (seed ${PUBLISHED_SEED}): polls converged in ${((f.stock.convergedFraction ?? 0) * 100).toFixed(0)}% of runs, onto a single core in ${((f.stock.singleCoreFraction ?? 0) * 100).toFixed(0)}% of those, after ${((f.stock.convergenceNs?.p50 ?? NaN) / 1e6).toFixed(0)} model steps of 1 ms (p50; p95 ${((f.stock.convergenceNs?.p95 ?? NaN) / 1e6).toFixed(0)}; a pace the model sets, not a measured time); 2+ polls shared a core at the surge start in ${(f.stock.collisionProbability * 100).toFixed(0)}% of runs.`,
   ];
   return rows.join('\n');
 }
