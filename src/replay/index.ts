@@ -214,24 +214,14 @@ function parametersOf(w: Workload, o: ReplayOptions, tc: ReturnType<typeof threa
   ];
   if (w.wireguard) {
     const defaulted = (code: string): boolean => w.assumptions.some((a) => a.code === code);
-    out.push({
-      name: 'decryptNsPerPacket',
-      value: mean((t) => t.decryptNsPerPacket),
-      low: mean((t) => t.decryptNsPerPacket),
-      high: mean((t) => t.decryptNsPerPacket),
-      unit: 'ns per packet',
-      basis: defaulted('decrypt-cost-default') ? 'fitted-to-paper' : 'measured',
-      source: defaulted('decrypt-cost-default') ? "DEFAULT_DECRYPT_NS_PER_PACKET (the papers' scenario)" : 'wg-crypt work time / packets',
-    });
-    out.push({
-      name: 'rxNsPerPacket',
-      value: mean((t) => t.rxNsPerPacket),
-      low: mean((t) => t.rxNsPerPacket),
-      high: mean((t) => t.rxNsPerPacket),
-      unit: 'ns per packet',
-      basis: defaulted('rx-cost-default') ? 'fitted-to-paper' : 'measured',
-      source: defaulted('rx-cost-default') ? "DEFAULT_RX_NS_PER_PACKET (the papers' scenario)" : 'NET_RX time outside tunnel polls on the receive core / packets',
-    });
+    // A per-packet stage cost: measured, or the papers' default when the capture lacked it.
+    const stage = (name: string, f: (t: (typeof active)[number]) => number, code: string, dflt: string, from: string): Parameter => {
+      const v = mean(f);
+      const fitted = defaulted(code);
+      return { name, value: v, low: v, high: v, unit: 'ns per packet', basis: fitted ? 'fitted-to-paper' : 'measured', source: fitted ? `${dflt} (the papers' scenario)` : from };
+    };
+    out.push(stage('decryptNsPerPacket', (t) => t.decryptNsPerPacket, 'decrypt-cost-default', 'DEFAULT_DECRYPT_NS_PER_PACKET', 'wg-crypt work time / packets'));
+    out.push(stage('rxNsPerPacket', (t) => t.rxNsPerPacket, 'rx-cost-default', 'DEFAULT_RX_NS_PER_PACKET', 'NET_RX time outside tunnel polls on the receive core / packets'));
   }
   if (w.untraced === 'coupled') {
     const v = w.cores.reduce((a, c) => a + c.coupledNsPerPacket, 0);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,23 +22,7 @@ async function timelineOf(name: string, text: string, windowNs = 1_000_000) {
  * and CPU 1 idle. veth's sender and receiver run on this host, so the 0.488 ms of CPU 0 the
  * trace does not explain is their work for those 10 packets: 48,800 ns per packet on CPU 0.
  */
-const VETH = `#@wgtrace-capture 1
-#@cpus 0-1
-#@mode events
-#@start_boot_ns 1000000000
-#@dev name=vb0 kind=veth threaded=0 rx_queues=1 irqs=- inline_en=-
-#@counters before
-#@stat cpu0 0 0 0 100 0 0 0 0 0 0
-#@stat cpu1 0 0 0 100 0 0 0 0 0 0
-SE 1000100000 0 3 0 swapper/0
-P 1000110000 0 0xffff888627c2d188 vb0 10 64 0 swapper/0
-SX 1000112000 0 3
-#@counters after
-#@stat cpu0 0 0 50 150 0 0 0 0 0 0
-#@stat cpu1 0 0 0 200 0 0 0 0 0 0
-#@end_boot_ns 1001000000
-#@status complete
-`;
+const VETH = readFileSync(join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), 'utf8');
 
 describe('what-if on a veth capture, worked by hand', () => {
   it('stock, at the observed placement, carries what CPU 0 allows: poll + coupled work per packet', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,23 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
  * CPU 0 is untraced, and veth's senders and receivers run here, so it is coupled work:
  * 0.488 ms / 10 packets = 48,800 ns per packet.
  */
-const CAPTURE = `#@wgtrace-capture 1
-#@cpus 0-1
-#@mode events
-#@start_boot_ns 1000000000
-#@dev name=vb0 kind=veth threaded=0 rx_queues=1 irqs=- inline_en=-
-#@counters before
-#@stat cpu0 0 0 0 100 0 0 0 0 0 0
-#@stat cpu1 0 0 0 100 0 0 0 0 0 0
-SE 1000100000 0 3 0 swapper/0
-P 1000110000 0 0xffff888627c2d188 vb0 10 64 0 swapper/0
-SX 1000112000 0 3
-#@counters after
-#@stat cpu0 0 0 50 150 0 0 0 0 0 0
-#@stat cpu1 0 0 0 200 0 0 0 0 0 0
-#@end_boot_ns 1001000000
-#@status complete
-`;
+const CAPTURE = readFileSync(join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), 'utf8');
 
 describe('workload extraction', () => {
   it('a veth capture: no decryption stage, costs from the brackets, utilization from /proc/stat', async () => {
