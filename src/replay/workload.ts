@@ -113,6 +113,9 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   const sum = (arr: Float64Array | undefined): number => sumRange(arr, a, b);
   const devKinds = new Map((tl.capture.header?.devices ?? []).map((d) => [d.name, d.kind]));
 
+  // A threaded windows-mode capture: its polls ran in napi kthreads, beside the NET_RX softirqs
+  // (not inside them), and the windows' busy union holds only the softirq time.
+  const capturedThreadedWindows = tl.capture.mode === 'windows' && (tl.capture.header?.devices ?? []).some((d) => d.threaded === 1 && tunnelNapis.some((n) => n.dev === d.name));
   // Per core busy totals over the traffic window.
   const pollBusy = new Map<number, number>();
   const netRxBusy = new Map<number, number>();
@@ -128,7 +131,7 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
     netRxBusy.set(cpu, sum(c?.netRxBusyNs));
     cryptBusy.set(cpu, sum(c?.cryptBusyNs));
     threadPoll.set(cpu, sum(c?.threadPollBusyNs));
-    const t = meanUtilizationOver(tl, cpu, fromNs, toNs);
+    const t = tracedOver(tl, cpu, a, b, fromNs, toNs, capturedThreadedWindows);
     traced.set(cpu, t);
     if (wo.utilization !== 'traced' && wo.utilization !== 'proc-stat' && c?.idleRecorded) {
       whole.set(cpu, Math.max(t, Math.min(1, 1 - idleOver(tl, c.idleNs, fromNs, toNs) / durationNs)));
@@ -367,6 +370,27 @@ function costSpread(tl: Timeline, napis: readonly Timeline['napis'][number][], c
     return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : 1;
   };
   return { poll: [q(polls, 5), q(polls, 95)], coupled: [q(cpl, 5), q(cpl, 95)] };
+}
+
+/**
+ * Traced busy share of a core over the traffic window: per window the timeline's union, at least
+ * its largest part (the rule of detect/facts.ts), and in a threaded windows-mode capture the
+ * polls beside the NET_RX time (they ran in kthreads, not inside the softirqs).
+ */
+function tracedOver(tl: Timeline, cpu: number, a: number, b: number, fromNs: number, toNs: number, threadedWindows: boolean): number {
+  const c = tl.cores.get(cpu);
+  if (!c) return 0;
+  let acc = 0;
+  for (let w = a; w < b; w++) {
+    const s = w * tl.windowNs;
+    const len = Math.max(0, Math.min(s + tl.windowNs, toNs) - Math.max(s, fromNs));
+    if (!(len > 0)) continue;
+    const net = c.netRxBusyNs[w] ?? 0;
+    const poll = c.pollBusyNs[w] ?? 0;
+    const part = Math.max(threadedWindows ? net + poll : net, poll, c.threadPollBusyNs[w] ?? 0, c.cryptBusyNs[w] ?? 0) / tl.windowNs;
+    acc += Math.min(1, Math.max(c.utilization[w] ?? 0, part)) * len;
+  }
+  return acc / Math.max(1, toNs - fromNs);
 }
 
 /** The idle ns of a series over [fromNs, toNs), windows cut at the edges in proportion. */
