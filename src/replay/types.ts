@@ -93,7 +93,7 @@ export interface Workload {
   placement: 'random' | 'observed';
   /** Any tunnel is a WireGuard device (so it has a decryption stage Inline can move). */
   wireguard: boolean;
-  /** Events lost by the tracer over events seen (whole capture). */
+  /** Events lost by the tracer over events seen (whole capture; windows mode: over the probe runs the windows counted). */
   lostFraction: number;
   /**
    * Spread of the measured per-packet costs over the traffic window's windows (bootstrap, p5 and

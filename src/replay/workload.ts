@@ -297,7 +297,16 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   const flags = (tl.capture.header?.devices ?? []).filter((d) => napiDevs.has(d.name) && d.threaded !== undefined).map((d) => d.threaded === 1);
   const threaded = tl.capture.mode === 'events' && polls > 0 ? threadPolls * 2 >= polls : flags.length > 0 ? flags.some((f) => f) : threadPolls > 0 ? true : undefined;
   if (tl.capture.mode === 'windows') note('windows-mode', 'windows-mode capture: per-window aggregates only; no RSS evidence from workqueue events');
-  const seen = tl.capture.events + tl.capture.lostEvents;
+  // Lost events over the events the probes saw. In windows mode the capture's events are map
+  // rows while its losses are probe runs the kernel skipped (recursion misses): there the probe
+  // runs are the polls and the NET_RX entries and exits the windows counted.
+  let probeRuns = tl.capture.events;
+  if (tl.capture.mode === 'windows') {
+    probeRuns = 0;
+    for (const n of tl.napis) probeRuns += n.totals.polls;
+    for (const c of tl.cores.values()) probeRuns += 2 * sumRange(c.netRxCount, 0, tl.windowCount);
+  }
+  const seen = probeRuns + tl.capture.lostEvents;
 
   return {
     cpus,

@@ -92,3 +92,21 @@ describe('models abstain', () => {
     expect(r.abstained.every((a) => a.reason === 'no tunnel carried traffic in this capture')).toBe(true);
   });
 });
+
+describe('a capture replayed in its own configuration', () => {
+  it('threaded NAPI predicted from a threaded windows capture carries what was measured', async () => {
+    const tl = await loadTimeline(join(import.meta.dirname, '../../traces/windows-threaded-3pairs.txt.gz'));
+    const w = extractWorkload(tl);
+    // Windows mode: 164 probe runs skipped of about 222 k (the windows' polls and NET_RX entries
+    // and exits), not of the 4,175 map rows printed.
+    expect(w.lostFraction).toBeLessThan(0.001);
+    expect(w.threaded).toBe(true);
+    const r = replayTimeline(tl, { models: ['threaded'] });
+    expect(r.abstained).toEqual([]);
+    const v = r.models[0]!.vsMeasured!;
+    expect(v.point).toBeGreaterThan(0.95);
+    expect(v.point).toBeLessThan(1.05);
+    expect(v.low).toBeLessThanOrEqual(v.point);
+    expect(v.high).toBeGreaterThanOrEqual(v.point);
+  });
+});
