@@ -42,6 +42,8 @@ export interface ModelResult extends ModelRun {
    * placement is random, the Monte Carlo p5..p95): packets/s.
    */
   throughputInterval: Interval;
+  /** Per core, its utilization over the same ranges (on the placement of Monte Carlo run 0, applied to this run's cores). */
+  cpuIntervals: { cpu: number; low: number; point: number; high: number }[];
   /** throughputInterval / measured throughput in the traffic window; undefined when nothing was measured. */
   vsMeasured: Interval | undefined;
   /** How this configuration was chosen: the Monte Carlo run with the median throughput, or the measured RSS placement (inline). */
@@ -134,37 +136,52 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
   // How far each end moves a model, read on one placement (Monte Carlo run 0) at the point and at
   // both ends: the factors scale the point runs' p5..p95 (a whole Monte Carlo per end would
   // cost as much again as the prediction).
-  const endFactor = (name: ModelName): [number, number] => {
-    const at = (c: CostPoint): number => runModel(name, modelInputOf(w, o.demand, c.threadWake, c), optsAt(c), new Prng(runSeed(o.seed, 0))).throughputPps;
+  // Per core, how far the ends move its utilization (the same placement), in points.
+  const endShift = (runs: ModelRun[], base: ModelRun): [number, number][] =>
+    base.cpus.map((c, p) => {
+      const d = runs.map((r) => (r.cpus[p]?.utilization ?? c.utilization) - c.utilization);
+      return [Math.min(0, ...d), Math.max(0, ...d)];
+    });
+  const endFactor = (name: ModelName): { f: [number, number]; util: [number, number][] } => {
+    const at = (c: CostPoint): ModelRun => runModel(name, modelInputOf(w, o.demand, c.threadWake, c), optsAt(c), new Prng(runSeed(o.seed, 0)));
     const base = at(point);
-    if (!(base > 0)) return [1, 1];
-    const f = ends.map((c) => at(c) / base);
-    return [Math.min(1, ...f), Math.max(1, ...f)];
+    const runs = ends.map(at);
+    if (!(base.throughputPps > 0)) return { f: [1, 1], util: endShift(runs, base) };
+    const f = runs.map((r) => r.throughputPps / base.throughputPps);
+    return { f: [Math.min(1, ...f), Math.max(1, ...f)], util: endShift(runs, base) };
   };
   const models: ModelResult[] = predicted.map((name: ModelName) => {
     const run = name === 'inline' ? runInline(inp, o) : mc.models.find((m) => m.model === name)!.median;
     let lo = run.throughputPps;
     let hi = run.throughputPps;
+    let shift: [number, number][];
     if (name === 'inline') {
+      const runs: ModelRun[] = [];
       for (const gain of [INLINE_GAIN_RANGE.low, INLINE_GAIN_RANGE.high]) {
         for (const c of ends) {
-          const v = runInline(modelInputOf(w, o.demand, c.threadWake, c), { ...o, inlineLocalityGain: gain }).throughputPps;
-          lo = Math.min(lo, v);
-          hi = Math.max(hi, v);
+          const r = runInline(modelInputOf(w, o.demand, c.threadWake, c), { ...o, inlineLocalityGain: gain });
+          runs.push(r);
+          lo = Math.min(lo, r.throughputPps);
+          hi = Math.max(hi, r.throughputPps);
         }
       }
+      shift = endShift(runs, run);
     } else {
       const own = mc.models.find((m) => m.model === name)!.throughputPps;
-      const [fLo, fHi] = endFactor(name);
-      lo = Math.min(lo, own.p5) * fLo;
-      hi = Math.max(hi, own.p95) * fHi;
+      const e = endFactor(name);
+      lo = Math.min(lo, own.p5) * e.f[0];
+      hi = Math.max(hi, own.p95) * e.f[1];
+      shift = e.util;
     }
+    const clamp = (v: number): number => Math.min(1, Math.max(0, v));
+    const cpuIntervals = run.cpus.map((c, p) => ({ cpu: c.cpu, low: clamp(c.utilization + (shift[p]?.[0] ?? 0)), point: c.utilization, high: clamp(c.utilization + (shift[p]?.[1] ?? 0)) }));
     const throughputInterval = { low: lo, point: run.throughputPps, high: hi };
     const mp = measured.throughputPps;
     return {
       ...run,
       changeVsMeasured: mp > 0 ? run.throughputPps / mp - 1 : NaN,
       throughputInterval,
+      cpuIntervals,
       vsMeasured: mp > 0 ? { low: lo / mp, point: run.throughputPps / mp, high: hi / mp } : undefined,
       basis: name === 'inline' ? 'measured-rss' : 'median-run',
     };

@@ -37,6 +37,8 @@ export const ModelJson = z.object({
   changeVsMeasured: z.number().nullable(),
   /** Packets/s over the parameters' ranges, the costs' bootstrap spread and (random placement) the Monte Carlo p5..p95. */
   throughputInterval: z.object({ low: Rate, point: Rate, high: Rate }),
+  /** Per core, its utilization over the same ranges. */
+  cpuIntervals: z.array(z.object({ cpu: z.number().int(), low: Util, point: Util, high: Util })),
   /** The same over the measured throughput of the traffic window; null when nothing was measured. */
   vsMeasured: z.object({ low: Rate, point: Rate, high: Rate }).nullable(),
   /** Stock: time from the surge start until every poll was stuck; null if not within the horizon. */

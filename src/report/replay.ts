@@ -53,6 +53,7 @@ export function replayJson(file: string, r: ReplayResult, facts?: TimelineFacts)
       jainFairness: u(m.jainFairness),
       changeVsMeasured: Number.isFinite(m.changeVsMeasured) ? m.changeVsMeasured : null,
       throughputInterval: { low: fin(m.throughputInterval.low), point: fin(m.throughputInterval.point), high: fin(m.throughputInterval.high) },
+      cpuIntervals: m.cpuIntervals.map((c) => ({ cpu: c.cpu, low: u(c.low), point: u(c.point), high: u(c.high) })),
       vsMeasured: m.vsMeasured ? { low: fin(m.vsMeasured.low), point: fin(m.vsMeasured.point), high: fin(m.vsMeasured.high) } : null,
       convergenceNs: m.convergenceNs,
       pollCores: m.pollCores,

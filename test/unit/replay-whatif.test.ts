@@ -47,6 +47,11 @@ describe('what-if on a veth capture, worked by hand', () => {
     expect(t.throughputPps).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.value), 0);
     expect(t.tunnels[0]!.pollCore).toBe(1);
     expect(t.cpus[1]!.utilization).toBeCloseTo((t.throughputPps * VETH_THREAD_POLL_FACTOR.value * 1000) / 1e9, 6);
+    // Its utilization range: the kthread's work on CPU 1 at both ends (the cheap end carries more
+    // packets at a lower kthread cost, the dear end fewer at a higher one).
+    const ends = [(t.throughputInterval.high * VETH_THREAD_POLL_FACTOR.low * 1000) / 1e9, (t.throughputInterval.low * VETH_THREAD_POLL_FACTOR.high * 1000) / 1e9];
+    expect(t.cpuIntervals[1]!.low).toBeCloseTo(Math.min(...ends), 6);
+    expect(t.cpuIntervals[1]!.high).toBeCloseTo(Math.max(...ends), 6);
     // The interval: the wake-up factor over its range (one window: no bootstrap spread).
     expect(t.throughputInterval.low).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.high), 0);
     expect(t.throughputInterval.high).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.low), 0);
@@ -108,5 +113,9 @@ describe('a capture replayed in its own configuration', () => {
     expect(v.point).toBeLessThan(1.05);
     expect(v.low).toBeLessThanOrEqual(v.point);
     expect(v.high).toBeGreaterThanOrEqual(v.point);
+    for (const c of r.models[0]!.cpuIntervals) {
+      expect(c.low).toBeLessThanOrEqual(c.point);
+      expect(c.high).toBeGreaterThanOrEqual(c.point);
+    }
   });
 });
