@@ -1,3 +1,4 @@
+import { BpftraceByteParser } from './bpftrace-bytes.js';
 import { BpftraceRecordParser } from './bpftrace-text.js';
 import { ImportContext, LineSplitter, MAX_LINE_CHARS } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
@@ -85,7 +86,8 @@ function prefixAt(u: Uint8Array, pos: number, p: Uint8Array): boolean {
 export async function importBpftraceJson(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('bpftrace-json', opts);
   const rp = new BpftraceRecordParser(ctx);
-  rp.jsonRecords();
+  const bp = new BpftraceByteParser(ctx, rp);
+  bp.jsonRecords();
   /** printf text not yet ended by '\n' (a printf may carry part of a line, or several lines). */
   let printfCarry = '';
   let printfCarryLine = 0;
@@ -203,7 +205,7 @@ export async function importBpftraceJson(chunks: AsyncIterable<string | Buffer>,
   };
   for await (const chunk of chunks) {
     if (typeof chunk === 'string') split.push(chunk);
-    else if (split.idle && rp.bytesReady) rp.bytes(chunk, split, (a, b) => chunk.toString('latin1', a, b), printfStart);
+    else if (split.idle && bp.ready) bp.bytes(chunk, split, (a, b) => chunk.toString('latin1', a, b), printfStart);
     // ASCII, so Latin-1 is the same text as UTF-8.
     else split.push(chunk.toString('latin1'));
   }
