@@ -1,6 +1,6 @@
 import type { Ns, TimeBase } from '../base/time.js';
 import type { WindowCpuEvent, WindowNapiEvent } from '../model/events.js';
-import { NR_SOFTIRQS, prevStateLetters } from '../model/records.js';
+import { NR_SOFTIRQS, prevStateLetters, RECORD_TAGS, recordFields } from '../model/records.js';
 import { BpftraceByteParser } from './bpftrace-bytes.js';
 import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
@@ -24,8 +24,23 @@ const MAX_WINDOW_NAPIS = 1 << 20;
 /** Decimal digits that always fit a double exactly (10^15 < 2^53). */
 const SAFE_DIGITS = 15;
 const MAX_SAFE_ORIGIN = BigInt(Number.MAX_SAFE_INTEGER);
-/** Fixed fields a record can have (P has 7 after its tag). */
-const MAX_FIELDS = 8;
+/**
+ * Each record's field indices after its tag (model/records.ts): every record starts with ts
+ * (0) and cpu (1); `count` is its fixed fields, the comm (the rest of the line) not counted.
+ */
+const P = recordFields('P');
+const PX = recordFields('PX');
+const SE = recordFields('SE');
+const SX = recordFields('SX');
+const WQ = recordFields('WQ');
+const WS = recordFields('WS');
+const SO = recordFields('SO');
+const SI = recordFields('SI');
+const MG = recordFields('MG');
+const IP = recordFields('IP');
+const IE = recordFields('IE');
+/** Fixed fields a record can have (P has 7 after its tag; WIN, not a record of the table, 2). */
+const MAX_FIELDS = Math.max(2, ...RECORD_TAGS.map((t) => recordFields(t).count));
 
 type NapiField = 'busyNs' | 'polls' | 'work' | 'fullBudgetPolls';
 type CpuField = 'netRxBusyNs' | 'netRxCount' | 'ksoftirqdNetRxCount' | 'netTxBusyNs' | 'netTxCount' | 'cryptBusyNs' | 'cryptCount';
@@ -397,7 +412,7 @@ export class BpftraceRecordParser {
       this.bad(line, `${name} record needs ${n} fields${comm ? ' and a comm' : ''}`, s, a, b);
       return -1;
     }
-    const cpu = this.int(s, 1);
+    const cpu = this.int(s, P.cpu);
     if (!(cpu >= 0)) {
       this.bad(line, `${name} record: CPU is not a non-negative integer`, s, a, b);
       return -1;
@@ -477,31 +492,30 @@ export class BpftraceRecordParser {
   }
 
   private poll(s: string, a: number, b: number, line: number): void {
-    // P ts cpu napi dev work budget pid comm
-    const rest = this.head(s, a, b, line, 1, 7, true, 'P (napi_poll)');
+    const rest = this.head(s, a, b, line, 1, P.count, true, 'P (napi_poll)');
     if (rest < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
-    const napi = this.ptr(s, 2);
-    const work = this.int(s, 4);
-    const budget = this.int(s, 5);
-    const pid = this.int(s, 6);
+    const cpu = this.int(s, P.cpu);
+    const ts = this.ts(s, P.ts);
+    const napi = this.ptr(s, P.napi);
+    const work = this.int(s, P.work);
+    const budget = this.int(s, P.budget);
+    const pid = this.int(s, P.pid);
     if (ts !== ts || napi === undefined || !(work >= 0) || !(budget >= 0) || !(pid >= -1)) {
       return this.bad(line, 'P (napi_poll) record: bad ts, napi pointer, work, budget or pid', s, a, b);
     }
     if (!this.ctx.cpuAllowed(cpu, line)) return;
-    this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev: this.str(s, 3), work, budget, pid, comm: this.comm(s, rest, b) });
+    this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev: this.str(s, P.dev), work, budget, pid, comm: this.comm(s, rest, b) });
   }
 
   private softirq(s: string, a: number, b: number, line: number, kind: 'softirq_entry' | 'softirq_exit' | 'softirq_raise'): void {
-    // SE ts cpu vec pid comm | SX ts cpu vec | SR ts cpu vec
+    // SX and SR have SE's first fields (records.test.ts checks it).
     const entry = kind === 'softirq_entry';
-    const rest = this.head(s, a, b, line, 2, entry ? 4 : 3, entry, kind);
+    const rest = this.head(s, a, b, line, 2, entry ? SE.count : SX.count, entry, kind);
     if (rest < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
-    const vec = this.int(s, 2);
-    const pid = entry ? this.int(s, 3) : 0;
+    const cpu = this.int(s, SE.cpu);
+    const ts = this.ts(s, SE.ts);
+    const vec = this.int(s, SE.vec);
+    const pid = entry ? this.int(s, SE.pid) : 0;
     if (ts !== ts || !(vec >= 0 && vec < NR_SOFTIRQS) || !(pid >= -1)) return this.bad(line, `${kind} record: bad ts, vec or pid`, s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     if (entry) this.ctx.push({ kind, ts: ts as Ns, cpu, vec, pid, comm: this.comm(s, rest, b) });
@@ -509,40 +523,40 @@ export class BpftraceRecordParser {
   }
 
   private pollOther(s: string, a: number, b: number, line: number): void {
-    // PX ts cpu: a poll of an untraced device ended (bpftrace-scripts/events.bt.in)
-    if (this.head(s, a, b, line, 2, 2, false, 'PX (napi_poll of another device)') < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
+    // A poll of an untraced device ended (bpftrace-scripts/events.bt.in).
+    if (this.head(s, a, b, line, 2, PX.count, false, 'PX (napi_poll of another device)') < 0) return;
+    const cpu = this.int(s, PX.cpu);
+    const ts = this.ts(s, PX.ts);
     if (ts !== ts) return this.bad(line, 'PX record: bad ts', s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     this.ctx.push({ kind: 'napi_poll_other', ts: ts as Ns, cpu });
   }
 
   private coreIdle(s: string, a: number, b: number, line: number, idle: boolean): void {
-    // IE ts cpu | IX ts cpu: sched_switch to / from the idle task (bpftrace-scripts/events.bt.in)
+    // IE | IX: sched_switch to / from the idle task (bpftrace-scripts/events.bt.in); IX has IE's fields.
     const name = idle ? 'IE (switch to idle)' : 'IX (switch from idle)';
-    if (this.head(s, a, b, line, 2, 2, false, name) < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
+    if (this.head(s, a, b, line, 2, IE.count, false, name) < 0) return;
+    const cpu = this.int(s, IE.cpu);
+    const ts = this.ts(s, IE.ts);
     if (ts !== ts) return this.bad(line, `${name} record: bad ts`, s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     this.ctx.push({ kind: 'core_idle', ts: ts as Ns, cpu, idle });
   }
 
   private idlePeriod(s: string, a: number, b: number, line: number): void {
-    // IP end cpu entered exited: an idle period that ended at `end` (format 4,
-    // bpftrace-scripts/events.bt.in): entered is the last switch to idle, exited the last switch
-    // from idle before this one (boot ns, 0 when there was none).
+    // An idle period that ended at `ts` (format 4, bpftrace-scripts/events.bt.in): entered is the
+    // last switch to idle, exited the last switch from idle before this one (boot ns, 0 when
+    // there was none).
     const name = 'IP (idle period)';
-    if (this.head(s, a, b, line, 2, 4, false, name) < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
+    if (this.head(s, a, b, line, 2, IP.count, false, name) < 0) return;
+    const cpu = this.int(s, IP.cpu);
+    const ts = this.ts(s, IP.ts);
     if (ts !== ts) return this.bad(line, `${name} record: bad end`, s, a, b);
     const zero = (i: number): boolean => this.fe[i]! - this.fs[i]! === 1 && s.charCodeAt(this.fs[i]!) === 48;
-    const enteredZero = zero(2);
-    const exitedZero = zero(3);
-    const entered = enteredZero ? 0 : this.ts(s, 2);
-    const exited = exitedZero ? 0 : this.ts(s, 3);
+    const enteredZero = zero(IP.entered);
+    const exitedZero = zero(IP.exited);
+    const entered = enteredZero ? 0 : this.ts(s, IP.entered);
+    const exited = exitedZero ? 0 : this.ts(s, IP.exited);
     if (entered !== entered || exited !== exited) return this.bad(line, `${name} record: bad entered or exited time`, s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     const prev = exitedZero ? {} : { prevEnd: exited as Ns };
@@ -554,66 +568,63 @@ export class BpftraceRecordParser {
   }
 
   private queueWork(s: string, a: number, b: number, line: number): void {
-    // WQ ts cpu work function workqueue req_cpu target_cpu
-    if (this.head(s, a, b, line, 2, 7, false, 'WQ (workqueue_queue_work)') < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
-    const work = this.ptr(s, 2);
-    const reqCpu = this.int(s, 5);
-    const targetCpu = this.int(s, 6);
+    if (this.head(s, a, b, line, 2, WQ.count, false, 'WQ (workqueue_queue_work)') < 0) return;
+    const cpu = this.int(s, WQ.cpu);
+    const ts = this.ts(s, WQ.ts);
+    const work = this.ptr(s, WQ.work);
+    const reqCpu = this.int(s, WQ.reqCpu);
+    const targetCpu = this.int(s, WQ.targetCpu);
     if (ts !== ts || work === undefined || !(reqCpu >= -1) || !(targetCpu >= -1)) {
       return this.bad(line, 'WQ (workqueue_queue_work) record: bad ts, work pointer or CPUs', s, a, b);
     }
     if (!this.ctx.cpuAllowed(cpu, line)) return;
-    this.ctx.push({ kind: 'workqueue_queue_work', ts: ts as Ns, cpu, work, function: this.str(s, 3), workqueue: this.str(s, 4), reqCpu, targetCpu });
+    this.ctx.push({ kind: 'workqueue_queue_work', ts: ts as Ns, cpu, work, function: this.str(s, WQ.function), workqueue: this.str(s, WQ.workqueue), reqCpu, targetCpu });
   }
 
   private execWork(s: string, a: number, b: number, line: number, kind: 'workqueue_execute_start' | 'workqueue_execute_end'): void {
-    // WS|WE ts cpu work function
-    if (this.head(s, a, b, line, 2, 4, false, kind) < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
-    const work = this.ptr(s, 2);
+    // WS | WE: WE has WS's fields.
+    if (this.head(s, a, b, line, 2, WS.count, false, kind) < 0) return;
+    const cpu = this.int(s, WS.cpu);
+    const ts = this.ts(s, WS.ts);
+    const work = this.ptr(s, WS.work);
     if (ts !== ts || work === undefined) return this.bad(line, `${kind} record: bad ts or work pointer`, s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
-    this.ctx.push({ kind, ts: ts as Ns, cpu, work, function: this.str(s, 3) });
+    this.ctx.push({ kind, ts: ts as Ns, cpu, work, function: this.str(s, WS.function) });
   }
 
   private switchOut(s: string, a: number, b: number, line: number): void {
-    // SO ts cpu pid prev_state comm
-    const rest = this.head(s, a, b, line, 2, 4, true, 'SO (sched_switch out)');
+    // prev_state a number (our script) or letters (as perf prints them).
+    const rest = this.head(s, a, b, line, 2, SO.count, true, 'SO (sched_switch out)');
     if (rest < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
-    const pid = this.int(s, 2);
+    const cpu = this.int(s, SO.cpu);
+    const ts = this.ts(s, SO.ts);
+    const pid = this.int(s, SO.pid);
     if (ts !== ts || !(pid >= 0)) return this.bad(line, 'SO (sched_switch out) record: bad ts or pid', s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
-    const st = this.fs[3]!;
-    const stateText = s.charCodeAt(st) >= 48 && s.charCodeAt(st) <= 57 ? prevStateLetters(this.int(s, 3)) : this.str(s, 3);
+    const st = this.fs[SO.state]!;
+    const stateText = s.charCodeAt(st) >= 48 && s.charCodeAt(st) <= 57 ? prevStateLetters(this.int(s, SO.state)) : this.str(s, SO.state);
     this.ctx.push({ kind: 'sched_switch_out', ts: ts as Ns, cpu, pid, state: stateText, comm: this.comm(s, rest, b) });
   }
 
   private switchIn(s: string, a: number, b: number, line: number): void {
-    // SI ts cpu pid comm
-    const rest = this.head(s, a, b, line, 2, 3, true, 'SI (sched_switch in)');
+    const rest = this.head(s, a, b, line, 2, SI.count, true, 'SI (sched_switch in)');
     if (rest < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
-    const pid = this.int(s, 2);
+    const cpu = this.int(s, SI.cpu);
+    const ts = this.ts(s, SI.ts);
+    const pid = this.int(s, SI.pid);
     if (ts !== ts || !(pid >= 0)) return this.bad(line, 'SI (sched_switch in) record: bad ts or pid', s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
     this.ctx.push({ kind: 'sched_switch_in', ts: ts as Ns, cpu, pid, comm: this.comm(s, rest, b) });
   }
 
   private migrate(s: string, a: number, b: number, line: number): void {
-    // MG ts cpu pid orig_cpu dest_cpu comm
-    const rest = this.head(s, a, b, line, 2, 5, true, 'MG (sched_migrate_task)');
+    const rest = this.head(s, a, b, line, 2, MG.count, true, 'MG (sched_migrate_task)');
     if (rest < 0) return;
-    const cpu = this.int(s, 1);
-    const ts = this.ts(s, 0);
-    const pid = this.int(s, 2);
-    const origCpu = this.int(s, 3);
-    const destCpu = this.int(s, 4);
+    const cpu = this.int(s, MG.cpu);
+    const ts = this.ts(s, MG.ts);
+    const pid = this.int(s, MG.pid);
+    const origCpu = this.int(s, MG.origCpu);
+    const destCpu = this.int(s, MG.destCpu);
     if (ts !== ts || !(pid >= 0) || !(origCpu >= 0) || !(destCpu >= 0)) {
       return this.bad(line, 'MG (sched_migrate_task) record: bad ts, pid or CPUs', s, a, b);
     }
