@@ -2,6 +2,7 @@ import type { BootNs, Ns } from '../src/base/time.js';
 import type { LostEventsEvent, TraceEvent } from '../src/model/events.js';
 import type { CaptureHeader, CaptureStatus } from '../src/model/header.js';
 import { formatHeaderLines, formatTrailerLines } from '../src/model/capture-text.js';
+import { eventRecord } from '../src/model/records.js';
 import type { ImportSummary } from '../src/import/types.js';
 import { TimelineBuilder } from '../src/timeline/builder.js';
 import type { Timeline } from '../src/timeline/types.js';
@@ -312,7 +313,7 @@ export function compileNotation(src: string): CompiledNotation {
 
   const lines: string[] = [];
   if (header) lines.push(...formatHeaderLines(header));
-  for (const ev of events) lines.push(formatRecord(ev, origin));
+  for (const ev of events) lines.push(eventRecord(ev, origin));
   for (let i = 0; i < skipped; i++) lines.push(`?? malformed line ${i + 1}`);
   if (header) lines.push(...formatTrailerLines(header)); // 'partial' writes no #@status line
   const text = lines.join('\n') + '\n';
@@ -329,37 +330,6 @@ export function compileNotation(src: string): CompiledNotation {
     skippedLines: skipped,
   };
   return { ...(header ? { header } : {}), origin: origin as BootNs, unitNs, columns, cpus, tunnels: tunnelList, events, summary, text };
-}
-
-/** One event as a record of our bpftrace-text format (docs/capture-format.md). */
-export function formatRecord(ev: TraceEvent, origin: bigint): string {
-  const ts = (t: number | undefined): string => (origin + BigInt(t ?? 0)).toString();
-  switch (ev.kind) {
-    case 'napi_poll':
-      return `P ${ts(ev.ts)} ${ev.cpu} ${ev.napi} ${ev.dev} ${ev.work} ${ev.budget} ${ev.pid} ${ev.comm}`;
-    case 'softirq_entry':
-      return `SE ${ts(ev.ts)} ${ev.cpu} ${ev.vec} ${ev.pid} ${ev.comm}`;
-    case 'softirq_exit':
-      return `SX ${ts(ev.ts)} ${ev.cpu} ${ev.vec}`;
-    case 'softirq_raise':
-      return `SR ${ts(ev.ts)} ${ev.cpu} ${ev.vec}`;
-    case 'workqueue_queue_work':
-      return `WQ ${ts(ev.ts)} ${ev.cpu} ${ev.work} ${ev.function} ${ev.workqueue} ${ev.reqCpu} ${ev.targetCpu}`;
-    case 'workqueue_execute_start':
-      return `WS ${ts(ev.ts)} ${ev.cpu} ${ev.work} ${ev.function}`;
-    case 'workqueue_execute_end':
-      return `WE ${ts(ev.ts)} ${ev.cpu} ${ev.work} ${ev.function}`;
-    case 'sched_switch_out':
-      return `SO ${ts(ev.ts)} ${ev.cpu} ${ev.pid} ${ev.state} ${ev.comm}`;
-    case 'sched_switch_in':
-      return `SI ${ts(ev.ts)} ${ev.cpu} ${ev.pid} ${ev.comm}`;
-    case 'sched_migrate_task':
-      return `MG ${ts(ev.ts)} ${ev.cpu} ${ev.pid} ${ev.origCpu} ${ev.destCpu} ${ev.comm}`;
-    case 'lost_events':
-      return `Lost ${ev.count} events`;
-    default:
-      throw new NotationError(`no text record for ${ev.kind}`);
-  }
 }
 
 /** Compiles notation and folds it into a timeline with the real TimelineBuilder. */

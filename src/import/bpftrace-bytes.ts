@@ -1,6 +1,5 @@
 import type { Ns } from '../base/time.js';
 import { NR_SOFTIRQS, prevStateLetters } from '../model/records.js';
-import type { BpftraceRecordParser } from './bpftrace-text.js';
 import type { ImportContext, LineSplitter } from './common.js';
 import { HEX, PointerTable } from './pointer-table.js';
 
@@ -33,13 +32,19 @@ function byteClasses(eol: number, stringPath: number[]): Uint8Array {
   return t;
 }
 
+/** What the byte path needs of the string path (bpftrace-text.ts BpftraceRecordParser): the origin it set up. */
+export interface OriginSource {
+  /** The origin as a number once the time base is known and below 2^53, else undefined. */
+  readonly fastOrigin: number | undefined;
+}
+
 export class BpftraceByteParser {
   /** Origin (boot ns, below 2^53) the timestamps of the current piece are taken from. */
   private originNs = 0;
 
   constructor(
     private readonly ctx: ImportContext,
-    private readonly rp: BpftraceRecordParser,
+    private readonly rp: OriginSource,
   ) {}
 
   /** End of the last field read by num/token (the index of its ' ' or end of record). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { VERSION } from '../base/version.js';
 import { formatHeaderLines, formatTrailerLines } from '../model/capture-text.js';
 import type { CaptureHeader } from '../model/header.js';
+import { formatRecord } from '../model/records.js';
 import { DEFAULT_BALANCE_INTERVAL_NS } from '../replay/options.js';
 
 /**
@@ -46,6 +47,12 @@ export const NETDEV_BUDGET = 300;
 export const KSOFTIRQD_AT = 0.9;
 /** Synthetic uptime at capture start: 3 days, a plausible gateway (below 2^53 ns, so plain numbers stay exact). */
 export const SYNTH_START_BOOT_NS = 259_200_000_000_000;
+/** include/linux/interrupt.h: NET_RX_SOFTIRQ, the vec of the receive softirq. */
+const NET_RX_SOFTIRQ = 3;
+/** include/linux/sched.h: TASK_INTERRUPTIBLE, the prev_state a napi kthread sleeps in (napi_thread_wait), as our script prints it (a number). */
+const TASK_INTERRUPTIBLE = 1;
+/** drivers/net/wireguard/receive.c: the decrypt work function ksym() resolves to. */
+const DECRYPT_WORKER = 'wg_packet_decrypt_worker';
 /** Gap between the header's start and the probes' attachment, and after the last event. */
 const LEAD_NS = 1_000_000;
 
@@ -131,7 +138,7 @@ function withIdle(E: readonly Ev[], cpu: number, origin: number, st: IdleTrack, 
   const flushIE = (): void => {
     if (pendingIE !== pendingIE) return;
     st.entered = pendingIE;
-    if (events) out.push({ ts: pendingIE, ord: 6, text: `IE ${origin + pendingIE} ${cpu}` });
+    if (events) out.push({ ts: pendingIE, ord: 6, text: formatRecord('IE', { ts: origin + pendingIE, cpu }) });
     pendingIE = NaN;
   };
   for (const e of E) {
@@ -145,7 +152,7 @@ function withIdle(E: readonly Ev[], cpu: number, origin: number, st: IdleTrack, 
         st.closed += e.ts - st.entered;
         st.periods++;
         st.exited = e.ts;
-        if (events) out.push({ ts: e.ts, ord: 0, text: `IX ${origin + e.ts} ${cpu}` });
+        if (events) out.push({ ts: e.ts, ord: 0, text: formatRecord('IX', { ts: origin + e.ts, cpu }) });
       }
       depth++;
     }
@@ -379,7 +386,11 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
     const evs: Ev[][] = scenario.cpus.map(() => []);
     for (const [ti, from, to] of migrations) {
       const cpu = scenario.cpus[to]!;
-      evs[to]!.push({ ts: st0, ord: 0, text: `MG ${origin + st0} ${cpu} ${threadPid(ti)} ${scenario.cpus[from]} ${cpu} napi/${scenario.tunnels[ti]!.dev}-0` });
+      evs[to]!.push({
+        ts: st0,
+        ord: 0,
+        text: formatRecord('MG', { ts: origin + st0, cpu, pid: threadPid(ti), origCpu: scenario.cpus[from]!, destCpu: cpu, comm: `napi/${scenario.tunnels[ti]!.dev}-0` }),
+      });
     }
     for (let p = 0; p < m; p++) {
       const cpu = scenario.cpus[p]!;
@@ -447,7 +458,7 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
       const gap = Math.floor(idle / (rounds + 2));
       let t = st0 + gap;
       for (let r = 0; r < rounds; r++) {
-        E.push({ ts: t, ord: 1, text: `SE ${origin + t} ${cpu} 3 ${ctxPid} ${ctxComm}`, ...(saturated ? { task: 1 as const } : {}) });
+        E.push({ ts: t, ord: 1, text: formatRecord('SE', { ts: origin + t, cpu, vec: NET_RX_SOFTIRQ, pid: ctxPid, comm: ctxComm }), ...(saturated ? { task: 1 as const } : {}) });
         let inRound = 0;
         for (const i of softirqPolls) {
           const w = Math.min(NAPI_BUDGET, rem.get(i)!);
@@ -456,11 +467,11 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
           rem.set(i, rem.get(i)! - w);
           t += Math.max(1, Math.round(w * c.forwardNs));
           const tn = scenario.tunnels[i]!;
-          E.push({ ts: t, ord: 2, text: `P ${origin + t} ${cpu} ${tn.napi} ${tn.dev} ${w} ${NAPI_BUDGET} ${ctxPid} ${ctxComm}` });
+          E.push({ ts: t, ord: 2, text: formatRecord('P', { ts: origin + t, cpu, napi: tn.napi, dev: tn.dev, work: w, budget: NAPI_BUDGET, pid: ctxPid, comm: ctxComm }) });
           if (o.mode === 'windows') windowPoll(cpu, tn, Math.max(1, Math.round(w * c.forwardNs)), w);
         }
         t += rxSlices[r]!;
-        E.push({ ts: t, ord: 3, text: `SX ${origin + t} ${cpu} 3`, ...(saturated ? { task: -1 as const } : {}) });
+        E.push({ ts: t, ord: 3, text: formatRecord('SX', { ts: origin + t, cpu, vec: NET_RX_SOFTIRQ }), ...(saturated ? { task: -1 as const } : {}) });
         t += gap;
       }
       // Threaded: each napi kthread on this core runs its polls in one slice.
@@ -470,15 +481,15 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
           const comm = `napi/${tn.dev}-0`;
           let w = work.get(i)!;
           if (w <= 0) continue;
-          E.push({ ts: t, ord: 1, text: `SI ${origin + t} ${cpu} ${threadPid(i)} ${comm}`, task: 1 });
+          E.push({ ts: t, ord: 1, text: formatRecord('SI', { ts: origin + t, cpu, pid: threadPid(i), comm }), task: 1 });
           while (w > 0) {
             const b = Math.min(NAPI_BUDGET, w);
             w -= b;
             t += Math.max(1, Math.round(b * c.forwardNs));
-            E.push({ ts: t, ord: 2, text: `P ${origin + t} ${cpu} ${tn.napi} ${tn.dev} ${b} ${NAPI_BUDGET} ${threadPid(i)} ${comm}` });
+            E.push({ ts: t, ord: 2, text: formatRecord('P', { ts: origin + t, cpu, napi: tn.napi, dev: tn.dev, work: b, budget: NAPI_BUDGET, pid: threadPid(i), comm }) });
             if (o.mode === 'windows') windowPoll(cpu, tn, Math.max(1, Math.round(b * c.forwardNs)), b);
           }
-          E.push({ ts: t, ord: 3, text: `SO ${origin + t} ${cpu} ${threadPid(i)} 1 ${comm}`, task: -1 });
+          E.push({ ts: t, ord: 3, text: formatRecord('SO', { ts: origin + t, cpu, pid: threadPid(i), state: TASK_INTERRUPTIBLE, comm }), task: -1 });
         }
       }
       // Decryption: this core's round-robin share, one item of a rotating device's worker.
@@ -487,10 +498,22 @@ export async function writeSynthCapture(opts: SynthOptionsInput, sink: Sink): Pr
         const rxCpu = scenario.tunnels[d]!.rxCore;
         const rxPos = inp.tunnels[d]!.rxPos;
         const ptr = workPtr(d, cpu);
-        evs[rxPos]!.push({ ts: st0 + 1 + (p % 997), ord: 0, text: `WQ ${origin + st0 + 1 + (p % 997)} ${rxCpu} ${ptr} wg_packet_decrypt_worker wg-crypt-${scenario.tunnels[d]!.dev} ${cpu} ${cpu}` });
-        E.push({ ts: t, ord: 4, text: `WS ${origin + t} ${cpu} ${ptr} wg_packet_decrypt_worker`, task: 1 });
+        evs[rxPos]!.push({
+          ts: st0 + 1 + (p % 997),
+          ord: 0,
+          text: formatRecord('WQ', {
+            ts: origin + st0 + 1 + (p % 997),
+            cpu: rxCpu,
+            work: ptr,
+            function: DECRYPT_WORKER,
+            workqueue: `wg-crypt-${scenario.tunnels[d]!.dev}`,
+            reqCpu: cpu,
+            targetCpu: cpu,
+          }),
+        });
+        E.push({ ts: t, ord: 4, text: formatRecord('WS', { ts: origin + t, cpu, work: ptr, function: DECRYPT_WORKER }), task: 1 });
         t += cryptNs;
-        E.push({ ts: t, ord: 5, text: `WE ${origin + t} ${cpu} ${ptr} wg_packet_decrypt_worker`, task: -1 });
+        E.push({ ts: t, ord: 5, text: formatRecord('WE', { ts: origin + t, cpu, work: ptr, function: DECRYPT_WORKER }), task: -1 });
       }
       if (t > st0 + o.stepNs) throw new Error(`synth: step ${s} overflows on CPU ${cpu} (${t - st0} ns)`);
       const pc = perCore[p]!;
