@@ -139,7 +139,7 @@ for (const [f, names] of Object.entries(ALIASES) as [Field, string[]][]) for (co
 
 class RowError extends Error {}
 
-export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary> {
+export async function importCsv(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary> {
   const ctx = new ImportContext('csv', opts);
   let col: Partial<Record<Field, number>> | undefined;
   let ignored = 0;
@@ -366,6 +366,7 @@ export async function importCsv(chunks: AsyncIterable<string>, opts: ImportOptio
     return undefined;
   };
 
+  // Text and ASCII Buffers alike: csv-parse decodes its input as UTF-8 (an ASCII piece reads the same).
   const input = Readable.from(chunks, { objectMode: false });
   input.on('error', (e) => parser.destroy(e));
   input.pipe(parser);

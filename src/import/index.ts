@@ -6,8 +6,8 @@ import type { Readable } from 'node:stream';
 import { DiagnosticLog, InputError } from '../base/diagnostics.js';
 import type { TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
-import { bpftraceJsonImporter, importBpftraceJson } from './bpftrace-json.js';
-import { bpftraceTextImporter, importBpftraceText } from './bpftrace-text.js';
+import { bpftraceJsonImporter } from './bpftrace-json.js';
+import { bpftraceTextImporter } from './bpftrace-text.js';
 import { csvImporter } from './csv.js';
 import { perfScriptImporter } from './perf-script.js';
 import { ftraceImporter, traceCmdImporter } from './ftrace-text.js';
@@ -232,11 +232,6 @@ function asString(c: string | Buffer): string {
   return typeof c === 'string' ? c : c.toString('latin1');
 }
 
-/** The pieces as text, for the importers without a byte path. */
-async function* asText(chunks: AsyncIterable<string | Buffer>): AsyncGenerator<string> {
-  for await (const c of chunks) yield asString(c);
-}
-
 /** Holds back the first SNIFF_CHARS of text for sniffing, then replays them. */
 async function peek(chunks: AsyncGenerator<string | Buffer>): Promise<{ head: string; all: AsyncIterable<string | Buffer> }> {
   const held: (string | Buffer)[] = [];
@@ -302,16 +297,8 @@ export async function importCapture(path: string, opts: ImportCaptureOptions): P
       onEvents: opts.onEvents,
       ...(opts.onHeader ? { onHeader: opts.onHeader } : {}),
     };
-    // Our two bpftrace formats, ftrace text and perf script take ASCII pieces as bytes (their
-    // fast paths); the others text.
-    summary =
-      importer === bpftraceTextImporter
-        ? await importBpftraceText(all, io)
-        : importer === bpftraceJsonImporter
-          ? await importBpftraceJson(all, io)
-          : importer.importBytes !== undefined
-            ? await importer.importBytes(all, io)
-            : await importer.import(asText(all), io);
+    // ASCII pieces go on as bytes: the importers with a byte fast path parse them undecoded.
+    summary = await importer.import(all, io);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const err = e as NodeJS.ErrnoException;

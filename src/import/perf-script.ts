@@ -206,5 +206,4 @@ export const perfScriptImporter: Importer = {
   name: 'perf-script',
   sniff: (head) => PERF_SNIFF.test(head),
   import: importPerfScript,
-  importBytes: importPerfScript,
 };

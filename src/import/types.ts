@@ -46,15 +46,15 @@ export interface ImportSummary {
 
 /**
  * One importer per input format (speedscope's src/import/*). `sniff` looks at the first few KB
- * of text; `import` consumes text chunks (already gunzipped and decoded) and streams events.
+ * of text; `import` consumes the reader's pieces (already gunzipped) and streams events.
  */
 export interface Importer {
   name: FormatName;
   sniff(head: string): boolean;
-  import(chunks: AsyncIterable<string>, opts: ImportOptions): Promise<ImportSummary>;
   /**
-   * `import` for the reader's own pieces: text, or the bytes of an all-ASCII piece that ends
-   * with '\n' (import/index.ts), which a byte fast path reads without decoding. Same result.
+   * Pieces of the capture in order: decoded text, or the bytes of an all-ASCII piece that ends
+   * with '\n' (import/index.ts), which reads the same as Latin-1 and as UTF-8 and which a byte
+   * fast path may parse without decoding. Text alone or the same text as Buffers: same result.
    */
-  importBytes?(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary>;
+  import(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary>;
 }

@@ -49,7 +49,7 @@ async function* asPieces(text: string, piece: number): AsyncIterable<string | Bu
 async function importWith(importer: Importer, chunks: AsyncIterable<string | Buffer>, strict = false) {
   const events: TraceEvent[] = [];
   const diagnostics = new DiagnosticLog(100_000);
-  const summary = await importer.importBytes!(chunks, { file: 'c.txt', strict, diagnostics, onEvents: (b) => events.push(...b) });
+  const summary = await importer.import(chunks, { file: 'c.txt', strict, diagnostics, onEvents: (b) => events.push(...b) });
   return {
     events: dump(events),
     codes: diagnostics.items.map((d) => `${d.code}@${d.line ?? '-'} ${d.message}`),
