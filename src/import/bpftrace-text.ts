@@ -10,10 +10,11 @@ import type { Importer, ImportOptions, ImportSummary } from './types.js';
  * records (`P`, `SE`, ... one per tracepoint hit) and windows-mode blocks (`WIN ts interval`
  * followed by `@map[keys]: value` lines), framed by `#@` header and trailer lines.
  *
- * This is the hot path of every analysis: lines are split by hand (indexOf), fields by
- * indexOf(' ') on the chunk itself without substrings, integers parsed from char codes, and
- * timestamps split into seconds and nanoseconds so they stay exact past 2^53 without a bigint
- * per event.
+ * This file is the string path: lines are split by hand (indexOf), fields by a scan for ' '
+ * on the chunk itself without substrings, at the positions model/records.ts gives, integers
+ * parsed from char codes, and timestamps split into seconds and nanoseconds so they stay exact
+ * past 2^53 without a bigint per event. ASCII pieces mostly take the byte fast path
+ * (bpftrace-bytes.ts), which hands back here every line it does not read itself.
  */
 
 /**
