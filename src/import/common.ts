@@ -92,6 +92,18 @@ export class RecentName {
     this.value[i] = value;
     this.last = i;
   }
+
+  /**
+   * The name of the bytes u[a, b): one of the two, else interned by ctx (internBytesAdd) and
+   * kept; undefined when ctx cannot make it from bytes (the string path then reads the line).
+   */
+  intern(ctx: ImportContext, u: Uint8Array, a: number, b: number): string | undefined {
+    const hit = this.at(u, a, b);
+    if (hit !== undefined) return hit;
+    const name = ctx.internBytesAdd(u, a, b);
+    if (name !== undefined) this.keep(u, a, b, name);
+    return name;
+  }
 }
 
 /** Longest name internBytesAdd makes from bytes (comms, devices, functions are far shorter). */
@@ -718,4 +730,151 @@ export function byteLines(u: Buffer, split: LineSplitter, record: (u: Uint8Array
     split.oneLine(u.toString('latin1', pos, nl));
     pos = nl + 1;
   }
+}
+
+// ------------------------------------------------------------ trace lines from their bytes
+//
+// ftrace text and perf script print the same fields at the start of a line in two grammars:
+//
+//   ftrace:  `<comm>-<pid> [<cpu>] <flags> <sec>.<frac>: <event>: <payload>`
+//            (kernel/trace/trace_output.c: trace_print_context, trace_print_time)
+//   perf:    `<comm> <pid>[/<tid>] [<cpu>] <sec>.<frac>: <sys>:<event>: <payload>`
+//            (tools/perf/builtin-script.c: perf_sample__fprintf_start)
+//
+// The pieces both byte fast paths read alike are here; what tells the grammars apart (the '-'
+// or blank before the pid, the '/tid', ftrace's flags, perf's `sys:`) stays in each importer.
+// Every reader runs on an ASCII piece that ends with '\n' (byteLines), so a scan that stops at
+// a byte outside its class stops in bounds.
+
+/** What the readers below found in a line (one per import: no state shared across imports). */
+export interface LineFields {
+  /** taskIdBefore: the digits' value. */
+  id: number;
+  /** cpuFieldAt: the CPU. */
+  cpu: number;
+  /** readSecondsColon: whole seconds and the fraction in ns. */
+  sec: number;
+  subNs: number;
+}
+
+export const newLineFields = (): LineFields => ({ id: 0, cpu: 0, sec: 0, subNs: 0 });
+
+/**
+ * The `[` of the `[cpu]` field: the first '[' from p, which must follow a blank. -1 when a
+ * control byte (the line's '\n' included) or the byte `stop` comes first.
+ */
+export function cpuBracketAt(u: Uint8Array, p: number, stop: number): number {
+  let c = u[p]!;
+  while (c !== 91 /* [ */) {
+    if (c < 32 || c === stop) return -1;
+    c = u[++p]!;
+  }
+  return u[p - 1] === 32 ? p : -1;
+}
+
+/**
+ * The task id before the `[cpu]` field, read from the right from `end` (the blank before the
+ * '['): blanks, then 1 to 10 digits that start after `lo`. Returns where the digits start (f.id
+ * their value), or -1.
+ */
+export function taskIdBefore(u: Uint8Array, end: number, lo: number, f: LineFields): number {
+  let q = end;
+  while (q > lo && u[q - 1] === 32) q--;
+  return digitsBefore(u, q, lo, f);
+}
+
+/** 1 to 10 digits that end at `end` and start after `lo`, read from the right: where they start (f.id their value), or -1. */
+export function digitsBefore(u: Uint8Array, end: number, lo: number, f: LineFields): number {
+  let q = end;
+  let id = 0;
+  let mul = 1;
+  for (;;) {
+    const d = u[q - 1]! - 48;
+    if (q <= lo || d >>> 0 > 9) break;
+    id += d * mul;
+    mul *= 10;
+    q--;
+  }
+  if (q === end || end - q > 10) return -1;
+  f.id = id;
+  return q;
+}
+
+/**
+ * `[cpu]` at `open` (1 to 5 digits), then at least one blank: the position after the blanks
+ * (f.cpu the CPU), or -1.
+ */
+export function cpuFieldAt(u: Uint8Array, open: number, f: LineFields): number {
+  let p = open + 1;
+  let cpu = 0;
+  for (;;) {
+    const d = u[p]! - 48;
+    if (d >>> 0 > 9) break;
+    cpu = cpu * 10 + d;
+    p++;
+  }
+  if (p === open + 1 || p - open > 6 || u[p] !== 93 /* ] */ || u[p + 1] !== 32) return -1;
+  f.cpu = cpu;
+  p += 2;
+  while (u[p] === 32) p++;
+  return p;
+}
+
+/** The end of a run of `\w` bytes in lower case ([a-z0-9_]: tracepoint and subsystem names) from p. */
+export function wordEnd(u: Uint8Array, p: number): number {
+  let c = u[p]!;
+  while ((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57)) c = u[++p]!;
+  return p;
+}
+
+/** ns per unit of a fraction of n digits (seconds printed with up to 9 decimals). */
+export const FRAC_TO_NS = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
+
+/**
+ * The `SECONDS.FRACTION: ` timestamp that ftrace text and perf script print before the event
+ * name (kernel/trace/trace_output.c: trace_print_time; perf's `--ns` or microseconds), read
+ * from the bytes of the line on the fast paths: 1 to 12 digits of seconds and 1 to 9 of
+ * fraction (the general paths' regexes and time checks). Fills f.sec and f.subNs and returns
+ * the position after ": " and the blanks that follow, or -1 when the bytes there are not such
+ * a timestamp.
+ */
+export function readSecondsColon(u: Uint8Array, p: number, f: LineFields): number {
+  let sec = 0;
+  const ss = p;
+  for (;;) {
+    const d = u[p]! - 48;
+    if (d >>> 0 > 9) break; // the piece ends with '\n': the loop ends in bounds
+    sec = sec * 10 + d;
+    p++;
+  }
+  if (p === ss || p - ss > 12 || u[p] !== 46 /* . */) return -1;
+  p++;
+  const fs = p;
+  let sub = 0;
+  for (;;) {
+    const d = u[p]! - 48;
+    if (d >>> 0 > 9) break;
+    sub = sub * 10 + d;
+    p++;
+  }
+  if (p === fs || p - fs > 9 || u[p] !== 58 /* : */ || u[p + 1] !== 32) return -1;
+  f.sec = sec;
+  f.subNs = sub * FRAC_TO_NS[p - fs]!;
+  p += 2;
+  while (u[p] === 32) p++;
+  return p;
+}
+
+/**
+ * A timestamp of whole seconds and ns as Ns, the capture's time base made from it when it is
+ * the first (no `#@start_boot_ns`): what every path of ftrace text and perf script does.
+ */
+export function secondsToNs(ctx: ImportContext, sec: number, subNs: number): Ns {
+  const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(subNs));
+  return tb.fromSecParts(sec, subNs);
+}
+
+/** `SECONDS` and `FRACTION` as the general paths' regexes captured them (at most 12 and 9 digits), as Ns. */
+export function secondsTextToNs(ctx: ImportContext, secText: string, frac: string): Ns {
+  return secondsToNs(ctx, Number(secText), Number(frac) * FRAC_TO_NS[frac.length]!);
 }

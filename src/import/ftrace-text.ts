@@ -1,7 +1,7 @@
 import { InputError } from '../base/diagnostics.js';
 import type { Ns } from '../base/time.js';
-import { ImportContext, LineSplitter, RecentName, byteLines } from './common.js';
-import { readSecondsColon, secondsTextToNs, secondsToNs, TracepointPayloads, type SecParts } from './tracepoints.js';
+import { ImportContext, LineSplitter, RecentName, byteLines, cpuBracketAt, cpuFieldAt, newLineFields, readSecondsColon, secondsTextToNs, secondsToNs, taskIdBefore, wordEnd } from './common.js';
+import { TracepointPayloads } from './tracepoints.js';
 import type { FormatName, Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -116,8 +116,8 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
   const swapper: string[] = [];
   const idleComm = (cpu: number): string => swapper[cpu] ?? (swapper[cpu] = ctx.intern(`swapper/${cpu}`));
 
-  /** The byte fast path's timestamp, reused line to line (one per import: no state shared across imports). */
-  const tsParts: SecParts = { sec: 0, subNs: 0 };
+  /** What the byte fast path reads of a line (task id, CPU, timestamp), reused line to line (one per import: no state shared across imports). */
+  const lf = newLineFields();
   /** The comm of the last line the byte path took (a CPU's lines come in runs). */
   const recentComm = new RecentName();
   /**
@@ -132,61 +132,37 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
     let p = a;
     while (u[p] === 32) p++;
     const ca = p;
-    let c = u[p]!;
+    const c0 = u[p]!;
     // '#': header lines; '>': mail quoting; a blank line.
-    if (c <= 32 || c === 35 || c === 62) return -1;
+    if (c0 <= 32 || c0 === 35 || c0 === 62) return -1;
     // The first '[' of the line must be the `[cpu]` field (onLine takes the first `[digits]`).
-    let open = p;
-    while (c !== 91 /* [ */) {
-      if (c < 32) return -1; // '\n' (no '['), or a control byte
-      c = u[++open]!;
-    }
-    if (u[open - 1] !== 32) return -1;
+    const open = cpuBracketAt(u, p, -1);
+    if (open < 0) return -1;
     // Back from the '[': blanks, the pid (TASK: 1 to 10 digits after the last '-'), the '-'.
-    let q = open - 1;
-    while (q > ca && u[q - 1] === 32) q--;
-    const pidEnd = q;
-    let pid = 0;
-    let mul = 1;
-    for (;;) {
-      const d = u[q - 1]! - 48;
-      if (q <= ca || d >>> 0 > 9) break;
-      pid += d * mul;
-      mul *= 10;
-      q--;
-    }
-    if (q === pidEnd || pidEnd - q > 10 || q <= ca || u[q - 1] !== 45 /* - */) return -1;
+    const q = taskIdBefore(u, open - 1, ca, lf);
+    if (q <= ca || u[q - 1] !== 45 /* - */) return -1;
+    const pid = lf.id;
     const cb = q - 1;
     // commOf: trimmed, at most TASK_COMM_LEN - 1 characters as printed.
     if (cb === ca || cb - ca > MAX_COMM || u[cb - 1] === 32) return -1;
-    // [cpu] then a blank (AFTER_CPU: \s+).
-    p = open + 1;
-    let cpu = 0;
-    for (;;) {
-      const d = u[p]! - 48;
-      if (d >>> 0 > 9) break; // a piece ends with '\n': the loop ends in bounds
-      cpu = cpu * 10 + d;
-      p++;
-    }
-    if (p === open + 1 || p - open > 6 || u[p] !== 93 /* ] */ || u[p + 1] !== 32) return -1;
-    p += 2;
-    while (u[p] === 32) p++;
+    // [cpu] then blanks (AFTER_CPU: \s+).
+    p = cpuFieldAt(u, open, lf);
+    if (p < 0) return -1;
+    const cpu = lf.cpu;
     // Flags ([^\s:]{4,7}, not a digit first: that is the timestamp), then blanks.
-    c = u[p]!;
+    let c = u[p]!;
     if (c < 48 || c > 57) {
       const fs = p;
       while (c > 32 && c !== 58) c = u[++p]!;
       if (c !== 32 || p - fs < 4 || p - fs > 7) return -1;
       while (u[p] === 32) p++;
     }
-    p = readSecondsColon(u, p, tsParts);
+    p = readSecondsColon(u, p, lf);
     if (p < 0) return -1;
-    while (u[p] === 32) p++;
     // EVENT: the name, ':', blanks.
     const na = p;
-    c = u[p]!;
-    while ((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57)) c = u[++p]!;
-    if (p === na || c !== 58 /* : */) return -1;
+    p = wordEnd(u, p);
+    if (p === na || u[p] !== 58 /* : */) return -1;
     const nb = p;
     p++;
     while (u[p] === 32) p++;
@@ -195,12 +171,8 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
     let comm: string | undefined;
     if (pid === 0 && ((len === 6 && u[ca] === 60 && hasIdle(u, ca)) || (len === 7 && hasSwapper(u, ca)))) comm = idleComm(cpu);
     else if (len === 5 && u[ca] === 60 && u[ca + 1] === 46 && u[ca + 2] === 46 && u[ca + 3] === 46 && u[ca + 4] === 62) comm = '';
-    else if ((comm = recentComm.at(u, ca, cb)) === undefined) {
-      comm = ctx.internBytesAdd(u, ca, cb);
-      if (comm === undefined) return -1;
-      recentComm.keep(u, ca, cb, comm);
-    }
-    const ts = secondsToNs(ctx, tsParts.sec, tsParts.subNs);
+    else if ((comm = recentComm.intern(ctx, u, ca, cb)) === undefined) return -1;
+    const ts = secondsToNs(ctx, lf.sec, lf.subNs);
     return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };
 

@@ -1,5 +1,19 @@
-import { ImportContext, LineSplitter, RecentName, byteLines } from './common.js';
-import { readSecondsColon, secondsTextToNs, secondsToNs, TracepointPayloads, type SecParts } from './tracepoints.js';
+import {
+  ImportContext,
+  LineSplitter,
+  RecentName,
+  byteLines,
+  cpuBracketAt,
+  cpuFieldAt,
+  digitsBefore,
+  newLineFields,
+  readSecondsColon,
+  secondsTextToNs,
+  secondsToNs,
+  taskIdBefore,
+  wordEnd,
+} from './common.js';
+import { TracepointPayloads } from './tracepoints.js';
 import type { Importer, ImportOptions, ImportSummary } from './types.js';
 
 /**
@@ -38,8 +52,8 @@ export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, o
   let recordLost: { count: number; line: number } | undefined;
 
   const swapper: string[] = [];
-  /** The byte fast path's timestamp, reused line to line (one per import: no state shared across imports). */
-  const tsParts: SecParts = { sec: 0, subNs: 0 };
+  /** What the byte fast path reads of a line (task id, CPU, timestamp), reused line to line (one per import: no state shared across imports). */
+  const lf = newLineFields();
   /** The comm of the last line the byte path took (a CPU's lines come in runs). */
   const recentComm = new RecentName();
   /**
@@ -53,79 +67,46 @@ export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, o
     let p = a;
     while (u[p] === 32) p++;
     const ca = p;
-    let c = u[p]!;
+    const c0 = u[p]!;
     // '#': header lines; a blank line; `LOST N events!` (LOST, tested before EVENT_AT).
-    if (c <= 32 || c === 35 || (c === 76 && u[p + 1] === 79 && u[p + 2] === 83 && u[p + 3] === 84 && u[p + 4] === 32)) return -1;
+    if (c0 <= 32 || c0 === 35 || (c0 === 76 && u[p + 1] === 79 && u[p + 2] === 83 && u[p + 3] === 84 && u[p + 4] === 32)) return -1;
     // Up to the first '[', the `[cpu]` field. No '.' before it: then EVENT_AT's first match is
     // the timestamp after it (a `sec.frac:` needs a '.').
-    let open = p;
-    while (c !== 91 /* [ */) {
-      if (c < 32 || c === 46) return -1; // '\n' (no '['), a control byte, a '.'
-      c = u[++open]!;
-    }
-    if (u[open - 1] !== 32) return -1;
+    const open = cpuBracketAt(u, p, 46 /* . */);
+    if (open < 0) return -1;
     // PREFIX, from the right: blanks, the tid or pid (1 to 10 digits), `pid/` before a tid, a blank.
-    let q = open - 1;
-    while (q > ca && u[q - 1] === 32) q--;
-    const idEnd = q;
-    let pid = 0;
-    let mul = 1;
-    for (;;) {
-      const d = u[q - 1]! - 48;
-      if (q <= ca || d >>> 0 > 9) break;
-      pid += d * mul;
-      mul *= 10;
-      q--;
-    }
-    if (q === idEnd || idEnd - q > 10) return -1;
-    if (u[q - 1] === 47 /* / */) {
-      // pid/tid: the tid is the task (pidText = tid ?? pid).
-      const te = --q;
-      while (q > ca && u[q - 1]! >= 48 && u[q - 1]! <= 57) q--;
-      if (q === te || te - q > 10) return -1;
-    }
+    let q = taskIdBefore(u, open - 1, ca, lf);
+    if (q < 0) return -1;
+    // pid/tid: the tid is the task (pidText = tid ?? pid).
+    const pid = lf.id;
+    if (u[q - 1] === 47 /* / */) q = digitsBefore(u, q - 1, ca, lf);
     if (q <= ca || u[q - 1] !== 32) return -1;
     let cb = q - 1;
     while (cb > ca && u[cb - 1] === 32) cb--;
     // TASK_COMM_LEN - 1: at most 15 characters (PERF_RECORD_LOST, 16, cannot hide in one).
     if (cb - ca > 15) return -1;
     // [cpu], blanks (PREFIX: \[(\d{1,5})\]\s*$; EVENT_AT: a blank before the time).
-    p = open + 1;
-    let cpu = 0;
-    for (;;) {
-      const d = u[p]! - 48;
-      if (d >>> 0 > 9) break; // a piece ends with '\n': the loop ends in bounds
-      cpu = cpu * 10 + d;
-      p++;
-    }
-    if (p === open + 1 || p - open > 6 || u[p] !== 93 /* ] */ || u[p + 1] !== 32) return -1;
-    p += 2;
-    while (u[p] === 32) p++;
-    p = readSecondsColon(u, p, tsParts);
+    p = cpuFieldAt(u, open, lf);
     if (p < 0) return -1;
-    while (u[p] === 32) p++;
+    const cpu = lf.cpu;
+    p = readSecondsColon(u, p, lf);
+    if (p < 0) return -1;
     // sys:name: then one blank (EVENT_AT: (\w+):(\w+):(?: |$)); the payload after it.
     const sa = p;
-    c = u[p]!;
-    while ((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57)) c = u[++p]!;
-    if (p === sa || c !== 58) return -1;
+    p = wordEnd(u, p);
+    if (p === sa || u[p] !== 58) return -1;
     p++;
     const na = p;
-    c = u[p]!;
-    while ((c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57)) c = u[++p]!;
-    if (p === na || c !== 58 || u[p + 1] !== 32) return -1;
+    p = wordEnd(u, p);
+    if (p === na || u[p] !== 58 || u[p + 1] !== 32) return -1;
     const nb = p;
     p += 2;
     // perf names every CPU's idle task "swapper" (tools/perf/util/machine.c), the kernel's comm is "swapper/<cpu>".
     let comm: string | undefined;
     if (pid === 0 && cb - ca === 7 && u[ca] === 115 && u[ca + 1] === 119 && u[ca + 2] === 97 && u[ca + 3] === 112 && u[ca + 4] === 112 && u[ca + 5] === 101 && u[ca + 6] === 114) {
       comm = swapper[cpu] ??= ctx.intern(`swapper/${cpu}`);
-    } else if ((comm = recentComm.at(u, ca, cb)) === undefined) {
-      comm = ctx.internBytesAdd(u, ca, cb);
-      if (comm === undefined) return -1;
-      recentComm.keep(u, ca, cb, comm);
-    }
-    const ts = secondsToNs(ctx, tsParts.sec, tsParts.subNs);
+    } else if ((comm = recentComm.intern(ctx, u, ca, cb)) === undefined) return -1;
+    const ts = secondsToNs(ctx, lf.sec, lf.subNs);
     return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };
 

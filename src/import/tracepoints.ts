@@ -483,61 +483,6 @@ const KNOWN = new Set([
   'sched_migrate_task',
 ]);
 
-/** ns per unit of a fraction of n digits (seconds printed with up to 9 decimals). */
-export const FRAC_TO_NS = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
-
-/** A timestamp read by readSecondsColon: whole seconds and the fraction in ns. */
-export interface SecParts {
-  sec: number;
-  subNs: number;
-}
-
-/**
- * The `SECONDS.FRACTION: ` timestamp that ftrace text and perf script print before the event
- * name (kernel/trace/trace_output.c: trace_print_time; perf's `--ns` or microseconds), read
- * from the bytes of the line on the fast paths: 1 to 12 digits of seconds and 1 to 9 of
- * fraction (the general paths' regexes and time checks). Fills `out` and returns the
- * position after ": ", or -1 when the bytes there are not such a timestamp.
- */
-export function readSecondsColon(u: Uint8Array, p: number, out: SecParts): number {
-  let sec = 0;
-  const ss = p;
-  for (;;) {
-    const d = u[p]! - 48;
-    if (d >>> 0 > 9) break; // the piece ends with '\n': the loop ends in bounds
-    sec = sec * 10 + d;
-    p++;
-  }
-  if (p === ss || p - ss > 12 || u[p] !== 46 /* . */) return -1;
-  p++;
-  const fs = p;
-  let sub = 0;
-  for (;;) {
-    const d = u[p]! - 48;
-    if (d >>> 0 > 9) break;
-    sub = sub * 10 + d;
-    p++;
-  }
-  if (p === fs || p - fs > 9 || u[p] !== 58 /* : */ || u[p + 1] !== 32) return -1;
-  out.sec = sec;
-  out.subNs = sub * FRAC_TO_NS[p - fs]!;
-  return p + 2;
-}
-
-/**
- * A timestamp of whole seconds and ns as Ns, the capture's time base made from it when it is
- * the first (no `#@start_boot_ns`): what every path of ftrace text and perf script does.
- */
-export function secondsToNs(ctx: ImportContext, sec: number, subNs: number): Ns {
-  const tb = ctx.tb ?? ctx.timeBaseFrom(BigInt(sec) * 1_000_000_000n + BigInt(subNs));
-  return tb.fromSecParts(sec, subNs);
-}
-
-/** `SECONDS` and `FRACTION` as the general paths' regexes captured them (at most 12 and 9 digits), as Ns. */
-export function secondsTextToNs(ctx: ImportContext, secText: string, frac: string): Ns {
-  return secondsToNs(ctx, Number(secText), Number(frac) * FRAC_TO_NS[frac.length]!);
-}
-
 /** Bytes of an ASCII literal, for the byte fast path's compares. */
 function lit(s: string): Uint8Array {
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
