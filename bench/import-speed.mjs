@@ -10,7 +10,7 @@
 // within a CPU, not across CPUs). Each case runs in its own child process, which reports
 // its wall time and its peak RSS (process.resourceUsage().maxRSS).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,14 @@ if (args[0] === '--child') {
   if (kind === 'split') {
     // The baseline (bench/line-split.mjs): chunked read, decode, split lines, count.
     events = await splitLines(file);
+  } else if (kind === 'csv-parse') {
+    // The CSV importer's ceiling: csv-parse alone on the same file, through its documented
+    // stream API (records by async iteration), our `#@` lines read as comments. Counts records
+    // (the column row included).
+    const { parse } = await import('csv-parse');
+    const parser = parse({ comment: '#', bom: true, relax_column_count: true, relax_quotes: true, skip_records_with_error: true });
+    createReadStream(file, { highWaterMark: 1 << 20 }).pipe(parser);
+    for await (const rec of parser) if (rec !== undefined) events++;
   } else if (kind === 'import') {
     const { summary } = await importCapture(file, { format, onEvents: (b) => (events += b.length) });
     extra = { lines: summary.lines };
@@ -95,7 +103,7 @@ const regen = args.includes('--regen');
 const only = argVal('--only', undefined)?.split(',');
 const path = (n, fmt) => join(outDir, `capture-${n / 1e6}m.${FORMATS[fmt].ext}`);
 
-// csv-parse reads about 20 k records/s here, so the CSV case runs on a fifth of the small size.
+// csv-parse reads about 0.2 M records/s here, so the CSV case runs on a fifth of the small size.
 const csvN = Number(argVal('--csv-events', String(small / 5)));
 const repeat = Number(argVal('--repeat', '1'));
 const want = [
@@ -142,6 +150,8 @@ const cases = [
   [csvN, 'csv'],
 ].filter(([, f]) => only === undefined || only.includes(f));
 const rows = [];
+/** The CSV case against csv-parse alone on the same file, measured beside it. */
+const csvVsParser = [];
 // The machine is shared: the load average before and after tells how far to trust the figures.
 const load = () =>
   loadavg()
@@ -156,6 +166,15 @@ for (const [n, fmt] of cases) {
   const tl = run('timeline', file, fmt);
   const rate = (r) => r.events / (r.ms / 1000);
   const cpuRate = (r) => r.events / (r.cpuMs / 1000);
+  if (fmt === 'csv') {
+    const cp = run('csv-parse', file);
+    const pct = (a, b) => ((a / b) * 100).toFixed(0) + '%';
+    csvVsParser.push(
+      `csv-parse alone ${(rate(cp) / 1e6).toFixed(3)} M records/s, ${(cpuRate(cp) / 1e6).toFixed(3)} M/CPU-s; ` +
+        `import ${(rate(imp) / 1e6).toFixed(3)} M/s (${pct(rate(imp), rate(cp))}), ${(cpuRate(imp) / 1e6).toFixed(3)} M/CPU-s (${pct(cpuRate(imp), cpuRate(cp))}); ` +
+        `import+timeline ${(rate(tl) / 1e6).toFixed(3)} M/s (${pct(rate(tl), rate(cp))}), ${(cpuRate(tl) / 1e6).toFixed(3)} M/CPU-s (${pct(cpuRate(tl), cpuRate(cp))})`,
+    );
+  }
   rows.push({
     file: `${n / 1e6}M ${fmt}`,
     MB: mb.toFixed(0),
@@ -176,4 +195,5 @@ const alone = only === undefined || only.includes('bpftrace-text') ? run('builde
 console.log(`load average (1, 5, 15 min) before: ${loadBefore}, after: ${load()}`);
 console.log(`node ${process.version}, ${CPUS} CPUs and ${NAPIS} tunnels in the generated captures, best of ${repeat} run(s) per case`);
 console.table(rows);
+for (const l of csvVsParser) console.log(`${csvN / 1e6}M csv against csv-parse alone (same file, same run): ${l}`);
 if (alone) console.log(`timeline builder alone (${big / 1e6}M text events already in memory and touched once): ${(alone.events / alone.ms / 1000).toFixed(2)} M events/s`);
