@@ -158,7 +158,17 @@ class RecordParser extends Parser {
 
   override push(chunk: unknown): boolean {
     if (chunk === null) return super.push(null);
-    this.onRecord(chunk as { record: string[]; raw: string }, this.info.lines);
+    // After an error, the rest of the chunk csv-parse is still parsing is dropped.
+    if (this.destroyed) return false;
+    try {
+      this.onRecord(chunk as { record: string[]; raw: string }, this.info.lines);
+    } catch (e) {
+      // csv-parse calls push outside its own error handling (lib/api/index.js: __push without
+      // on_record): an error thrown here would escape the stream; it ends the import instead
+      // (the iteration in importCsv rejects with it).
+      this.destroy(e as Error);
+      return false;
+    }
     return true;
   }
 }
