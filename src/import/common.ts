@@ -772,33 +772,17 @@ export function cpuBracketAt(u: Uint8Array, p: number, stop: number): number {
   return u[p - 1] === 32 ? p : -1;
 }
 
-/**
- * The task id before the `[cpu]` field, read from the right from `end` (the blank before the
- * '['): blanks, then 1 to 10 digits that start after `lo`. Returns where the digits start (f.id
- * their value), or -1.
- */
-export function taskIdBefore(u: Uint8Array, end: number, lo: number, f: LineFields): number {
+/** Where the blanks that end at `end` start (not before `lo`): the end of the task id before the `[cpu]` field. */
+export function blanksBefore(u: Uint8Array, end: number, lo: number): number {
   let q = end;
   while (q > lo && u[q - 1] === 32) q--;
-  // digitsBefore written out: one function fewer for TurboFan to inline into the callers' line
-  // readers, whose cumulative inlining budget (--max-inlined-bytecode-size-cumulative) the
-  // readers here already fill (`node --trace-turbo-inlining`: digitsBefore was left a call).
-  const last = q;
-  let id = 0;
-  let mul = 1;
-  for (;;) {
-    const d = u[q - 1]! - 48;
-    if (q <= lo || d >>> 0 > 9) break;
-    id += d * mul;
-    mul *= 10;
-    q--;
-  }
-  if (q === last || last - q > 10) return -1;
-  f.id = id;
   return q;
 }
 
-/** 1 to 10 digits that end at `end` and start after `lo`, read from the right: where they start (f.id their value), or -1. */
+/**
+ * 1 to 10 digits that end at `end` and start after `lo`, read from the right (the task id before
+ * the `[cpu]` field, perf's pid before its `/tid`): where they start (f.id their value), or -1.
+ */
 export function digitsBefore(u: Uint8Array, end: number, lo: number, f: LineFields): number {
   let q = end;
   let id = 0;

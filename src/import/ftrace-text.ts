@@ -1,6 +1,20 @@
 import { InputError } from '../base/diagnostics.js';
 import type { Ns } from '../base/time.js';
-import { ImportContext, LineSplitter, RecentName, byteLines, cpuBracketAt, cpuFieldAt, newLineFields, readSecondsColon, secondsTextToNs, secondsToNs, taskIdBefore, wordEnd } from './common.js';
+import {
+  ImportContext,
+  LineSplitter,
+  RecentName,
+  blanksBefore,
+  byteLines,
+  cpuBracketAt,
+  cpuFieldAt,
+  digitsBefore,
+  newLineFields,
+  readSecondsColon,
+  secondsTextToNs,
+  secondsToNs,
+  wordEnd,
+} from './common.js';
 import { TracepointPayloads } from './tracepoints.js';
 import type { FormatName, Importer, ImportOptions, ImportSummary } from './types.js';
 
@@ -139,7 +153,7 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
     const open = cpuBracketAt(u, p, -1);
     if (open < 0) return -1;
     // Back from the '[': blanks, the pid (TASK: 1 to 10 digits after the last '-'), the '-'.
-    const q = taskIdBefore(u, open - 1, ca, lf);
+    const q = digitsBefore(u, blanksBefore(u, open - 1, ca), ca, lf);
     if (q <= ca || u[q - 1] !== 45 /* - */) return -1;
     const pid = lf.id;
     const cb = q - 1;

@@ -10,7 +10,7 @@ import {
   readSecondsColon,
   secondsTextToNs,
   secondsToNs,
-  taskIdBefore,
+  blanksBefore,
   wordEnd,
 } from './common.js';
 import { TracepointPayloads } from './tracepoints.js';
@@ -75,7 +75,7 @@ export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, o
     const open = cpuBracketAt(u, p, 46 /* . */);
     if (open < 0) return -1;
     // PREFIX, from the right: blanks, the tid or pid (1 to 10 digits), `pid/` before a tid, a blank.
-    let q = taskIdBefore(u, open - 1, ca, lf);
+    let q = digitsBefore(u, blanksBefore(u, open - 1, ca), ca, lf);
     if (q < 0) return -1;
     // pid/tid: the tid is the task (pidText = tid ?? pid).
     const pid = lf.id;
