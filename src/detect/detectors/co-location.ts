@@ -50,6 +50,10 @@ export const coLocation = defineDetector({
   detect(ctx: DetectContext): ColocationFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     const out: ColocationFinding[] = [];
+    // One {dev, napi} per NAPI, shared by the waits that name it: a core shared by 1,024
+    // tunnels has a million waits, two references each.
+    const refs: NapiRef[] = [];
+    const refOf = (i: number): NapiRef => (refs[i] ??= { dev: facts.napis[i]!.dev, napi: facts.napis[i]!.napi });
     for (const cpu of t.cpus) {
       // Per window, the NAPIs whose polls took at least colocationMinShare of it on this core.
       const loaders: Loader[] = [];
@@ -129,8 +133,7 @@ export const coLocation = defineDetector({
         for (const [other, ns] of [...series.waitedForNs].sort((a, b) => a[0] - b[0])) {
           if (ns <= 0 || !members.has(other)) continue;
           const waiter = facts.napis[l.index]!;
-          const by = facts.napis[other]!;
-          waits.push({ waiter: { dev: waiter.dev, napi: waiter.napi }, waitedFor: { dev: by.dev, napi: by.napi }, ns });
+          waits.push({ waiter: refOf(l.index), waitedFor: refOf(other), ns });
           const label = facts.labels[l.index]!;
           let mine = waitsByLabel.get(label);
           if (mine === undefined) waitsByLabel.set(label, (mine = []));
