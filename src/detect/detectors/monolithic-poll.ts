@@ -4,6 +4,7 @@ import { defineDetector, type DetectContext, type FindingOf } from '../finding.j
 import { at, byName, count, cpuList, dur, list, pct, plural } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
 import { devFlag, PollMode } from '../facts.js';
+import { columnList } from '../column-list.js';
 
 /**
  * monolithic-poll: chains of polls of one NAPI on one core that never complete. A poll that
@@ -76,7 +77,7 @@ export const monolithicPoll = defineDetector({
     const { timeline: t, thresholds: th, facts } = ctx;
     // The histogram has log2 buckets: round the threshold down to a power of two.
     const minBucket = Math.floor(Math.log2(th.monolithicMinChainPolls));
-    const perCore = new Map<number, { index: number; m: MonolithicNapi; lostPackets: number; behind: number[] }[]>();
+    const perCore = new Map<number, { index: number; m: MonolithicNapi; lostPackets: number; behind: number[]; behindNs: number[] }[]>();
     for (const n of t.napis) {
       const nf = facts.napis[n.index]!;
       // Other NAPIs (backlog, NIC queues) are load, not tunnels: no finding of their own.
@@ -124,7 +125,7 @@ export const monolithicPoll = defineDetector({
           mode: nf.mode,
         };
         const list0 = perCore.get(cpu) ?? [];
-        list0.push({ index: n.index, m, lostPackets: 0, behind: [] });
+        list0.push({ index: n.index, m, lostPackets: 0, behind: [], behindNs: [] });
         perCore.set(cpu, list0);
       }
     }
@@ -145,17 +146,20 @@ export const monolithicPoll = defineDetector({
       }
       for (const f of found) {
         for (const { index, ns } of behind.get(f.index) ?? []) {
-          const of = facts.napis[index]!;
-          f.m.blocked.push({ dev: of.dev, napi: of.napi, ns });
           f.behind.push(index);
-          f.lostPackets += ns * of.packetsPerNs;
+          f.behindNs.push(ns);
+          f.lostPackets += ns * facts.napis[index]!.packetsPerNs;
         }
+        // As columns (column-list.ts): 1,022 chains with a thousand NAPIs behind each, there.
+        const who = Int32Array.from(f.behind);
+        const ns = Float64Array.from(f.behindNs);
+        f.m.blocked = columnList(who.length, (i) => ({ dev: facts.napis[who[i]!]!.dev, napi: facts.napis[who[i]!]!.napi, ns: ns[i]! }));
       }
     }
 
     // Per core, then the threaded ones that hold only their own thread merged into one.
-    const groups: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: number[] }[] }[] = [];
-    const quiet: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: number[] }[] } = { cpus: [], found: [] };
+    const groups: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: number[]; behindNs: number[] }[] }[] = [];
+    const quiet: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: number[]; behindNs: number[] }[] } = { cpus: [], found: [] };
     for (const [cpu, found] of [...perCore].sort((a, b) => a[0] - b[0])) {
       const core = facts.coreByCpu.get(cpu);
       const deferred = core !== undefined && core.netRxBusyNs > 0 && core.ksoftirqdNetRxBusyNs / core.netRxBusyNs >= th.ksoftirqdMinShare;
@@ -222,7 +226,7 @@ export const monolithicPoll = defineDetector({
       for (const f of found) {
         for (let i = 0; i < f.behind.length; i++) {
           const label = facts.labels[labelIndex[f.behind[i]!]!]!;
-          blockedAll.set(label, (blockedAll.get(label) ?? 0) + f.m.blocked[i]!.ns);
+          blockedAll.set(label, (blockedAll.get(label) ?? 0) + f.behindNs[i]!);
         }
       }
       const blockedLabels = [...blockedAll.keys()].sort((a, b) => byName(a, b));
