@@ -10,7 +10,9 @@
 // runs in fresh child processes (modules loaded before the clock starts):
 // - split: read in 1 MiB chunks, decode, split('\n'), count lines (the baseline of
 //   bench/import-speed.mjs);
-// - analyze: main(['analyze', file, '--json']) of dist/cli/main.js, stdout kept and parsed;
+// - analyze: main(['analyze', file, '--json']) of dist/cli/main.js, its output written to a file
+//   (as a shell redirect does; kept in memory it would add its size to the peak), read back and
+//   parsed once the clock and the peak RSS are taken;
 // - what-if: loadTimeline, then (timed) replayTimeline with analyze's own runs and seed.
 // It prints, per case, CPU time per event of analyze as a ratio to the split's CPU time per
 // line ("x split"), that ratio over the 8 x 32 case's ("x 8x32"), the what-if as a share of
@@ -21,7 +23,8 @@
 // with this tree's run by run, and a second table gives the baseline's figures and this tree's
 // CPU time over the baseline's, from the same run (the captures are this tree's).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once as onceEvent } from 'node:events';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,15 +52,33 @@ if (args[0] === '--child') {
   if (kind === 'whatif') tl = await loadTimeline(file);
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
+  const measure = () => {
+    const cu = process.cpuUsage(c0);
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cu.user + cu.system) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  };
+  let measured;
   let extra = {};
   if (kind === 'split') {
     extra = { lines: await splitLines(file) };
   } else if (kind === 'analyze') {
-    const out = [];
+    // The output goes to a file, as `wgtrace analyze --json > file` does (not kept in this
+    // process: that would add its size to the peak RSS measured), and is read back after the
+    // clock and the peak are taken.
+    const outFile = join(outDir, `scaling-out-${process.pid}.json`);
+    const sink = createWriteStream(outFile);
     const err = [];
-    const code = await main(['analyze', file, '--json'], { out: (t) => void out.push(t), err: (t) => void err.push(t), errIsTTY: false, color: false });
-    const j = JSON.parse(out.join(''));
+    const write = async (t) => {
+      if (!sink.write(t)) await onceEvent(sink, 'drain');
+    };
+    const code = await main(['analyze', file, '--json'], { out: (t) => void sink.write(t), write, err: (t) => void err.push(t), errIsTTY: false, color: false });
+    sink.end();
+    await onceEvent(sink, 'close');
+    measured = measure();
+    const outBytes = statSync(outFile).size;
+    const j = JSON.parse(readFileSync(outFile, 'utf8'));
+    rmSync(outFile, { force: true });
     extra = {
+      outMB: outBytes / 1e6,
       code,
       events: j.capture.events,
       lost: j.capture.lostEvents,
@@ -71,9 +92,7 @@ if (args[0] === '--child') {
     const r = replayTimeline(tl, { runs: PREDICT_RUNS, seed: PREDICT_SEED });
     extra = { models: r.models.map((m) => m.model) };
   } else throw new Error(`unknown case ${kind}`);
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  const cu = process.cpuUsage(c0);
-  process.stdout.write(JSON.stringify({ ms, cpuMs: (cu.user + cu.system) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024, ...extra }) + '\n');
+  process.stdout.write(JSON.stringify({ ...(measured ?? measure()), ...extra }) + '\n');
   process.exit(0);
 }
 
@@ -104,6 +123,8 @@ const ALL = [
   ['256x128', 256, 128, 2 * M, 'threaded'],
   ['1024x128', 1024, 128, 2 * M, 'threaded'],
   ['1024x256', 1024, 256, 2 * M, 'threaded'],
+  ['8x32-stock', 8, 32, 2 * M, 'stock'],
+  ['64x64-stock', 64, 64, 2 * M, 'stock'],
   ['256x128-stock', 256, 128, 2 * M, 'stock'],
   ['1024x128-stock', 1024, 128, 2 * M, 'stock'],
   ['8x32-1M', 8, 32, 1 * M, 'threaded'],
@@ -191,15 +212,15 @@ console.log(
 );
 console.log('');
 console.log(
-  '| capture | model | tunnels | cores | events | MB | split M lines/CPU-s | analyze CPU s | analyze wall s | x split (CPU) | x split (wall) | x 8x32 (CPU) | what-if CPU s | what-if share | peak RSS MB | window | events ok |',
+  '| capture | model | tunnels | cores | events | MB | split M lines/CPU-s | analyze CPU s | analyze wall s | x split (CPU) | x split (wall) | x 8x32 (CPU) | what-if CPU s | what-if share | peak RSS MB | --json MB | window | events ok |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const [name, tunnels, cpus, , model] = r.c;
   const ok = r.an.code === 0 && r.an.events === r.cap.events && r.an.lost === 0 && r.an.skipped === 0;
   const win = `${r.an.windowNs / 1e6} ms${r.an.widened ? ' (widened, warned)' : r.an.windowNs !== 1e7 ? ' (widened, NOT warned)' : ''}`;
   console.log(
-    `| ${name} | ${model} | ${tunnels} | ${cpus} | ${r.an.events} | ${f(r.cap.mb, 0)} | ${f(r.split.lines / r.split.cpuMs / 1000)} | ${f(r.an.cpuMs / 1000)} | ${f(r.an.ms / 1000)} | ${f(r.ratio)} | ${f(r.wallRatio)} | ${ref ? f(r.ratio / ref.ratio) : '-'} | ${f(r.wi.cpuMs / 1000)} | ${f((100 * r.wi.cpuMs) / r.an.cpuMs, 0)}% | ${f(r.an.maxRssMB, 0)} | ${win} | ${ok ? 'yes' : `NO (${r.an.events} of ${r.cap.events}, lost ${r.an.lost}, skipped ${r.an.skipped}, exit ${r.an.code})`} |`,
+    `| ${name} | ${model} | ${tunnels} | ${cpus} | ${r.an.events} | ${f(r.cap.mb, 0)} | ${f(r.split.lines / r.split.cpuMs / 1000)} | ${f(r.an.cpuMs / 1000)} | ${f(r.an.ms / 1000)} | ${f(r.ratio)} | ${f(r.wallRatio)} | ${ref ? f(r.ratio / ref.ratio) : '-'} | ${f(r.wi.cpuMs / 1000)} | ${f((100 * r.wi.cpuMs) / r.an.cpuMs, 0)}% | ${f(r.an.maxRssMB, 0)} | ${f(r.an.outMB, 1)} | ${win} | ${ok ? 'yes' : `NO (${r.an.events} of ${r.cap.events}, lost ${r.an.lost}, skipped ${r.an.skipped}, exit ${r.an.code})`} |`,
   );
 }
 if (baseDist !== undefined) {

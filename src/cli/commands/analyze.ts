@@ -6,7 +6,8 @@ import { renderAnalyzeText } from '../../report/analyze-text.js';
 import { painter } from '../../report/render/style.js';
 import { AnalyzeResult } from '../../report/schema.js';
 import type { Timeline } from '../../timeline/types.js';
-import type { CliIO, RegisterCommand } from '../io.js';
+import { writeOut, type CliIO, type RegisterCommand } from '../io.js';
+import { writeJson } from '../../report/json-stream.js';
 import { addLoadOptions, collect, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions, type LoadOptions } from '../options.js';
 
 /**
@@ -68,12 +69,15 @@ export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) =>
     .option('--no-predict', 'do not replay the capture through the models for predicted gains')
     .action(async (capture: string, o: CaptureCliOptions & { json?: boolean; predict?: boolean }) => {
       const opts = parseCaptureOptions(o);
-      const { result, timeline } = await analyzeFile(io, capture, opts, o.predict === false ? { predict: false } : {});
-      if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
+      // Only the result and the diagnostics are kept: the timeline (its per-window series of
+      // every (NAPI, CPU) pair) can be collected before the output is written.
+      const { result, diagnostics } = await analyzeFile(io, capture, opts, o.predict === false ? { predict: false } : {}).then((r) => ({ result: r.result, diagnostics: r.timeline.diagnostics }));
+      if (!o.quiet) printDiagnostics(io, diagnostics);
       if (o.json) {
-        // The schema is the contract: an output that does not match it is our bug, not the input's.
-        const checked = AnalyzeResult.parse(result);
-        io.out(JSON.stringify(checked, null, 2) + '\n');
+        // The schema is the contract: an output that does not match it is our bug, not the
+        // input's. Validated and written piece by piece (json-stream.ts): the same bytes as
+        // JSON.stringify of the parsed object, without a copy of it or the whole string.
+        await writeJson(AnalyzeResult, result, (text) => writeOut(io, text));
       } else {
         io.out(renderAnalyzeText(result, { painter: painter(io.color), quiet: o.quiet === true }));
       }

@@ -2,6 +2,7 @@ import type { Ns } from '../../base/time.js';
 import { z } from 'zod';
 import { defineDetector, NapiRef, OffsetRange, type DetectContext, type FindingOf } from '../finding.js';
 import { devFlag, PollMode, windowRuns } from '../facts.js';
+import { columnList } from '../column-list.js';
 import type { Thresholds } from '../thresholds.js';
 import type { Timeline } from '../../timeline/types.js';
 import { OCCUPANCY_MAX_GAP_NS } from '../../timeline/builder.js';
@@ -50,6 +51,10 @@ export const coLocation = defineDetector({
   detect(ctx: DetectContext): ColocationFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     const out: ColocationFinding[] = [];
+    // One {dev, napi} per NAPI, shared by the waits that name it: a core shared by 1,024
+    // tunnels has a million waits, two references each.
+    const refs: NapiRef[] = [];
+    const refOf = (i: number): NapiRef => (refs[i] ??= { dev: facts.napis[i]!.dev, napi: facts.napis[i]!.napi });
     for (const cpu of t.cpus) {
       // Per window, the NAPIs whose polls took at least colocationMinShare of it on this core.
       const loaders: Loader[] = [];
@@ -117,28 +122,36 @@ export const coLocation = defineDetector({
       }
 
       // Waits: NapiCpuSeries.waitedForNs (the timeline's measure of a still-scheduled NAPI
-      // held up by another NAPI's poll on the same core), among the group's members.
-      const waits: ColocationDetails['waits'] = [];
-      // The same waits by the waiter's label, in order, with the label of whom it waited for:
-      // for the evidence below (a stock capture of 1,024 tunnels has groups of hundreds, and
-      // their waits are pairs: looking each label up again was quadratic twice over).
-      const waitsByLabel = new Map<string, { ns: number; by: string }[]>();
+      // held up by another NAPI's poll on the same core), among the group's members. Kept as
+      // columns (waiter, waited for, ns; column-list.ts): a stock capture of 1,024 tunnels has
+      // a million of them on one core.
+      const waiterCol: number[] = [];
+      const byCol: number[] = [];
+      const nsCol: number[] = [];
+      // The same waits by the waiter's label, in order (their rows): for the evidence below
+      // (looking each label up again per wait was quadratic twice over).
+      const waitsByLabel = new Map<string, number[]>();
       let lostPackets = 0;
       for (const l of group) {
         const series = t.napis[l.index]!.perCpu.get(cpu)!;
         for (const [other, ns] of [...series.waitedForNs].sort((a, b) => a[0] - b[0])) {
           if (ns <= 0 || !members.has(other)) continue;
           const waiter = facts.napis[l.index]!;
-          const by = facts.napis[other]!;
-          waits.push({ waiter: { dev: waiter.dev, napi: waiter.napi }, waitedFor: { dev: by.dev, napi: by.napi }, ns });
           const label = facts.labels[l.index]!;
           let mine = waitsByLabel.get(label);
           if (mine === undefined) waitsByLabel.set(label, (mine = []));
-          mine.push({ ns, by: facts.labels[other]! });
+          mine.push(nsCol.length);
+          waiterCol.push(l.index);
+          byCol.push(other);
+          nsCol.push(ns);
           lostPackets += ns * waiter.packetsPerNs;
         }
       }
-      const waitedNs = waits.reduce((s, w) => s + w.ns, 0);
+      const waitedNs = nsCol.reduce((s, ns) => s + ns, 0);
+      const waiterOf = Int32Array.from(waiterCol);
+      const byOf = Int32Array.from(byCol);
+      const nsOf = Float64Array.from(nsCol);
+      const waits: ColocationDetails['waits'] = columnList(nsOf.length, (i) => ({ waiter: refOf(waiterOf[i]!), waitedFor: refOf(byOf[i]!), ns: nsOf[i]! }));
 
       const modes = new Set(group.map((l) => facts.napis[l.index]!.mode));
       const mode: PollMode = modes.size === 1 ? [...modes][0]! : 'mixed';
@@ -178,10 +191,10 @@ export const coLocation = defineDetector({
       ];
       // Per waiting tunnel: its total wait, and whom it waited for most.
       for (const l of group) {
-        const mine = [...(waitsByLabel.get(facts.labels[l.index]!) ?? [])].sort((a, b) => b.ns - a.ns);
+        const mine = [...(waitsByLabel.get(facts.labels[l.index]!) ?? [])].sort((a, b) => nsOf[b]! - nsOf[a]!);
         if (mine.length === 0) continue;
-        const total = mine.reduce((a, w) => a + w.ns, 0);
-        const top = mine.slice(0, 3).map((w) => `${w.by} ${dur(w.ns)}`);
+        const total = mine.reduce((a, w) => a + nsOf[w]!, 0);
+        const top = mine.slice(0, 3).map((w) => `${facts.labels[byOf[w]!]} ${dur(nsOf[w]!)}`);
         evidence.push(`${facts.labels[l.index]} waited ${dur(total)} for the others' polls (${top.join(', ')}${mine.length > 3 ? ', ...' : ''})`);
       }
       // What they could have forwarded is also bounded by what the rest of the gateway could
