@@ -1,3 +1,4 @@
+import { pollsBesideNetRx } from '../timeline/beside.js';
 import type { Timeline, NapiInstance, CoreSeries, IdleCalibration } from '../timeline/types.js';
 import { z } from 'zod';
 import { probedSpan } from '../timeline/span.js';
@@ -174,7 +175,7 @@ export function windowLengths(t: Timeline): Float64Array {
  * crypt work): a union is never smaller than any of its parts, and windows-mode captures only
  * have the parts (their union is the timeline's estimate).
  */
-function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array, probedNs: number, statBusy: number | undefined): CoreFacts {
+function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array, probedNs: number, statBusy: number | undefined, beside: Float64Array | undefined): CoreFacts {
   const n = windowLen.length;
   const util = new Float64Array(n);
   const whole = new Float64Array(n);
@@ -187,7 +188,8 @@ function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array,
   };
   for (let i = 0; i < n; i++) {
     if (!(windowLen[i]! > 0) || !(rawLen[i]! > 0)) continue;
-    const part = Math.max(c.netRxBusyNs[i] ?? 0, c.pollBusyNs[i] ?? 0, c.threadPollBusyNs[i] ?? 0, c.cryptBusyNs[i] ?? 0) / rawLen[i]!;
+    // Threaded polls of a windows capture ran beside NET_RX, not inside it (timeline/beside.ts).
+    const part = Math.max((c.netRxBusyNs[i] ?? 0) + (beside?.[i] ?? 0), c.pollBusyNs[i] ?? 0, c.threadPollBusyNs[i] ?? 0, c.cryptBusyNs[i] ?? 0) / rawLen[i]!;
     util[i] = Math.min(1, Math.max(c.utilization[i] ?? 0, part));
     busy += util[i]! * windowLen[i]!;
     if (c.idleRecorded) {
@@ -324,6 +326,7 @@ export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFact
   // Windows count only for their part inside the probed span: outside it there are no events,
   // only spans the timeline clamped to the capture's start.
   const rawLen = windowLengths(t);
+  const beside = pollsBesideNetRx(t);
   const windowLen = rawLen.slice();
   for (let i = 0; i < windowLen.length; i++) {
     const a = i * t.windowNs;
@@ -334,7 +337,7 @@ export function computeFacts(t: Timeline, opts: FactsOptions = {}): TimelineFact
   const cores = t.cpus.map((cpu) => {
     const c = t.cores.get(cpu);
     const k = stat.get(cpu);
-    const f = c === undefined ? emptyCore(cpu, t.windowCount, probedNs, k?.busy) : coreFacts(c, rawLen, windowLen, probedNs, k?.busy);
+    const f = c === undefined ? emptyCore(cpu, t.windowCount, probedNs, k?.busy) : coreFacts(c, rawLen, windowLen, probedNs, k?.busy, beside?.get(cpu));
     if (k !== undefined) f.mpstatBusy = k.mpstatBusy;
     return f;
   });

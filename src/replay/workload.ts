@@ -1,6 +1,7 @@
 import { napiRoles } from '../timeline/roles.js';
 import { procStatBusy } from '../model/proc-stat.js';
 import type { Timeline } from '../timeline/types.js';
+import { pollsBesideNetRx } from '../timeline/beside.js';
 import { probedSpan } from '../timeline/span.js';
 import { Prng } from './prng.js';
 import type { Assumption, CoreWorkload, TrafficWindow, TunnelWorkload, Workload } from './types.js';
@@ -115,7 +116,7 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
 
   // A threaded windows-mode capture: its polls ran in napi kthreads, beside the NET_RX softirqs
   // (not inside them), and the windows' busy union holds only the softirq time.
-  const capturedThreadedWindows = tl.capture.mode === 'windows' && (tl.capture.header?.devices ?? []).some((d) => d.threaded === 1 && tunnelNapis.some((n) => n.dev === d.name));
+  const beside = pollsBesideNetRx(tl);
   // Per core busy totals over the traffic window.
   const pollBusy = new Map<number, number>();
   const netRxBusy = new Map<number, number>();
@@ -131,7 +132,7 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
     netRxBusy.set(cpu, sum(c?.netRxBusyNs));
     cryptBusy.set(cpu, sum(c?.cryptBusyNs));
     threadPoll.set(cpu, sum(c?.threadPollBusyNs));
-    const t = tracedOver(tl, cpu, a, b, fromNs, toNs, capturedThreadedWindows);
+    const t = tracedOver(tl, cpu, a, b, fromNs, toNs, beside?.get(cpu));
     traced.set(cpu, t);
     if (wo.utilization !== 'traced' && wo.utilization !== 'proc-stat' && c?.idleRecorded) {
       whole.set(cpu, Math.max(t, Math.min(1, 1 - idleOver(tl, c.idleNs, fromNs, toNs) / durationNs)));
@@ -383,10 +384,10 @@ function costSpread(tl: Timeline, napis: readonly Timeline['napis'][number][], c
 
 /**
  * Traced busy share of a core over the traffic window: per window the timeline's union, at least
- * its largest part (the rule of detect/facts.ts), and in a threaded windows-mode capture the
- * polls beside the NET_RX time (they ran in kthreads, not inside the softirqs).
+ * its largest part (the rule of detect/facts.ts), with a threaded windows-mode capture's polls
+ * beside the NET_RX time (timeline/beside.ts).
  */
-function tracedOver(tl: Timeline, cpu: number, a: number, b: number, fromNs: number, toNs: number, threadedWindows: boolean): number {
+function tracedOver(tl: Timeline, cpu: number, a: number, b: number, fromNs: number, toNs: number, beside: Float64Array | undefined): number {
   const c = tl.cores.get(cpu);
   if (!c) return 0;
   let acc = 0;
@@ -394,9 +395,7 @@ function tracedOver(tl: Timeline, cpu: number, a: number, b: number, fromNs: num
     const s = w * tl.windowNs;
     const len = Math.max(0, Math.min(s + tl.windowNs, toNs) - Math.max(s, fromNs));
     if (!(len > 0)) continue;
-    const net = c.netRxBusyNs[w] ?? 0;
-    const poll = c.pollBusyNs[w] ?? 0;
-    const part = Math.max(threadedWindows ? net + poll : net, poll, c.threadPollBusyNs[w] ?? 0, c.cryptBusyNs[w] ?? 0) / tl.windowNs;
+    const part = Math.max((c.netRxBusyNs[w] ?? 0) + (beside?.[w] ?? 0), c.pollBusyNs[w] ?? 0, c.threadPollBusyNs[w] ?? 0, c.cryptBusyNs[w] ?? 0) / tl.windowNs;
     acc += Math.min(1, Math.max(c.utilization[w] ?? 0, part)) * len;
   }
   return acc / Math.max(1, toNs - fromNs);
