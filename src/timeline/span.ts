@@ -1,4 +1,11 @@
+import type { CaptureHeader } from '../model/header.js';
 import type { Timeline } from './types.js';
+
+/** A header mark (boot ns, decimal) as ns since the header's start, when both are there. */
+export function sinceStart(h: CaptureHeader, boot: string | undefined): number | undefined {
+  if (h.startBootNs === undefined || boot === undefined || !/^\d+$/.test(h.startBootNs) || !/^\d+$/.test(boot)) return undefined;
+  return Number(BigInt(boot) - BigInt(h.startBootNs));
+}
 
 /**
  * The span the probes observed, relative to the capture start: from the header's
