@@ -2,7 +2,7 @@ import { TimeBase, bootNs, durNs, ns } from '../base/time.js';
 import type { CaptureHeader, CaptureMode } from '../model/header.js';
 import type { ImportSummary } from '../import/types.js';
 import { isSet, type BuildContext } from './context.js';
-import { KIND_NAME, end, type CpuState } from './cpu-state.js';
+import { KIND_NAME, K_RX, NET_RX_MAX_NS, end, type CpuState } from './cpu-state.js';
 import { calibrateIdle } from './idle-calibration.js';
 import { closeIdleAtEnd } from './idle.js';
 import { assignDepths, checkInvariants } from './invariants.js';
@@ -103,6 +103,8 @@ export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timelin
   // With events lost, a slice still open at the end may be one whose end was lost: it ends at
   // the last event seen on its CPU, not at the capture's end (which could invent seconds of
   // softirq). Without losses it was cut by the capture's end.
+  // So was a NET_RX softirq that would run longer than net_rx_action can (NET_RX_MAX_NS), lost
+  // events counted or not; what is below it on the CPU's stack is cut by the capture's end.
   const lossy = x.lostEvents > 0 || summary.lostEvents > 0;
   for (const c of cpuStates) {
     if (c === undefined) continue;
@@ -111,6 +113,13 @@ export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timelin
         'open-at-end-lossy',
         `CPU ${c.cpu}: ${KIND_NAME[c.stack[c.stack.length - 1]!]} still open at the end of a capture with lost events: closed at the CPU's last event (${c.lastTs} ns), not at the capture's end`,
       );
+    } else if (!lossy && endNs - c.rxStart > NET_RX_MAX_NS) {
+      const last = Math.max(c.lastTs, c.rxStart);
+      x.problem(
+        'net-rx-over-limit',
+        `CPU ${c.cpu}: NET_RX softirq still open at the capture's end, ${((endNs - c.rxStart) / 1e6).toFixed(1)} ms after its entry at ${c.rxStart} ns: longer than net_rx_action runs (netdev_budget_usecs, at most ${NET_RX_MAX_NS / 1e6} ms), so its exit was lost although the capture counts no lost events; closed at the CPU's last event (${last} ns), not at the capture's end`,
+      );
+      end(x, c, K_RX, last, CLAMP_END);
     }
     while (c.stack.length > 0) end(x, c, c.stack[c.stack.length - 1]!, lossy ? Math.max(c.lastTs, c.busyStart) : endNs, CLAMP_END);
     closeIdleAtEnd(x, c, endNs);

@@ -1,12 +1,12 @@
 import type { DiagnosticLog } from '../base/diagnostics.js';
-import type { TraceEvent } from '../model/events.js';
+import { SOFTIRQ_NET_RX, type TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
 import type { ImportSummary } from '../import/types.js';
 import { assembleTimeline } from './assemble.js';
 import { BuildContext, isSet } from './context.js';
 import { CoreAcc } from './core-acc.js';
-import { softirqEntry, softirqExit, switchIn, switchOut, workEnd, workStart } from './cpu-events.js';
-import { CpuState, HEAD_UNDECIDED, HEAD_UNTIMED } from './cpu-state.js';
+import { netRxOverLimit, softirqEntry, softirqExit, switchIn, switchOut, workEnd, workStart } from './cpu-events.js';
+import { CpuState, HEAD_UNDECIDED, HEAD_UNTIMED, NET_RX_MAX_NS } from './cpu-state.js';
 import { coreIdle, idlePeriod } from './idle.js';
 import { NapiTable } from './napi-acc.js';
 import { headDecision, otherPoll, poll } from './polls.js';
@@ -132,7 +132,7 @@ export class TimelineBuilder {
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) softirqEntry(x, c, this.t, this.prev, ev.vec, ev.comm, ev.pid);
         return;
       case 'softirq_exit':
-        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) softirqExit(x, c, this.t, ev.vec);
+        if ((c = this.at(ev.cpu, ev.ts, ev.vec === SOFTIRQ_NET_RX)) !== undefined) softirqExit(x, c, this.t, ev.vec);
         return;
       case 'napi_poll':
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) poll(x, this.napis, c, this.t, this.prev, ev.napi, ev.dev, ev.work, ev.budget, ev.pid, ev.comm);
@@ -141,7 +141,7 @@ export class TimelineBuilder {
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) workStart(x, c, this.t, this.prev, ev.work, ev.function);
         return;
       case 'workqueue_execute_end':
-        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) workEnd(x, c, this.t, ev.work, ev.function);
+        if ((c = this.at(ev.cpu, ev.ts)) !== undefined) workEnd(x, c, this.t, this.prev, ev.work, ev.function);
         return;
       case 'sched_switch_in':
         if ((c = this.at(ev.cpu, ev.ts)) !== undefined) switchIn(x, c, this.t, this.prev, ev.pid, ev.comm);
@@ -205,9 +205,10 @@ export class TimelineBuilder {
 
   /**
    * The CPU's state for an event at `ts`, with `this.t` (the event's time, kept monotonic per
-   * CPU) and `this.prev` (the CPU's previous time) set; undefined for a bad CPU id.
+   * CPU) and `this.prev` (the CPU's previous time) set; undefined for a bad CPU id. A NET_RX
+   * softirq open longer than one can run ends before the event, unless the event is its exit.
    */
-  private at(cpu: number, ts: number): CpuState | undefined {
+  private at(cpu: number, ts: number, rxExit = false): CpuState | undefined {
     const c = this.cpuStates[cpu] ?? this.cpuState(cpu);
     if (c === undefined) return undefined;
     this.pointEvents++;
@@ -220,6 +221,7 @@ export class TimelineBuilder {
       this.t = prev;
       return c;
     }
+    if (ts - c.rxStart > NET_RX_MAX_NS && !rxExit) netRxOverLimit(this.x, c, ts, prev);
     c.lastTs = ts;
     if (!isSet(c.firstTs)) c.firstTs = ts;
     const x = this.x;

@@ -1,6 +1,6 @@
 import { SOFTIRQ_NET_RX, SOFTIRQ_NET_TX } from '../model/events.js';
 import { isSet, type BuildContext } from './context.js';
-import { K_RX, K_THREAD, K_TX, K_WORK, clampStart, end, endHead, leaveIdle, open, type CpuState } from './cpu-state.js';
+import { KIND_NAME, K_RX, K_THREAD, K_TX, K_WORK, NET_RX_MAX_NS, clampStart, end, endHead, leaveIdle, open, type CpuState } from './cpu-state.js';
 import { CLAMP_END } from './slice-keeper.js';
 
 /**
@@ -50,8 +50,16 @@ export function softirqEntry(x: BuildContext, c: CpuState, t: number, prev: numb
 
 export function softirqExit(x: BuildContext, c: CpuState, t: number, vec: number): void {
   if (vec === SOFTIRQ_NET_RX) {
-    if (isSet(c.rxStart)) end(x, c, K_RX, t, 0);
-    else if (!c.rxSeen) {
+    if (isSet(c.rxStart)) {
+      if (t - c.rxStart > NET_RX_MAX_NS) {
+        // Its own exit, after longer than net_rx_action runs: kept as the capture shows it.
+        x.problem(
+          'net-rx-over-limit',
+          `CPU ${c.cpu}: NET_RX softirq from ${c.rxStart} to ${t} ns ran ${((t - c.rxStart) / 1e6).toFixed(1)} ms, longer than net_rx_action runs (netdev_budget_usecs, at most ${NET_RX_MAX_NS / 1e6} ms): the CPU stalled in it (a vCPU descheduled by its host?) or events were lost inside it; kept as captured`,
+        );
+      }
+      end(x, c, K_RX, t, 0);
+    } else if (!c.rxSeen) {
       // Open when the capture started: clamp it to the capture start.
       c.rxSeen = true;
       c.rxStart = clampStart(x, c);
@@ -73,6 +81,7 @@ export function softirqExit(x: BuildContext, c: CpuState, t: number, vec: number
 }
 
 export function workStart(x: BuildContext, c: CpuState, t: number, prev: number, work: string, fn: string): void {
+  softirqExitLost(x, c, t, prev, 'work item start');
   // A kworker runs the item: the core is not in its idle task.
   leaveIdle(x, c, t);
   if (isSet(c.workStart)) {
@@ -95,7 +104,8 @@ export function workStart(x: BuildContext, c: CpuState, t: number, prev: number,
   open(x, c, K_WORK, t);
 }
 
-export function workEnd(x: BuildContext, c: CpuState, t: number, work: string, fn: string): void {
+export function workEnd(x: BuildContext, c: CpuState, t: number, prev: number, work: string, fn: string): void {
+  softirqExitLost(x, c, t, prev, 'work item end');
   if (isSet(c.workStart) && c.workPtr === work) {
     end(x, c, K_WORK, t, 0);
     return;
@@ -117,19 +127,38 @@ export function workEnd(x: BuildContext, c: CpuState, t: number, work: string, f
 }
 
 /**
- * A context switch on a CPU with a softirq open: softirqs never sleep and are never preempted
- * (kernel/softirq.c: __do_softirq runs with bottom halves disabled), so its exit was lost. The
- * softirq ended at the latest at the last event seen before the switch; closed there, clamped.
+ * A context switch, or a work item starting or ending, on a CPU with a softirq open: softirqs
+ * never sleep and are never preempted (kernel/softirq.c: __do_softirq runs with bottom halves
+ * disabled), and work items run in a kworker, in process context (kernel/workqueue.c:
+ * process_one_work), so the softirq's exit was lost. It ended at the latest at the last event
+ * seen before; closed there, clamped.
  */
-export function softirqExitLost(x: BuildContext, c: CpuState, t: number, prev: number): void {
-  for (const [start, kind, name] of [
-    [c.rxStart, K_RX, 'NET_RX'],
-    [c.txStart, K_TX, 'NET_TX'],
-  ] as const) {
-    if (!isSet(start)) continue;
-    x.problem('exit-lost', `CPU ${c.cpu}: context switch at ${t} ns while ${name} is open: its exit was lost; it is closed at the last event before (${prev} ns)`);
-    end(x, c, kind, Math.max(prev, start), CLAMP_END);
-  }
+export function softirqExitLost(x: BuildContext, c: CpuState, t: number, prev: number, what = 'context switch'): void {
+  // Both read before either closes (closing NET_RX closes a NET_TX on top of it too).
+  const rx = c.rxStart;
+  const tx = c.txStart;
+  if (isSet(rx)) exitLost(x, c, K_RX, rx, t, prev, what);
+  if (isSet(tx)) exitLost(x, c, K_TX, tx, t, prev, what);
+}
+
+function exitLost(x: BuildContext, c: CpuState, kind: number, start: number, t: number, prev: number, what: string): void {
+  x.problem('exit-lost', `CPU ${c.cpu}: ${what} at ${t} ns while ${KIND_NAME[kind]} is open: its exit was lost; it is closed at the last event before (${prev} ns)`);
+  end(x, c, kind, Math.max(prev, start), CLAMP_END);
+}
+
+/**
+ * An event at t on a CPU whose NET_RX softirq opened more than NET_RX_MAX_NS before: one
+ * net_rx_action cannot run that long, so the softirq's exit was lost (whether or not the capture
+ * counted lost events), or the CPU stalled in it (a vCPU descheduled by its host). It is closed
+ * at the last event before, clamped, and what follows is not taken to run inside it.
+ */
+export function netRxOverLimit(x: BuildContext, c: CpuState, t: number, prev: number): void {
+  const ms = ((t - c.rxStart) / 1e6).toFixed(1);
+  x.problem(
+    'net-rx-over-limit',
+    `CPU ${c.cpu}: event at ${t} ns, ${ms} ms after the entry of a NET_RX softirq still open: longer than net_rx_action runs (netdev_budget_usecs, at most ${NET_RX_MAX_NS / 1e6} ms), so its exit was lost (or the CPU stalled in it); it is closed at the last event before (${prev} ns)`,
+  );
+  end(x, c, K_RX, Math.max(prev, c.rxStart), CLAMP_END);
 }
 
 export function switchIn(x: BuildContext, c: CpuState, t: number, prev: number, pid: number, comm: string): void {

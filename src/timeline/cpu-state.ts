@@ -21,6 +21,14 @@ export const K_TX = 2;
 export const K_WORK = 3;
 export const K_THREAD = 4;
 export const KIND_NAME = ['', 'NET_RX', 'NET_TX', 'work item', 'napi thread run'];
+/**
+ * Longest one NET_RX softirq (softirq_entry .. softirq_exit: one net_rx_action) can run.
+ * net_rx_action stops polling once netdev_budget_usecs have passed (net/core/dev.c, checked
+ * after each poll), 2 jiffies by default (net/core/hotdata.c: 2 * USEC_PER_SEC / HZ): 20 ms at
+ * HZ=100, the slowest tick. (kernel/softirq.c MAX_SOFTIRQ_TIME, 2 ms, bounds __do_softirq's
+ * restarts, each its own entry and exit, before it hands over to ksoftirqd: not one softirq.)
+ */
+export const NET_RX_MAX_NS = 20_000_000;
 /** CpuState.headPolls: not yet known, timed in the softirq open at the start, not timed. */
 export const HEAD_UNDECIDED = 0;
 export const HEAD_TIMED = 1;

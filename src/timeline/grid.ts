@@ -25,7 +25,7 @@ const MIN_WINDOWS = 16;
 /** Margin (each side) for a slot range of `cap` windows: 64, less on a small range. */
 const marginFor = (cap: number): number => Math.min(MARGIN_WINDOWS, cap >> 3);
 /**
- * Budget for all series of one grid. The timeline's copy made in finish doubles it at the
+ * Budget for all series of one grid. The timeline's copy made in assembleTimeline doubles it at the
  * peak, which must stay well under the 300 MB RSS goal of bench/import-speed.
  */
 export const DEFAULT_GRID_BUDGET_BYTES = 96 * 1024 * 1024;
@@ -276,7 +276,7 @@ export class WindowGrid {
    * drops the series. A view of the grid's slab when they lie inside the slot range (no copy:
    * once every series is out, the timeline holds the slab and nothing else of the grid), else a
    * fresh copy. A series is extracted once, at the end, and the grid is not written after it
-   * (TimelineBuilder.finish: the capture's last write comes before).
+   * (assembleTimeline: the capture's last write comes before).
    */
   extract(s: GridSeries, k0: number, n: number): Float64Array {
     const lo = k0 - this.base;

@@ -1,6 +1,6 @@
 import { SOFTIRQ_NET_RX, type TraceEvent } from '../model/events.js';
 import { isSet, type BuildContext } from './context.js';
-import { HEAD_TIMED, HEAD_UNDECIDED, HEAD_UNTIMED, K_THREAD, clampStart, innermostStart, open, type CpuState } from './cpu-state.js';
+import { HEAD_TIMED, HEAD_UNDECIDED, HEAD_UNTIMED, K_THREAD, NET_RX_MAX_NS, clampStart, innermostStart, open, type CpuState } from './cpu-state.js';
 import { NapiCpuAcc, endChain, settleMoves, type NapiTable } from './napi-acc.js';
 import { CLAMP_START } from './slice-keeper.js';
 
@@ -31,12 +31,6 @@ const SEGMENTS_SETTLE_AT = 1 << 15;
 export const OCCUPANCY_MAX_GAP_NS = 1_000_000;
 /** Bound on occupancy runs kept over all CPUs (3 numbers each, about 24 MB at the bound); past it co-location is judged by windows. */
 export const OCCUPANCY_RUNS_MAX = 1_000_000;
-/**
- * Longest a NET_RX softirq open at the capture start can still run: net_rx_action stops after
- * netdev_budget_usecs (2 jiffies: 20 ms at HZ=100, the slowest tick; net/core/dev.c), so a
- * softirq whose exit has not come by then was not open at the start.
- */
-const HEAD_SOFTIRQ_MAX_NS = 20_000_000;
 /** Events held per CPU while its head polls are undecided (beyond: not timed). */
 const HOLD_MAX_EVENTS = 65536;
 
@@ -46,11 +40,12 @@ const HOLD_MAX_EVENTS = 65536;
  * at the start. This is what a held CPU's next event decides: its first NET_RX event (an exit:
  * the head polls ran in the softirq open at the capture start, and are timed in it; an entry:
  * they had no softirq around them that the capture shows) decides; so does the end of the
- * longest time a softirq can run (HEAD_SOFTIRQ_MAX_NS), or the bound on held events.
+ * longest time a softirq can run (NET_RX_MAX_NS: one whose exit has not come by then was not
+ * open at the start), or the bound on held events.
  * HEAD_UNDECIDED: hold this one too.
  */
 export function headDecision(c: CpuState, ev: TraceEvent): number {
-  if ((ev.ts ?? c.holdFrom) - c.holdFrom > HEAD_SOFTIRQ_MAX_NS || c.held!.length >= HOLD_MAX_EVENTS) return HEAD_UNTIMED;
+  if ((ev.ts ?? c.holdFrom) - c.holdFrom > NET_RX_MAX_NS || c.held!.length >= HOLD_MAX_EVENTS) return HEAD_UNTIMED;
   if ((ev.kind === 'softirq_entry' || ev.kind === 'softirq_exit') && ev.vec === SOFTIRQ_NET_RX) return ev.kind === 'softirq_exit' ? HEAD_TIMED : HEAD_UNTIMED;
   return HEAD_UNDECIDED;
 }
