@@ -148,8 +148,8 @@ for (const [m, windowMs, nodeOptions] of cases) {
   const c = best.report.capture;
   const requestedNs = windowMs === undefined ? 10_000_000 : Math.max(1, Math.round(Number(windowMs) * 1e6));
   const windows = Math.ceil(c.durationNs / c.windowNs);
-  // Series on the grid: 10 per CPU plus 4 per (NAPI, CPU) pair seen (src/timeline/builder.ts:
-  // CpuAcc, NapiCpuAcc), 8 bytes per window each.
+  // Series on the grid: 10 per CPU plus 4 per (NAPI, CPU) pair seen (src/timeline/core-acc.ts
+  // CoreAcc, napi-acc.ts NapiCpuAcc), 8 bytes per window each.
   const pairs = best.report.napis.reduce((s, x) => s + x.cpus.length, 0);
   const series = 10 * c.cpus + 4 * pairs;
   const ok = c.events === cap.events && c.lostEvents === 0 && c.skippedLines === 0;
