@@ -1,7 +1,7 @@
 import { TimeBase, bootNs, durNs, ns } from '../base/time.js';
 import type { CaptureHeader, CaptureMode } from '../model/header.js';
 import type { ImportSummary } from '../import/types.js';
-import { isSet, type BuildContext } from './context.js';
+import type { BuildContext } from './context.js';
 import { KIND_NAME, K_RX, NET_RX_MAX_NS, end, type CpuState } from './cpu-state.js';
 import { calibrateIdle } from './idle-calibration.js';
 import { closeIdleAtEnd } from './idle.js';
@@ -173,7 +173,7 @@ export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timelin
     for (let cpu = 0; cpu < st.perCpu.length; cpu++) {
       const nc = st.perCpu[cpu];
       const c = cpuStates[cpu];
-      if (nc !== undefined && c !== undefined && isSet(nc.occStart)) closeRun(napis, c, nc);
+      if (nc !== undefined && c !== undefined && !Number.isNaN(nc.occStart)) closeRun(napis, c, nc);
     }
   }
   let occupancy: Timeline['occupancy'];

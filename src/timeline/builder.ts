@@ -3,7 +3,7 @@ import { SOFTIRQ_NET_RX, type TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
 import type { ImportSummary } from '../import/types.js';
 import { assembleTimeline } from './assemble.js';
-import { BuildContext, isSet } from './context.js';
+import { BuildContext } from './context.js';
 import { CoreAcc } from './core-acc.js';
 import { netRxOverLimit, softirqEntry, softirqExit, switchIn, switchOut, workEnd, workStart } from './cpu-events.js';
 import { CpuState, HEAD_UNDECIDED, HEAD_UNTIMED, NET_RX_MAX_NS } from './cpu-state.js';
@@ -113,7 +113,7 @@ export class TimelineBuilder {
     if (ev.kind === 'napi_poll') {
       const h = this.cpuStates[ev.cpu] ?? this.cpuState(ev.cpu);
       // A softirq poll (not a napi kthread's) before any NET_RX event on its CPU (polls.ts headDecision).
-      if (h !== undefined && h.headPolls === HEAD_UNDECIDED && !h.rxSeen && !isSet(h.rxStart) && !ev.comm.startsWith('napi/')) {
+      if (h !== undefined && h.headPolls === HEAD_UNDECIDED && !h.rxSeen && Number.isNaN(h.rxStart) && !ev.comm.startsWith('napi/')) {
         h.held = [ev];
         h.holdFrom = ev.ts;
         this.holding++;
@@ -217,7 +217,7 @@ export class TimelineBuilder {
     if (ts < prev) return this.backwards(c, ts, prev);
     if (ts - c.rxStart > NET_RX_MAX_NS && !rxExit) netRxOverLimit(this.x, c, ts, prev);
     c.lastTs = ts;
-    if (!isSet(c.firstTs)) c.firstTs = ts;
+    if (Number.isNaN(c.firstTs)) c.firstTs = ts;
     const x = this.x;
     if (ts < x.minTs) x.minTs = ts;
     if (ts > x.maxTs) x.maxTs = ts;

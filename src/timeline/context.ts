@@ -8,13 +8,13 @@ import type { SliceRequest } from './types.js';
 /** Default aggregation window: fine enough to see a surge converge onto one core within a second. */
 export const DEFAULT_WINDOW_NS = 10_000_000;
 
-/**
+/*
  * Time fields of the fold hold NaN for "none" (no slice open, no run started, no event seen
- * yet): every comparison with NaN is false, so no second flag is needed. This tells them apart.
+ * yet): every comparison with NaN is false, so no second flag is needed, and `Number.isNaN`
+ * tells them apart. (Not a helper of our own: TurboFan lowers the builtin in place, while each
+ * inlined call of a JS helper counts against its inlining budget; the builder measured 3%
+ * slower with one.)
  */
-export function isSet(t: number): boolean {
-  return t === t;
-}
 
 /**
  * What every part of the fold shares: the grid of per-window series, the diagnostics, the

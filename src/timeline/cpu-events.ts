@@ -1,5 +1,5 @@
 import { SOFTIRQ_NET_RX, SOFTIRQ_NET_TX } from '../model/events.js';
-import { isSet, type BuildContext } from './context.js';
+import type { BuildContext } from './context.js';
 import { KIND_NAME, K_RX, K_THREAD, K_TX, K_WORK, NET_RX_MAX_NS, clampStart, end, endHead, leaveIdle, open, type CpuState } from './cpu-state.js';
 import { CLAMP_END } from './slice-keeper.js';
 
@@ -22,7 +22,7 @@ function isIdleState(state: string): boolean {
 
 export function softirqEntry(x: BuildContext, c: CpuState, t: number, prev: number, vec: number, comm: string, pid: number): void {
   if (vec === SOFTIRQ_NET_RX) {
-    if (isSet(c.rxStart)) {
+    if (!Number.isNaN(c.rxStart)) {
       // net/core/dev.c never nests NET_RX in itself: the exit was lost. The softirq ran at
       // least until the last event seen on this CPU.
       x.problem('unmatched-entry', `CPU ${c.cpu}: NET_RX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
@@ -38,7 +38,7 @@ export function softirqEntry(x: BuildContext, c: CpuState, t: number, prev: numb
     g.addAt(c.core.netRxCount, t, 1);
     if (c.rxKsoftirqd) g.addAt(c.core.ksCount, t, 1);
   } else if (vec === SOFTIRQ_NET_TX) {
-    if (isSet(c.txStart)) {
+    if (!Number.isNaN(c.txStart)) {
       x.problem('unmatched-entry', `CPU ${c.cpu}: NET_TX entry at ${t} ns while one is open: the earlier one is closed at the last event seen (${prev} ns)`);
       end(x, c, K_TX, Math.max(prev, c.txStart), 0);
     }
@@ -50,7 +50,7 @@ export function softirqEntry(x: BuildContext, c: CpuState, t: number, prev: numb
 
 export function softirqExit(x: BuildContext, c: CpuState, t: number, vec: number): void {
   if (vec === SOFTIRQ_NET_RX) {
-    if (isSet(c.rxStart)) {
+    if (!Number.isNaN(c.rxStart)) {
       if (t - c.rxStart > NET_RX_MAX_NS) {
         // Its own exit, after longer than net_rx_action runs: kept as the capture shows it.
         x.problem(
@@ -71,7 +71,7 @@ export function softirqExit(x: BuildContext, c: CpuState, t: number, vec: number
     } else x.problem('unmatched-exit', `CPU ${c.cpu}: NET_RX exit at ${t} ns without its entry (lost events?): ignored`);
     c.rxLastPollEnd = NaN;
   } else if (vec === SOFTIRQ_NET_TX) {
-    if (isSet(c.txStart)) end(x, c, K_TX, t, 0);
+    if (!Number.isNaN(c.txStart)) end(x, c, K_TX, t, 0);
     else if (!c.txSeen) {
       c.txSeen = true;
       c.txStart = clampStart(x, c);
@@ -84,7 +84,7 @@ export function workStart(x: BuildContext, c: CpuState, t: number, prev: number,
   softirqExitLost(x, c, t, prev, 'work item start');
   // A kworker runs the item: the core is not in its idle task.
   leaveIdle(x, c, t);
-  if (isSet(c.workStart)) {
+  if (!Number.isNaN(c.workStart)) {
     if (c.workPtr === work) {
       x.problem('unmatched-entry', `CPU ${c.cpu}: work ${work} starts at ${t} ns while it is still executing: the earlier run is closed at the last event seen (${prev} ns)`);
       end(x, c, K_WORK, Math.max(prev, c.workStart), 0);
@@ -106,7 +106,7 @@ export function workStart(x: BuildContext, c: CpuState, t: number, prev: number,
 
 export function workEnd(x: BuildContext, c: CpuState, t: number, prev: number, work: string, fn: string): void {
   softirqExitLost(x, c, t, prev, 'work item end');
-  if (isSet(c.workStart) && c.workPtr === work) {
+  if (!Number.isNaN(c.workStart) && c.workPtr === work) {
     end(x, c, K_WORK, t, 0);
     return;
   }
@@ -117,7 +117,7 @@ export function workEnd(x: BuildContext, c: CpuState, t: number, prev: number, w
   }
   const si = c.suspended.indexOf(work);
   if (si >= 0) c.suspended.splice(si, 1);
-  else if (!c.workSeen && !isSet(c.workStart)) {
+  else if (!c.workSeen && Number.isNaN(c.workStart)) {
     c.workSeen = true;
     c.workStart = clampStart(x, c);
     c.workPtr = work;
@@ -137,8 +137,8 @@ export function softirqExitLost(x: BuildContext, c: CpuState, t: number, prev: n
   // Both read before either closes (closing NET_RX closes a NET_TX on top of it too).
   const rx = c.rxStart;
   const tx = c.txStart;
-  if (isSet(rx)) exitLost(x, c, K_RX, rx, t, prev, what);
-  if (isSet(tx)) exitLost(x, c, K_TX, tx, t, prev, what);
+  if (!Number.isNaN(rx)) exitLost(x, c, K_RX, rx, t, prev, what);
+  if (!Number.isNaN(tx)) exitLost(x, c, K_TX, tx, t, prev, what);
 }
 
 function exitLost(x: BuildContext, c: CpuState, kind: number, start: number, t: number, prev: number, what: string): void {
@@ -166,7 +166,7 @@ export function switchIn(x: BuildContext, c: CpuState, t: number, prev: number, 
   if (pid !== 0) leaveIdle(x, c, t);
   if (comm.startsWith('kworker/')) {
     // The kworker switched out in the middle of its item comes back: the item goes on.
-    if (pid === c.preemptPid && !isSet(c.workStart)) {
+    if (pid === c.preemptPid && Number.isNaN(c.workStart)) {
       c.preemptPid = -1;
       c.workStart = t;
       c.workPtr = c.preemptPtr;
@@ -177,7 +177,7 @@ export function switchIn(x: BuildContext, c: CpuState, t: number, prev: number, 
     return;
   }
   if (!comm.startsWith('napi/')) return;
-  if (isSet(c.thrStart)) {
+  if (!Number.isNaN(c.thrStart)) {
     // A new napi kthread on the CPU means the previous one left, whether or not its
     // switch-out was recorded (kernel/sched/core.c: __schedule).
     if (c.thrPid === pid) {
@@ -200,7 +200,7 @@ export function switchOut(x: BuildContext, c: CpuState, t: number, prev: number,
     // process_one_work may sleep or be preempted). Idle (TASK_IDLE: `I`, or the 0x402 bits
     // bpftrace prints) means the item is over, even if its execute_end was not captured;
     // otherwise it resumes when the same kworker is switched back in.
-    if (isSet(c.workStart)) {
+    if (!Number.isNaN(c.workStart)) {
       const ptr = c.workPtr;
       const fn = c.workFn;
       end(x, c, K_WORK, t, 0);
@@ -213,8 +213,8 @@ export function switchOut(x: BuildContext, c: CpuState, t: number, prev: number,
     return;
   }
   if (!comm.startsWith('napi/')) return;
-  if (isSet(c.thrStart) && c.thrPid === pid) end(x, c, K_THREAD, t, 0);
-  else if (!c.thrSeen && !isSet(c.thrStart)) {
+  if (!Number.isNaN(c.thrStart) && c.thrPid === pid) end(x, c, K_THREAD, t, 0);
+  else if (!c.thrSeen && Number.isNaN(c.thrStart)) {
     c.thrSeen = true;
     c.thrStart = clampStart(x, c);
     c.thrPid = pid;

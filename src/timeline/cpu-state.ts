@@ -1,5 +1,5 @@
 import type { TraceEvent } from '../model/events.js';
-import { isSet, type BuildContext } from './context.js';
+import type { BuildContext } from './context.js';
 import type { CoreAcc } from './core-acc.js';
 import type { NapiCpuAcc } from './napi-acc.js';
 import { CLAMP_START } from './slice-keeper.js';
@@ -34,7 +34,7 @@ export const HEAD_UNDECIDED = 0;
 export const HEAD_TIMED = 1;
 export const HEAD_UNTIMED = 2;
 
-/** Per-CPU state. A NaN start means not open (isSet). */
+/** Per-CPU state. A NaN time means none (not open, not seen yet): Number.isNaN tells. */
 export class CpuState {
   firstTs = NaN;
   lastTs = -Infinity;
@@ -129,7 +129,7 @@ export function open(x: BuildContext, c: CpuState, kind: number, t: number, onId
     // Traced work on top of the idle task (a softirq on irq exit) is busy time: the kernel
     // counts it as softirq, not idle (kernel/sched/cputime.c: account_process_tick,
     // irqtime_account_irq; tick-sched stops idle time on irq entry).
-    if (isSet(c.idleStart)) {
+    if (!Number.isNaN(c.idleStart)) {
       x.grid!.addSpan(c.core.idle, c.idleStart, t);
       c.idleStart = NaN;
     }
@@ -257,7 +257,7 @@ export function periodEnded(x: BuildContext, c: CpuState, t: number): void {
 /** A task other than idle came onto the CPU: if the core was idle, its idle period ended here. */
 export function leaveIdle(x: BuildContext, c: CpuState, t: number): void {
   if (!c.inIdle) return;
-  if (isSet(c.idleStart)) x.grid!.addSpan(c.core.idle, c.idleStart, t);
+  if (!Number.isNaN(c.idleStart)) x.grid!.addSpan(c.core.idle, c.idleStart, t);
   periodEnded(x, c, t);
   c.inIdle = false;
   c.idleStart = NaN;

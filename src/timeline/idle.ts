@@ -1,4 +1,4 @@
-import { isSet, type BuildContext } from './context.js';
+import type { BuildContext } from './context.js';
 import { clampStart, periodEnded, type CpuState } from './cpu-state.js';
 import { softirqExitLost } from './cpu-events.js';
 
@@ -20,7 +20,7 @@ export function coreIdle(x: BuildContext, c: CpuState, t: number, prev: number, 
       // core left idle at the latest at the last event seen on it.
       x.problem('idle-exit-lost', `CPU ${c.cpu}: switch to idle at ${t} ns while idle: the earlier idle period is ended at the last event seen (${prev} ns)`);
       x.clamped++;
-      if (isSet(c.idleStart)) g.addSpan(c.core.idle, c.idleStart, Math.max(prev, c.idleStart));
+      if (!Number.isNaN(c.idleStart)) g.addSpan(c.core.idle, c.idleStart, Math.max(prev, c.idleStart));
       periodEnded(x, c, prev);
     }
     c.inIdle = true;
@@ -29,7 +29,7 @@ export function coreIdle(x: BuildContext, c: CpuState, t: number, prev: number, 
     return;
   }
   if (c.inIdle) {
-    if (isSet(c.idleStart)) g.addSpan(c.core.idle, c.idleStart, t);
+    if (!Number.isNaN(c.idleStart)) g.addSpan(c.core.idle, c.idleStart, t);
     periodEnded(x, c, t);
     c.inIdle = false;
     c.idleStart = NaN;
@@ -76,12 +76,12 @@ export function idlePeriod(x: BuildContext, c: CpuState, t: number, prev: number
 /** Idle still open at the capture's end `endNs`: counted up to when the probes detached (after it nothing was recorded). */
 export function closeIdleAtEnd(x: BuildContext, c: CpuState, endNs: number): void {
   const g = x.grid!;
-  if (isSet(c.idleStart)) {
+  if (!Number.isNaN(c.idleStart)) {
     const stop = x.probesStopNs !== undefined && x.probesStopNs >= c.idleStart ? Math.min(x.probesStopNs, endNs) : endNs;
     g.addSpan(c.core.idle, c.idleStart, stop);
     c.idleStart = NaN;
   }
-  if (isSet(c.idleOpenFrom)) {
+  if (!Number.isNaN(c.idleOpenFrom)) {
     // Format 4: idle since idleOpenFrom when the probes detached (no IP record ended it).
     const from = Math.max(c.idleOpenFrom, clampStart(x, c));
     const stop = x.probesStopNs !== undefined && x.probesStopNs >= from ? Math.min(x.probesStopNs, endNs) : endNs;

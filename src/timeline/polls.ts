@@ -1,5 +1,5 @@
 import { SOFTIRQ_NET_RX, type TraceEvent } from '../model/events.js';
-import { isSet, type BuildContext } from './context.js';
+import type { BuildContext } from './context.js';
 import { HEAD_TIMED, HEAD_UNDECIDED, HEAD_UNTIMED, K_THREAD, NET_RX_MAX_NS, clampStart, innermostStart, open, type CpuState } from './cpu-state.js';
 import { NapiCpuAcc, endChain, settleMoves, type NapiTable } from './napi-acc.js';
 import { CLAMP_START } from './slice-keeper.js';
@@ -66,15 +66,15 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
   let clamped = false;
   // napi:napi_poll fires after the poll returns (net/core/dev.c: __napi_poll): the poll
   // began where the previous thing on this CPU in the same context ended.
-  if (isSet(c.rxStart)) {
+  if (!Number.isNaN(c.rxStart)) {
     start = Math.max(c.rxLastPollEnd, c.lastCloseTs);
     c.rxLastPollEnd = t;
   } else if (comm.startsWith('napi/')) {
     // Threaded NAPI: net/core/dev.c napi_threaded_poll runs polls in the kthread.
     inThread = true;
-    if (isSet(c.thrStart)) start = Math.max(c.thrLastPollEnd, c.lastCloseTs);
+    if (!Number.isNaN(c.thrStart)) start = Math.max(c.thrLastPollEnd, c.lastCloseTs);
     else if (!c.thrSeen) {
-      clamped = !isSet(c.thrLastPollEnd);
+      clamped = Number.isNaN(c.thrLastPollEnd);
       start = Math.max(clamped ? clampStart(x, c) : c.thrLastPollEnd, c.lastCloseTs);
     } else {
       // Its switch-in was not recorded (lost, or filtered): the kthread came onto the CPU
@@ -92,7 +92,7 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
   } else if (!c.rxSeen && c.headPolls === HEAD_TIMED) {
     // Polls before the CPU's first NET_RX event, an exit, belong to the softirq that was
     // running when the capture started.
-    clamped = !isSet(c.rxLastPollEnd);
+    clamped = Number.isNaN(c.rxLastPollEnd);
     start = Math.max(clamped ? clampStart(x, c) : c.rxLastPollEnd, c.lastCloseTs);
     c.rxLastPollEnd = t;
     if (comm.startsWith('ksoftirqd/')) c.rxHeadKsoftirqd = true;
@@ -151,9 +151,9 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
   }
 
   // Occupancy (docs/findings.md): runs of this NAPI's polls on this CPU.
-  if (isSet(nc.occStart) && (nc.occHeld || start - nc.occEnd <= OCCUPANCY_MAX_GAP_NS)) nc.occEnd = t;
+  if (!Number.isNaN(nc.occStart) && (nc.occHeld || start - nc.occEnd <= OCCUPANCY_MAX_GAP_NS)) nc.occEnd = t;
   else {
-    if (isSet(nc.occStart)) closeRun(napis, c, nc);
+    if (!Number.isNaN(nc.occStart)) closeRun(napis, c, nc);
     nc.occStart = start;
     nc.occEnd = t;
   }
