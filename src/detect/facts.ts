@@ -1,4 +1,4 @@
-import { pollsBesideNetRx } from '../timeline/beside.js';
+import { pollsBesideNetRx, tracedShare } from '../timeline/beside.js';
 import type { Timeline, NapiInstance, CoreSeries, IdleCalibration } from '../timeline/types.js';
 import { z } from 'zod';
 import { probedSpan } from '../timeline/span.js';
@@ -189,8 +189,7 @@ function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array,
   for (let i = 0; i < n; i++) {
     if (!(windowLen[i]! > 0) || !(rawLen[i]! > 0)) continue;
     // Threaded polls of a windows capture ran beside NET_RX, not inside it (timeline/beside.ts).
-    const part = Math.max((c.netRxBusyNs[i] ?? 0) + (beside?.[i] ?? 0), c.pollBusyNs[i] ?? 0, c.threadPollBusyNs[i] ?? 0, c.cryptBusyNs[i] ?? 0) / rawLen[i]!;
-    util[i] = Math.min(1, Math.max(c.utilization[i] ?? 0, part));
+    util[i] = tracedShare(c, i, rawLen[i]!, beside);
     busy += util[i]! * windowLen[i]!;
     if (c.idleRecorded) {
       // Not idle: the window less the idle task's time (events mode: less only the idle time

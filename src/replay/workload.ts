@@ -1,7 +1,7 @@
 import { napiRoles } from '../timeline/roles.js';
 import { procStatBusy } from '../model/proc-stat.js';
 import type { Timeline } from '../timeline/types.js';
-import { pollsBesideNetRx } from '../timeline/beside.js';
+import { pollsBesideNetRx, tracedShare } from '../timeline/beside.js';
 import { probedSpan } from '../timeline/span.js';
 import { Prng } from './prng.js';
 import type { Assumption, CoreWorkload, TrafficWindow, TunnelWorkload, Workload } from './types.js';
@@ -382,11 +382,7 @@ function costSpread(tl: Timeline, napis: readonly Timeline['napis'][number][], c
   return { poll: [q(polls, 5), q(polls, 95)], coupled: [q(cpl, 5), q(cpl, 95)] };
 }
 
-/**
- * Traced busy share of a core over the traffic window: per window the timeline's union, at least
- * its largest part (the rule of detect/facts.ts), with a threaded windows-mode capture's polls
- * beside the NET_RX time (timeline/beside.ts).
- */
+/** Traced busy share of a core over the traffic window, window by window as analyze counts it (timeline/beside.ts: tracedShare). */
 function tracedOver(tl: Timeline, cpu: number, a: number, b: number, fromNs: number, toNs: number, beside: Float64Array | undefined): number {
   const c = tl.cores.get(cpu);
   if (!c) return 0;
@@ -395,8 +391,7 @@ function tracedOver(tl: Timeline, cpu: number, a: number, b: number, fromNs: num
     const s = w * tl.windowNs;
     const len = Math.max(0, Math.min(s + tl.windowNs, toNs) - Math.max(s, fromNs));
     if (!(len > 0)) continue;
-    const part = Math.max((c.netRxBusyNs[w] ?? 0) + (beside?.[w] ?? 0), c.pollBusyNs[w] ?? 0, c.threadPollBusyNs[w] ?? 0, c.cryptBusyNs[w] ?? 0) / tl.windowNs;
-    acc += Math.min(1, Math.max(c.utilization[w] ?? 0, part)) * len;
+    acc += tracedShare(c, w, tl.windowNs, beside) * len;
   }
   return acc / Math.max(1, toNs - fromNs);
 }

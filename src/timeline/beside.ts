@@ -1,4 +1,4 @@
-import type { Timeline } from './types.js';
+import type { CoreSeries, Timeline } from './types.js';
 
 /**
  * Per core, per window: poll time that ran beside the NET_RX softirqs rather than inside them.
@@ -23,4 +23,14 @@ export function pollsBesideNetRx(t: Timeline): Map<number, Float64Array> | undef
     }
   }
   return out.size > 0 ? out : undefined;
+}
+
+/**
+ * A core's traced busy share of window `w` (of length `len` ns): the timeline's union, at least
+ * its largest part (a capture without slices only has the parts), with the polls that ran beside
+ * NET_RX (pollsBesideNetRx) added to the NET_RX time. What analyze and the replay both count.
+ */
+export function tracedShare(c: CoreSeries, w: number, len: number, beside: Float64Array | undefined): number {
+  const part = Math.max((c.netRxBusyNs[w] ?? 0) + (beside?.[w] ?? 0), c.pollBusyNs[w] ?? 0, c.threadPollBusyNs[w] ?? 0, c.cryptBusyNs[w] ?? 0) / len;
+  return Math.min(1, Math.max(c.utilization[w] ?? 0, part));
 }
