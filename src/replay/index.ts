@@ -8,7 +8,7 @@ import { monteCarlo, runModel, type MonteCarloResult } from './montecarlo.js';
 import { Prng, runSeed } from './prng.js';
 import { CALIBRATION_WARN_MAE, ReplayOptions, type ReplayOptionsInput } from './options.js';
 import type { Assumption, ModelName, ModelRun, Workload } from './types.js';
-import { extractWorkload, meanUtilization } from './workload.js';
+import { extractWorkload } from './workload.js';
 
 export { extractWorkload } from './workload.js';
 export { ReplayOptions, type ReplayOptionsInput } from './options.js';
@@ -293,5 +293,3 @@ export function replayTimeline(timeline: Timeline, opts: ReplayOptionsInput = {}
   const o = ReplayOptions.parse(opts);
   return replayWorkload(extractWorkload(timeline, { utilization: o.utilization, untraced: o.untraced, seed: o.seed }), opts);
 }
-
-export { meanUtilization };

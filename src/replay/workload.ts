@@ -388,20 +388,23 @@ function tracedOver(tl: Timeline, cpu: number, a: number, b: number, fromNs: num
   if (!c) return 0;
   let acc = 0;
   for (let w = a; w < b; w++) {
-    const s = w * tl.windowNs;
-    const len = Math.max(0, Math.min(s + tl.windowNs, toNs) - Math.max(s, fromNs));
-    if (!(len > 0)) continue;
-    acc += tracedShare(c, w, tl.windowNs, beside) * len;
+    const len = overlapNs(tl, w, fromNs, toNs);
+    if (len > 0) acc += tracedShare(c, w, tl.windowNs, beside) * len;
   }
   return acc / Math.max(1, toNs - fromNs);
+}
+
+/** How much of window `w` lies inside [fromNs, toNs). */
+function overlapNs(tl: Timeline, w: number, fromNs: number, toNs: number): number {
+  const s = w * tl.windowNs;
+  return Math.max(0, Math.min(s + tl.windowNs, toNs) - Math.max(s, fromNs));
 }
 
 /** The idle ns of a series over [fromNs, toNs), windows cut at the edges in proportion. */
 function idleOver(tl: Timeline, idle: Float64Array, fromNs: number, toNs: number): number {
   let acc = 0;
   for (let w = 0; w < tl.windowCount; w++) {
-    const s = w * tl.windowNs;
-    const len = Math.max(0, Math.min(s + tl.windowNs, toNs) - Math.max(s, fromNs));
+    const len = overlapNs(tl, w, fromNs, toNs);
     if (len > 0) acc += ((idle[w] ?? 0) * len) / tl.windowNs;
   }
   return acc;
@@ -416,24 +419,4 @@ export function statUtilization(tl: Timeline): Map<number, number> | undefined {
   // Already 0..1 (model/proc-stat.ts clamps the idle-clock share; mpstat's ratio cannot leave it).
   const out = procStatBusy(tl.capture.header);
   return out.size > 0 ? out : undefined;
-}
-
-/** Mean utilization of a core over the probed span, weighting each window by its part inside it. */
-export function meanUtilization(tl: Timeline, cpu: number): number {
-  const span = probedSpan(tl);
-  return meanUtilizationOver(tl, cpu, span.from, span.to);
-}
-
-/** Mean traced utilization of a core over [fromNs, toNs), weighting each window by its part inside it. */
-export function meanUtilizationOver(tl: Timeline, cpu: number, fromNs: number, toNs: number): number {
-  const c = tl.cores.get(cpu);
-  if (!c) return 0;
-  const dur = Math.max(1, toNs - fromNs);
-  let acc = 0;
-  for (let w = 0; w < tl.windowCount; w++) {
-    const a = w * tl.windowNs;
-    const len = Math.max(0, Math.min(a + tl.windowNs, toNs) - Math.max(a, fromNs));
-    acc += (c.utilization[w] ?? 0) * len;
-  }
-  return acc / dur;
 }
