@@ -323,7 +323,7 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
     placement: veth || noWireguard ? 'observed' : 'random',
     wireguard: !noWireguard,
     lostFraction: seen > 0 ? tl.capture.lostEvents / seen : 0,
-    costSpread: costSpread(tl, tunnelNapis, cpus, a, b, untraced === 'coupled', wo.seed ?? 1),
+    costSpread: costSpread(tl, tunnelNapis, cpus, a, b, untraced === 'coupled', wo.seed ?? 1, beside),
     assumptions,
   };
 }
@@ -333,7 +333,16 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
  * with replacement, take total poll time (and untraced busy time) over total packets, and
  * report p5 and p95 of the resampled cost as factors on the point value.
  */
-function costSpread(tl: Timeline, napis: readonly Timeline['napis'][number][], cpus: readonly number[], a: number, b: number, coupled: boolean, seed: number): Workload['costSpread'] {
+function costSpread(
+  tl: Timeline,
+  napis: readonly Timeline['napis'][number][],
+  cpus: readonly number[],
+  a: number,
+  b: number,
+  coupled: boolean,
+  seed: number,
+  beside: Map<number, Float64Array> | undefined,
+): Workload['costSpread'] {
   const k = Math.max(0, b - a);
   const busy = new Float64Array(k);
   const packets = new Float64Array(k);
@@ -350,7 +359,8 @@ function costSpread(tl: Timeline, napis: readonly Timeline['napis'][number][], c
     for (const cpu of cpus) {
       const c = tl.cores.get(cpu);
       if (!c?.idleRecorded) continue;
-      for (let w = 0; w < k; w++) untraced[w] = untraced[w]! + Math.max(0, tl.windowNs - (c.idleNs[a + w] ?? 0) - (c.utilization[a + w] ?? 0) * tl.windowNs);
+      const bc = beside?.get(cpu);
+      for (let w = 0; w < k; w++) untraced[w] = untraced[w]! + Math.max(0, tl.windowNs - (c.idleNs[a + w] ?? 0) - tracedShare(c, a + w, tl.windowNs, bc) * tl.windowNs);
     }
   }
   const ratio = (num: Float64Array, idx?: Int32Array): number => {
