@@ -11,7 +11,8 @@
 # Conditions: none, events and windows (capture.sh with bpftrace; --bpftrace PATH picks the
 # bpftrace, e.g. a chroot wrapper of test/live/bpftrace-chroot.sh), perf (a bare perf record of
 # the events script's tracepoints), ftrace and perf-capture (capture.sh --tracer ftrace|perf: the
-# captures made without bpftrace).
+# captures made without bpftrace), and bt:FILE (bpftrace FILE, output to a file: to compare
+# variants of a script in one run).
 #
 # Goals: windows <= 5% cost (ratio >= 0.95); events costs no more than perf record
 # (ratio_events >= ratio_perf). Figures: bench/README.md, "Capture overhead".
@@ -27,7 +28,7 @@
 # out). Neighbours' load on this shared VM shifts the throughput on a scale of ~10 s, so
 # pairing phases a few seconds apart cancels more of it than separate iperf3 runs do;
 # bench/overhead-phases.mjs computes the ratios. --baseline-tree DIR adds the condition `windows-base`: the
-# windows capture of another checkout (e.g. `git worktree add /tmp/base HEAD~3`), to compare
+# windows capture of another checkout (and `events-base`, when listed, its events capture) (e.g. `git worktree add /tmp/base HEAD~3`), to compare
 # two versions of the script in one run.
 #
 # Throughput on a shared 2-core VM is noisy, so the bench also prints what the tracer itself
@@ -59,7 +60,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for c in $CONDS; do
-  case "$c" in none|events|windows|perf|ftrace|perf-capture) ;; *) echo "capture-overhead: unknown condition $c" >&2; exit 64 ;; esac
+  case "$c" in none|events|windows|perf|ftrace|perf-capture) ;; events-base) [ -n "$BASE_TREE" ] || { echo "capture-overhead: events-base needs --baseline-tree" >&2; exit 64; } ;; bt:*) [ -f "${c#bt:}" ] || { echo "capture-overhead: no script ${c#bt:}" >&2; exit 64; } ;; *) echo "capture-overhead: unknown condition $c" >&2; exit 64 ;; esac
 done
 case " $CONDS " in *" none "*) ;; *) CONDS="none $CONDS" ;; esac
 if [ -n "$BASE_TREE" ]; then
@@ -135,13 +136,23 @@ start_tool() { # condition
   TOOL_PID=
   case "$1" in
     none) ;;
-    events|windows|windows-base)
+    events|windows|windows-base|events-base)
       cap=$CAP; mode=$1
-      [ "$1" = windows-base ] && { cap=$BASE_TREE/bpftrace-scripts/capture.sh; mode=windows; }
+      case "$1" in *-base) cap=$BASE_TREE/bpftrace-scripts/capture.sh; mode=${1%-base} ;; esac
       sh "$cap" --mode "$mode" --devices 'vb*' --duration 0 -o "$WORK/$1.txt" --force 2>/dev/null &
       TOOL_PID=$!
       wait_mark "$WORK/$1.txt.partial"
       BT_PID=$(pgrep -P "$TOOL_PID" -x bpftrace | head -n 1)
+      ;;
+    bt:*)
+      # A bare bpftrace script (e.g. a variant of a generated one, to find what a probe costs);
+      # its BEGIN must print `#@probes_start_boot_ns`, as the generated scripts do.
+      if [ -x "${1#bt:}" ]; then "${1#bt:}" > "$WORK/bt.txt" 2>/dev/null &
+      else "${WGTRACE_BPFTRACE:-bpftrace}" "${1#bt:}" > "$WORK/bt.txt" 2>/dev/null &
+      fi
+      TOOL_PID=$!
+      wait_mark "$WORK/bt.txt"
+      BT_PID=$TOOL_PID
       ;;
     ftrace|perf-capture)
       tracer=$1; [ "$1" = perf-capture ] && tracer=perf
@@ -245,7 +256,7 @@ done
 echo 1 > /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || true
 r=cpu
 for c in $CONDS; do
-  case "$c" in events|windows|windows-base) measure "$c" cpu ;; esac
+  case "$c" in events|windows|windows-base|events-base) measure "$c" cpu ;; esac
 done
 echo 0 > /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || true
 
