@@ -18,8 +18,9 @@
 # back to /proc/uptime (10 ms steps). The probes' own start and stop come from the script's
 # BEGIN and END (`#@probes_start_boot_ns`, `#@probes_stop_boot_ns`), exact.
 # Counters (/proc/softirqs, /proc/net/softnet_stat, /proc/stat) are read when the probes are
-# attached (a watcher polls the output for the BEGIN mark every 20 ms, so the block is at most
-# ~20 ms late; it is written in the trailer as `#@counters before`) and again after bpftrace
+# attached (a watcher polls the output for the BEGIN mark every 20 ms, and in windows mode the
+# output reaches the file in 10 ms turns until then (drain), so the block is at most ~30 ms
+# late, ~50 ms seen here; it is written in the trailer as `#@counters before`) and again after bpftrace
 # stopped (`#@counters after`). `wgtrace capture` reads them as the marks arrive instead.
 set -u
 
@@ -337,18 +338,53 @@ trap 'on_signal' INT TERM HUP
 ulimit -l unlimited 2>/dev/null || true
 fmt_opt=
 [ "$FMT" = json ] && fmt_opt="-f json"
+# Output buffering: bpftrace line-buffers stdout by default, one write(2) per line. Into the
+# windows filter's FIFO each write woke the filter (about 700 wake-ups a second here), which cost
+# about 9% of the veth testbed's throughput; `-B full` (every version from 0.17) writes once per
+# stdio buffer, st_blksize bytes: 4 KiB on a pipe. The scripts' BEGIN prints an 8 KiB comment
+# line after the start mark, so the mark still reaches the file as soon as the probes attach. In
+# events mode bpftrace writes the file itself: full buffering there only if the file system's
+# block size (what stdio sizes its buffer by) is at most 8 KiB, else the mark would wait in the
+# buffer (NFS reports 1 MiB).
+buf_opt="-B full"
+if [ "$MODE" = events ]; then
+  blk=$(stat -c %o "$PARTIAL" 2>/dev/null || echo 0)
+  isnum "$blk" && [ "$blk" -gt 0 ] && [ "$blk" -le 8192 ] || buf_opt=
+fi
 FILTER_PID=
+# drain FIFO: copies the FIFO to stdout until bpftrace closes it, without being woken by every
+# write. A reader blocked in read(2) is woken by each of bpftrace's writes, and that alone cost
+# the testbed 10 to 14% of its throughput (bench/README.md, "Output buffering"): bpftrace 0.17
+# and 0.23 write per 4 KiB with `-B full`, but 0.24 and later flush after every print(), twice
+# per window whatever -B says. So the FIFO is read in turns: whatever is there, taken with a
+# non-blocking dd (GNU coreutils; its exit status is 0 at end of file, 1 on EAGAIN), then a
+# sleep: 10 ms until the watcher has seen the start mark (the "before" counters wait for it),
+# then 250 ms, 50 ms after a turn that brought 8 KiB or more, none after 32 KiB (64 KiB fill the
+# pipe and hold bpftrace back; src/capture/run.ts reads the same way). Where dd has no
+# iflag=nonblock (busybox), a plain cat does the copy.
+drain() {
+  if ! dd if=/dev/null of=/dev/null iflag=nonblock 2>/dev/null; then exec cat < "$1"; fi
+  exec 3< "$1"
+  while :; do
+    if dd bs=65536 iflag=nonblock <&3 2> "$TMPD/dd.err"; then break; fi
+    _b=$(sed -n 's/^\([0-9]*\) bytes.*/\1/p' "$TMPD/dd.err")
+    if [ "${_b:-0}" -ge 32768 ]; then continue; fi
+    if [ ! -e "$TMPD/attached" ]; then sleep 0.01 2>/dev/null || sleep 1
+    elif [ "${_b:-0}" -ge 8192 ]; then sleep 0.05 2>/dev/null || sleep 1
+    else sleep 0.25 2>/dev/null || sleep 1; fi
+  done
+}
 if [ "$MODE" = windows ]; then
   # windows-filter.awk drops the zero and repeated lines of zeroed maps (windows.bt.in says
   # why). It reads a FIFO so that $! stays bpftrace's pid, and ignores the terminal's signals
   # so that a Ctrl-C cannot cut bpftrace's output short.
   mkfifo "$TMPD/out" || die "cannot create a FIFO in $TMPD"
   if [ "$FMT" = text ]; then
-    (trap '' INT TERM HUP; exec awk -f "$HERE/windows-filter.awk") < "$TMPD/out" >> "$PARTIAL" &
+    (trap '' INT TERM HUP; drain "$TMPD/out" | awk -f "$HERE/windows-filter.awk") >> "$PARTIAL" &
   else
     # JSON: only the state maps printed at exit are dropped (unchanged totals stay; the
     # importer takes differences either way).
-    (trap '' INT TERM HUP; exec awk '!/"data": \{"@(rx_t|tx_t|poll_t|crypt_t|win_t)"/ { print; fflush() }') < "$TMPD/out" >> "$PARTIAL" &
+    (trap '' INT TERM HUP; drain "$TMPD/out" | awk '!/"data": \{"@(rx_t|tx_t|poll_t|crypt_t|win_t)"/ { print; fflush() }') >> "$PARTIAL" &
   fi
   FILTER_PID=$!
   BT_OUT="$TMPD/out"
@@ -356,7 +392,7 @@ else
   BT_OUT="$PARTIAL"
 fi
 # shellcheck disable=SC2086
-env $BT_ENV "$BPFTRACE" $fmt_opt "$SCRIPT" >> "$BT_OUT" 2> "$BT_ERR" &
+env $BT_ENV "$BPFTRACE" $buf_opt $fmt_opt "$SCRIPT" >> "$BT_OUT" 2> "$BT_ERR" &
 BT_PID=$!
 
 # Watcher: read the counters as soon as the BEGIN mark shows the probes are attached, then keep
@@ -397,6 +433,7 @@ bpf_misses() { # pid file: writes the #@bpf_prog_ids and #@recursion_misses line
     if [ $started = 0 ]; then
       if head -c 262144 "$PARTIAL" 2>/dev/null | grep -q '#@probes_start_boot_ns'; then
         counters before > "$COUNTERS_BEFORE.tmp" && mv "$COUNTERS_BEFORE.tmp" "$COUNTERS_BEFORE"
+        : > "$TMPD/attached"
         started=1
       fi
       sleep 0.02 2>/dev/null || sleep 1
