@@ -11,8 +11,9 @@
 # Conditions: none, events and windows (capture.sh with bpftrace; --bpftrace PATH picks the
 # bpftrace, e.g. a chroot wrapper of test/live/bpftrace-chroot.sh), perf (a bare perf record of
 # the events script's tracepoints), ftrace and perf-capture (capture.sh --tracer ftrace|perf: the
-# captures made without bpftrace), and bt:FILE (bpftrace FILE, output to a file: to compare
-# variants of a script in one run).
+# captures made without bpftrace), node-events and node-windows (`wgtrace capture`, the Node
+# wrapper), and bt:FILE (bpftrace FILE, output to a file; an executable FILE is run itself, as a
+# wrapper of bpftrace: to compare variants of a script, or ways of reading it, in one run).
 #
 # Goals: windows <= 5% cost (ratio >= 0.95); events costs no more than perf record
 # (ratio_events >= ratio_perf). Figures: bench/README.md, "Capture overhead".
@@ -28,7 +29,8 @@
 # out). Neighbours' load on this shared VM shifts the throughput on a scale of ~10 s, so
 # pairing phases a few seconds apart cancels more of it than separate iperf3 runs do;
 # bench/overhead-phases.mjs computes the ratios. --baseline-tree DIR adds the condition `windows-base`: the
-# windows capture of another checkout (and `events-base`, when listed, its events capture) (e.g. `git worktree add /tmp/base HEAD~3`), to compare
+# windows capture of another checkout (`events-base`, when listed: its events capture; e.g.
+# `git worktree add /tmp/base HEAD~3`), to compare
 # two versions of the script in one run.
 #
 # Throughput on a shared 2-core VM is noisy, so the bench also prints what the tracer itself
@@ -60,7 +62,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for c in $CONDS; do
-  case "$c" in none|events|windows|perf|ftrace|perf-capture) ;; events-base) [ -n "$BASE_TREE" ] || { echo "capture-overhead: events-base needs --baseline-tree" >&2; exit 64; } ;; bt:*) [ -f "${c#bt:}" ] || { echo "capture-overhead: no script ${c#bt:}" >&2; exit 64; } ;; *) echo "capture-overhead: unknown condition $c" >&2; exit 64 ;; esac
+  case "$c" in none|events|windows|perf|ftrace|perf-capture|node-events|node-windows) ;; events-base) [ -n "$BASE_TREE" ] || { echo "capture-overhead: events-base needs --baseline-tree" >&2; exit 64; } ;; bt:*) [ -f "${c#bt:}" ] || { echo "capture-overhead: no script ${c#bt:}" >&2; exit 64; } ;; *) echo "capture-overhead: unknown condition $c" >&2; exit 64 ;; esac
 done
 case " $CONDS " in *" none "*) ;; *) CONDS="none $CONDS" ;; esac
 if [ -n "$BASE_TREE" ]; then
@@ -140,6 +142,13 @@ start_tool() { # condition
       cap=$CAP; mode=$1
       case "$1" in *-base) cap=$BASE_TREE/bpftrace-scripts/capture.sh; mode=${1%-base} ;; esac
       sh "$cap" --mode "$mode" --devices 'vb*' --duration 0 -o "$WORK/$1.txt" --force 2>/dev/null &
+      TOOL_PID=$!
+      wait_mark "$WORK/$1.txt.partial"
+      BT_PID=$(pgrep -P "$TOOL_PID" -x bpftrace | head -n 1)
+      ;;
+    node-events|node-windows)
+      # `wgtrace capture` (src/capture/run.ts), the Node wrapper, with the same bpftrace.
+      node "$HERE/bin/wgtrace.js" capture --mode "${1#node-}" --devices 'vb*' --duration 0 -o "$WORK/$1.txt" --force ${WGTRACE_BPFTRACE:+--bpftrace "$WGTRACE_BPFTRACE"} >/dev/null 2>&1 &
       TOOL_PID=$!
       wait_mark "$WORK/$1.txt.partial"
       BT_PID=$(pgrep -P "$TOOL_PID" -x bpftrace | head -n 1)

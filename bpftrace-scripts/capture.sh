@@ -21,7 +21,8 @@
 # attached (a watcher polls the output for the BEGIN mark every 20 ms, and in windows mode the
 # output reaches the file in 10 ms turns until then (drain), so the block is at most ~30 ms
 # late, ~50 ms seen here; it is written in the trailer as `#@counters before`) and again after bpftrace
-# stopped (`#@counters after`). `wgtrace capture` reads them as the marks arrive instead.
+# stopped (`#@counters after`). `wgtrace capture` does the same in events mode, and in windows
+# mode reads them as the marks arrive on its pipe.
 set -u
 
 VERSION=0.1.0

@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, release, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { InputError } from '../base/diagnostics.js';
@@ -199,6 +199,11 @@ function checkOutput(out: string, force: boolean): string {
 }
 
 const START_MARK = '#@probes_start_boot_ns ';
+/** Events mode: how often, and how far into the file, the start mark is looked for. */
+const START_POLL_MS = 20;
+const START_SCAN_BYTES = 256 * 1024;
+/** Events mode, after bpftrace ended: the tail read for the stop mark and `@untraced`. */
+const TAIL_SCAN_BYTES = 1 << 20;
 /** Windows mode: the longest wait between two reads of the output pipe once the probes are attached. */
 const DRAIN_TURN_MS = 250;
 /** The wait after a turn that brought `chars`: shorter as the output grows, none from 32 KiB (half the pipe). */
@@ -286,8 +291,17 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   // `-B full`: bpftrace's stdout is line-buffered by default, one write(2) and one wake-up of
   // this process per line; full buffering writes per 4 KiB (a pipe's st_blksize), and the
   // scripts' BEGIN pads the start mark out of the buffer (bpftrace-scripts/capture.sh says more).
-  const args = o.format === 'json' ? ['-B', 'full', '-f', 'json', scriptPath] : ['-B', 'full', scriptPath];
-  const child = spawn(bpftrace, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Events mode: bpftrace writes the file itself, as with capture.sh. Read through a pipe, every
+  // 4 KiB write of a busy capture woke this process (about 2,000 a second here) and the testbed
+  // kept 0.82 of its throughput against 0.93 with capture.sh (bench/README.md, "Output
+  // buffering"); the marks are then found by reading the file (watchFile below). Full buffering
+  // only where the file system's block size, by which stdio sizes its buffer, is at most 8 KiB:
+  // else the start mark would wait in the buffer.
+  const direct = o.mode === 'events';
+  const headerEnd = fstatSync(fd).size;
+  const buffering = !direct || fstatSync(fd).blksize <= 8192 ? ['-B', 'full'] : [];
+  const args = [...buffering, ...(o.format === 'json' ? ['-f', 'json'] : []), scriptPath];
+  const child = spawn(bpftrace, args, { env: { ...process.env, ...env }, stdio: ['ignore', direct ? fd : 'pipe', 'pipe'] });
   const pid = child.pid ?? -1;
   hooks.onSpawn?.(pid);
 
@@ -340,6 +354,39 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     }
   };
 
+  // Events mode, once bpftrace has ended: the evidence onLines takes from the pipe, read from the
+  // file. Whether the filter's devices were polled: from the start until the first such poll (to
+  // the end only when there is none, as capture.sh's grep does); the stop mark and `@untraced`,
+  // printed by END: from the last MiB.
+  const scanWritten = (): void => {
+    const rfd = openSync(partial, 'r');
+    try {
+      const size = fstatSync(rfd).size;
+      const buf = Buffer.alloc(Math.min(TAIL_SCAN_BYTES, Math.max(0, size - headerEnd)));
+      // Whole lines from a byte offset (a full buffer ends at its last newline).
+      const lines = (from: number): { text: string; next: number } => {
+        const n = readSync(rfd, buf, 0, buf.length, from);
+        const end = n < buf.length ? n : buf.lastIndexOf(10, n - 1) + 1;
+        return { text: buf.toString('utf8', 0, end), next: from + end };
+      };
+      for (let at = headerEnd; filtered && !traced && at < size;) {
+        const { text, next } = lines(at);
+        if (next === at) break;
+        if (tracedRe.test(text)) traced = true;
+        at = next;
+      }
+      const tailFrom = Math.max(headerEnd, size - buf.length);
+      let { text } = lines(tailFrom);
+      // From the first whole line of the tail.
+      if (tailFrom > headerEnd) text = text.slice(text.indexOf('\n') + 1);
+      scanFilter(text);
+      const i = text.indexOf(STOP_MARK);
+      if (i >= 0) stopNs = /^(\d+)/.exec(text.slice(i + STOP_MARK.length))?.[1];
+    } finally {
+      closeSync(rfd);
+    }
+  };
+
   const onLines = (text: string): void => {
     scanFilter(text);
     // text holds whole lines only. Marks are rare: a cheap indexOf skips all other chunks.
@@ -370,45 +417,80 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     write(text);
   };
 
-  child.stdout.setEncoding('utf8');
-  // Windows mode reads the pipe in turns once the probes are attached: a reader waiting in
-  // read(2) is woken by each of bpftrace's writes, which cost the testbed 10 to 14% of its
-  // throughput, and bpftrace 0.24+ flushes after every print() whatever -B says
-  // (bpftrace-scripts/capture.sh: drain). A turn resumes the stream, takes what the poll phase
-  // reads (the pipe holds 64 KiB), and pauses it again in the check phase (setImmediate); the
-  // next turn comes after a wait that shrinks as the turns bring more, so the pipe never fills.
-  let drainTimer: NodeJS.Timeout | undefined;
-  let inTurn = false;
-  let turnChars = 0;
-  const turn = (): void => {
-    drainTimer = undefined;
-    inTurn = true;
-    turnChars = 0;
-    child.stdout.resume();
-    setImmediate(() => {
-      inTurn = false;
-      if (child.stdout.readableEnded) return;
-      child.stdout.pause();
-      drainTimer = setTimeout(turn, drainWaitMs(turnChars));
+  const stdout = child.stdout;
+  let watchTimer: NodeJS.Timeout | undefined;
+  if (stdout) {
+    stdout.setEncoding('utf8');
+    // Windows mode reads the pipe in turns once the probes are attached: a reader waiting in
+    // read(2) is woken by each of bpftrace's writes, which cost the testbed 10 to 14% of its
+    // throughput, and bpftrace 0.24+ flushes after every print() whatever -B says
+    // (bpftrace-scripts/capture.sh: drain). A turn resumes the stream, takes what the poll phase
+    // reads (the pipe holds 64 KiB), and pauses it again in the check phase (setImmediate); the
+    // next turn comes after a wait that shrinks as the turns bring more, so the pipe never fills.
+    let drainTimer: NodeJS.Timeout | undefined;
+    let inTurn = false;
+    let turnChars = 0;
+    const turn = (): void => {
+      drainTimer = undefined;
+      inTurn = true;
+      turnChars = 0;
+      stdout.resume();
+      setImmediate(() => {
+        inTurn = false;
+        if (stdout.readableEnded) return;
+        stdout.pause();
+        drainTimer = setTimeout(turn, drainWaitMs(turnChars));
+      });
+    };
+    stdout.on('data', (chunk: string) => {
+      turnChars += chunk.length;
+      if (o.mode === 'windows' && startNs !== undefined && !inTurn && drainTimer === undefined) {
+        stdout.pause();
+        drainTimer = setTimeout(turn, DRAIN_TURN_MS);
+      }
+      const s = carry + chunk;
+      const nl = s.lastIndexOf('\n');
+      if (nl < 0) {
+        carry = s;
+        return;
+      }
+      carry = s.slice(nl + 1);
+      onLines(s.slice(0, nl + 1));
     });
-  };
-  child.stdout.on('data', (chunk: string) => {
-    turnChars += chunk.length;
-    if (o.mode === 'windows' && startNs !== undefined && !inTurn && drainTimer === undefined) {
-      child.stdout.pause();
-      drainTimer = setTimeout(turn, DRAIN_TURN_MS);
-    }
-    const s = carry + chunk;
-    const nl = s.lastIndexOf('\n');
-    if (nl < 0) {
-      carry = s;
-      return;
-    }
-    carry = s.slice(nl + 1);
-    onLines(s.slice(0, nl + 1));
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
+  } else {
+    // Events mode: the start mark is looked for in the file bpftrace writes, every 20 ms from the
+    // end of the header (it comes first, after bpftrace's "Attaching" line and the 8 KiB pad).
+    let rfd: number | undefined = openSync(partial, 'r');
+    const buf = Buffer.alloc(START_SCAN_BYTES);
+    const watch = (): void => {
+      watchTimer = undefined;
+      if (rfd === undefined) return;
+      const n = readSync(rfd, buf, 0, buf.length, headerEnd);
+      const text = buf.toString('utf8', 0, n);
+      const i = text.indexOf(START_MARK);
+      if (i >= 0 && text.indexOf('\n', i) > 0) {
+        closeSync(rfd);
+        rfd = undefined;
+        startNs = /^(\d+)/.exec(text.slice(i + START_MARK.length))?.[1];
+        before = readCounters();
+        sampleMisses();
+        missesTimer = setInterval(sampleMisses, MISSES_POLL_MS);
+        if (startNs !== undefined) hooks.onProbesStart?.(BigInt(startNs));
+        return;
+      }
+      watchTimer = setTimeout(watch, START_POLL_MS);
+    };
+    watchTimer = setTimeout(watch, START_POLL_MS);
+    child.on('close', () => {
+      if (watchTimer) clearTimeout(watchTimer);
+      watch();
+      if (watchTimer) clearTimeout(watchTimer);
+      if (rfd !== undefined) closeSync(rfd);
+      rfd = undefined;
+    });
+  }
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
     const s = stderrCarry + chunk;
     const lines = s.split('\n');
     stderrCarry = lines.pop() ?? '';
@@ -448,6 +530,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   if (missesTimer) clearInterval(missesTimer);
   rmSync(tmp, { recursive: true, force: true });
   if (carry !== '') onLines(carry + '\n');
+  if (direct) scanWritten();
 
   const misses = {
     progIds: [...progMisses.keys()].sort((a, b) => a - b),
@@ -467,6 +550,11 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   }
   if (after === undefined) after = readCounters();
   const trailer: string[] = [...stderrLost];
+  if (direct && before) {
+    // Not written after the start mark as from the pipe: bpftrace owns the file while it runs.
+    const block = formatHeaderLines({ ...header, devices: [], countersBefore: before });
+    trailer.push(...block.slice(block.findIndex((l) => l.startsWith('#@counters'))));
+  }
   const untracedDevices = [...untraced].sort();
   if (filtered) {
     trailer.push(`#@devices_matched ${traced ? 1 : 0}`);
