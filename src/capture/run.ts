@@ -199,6 +199,7 @@ function checkOutput(out: string, force: boolean): string {
 }
 
 const START_MARK = '#@probes_start_boot_ns ';
+const STOP_MARK = '#@probes_stop_boot_ns ';
 /** Events mode: how often, and how far into the file, the start mark is looked for. */
 const START_POLL_MS = 20;
 const START_SCAN_BYTES = 256 * 1024;
@@ -207,12 +208,11 @@ const TAIL_SCAN_BYTES = 1 << 20;
 /** Windows mode: the longest wait between two reads of the output pipe once the probes are attached. */
 const DRAIN_TURN_MS = 250;
 /** The wait after a turn that brought `chars`: shorter as the output grows, none from 32 KiB (half the pipe). */
-export function drainWaitMs(chars: number): number {
+function drainWaitMs(chars: number): number {
   if (chars >= 32 * 1024) return 0;
   if (chars >= 8 * 1024) return DRAIN_TURN_MS / 5;
   return DRAIN_TURN_MS;
 }
-const STOP_MARK = '#@probes_stop_boot_ns ';
 
 export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): Promise<CaptureResult> {
   const bpftrace = bpftraceBinary(o);
@@ -294,7 +294,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   // Events mode: bpftrace writes the file itself, as with capture.sh. Read through a pipe, every
   // 4 KiB write of a busy capture woke this process (about 2,000 a second here) and the testbed
   // kept 0.82 of its throughput against 0.93 with capture.sh (bench/README.md, "Output
-  // buffering"); the marks are then found by reading the file (watchFile below). Full buffering
+  // buffering"); the marks are then found in the file (`watch` and `scanWritten` below). Full buffering
   // only where the file system's block size, by which stdio sizes its buffer, is at most 8 KiB:
   // else the start mark would wait in the buffer.
   const direct = o.mode === 'events';
