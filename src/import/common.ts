@@ -125,6 +125,19 @@ function mix32(h: number): number {
  * callback ran 3 x 32 768 calls in the interpreter at every import (about 4 ms of `--cpu-prof`
  * in a 1 M-event import, before the first line), and `new Array(n).fill('')` is holey.
  */
+/**
+ * An empty event batch that is an array of objects from birth (V8 elements kind
+ * PACKED_ELEMENTS: a kind only ever widens, so emptying keeps it). A `[]` starts as an array of
+ * small integers and changes kind at its first push; `--trace-deopt` showed "not a Smi" and
+ * "wrong map" deopts of push() and of every byte reader that inlines it, with each new batch.
+ */
+function newBatch(): TraceEvent[] {
+  const b: TraceEvent[] = [BATCH_SEED];
+  b.length = 0;
+  return b;
+}
+const BATCH_SEED: TraceEvent = { kind: 'lost_events', count: 0 };
+
 function emptyStrings(n: number): string[] {
   return ' '.repeat(n - 1).split(' ');
 }
@@ -139,7 +152,7 @@ export class ImportContext {
   skippedLines = 0;
   /** Devices the capture saw polled but did not trace (`@untraced`, bounded). */
   private readonly untraced = new Set<string>();
-  batch: TraceEvent[] = [];
+  batch: TraceEvent[] = newBatch();
   readonly headerState: HeaderParseState = newHeaderState();
   /** Header as known when the first event arrived (passed to onHeader). */
   header: CaptureHeader | undefined;
@@ -460,7 +473,7 @@ export class ImportContext {
     if (this.batch.length === 0) return;
     const b = this.batch;
     this.events += b.length;
-    this.batch = [];
+    this.batch = newBatch();
     this.opts.onEvents(b);
   }
 
