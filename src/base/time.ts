@@ -22,6 +22,8 @@ export const bootNs = (n: bigint): BootNs => n as BootNs;
 
 const NS_PER_SEC = 1_000_000_000;
 const DIGITS_SAFE = 15; // any 15-digit decimal integer is < 2^53
+/** Whole seconds below which `sec * 1e9 + subNs` (subNs < 1e9) stays below 2^53. */
+const SAFE_SEC = Math.floor(Number.MAX_SAFE_INTEGER / NS_PER_SEC) - 1;
 
 /**
  * Converts absolute boot-time timestamps to `Ns` relative to an origin, exactly, without
@@ -32,11 +34,14 @@ export class TimeBase {
   readonly origin: BootNs;
   private readonly originSec: number;
   private readonly originSub: number;
+  /** The origin as a number when it is below 2^53, else -1. */
+  private readonly originNs: number;
 
   constructor(origin: BootNs) {
     this.origin = origin;
     this.originSec = Number(origin / 1_000_000_000n);
     this.originSub = Number(origin % 1_000_000_000n);
+    this.originNs = origin >= 0n && origin <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(origin) : -1;
   }
 
   /** `s` is a non-negative decimal integer of nanoseconds since boot (digits only). */
@@ -53,6 +58,13 @@ export class TimeBase {
 
   /** Seconds and nanoseconds parts as perf prints them (`2386.077074170`, or microseconds without --ns). */
   fromSecParts(sec: number, subNs: number): Ns {
+    // Below 2^53 (uptime under 104 days) every step of `sec * 1e9 + subNs - origin` is an exact
+    // integer: the same value as the parts' difference below. It is also a number outside the
+    // 32-bit small-integer range from the first event on (any time since boot past 2.1 s), so
+    // the JIT sees the same kind of number all through a capture; the parts' difference starts
+    // small and crosses 2^31 ns 2.1 s into the capture, where every function that made or read
+    // a timestamp was deoptimised and compiled again (`node --trace-deopt`; bench/README.md).
+    if (sec < SAFE_SEC && this.originNs >= 0) return (sec * NS_PER_SEC + subNs - this.originNs) as Ns;
     return ((sec - this.originSec) * NS_PER_SEC + (subNs - this.originSub)) as Ns;
   }
 

@@ -221,15 +221,20 @@ export class WindowGrid {
     const arr = s.a;
     let i = k - this.base;
     let from = a;
+    // The end of a's window, (k + 1) * W, from `a` itself: a product of two small integers
+    // overflows the 32-bit small-integer range 2.1 s into a capture, which deoptimised every
+    // function that inlines addSpan (`node --trace-deopt`); `a` is a timestamp, a number the
+    // JIT sees outside that range from the start. Exact: integers below 2^53.
+    const r = a % W;
+    let wEnd = a - r + (r < 0 ? 0 : W);
     for (;;) {
-      const wEnd = (k + 1) * W;
       if (b <= wEnd) {
         arr[i] = arr[i]! + (b - from);
         return;
       }
       arr[i] = arr[i]! + (wEnd - from);
       from = wEnd;
-      k++;
+      wEnd += W;
       i++;
     }
   }

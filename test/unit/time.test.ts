@@ -19,6 +19,22 @@ describe('TimeBase', () => {
     expect(tb.fromNsString('4999999000')).toBe(-1000);
     expect(tb.fromSecParts(4, 999_999_000)).toBe(-1000);
   });
+  it('fromSecParts gives the exact difference below and above 2^53 ns (either computation)', () => {
+    // Origins and times on both sides of 9007199 s (2^53 ns), where the single-number form stops being exact.
+    const cases: [bigint, number, number][] = [
+      [2_386_077_000_000n, 2386, 77_050_000],
+      [2_386_077_000_000n, 2388, 999_999_999],
+      [9_007_196_999_999_999n, 9_007_197, 999_999_999],
+      [9_007_196_999_999_999n, 9_007_198, 1],
+      [9_007_199_254_740_993n, 9_007_199, 254_740_994],
+      [17_280_000_123_456_789n, 17_280_001, 123_456_788],
+      [17_280_000_123_456_789n, 100, 0],
+    ];
+    for (const [origin, sec, sub] of cases) {
+      const want = Number(BigInt(sec) * 1_000_000_000n + BigInt(sub) - origin);
+      expect(new TimeBase(bootNs(origin)).fromSecParts(sec, sub)).toBe(want);
+    }
+  });
 });
 
 describe('normalizePointer', () => {
