@@ -1,7 +1,7 @@
 import { ns, type Ns } from '../base/time.js';
 import type { GridSeries, WindowGrid } from './grid.js';
 import type { ChainStats, NapiCpuSeries, NapiInstance } from './types.js';
-import { CoreWaits, endWait } from './waits.js';
+import { CoreWaits, endWait, type WaitNode } from './waits.js';
 
 /** Bound on the per-chain evidence list (the longest monolithic chains of a NAPI on a CPU). */
 const LONGEST_CHAINS_KEPT = 8;
@@ -9,7 +9,7 @@ const LONGEST_CHAINS_KEPT = 8;
 const MOVES_KEPT = 1000;
 
 /** One NAPI on one CPU: its per-window series and the state its polls there carry over. */
-export class NapiCpuAcc {
+export class NapiCpuAcc implements WaitNode {
   readonly busy: GridSeries;
   readonly polls: GridSeries;
   readonly work: GridSeries;
@@ -20,8 +20,8 @@ export class NapiCpuAcc {
   /** The lazy wait fold's state (waits.ts): this NAPI's softirq poll time on the CPU, when it last polled (the core's count), its neighbours in the core's most-recent-first list. */
   waitCum = 0;
   waitSeq = 0;
-  waitPrev: NapiCpuAcc | null = null;
-  waitNext: NapiCpuAcc | null = null;
+  waitPrev: WaitNode | null = null;
+  waitNext: WaitNode | null = null;
   /** Its running sum at its first poll of each epoch (waits.ts), and the last epoch recorded. */
   readonly histEpoch: number[] = [];
   readonly histCum: number[] = [];

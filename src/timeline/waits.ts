@@ -1,5 +1,3 @@
-import type { NapiCpuAcc } from './napi-acc.js';
-
 /**
  * Waits (docs/timeline.md, "Waits"): while a NAPI's last softirq poll on a CPU used its whole
  * budget it is still scheduled there (net/core/dev.c: napi_poll requeues it), and every other
@@ -25,19 +23,38 @@ import type { NapiCpuAcc } from './napi-acc.js';
  * nanoseconds (src/base/time.ts), so the sums are exact in any order; a core that ever sees a
  * poll of a non-integer duration is folded eagerly from then on, poll by poll, as before.
  */
+/** What the fold keeps per NAPI on a CPU (NapiCpuAcc in napi-acc.ts; an interface here so that the two modules do not import each other). */
+export interface WaitNode {
+  readonly napi: { readonly index: number };
+  readonly waited: Map<number, number>;
+  /** Its softirq poll time on the CPU, and when it last polled (the core's count). */
+  waitCum: number;
+  waitSeq: number;
+  /** Its neighbours in the core's most-recent-first list. */
+  waitPrev: WaitNode | null;
+  waitNext: WaitNode | null;
+  /** Its running sum at its first poll of each epoch, and the last epoch recorded. */
+  readonly histEpoch: number[];
+  readonly histCum: number[];
+  histLastEpoch: number;
+  /** While pending: the epoch its spell opened and the core's poll count then. */
+  pendEpoch: number;
+  pendSeq: number;
+}
+
 export class CoreWaits {
   /** Softirq polls (of positive duration, while some NAPI was pending) recorded so far. */
   seq = 0;
   /** Pending spells begun so far. */
   epoch = 0;
-  /** Most recently polled NAPI (the list runs through NapiCpuAcc.waitNext). */
-  head: NapiCpuAcc | null = null;
+  /** Most recently polled NAPI (the list runs through WaitNode.waitNext). */
+  head: WaitNode | null = null;
   /** Folded poll by poll (a non-integer duration was seen). */
   eager = false;
 }
 
 /** A softirq poll of `nc` lasting `dur` ns on a core whose pending NAPIs are `pend` (before `nc`'s own pending state changes). */
-export function pollWaits(w: CoreWaits, pend: readonly NapiCpuAcc[], nc: NapiCpuAcc, dur: number): void {
+export function pollWaits(w: CoreWaits, pend: readonly WaitNode[], nc: WaitNode, dur: number): void {
   if (!(dur > 0) || pend.length === 0) return;
   if (!w.eager && !Number.isInteger(dur)) toEager(w, pend);
   if (w.eager) {
@@ -69,13 +86,13 @@ export function pollWaits(w: CoreWaits, pend: readonly NapiCpuAcc[], nc: NapiCpu
 }
 
 /** `nc` becomes pending on the core (after its poll was folded). */
-export function startWait(w: CoreWaits, nc: NapiCpuAcc): void {
+export function startWait(w: CoreWaits, nc: WaitNode): void {
   nc.pendEpoch = ++w.epoch;
   nc.pendSeq = w.seq;
 }
 
 /** `p` stops being pending (or the capture ended): its waits since it became pending go into `p.waited`. */
-export function endWait(w: CoreWaits, p: NapiCpuAcc): void {
+export function endWait(w: CoreWaits, p: WaitNode): void {
   if (w.eager) return;
   const a = p.pendSeq;
   const e = p.pendEpoch;
@@ -90,7 +107,7 @@ export function endWait(w: CoreWaits, p: NapiCpuAcc): void {
 }
 
 /** The NAPI's running sum when epoch `e` began: the first record at or after `e` (it polled since). */
-function sumAtEpoch(j: NapiCpuAcc, e: number): number {
+function sumAtEpoch(j: WaitNode, e: number): number {
   const h = j.histEpoch;
   let lo = 0;
   let hi = h.length;
@@ -103,7 +120,7 @@ function sumAtEpoch(j: NapiCpuAcc, e: number): number {
 }
 
 /** Drops the records of epochs before `minEpoch` (no pending NAPI looks them up) once they are half the list. */
-function trimHistory(j: NapiCpuAcc, minEpoch: number): void {
+function trimHistory(j: WaitNode, minEpoch: number): void {
   const h = j.histEpoch;
   if (h.length < 16 || h[h.length >> 1]! >= minEpoch) return;
   let k = 0;
@@ -113,7 +130,7 @@ function trimHistory(j: NapiCpuAcc, minEpoch: number): void {
 }
 
 /** Switches the core to the eager fold: the pending NAPIs' waits so far are folded, and every later poll adds to them directly. */
-function toEager(w: CoreWaits, pend: readonly NapiCpuAcc[]): void {
+function toEager(w: CoreWaits, pend: readonly WaitNode[]): void {
   for (const p of pend) endWait(w, p);
   w.eager = true;
 }
