@@ -11,6 +11,15 @@
  * pass it, the window is doubled instead and adjacent windows are summed (exact for the sums
  * and counts every series holds, since windows stay anchored at the origin). A long capture
  * on a large gateway thus gets coarser windows rather than gigabytes of arrays.
+ *
+ * The slot range [base, base+cap) decides the window (the rule above, in `reserve` and `fit`);
+ * what is allocated is only the part of it that holds data, [pbase, pbase+pcap), grown by a
+ * quarter as writes reach past it. A grid of many series is given a slot range of up to its
+ * whole budget (a power of two, at least what is in use) while the capture may need a small
+ * part of it: 69,372 series of a 256 x 128 stock synth capture had a range of 128 windows
+ * where 78 were used, in a slab whose series slots doubled (203 MB of ArrayBuffers for 43 MB
+ * of windows). Series are kept in blocks of BLOCK_SERIES (no slab copied whole as series are
+ * added; a relayout makes one block at a time).
  */
 
 /** Slots kept below the first window seen: other CPUs' events may be a little earlier. */
@@ -32,38 +41,57 @@ export const DEFAULT_GRID_BUDGET_BYTES = 96 * 1024 * 1024;
 
 /** What an extracted series holds afterwards. */
 const RELEASED = new Float64Array(0);
-/** Series slots the slab starts with (it doubles when full). */
-const INITIAL_SLOTS = 64;
+/** Series per block; a block's series slots start at BLOCK_MIN_SERIES and double up to it. */
+const BLOCK_SHIFT = 10;
+const BLOCK_SERIES = 1 << BLOCK_SHIFT;
+const BLOCK_MIN_SERIES = 16;
+/** Fewest windows the allocated part of the range grows by. */
+const PHYS_MIN_GROWTH = 8;
 
 export class GridSeries {
   constructor(
-    public a: Float64Array,
-    /** Its slot in the grid's slab. */
+    /** The block holding its windows, from offset `o` (pcap windows: WindowGrid.pbase onwards). */
+    public b: Float64Array,
+    public o: number,
+    /** Its index in the grid (block k >> BLOCK_SHIFT). */
     readonly slot: number,
   ) {}
 }
 
 export class WindowGrid {
-  /** Absolute window index of slot 0. */
+  /** Absolute window index of slot 0 of the slot range (the range the window rule is judged on). */
   base = 0;
   cap = 0;
+  /** The allocated part of the slot range: absolute window index of its first window, and its length (0: nothing yet). */
+  pbase = 0;
+  pcap = 0;
   /** Times the window was doubled to stay within the budget. */
   coarsenings = 0;
   private readonly all: GridSeries[] = [];
   /**
-   * Every series' windows in one array, series k at [k*cap, (k+1)*cap) (`GridSeries.a` is a view
-   * of its slot). One allocation per growth instead of one per series: tens of thousands of
-   * small typed arrays (a stock gateway's NAPI-CPU pairs) freed and made again at every growth
-   * left the allocator's heap fragmented (the 256 x 128 stock synth capture loaded at 379 MB peak
-   * RSS with the default malloc, 312 MB with every block over 4 KB mapped apart).
+   * Series k's windows [pbase, pbase+pcap) at [(k mod BLOCK_SERIES)*pcap, ...) of block
+   * k >> BLOCK_SHIFT (`GridSeries.b` and `.o`: no view object per series, which every relayout
+   * would make again: 260,000 series on a 1,024 x 128 stock synth capture). Few large allocations instead of one per
+   * series: tens of thousands of small typed arrays (a stock gateway's NAPI-CPU pairs) freed and
+   * made again at every growth left the allocator's heap fragmented (the 256 x 128 stock synth
+   * capture loaded at 379 MB peak RSS with the default malloc, 312 MB with every block over
+   * 4 KB mapped apart).
    */
-  private slab = new Float64Array(0);
-  private slots = 0;
+  private blocks: Float64Array[] = [];
+  /** Series slots of each block. */
+  private blockSlots: number[] = [];
 
   constructor(
     public windowNs: number,
     private readonly budgetBytes = DEFAULT_GRID_BUDGET_BYTES,
   ) {}
+
+  /** Bytes allocated for the series' windows now. */
+  allocatedBytes(): number {
+    let n = 0;
+    for (const b of this.blocks) n += b.byteLength;
+    return n;
+  }
 
   /**
    * A new series over the current slot range. The budget holds here too, not only when the
@@ -73,37 +101,87 @@ export class WindowGrid {
   create(): GridSeries {
     if (this.cap > 0 && (this.all.length + 1) * this.cap * 8 > this.budgetBytes) this.fit(this.all.length + 1);
     const k = this.all.length;
-    if (k >= this.slots) {
-      // More slots, same windows: the slab is copied whole and every view made again.
-      const slots = Math.max(INITIAL_SLOTS, 2 * this.slots);
-      const slab = new Float64Array(slots * this.cap);
-      slab.set(this.slab);
-      this.slab = slab;
-      this.slots = slots;
-      for (const o of this.all) o.a = this.view(o.slot);
+    const b = k >> BLOCK_SHIFT;
+    const slot = k & (BLOCK_SERIES - 1);
+    if (b === this.blocks.length) {
+      this.blocks.push(new Float64Array(BLOCK_MIN_SERIES * this.pcap));
+      this.blockSlots.push(BLOCK_MIN_SERIES);
+    } else if (slot >= this.blockSlots[b]!) {
+      // More slots in this block, same windows: the block is copied and its views made again.
+      const slots = Math.min(BLOCK_SERIES, 2 * this.blockSlots[b]!);
+      const block = new Float64Array(slots * this.pcap);
+      block.set(this.blocks[b]!);
+      this.blocks[b] = block;
+      this.blockSlots[b] = slots;
+      for (let i = b << BLOCK_SHIFT; i < k; i++) this.all[i]!.b = block;
     }
-    const s = new GridSeries(this.view(k), k);
+    const s = new GridSeries(this.blocks[b]!, slot * this.pcap, k);
     this.all.push(s);
     return s;
   }
 
-  private view(slot: number): Float64Array {
-    return this.slab.subarray(slot * this.cap, (slot + 1) * this.cap);
+  /**
+   * The slot range becomes `cap` windows from `base`. Series windows [lo, hi] (absolute, lo > hi:
+   * none) hold all the data and lie inside it; the allocated part is cut to the new range.
+   */
+  private relayout(cap: number, base: number, lo: number, hi: number): void {
+    this.cap = cap;
+    this.base = base;
+    if (this.pcap === 0) return;
+    const pLo = Math.max(this.pbase, base);
+    const pHi = Math.min(this.pbase + this.pcap, base + cap);
+    if (pLo !== this.pbase || pHi !== this.pbase + this.pcap) {
+      if (lo > hi || pHi <= pLo) this.physical(base, 0);
+      else this.physical(pLo, pHi - pLo);
+    }
+  }
+
+  /** Moves every series to an allocated part of `pcap` windows from `pbase` (holding every window with data), one block at a time. */
+  private physical(pbase: number, pcap: number): void {
+    const oldBase = this.pbase;
+    const oldCap = this.pcap;
+    const lo = Math.max(oldBase, pbase);
+    const hi = Math.min(oldBase + oldCap, pbase + pcap);
+    for (let b = 0; b < this.blocks.length; b++) {
+      const old = this.blocks[b]!;
+      const block = new Float64Array(this.blockSlots[b]! * pcap);
+      const first = b << BLOCK_SHIFT;
+      const last = Math.min(this.all.length, first + BLOCK_SERIES);
+      if (hi > lo) {
+        for (let k = first; k < last; k++) {
+          const o = (k - first) * oldCap;
+          block.set(old.subarray(o + lo - oldBase, o + hi - oldBase), (k - first) * pcap + (lo - pbase));
+        }
+      }
+      this.blocks[b] = block;
+      for (let k = first; k < last; k++) {
+        const s = this.all[k]!;
+        s.b = block;
+        s.o = (k - first) * pcap;
+      }
+    }
+    this.pbase = pbase;
+    this.pcap = pcap;
   }
 
   /**
-   * Moves every series to a slab of `cap` windows per series: series windows [lo, hi] (absolute,
-   * lo > hi: none) from the current slot range to the one starting at `base`.
+   * Makes windows lo..hi (absolute, inside the slot range) allocated: the allocated part grows to
+   * cover them and what it held, by at least a quarter on the side that grew, within the range.
    */
-  private relayout(cap: number, base: number, lo: number, hi: number): void {
-    const slab = new Float64Array(this.slots * cap);
-    if (lo <= hi) {
-      for (const o of this.all) slab.set(o.a.subarray(lo - this.base, hi - this.base + 1), o.slot * cap + (lo - base));
-    }
-    this.slab = slab;
-    this.cap = cap;
-    this.base = base;
-    for (const o of this.all) o.a = this.view(o.slot);
+  private allocate(lo: number, hi: number): void {
+    const pcap = this.pcap;
+    if (pcap > 0 && lo >= this.pbase && hi < this.pbase + pcap) return;
+    const curLo = pcap > 0 ? this.pbase : lo;
+    const curHi = pcap > 0 ? this.pbase + pcap - 1 : hi;
+    let nLo = Math.min(lo, curLo);
+    let nHi = Math.max(hi, curHi);
+    // Doubling: few relayouts (each leaves the old blocks to the garbage collector).
+    const extra = Math.max(PHYS_MIN_GROWTH, nHi - nLo + 1);
+    if (pcap > 0 && lo < curLo) nLo -= extra;
+    if (pcap === 0 || hi > curHi) nHi += extra;
+    nLo = Math.max(nLo, this.base);
+    nHi = Math.min(nHi, this.base + this.cap - 1);
+    this.physical(nLo, nHi - nLo + 1);
   }
 
   /** Largest power-of-two slot range (at least MIN_WINDOWS, at most INITIAL_WINDOWS) that `series` series fit in within the budget. */
@@ -127,13 +205,14 @@ export class WindowGrid {
 
   /**
    * Makes windows holding times a..b (inclusive) addressable: moves the slot range when the
-   * windows in use still fit, else grows it, else (past the budget) widens the window.
+   * windows in use still fit, else grows it, else (past the budget) widens the window; then
+   * allocates them.
    */
   private reserve(a: number, b: number): void {
     for (;;) {
       const lo = Math.floor(a / this.windowNs);
       const hi = Math.floor(b / this.windowNs);
-      if (lo >= this.base && hi < this.base + this.cap) return;
+      if (lo >= this.base && hi < this.base + this.cap) return this.allocate(lo, hi);
       // Windows holding data (the fast paths of addAt/addSpan do not track them: found by a
       // scan, which is rare: growth doubles).
       const [usedLo, usedHi] = this.used();
@@ -156,15 +235,17 @@ export class WindowGrid {
   private used(): [number, number] {
     let lo = Infinity;
     let hi = -Infinity;
+    const n = this.pcap;
     for (const s of this.all) {
-      const a = s.a;
+      const a = s.b;
+      const o = s.o;
       let i = 0;
-      while (i < a.length && a[i] === 0) i++;
-      if (i === a.length) continue;
-      let j = a.length - 1;
-      while (a[j] === 0) j--;
-      if (i + this.base < lo) lo = i + this.base;
-      if (j + this.base > hi) hi = j + this.base;
+      while (i < n && a[o + i] === 0) i++;
+      if (i === n) continue;
+      let j = n - 1;
+      while (a[o + j] === 0) j--;
+      if (i + this.pbase < lo) lo = i + this.pbase;
+      if (j + this.pbase > hi) hi = j + this.pbase;
     }
     return [lo, hi];
   }
@@ -173,39 +254,46 @@ export class WindowGrid {
    * Doubles the window: new window j is the sum of old windows 2j and 2j+1 (same capacity).
    * In place, so that a coarsening allocates nothing (a fresh array per series left the whole
    * grid behind as garbage each time: 96 MB at the budget). Slot i moves to
-   * j = floor((base+i)/2) - floor(base/2) <= i, and the slots feeding one j are consecutive, so
+   * j = floor((pbase+i)/2) - floor(pbase/2) <= i, and the slots feeding one j are consecutive, so
    * walking i upwards each slot is read before anything lands on it and every j starts from 0:
-   * the same sums, in the same order, as into a zeroed array.
+   * the same sums, in the same order, as into a zeroed array. The allocated part stays inside
+   * the slot range: floor(x/2) - floor(y/2) <= ceil((x-y)/2).
    */
   private coarsen(): void {
     const newBase = Math.floor(this.base / 2);
+    const pbase = this.pbase;
+    const newPbase = Math.floor(pbase / 2);
+    const n = this.pcap;
     for (const s of this.all) {
-      const a = s.a;
-      for (let i = 0; i < a.length; i++) {
-        const v = a[i]!;
+      const a = s.b;
+      const o = s.o;
+      for (let i = 0; i < n; i++) {
+        const v = a[o + i]!;
         // A zero stays where it is (unwritten: pages never touched stay out of RSS); a -0 becomes 0, as in a fresh array.
         if (v === 0) {
-          if (Object.is(v, -0)) a[i] = 0;
+          if (Object.is(v, -0)) a[o + i] = 0;
           continue;
         }
-        a[i] = 0;
-        const j = Math.floor((this.base + i) / 2) - newBase;
+        a[o + i] = 0;
+        const j = o + Math.floor((pbase + i) / 2) - newPbase;
         a[j] = a[j]! + v;
       }
     }
     this.base = newBase;
+    this.pbase = newPbase;
     this.windowNs *= 2;
     this.coarsenings++;
   }
 
   /** Adds `v` to the window holding time t. */
   addAt(s: GridSeries, t: number, v: number): void {
-    let i = Math.floor(t / this.windowNs) - this.base;
-    if (!(i >= 0 && i < this.cap)) {
+    let i = Math.floor(t / this.windowNs) - this.pbase;
+    if (!(i >= 0 && i < this.pcap)) {
       this.reserve(t, t);
-      i = Math.floor(t / this.windowNs) - this.base;
+      i = Math.floor(t / this.windowNs) - this.pbase;
     }
-    s.a[i] = s.a[i]! + v;
+    const j = s.o + i;
+    s.b[j] = s.b[j]! + v;
   }
 
   /** Adds the overlap of [a, b) with each window to that window (a slice crossing a boundary is split). */
@@ -213,13 +301,13 @@ export class WindowGrid {
     if (!(b > a)) return;
     let W = this.windowNs;
     let k = Math.floor(a / W);
-    if (!(k >= this.base && Math.floor(b / W) < this.base + this.cap)) {
+    if (!(k >= this.pbase && Math.floor(b / W) < this.pbase + this.pcap)) {
       this.reserve(a, b);
       W = this.windowNs;
       k = Math.floor(a / W);
     }
-    const arr = s.a;
-    let i = k - this.base;
+    const arr = s.b;
+    let i = s.o + k - this.pbase;
     let from = a;
     // The end of a's window, (k + 1) * W, from `a` itself: a product of two small integers
     // overflows the 32-bit small-integer range 2.1 s into a capture, which deoptimised every
@@ -245,8 +333,8 @@ export class WindowGrid {
     this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      const i = k - this.base;
-      s.a[i] = s.a[i]! + (v * (Math.min(b, (k + 1) * W) - Math.max(a, k * W))) / (b - a);
+      const j = s.o + k - this.pbase;
+      s.b[j] = s.b[j]! + (v * (Math.min(b, (k + 1) * W) - Math.max(a, k * W))) / (b - a);
     }
   }
 
@@ -259,9 +347,9 @@ export class WindowGrid {
     this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      const i = k - this.base;
-      const v = Math.min(b, (k + 1) * W) - Math.max(a, k * W) - sub.a[i]!;
-      if (v > 0) s.a[i] = s.a[i]! + v;
+      const i = k - this.pbase;
+      const v = Math.min(b, (k + 1) * W) - Math.max(a, k * W) - sub.b[sub.o + i]!;
+      if (v > 0) s.b[s.o + i] = s.b[s.o + i]! + v;
     }
   }
 
@@ -271,44 +359,44 @@ export class WindowGrid {
     this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      const i = k - this.base;
-      s.a[i] = Math.min(b, (k + 1) * W) - Math.max(a, k * W);
+      const i = k - this.pbase;
+      s.b[s.o + i] = Math.min(b, (k + 1) * W) - Math.max(a, k * W);
     }
   }
 
   /**
    * Windows [k0, k0+n) of a series (zeros where nothing was recorded), handed over: the grid
-   * drops the series. A view of the grid's slab when they lie inside the slot range (no copy:
-   * once every series is out, the timeline holds the slab and nothing else of the grid), else a
+   * drops the series. A view of the grid's block when they lie inside the allocated part (no copy:
+   * once every series is out, the timeline holds the blocks and nothing else of the grid), else a
    * fresh copy. A series is extracted once, at the end, and the grid is not written after it
    * (assembleTimeline: the capture's last write comes before).
    */
   extract(s: GridSeries, k0: number, n: number): Float64Array {
-    const lo = k0 - this.base;
+    const lo = k0 - this.pbase;
     let out: Float64Array;
-    if (this.cap === 0 || lo < 0 || lo + n > this.cap) out = this.copyOut(s, k0, n);
+    if (this.pcap === 0 || lo < 0 || lo + n > this.pcap) out = this.copyOut(s, k0, n);
     else {
-      const a = s.a;
-      out = a.subarray(lo, lo + n);
+      out = s.b.subarray(s.o + lo, s.o + lo + n);
       // The instant at exactly the capture's end folded into the last window, as copyOut does.
-      if (n > 0 && lo + n < this.cap) out[n - 1]! += a[lo + n]!;
+      if (n > 0 && lo + n < this.pcap) out[n - 1]! += s.b[s.o + lo + n]!;
     }
-    s.a = RELEASED;
+    s.b = RELEASED;
+    s.o = 0;
     return out;
   }
 
   private copyOut(s: GridSeries, k0: number, n: number): Float64Array {
     const out = new Float64Array(n);
-    if (this.cap === 0) return out;
-    const lo = Math.max(k0, this.base);
-    const hi = Math.min(k0 + n, this.base + this.cap);
-    if (hi > lo) out.set(s.a.subarray(lo - this.base, hi - this.base), lo - k0);
+    if (this.pcap === 0) return out;
+    const lo = Math.max(k0, this.pbase);
+    const hi = Math.min(k0 + n, this.pbase + this.pcap);
+    if (hi > lo) out.set(s.b.subarray(s.o + lo - this.pbase, s.o + hi - this.pbase), lo - k0);
     // The capture's windows are [start, end); an instant at exactly `end` (the last poll of a
     // capture whose end falls on a window boundary) lands in window k0+n, past the last one.
     // Every event is <= end, so only such instants can be there: fold them into the last
     // window rather than drop them, so per-window counts add up to the totals.
-    const past = k0 + n - this.base;
-    if (n > 0 && past >= 0 && past < this.cap) out[n - 1]! += s.a[past]!;
+    const past = k0 + n - this.pbase;
+    if (n > 0 && past >= 0 && past < this.pcap) out[n - 1]! += s.b[s.o + past]!;
     return out;
   }
 }

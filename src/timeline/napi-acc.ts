@@ -1,6 +1,7 @@
 import { ns, type Ns } from '../base/time.js';
 import type { GridSeries, WindowGrid } from './grid.js';
 import type { ChainStats, NapiCpuSeries, NapiInstance } from './types.js';
+import { CoreWaits, endWait, type WaitNode } from './waits.js';
 
 /** Bound on the per-chain evidence list (the longest monolithic chains of a NAPI on a CPU). */
 const LONGEST_CHAINS_KEPT = 8;
@@ -8,7 +9,7 @@ const LONGEST_CHAINS_KEPT = 8;
 const MOVES_KEPT = 1000;
 
 /** One NAPI on one CPU: its per-window series and the state its polls there carry over. */
-export class NapiCpuAcc {
+export class NapiCpuAcc implements WaitNode {
   readonly busy: GridSeries;
   readonly polls: GridSeries;
   readonly work: GridSeries;
@@ -16,6 +17,18 @@ export class NapiCpuAcc {
   readonly waited = new Map<number, number>();
   /** On this CPU's pending list: last softirq poll used its whole budget (still scheduled). */
   pending = false;
+  /** The lazy wait fold's state (waits.ts): this NAPI's softirq poll time on the CPU, when it last polled (the core's count), its neighbours in the core's most-recent-first list. */
+  waitCum = 0;
+  waitSeq = 0;
+  waitPrev: WaitNode | null = null;
+  waitNext: WaitNode | null = null;
+  /** Its running sum at its first poll of each epoch (waits.ts), and the last epoch recorded. */
+  readonly histEpoch: number[] = [];
+  readonly histCum: number[] = [];
+  histLastEpoch = 0;
+  /** While pending: the epoch its spell opened and the core's poll count then. */
+  pendEpoch = 0;
+  pendSeq = 0;
   /** The open occupancy run of this NAPI on this CPU (NaN: none), and whether its last poll was a full softirq one. */
   occStart = NaN;
   occEnd = 0;
@@ -76,9 +89,18 @@ export class NapiTable {
   readonly list: NapiAcc[] = [];
   /** Polls counted with zero duration: no softirq or napi-thread run around them (rule 10). */
   untimedPolls = 0;
+  /** Per CPU id: the lazy fold of waits (waits.ts). */
+  private readonly waits: (CoreWaits | undefined)[] = [];
   /** Occupancy runs kept over all CPUs, and whether some were not (past OCCUPANCY_RUNS_MAX). */
   occupancyRuns = 0;
   occupancyCut = false;
+
+  /** The wait fold of CPU `cpu`. */
+  waitsOn(cpu: number): CoreWaits {
+    let w = this.waits[cpu];
+    if (w === undefined) w = this.waits[cpu] = new CoreWaits();
+    return w;
+  }
 
   /** The instance for a poll of `napi` on `dev`. */
   of(napi: string, dev: string): NapiAcc {
@@ -103,6 +125,13 @@ export class NapiTable {
 
   /** Every instance as the timeline holds it: moves settled, open chains ended, windows [k0, k0+n). */
   instances(g: WindowGrid, k0: number, n: number): NapiInstance[] {
+    // NAPIs still pending at the end waited until then (waits.ts: their spells are folded now).
+    for (const st of this.list) {
+      for (let cpu = 0; cpu < st.perCpu.length; cpu++) {
+        const nc = st.perCpu[cpu];
+        if (nc !== undefined && nc.pending) endWait(this.waitsOn(cpu), nc);
+      }
+    }
     return this.list.map((st) => {
       settleMoves(st, Infinity);
       const perCpu = new Map<number, NapiCpuSeries>();

@@ -3,6 +3,7 @@ import type { BuildContext } from './context.js';
 import { HEAD_TIMED, HEAD_UNDECIDED, HEAD_UNTIMED, K_THREAD, NET_RX_MAX_NS, clampStart, innermostStart, open, type CpuState } from './cpu-state.js';
 import { NapiCpuAcc, endChain, settleMoves, type NapiTable } from './napi-acc.js';
 import { CLAMP_START } from './slice-keeper.js';
+import { endWait, pollWaits, startWait } from './waits.js';
 
 /**
  * NAPI polls on a CPU: when each began (napi:napi_poll fires when it returns), which context
@@ -132,20 +133,24 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
     nc.chainEnd = t;
   } else if (nc.chainLen > 0) endChain(nc);
 
-  // Waits: NAPIs still scheduled here (their last poll was full) wait for this poll.
+  // Waits: NAPIs still scheduled here (their last poll was full) wait for this poll (waits.ts).
   if (!inThread) {
     const pend = c.pending;
-    for (let i = 0; i < pend.length; i++) {
-      const p = pend[i]!;
-      if (p !== nc && dur > 0) p.waited.set(st.index, (p.waited.get(st.index) ?? 0) + dur);
-    }
+    const w = napis.waitsOn(c.cpu);
+    pollWaits(w, pend, nc, dur);
     if (full !== nc.pending) {
-      if (full) pend.push(nc);
-      else pend.splice(pend.indexOf(nc), 1);
+      if (full) {
+        pend.push(nc);
+        startWait(w, nc);
+      } else {
+        endWait(w, nc);
+        pend.splice(pend.indexOf(nc), 1);
+      }
       nc.pending = full;
     }
   } else if (nc.pending) {
     // Now polled by its kthread (threaded mode switched on): no longer on the softirq list.
+    endWait(napis.waitsOn(c.cpu), nc);
     c.pending.splice(c.pending.indexOf(nc), 1);
     nc.pending = false;
   }

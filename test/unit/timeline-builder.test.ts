@@ -448,6 +448,36 @@ describe('TimelineBuilder: normalisation at the capture edges and bad input', ()
 });
 
 describe('TimelineBuilder: memory budget', () => {
+  it('widens the window when many NAPI-CPU pairs (not the length) pass the budget, and says so', () => {
+    // 4 CPUs, 120 NAPIs, each polled once on every CPU in one NET_RX per CPU: 480 NAPI-CPU pairs
+    // x 4 series, plus the cores' series, over 200 windows of 10 ns (2 us). 1,920+ series x
+    // 200 windows x 8 bytes is 3 MB; a 1 MiB budget holds 64 windows per series at most, so the
+    // window widens (the capture's windows are fewer than 64 at 40 ns).
+    const lines: string[] = [];
+    for (let cpu = 0; cpu < 4; cpu++) {
+      lines.push(`SE 0 ${cpu} 3`);
+      for (let n = 0; n < 120; n++) lines.push(`P ${(n + 1) * 16} ${cpu} 0x${(0x100 + n).toString(16)} wg${n} 64 64`);
+      lines.push(`SX 1990 ${cpu} 3`);
+    }
+    const h = header([0, 1, 2, 3], 2000);
+    const b = new TimelineBuilder({ windowNs: 10, gridBudgetBytes: 1 << 20 });
+    b.header(h);
+    b.push(events(lines.join('\n')));
+    const tl = b.finish(summary(h, lines.length));
+    expect(tl.windowAskedNs).toBe(10);
+    expect(tl.windowNs).toBeGreaterThan(10);
+    expect(tl.windowCount * tl.windowNs).toBeGreaterThanOrEqual(2000);
+    const d = tl.diagnostics.find((x) => x.code === 'window-widened');
+    expect(d?.severity).toBe('warning');
+    expect(d?.message).toContain(`from 10 ns to ${tl.windowNs} ns`);
+    expect(d?.message).toContain('4 CPUs and 120 NAPIs');
+    // Every poll still counted, each NAPI's busy time whole: 16 ns a poll, 4 CPUs.
+    let polls = 0;
+    for (const n of tl.napis) for (const s of n.perCpu.values()) polls += arr(s.polls).reduce((x, y) => x + y, 0);
+    expect(polls).toBe(480);
+    for (const n of tl.napis) expect(n.totals.busyNs).toBe(64);
+  });
+
   it('widens the window instead of growing past the budget, keeping every sum', () => {
     // One CPU (10 series). NET_RX [i*1000, i*1000+500) for i = 0..29: 30 us of capture, 3000
     // windows of 10 ns. The first 1024 windows fit the 100 KB budget (10 x 1024 x 8 bytes);

@@ -46,4 +46,20 @@ describe('WindowGrid budget with many series', () => {
     expect(g.windowNs).toBe(10);
     expect(g.cap).toBe(1024);
   });
+
+  it('allocates the windows written, not the whole slot range the budget allows', () => {
+    // 20,000 series over 50 windows: the budget (96 MiB) allows a range of 512 windows for
+    // them (80 MB); what is allocated follows the 50 windows written (8 MB), within a factor
+    // of the growth (doubling) and the last block's free slots.
+    const g = new WindowGrid(10, 96 * 1024 * 1024);
+    const series = Array.from({ length: 20000 }, () => g.create());
+    for (let k = 0; k < 50; k++) for (let i = 0; i < series.length; i += 7) g.addAt(series[(i + k) % series.length]!, k * 10 + 3, 1);
+    expect(g.cap).toBeGreaterThanOrEqual(512);
+    const needed = 20000 * 50 * 8;
+    expect(g.allocatedBytes()).toBeGreaterThanOrEqual(needed);
+    expect(g.allocatedBytes()).toBeLessThanOrEqual(2.2 * needed);
+    let total = 0;
+    for (const s of series) total += g.extract(s, 0, 50).reduce((a, b) => a + b, 0);
+    expect(total).toBe(50 * Math.ceil(20000 / 7));
+  });
 });
