@@ -2,7 +2,8 @@
 # The capture-overhead bench (bench/capture-overhead.sh --interleaved) once per bpftrace version
 # users run (issue 10): this machine's bpftrace (0.17 on Debian 12) and Debian 13's and sid's from
 # the chroots of test/live/bpftrace-chroot.sh, plus the captures without bpftrace (ftrace, perf)
-# in the first run. Each run prints its own table; ratios are to no capture in the same run.
+# in the first run, and `wgtrace capture` (node-events, node-windows) in every run. Each run
+# prints its own table; ratios are to no capture in the same run.
 #
 #   sh bench/capture-overhead-versions.sh [--reps 5] [--seconds 4] [--suites "trixie sid"]
 set -eu
@@ -21,9 +22,9 @@ done
 trap 'for s in $SUITES; do sh "$HERE/test/live/bpftrace-chroot.sh" down "$s"; done' EXIT
 
 echo "### $(bpftrace --version | head -n 1) (this machine's), and the captures without bpftrace"
-sh "$HERE/bench/capture-overhead.sh" --interleaved --reps "$REPS" --seconds "$SECS" --conditions "events windows perf ftrace perf-capture"
+sh "$HERE/bench/capture-overhead.sh" --interleaved --reps "$REPS" --seconds "$SECS" --conditions "events windows perf ftrace perf-capture node-events node-windows"
 for s in $SUITES; do
   w=$(sh "$HERE/test/live/bpftrace-chroot.sh" up "$s")
   echo "### $("$w" --version | head -n 1) (Debian $s)"
-  sh "$HERE/bench/capture-overhead.sh" --interleaved --reps "$REPS" --seconds "$SECS" --conditions "events windows perf" --bpftrace "$w"
+  sh "$HERE/bench/capture-overhead.sh" --interleaved --reps "$REPS" --seconds "$SECS" --conditions "events windows perf node-events node-windows" --bpftrace "$w"
 done
