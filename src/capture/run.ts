@@ -298,8 +298,8 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   // only where the file system's block size, by which stdio sizes its buffer, is at most 8 KiB:
   // else the start mark would wait in the buffer.
   const direct = o.mode === 'events';
-  const headerEnd = fstatSync(fd).size;
-  const buffering = !direct || fstatSync(fd).blksize <= 8192 ? ['-B', 'full'] : [];
+  const { size: headerEnd, blksize } = fstatSync(fd);
+  const buffering = !direct || blksize <= 8192 ? ['-B', 'full'] : [];
   const args = [...buffering, ...(o.format === 'json' ? ['-f', 'json'] : []), scriptPath];
   const child = spawn(bpftrace, args, { env: { ...process.env, ...env }, stdio: ['ignore', direct ? fd : 'pipe', 'pipe'] });
   const pid = child.pid ?? -1;

@@ -121,11 +121,6 @@ function mix32(h: number): number {
 }
 
 /**
- * A packed array of `n` empty strings, made natively (String.prototype.split): Array.from with a
- * callback ran 3 x 32 768 calls in the interpreter at every import (about 4 ms of `--cpu-prof`
- * in a 1 M-event import, before the first line), and `new Array(n).fill('')` is holey.
- */
-/**
  * An empty event batch that is an array of objects from birth (V8 elements kind
  * PACKED_ELEMENTS: a kind only ever widens, so emptying keeps it). A `[]` starts as an array of
  * small integers and changes kind at its first push; `--trace-deopt` showed "not a Smi" and
@@ -138,6 +133,11 @@ function newBatch(): TraceEvent[] {
 }
 const BATCH_SEED: TraceEvent = { kind: 'lost_events', count: 0 };
 
+/**
+ * A packed array of `n` empty strings, made natively (String.prototype.split): Array.from with a
+ * callback ran 3 x 32 768 calls in the interpreter at every import (about 4 ms of `--cpu-prof`
+ * in a 1 M-event import, before the first line), and `new Array(n).fill('')` is holey.
+ */
 function emptyStrings(n: number): string[] {
   return ' '.repeat(n - 1).split(' ');
 }
