@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { VETH_THREAD_POLL_FACTOR, VETH_THREAD_WAKE_FACTOR } from '../../src/replay/parameters.js';
+
+// docs/models.md states the veth threaded parameters in prose; a user reading it must see the
+// values the code uses (the wake factor's doc had drifted to an earlier calibration: 1.2 for 1.5).
+describe('docs/models.md and the veth threaded parameters', () => {
+  const doc = readFileSync(new URL('../../docs/models.md', import.meta.url), 'utf8');
+  const range = (p: { value: number; low: number; high: number }): string => `${p.value.toFixed(1)}, range ${p.low.toFixed(1)}..${p.high.toFixed(1)}`;
+
+  it('gives the wake factor the code uses', () => {
+    expect(doc.replace(/\s+/g, ' ')).toContain(`measured change needs (${range(VETH_THREAD_WAKE_FACTOR)}`);
+  });
+
+  it('gives the poll factor the code uses', () => {
+    expect(doc.replace(/\s+/g, ' ')).toContain(`factor ${VETH_THREAD_POLL_FACTOR.value.toFixed(1)}, range ${VETH_THREAD_POLL_FACTOR.low.toFixed(1)}..${VETH_THREAD_POLL_FACTOR.high.toFixed(1)}`);
+  });
+});
