@@ -26,7 +26,7 @@
 set -u
 
 VERSION=0.1.0
-FORMAT_VERSION=4
+FORMAT_VERSION=5
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -r "$HERE/../package.json" ]; then
   v=$(sed -n 's/^  "version": "\([^"]*\)".*/\1/p' "$HERE/../package.json" | head -n 1)

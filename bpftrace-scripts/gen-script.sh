@@ -241,6 +241,10 @@ case "$WQ_NAME" in
   *) WQ_READ="\$wq = $WQ_NAME; if (\$wq == \"\") { \$wq = \"-\"; }" ;;
 esac
 
+# Events mode: a NET_RX softirq's entry, kept in @net_rx_t by softirq_entry, printed before the
+# first record inside the softirq that is not a poll (events.bt.in, softirq_entry, says why).
+NET_RX_ENTRY='$rx = @net_rx_t[cpu]; if ($rx) { printf("SE %llu %u 3 %d %s\n", $rx, cpu, pid, comm); @net_rx_t[cpu] = (uint64)0; }'
+
 # WireGuard work functions (drivers/net/wireguard/{receive,send}.c); windows mode only needs
 # the crypt workers.
 if [ -n "${WGTRACE_WG_FUNCS-}" ]; then
@@ -325,4 +329,5 @@ sed -f "${TMPDIR:-/tmp}/wgtrace-gen.$$.sed" "$HERE/$MODE.bt.in" | sed \
   -e "s|{{DEL}}|$(esc "$DEL")|g" \
   -e "s|{{DEV_READ}}|$(esc "$DEV_READ")|g" \
   -e "s|{{UNTRACED}}|$(esc "$UNTRACED")|g" \
+  -e "s|{{NET_RX_ENTRY}}|$(esc "$NET_RX_ENTRY")|g" \
   -e "s|{{A}}|$(esc "$A")|g"

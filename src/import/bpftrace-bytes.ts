@@ -1,5 +1,6 @@
 import type { Ns } from '../base/time.js';
 import { NR_SOFTIRQS, prevStateLetters } from '../model/records.js';
+import { SOFTIRQ_NET_RX } from '../model/events.js';
 import type { ImportContext, LineSplitter } from './common.js';
 import { HEX, PointerTable } from './pointer-table.js';
 
@@ -217,8 +218,9 @@ export class BpftraceByteParser {
   private recordBytes(u: Uint8Array, a: number, split: LineSplitter): number {
     const c0 = u[a]!;
     const c1 = u[a + 1]!;
-    if (c1 === 32) return c0 === 80 /* P */ ? this.pollBytes(u, a, split) : -1;
+    if (c1 === 32) return c0 === 80 /* P */ ? this.pollBytes(u, a, split, false) : -1;
     if (u[a + 2] !== 32) return -1;
+    if (c0 === 80 /* P */) return c1 === 83 /* S */ ? this.pollBytes(u, a, split, true) : -1;
     if (c0 === 83 /* S */) {
       if (c1 === 69 /* E */) return this.softirqEntryBytes(u, a, split);
       if (c1 === 88 /* X */) return this.softirqBytes(u, a, split, 'softirq_exit');
@@ -236,9 +238,9 @@ export class BpftraceByteParser {
     return -1;
   }
 
-  private pollBytes(u: Uint8Array, a: number, split: LineSplitter): number {
-    // P ts cpu napi dev work budget pid comm
-    const ts = this.tsCpuBytes(u, a + 2);
+  private pollBytes(u: Uint8Array, a: number, split: LineSplitter, withEntry: boolean): number {
+    // P ts cpu napi dev work budget pid comm | PS ts cpu napi dev work budget pid entry comm
+    const ts = this.tsCpuBytes(u, withEntry ? a + 3 : a + 2);
     if (ts !== ts || u[this.bp] !== 32) return -1;
     const cpu = this.cpuB;
     const napi = this.pointerField(u, this.bp + 1);
@@ -252,13 +254,23 @@ export class BpftraceByteParser {
     if (budget < 0 || u[this.bp] !== 32) return -1;
     const pid = this.num(u, this.bp + 1);
     if (pid < 0) return -1;
+    let entry = ts;
+    if (withEntry) {
+      if (u[this.bp] !== 32) return -1;
+      const e = this.num(u, this.bp + 1);
+      if (e < 0) return -1;
+      entry = e - this.originNs;
+      if (!(entry <= ts)) return -1;
+    }
     const comm = u[this.bp] === this.eol ? '' : this.commBytes(u, this.bp + 1);
     if (comm === undefined) return -1;
     const end = this.next(u, this.bp);
     if (end < 0) return -1;
     const line = ++split.lineNo;
     this.ctx.lines++;
-    if (this.ctx.cpuAllowed(cpu, line)) this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev, work, budget, pid, comm });
+    if (!this.ctx.cpuAllowed(cpu, line)) return end;
+    if (withEntry) this.ctx.push({ kind: 'softirq_entry', ts: entry as Ns, cpu, vec: SOFTIRQ_NET_RX, pid, comm });
+    this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev, work, budget, pid, comm });
     return end;
   }
 

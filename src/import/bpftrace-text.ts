@@ -1,5 +1,5 @@
 import type { Ns, TimeBase } from '../base/time.js';
-import type { WindowCpuEvent, WindowNapiEvent } from '../model/events.js';
+import { SOFTIRQ_NET_RX, type WindowCpuEvent, type WindowNapiEvent } from '../model/events.js';
 import { NR_SOFTIRQS, prevStateLetters, RECORD_TAGS, recordFields } from '../model/records.js';
 import { BpftraceByteParser } from './bpftrace-bytes.js';
 import { ImportContext, LineSplitter, bootNsPartsAt, parseIntAt } from './common.js';
@@ -31,6 +31,8 @@ const MAX_SAFE_ORIGIN = BigInt(Number.MAX_SAFE_INTEGER);
  */
 const P = recordFields('P');
 const PX = recordFields('PX');
+const PS = recordFields('PS');
+const XS = recordFields('XS');
 const SE = recordFields('SE');
 const SX = recordFields('SX');
 const WQ = recordFields('WQ');
@@ -115,8 +117,8 @@ interface IdleState {
  * The scripts' state maps (bpftrace-scripts/*.bt.in): start times per CPU or kworker, the last
  * window's end, the kworkers busy with wg work, napi threads' comms. Not data.
  */
-const STATE_MAPS: ReadonlySet<string> = new Set(['@rx_t', '@tx_t', '@poll_t', '@crypt_t', '@win_t', '@wgk', '@napit', '@idle_t']);
-const STATE_MAP = /^@(?:rx_t|tx_t|poll_t|crypt_t|win_t|wgk|napit|idle_t)(?:\[|: )/;
+const STATE_MAPS: ReadonlySet<string> = new Set(['@rx_t', '@tx_t', '@poll_t', '@crypt_t', '@win_t', '@wgk', '@napit', '@idle_t', '@net_rx_t']);
+const STATE_MAP = /^@(?:rx_t|tx_t|poll_t|crypt_t|win_t|wgk|napit|idle_t|net_rx_t)(?:\[|: )/;
 
 /**
  * Collects one window's map entries; emits one `window_napi` per (cpu, napi) and one
@@ -431,9 +433,11 @@ export class BpftraceRecordParser {
     const c2 = b - a > 2 ? s.charCodeAt(a + 2) : 0;
     const ctx = this.ctx;
     if (c1 === 32) {
-      if (c0 === 80 /* P */) return this.poll(s, a, b, line);
+      if (c0 === 80 /* P */) return this.poll(s, a, b, line, false);
     } else if (c2 === 32) {
-      if (c0 === 80 /* P */ && c1 === 88 /* X */) return this.pollOther(s, a, b, line);
+      if (c0 === 80 /* P */ && c1 === 88 /* X */) return this.pollOther(s, a, b, line, false);
+      if (c0 === 80 /* P */ && c1 === 83 /* S */) return this.poll(s, a, b, line, true);
+      if (c0 === 88 /* X */ && c1 === 83 /* S */) return this.pollOther(s, a, b, line, true);
       if (c0 === 83 /* S */) {
         if (c1 === 69 /* E */) return this.softirq(s, a, b, line, 'softirq_entry');
         if (c1 === 88 /* X */) return this.softirq(s, a, b, line, 'softirq_exit');
@@ -492,8 +496,11 @@ export class BpftraceRecordParser {
     ctx.problem('unknown-record', line, `unknown record "${tag}"; line skipped`);
   }
 
-  private poll(s: string, a: number, b: number, line: number): void {
-    const rest = this.head(s, a, b, line, 1, P.count, true, 'P (napi_poll)');
+  private poll(s: string, a: number, b: number, line: number, withEntry: boolean): void {
+    // PS is P with the softirq's entry before the comm (model/records.ts; records.test.ts checks
+    // that the fields before it sit where P has them).
+    const name = withEntry ? 'PS (napi_poll, first in its NET_RX softirq)' : 'P (napi_poll)';
+    const rest = this.head(s, a, b, line, withEntry ? 2 : 1, withEntry ? PS.count : P.count, true, name);
     if (rest < 0) return;
     const cpu = this.int(s, P.cpu);
     const ts = this.ts(s, P.ts);
@@ -501,11 +508,15 @@ export class BpftraceRecordParser {
     const work = this.int(s, P.work);
     const budget = this.int(s, P.budget);
     const pid = this.int(s, P.pid);
+    const entry = withEntry ? this.ts(s, PS.entry) : ts;
     if (ts !== ts || napi === undefined || !(work >= 0) || !(budget >= 0) || !(pid >= -1)) {
-      return this.bad(line, 'P (napi_poll) record: bad ts, napi pointer, work, budget or pid', s, a, b);
+      return this.bad(line, `${name} record: bad ts, napi pointer, work, budget or pid`, s, a, b);
     }
+    if (!(entry <= ts)) return this.bad(line, `${name} record: the softirq's entry is not a time at or before the poll`, s, a, b);
     if (!this.ctx.cpuAllowed(cpu, line)) return;
-    this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev: this.str(s, P.dev), work, budget, pid, comm: this.comm(s, rest, b) });
+    const comm = this.comm(s, rest, b);
+    if (withEntry) this.ctx.push({ kind: 'softirq_entry', ts: entry as Ns, cpu, vec: SOFTIRQ_NET_RX, pid, comm });
+    this.ctx.push({ kind: 'napi_poll', ts: ts as Ns, cpu, napi, dev: this.str(s, P.dev), work, budget, pid, comm });
   }
 
   private softirq(s: string, a: number, b: number, line: number, kind: 'softirq_entry' | 'softirq_exit' | 'softirq_raise'): void {
@@ -523,13 +534,22 @@ export class BpftraceRecordParser {
     else this.ctx.push({ kind, ts: ts as Ns, cpu, vec });
   }
 
-  private pollOther(s: string, a: number, b: number, line: number): void {
-    // A poll of an untraced device ended (bpftrace-scripts/events.bt.in).
-    if (this.head(s, a, b, line, 2, PX.count, false, 'PX (napi_poll of another device)') < 0) return;
+  private pollOther(s: string, a: number, b: number, line: number, withEntry: boolean): void {
+    // A poll of an untraced device ended (bpftrace-scripts/events.bt.in); XS: the first record
+    // inside its NET_RX softirq, with the softirq's entry, pid and comm.
+    const name = withEntry ? 'XS (napi_poll of another device, first in its NET_RX softirq)' : 'PX (napi_poll of another device)';
+    const rest = this.head(s, a, b, line, 2, withEntry ? XS.count : PX.count, withEntry, name);
+    if (rest < 0) return;
     const cpu = this.int(s, PX.cpu);
     const ts = this.ts(s, PX.ts);
-    if (ts !== ts) return this.bad(line, 'PX record: bad ts', s, a, b);
-    if (!this.ctx.cpuAllowed(cpu, line)) return;
+    if (ts !== ts) return this.bad(line, `${name} record: bad ts`, s, a, b);
+    if (withEntry) {
+      const entry = this.ts(s, XS.entry);
+      const pid = this.int(s, XS.pid);
+      if (!(entry <= ts) || !(pid >= -1)) return this.bad(line, `${name} record: bad softirq entry (not at or before the poll) or pid`, s, a, b);
+      if (!this.ctx.cpuAllowed(cpu, line)) return;
+      this.ctx.push({ kind: 'softirq_entry', ts: entry as Ns, cpu, vec: SOFTIRQ_NET_RX, pid, comm: this.comm(s, rest, b) });
+    } else if (!this.ctx.cpuAllowed(cpu, line)) return;
     this.ctx.push({ kind: 'napi_poll_other', ts: ts as Ns, cpu });
   }
 

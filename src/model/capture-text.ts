@@ -1,7 +1,7 @@
 import { CaptureHeader, type CounterSnapshot, type DeviceInfo } from './header.js';
 
 /** The newest capture format this wgtrace reads and writes (docs/capture-format.md). */
-export const FORMAT_VERSION_MAX = 4;
+export const FORMAT_VERSION_MAX = 5;
 
 /**
  * The `#@key value` header and trailer lines of our capture format (docs/capture-format.md),

@@ -19,6 +19,14 @@ export const RECORDS = {
   P: { kind: 'napi_poll', fields: ['ts', 'cpu', 'napi', 'dev', 'work', 'budget', 'pid', 'comm'] },
   /** napi:napi_poll of a device `--devices` leaves out: only where and when. */
   PX: { kind: 'napi_poll_other', fields: ['ts', 'cpu'] },
+  /**
+   * Format 5: P, the first record inside its NET_RX softirq, carrying the softirq's entry (boot
+   * ns): one record where P and SE were two (bpftrace-scripts/events.bt.in). The softirq's pid
+   * and comm are the poll's (a softirq runs in the task it interrupted, or in ksoftirqd).
+   */
+  PS: { kind: 'napi_poll', fields: ['ts', 'cpu', 'napi', 'dev', 'work', 'budget', 'pid', 'entry', 'comm'] },
+  /** Format 5: PX, the first record inside its NET_RX softirq: the softirq's entry, pid and comm. */
+  XS: { kind: 'napi_poll_other', fields: ['ts', 'cpu', 'entry', 'pid', 'comm'] },
   /** irq:softirq_entry. */
   SE: { kind: 'softirq_entry', fields: ['ts', 'cpu', 'vec', 'pid', 'comm'] },
   /** irq:softirq_exit. */

@@ -227,6 +227,21 @@ describe('shaped attacks on the text format', () => {
     );
   });
 
+  it('a PS or XS whose softirq entry is after its poll, or not a number, is a malformed line (no half of it kept)', async () => {
+    const bad = fc.constantFrom('2386077080171', '2386077090000', 'x', '-5', '');
+    await fc.assert(
+      fc.asyncProperty(bad, fc.boolean(), fc.boolean(), async (entry, other, bytes) => {
+        const rec = other ? `XS 2386077080170 0 ${entry} 12 iperf3` : `PS 2386077080170 0 0xffff888627c2d188 vb 64 64 0 ${entry} swapper/0`;
+        // The first copy of each line goes through the string path, the second (same names) through the byte path.
+        const text = `SX 2386077000000 0 3\n${rec}\n${bytes ? rec + '\n' : ''}`;
+        const r = await run(importerFor('bpftrace-text'), text);
+        expect(r.events).toHaveLength(1);
+        expect(r.codes.filter((c) => c.startsWith('malformed-line'))).toHaveLength(bytes ? 2 : 1);
+      }),
+      params(40),
+    );
+  });
+
   it('unknown event names are reported per line and produce no event', async () => {
     await fc.assert(
       fc.asyncProperty(fc.stringMatching(/^[A-Z][A-Za-z0-9_]{0,6}$/), async (tag) => {

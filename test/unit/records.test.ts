@@ -19,13 +19,30 @@ import { eventRecord, formatRecord, hasComm, RECORD_TAGS, RECORDS, recordFields,
 const ORIGIN = 1_000_000_000_000n;
 const T = (n: number): Ns => n as Ns;
 
-/** One record per tag (with its field values) and the event it stands for (ts relative to ORIGIN). */
-const CASES: { [K in RecordTag]: { v: RecordValues<K>; ev: TraceEvent } } = {
+/**
+ * One record per tag (with its field values) and the event it stands for (ts relative to ORIGIN);
+ * PS and XS stand for two: their NET_RX softirq's entry, then the poll.
+ */
+const CASES: { [K in RecordTag]: { v: RecordValues<K>; ev: TraceEvent | TraceEvent[] } } = {
   P: {
     v: { ts: ORIGIN + 10n, cpu: 1, napi: '0xffff888100001000', dev: 'wg0', work: 8, budget: 64, pid: 77, comm: 'napi/wg0-0' },
     ev: { kind: 'napi_poll', ts: T(10), cpu: 1, napi: '0xffff888100001000', dev: 'wg0', work: 8, budget: 64, pid: 77, comm: 'napi/wg0-0' },
   },
   PX: { v: { ts: ORIGIN + 11n, cpu: 2 }, ev: { kind: 'napi_poll_other', ts: T(11), cpu: 2 } },
+  PS: {
+    v: { ts: ORIGIN + 41n, cpu: 2, napi: '0xffff888100002000', dev: 'wg1', work: 9, budget: 63, pid: 78, entry: ORIGIN + 33n, comm: 'ksoftirqd/2' },
+    ev: [
+      { kind: 'softirq_entry', ts: T(33), cpu: 2, vec: 3, pid: 78, comm: 'ksoftirqd/2' },
+      { kind: 'napi_poll', ts: T(41), cpu: 2, napi: '0xffff888100002000', dev: 'wg1', work: 9, budget: 63, pid: 78, comm: 'ksoftirqd/2' },
+    ],
+  },
+  XS: {
+    v: { ts: ORIGIN + 42n, cpu: 3, entry: ORIGIN + 34n, pid: 79, comm: 'iperf3' },
+    ev: [
+      { kind: 'softirq_entry', ts: T(34), cpu: 3, vec: 3, pid: 79, comm: 'iperf3' },
+      { kind: 'napi_poll_other', ts: T(42), cpu: 3 },
+    ],
+  },
   SE: { v: { ts: ORIGIN + 12n, cpu: 1, vec: 3, pid: 14, comm: 'ksoftirqd/1' }, ev: { kind: 'softirq_entry', ts: T(12), cpu: 1, vec: 3, pid: 14, comm: 'ksoftirqd/1' } },
   SX: { v: { ts: ORIGIN + 13n, cpu: 1, vec: 2 }, ev: { kind: 'softirq_exit', ts: T(13), cpu: 1, vec: 2 } },
   SR: { v: { ts: ORIGIN + 14n, cpu: 3, vec: 3 }, ev: { kind: 'softirq_raise', ts: T(14), cpu: 3, vec: 3 } },
@@ -54,9 +71,10 @@ const CASES: { [K in RecordTag]: { v: RecordValues<K>; ev: TraceEvent } } = {
 };
 
 /** The records the byte fast path reads itself (the others always go to the string path). */
-const BYTE_PATH: ReadonlySet<RecordTag> = new Set(['P', 'SE', 'SX', 'SR', 'WQ', 'WS', 'WE', 'SO', 'SI', 'IE', 'IX']);
+const BYTE_PATH: ReadonlySet<RecordTag> = new Set(['P', 'PS', 'SE', 'SX', 'SR', 'WQ', 'WS', 'WE', 'SO', 'SI', 'IE', 'IX']);
 
 const line = <K extends RecordTag>(tag: K): string => formatRecord(tag, CASES[tag].v);
+const eventsOf = (tag: RecordTag): TraceEvent[] => [CASES[tag].ev].flat();
 /** Sets the time base (the string path's first record; no header: the origin is its ts). */
 const FIRST = `SX ${ORIGIN} 0 3\n`;
 
@@ -84,6 +102,11 @@ describe('model/records.ts', () => {
     }
   });
 
+  it("PS is P with the softirq's entry before the comm, XS is PX with entry, pid and comm (the parsers read them with P's and PX's indices)", () => {
+    expect(RECORDS.PS.fields).toEqual([...RECORDS.P.fields.slice(0, -1), 'entry', 'comm']);
+    expect(RECORDS.XS.fields).toEqual([...RECORDS.PX.fields, 'entry', 'pid', 'comm']);
+  });
+
   it('prints the fields in the table order, one blank apart', () => {
     expect(line('P')).toBe('P 1000000000010 1 0xffff888100001000 wg0 8 64 77 napi/wg0-0');
     expect(line('WQ')).toBe('WQ 1000000000015 1 0xffffe8ff00400040 wg_packet_decrypt_worker wg-crypt-wg0 2 3');
@@ -92,7 +115,7 @@ describe('model/records.ts', () => {
 
   it.each(RECORD_TAGS)('%s: the string path reads the event the record was printed from', async (tag) => {
     const events = await importPieces([FIRST + line(tag) + '\n']);
-    expect(events).toEqual([CASES[tag].ev]);
+    expect(events).toEqual(eventsOf(tag));
   });
 
   it.each(RECORD_TAGS)('%s: the byte path reads the same event, and takes the record itself once its names are known', async (tag) => {
@@ -113,7 +136,7 @@ describe('model/records.ts', () => {
       yield rec;
     })();
     await importBpftraceText(counted, { file: 'r.txt', strict: true, diagnostics: new DiagnosticLog(), onEvents: (b) => events.push(...b) });
-    expect(events.slice(1)).toEqual([CASES[tag].ev, CASES[tag].ev]);
+    expect(events.slice(1)).toEqual([...eventsOf(tag), ...eventsOf(tag)]);
     expect(handedOver).toBe(BYTE_PATH.has(tag) ? 0 : 1);
   });
 
@@ -123,7 +146,7 @@ describe('model/records.ts', () => {
       { kind: 'core_idle_period', ts: T(41), cpu: 0, start: T(35), entry: 'seen' },
       { kind: 'core_idle_period', ts: T(42), cpu: 0, entry: 'missed', prevEnd: T(36) },
     ];
-    const evs = [...RECORD_TAGS.map((t) => CASES[t].ev), ...idle];
+    const evs = [...RECORD_TAGS.flatMap(eventsOf), ...idle];
     const text = FIRST + evs.map((e) => eventRecord(e, ORIGIN) + '\n').join('');
     expect(await importPieces([text])).toEqual(evs);
     expect(eventRecord({ kind: 'lost_events', count: 3 }, ORIGIN)).toBe('Lost 3 events');
