@@ -486,8 +486,9 @@ if [ "$DEVICES" != '*' ]; then
     if [ "$FMT" = json ]; then grep -o '"[0-9]*,[^"]*": 1' | sed 's/^"[0-9]*,//; s/": 1$//'
     else sed -n 's/^@untraced\[[0-9]*, \(.*\)\]: 1$/\1/p'; fi; } | sort -u | tr '\n' ',' | sed 's/,$//')
   case "$MODE/$FMT" in
-    events/text) pat='^P ' ;;
-    events/json) pat='"data": "P ' ;;
+    # P, and PS: a traced poll that also carries its NET_RX softirq's entry (format 5).
+    events/text) pat='^PS\{0,1\} ' ;;
+    events/json) pat='"data": "PS\{0,1\} ' ;;
     windows/text) pat='^@napi\[' ;;
     *) pat='"@napi"' ;;
   esac

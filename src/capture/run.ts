@@ -18,6 +18,16 @@ import { WindowsFilter } from './windows-filter.js';
  */
 
 export const FORMAT_VERSION = FORMAT_VERSION_MAX;
+
+/**
+ * A line of the capture that is a poll of the filter's devices (text or `-f json`): events mode's
+ * `P` and `PS` (a traced poll carrying its NET_RX softirq's entry, format 5), windows mode's
+ * `@napi` rows. capture.sh greps the file with the same patterns (its `pat=`;
+ * test/unit/capture-traced-pattern.test.ts checks both on the same lines).
+ */
+export function tracedPollPattern(mode: 'events' | 'windows'): RegExp {
+  return mode === 'events' ? /(?:^|\n)PS? |"data": "PS? / : /@napi\[|"@napi"/;
+}
 /** Free space required before probes are attached (capture.sh: MIN_FREE_KB). */
 export const MIN_FREE_BYTES = 1024 * 1024;
 /**
@@ -341,7 +351,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   // A capture is never silently empty (capture.sh does the same from the file): whether any
   // poll of the filter's devices was recorded, and which devices were polled but left out.
   const filtered = o.devices.split(',').every((p) => p !== '*');
-  const tracedRe = o.mode === 'events' ? /(?:^|\n)P |"data": "P / : /@napi\[|"@napi"/;
+  const tracedRe = tracedPollPattern(o.mode);
   let traced = false;
   const untraced = new Set<string>();
   const scanFilter = (text: string): void => {
