@@ -754,7 +754,7 @@ export async function importBpftraceText(chunks: AsyncIterable<string | Buffer>,
 }
 
 /** Our records or header at the start of a line (first few KB of the file). */
-const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|SE|SX|SR|WQ|WS|WE|SO|SI|MG|IP) \d+ \d+ |(?:IE|IX) \d+ \d+$|WIN \d+ \d+|Attach(?:ing|ed) \d+ probes?)/m;
+const TEXT_SNIFF = /^(?:#@wgtrace-capture |(?:P|PX|PS|XS|SE|SX|SR|WQ|WS|WE|SO|SI|MG|IP) \d+ \d+ |(?:IE|IX) \d+ \d+$|WIN \d+ \d+|Attach(?:ing|ed) \d+ probes?)/m;
 
 export const bpftraceTextImporter: Importer = {
   name: 'bpftrace-text',

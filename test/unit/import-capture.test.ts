@@ -40,6 +40,12 @@ describe('importCapture', () => {
     expect(IMPORTERS.map((i) => i.name).sort()).toEqual(['bpftrace-json', 'bpftrace-text', 'csv', 'ftrace', 'perf-script', 'trace-cmd']);
   });
 
+  it('sniffs a bare format-5 capture whose first records are PS and XS (NET_RX entries folded into polls)', () => {
+    const head = ['PS 2386077080170 0 0xffff888627c2d188 vb0 64 64 0 2386077080000 swapper/0', 'XS 2386077081170 1 2386077081000 12 iperf3'].join('\n');
+    expect(sniffFormat(head)).toBe('bpftrace-text');
+    expect(sniffFormat(head.split('\n')[1]!)).toBe('bpftrace-text');
+  });
+
   for (const [file, format] of FILES) {
     it(`sniffing ${file} reaches the same result as --format ${format}`, async () => {
       const path = join(FIX, file);
