@@ -6,6 +6,21 @@
  * items (Array.isArray, indexing, iteration, the array methods, JSON.stringify, zod), each item
  * made again at each read: equal, not identical, from one read to the next. Writes throw.
  */
+/**
+ * A column list's item maker, read by `itemsOf` (a reader that walks every item, the `--json`
+ * writer, makes them without the proxy's traps: a string key parsed per item).
+ */
+const AT = Symbol('columnList.at');
+
+/** Items [from, to) of an array (a column list's made directly), as a plain array. */
+export function itemsOf<T>(list: readonly T[], from: number, to: number): T[] {
+  const at = (list as unknown as { [AT]?: (i: number) => T })[AT];
+  if (at === undefined) return list.slice(from, to);
+  const out: T[] = new Array<T>(Math.max(0, to - from));
+  for (let i = from; i < to; i++) out[i - from] = at(i);
+  return out;
+}
+
 export function columnList<T>(length: number, at: (i: number) => T): T[] {
   const target: T[] = [];
   const index = (p: string | symbol): number => {
@@ -19,6 +34,7 @@ export function columnList<T>(length: number, at: (i: number) => T): T[] {
   return new Proxy(target, {
     get(t, p, receiver) {
       if (p === 'length') return length;
+      if (p === AT) return at;
       const i = index(p);
       if (i >= 0) return at(i);
       return Reflect.get(t, p, receiver) as unknown;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { itemsOf } from '../detect/column-list.js';
 
 /**
  * `--json` written piece by piece: the same bytes as `JSON.stringify(schema.parse(value), null,
@@ -180,15 +181,24 @@ class Writer {
       }
     } else {
       const batch = batchOf(item);
+      // A batch is stringified as one array, nested in `depth` arrays so that JSON.stringify
+      // indents it where it goes: JSON.stringify([part], null, 2) is "[\n  " + the part at one
+      // level + "\n]", and so on for each level (prefix d^2 + 3d characters, suffix d^2 + d); the
+      // part at depth d is "[\n" + inner + items joined by ",\n" + inner + "\n" + pad + "]": the
+      // same bytes as the items one by one (an item that stringifies to undefined is `null` in
+      // an array either way), without a stringify and a replace per item (1.7 s of 7 on the
+      // 455 MB of a 1,024 x 128 stock capture; a replace per batch was still 0.4 s).
+      const head = depth * depth + 3 * depth;
+      const tail = depth * depth + depth + 2 + this.pad(depth).length;
       for (let i = 0; i < value.length; i += BATCH) {
-        const part = value.slice(i, i + BATCH);
+        const part = itemsOf(value, i, Math.min(value.length, i + BATCH));
         const r = batch.safeParse(part);
         if (!r.success) throw new JsonStreamError(`${path}[${i}..${i + part.length - 1}]`, r.error);
-        const parsed = r.data as unknown[];
-        for (let k = 0; k < parsed.length; k++) {
-          this.put(`${i + k === 0 ? '[\n' : ',\n'}${inner}`);
-          this.put(this.leafText(parsed[k], depth + 1) ?? 'null');
-        }
+        let wrapped: unknown = r.data;
+        for (let k = 0; k < depth; k++) wrapped = [wrapped];
+        const text = JSON.stringify(wrapped, null, 2);
+        // Without the part's closing "\n" + pad + "]"; a later batch goes on after a comma.
+        this.put(i === 0 ? text.slice(head, text.length - tail) : `,${text.slice(head + 1, text.length - tail)}`);
         await this.maybeFlush();
       }
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { columnList } from '../../src/detect/column-list.js';
+import { columnList, itemsOf } from '../../src/detect/column-list.js';
 
 /** column-list.ts: an array made from columns must read as the array of the same items would. */
 describe('columnList', () => {
@@ -27,6 +27,15 @@ describe('columnList', () => {
     expect(z.array(z.object({ dev: z.string(), ns: z.number() })).parse(l)).toEqual(plain);
     expect(l).toEqual(plain);
     expect(columnList(0, () => 1)).toEqual([]);
+  });
+
+  it("gives its items in a range directly (itemsOf), as slice gives them, and a plain array's slice", () => {
+    const l = list();
+    expect(itemsOf(l, 0, 3)).toEqual(plain);
+    expect(itemsOf(l, 1, 2)).toEqual(l.slice(1, 2));
+    expect(itemsOf(l, 2, 2)).toEqual([]);
+    expect(Array.isArray(itemsOf(l, 0, 1))).toBe(true);
+    expect(itemsOf(plain, 1, 3)).toEqual(plain.slice(1, 3));
   });
 
   it('is read-only', () => {
