@@ -340,6 +340,8 @@ interface FirstRound {
   demand: Float64Array;
   /** Tunnels with demand, in index order, and the same as flags. */
   act: Int32Array;
+  /** The tunnels of `act` without a shared share (at most EPS), in index order. */
+  unshared: Int32Array;
   active: Uint8Array;
   leftShared: number;
   /** Sum of the active tunnels' shares in index order: the first round's shared rate. */
@@ -369,6 +371,7 @@ function firstRound(shared: Float64Array, demand: Float64Array, scratch: SolverS
   const n = demand.length;
   const active = new Uint8Array(n);
   const list: number[] = [];
+  const unshared: number[] = [];
   let leftShared = 0;
   let sharedRate = 0;
   let minDemand = Infinity;
@@ -380,12 +383,13 @@ function firstRound(shared: Float64Array, demand: Float64Array, scratch: SolverS
       active[i] = 1;
       list.push(i);
       if (shared[i]! > EPS) leftShared++;
+      else unshared.push(i);
       sharedRate += shared[i]!;
       minDemand = Math.min(minDemand, demand[i]! - 0);
       if (demand[i]! !== Infinity) allInfinite = false;
     }
   }
-  const f: FirstRound = { shared, demand, act: Int32Array.from(list), active, leftShared, sharedRate, minDemand, allInfinite, nonNegative };
+  const f: FirstRound = { shared, demand, act: Int32Array.from(list), unshared: Int32Array.from(unshared), active, leftShared, sharedRate, minDemand, allInfinite, nonNegative };
   if (scratch !== undefined) scratch.first = f;
   return f;
 }
@@ -441,6 +445,11 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
   let round = 0;
   /** The placed problem's per-tunnel cores stand for pairCores (after its first round). */
   let byTunnel: PlacedCoreProblem | undefined;
+  /**
+   * The first round froze tunnels without marking their cores dirty: marked (from frozenAt) at
+   * the start of round 1 when that round reuses sums; a round that sums every core needs none.
+   */
+  let deferredDirty = false;
   if (placed !== undefined && !(allInfinite && prune)) {
     ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
   } else if (placed !== undefined && left > 0) {
@@ -450,11 +459,19 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
     const { rxPos, rxCoef, hasRx, place, fwdCoef, hasFwd } = placed;
     const sharedRate = f.sharedRate;
     let step = f.minDemand;
-    for (let p = 0; p < m; p++) rate[p] = sharedRate;
-    for (let k = 0; k < nAct; k++) {
-      const i = act[k]!;
-      if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
-      if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
+    rate.fill(sharedRate);
+    if (nAct === n) {
+      // Every tunnel active: the active list is 0..n-1.
+      for (let i = 0; i < n; i++) {
+        if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
+        if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
+      }
+    } else {
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
+        if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
+      }
     }
     let kept = 0;
     for (let p = 0; p < m; p++) {
@@ -478,33 +495,75 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
       if (firstTight < 0) firstTight = p;
     }
     let froze = 0;
-    // One pass over the active list (every tunnel on it is active in the first round): x raised
-    // by the step; a tunnel with a shared share frozen on the first tight core (as the loop below
-    // freezes every such tunnel there, before any core's stages), any other on the first tight
-    // core (ascending) holding a stage of it with a coefficient above EPS, as the cores' stage
-    // lists freeze it in that order; the unfrozen kept in order, the frozen ones' cores marked.
     let kept2 = 0;
-    for (let k = 0; k < nAct; k++) {
-      const i = act[k]!;
-      x[i] = x[i]! + step;
-      let b = -1;
-      if (firstTight >= 0 && shared[i]! > EPS) b = firstTight;
-      else {
+    if (firstTight >= 0) {
+      // Every tunnel with a shared share freezes on the first tight core, as below, and x is 0
+      // before the step (0 + step is step): written by fills (and over the active list when some
+      // tunnel has no demand), then the tunnels without a shared share ruled one by one, as
+      // below. Their cores are marked dirty only if round 1 reuses sums (deferredDirty).
+      if (nAct === n) {
+        x.fill(step);
+        active.fill(0);
+        bottleneck.fill(firstTight);
+        frozenAt.fill(0);
+      } else {
+        for (let k = 0; k < nAct; k++) {
+          const i = act[k]!;
+          x[i] = step;
+          active[i] = 0;
+          bottleneck[i] = firstTight;
+          frozenAt[i] = 0;
+        }
+      }
+      left -= leftShared;
+      froze += leftShared;
+      leftShared = 0;
+      const un = f.unshared;
+      for (let k = 0; k < un.length; k++) {
+        const i = un[k]!;
+        let b = -1;
         if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
         if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
+        if (b < 0) {
+          act[kept2++] = i;
+          active[i] = 1;
+          bottleneck[i] = -2;
+          frozenAt[i] = -1;
+          continue;
+        }
+        bottleneck[i] = b;
+        left--;
+        froze++;
       }
-      if (b < 0) {
-        act[kept2++] = i;
-        continue;
+      deferredDirty = true;
+    } else {
+      // One pass over the active list (every tunnel on it is active in the first round): x raised
+      // by the step; a tunnel with a shared share frozen on the first tight core (as the loop below
+      // freezes every such tunnel there, before any core's stages), any other on the first tight
+      // core (ascending) holding a stage of it with a coefficient above EPS, as the cores' stage
+      // lists freeze it in that order; the unfrozen kept in order, the frozen ones' cores marked.
+      for (let k = 0; k < nAct; k++) {
+        const i = act[k]!;
+        x[i] = x[i]! + step;
+        let b = -1;
+        if (firstTight >= 0 && shared[i]! > EPS) b = firstTight;
+        else {
+          if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
+          if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
+        }
+        if (b < 0) {
+          act[kept2++] = i;
+          continue;
+        }
+        active[i] = 0;
+        bottleneck[i] = b;
+        frozenAt[i] = 0;
+        left--;
+        if (shared[i]! > EPS) leftShared--;
+        froze++;
+        if (hasRx[i]) dirty[rxPos[i]!] = 1;
+        if (hasFwd[i]) dirty[place[i]!] = 1;
       }
-      active[i] = 0;
-      bottleneck[i] = b;
-      frozenAt[i] = 0;
-      left--;
-      if (shared[i]! > EPS) leftShared--;
-      froze++;
-      if (hasRx[i]) dirty[rxPos[i]!] = 1;
-      if (hasFwd[i]) dirty[place[i]!] = 1;
     }
     nAct = kept2;
     if (froze === 0 && nAct > 0) {
@@ -548,6 +607,17 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
     }
     const all = round === 0 || sharedRate !== prevSharedRate;
     prevSharedRate = sharedRate;
+    if (deferredDirty) {
+      deferredDirty = false;
+      if (!all && byTunnel !== undefined) {
+        for (let k = 0; k < f.act.length; k++) {
+          const i = f.act[k]!;
+          if (frozenAt[i] !== 0) continue;
+          if (byTunnel.hasRx[i]) dirty[byTunnel.rxPos[i]!] = 1;
+          if (byTunnel.hasFwd[i]) dirty[byTunnel.place[i]!] = 1;
+        }
+      }
+    }
     let kept = 0;
     if (all && round > 0 && sharedRate === 0 && prune) {
       // No active tunnel has a shared share any more: a core's rate is the sum of its active
