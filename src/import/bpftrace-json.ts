@@ -225,4 +225,5 @@ export const bpftraceJsonImporter: Importer = {
   name: 'bpftrace-json',
   sniff: (head) => JSON_SNIFF.test(head),
   import: importBpftraceJson,
+  piecesInPlace: true,
 };

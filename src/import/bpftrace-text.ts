@@ -760,4 +760,5 @@ export const bpftraceTextImporter: Importer = {
   name: 'bpftrace-text',
   sniff: (head) => TEXT_SNIFF.test(head),
   import: importBpftraceText,
+  piecesInPlace: true,
 };

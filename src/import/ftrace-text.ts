@@ -368,10 +368,12 @@ export const ftraceImporter: Importer = {
   name: 'ftrace',
   sniff: (head) => FTRACE_HEAD.test(head) || FTRACE_SNIFF.test(head) || LATENCY_SNIFF.test(head),
   import: (chunks, opts) => importFtraceText(chunks, opts, 'ftrace'),
+  piecesInPlace: true,
 };
 
 export const traceCmdImporter: Importer = {
   name: 'trace-cmd',
   sniff: (head) => TRACE_CMD_HEAD.test(head) && !/^# tracer: /m.test(head),
   import: (chunks, opts) => importFtraceText(chunks, opts, 'trace-cmd'),
+  piecesInPlace: true,
 };

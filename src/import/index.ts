@@ -1,6 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { DiagnosticLog, InputError } from '../base/diagnostics.js';
@@ -73,18 +72,53 @@ function openError(path: string, e: NodeJS.ErrnoException): InputError {
   return new InputError(`cannot read capture: ${why}`, path);
 }
 
+/**
+ * Whether the reader may read into the buffer it read into last (fileChunks): set once the
+ * importer is known to be done with each piece before it asks for the next (Importer.piecesInPlace)
+ * and the capture is not gzip (zlib keeps the buffers written to it until it has inflated them).
+ */
+interface ReadReuse {
+  on: boolean;
+}
+
 /** Raw bytes of the input, with the first bytes peeked for the gzip magic. */
-async function openBytes(path: string, stdin: Readable | undefined): Promise<AsyncIterable<Buffer>> {
+async function openBytes(path: string, stdin: Readable | undefined, reuse: ReadReuse): Promise<AsyncIterable<Buffer>> {
   if (path === '-') return (stdin ?? process.stdin) as AsyncIterable<Buffer>;
+  let fh: FileHandle;
   try {
-    const fh = await open(path, 'r');
-    const st = await fh.stat();
-    await fh.close();
-    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    fh = await open(path, 'r');
+    const st = await fh.stat().catch(async (e: unknown) => {
+      await fh.close();
+      throw e;
+    });
+    if (st.isDirectory()) {
+      await fh.close();
+      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    }
   } catch (e) {
     throw openError(path, e as NodeJS.ErrnoException);
   }
-  return createReadStream(path, { highWaterMark: READ_CHUNK });
+  return fileChunks(fh, reuse);
+}
+
+/**
+ * The file in reads of READ_CHUNK bytes. A fresh 1 MiB buffer per read (what a read stream
+ * does) is fresh memory each time: the kernel maps and zeroes its pages on the first write,
+ * and frees them after. Reading into one buffer again and again, when `reuse.on`, halved the
+ * system time of reading a 143 MB capture (about 50 -> 25 ms of CPU here).
+ */
+async function* fileChunks(fh: FileHandle, reuse: ReadReuse): AsyncGenerator<Buffer> {
+  let again: Buffer | undefined;
+  try {
+    for (;;) {
+      const buf = reuse.on ? (again ??= Buffer.allocUnsafeSlow(READ_CHUNK)) : Buffer.allocUnsafeSlow(READ_CHUNK);
+      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
+      if (bytesRead === 0) return;
+      yield bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -177,7 +211,8 @@ async function* decode(bytes: AsyncIterable<Buffer>, onProgress: ((n: number) =>
   for await (const b of source) {
     const lastNl = b.lastIndexOf(10);
     if (lastNl < 0) {
-      held.push(b);
+      // Copied: the reader may read into b again (fileChunks).
+      held.push(Buffer.from(b));
       heldLen += b.length;
       if (heldLen > MAX_HELD_BYTES) {
         // A line longer than any we accept: pass it on in pieces cut at a character boundary
@@ -198,7 +233,7 @@ async function* decode(bytes: AsyncIterable<Buffer>, onProgress: ((n: number) =>
     } else {
       yield* pieces(b.subarray(0, lastNl + 1));
     }
-    held = lastNl + 1 < b.length ? [b.subarray(lastNl + 1)] : [];
+    held = lastNl + 1 < b.length ? [Buffer.from(b.subarray(lastNl + 1))] : [];
     heldLen = b.length - lastNl - 1;
   }
   if (held.length > 0) yield text(Buffer.concat(held));
@@ -263,7 +298,8 @@ async function peek(chunks: AsyncGenerator<string | Buffer>): Promise<{ head: st
 export async function importCapture(path: string, opts: ImportCaptureOptions): Promise<{ summary: ImportSummary; diagnostics: DiagnosticLog }> {
   const diagnostics = opts.diagnostics ?? new DiagnosticLog();
   const file = path;
-  const bytes = await openBytes(path, opts.stdin);
+  const reuse: ReadReuse = { on: false };
+  const bytes = await openBytes(path, opts.stdin, reuse);
   const stats = { replaced: 0, gzip: false };
   const text = decode(bytes, opts.onProgress, stats);
   let summary: ImportSummary;
@@ -290,6 +326,8 @@ export async function importCapture(path: string, opts: ImportCaptureOptions): P
       }
     }
     const importer = importerFor(format);
+    // From here on, the pieces go to this importer only (peek's were read into buffers of their own).
+    reuse.on = importer.piecesInPlace === true && !stats.gzip;
     const io = {
       file,
       strict: opts.strict ?? false,

@@ -187,4 +187,5 @@ export const perfScriptImporter: Importer = {
   name: 'perf-script',
   sniff: (head) => PERF_SNIFF.test(head),
   import: importPerfScript,
+  piecesInPlace: true,
 };

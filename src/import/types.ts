@@ -57,4 +57,10 @@ export interface Importer {
    * fast path may parse without decoding. Text alone or the same text as Buffers: same result.
    */
   import(chunks: AsyncIterable<string | Buffer>, opts: ImportOptions): Promise<ImportSummary>;
+  /**
+   * True when `import` is done with each Buffer piece before it asks for the next one and keeps
+   * no view of it (every byte it keeps is copied): the reader may then read the file into one
+   * buffer over and over (import/index.ts) instead of a fresh one per read.
+   */
+  piecesInPlace?: boolean;
 }
