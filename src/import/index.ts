@@ -190,6 +190,11 @@ async function* decode(bytes: AsyncIterable<Buffer>, onProgress: ((n: number) =>
    * SIMD check) is passed on as its bytes, which the text importer parses without decoding.
    */
   function* pieces(buf: Buffer): Generator<string | Buffer> {
+    // All ASCII: one piece, never decoded (the size bound is for the strings decoding makes).
+    if (!atStart && isAscii(buf)) {
+      yield buf;
+      return;
+    }
     let pos = 0;
     while (buf.length - pos > DECODE_PIECE) {
       const nl = buf.lastIndexOf(10, pos + DECODE_PIECE - 1);
