@@ -173,6 +173,9 @@ async function* decode(bytes: AsyncIterable<Buffer>, onProgress: ((n: number) =>
         gunzip.destroy(e as Error);
       }
     })();
+    // A corrupt stream ends gunzip while the feed may wait for a 'drain' that never comes:
+    // close the file then (a FileHandle left to the garbage collector makes Node warn).
+    gunzip.once('close', () => void it.return?.());
     source = gunzip as AsyncIterable<Buffer>;
     void feed;
   }
