@@ -8,6 +8,32 @@ const LONGEST_CHAINS_KEPT = 8;
 /** Bound on the list of NAPI moves kept for evidence (all are counted). */
 const MOVES_KEPT = 1000;
 
+/*
+ * V8 shapes (why the fields below are set up as they are). A number field first stored as an
+ * integer in Smi range (31 bits plus sign) gets a Smi representation; the first value past
+ * 2^31 (a time in ns from the capture's origin, 2.1 s in; a sum of poll time) generalises it to
+ * a double, which gives the class a new hidden class (map) and deoptimises every optimised
+ * function that touched such an object (`node --trace-deopt`: "wrong map", "not a Smi").
+ * Likewise an array made as `[]` holds Smis until its first double, then changes elements
+ * kind. So fields that hold ns are doubles from the constructor on (stored a non-integer
+ * first, or NaN where nothing reads them before they are set), and arrays of ns are made with
+ * double elements. The values are the same numbers either way: the output does not change.
+ */
+
+/** An empty array for objects, made with that elements kind (a `[]` holds Smis until its first push). */
+function objectArray<T>(): T[] {
+  const a: (T | null)[] = [null];
+  a.pop();
+  return a as T[];
+}
+
+/** An empty array whose elements are doubles from the start (its elements kind never changes). */
+export function doubleArray(): number[] {
+  const a = [0.5];
+  a.pop();
+  return a;
+}
+
 /** One NAPI on one CPU: its per-window series and the state its polls there carry over. */
 export class NapiCpuAcc implements WaitNode {
   readonly busy: GridSeries;
@@ -18,29 +44,36 @@ export class NapiCpuAcc implements WaitNode {
   /** On this CPU's pending list: last softirq poll used its whole budget (still scheduled). */
   pending = false;
   /** The lazy wait fold's state (waits.ts): this NAPI's softirq poll time on the CPU, when it last polled (the core's count), its neighbours in the core's most-recent-first list. */
-  waitCum = 0;
+  waitCum: number;
   waitSeq = 0;
   waitPrev: WaitNode | null = null;
   waitNext: WaitNode | null = null;
   /** Its running sum at its first poll of each epoch (waits.ts), and the last epoch recorded. */
   readonly histEpoch: number[] = [];
-  readonly histCum: number[] = [];
+  readonly histCum = doubleArray();
   histLastEpoch = 0;
   /** While pending: the epoch its spell opened and the core's poll count then. */
   pendEpoch = 0;
   pendSeq = 0;
-  /** The open occupancy run of this NAPI on this CPU (NaN: none), and whether its last poll was a full softirq one. */
+  /** The open occupancy run of this NAPI on this CPU (NaN: none; occEnd is read only while occStart is set), and whether its last poll was a full softirq one. */
   occStart = NaN;
-  occEnd = 0;
+  occEnd = NaN;
   occHeld = false;
+  /** The open chain of full-budget polls: its length, and (while chainLen > 0) its start and end. */
   chainLen = 0;
-  chainStart = 0;
-  chainEnd = 0;
-  readonly chains: ChainStats = { count: 0, lengthLog2Histogram: [], totalPolls: 0, totalNs: 0, longest: [] };
+  chainStart = NaN;
+  chainEnd = NaN;
+  readonly chains: ChainStats;
   constructor(
     g: WindowGrid,
     readonly napi: NapiAcc,
   ) {
+    // Sums of ns: a double field from the start (see above).
+    this.waitCum = 0.5;
+    this.waitCum = 0;
+    const chains: ChainStats = { count: 0, lengthLog2Histogram: [], totalPolls: 0, totalNs: 0.5, longest: objectArray() };
+    chains.totalNs = 0;
+    this.chains = chains;
     this.busy = g.create();
     this.polls = g.create();
     this.work = g.create();
@@ -52,15 +85,16 @@ export class NapiCpuAcc implements WaitNode {
 export class NapiAcc {
   readonly perCpu: (NapiCpuAcc | undefined)[] = [];
   polls = 0;
-  work = 0;
+  /** Packets and poll time: sums that pass 2^31, doubles from the constructor on (see above). */
+  work: number;
   full = 0;
-  busyNs = 0;
+  busyNs: number;
   threadedPolls = 0;
   readonly threadPids: number[] = [];
-  /** Arrival-order segments of consecutive polls on one CPU (see settleMoves). */
+  /** Arrival-order segments of consecutive polls on one CPU (see settleMoves): CPU, first poll's start, last poll's end. */
   segCpu: number[] = [];
-  segFirst: number[] = [];
-  segLast: number[] = [];
+  segFirst = doubleArray();
+  segLast = doubleArray();
   /** Last settled segment's CPU (-1: none yet). */
   settledCpu = -1;
   moves = 0;
@@ -71,6 +105,10 @@ export class NapiAcc {
     readonly dev: string,
     readonly napi: string,
   ) {
+    this.work = 0.5;
+    this.work = 0;
+    this.busyNs = 0.5;
+    this.busyNs = 0;
     this.label = `${dev} ${napi}`;
   }
 
@@ -176,7 +214,11 @@ export function endChain(nc: NapiCpuAcc): void {
   ch.totalNs += nc.chainEnd - nc.chainStart;
   const longest = ch.longest;
   if (longest.length < LONGEST_CHAINS_KEPT || len > longest[longest.length - 1]!.polls) {
-    longest.push({ startNs: ns(nc.chainStart), endNs: ns(nc.chainEnd), polls: len });
+    // Made with double fields, then set (see above): one shape whatever the times.
+    const e = { startNs: ns(0.5), endNs: ns(0.5), polls: len };
+    e.startNs = ns(nc.chainStart);
+    e.endNs = ns(nc.chainEnd);
+    longest.push(e);
     longest.sort((x, y) => y.polls - x.polls || x.startNs - y.startNs);
     if (longest.length > LONGEST_CHAINS_KEPT) longest.pop();
   }
@@ -203,7 +245,16 @@ export function settleMoves(st: NapiAcc, before: number): void {
     }
     st.settledCpu = cpu;
   }
-  st.segCpu = rest.map((i) => st.segCpu[i]!);
-  st.segFirst = rest.map((i) => st.segFirst[i]!);
-  st.segLast = rest.map((i) => st.segLast[i]!);
+  // Rebuilt by push, not map(): the new arrays keep the elements kinds of the old (see above).
+  const segCpu: number[] = [];
+  const segFirst = doubleArray();
+  const segLast = doubleArray();
+  for (const i of rest) {
+    segCpu.push(st.segCpu[i]!);
+    segFirst.push(st.segFirst[i]!);
+    segLast.push(st.segLast[i]!);
+  }
+  st.segCpu = segCpu;
+  st.segFirst = segFirst;
+  st.segLast = segLast;
 }

@@ -105,9 +105,11 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
     napis.untimedPolls++;
     start = t;
   }
-  const inner = Math.max(innermostStart(c), c.lastPollEnd);
-  if (start < inner) start = inner;
-  if (start > t) start = t;
+  // Math.max/min rather than `if (start < inner)`: TurboFan takes a comparison whose operands
+  // were all Smis so far for an int32 one and deoptimises when the times pass 2^31 ns (2.1 s
+  // into the capture); Math.max/min work on doubles. Same values: neither operand is NaN here
+  // (an open slice's start is set when it is pushed, cpu-state.ts open()).
+  start = Math.min(Math.max(start, innermostStart(c), c.lastPollEnd), t);
   if (clamped && start !== clampStart(x, c)) clamped = false;
   c.lastPollEnd = t;
   const dur = t - start;
