@@ -160,7 +160,10 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
   // Occupancy (docs/findings.md): runs of this NAPI's polls on this CPU.
   if (!Number.isNaN(nc.occStart) && (nc.occHeld || start - nc.occEnd <= OCCUPANCY_MAX_GAP_NS)) nc.occEnd = t;
   else {
-    if (!Number.isNaN(nc.occStart)) closeRun(napis, c, nc);
+    // Called on a NAPI's first poll on the CPU too (closeRun returns: no run open), so that the
+    // call has V8 type feedback from the start: a call first made after TurboFan compiled poll
+    // deoptimises it ("Insufficient type feedback for call"), and new runs are rare.
+    closeRun(napis, c, nc);
     nc.occStart = start;
     nc.occEnd = t;
   }
@@ -180,8 +183,9 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
   if (c.slices !== undefined) x.slices.keep(c, inThread ? 'thread_poll' : 'poll', start, t, st.label, clamped ? CLAMP_START : 0, st.index, work, budget);
 }
 
-/** Ends the open occupancy run of a NAPI on this CPU (kept while under OCCUPANCY_RUNS_MAX). */
+/** Ends the open occupancy run of a NAPI on this CPU, if one is open (kept while under OCCUPANCY_RUNS_MAX). */
 export function closeRun(napis: NapiTable, c: CpuState, nc: NapiCpuAcc): void {
+  if (Number.isNaN(nc.occStart)) return;
   if (napis.occupancyRuns >= OCCUPANCY_RUNS_MAX) napis.occupancyCut = true;
   else {
     napis.occupancyRuns++;
