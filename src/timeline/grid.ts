@@ -13,13 +13,14 @@
  * on a large gateway thus gets coarser windows rather than gigabytes of arrays.
  *
  * The slot range [base, base+cap) decides the window (the rule above, in `reserve` and `fit`);
- * what is allocated is only the part of it that holds data, [pbase, pbase+pcap), grown by a
- * quarter as writes reach past it. A grid of many series is given a slot range of up to its
- * whole budget (a power of two, at least what is in use) while the capture may need a small
- * part of it: 69,372 series of a 256 x 128 stock synth capture had a range of 128 windows
- * where 78 were used, in a slab whose series slots doubled (203 MB of ArrayBuffers for 43 MB
- * of windows). Series are kept in blocks of BLOCK_SERIES (no slab copied whole as series are
- * added; a relayout makes one block at a time).
+ * what is allocated is only what is written, in pages: series are kept in groups of
+ * GROUP_SERIES, and a group's windows [p*PAGE_WINDOWS, (p+1)*PAGE_WINDOWS) (absolute page p)
+ * are one Float64Array, made when a window of it is first written and never reallocated. A
+ * grid that grows in time or in series adds pages and copies nothing. Growth by copying
+ * (every series' block made again at each growth of the allocated range, 9 -> 20 -> 42 -> 86
+ * -> 112 -> 120 windows on a 256 x 128 stock synth capture) left about 70 MB of freed blocks
+ * in the C heap behind the 64 MB of live ArrayBuffers, and peak RSS past 300 MB. Pages all
+ * have one size, so the few a coarsening frees are kept for reuse.
  */
 
 /** Slots kept below the first window seen: other CPUs' events may be a little earlier. */
@@ -39,21 +40,24 @@ const marginFor = (cap: number): number => Math.min(MARGIN_WINDOWS, cap >> 3);
  */
 export const DEFAULT_GRID_BUDGET_BYTES = 96 * 1024 * 1024;
 
-/** What an extracted series holds afterwards. */
-const RELEASED = new Float64Array(0);
-/** Series per block; a block's series slots start at BLOCK_MIN_SERIES and double up to it. */
-const BLOCK_SHIFT = 10;
-const BLOCK_SERIES = 1 << BLOCK_SHIFT;
-const BLOCK_MIN_SERIES = 16;
-/** Fewest windows the allocated part of the range grows by. */
-const PHYS_MIN_GROWTH = 8;
+/** Windows per page (a power of two): a page of a group is GROUP_SERIES x PAGE_WINDOWS doubles, 8 KiB. */
+const PAGE_SHIFT = 4;
+const PAGE_WINDOWS = 1 << PAGE_SHIFT;
+const PAGE_MASK = PAGE_WINDOWS - 1;
+/** Series per group (the rows of one page). */
+const GROUP_SERIES = 64;
+const PAGE_LEN = GROUP_SERIES * PAGE_WINDOWS;
+
+/** A group's pages, by page index from WindowGrid.porigin (undefined: nothing written there). */
+type Pages = (Float64Array | undefined)[];
 
 export class GridSeries {
   constructor(
-    /** The block holding its windows, from offset `o` (pcap windows: WindowGrid.pbase onwards). */
-    public b: Float64Array,
-    public o: number,
-    /** Its index in the grid (block k >> BLOCK_SHIFT). */
+    /** Its group's pages (the array is the group's own, changed in place, never replaced). */
+    public p: Pages,
+    /** Offset of its row in each page of its group. */
+    readonly r: number,
+    /** Its index in the grid (group slot / GROUP_SERIES). */
     readonly slot: number,
   ) {}
 }
@@ -62,35 +66,30 @@ export class WindowGrid {
   /** Absolute window index of slot 0 of the slot range (the range the window rule is judged on). */
   base = 0;
   cap = 0;
-  /** The allocated part of the slot range: absolute window index of its first window, and its length (0: nothing yet). */
-  pbase = 0;
-  pcap = 0;
   /** Times the window was doubled to stay within the budget. */
   coarsenings = 0;
   private readonly all: GridSeries[] = [];
-  /**
-   * Series k's windows [pbase, pbase+pcap) at [(k mod BLOCK_SERIES)*pcap, ...) of block
-   * k >> BLOCK_SHIFT (`GridSeries.b` and `.o`: no view object per series, which every relayout
-   * would make again: 260,000 series on a 1,024 x 128 stock synth capture). Few large allocations instead of one per
-   * series: tens of thousands of small typed arrays (a stock gateway's NAPI-CPU pairs) freed and
-   * made again at every growth left the allocator's heap fragmented (the 256 x 128 stock synth
-   * capture loaded at 379 MB peak RSS with the default malloc, 312 MB with every block over
-   * 4 KB mapped apart).
-   */
-  private blocks: Float64Array[] = [];
-  /** Series slots of each block. */
-  private blockSlots: number[] = [];
+  /** Each group's pages: entry i is absolute page porigin + i; every group's array has plen entries and covers the slot range. */
+  private readonly groups: Pages[] = [];
+  private porigin = 0;
+  /** First window of page porigin (porigin * PAGE_WINDOWS). */
+  private pw = 0;
+  private plen = 0;
+  /** Pages freed by a coarsening (zeroed when taken again). */
+  private readonly spare: Float64Array[] = [];
+  private pagesMade = 0;
+  /** The windows extracted ([k0, k0+n), the same for every series) and each group's extracted windows, once extraction began. */
+  private extracted: { k0: number; n: number } | undefined;
+  private readonly groupOut: (Float64Array | undefined)[] = [];
 
   constructor(
     public windowNs: number,
     private readonly budgetBytes = DEFAULT_GRID_BUDGET_BYTES,
   ) {}
 
-  /** Bytes allocated for the series' windows now. */
+  /** Bytes allocated for the series' windows now (pages made, spare ones included). */
   allocatedBytes(): number {
-    let n = 0;
-    for (const b of this.blocks) n += b.byteLength;
-    return n;
+    return this.pagesMade * PAGE_LEN * 8;
   }
 
   /**
@@ -101,87 +100,53 @@ export class WindowGrid {
   create(): GridSeries {
     if (this.cap > 0 && (this.all.length + 1) * this.cap * 8 > this.budgetBytes) this.fit(this.all.length + 1);
     const k = this.all.length;
-    const b = k >> BLOCK_SHIFT;
-    const slot = k & (BLOCK_SERIES - 1);
-    if (b === this.blocks.length) {
-      this.blocks.push(new Float64Array(BLOCK_MIN_SERIES * this.pcap));
-      this.blockSlots.push(BLOCK_MIN_SERIES);
-    } else if (slot >= this.blockSlots[b]!) {
-      // More slots in this block, same windows: the block is copied and its views made again.
-      const slots = Math.min(BLOCK_SERIES, 2 * this.blockSlots[b]!);
-      const block = new Float64Array(slots * this.pcap);
-      block.set(this.blocks[b]!);
-      this.blocks[b] = block;
-      this.blockSlots[b] = slots;
-      for (let i = b << BLOCK_SHIFT; i < k; i++) this.all[i]!.b = block;
-    }
-    const s = new GridSeries(this.blocks[b]!, slot * this.pcap, k);
+    const gi = Math.floor(k / GROUP_SERIES);
+    if (gi === this.groups.length) this.groups.push(new Array<Float64Array | undefined>(this.plen).fill(undefined));
+    const s = new GridSeries(this.groups[gi]!, (k - gi * GROUP_SERIES) * PAGE_WINDOWS, k);
     this.all.push(s);
     return s;
   }
 
-  /**
-   * The slot range becomes `cap` windows from `base`. Series windows [lo, hi] (absolute, lo > hi:
-   * none) hold all the data and lie inside it; the allocated part is cut to the new range.
-   */
-  private relayout(cap: number, base: number, lo: number, hi: number): void {
+  /** Makes every group's page array cover the slot range [base, base+cap) (nothing is allocated). */
+  private cover(): void {
+    if (this.cap === 0) return;
+    const first = Math.floor(this.base / PAGE_WINDOWS);
+    const last = Math.floor((this.base + this.cap - 1) / PAGE_WINDOWS);
+    if (this.plen === 0) {
+      this.porigin = first;
+    } else if (first < this.porigin) {
+      const add = this.porigin - first;
+      for (const p of this.groups) p.unshift(...new Array<undefined>(add).fill(undefined));
+      this.porigin = first;
+      this.plen += add;
+    }
+    this.pw = this.porigin * PAGE_WINDOWS;
+    const len = last - this.porigin + 1;
+    if (len > this.plen) {
+      for (const p of this.groups) while (p.length < len) p.push(undefined);
+      this.plen = len;
+    }
+  }
+
+  /** Page `pi` (from porigin) of series s's group, made when absent. */
+  private page(s: GridSeries, pi: number): Float64Array {
+    let pg = s.p[pi];
+    if (pg === undefined) {
+      pg = this.spare.pop();
+      if (pg === undefined) {
+        pg = new Float64Array(PAGE_LEN);
+        this.pagesMade++;
+      } else pg.fill(0);
+      s.p[pi] = pg;
+    }
+    return pg;
+  }
+
+  /** The slot range becomes `cap` windows from `base` (every window holding data lies inside it). */
+  private relayout(cap: number, base: number): void {
     this.cap = cap;
     this.base = base;
-    if (this.pcap === 0) return;
-    const pLo = Math.max(this.pbase, base);
-    const pHi = Math.min(this.pbase + this.pcap, base + cap);
-    if (pLo !== this.pbase || pHi !== this.pbase + this.pcap) {
-      if (lo > hi || pHi <= pLo) this.physical(base, 0);
-      else this.physical(pLo, pHi - pLo);
-    }
-  }
-
-  /** Moves every series to an allocated part of `pcap` windows from `pbase` (holding every window with data), one block at a time. */
-  private physical(pbase: number, pcap: number): void {
-    const oldBase = this.pbase;
-    const oldCap = this.pcap;
-    const lo = Math.max(oldBase, pbase);
-    const hi = Math.min(oldBase + oldCap, pbase + pcap);
-    for (let b = 0; b < this.blocks.length; b++) {
-      const old = this.blocks[b]!;
-      const block = new Float64Array(this.blockSlots[b]! * pcap);
-      const first = b << BLOCK_SHIFT;
-      const last = Math.min(this.all.length, first + BLOCK_SERIES);
-      if (hi > lo) {
-        for (let k = first; k < last; k++) {
-          const o = (k - first) * oldCap;
-          block.set(old.subarray(o + lo - oldBase, o + hi - oldBase), (k - first) * pcap + (lo - pbase));
-        }
-      }
-      this.blocks[b] = block;
-      for (let k = first; k < last; k++) {
-        const s = this.all[k]!;
-        s.b = block;
-        s.o = (k - first) * pcap;
-      }
-    }
-    this.pbase = pbase;
-    this.pcap = pcap;
-  }
-
-  /**
-   * Makes windows lo..hi (absolute, inside the slot range) allocated: the allocated part grows to
-   * cover them and what it held, by at least a quarter on the side that grew, within the range.
-   */
-  private allocate(lo: number, hi: number): void {
-    const pcap = this.pcap;
-    if (pcap > 0 && lo >= this.pbase && hi < this.pbase + pcap) return;
-    const curLo = pcap > 0 ? this.pbase : lo;
-    const curHi = pcap > 0 ? this.pbase + pcap - 1 : hi;
-    let nLo = Math.min(lo, curLo);
-    let nHi = Math.max(hi, curHi);
-    // Doubling: few relayouts (each leaves the old blocks to the garbage collector).
-    const extra = Math.max(PHYS_MIN_GROWTH, nHi - nLo + 1);
-    if (pcap > 0 && lo < curLo) nLo -= extra;
-    if (pcap === 0 || hi > curHi) nHi += extra;
-    nLo = Math.max(nLo, this.base);
-    nHi = Math.min(nHi, this.base + this.cap - 1);
-    this.physical(nLo, nHi - nLo + 1);
+    this.cover();
   }
 
   /** Largest power-of-two slot range (at least MIN_WINDOWS, at most INITIAL_WINDOWS) that `series` series fit in within the budget. */
@@ -198,21 +163,21 @@ export class WindowGrid {
       const [usedLo, usedHi] = this.used();
       const empty = usedLo > usedHi;
       const m = marginFor(half);
-      if (empty || usedHi - usedLo + 1 + 2 * m <= half) this.relayout(half, empty ? this.base : usedLo - m, usedLo, usedHi);
+      if (empty || usedHi - usedLo + 1 + 2 * m <= half) this.relayout(half, empty ? this.base : usedLo - m);
       else this.coarsen();
     }
   }
 
   /**
    * Makes windows holding times a..b (inclusive) addressable: moves the slot range when the
-   * windows in use still fit, else grows it, else (past the budget) widens the window; then
-   * allocates them.
+   * windows in use still fit, else grows it, else (past the budget) widens the window (pages
+   * are made when written: addAt, addSpan, page).
    */
   private reserve(a: number, b: number): void {
     for (;;) {
       const lo = Math.floor(a / this.windowNs);
       const hi = Math.floor(b / this.windowNs);
-      if (lo >= this.base && hi < this.base + this.cap) return this.allocate(lo, hi);
+      if (lo >= this.base && hi < this.base + this.cap) return;
       // Windows holding data (the fast paths of addAt/addSpan do not track them: found by a
       // scan, which is rare: growth doubles).
       const [usedLo, usedHi] = this.used();
@@ -227,7 +192,7 @@ export class WindowGrid {
       }
       // Room on both sides, more above: captures mostly grow forward in time.
       const newBase = eLo - Math.max(marginFor(newCap), Math.floor((newCap - (eHi - eLo + 1)) / 4));
-      this.relayout(newCap, newBase, usedLo, usedHi);
+      this.relayout(newCap, newBase);
     }
   }
 
@@ -235,65 +200,103 @@ export class WindowGrid {
   private used(): [number, number] {
     let lo = Infinity;
     let hi = -Infinity;
-    const n = this.pcap;
-    for (const s of this.all) {
-      const a = s.b;
-      const o = s.o;
-      let i = 0;
-      while (i < n && a[o + i] === 0) i++;
-      if (i === n) continue;
-      let j = n - 1;
-      while (a[o + j] === 0) j--;
-      if (i + this.pbase < lo) lo = i + this.pbase;
-      if (j + this.pbase > hi) hi = j + this.pbase;
+    for (const pages of this.groups) {
+      for (let pi = 0; pi < pages.length; pi++) {
+        const pg = pages[pi];
+        if (pg === undefined) continue;
+        const w0 = this.pw + pi * PAGE_WINDOWS;
+        if (w0 + PAGE_MASK < lo) {
+          for (let r = 0; r < PAGE_LEN; r += PAGE_WINDOWS) {
+            for (let i = 0; i < PAGE_WINDOWS; i++) {
+              if (pg[r + i] !== 0) {
+                if (w0 + i < lo) lo = w0 + i;
+                break;
+              }
+            }
+          }
+        }
+        if (w0 > hi) {
+          for (let r = 0; r < PAGE_LEN; r += PAGE_WINDOWS) {
+            for (let i = PAGE_MASK; i >= 0; i--) {
+              if (pg[r + i] !== 0) {
+                if (w0 + i > hi) hi = w0 + i;
+                break;
+              }
+            }
+          }
+        } else if (w0 + PAGE_MASK > hi) {
+          for (let r = 0; r < PAGE_LEN; r += PAGE_WINDOWS) {
+            for (let i = PAGE_MASK; w0 + i > hi; i--) {
+              if (pg[r + i] !== 0) {
+                hi = w0 + i;
+                break;
+              }
+            }
+          }
+        }
+      }
     }
     return [lo, hi];
   }
 
   /**
-   * Doubles the window: new window j is the sum of old windows 2j and 2j+1 (same capacity).
-   * In place, so that a coarsening allocates nothing (a fresh array per series left the whole
-   * grid behind as garbage each time: 96 MB at the budget). Slot i moves to
-   * j = floor((pbase+i)/2) - floor(pbase/2) <= i, and the slots feeding one j are consecutive, so
-   * walking i upwards each slot is read before anything lands on it and every j starts from 0:
-   * the same sums, in the same order, as into a zeroed array. The allocated part stays inside
-   * the slot range: floor(x/2) - floor(y/2) <= ceil((x-y)/2).
+   * Doubles the window: new window j is the sum of old windows 2j and 2j+1, absolute (windows
+   * stay anchored at the origin), so new page q is made of old pages 2q and 2q+1, into the
+   * first of them present; the other is kept spare. The sum is the one of adding both into a
+   * zeroed window, skipping zeros: x + y, and a -0 becomes 0, as in a fresh array.
    */
   private coarsen(): void {
-    const newBase = Math.floor(this.base / 2);
-    const pbase = this.pbase;
-    const newPbase = Math.floor(pbase / 2);
-    const n = this.pcap;
-    for (const s of this.all) {
-      const a = s.b;
-      const o = s.o;
-      for (let i = 0; i < n; i++) {
-        const v = a[o + i]!;
-        // A zero stays where it is (unwritten: pages never touched stay out of RSS); a -0 becomes 0, as in a fresh array.
-        if (v === 0) {
-          if (Object.is(v, -0)) a[o + i] = 0;
-          continue;
-        }
-        a[o + i] = 0;
-        const j = o + Math.floor((pbase + i) / 2) - newPbase;
-        a[j] = a[j]! + v;
-      }
-    }
-    this.base = newBase;
-    this.pbase = newPbase;
+    this.base = Math.floor(this.base / 2);
     this.windowNs *= 2;
     this.coarsenings++;
+    if (this.plen > 0) {
+      const oldOrigin = this.porigin;
+      const newOrigin = Math.floor(oldOrigin / 2);
+      const newLen = Math.floor((oldOrigin + this.plen - 1) / 2) - newOrigin + 1;
+      const half = PAGE_WINDOWS >> 1;
+      const row = new Float64Array(PAGE_WINDOWS);
+      for (const pages of this.groups) {
+        const old = pages.slice();
+        pages.length = 0;
+        for (let q = 0; q < newLen; q++) {
+          const a = old[2 * (newOrigin + q) - oldOrigin];
+          const b = old[2 * (newOrigin + q) + 1 - oldOrigin];
+          const into = a ?? b;
+          if (into !== undefined) {
+            for (let r = 0; r < PAGE_LEN; r += PAGE_WINDOWS) {
+              for (let i = 0; i < half; i++) {
+                let v = a === undefined ? 0 : a[r + 2 * i]! + a[r + 2 * i + 1]!;
+                if (v === 0) v = 0;
+                row[i] = v;
+                let w = b === undefined ? 0 : b[r + 2 * i]! + b[r + 2 * i + 1]!;
+                if (w === 0) w = 0;
+                row[half + i] = w;
+              }
+              into.set(row, r);
+            }
+            if (a !== undefined && b !== undefined) this.spare.push(b);
+          }
+          pages.push(into);
+        }
+      }
+      this.porigin = newOrigin;
+      this.pw = newOrigin * PAGE_WINDOWS;
+      this.plen = newLen;
+    }
+    this.cover();
   }
 
   /** Adds `v` to the window holding time t. */
   addAt(s: GridSeries, t: number, v: number): void {
-    let i = Math.floor(t / this.windowNs) - this.pbase;
-    if (!(i >= 0 && i < this.pcap)) {
+    let k = Math.floor(t / this.windowNs);
+    if (!(k >= this.base && k < this.base + this.cap)) {
       this.reserve(t, t);
-      i = Math.floor(t / this.windowNs) - this.pbase;
+      k = Math.floor(t / this.windowNs);
     }
-    const j = s.o + i;
-    s.b[j] = s.b[j]! + v;
+    const ki = k - this.pw;
+    const pg = s.p[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+    const j = s.r + (ki & PAGE_MASK);
+    pg[j] = pg[j]! + v;
   }
 
   /** Adds the overlap of [a, b) with each window to that window (a slice crossing a boundary is split). */
@@ -301,13 +304,15 @@ export class WindowGrid {
     if (!(b > a)) return;
     let W = this.windowNs;
     let k = Math.floor(a / W);
-    if (!(k >= this.pbase && Math.floor(b / W) < this.pbase + this.pcap)) {
+    if (!(k >= this.base && Math.floor(b / W) < this.base + this.cap)) {
       this.reserve(a, b);
       W = this.windowNs;
       k = Math.floor(a / W);
     }
-    const arr = s.b;
-    let i = s.o + k - this.pbase;
+    let ki = k - this.pw;
+    const pages = s.p;
+    let pg = pages[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+    let i = s.r + (ki & PAGE_MASK);
     let from = a;
     // The end of a's window, (k + 1) * W, from `a` itself: a product of two small integers
     // overflows the 32-bit small-integer range 2.1 s into a capture, which deoptimised every
@@ -317,14 +322,33 @@ export class WindowGrid {
     let wEnd = a - r + (r < 0 ? 0 : W);
     for (;;) {
       if (b <= wEnd) {
-        arr[i] = arr[i]! + (b - from);
+        pg[i] = pg[i]! + (b - from);
         return;
       }
-      arr[i] = arr[i]! + (wEnd - from);
+      pg[i] = pg[i]! + (wEnd - from);
       from = wEnd;
       wEnd += W;
-      i++;
+      ki++;
+      if ((ki & PAGE_MASK) === 0) {
+        pg = pages[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+        i = s.r;
+      } else i++;
     }
+  }
+
+  /** The value of window k (absolute, inside the slot range) of s; 0 when never written. */
+  private get(s: GridSeries, k: number): number {
+    const ki = k - this.pw;
+    const pg = s.p[ki >> PAGE_SHIFT];
+    return pg === undefined ? 0 : pg[s.r + (ki & PAGE_MASK)]!;
+  }
+
+  /** Adds `v` to window k (absolute, inside the slot range) of s. */
+  private add(s: GridSeries, k: number, v: number): void {
+    const ki = k - this.pw;
+    const pg = s.p[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+    const j = s.r + (ki & PAGE_MASK);
+    pg[j] = pg[j]! + v;
   }
 
   /** Adds `v` spread over [a, b): each window gets the share of v of its overlap with the range. */
@@ -333,8 +357,7 @@ export class WindowGrid {
     this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      const j = s.o + k - this.pbase;
-      s.b[j] = s.b[j]! + (v * (Math.min(b, (k + 1) * W) - Math.max(a, k * W))) / (b - a);
+      this.add(s, k, (v * (Math.min(b, (k + 1) * W) - Math.max(a, k * W))) / (b - a));
     }
   }
 
@@ -347,9 +370,8 @@ export class WindowGrid {
     this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      const i = k - this.pbase;
-      const v = Math.min(b, (k + 1) * W) - Math.max(a, k * W) - sub.b[sub.o + i]!;
-      if (v > 0) s.b[s.o + i] = s.b[s.o + i]! + v;
+      const v = Math.min(b, (k + 1) * W) - Math.max(a, k * W) - this.get(sub, k);
+      if (v > 0) this.add(s, k, v);
     }
   }
 
@@ -359,44 +381,58 @@ export class WindowGrid {
     this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      const i = k - this.pbase;
-      s.b[s.o + i] = Math.min(b, (k + 1) * W) - Math.max(a, k * W);
+      const ki = k - this.pw;
+      const pg = s.p[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+      pg[s.r + (ki & PAGE_MASK)] = Math.min(b, (k + 1) * W) - Math.max(a, k * W);
     }
   }
 
   /**
-   * Windows [k0, k0+n) of a series (zeros where nothing was recorded), handed over: the grid
-   * drops the series. A view of the grid's block when they lie inside the allocated part (no copy:
-   * once every series is out, the timeline holds the blocks and nothing else of the grid), else a
-   * fresh copy. A series is extracted once, at the end, and the grid is not written after it
-   * (assembleTimeline: the capture's last write comes before).
+   * Windows [k0, k0+n) of a series (zeros where nothing was recorded), handed over. A series is
+   * extracted once, at the end, every series over the same windows, and the grid is not written
+   * after it (assembleTimeline: the capture's last write comes before). The first series of a
+   * group extracted copies the whole group into one array of n windows per series and drops its
+   * pages, so that the grid shrinks as the timeline's series are made (a copy of everything at
+   * once would double the peak); the series are views of that array.
    */
   extract(s: GridSeries, k0: number, n: number): Float64Array {
-    const lo = k0 - this.pbase;
-    let out: Float64Array;
-    if (this.pcap === 0 || lo < 0 || lo + n > this.pcap) out = this.copyOut(s, k0, n);
-    else {
-      out = s.b.subarray(s.o + lo, s.o + lo + n);
-      // The instant at exactly the capture's end folded into the last window, as copyOut does.
-      if (n > 0 && lo + n < this.pcap) out[n - 1]! += s.b[s.o + lo + n]!;
+    if (this.extracted === undefined) this.extracted = { k0, n };
+    else if (this.extracted.k0 !== k0 || this.extracted.n !== n) {
+      throw new Error(`grid: series extracted over windows [${k0}, ${k0 + n}) after others over [${this.extracted.k0}, ${this.extracted.k0 + this.extracted.n})`);
     }
-    s.b = RELEASED;
-    s.o = 0;
-    return out;
+    const gi = Math.floor(s.slot / GROUP_SERIES);
+    let out = this.groupOut[gi];
+    if (out === undefined) {
+      const first = gi * GROUP_SERIES;
+      const rows = Math.min(GROUP_SERIES, this.all.length - first);
+      out = new Float64Array(rows * n);
+      this.copyOut(this.groups[gi]!, out, rows, k0, n);
+      this.groupOut[gi] = out;
+      this.groups[gi]!.fill(undefined);
+    }
+    const row = s.slot - gi * GROUP_SERIES;
+    s.p = [];
+    return out.subarray(row * n, (row + 1) * n);
   }
 
-  private copyOut(s: GridSeries, k0: number, n: number): Float64Array {
-    const out = new Float64Array(n);
-    if (this.pcap === 0) return out;
-    const lo = Math.max(k0, this.pbase);
-    const hi = Math.min(k0 + n, this.pbase + this.pcap);
-    if (hi > lo) out.set(s.b.subarray(s.o + lo - this.pbase, s.o + hi - this.pbase), lo - k0);
-    // The capture's windows are [start, end); an instant at exactly `end` (the last poll of a
-    // capture whose end falls on a window boundary) lands in window k0+n, past the last one.
-    // Every event is <= end, so only such instants can be there: fold them into the last
-    // window rather than drop them, so per-window counts add up to the totals.
-    const past = k0 + n - this.pbase;
-    if (n > 0 && past >= 0 && past < this.pcap) out[n - 1]! += s.b[s.o + past]!;
-    return out;
+  /** Copies windows [k0, k0+n) of a group's `rows` series into `out` (row after row). */
+  private copyOut(pages: Pages, out: Float64Array, rows: number, k0: number, n: number): void {
+    for (let pi = 0; pi < pages.length; pi++) {
+      const pg = pages[pi];
+      if (pg === undefined) continue;
+      const w0 = this.pw + pi * PAGE_WINDOWS;
+      const lo = Math.max(k0, w0);
+      const hi = Math.min(k0 + n, w0 + PAGE_WINDOWS);
+      for (let row = 0; row < rows; row++) {
+        const r = row * PAGE_WINDOWS;
+        if (hi > lo) out.set(pg.subarray(r + lo - w0, r + hi - w0), row * n + (lo - k0));
+        // The capture's windows are [start, end); an instant at exactly `end` (the last poll of a
+        // capture whose end falls on a window boundary) lands in window k0+n, past the last one.
+        // Every event is <= end, so only such instants can be there: fold them into the last
+        // window rather than drop them, so per-window counts add up to the totals.
+        const past = k0 + n;
+        if (n > 0 && past >= w0 && past < w0 + PAGE_WINDOWS) out[row * n + n - 1]! += pg[r + past - w0]!;
+      }
+    }
   }
 }
