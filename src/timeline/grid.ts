@@ -48,8 +48,10 @@ const PAGE_MASK = PAGE_WINDOWS - 1;
 const GROUP_SERIES = 64;
 const PAGE_LEN = GROUP_SERIES * PAGE_WINDOWS;
 
-/** A group's pages, by page index from WindowGrid.porigin (undefined: nothing written there). */
-type Pages = (Float64Array | undefined)[];
+/** A group's pages, by page index from WindowGrid.porigin (NONE: nothing written there). */
+type Pages = Float64Array[];
+/** No page: one shared object rather than undefined keeps the page arrays of one element kind, and the hot loads monomorphic. */
+const NONE = new Float64Array(0);
 
 export class GridSeries {
   constructor(
@@ -101,7 +103,11 @@ export class WindowGrid {
     if (this.cap > 0 && (this.all.length + 1) * this.cap * 8 > this.budgetBytes) this.fit(this.all.length + 1);
     const k = this.all.length;
     const gi = Math.floor(k / GROUP_SERIES);
-    if (gi === this.groups.length) this.groups.push(new Array<Float64Array | undefined>(this.plen).fill(undefined));
+    if (gi === this.groups.length) {
+      const pages: Pages = [];
+      for (let i = 0; i < this.plen; i++) pages.push(NONE);
+      this.groups.push(pages);
+    }
     const s = new GridSeries(this.groups[gi]!, (k - gi * GROUP_SERIES) * PAGE_WINDOWS, k);
     this.all.push(s);
     return s;
@@ -116,27 +122,33 @@ export class WindowGrid {
       this.porigin = first;
     } else if (first < this.porigin) {
       const add = this.porigin - first;
-      for (const p of this.groups) p.unshift(...new Array<undefined>(add).fill(undefined));
+      for (const p of this.groups) p.unshift(...new Array<Float64Array>(add).fill(NONE));
       this.porigin = first;
       this.plen += add;
     }
     this.pw = this.porigin * PAGE_WINDOWS;
     const len = last - this.porigin + 1;
     if (len > this.plen) {
-      for (const p of this.groups) while (p.length < len) p.push(undefined);
+      for (const p of this.groups) while (p.length < len) p.push(NONE);
       this.plen = len;
     }
   }
 
+  /** Page `pi` (from porigin) of `pages`, series s's group's, made when absent (the hot path: inlined). */
+  private at(pages: Pages, s: GridSeries, pi: number): Float64Array {
+    const pg = pages[pi]!;
+    return pg !== NONE ? pg : this.page(s, pi);
+  }
+
   /** Page `pi` (from porigin) of series s's group, made when absent. */
   private page(s: GridSeries, pi: number): Float64Array {
-    let pg = s.p[pi];
-    if (pg === undefined) {
-      pg = this.spare.pop();
-      if (pg === undefined) {
+    let pg = s.p[pi]!;
+    if (pg === NONE) {
+      const spare = this.spare.pop();
+      if (spare === undefined) {
         pg = new Float64Array(PAGE_LEN);
         this.pagesMade++;
-      } else pg.fill(0);
+      } else pg = spare.fill(0);
       s.p[pi] = pg;
     }
     return pg;
@@ -202,8 +214,8 @@ export class WindowGrid {
     let hi = -Infinity;
     for (const pages of this.groups) {
       for (let pi = 0; pi < pages.length; pi++) {
-        const pg = pages[pi];
-        if (pg === undefined) continue;
+        const pg = pages[pi]!;
+        if (pg === NONE) continue;
         const w0 = this.pw + pi * PAGE_WINDOWS;
         if (w0 + PAGE_MASK < lo) {
           for (let r = 0; r < PAGE_LEN; r += PAGE_WINDOWS) {
@@ -259,8 +271,10 @@ export class WindowGrid {
         const old = pages.slice();
         pages.length = 0;
         for (let q = 0; q < newLen; q++) {
-          const a = old[2 * (newOrigin + q) - oldOrigin];
-          const b = old[2 * (newOrigin + q) + 1 - oldOrigin];
+          const a0 = old[2 * (newOrigin + q) - oldOrigin];
+          const b0 = old[2 * (newOrigin + q) + 1 - oldOrigin];
+          const a = a0 === NONE ? undefined : a0;
+          const b = b0 === NONE ? undefined : b0;
           const into = a ?? b;
           if (into !== undefined) {
             for (let r = 0; r < PAGE_LEN; r += PAGE_WINDOWS) {
@@ -276,7 +290,7 @@ export class WindowGrid {
             }
             if (a !== undefined && b !== undefined) this.spare.push(b);
           }
-          pages.push(into);
+          pages.push(into ?? NONE);
         }
       }
       this.porigin = newOrigin;
@@ -294,7 +308,7 @@ export class WindowGrid {
       k = Math.floor(t / this.windowNs);
     }
     const ki = k - this.pw;
-    const pg = s.p[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+    const pg = this.at(s.p, s, ki >> PAGE_SHIFT);
     const j = s.r + (ki & PAGE_MASK);
     pg[j] = pg[j]! + v;
   }
@@ -311,7 +325,7 @@ export class WindowGrid {
     }
     let ki = k - this.pw;
     const pages = s.p;
-    let pg = pages[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+    let pg = this.at(pages, s, ki >> PAGE_SHIFT);
     let i = s.r + (ki & PAGE_MASK);
     let from = a;
     // The end of a's window, (k + 1) * W, from `a` itself: a product of two small integers
@@ -330,7 +344,7 @@ export class WindowGrid {
       wEnd += W;
       ki++;
       if ((ki & PAGE_MASK) === 0) {
-        pg = pages[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+        pg = this.at(pages, s, ki >> PAGE_SHIFT);
         i = s.r;
       } else i++;
     }
@@ -339,14 +353,14 @@ export class WindowGrid {
   /** The value of window k (absolute, inside the slot range) of s; 0 when never written. */
   private get(s: GridSeries, k: number): number {
     const ki = k - this.pw;
-    const pg = s.p[ki >> PAGE_SHIFT];
-    return pg === undefined ? 0 : pg[s.r + (ki & PAGE_MASK)]!;
+    const pg = s.p[ki >> PAGE_SHIFT]!;
+    return pg === NONE ? 0 : pg[s.r + (ki & PAGE_MASK)]!;
   }
 
   /** Adds `v` to window k (absolute, inside the slot range) of s. */
   private add(s: GridSeries, k: number, v: number): void {
     const ki = k - this.pw;
-    const pg = s.p[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+    const pg = this.at(s.p, s, ki >> PAGE_SHIFT);
     const j = s.r + (ki & PAGE_MASK);
     pg[j] = pg[j]! + v;
   }
@@ -382,7 +396,7 @@ export class WindowGrid {
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
       const ki = k - this.pw;
-      const pg = s.p[ki >> PAGE_SHIFT] ?? this.page(s, ki >> PAGE_SHIFT);
+      const pg = this.at(s.p, s, ki >> PAGE_SHIFT);
       pg[s.r + (ki & PAGE_MASK)] = Math.min(b, (k + 1) * W) - Math.max(a, k * W);
     }
   }
@@ -408,7 +422,7 @@ export class WindowGrid {
       out = new Float64Array(rows * n);
       this.copyOut(this.groups[gi]!, out, rows, k0, n);
       this.groupOut[gi] = out;
-      this.groups[gi]!.fill(undefined);
+      this.groups[gi]!.fill(NONE);
     }
     const row = s.slot - gi * GROUP_SERIES;
     s.p = [];
@@ -418,8 +432,8 @@ export class WindowGrid {
   /** Copies windows [k0, k0+n) of a group's `rows` series into `out` (row after row). */
   private copyOut(pages: Pages, out: Float64Array, rows: number, k0: number, n: number): void {
     for (let pi = 0; pi < pages.length; pi++) {
-      const pg = pages[pi];
-      if (pg === undefined) continue;
+      const pg = pages[pi]!;
+      if (pg === NONE) continue;
       const w0 = this.pw + pi * PAGE_WINDOWS;
       const lo = Math.max(k0, w0);
       const hi = Math.min(k0 + n, w0 + PAGE_WINDOWS);
