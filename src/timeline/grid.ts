@@ -414,8 +414,7 @@ export class WindowGrid {
       this.extracted = { k0, n };
       // Pages a coarsening freed and no write took again: nothing will (2,577 of 7,614 on a 1,024 x 128 stock synth capture).
       this.spare.length = 0;
-    }
-    else if (this.extracted.k0 !== k0 || this.extracted.n !== n) {
+    } else if (this.extracted.k0 !== k0 || this.extracted.n !== n) {
       throw new Error(`grid: series extracted over windows [${k0}, ${k0 + n}) after others over [${this.extracted.k0}, ${this.extracted.k0 + this.extracted.n})`);
     }
     const gi = Math.floor(s.slot / GROUP_SERIES);
