@@ -323,17 +323,29 @@ export class WindowGrid {
       W = this.windowNs;
       k = Math.floor(a / W);
     }
-    let ki = k - this.pw;
-    const pages = s.p;
-    let pg = this.at(pages, s, ki >> PAGE_SHIFT);
-    let i = s.r + (ki & PAGE_MASK);
-    let from = a;
     // The end of a's window, (k + 1) * W, from `a` itself: a product of two small integers
     // overflows the 32-bit small-integer range 2.1 s into a capture, which deoptimised every
     // function that inlines addSpan (`node --trace-deopt`); `a` is a timestamp, a number the
     // JIT sees outside that range from the start. Exact: integers below 2^53.
     const r = a % W;
-    let wEnd = a - r + (r < 0 ? 0 : W);
+    const wEnd = a - r + (r < 0 ? 0 : W);
+    const ki = k - this.pw;
+    if (b <= wEnd) {
+      // Most spans (a poll, a softirq) lie in one window: kept short, as callers inline it.
+      const pg = this.at(s.p, s, ki >> PAGE_SHIFT);
+      const i = s.r + (ki & PAGE_MASK);
+      pg[i] = pg[i]! + (b - a);
+      return;
+    }
+    this.spanAcross(s, a, b, ki, wEnd, W);
+  }
+
+  /** addSpan's spans over more than one window: [a, b) from window ki (from pw), which ends at wEnd. */
+  private spanAcross(s: GridSeries, a: number, b: number, ki: number, wEnd: number, W: number): void {
+    const pages = s.p;
+    let pg = this.at(pages, s, ki >> PAGE_SHIFT);
+    let i = s.r + (ki & PAGE_MASK);
+    let from = a;
     for (;;) {
       if (b <= wEnd) {
         pg[i] = pg[i]! + (b - from);
