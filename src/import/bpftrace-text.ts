@@ -115,10 +115,12 @@ interface IdleState {
 
 /**
  * The scripts' state maps (bpftrace-scripts/*.bt.in): start times per CPU or kworker, the last
- * window's end, the kworkers busy with wg work, napi threads' comms. Not data.
+ * window's end, the kworkers busy with wg work, napi threads' comms, a NET_RX softirq's entry
+ * not yet printed (@net_rx_t). Not data.
  */
 const STATE_MAPS: ReadonlySet<string> = new Set(['@rx_t', '@tx_t', '@poll_t', '@crypt_t', '@win_t', '@wgk', '@napit', '@idle_t', '@net_rx_t']);
-const STATE_MAP = /^@(?:rx_t|tx_t|poll_t|crypt_t|win_t|wgk|napit|idle_t|net_rx_t)(?:\[|: )/;
+/** A line that prints one of STATE_MAPS (keyed or not), from the same list. */
+const STATE_MAP = new RegExp(`^(?:${[...STATE_MAPS].join('|')})(?:\\[|: )`);
 
 /**
  * Collects one window's map entries; emits one `window_napi` per (cpu, napi) and one
