@@ -307,10 +307,7 @@ export class WindowGrid {
       this.reserve(t, t);
       k = Math.floor(t / this.windowNs);
     }
-    const ki = k - this.pw;
-    const pg = this.at(s.p, s, ki >> PAGE_SHIFT);
-    const j = s.r + (ki & PAGE_MASK);
-    pg[j] = pg[j]! + v;
+    this.add(s, k, v);
   }
 
   /** Adds the overlap of [a, b) with each window to that window (a slice crossing a boundary is split). */
