@@ -1,7 +1,8 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, release, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../base/diagnostics.js';
 import { FORMAT_VERSION_MAX, formatHeaderLines, formatTrailerLines, newHeaderState, parseHeaderLine, parseCpuList } from '../model/capture-text.js';
 import type { CaptureHeader, CounterSnapshot, DeviceInfo } from '../model/header.js';
@@ -311,7 +312,31 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   const { size: headerEnd, blksize } = fstatSync(fd);
   const buffering = !direct || blksize <= 8192 ? ['-B', 'full'] : [];
   const args = [...buffering, ...(o.format === 'json' ? ['-f', 'json'] : []), scriptPath];
-  const child = spawn(bpftrace, args, { env: { ...process.env, ...env }, stdio: ['ignore', direct ? fd : 'pipe', 'pipe'] });
+  // Windows mode: bpftrace writes into a FIFO that this process reads in turns with non-blocking
+  // reads, never waiting in read(2) or epoll on it, as capture.sh's drain does. A pipe read as a
+  // Node stream is read by libuv on every write until 16 KiB are buffered, paused or not: at a
+  // windows capture's 50 KB/s (0.24+ flushes after every print()) that was 280 reads and 400
+  // wake-ups a second, and 3.5% of a core against capture.sh's 0.5% (bench/README.md).
+  let fifoFd: number | undefined;
+  let outFd: number | 'pipe' = fd;
+  if (!direct) {
+    const fifo = join(tmp, 'out');
+    try {
+      execFileSync('mkfifo', ['-m', '600', fifo]);
+      fifoFd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      // Does not block: the FIFO has a reader.
+      outFd = openSync(fifo, 'w');
+    } catch (e) {
+      if (fifoFd !== undefined) closeSync(fifoFd);
+      closeSync(fd);
+      unlinkSync(partial);
+      rmSync(tmp, { recursive: true, force: true });
+      throw new InputError(`cannot create a FIFO in ${tmp} for bpftrace's output (${(e as NodeJS.ErrnoException).code ?? 'mkfifo failed'})`);
+    }
+  }
+  const child = spawn(bpftrace, args, { env: { ...process.env, ...env }, stdio: ['ignore', outFd, 'pipe'] });
+  // bpftrace holds its own copy: the FIFO's end of file comes when bpftrace has exited.
+  if (typeof outFd === 'number' && outFd !== fd) closeSync(outFd);
   const pid = child.pid ?? -1;
   hooks.onSpawn?.(pid);
 
@@ -427,46 +452,47 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     write(text);
   };
 
-  const stdout = child.stdout;
   let watchTimer: NodeJS.Timeout | undefined;
-  if (stdout) {
-    stdout.setEncoding('utf8');
-    // Windows mode reads the pipe in turns once the probes are attached: a reader waiting in
-    // read(2) is woken by each of bpftrace's writes, which cost the testbed 10 to 14% of its
-    // throughput, and bpftrace 0.24+ flushes after every print() whatever -B says
-    // (bpftrace-scripts/capture.sh: drain). A turn resumes the stream, takes what the poll phase
-    // reads (the pipe holds 64 KiB), and pauses it again in the check phase (setImmediate); the
-    // next turn comes after a wait that shrinks as the turns bring more, so the pipe never fills.
-    let drainTimer: NodeJS.Timeout | undefined;
-    let inTurn = false;
-    let turnChars = 0;
+  // Windows mode: the FIFO read in turns (see above). A turn takes what the pipe holds (up to its
+  // 64 KiB); the next comes 10 ms later until the start mark is seen (the "before" counters wait
+  // for it), then after a wait that shrinks as the turns bring more, so the pipe never fills.
+  let drainTimer: NodeJS.Timeout | undefined;
+  const decoder = new StringDecoder('utf8');
+  const readBuf = fifoFd !== undefined ? Buffer.alloc(64 * 1024) : undefined;
+  const onChunk = (chunk: string): void => {
+    const s = carry + chunk;
+    const nl = s.lastIndexOf('\n');
+    if (nl < 0) {
+      carry = s;
+      return;
+    }
+    carry = s.slice(nl + 1);
+    onLines(s.slice(0, nl + 1));
+  };
+  /** Reads the FIFO until it is empty (or at its end); the number of bytes read. */
+  const drainFifo = (): number => {
+    if (fifoFd === undefined || !readBuf) return 0;
+    let total = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fifoFd, readBuf, 0, readBuf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return total;
+        throw e;
+      }
+      if (n === 0) return total;
+      total += n;
+      onChunk(decoder.write(readBuf.subarray(0, n)));
+    }
+  };
+  if (fifoFd !== undefined) {
     const turn = (): void => {
       drainTimer = undefined;
-      inTurn = true;
-      turnChars = 0;
-      stdout.resume();
-      setImmediate(() => {
-        inTurn = false;
-        if (stdout.readableEnded) return;
-        stdout.pause();
-        drainTimer = setTimeout(turn, drainWaitMs(turnChars));
-      });
+      const n = drainFifo();
+      drainTimer = setTimeout(turn, startNs === undefined ? 10 : drainWaitMs(n));
     };
-    stdout.on('data', (chunk: string) => {
-      turnChars += chunk.length;
-      if (o.mode === 'windows' && startNs !== undefined && !inTurn && drainTimer === undefined) {
-        stdout.pause();
-        drainTimer = setTimeout(turn, DRAIN_TURN_MS);
-      }
-      const s = carry + chunk;
-      const nl = s.lastIndexOf('\n');
-      if (nl < 0) {
-        carry = s;
-        return;
-      }
-      carry = s.slice(nl + 1);
-      onLines(s.slice(0, nl + 1));
-    });
+    drainTimer = setTimeout(turn, 10);
   } else {
     // Events mode: the start mark is looked for in the file bpftrace writes, every 20 ms from the
     // end of the header (it comes first, after bpftrace's "Attaching" line and the 8 KiB pad).
@@ -538,6 +564,12 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   });
   hooks.signal?.removeEventListener('abort', onAbort);
   if (missesTimer) clearInterval(missesTimer);
+  if (drainTimer) clearTimeout(drainTimer);
+  if (fifoFd !== undefined) {
+    drainFifo();
+    onChunk(decoder.end());
+    closeSync(fifoFd);
+  }
   rmSync(tmp, { recursive: true, force: true });
   if (carry !== '') onLines(carry + '\n');
   if (direct) scanWritten();
