@@ -29,19 +29,27 @@ const STR_BYTES = 64;
 
 /** Bytes a RecentName keeps (longer names are not kept). */
 const RECENT_BYTES = 64;
+/**
+ * Names a RecentName keeps. Two were too few for a line's comm: a CPU's lines cycle through
+ * three tasks or more (swapper/N, the kworker that runs the crypt work, a threaded NAPI's
+ * napi/<dev>-N), so with two kept every change of task missed; on the perf script bench
+ * capture 13% of the lines missed with two, 0.7% with four.
+ */
+const RECENT_NAMES = 4; // a power of two (the index wraps with a mask)
 
 /**
- * The last two names one field of a byte fast path gave: their ASCII bytes and interned
- * strings. Most lines repeat the field of a line just before (a CPU's buffer drains in runs:
- * the same comm, the same work function; a sched_switch's comms alternate between two tasks),
- * and one compare that also finds the field's end costs less than hashing it into the string
- * tables.
+ * The last names one field of a byte fast path gave: their ASCII bytes and interned strings.
+ * Most lines repeat the field of a line just before (a CPU's buffer drains in runs: the same
+ * comm, the same work function; a sched_switch's comms alternate between two tasks), and one
+ * compare that also finds the field's end costs less than hashing it into the string tables.
+ * Looked up newest first; a new name replaces the oldest.
  */
 export class RecentName {
-  private readonly bytes = new Uint8Array(2 * RECENT_BYTES);
-  private readonly len = new Int32Array(2);
-  private readonly value = ['', ''];
-  /** Which of the two was kept last. */
+  private readonly bytes = new Uint8Array(RECENT_NAMES * RECENT_BYTES);
+  /** Length of each entry's name, 0 for an empty entry (no name of 0 bytes is kept). */
+  private readonly len = new Int32Array(RECENT_NAMES);
+  private readonly value: string[] = emptyStrings(RECENT_NAMES);
+  /** Which entry was kept last. */
   private last = 0;
 
   /** Whether entry i holds the bytes u[p, p + n). */
@@ -52,12 +60,14 @@ export class RecentName {
     return true;
   }
 
-  /** The name when u[a, b) holds the bytes of one of the two, else undefined. */
+  /** The name when u[a, b) holds the bytes of one of the kept names, else undefined. */
   at(u: Uint8Array, a: number, b: number): string | undefined {
     const n = b - a;
-    const i = this.last;
-    if (this.len[i] === n && n > 0 && this.holds(i, u, a, n)) return this.value[i];
-    if (this.len[i ^ 1] === n && n > 0 && this.holds(i ^ 1, u, a, n)) return this.value[i ^ 1];
+    if (n <= 0) return undefined;
+    const len = this.len;
+    for (let j = 0, i = this.last; j < RECENT_NAMES; j++, i = (i - 1) & (RECENT_NAMES - 1)) {
+      if (len[i] === n && this.holds(i, u, a, n)) return this.value[i];
+    }
     return undefined;
   }
 
@@ -65,13 +75,14 @@ export class RecentName {
   end = 0;
 
   /**
-   * The name when u[p..] starts with the bytes of one of the two followed by the byte `end`
-   * (for a field whose end is not known yet: the compare finds it; sets `end`), else undefined.
+   * The name when u[p..] starts with the bytes of one of the kept names followed by the byte
+   * `end` (for a field whose end is not known yet: the compare finds it; sets `end`), else
+   * undefined.
    */
   lengthAt(u: Uint8Array, p: number, end: number): string | undefined {
-    for (let j = 0; j < 2; j++) {
-      const i = this.last ^ j;
-      const n = this.len[i]!;
+    const len = this.len;
+    for (let j = 0, i = this.last; j < RECENT_NAMES; j++, i = (i - 1) & (RECENT_NAMES - 1)) {
+      const n = len[i]!;
       if (n > 0 && u[p + n] === end && this.holds(i, u, p, n)) {
         this.end = p + n;
         return this.value[i];
@@ -80,11 +91,11 @@ export class RecentName {
     return undefined;
   }
 
-  /** Remembers `value`, the interned string of the bytes u[a, b), in place of the older of the two. */
+  /** Remembers `value`, the interned string of the bytes u[a, b), in place of the oldest kept. */
   keep(u: Uint8Array, a: number, b: number, value: string): void {
     const n = b - a;
     if (n > RECENT_BYTES) return;
-    const i = this.last ^ 1;
+    const i = (this.last + 1) & (RECENT_NAMES - 1);
     const rb = this.bytes;
     const base = i * RECENT_BYTES - a;
     for (let k = a; k < b; k++) rb[base + k] = u[k]!;
@@ -94,7 +105,7 @@ export class RecentName {
   }
 
   /**
-   * The name of the bytes u[a, b): one of the two, else interned by ctx (internBytesAdd) and
+   * The name of the bytes u[a, b): one of the kept, else interned by ctx (internBytesAdd) and
    * kept; undefined when ctx cannot make it from bytes (the string path then reads the line).
    */
   intern(ctx: ImportContext, u: Uint8Array, a: number, b: number): string | undefined {

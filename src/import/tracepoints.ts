@@ -313,12 +313,15 @@ export class TracepointPayloads {
   eventBytes(u: Uint8Array, la: number, na: number, nb: number, p: number, ts: Ns, cpu: number, pid: number, comm: string, split: LineSplitter): number {
     const len = nb - na;
     if (len === 9) return isName(u, na, N_NAPI_POLL) ? this.napiBytes(u, la, p, ts, cpu, pid, comm, split) : -1;
-    if (len === 12 || len === 13) {
-      if (isName(u, na, N_SOFTIRQ_ENTRY)) return this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 1);
-      if (isName(u, na, N_SOFTIRQ_EXIT)) return this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 2);
-      if (isName(u, na, N_SOFTIRQ_RAISE)) return this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 3);
-      if (isName(u, na, N_SCHED_SWITCH)) return this.switchBytes(u, la, p, ts, cpu, split);
-      return -1;
+    // One compare per line: the names of a length told apart by one byte (softirq_[e]ntry /
+    // softirq_[r]aise, s[o]ftirq_exit / s[c]hed_switch), then that name compared whole.
+    if (len === 13) {
+      if (u[na + 8] === 101 /* e */) return isName(u, na, N_SOFTIRQ_ENTRY) ? this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 1) : -1;
+      return isName(u, na, N_SOFTIRQ_RAISE) ? this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 3) : -1;
+    }
+    if (len === 12) {
+      if (u[na + 1] === 111 /* o */) return isName(u, na, N_SOFTIRQ_EXIT) ? this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 2) : -1;
+      return isName(u, na, N_SCHED_SWITCH) ? this.switchBytes(u, la, p, ts, cpu, split) : -1;
     }
     if (len === 20) return isName(u, na, N_QUEUE_WORK) ? this.queueWorkBytes(u, la, p, ts, cpu, split) : -1;
     if (len === 23) return isName(u, na, N_EXECUTE_START) ? this.execWorkBytes(u, la, p, ts, cpu, split, 'workqueue_execute_start') : -1;
