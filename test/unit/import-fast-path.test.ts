@@ -378,6 +378,43 @@ describe('byte fast path beside its edge', () => {
     expect(r.events.some((e) => e.startsWith('softirq_entry') && e.includes('pid=4242 comm=Web Content'))).toBe(true);
   });
 
+  it('keeps each line its own comm when more tasks cycle on a CPU than RecentName keeps', async () => {
+    // Six tasks of one length that differ in their last byte, then in their first, each line's
+    // comm and a sched_switch's prev and next comm all cycling: every kept name is evicted and
+    // comes back (common.ts: RecentName keeps four).
+    const tasks = ['kworker/1:1', 'kworker/1:2', 'kworker/1:3', 'kworker/1:4', 'kworker/1:5', 'jworker/1:5'];
+    const f: string[] = [];
+    const p: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const a = tasks[i % 6]!;
+      const b = tasks[(i * 5 + 1) % 6]!;
+      const us = String(77050 + i).padStart(6, '0');
+      f.push(
+        `${`${a}-${101 + (i % 6)}`.padStart(22)} [001] d..2.  2386.${us}: sched_switch: prev_comm=${a} prev_pid=${101 + (i % 6)} prev_prio=120 prev_state=S ==> next_comm=${b} next_pid=7 next_prio=120`,
+      );
+      p.push(
+        `${a.padStart(16)} ${String(101 + (i % 6)).padStart(6)} [001] 2386.${us}000:                 sched:sched_switch: prev_comm=${a} prev_pid=${101 + (i % 6)} prev_prio=120 prev_state=S ==> next_comm=${b} next_pid=7 next_prio=120`,
+      );
+    }
+    for (const [importer, text] of [
+      [ftraceImporter, capture(F_HEAD, f, [], 2)],
+      [perfScriptImporter, capture(P_HEAD, p, [], 2)],
+    ] as const) {
+      const r = await same(importer, text);
+      // The byte path read every event line (else this would test the string path only); the
+      // five header lines are the string path's.
+      expect(r.taken).toBeCloseTo(240 / 245, 9);
+      const outs = r.events.filter((e) => e.startsWith('sched_switch_out'));
+      const ins = r.events.filter((e) => e.startsWith('sched_switch_in'));
+      expect(outs.length).toBe(240);
+      for (let i = 0; i < 240; i++) {
+        const k = i % 60;
+        expect(outs[i]).toContain(`comm=${tasks[k % 6]!}`);
+        expect(ins[i]).toContain(`comm=${tasks[(k * 5 + 1) % 6]!}`);
+      }
+    }
+  });
+
   it('stops on the same line for timestamps that are not time', async () => {
     // A counter clock (no fraction) and 13 digits of seconds: the string path's errors.
     for (const bad of [
