@@ -413,14 +413,20 @@ export class TracepointPayloads {
     const work = this.pointerBytes(u, p + L_WORK_STRUCT.length, 58 /* : */);
     if (work === undefined || !hasAt(u, this.bp, L_COLON_FUNCTION)) return -1;
     const fp = this.bp + L_COLON_FUNCTION.length;
-    let q = fp;
-    let c = u[q]!;
-    while (c > 32) c = u[++q]!;
-    if (q === fp || q - fp > 127) return -1;
+    // Most lines end with a function kept from a line before, then the line's '\n': one compare
+    // finds both (a kept name has no byte <= 32, so the scan below would stop at that '\n').
+    let fn = this.recentExecFn.lengthAt(u, fp, 10);
+    let q: number;
+    if (fn !== undefined) q = this.recentExecFn.end;
+    else {
+      q = fp;
+      let c = u[q]!;
+      while (c > 32) c = u[++q]!;
+      if (q === fp || q - fp > 127) return -1;
+    }
     const end = TracepointPayloads.eol(u, q);
     if (end < 0) return -1;
-    let fn = this.recentExecFn.at(u, fp, q);
-    if (fn === undefined) {
+    if (fn === undefined && (fn = this.recentExecFn.at(u, fp, q)) === undefined) {
       fn = this.ctx.internBytesAdd(u, fp, q);
       if (fn === undefined) return -1;
       this.recentExecFn.keep(u, fp, q, fn);
