@@ -1,6 +1,6 @@
 import { ns, type Ns } from '../base/time.js';
 import type { GridSeries, WindowGrid } from './grid.js';
-import type { ChainStats, NapiCpuSeries, NapiInstance } from './types.js';
+import type { ChainStats, NapiCpuSeries, NapiInstance, WaitRows } from './types.js';
 import { CoreWaits, endWait, type WaitNode } from './waits.js';
 
 /** Bound on the per-chain evidence list (the longest monolithic chains of a NAPI on a CPU). */
@@ -34,13 +34,17 @@ export function doubleArray(): number[] {
   return a;
 }
 
+/** The waits of a NAPI that waited for nobody on a CPU. */
+const NO_WAITS: WaitRows = { waitedFor: new Int32Array(0), ns: new Float64Array(0), from: 0, to: 0 };
+
 /** One NAPI on one CPU: its per-window series and the state its polls there carry over. */
 export class NapiCpuAcc implements WaitNode {
   readonly busy: GridSeries;
   readonly polls: GridSeries;
   readonly work: GridSeries;
   readonly full: GridSeries;
-  readonly waited = new Map<number, number>();
+  /** Its waits here, set when the timeline is made (instances below; summed per core in waits.ts). */
+  waitRows: WaitRows = NO_WAITS;
   /** On this CPU's pending list: last softirq poll used its whole budget (still scheduled). */
   pending = false;
   /** The lazy wait fold's state (waits.ts): this NAPI's softirq poll time on the CPU, when it last polled (the core's count), its neighbours in the core's most-recent-first list. */
@@ -170,6 +174,11 @@ export class NapiTable {
         if (nc !== undefined && nc.pending) endWait(this.waitsOn(cpu), nc);
       }
     }
+    for (let cpu = 0; cpu < this.waits.length; cpu++) {
+      this.waits[cpu]?.rows((waiter, rows) => {
+        this.list[waiter]!.perCpu[cpu]!.waitRows = rows;
+      });
+    }
     return this.list.map((st) => {
       settleMoves(st, Infinity);
       const perCpu = new Map<number, NapiCpuSeries>();
@@ -183,7 +192,7 @@ export class NapiTable {
           work: g.extract(nc.work, k0, n),
           fullBudgetPolls: g.extract(nc.full, k0, n),
           chains: nc.chains,
-          waitedForNs: nc.waited,
+          waitedForNs: nc.waitRows,
         });
       }
       return {

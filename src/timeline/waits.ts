@@ -18,15 +18,20 @@
  *   polled it) and at the capture's end, its waits are the NAPIs polled since it became
  *   pending (the head of the list, down to the first one polled before), each with its sum now
  *   less its sum when the epoch began.
+ * The sums are kept per core in one open-addressing table keyed by (waiter, waited for), typed
+ * columns instead of a Map per NAPI-CPU pair (about a million waits on that capture, ~100 MB of
+ * V8 heap as Maps), and end as sorted columns (types.ts WaitRows). Each key's additions happen in
+ * the same order as they did into the Map, so even the eager fold's sums are the same doubles.
  * Work: O(1) per poll, and per end of a pending spell the number of distinct NAPIs polled
  * meanwhile (at most the NAPIs on the core). The figures are the same: durations are integer
  * nanoseconds (src/base/time.ts), so the sums are exact in any order; a core that ever sees a
  * poll of a non-integer duration is folded eagerly from then on, poll by poll, as before.
  */
+import type { WaitRows } from './types.js';
+
 /** What the fold keeps per NAPI on a CPU (NapiCpuAcc in napi-acc.ts; an interface here so that the two modules do not import each other). */
 export interface WaitNode {
   readonly napi: { readonly index: number };
-  readonly waited: Map<number, number>;
   /** Its softirq poll time on the CPU, and when it last polled (the core's count). */
   waitCum: number;
   waitSeq: number;
@@ -51,6 +56,105 @@ export class CoreWaits {
   head: WaitNode | null = null;
   /** Folded poll by poll (a non-integer duration was seen). */
   eager = false;
+  /** The sums so far: waiter's index, waited-for's index (-1: free slot), ns; made on the first wait. */
+  private keyWaiter: Int32Array | null = null;
+  private keyBy: Int32Array | null = null;
+  private sum: Float64Array | null = null;
+  private used = 0;
+
+  /** Adds `d` ns to what NAPI `waiter` waited for NAPI `by` on this core. */
+  add(waiter: number, by: number, d: number): void {
+    // rows() sorts by waiter * 2^32 + by, exact below 2^21 NAPIs.
+    if (waiter >= 0x200000) throw new Error(`waits: NAPI index ${waiter} past 2^21`);
+    if (this.keyWaiter === null) this.alloc(64);
+    const kw = this.keyWaiter!;
+    const kb = this.keyBy!;
+    const mask = kw.length - 1;
+    for (let i = slotOf(waiter, by) & mask; ; i = (i + 1) & mask) {
+      const w = kw[i]!;
+      if (w === waiter && kb[i] === by) {
+        const sum = this.sum!;
+        sum[i] = sum[i]! + d;
+        return;
+      }
+      if (w === -1) {
+        kw[i] = waiter;
+        kb[i] = by;
+        this.sum![i] = d;
+        if (++this.used * 4 > kw.length * 3) this.grow();
+        return;
+      }
+    }
+  }
+
+  /** The sums as rows sorted by (waiter, waited for), one call per waiter with its rows; the table is freed. */
+  rows(each: (waiter: number, rows: WaitRows) => void): void {
+    const kw = this.keyWaiter;
+    if (kw === null) return;
+    const kb = this.keyBy!;
+    const sum = this.sum!;
+    // Sorted by one numeric key (indexes are below 2^21: the product stays an exact double).
+    const keys = new Float64Array(this.used);
+    let n = 0;
+    for (let i = 0; i < kw.length; i++) if (kw[i] !== -1) keys[n++] = kw[i]! * 4294967296 + kb[i]!;
+    keys.sort();
+    const waitedFor = new Int32Array(n);
+    const ns = new Float64Array(n);
+    const mask = kw.length - 1;
+    for (let r = 0; r < n; r++) {
+      const waiter = Math.floor(keys[r]! / 4294967296);
+      const by = keys[r]! - waiter * 4294967296;
+      let i = slotOf(waiter, by) & mask;
+      while (kw[i] !== waiter || kb[i] !== by) i = (i + 1) & mask;
+      waitedFor[r] = by;
+      ns[r] = sum[i]!;
+    }
+    this.keyWaiter = this.keyBy = this.sum = null;
+    this.used = 0;
+    for (let from = 0; from < n; ) {
+      const waiter = Math.floor(keys[from]! / 4294967296);
+      let to = from + 1;
+      while (to < n && Math.floor(keys[to]! / 4294967296) === waiter) to++;
+      each(waiter, { waitedFor, ns, from, to });
+      from = to;
+    }
+  }
+
+  private alloc(size: number): void {
+    this.keyWaiter = new Int32Array(size).fill(-1);
+    this.keyBy = new Int32Array(size);
+    this.sum = new Float64Array(size);
+  }
+
+  private grow(): void {
+    const kw = this.keyWaiter!;
+    const kb = this.keyBy!;
+    const sum = this.sum!;
+    this.alloc(kw.length * 2);
+    const nw = this.keyWaiter!;
+    const nb = this.keyBy!;
+    const ns = this.sum!;
+    const mask = nw.length - 1;
+    for (let j = 0; j < kw.length; j++) {
+      const w = kw[j]!;
+      if (w === -1) continue;
+      let i = slotOf(w, kb[j]!) & mask;
+      while (nw[i] !== -1) i = (i + 1) & mask;
+      nw[i] = w;
+      nb[i] = kb[j]!;
+      ns[i] = sum[j]!;
+    }
+  }
+}
+
+/** A well-mixed 32-bit hash of a (waiter, waited for) pair (murmur3's finaliser). */
+function slotOf(a: number, b: number): number {
+  let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  return h ^ (h >>> 16);
 }
 
 /** A softirq poll of `nc` lasting `dur` ns on a core whose pending NAPIs are `pend` (before `nc`'s own pending state changes). */
@@ -61,7 +165,7 @@ export function pollWaits(w: CoreWaits, pend: readonly WaitNode[], nc: WaitNode,
     const by = nc.napi.index;
     for (let i = 0; i < pend.length; i++) {
       const p = pend[i]!;
-      if (p !== nc) p.waited.set(by, (p.waited.get(by) ?? 0) + dur);
+      if (p !== nc) w.add(p.napi.index, by, dur);
     }
     return;
   }
@@ -91,7 +195,7 @@ export function startWait(w: CoreWaits, nc: WaitNode): void {
   nc.pendSeq = w.seq;
 }
 
-/** `p` stops being pending (or the capture ended): its waits since it became pending go into `p.waited`. */
+/** `p` stops being pending (or the capture ended): its waits since it became pending go into the core's sums. */
 export function endWait(w: CoreWaits, p: WaitNode): void {
   if (w.eager) return;
   const a = p.pendSeq;
@@ -99,10 +203,7 @@ export function endWait(w: CoreWaits, p: WaitNode): void {
   for (let j = w.head; j !== null && j.waitSeq > a; j = j.waitNext) {
     if (j === p) continue;
     const d = j.waitCum - sumAtEpoch(j, e);
-    if (d > 0) {
-      const by = j.napi.index;
-      p.waited.set(by, (p.waited.get(by) ?? 0) + d);
-    }
+    if (d > 0) w.add(p.napi.index, j.napi.index, d);
   }
 }
 

@@ -95,10 +95,18 @@ function waitsOf(tl: Timeline): Run['waits'] {
   const out: Run['waits'] = new Map();
   for (const n of tl.napis) {
     for (const [cpu, s] of n.perCpu) {
-      if (s.waitedForNs.size === 0) continue;
+      const w = s.waitedForNs;
+      if (w.to === w.from) continue;
       const onCpu = out.get(cpu) ?? new Map<string, Map<string, number>>();
       out.set(cpu, onCpu);
-      onCpu.set(n.napi, new Map([...s.waitedForNs].map(([by, v]) => [tl.napis[by]!.napi, v])));
+      const mine = new Map<string, number>();
+      for (let r = w.from; r < w.to; r++) {
+        // Rows in the order of the NAPI waited for, each above zero (types.ts WaitRows).
+        if (r > w.from) expect(w.waitedFor[r]).toBeGreaterThan(w.waitedFor[r - 1]!);
+        expect(w.ns[r]).toBeGreaterThan(0);
+        mine.set(tl.napis[w.waitedFor[r]!]!.napi, w.ns[r]!);
+      }
+      onCpu.set(n.napi, mine);
     }
   }
   return out;

@@ -128,7 +128,10 @@ export const coLocation = defineDetector({
       // Sized by a first pass (typed columns filled in place: number[] columns grown by doubling
       // held about 100 MB of heap at once for a million waits).
       let cap = 0;
-      for (const l of group) cap += t.napis[l.index]!.perCpu.get(cpu)!.waitedForNs.size;
+      for (const l of group) {
+        const mine = t.napis[l.index]!.perCpu.get(cpu)!.waitedForNs;
+        cap += mine.to - mine.from;
+      }
       const waiterAll = new Int32Array(cap);
       const byAll = new Int32Array(cap);
       const nsAll = new Float64Array(cap);
@@ -141,9 +144,10 @@ export const coLocation = defineDetector({
         const waits = t.napis[l.index]!.perCpu.get(cpu)!.waitedForNs;
         const from = rows;
         const waiter = facts.napis[l.index]!;
-        // In the order of the NAPI waited for (its index), without a [key, value] pair per wait.
-        for (const other of Int32Array.from(waits.keys()).sort()) {
-          const ns = waits.get(other)!;
+        // In the order of the NAPI waited for (its index), as the timeline's rows are.
+        for (let r = waits.from; r < waits.to; r++) {
+          const other = waits.waitedFor[r]!;
+          const ns = waits.ns[r]!;
           if (ns <= 0 || !members.has(other)) continue;
           waiterAll[rows] = l.index;
           byAll[rows] = other;

@@ -140,7 +140,9 @@ export const monolithicPoll = defineDetector({
       for (const other of t.napis) {
         const waits = other.perCpu.get(cpu)?.waitedForNs;
         if (waits === undefined) continue;
-        for (const [by, ns] of waits) {
+        for (let r = waits.from; r < waits.to; r++) {
+          const by = waits.waitedFor[r]!;
+          const ns = waits.ns[r]!;
           if (ns <= 0 || by === other.index) continue;
           const f = byIndex.get(by);
           if (f === undefined) continue;
