@@ -111,7 +111,7 @@ export class CoreWaits {
     }
     this.keyWaiter = this.keyBy = this.sum = null;
     this.used = 0;
-    for (let from = 0; from < n; ) {
+    for (let from = 0; from < n;) {
       const waiter = Math.floor(keys[from]! / 4294967296);
       let to = from + 1;
       while (to < n && Math.floor(keys[to]! / 4294967296) === waiter) to++;
