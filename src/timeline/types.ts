@@ -178,7 +178,8 @@ export interface NapiCpuSeries {
  * One NAPI's waits on one CPU: rows [from, to) of the columns its core's NAPIs share (the NAPI
  * waited for, by index, and the time in ns). Columns per core instead of a Map per NAPI-CPU
  * pair: a stock capture of 1,024 tunnels over 128 cores has about a million waits in 65 k
- * NAPI-CPU pairs, which as Maps held about 100 MB of V8 heap (12 bytes a wait as columns).
+ * NAPI-CPU pairs: as Maps the live heap after the load was 111 MB, as columns 72 MB (12 bytes a
+ * wait; bench/README.md, issue 16's seventh round).
  */
 export interface WaitRows {
   readonly waitedFor: Int32Array;

@@ -27,6 +27,7 @@
  * nanoseconds (src/base/time.ts), so the sums are exact in any order; a core that ever sees a
  * poll of a non-integer duration is folded eagerly from then on, poll by poll, as before.
  */
+import { InputError } from '../base/diagnostics.js';
 import type { WaitRows } from './types.js';
 
 /** What the fold keeps per NAPI on a CPU (NapiCpuAcc in napi-acc.ts; an interface here so that the two modules do not import each other). */
@@ -65,7 +66,7 @@ export class CoreWaits {
   /** Adds `d` ns to what NAPI `waiter` waited for NAPI `by` on this core. */
   add(waiter: number, by: number, d: number): void {
     // rows() sorts by waiter * 2^32 + by, exact below 2^21 NAPIs.
-    if (waiter >= 0x200000) throw new Error(`waits: NAPI index ${waiter} past 2^21`);
+    if (waiter >= 0x200000) throw new InputError(`more than ${0x200000} NAPI instances wait on one another in this capture: more than the timeline holds`);
     if (this.keyWaiter === null) this.alloc(64);
     const kw = this.keyWaiter!;
     const kb = this.keyBy!;
