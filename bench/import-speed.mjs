@@ -28,6 +28,24 @@ const argVal = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 
+// An option this bench does not know ran the whole bench before (`--help` did: minutes of CPU and
+// the 5 M captures generated); now it is refused in one line, and --help prints the usage.
+const USAGE = 'usage: npm run build && node bench/import-speed.mjs [--only ftrace,perf-script,...] [--events 5000000] [--small 1000000] [--csv-events 200000] [--repeat 1] [--regen]';
+if (args[0] !== '--child') {
+  const withValue = new Set(['--only', '--events', '--small', '--csv-events', '--repeat']);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--help' || args[i] === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    if (withValue.has(args[i]) && args[i + 1] !== undefined) i++;
+    else if (args[i] !== '--regen') {
+      console.error(`import-speed: unknown option or missing value: ${args[i]} (--help lists the options)`);
+      process.exit(64);
+    }
+  }
+}
+
 /**
  * CPU ms of this process's threads other than the main one (V8's workers: the optimising
  * compiler and GC helpers, and libuv's), from /proc/self/task/<tid>/stat (utime + stime, in
