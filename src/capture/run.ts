@@ -290,12 +290,16 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
     `#@wg_functions_matched ${wgFuncs}`,
   );
   const fd = openSync(partial, 'w');
-  try {
-    writeSync(fd, headLines.join('\n') + '\n');
-  } catch (e) {
+  /** Before bpftrace runs: nothing was captured, so neither the file nor the temp dir is kept. */
+  const abandon = (): void => {
     closeSync(fd);
     unlinkSync(partial);
     rmSync(tmp, { recursive: true, force: true });
+  };
+  try {
+    writeSync(fd, headLines.join('\n') + '\n');
+  } catch (e) {
+    abandon();
     throw new InputError(`cannot write the header to ${partial} (${(e as NodeJS.ErrnoException).code ?? 'error'}: disk full?)`);
   }
 
@@ -316,7 +320,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   // reads, never waiting in read(2) or epoll on it, as capture.sh's drain does. A pipe read as a
   // Node stream is read by libuv on every write until 16 KiB are buffered, paused or not: at a
   // windows capture's 50 KB/s (0.24+ flushes after every print()) that was 280 reads and 400
-  // wake-ups a second, and 3.5% of a core against capture.sh's 0.5% (bench/README.md).
+  // wake-ups a second, and 2.6 to 3.6% of a core (1.2 to 2% now; bench/README.md).
   let fifoFd: number | undefined;
   let outFd: number | 'pipe' = fd;
   if (!direct) {
@@ -328,9 +332,7 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
       outFd = openSync(fifo, 'w');
     } catch (e) {
       if (fifoFd !== undefined) closeSync(fifoFd);
-      closeSync(fd);
-      unlinkSync(partial);
-      rmSync(tmp, { recursive: true, force: true });
+      abandon();
       throw new InputError(`cannot create a FIFO in ${tmp} for bpftrace's output (${(e as NodeJS.ErrnoException).code ?? 'mkfifo failed'})`);
     }
   }
