@@ -19,8 +19,8 @@
  *   pending (the head of the list, down to the first one polled before), each with its sum now
  *   less its sum when the epoch began.
  * The sums are kept per core in one open-addressing table keyed by (waiter, waited for), typed
- * columns instead of a Map per NAPI-CPU pair (about a million waits on that capture, ~100 MB of
- * V8 heap as Maps), and end as sorted columns (types.ts WaitRows). Each key's additions happen in
+ * columns instead of a Map per NAPI-CPU pair (about a million waits on that capture: the live heap
+ * after the load was 111 MB with Maps, 72 MB with columns), and end as sorted columns (types.ts WaitRows). Each key's additions happen in
  * the same order as they did into the Map, so even the eager fold's sums are the same doubles.
  * Work: O(1) per poll, and per end of a pending spell the number of distinct NAPIs polled
  * meanwhile (at most the NAPIs on the core). The figures are the same: durations are integer
