@@ -26,7 +26,9 @@ export const MEASURED_COSTS = (threadPollFactor: number, threadWake: number): Co
  * veth: the kthread's poll costs `threadPollFactor` times the softirq poll, and waking it costs
  * `threadWake` times the softirq poll per packet, where the senders run (spread over the cores).
  * A threaded capture measured the kthread's cost (the softirq cost is derived from it) and the
- * wake-ups inside its untraced per-packet work (taken out of it for stock).
+ * wake-ups inside its untraced per-packet work (taken out of it for stock). A flow held by its
+ * sending task (no core saturated) spent its period per packet in that task: the poll in
+ * softirq mode, the wake-up in threaded mode, and the sender's own work (`senderNs`) besides.
  */
 export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', threadedOverheadRatio = 0, costs?: CostPoint): ModelInput {
   const pos = new Map(w.cpus.map((c, p) => [c, p]));
@@ -50,6 +52,7 @@ export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', thread
       ...(w.wireguard && c.threadPollFactor === 1 ? {} : { threadForwardNs: threadPoll }),
       ...(wakeNs === undefined ? {} : { threadWakeNs: wakeNs }),
       rxPos: pos.get(t.rxCore) ?? 0,
+      ...(t.serialNsPerPacket === undefined || w.wireguard ? {} : { senderNs: Math.max(0, t.serialNsPerPacket - (capturedThreaded ? (wakeNs ?? 0) : softirqPoll)) }),
       observedShare: [...t.observedPollShare].filter(([cpu]) => pos.has(cpu)).map(([cpu, f]) => [pos.get(cpu)!, f] as [number, number]),
       // An idle tunnel offers nothing, whatever the mode: elastic means "takes what it gets" only for tunnels that carried traffic.
       demandPps: t.measuredPps > 0 ? (demand === 'elastic' ? Infinity : t.measuredPps) : 0,

@@ -32,6 +32,12 @@ export interface TunnelWorkload {
   observedPollCore: number;
   /** Share of this tunnel's poll busy time per core in the capture (sums to 1 when it polled). */
   observedPollShare: Map<number, number>;
+  /**
+   * veth, when no core was saturated: the flow was held by its sending task, which also runs
+   * the poll; its time per packet is the period between packets (1e9 / measuredPps). Absent:
+   * the flow was limited by the cores (or is not veth).
+   */
+  serialNsPerPacket?: number;
 }
 
 export interface CoreWorkload {

@@ -46,6 +46,12 @@ export interface WorkloadOptions {
  * out, a dip inside the traffic is not (the window runs from the first such window to the last).
  */
 export const TRAFFIC_WINDOW_SHARE = 0.1;
+/**
+ * A core busy this much of the traffic window limited the flows on it (the tracer itself
+ * costs a few points: bench/README.md, "Capture overhead"); below it on every core, the flows
+ * were held by something else.
+ */
+export const SATURATED_CORE = 0.95;
 /** Bootstrap resamples of the traffic window's windows for the cost spread. */
 export const BOOTSTRAP_RESAMPLES = 200;
 /**
@@ -278,6 +284,26 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
     const foreign = Math.min(1, other + taskKeeps);
     return { cpu, measuredUtilization: wh, otherLoad: other, untracedLoad, coupledNsPerPacket, foreignLoad: foreign, capacity: 1 - foreign };
   });
+
+  // A flow that saturated no core was held by something else: on veth, by its sending task. The
+  // poll of a veth peer runs in the sender's own context (drivers/net/veth.c: veth_xmit ->
+  // __veth_xdp_flush -> napi_schedule raises NET_RX on the sending CPU, served when the
+  // sender's transmit path re-enables bottom halves, net/core/dev.c: __dev_queue_xmit ->
+  // rcu_read_unlock_bh), so one task does the sending and the poll, and a task runs on one
+  // core at a time. Measured on this testbed with one flow (docs/models.md, "The sending
+  // task"): the iperf3 client at 100% of a core while both cores were a quarter idle. So its
+  // time per packet is the period between packets, 1 / rate; a model holds the flow to it,
+  // with what the change adds to or takes from that task. A paced flow (iperf3 -b) is held the
+  // same way, which is what it does.
+  if (untraced === 'coupled' && noWireguard && cores.length > 0 && cores.every((c) => c.measuredUtilization < SATURATED_CORE)) {
+    let held = 0;
+    for (const t of tunnels)
+      if (t.measuredPps > 0) {
+        t.serialNsPerPacket = 1e9 / t.measuredPps;
+        held++;
+      }
+    if (held > 0) note('sender-bound', `no core reached ${SATURATED_CORE * 100}% busy in the traffic window: each flow was held by its sending task (veth: the sender also runs the poll), at ${held === 1 ? 'its' : 'their'} measured rate's period per packet`);
+  }
 
   // Said only where there is untraced load to replay (a synthetic capture has none).
   const anyUntraced = cores.some((c) => c.untracedLoad > 0.01);

@@ -21,16 +21,20 @@ async function timelineOf(name: string, text: string, windowNs = 1_000_000) {
  * one poll of 10 packets taking 10 us (1000 ns per packet); /proc/stat says CPU 0 was half busy
  * and CPU 1 idle. veth's sender and receiver run on this host, so the 0.488 ms of CPU 0 the
  * trace does not explain is their work for those 10 packets: 48,800 ns per packet on CPU 0.
+ * (`FULL` below: the same with CPU 0 busy the whole millisecond.)
  */
 const VETH = readFileSync(join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), 'utf8');
 
 describe('what-if on a veth capture, worked by hand', () => {
-  it('stock, at the observed placement, carries what CPU 0 allows: poll + coupled work per packet', async () => {
+  // CPU 0 half busy, CPU 1 idle: no core limited the flow, its sending task did (it also runs
+  // veth's poll): 10 packets in 1 ms, a period of 100,000 ns per packet, of which the poll is
+  // 1000 ns and the sender's own work 99,000 ns.
+  it('stock, held by the sending task, carries what it measured, where CPU 0 alone would allow twice that', async () => {
     const r = replayTimeline(await timelineOf('veth.txt', VETH), { models: ['stock', 'threaded', 'inline'] });
-    // CPU 0 may use 1 - 0.002 (the 2 us of NET_RX outside the poll is other traced load);
-    // each packet costs it 1000 + 48,800 ns: x = 0.998 / 49.8 us.
     const stock = r.models.find((m) => m.model === 'stock')!;
-    expect(stock.throughputPps).toBeCloseTo(0.998 / 49.8e-6, 0);
+    // The core alone: 0.998 / (1000 + 48,800 ns) = 20,040 pps. The task: 1e9 / (99,000 + 1000).
+    expect(stock.throughputPps).toBeCloseTo(10_000, 6);
+    expect(stock.vsMeasured!.point).toBeCloseTo(1, 9);
     expect(r.placement).toBe('observed');
     expect(r.monteCarlo.runs).toBe(1);
     expect(r.calibrationError.meanAbsolute).toBeLessThan(1e-9);
@@ -38,12 +42,39 @@ describe('what-if on a veth capture, worked by hand', () => {
     expect(r.abstained).toEqual([{ model: 'inline', reason: expect.stringMatching(/^Inline moves WireGuard decryption/) }]);
   });
 
-  it('threaded: the sender pays the wake-ups where it ran, the kthread work goes where there is room', async () => {
+  it('threaded, held by the sending task: it wakes the kthread instead of running the poll', async () => {
     const r = replayTimeline(await timelineOf('veth2.txt', VETH), { models: ['threaded'] });
     const t = r.models[0]!;
+    // The task per packet: 99,000 ns of its own and the wake-up (factor x 1000 ns) instead of
+    // the poll; CPU 0 would allow 0.998 / (48,800 + 1,500) ns, twice as much.
+    const task = (f: number): number => 1e9 / (99_000 + f * 1000);
+    expect(t.throughputPps).toBeCloseTo(task(VETH_THREAD_WAKE_FACTOR.value), 6);
+    expect(t.throughputInterval.low).toBeCloseTo(task(VETH_THREAD_WAKE_FACTOR.high), 6);
+    expect(t.throughputInterval.high).toBeCloseTo(task(VETH_THREAD_WAKE_FACTOR.low), 6);
+    expect(t.vsMeasured!.point).toBeCloseTo(t.throughputPps / 10_000, 9);
+    // Nothing saturates: the kthread's work (2,100 ns per packet) goes to the idle CPU 1.
+    expect(t.tunnels[0]!.pollCore).toBe(1);
+    expect(t.cpus[1]!.utilization).toBeCloseTo((t.throughputPps * VETH_THREAD_POLL_FACTOR.value * 1000) / 1e9, 6);
+    expect(t.cpus[0]!.utilization).toBeLessThan(0.95);
+  });
+
+  // The same capture with CPU 0 busy the whole millisecond: the core was the limit.
+  const FULL = VETH.replace('#@stat cpu0 0 0 50 150', '#@stat cpu0 0 0 100 100');
+
+  it('stock, limited by CPU 0: poll + coupled work per packet', async () => {
+    const r = replayTimeline(await timelineOf('full.txt', FULL), { models: ['stock'] });
+    // CPU 0 may use 1 - 0.002 (the 2 us of NET_RX outside the poll is other traced load); the
+    // untraced 0.988 ms are 98,800 ns per packet: x = 0.998 / (1000 + 98,800) ns = 10,000.
+    expect(r.models[0]!.throughputPps).toBeCloseTo(0.998 / 99.8e-6, 0);
+    expect(r.assumptions.map((a) => a.code)).not.toContain('sender-bound');
+  });
+
+  it('threaded, limited by CPU 0: the sender pays the wake-ups where it ran, the kthread work goes where there is room', async () => {
+    const r = replayTimeline(await timelineOf('full2.txt', FULL), { models: ['threaded'] });
+    const t = r.models[0]!;
     // CPU 0 keeps the coupled work and the wake-ups (1.5 x 1000 ns, where the softirq poll ran):
-    // x = 0.998 / (48,800 + 1,500) ns; the kthread's 2,100 ns per packet fit on CPU 1.
-    const wake = (f: number): number => 0.998 / ((48_800 + f * 1000) * 1e-9);
+    // x = 0.998 / (98,800 + 1,500) ns; the kthread's 2,100 ns per packet fit on CPU 1.
+    const wake = (f: number): number => 0.998 / ((98_800 + f * 1000) * 1e-9);
     expect(t.throughputPps).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.value), 0);
     expect(t.tunnels[0]!.pollCore).toBe(1);
     expect(t.cpus[1]!.utilization).toBeCloseTo((t.throughputPps * VETH_THREAD_POLL_FACTOR.value * 1000) / 1e9, 6);

@@ -39,8 +39,17 @@ describe('workload extraction', () => {
     expect(w.cores[0]!.coupledNsPerPacket).toBeCloseTo(48_800, 3);
     expect(w.cores[0]!.foreignLoad).toBeCloseTo(0.002, 9);
     expect(w.cores[1]!.measuredUtilization).toBe(0);
-    expect(w.assumptions.map((a) => a.code).sort()).toEqual(['cpu-util-from-proc-stat', 'no-wireguard', 'untraced-coupled']);
+    expect(w.assumptions.map((a) => a.code).sort()).toEqual(['cpu-util-from-proc-stat', 'no-wireguard', 'sender-bound', 'untraced-coupled']);
     expect(w.threaded).toBe(false);
+    // No core reached 95%: the flow was held by its sending task, one packet every 100 us.
+    expect(t.serialNsPerPacket).toBeCloseTo(100_000, 3);
+    // With CPU 0 busy the whole millisecond the core was the limit: no serial period.
+    const full = join(dir, 'veth-full.txt');
+    writeFileSync(full, CAPTURE.replace('#@stat cpu0 0 0 50 150', '#@stat cpu0 0 0 100 100'));
+    const sat = extractWorkload(await loadTimeline(full), { utilization: 'proc-stat' });
+    expect(sat.cores[0]!.measuredUtilization).toBeCloseTo(1, 9);
+    expect(sat.tunnels[0]!.serialNsPerPacket).toBeUndefined();
+    expect(sat.assumptions.map((a) => a.code)).not.toContain('sender-bound');
     // Without idle records the default takes /proc/stat too; `traced` leaves the untraced load unknown.
     expect(extractWorkload(tl).cores[0]!.measuredUtilization).toBeCloseTo(0.5, 9);
     const traced = extractWorkload(tl, { utilization: 'traced' });

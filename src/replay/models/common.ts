@@ -25,6 +25,12 @@ export interface ModelTunnel {
   threadWakeNs?: number;
   /** Observed placement: the share of the tunnel's poll time per core position, as captured. */
   observedShare?: [number, number][];
+  /**
+   * veth held by its sending task (TunnelWorkload.serialNsPerPacket): the task's own work per
+   * packet besides the poll it runs in softirq mode (ns). It does the sending, and the poll in
+   * stock or the kthread's wake-up in threaded, on one core at a time: x (senderNs + that) <= 1.
+   */
+  senderNs?: number;
 }
 
 export interface ModelInput {

@@ -159,9 +159,25 @@ export function runStockObserved(inp: ModelInput): ModelRun {
     }
     main[i] = Math.max(0, best);
   });
+  addSenderRows(inp, pb, (t) => t.forwardNs);
   const packed = packCoreProblem(pb);
   const { x } = solve(inp, packed);
-  return assembleRun('stock', inp, x, utilizationOf(inp, packed, x), main, { initialCollision: hasCollision(inp, main), convergenceNs: null, moves: 0 });
+  return assembleRun('stock', inp, x, utilizationOf(inp, packed, x).subarray(0, m), main, { initialCollision: hasCollision(inp, main), convergenceNs: null, moves: 0 });
+}
+
+/**
+ * One row per flow held by its sending task (ModelTunnel.senderNs): the task runs on one core at
+ * a time, so x (senderNs + what else the task does per packet) <= 1 (a whole core, whichever).
+ * Rows after the cores: the caller reads per-core usage from the first m rows only.
+ */
+export function addSenderRows(inp: ModelInput, pb: CoreProblem, alsoInTask: (t: ModelInput['tunnels'][number]) => number): void {
+  const rows: number[] = [];
+  inp.tunnels.forEach((t, i) => {
+    if (t.senderNs === undefined) return;
+    rows.push(1);
+    pb.extras.push([[i, (t.senderNs + alsoInTask(t)) / 1e9]]);
+  });
+  if (rows.length > 0) pb.capacity = Float64Array.from([...pb.capacity, ...rows]);
 }
 
 /** A tunnel's observed poll share per core position, or all of it on its receive core. */

@@ -1,7 +1,7 @@
 import { coreUsage, packCoreProblem, type CoreProblem, type PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { observedShareOf } from './stock.js';
+import { addSenderRows, observedShareOf } from './stock.js';
 import { assembleRun, hasCollision, placedBase, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 /**
@@ -212,6 +212,8 @@ export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRu
     thread[i] = (t.threadForwardNs ?? t.forwardNs) / 1e9;
     pb.extras[m]!.push([i, pinned / 1e9 + thread[i]!]);
   });
+  // The sending task wakes the kthread (the wake-up is charged to it above, on its cores).
+  addSenderRows(inp, pb, (t) => t.threadWakeNs ?? wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs));
   const packed = packCoreProblem(pb);
   const { x } = solve(inp, packed);
   const used = coreUsage(packed, x);
