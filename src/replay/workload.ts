@@ -302,7 +302,11 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
         t.serialNsPerPacket = 1e9 / t.measuredPps;
         held++;
       }
-    if (held > 0) note('sender-bound', `no core reached ${SATURATED_CORE * 100}% busy in the traffic window: each flow was held by its sending task (veth: the sender also runs the poll), at ${held === 1 ? 'its' : 'their'} measured rate's period per packet`);
+    if (held > 0)
+      note(
+        'sender-bound',
+        `no core reached ${SATURATED_CORE * 100}% busy in the traffic window: each flow was held by its sending task (veth: the sender also runs the poll), at ${held === 1 ? 'its' : 'their'} measured rate's period per packet`,
+      );
   }
 
   // Said only where there is untraced load to replay (a synthetic capture has none).
