@@ -13,15 +13,22 @@ class CryptCpu {
 }
 
 /**
- * Per work pointer: its busy time and items per CPU. WireGuard's crypt work is per device and
+ * Per work pointer: the device its last wg-crypt queue_work named, and its busy time and items
+ * per CPU. WireGuard's crypt work is per device and
  * per CPU (drivers/net/wireguard/queueing.c: wg_packet_percpu_multicore_worker_alloc, run by
  * queue_work_on on its CPU), so a pointer almost always runs on one CPU: that one is held
  * inline, any other in a map. (Arrays indexed by CPU id cost ~2 KB per pointer at 128 CPUs:
- * 180 MB for the 1,024 x 128 = 131,072 pointers of a 1,024-tunnel gateway.)
+ * 180 MB for the 1,024 x 128 = 131,072 pointers of a 1,024-tunnel gateway.) Device and runs
+ * in one object, so that each queue_work and each run looks its pointer up once, in one map
+ * (two maps keyed by pointer text were 11% of loadTimeline's CPU on a 1,024 x 128 stock synth
+ * capture).
  */
-class CryptAcc {
-  private firstCpu = -1;
-  private first: CryptCpu | undefined;
+class WorkAcc {
+  /** From workqueue_queue_work on wg-crypt-<dev> (undefined: none seen). */
+  dev: string | undefined = undefined;
+  /** CPU of `first` (-1: the work never ran). */
+  firstCpu = -1;
+  first: CryptCpu | undefined;
   private others: Map<number, CryptCpu> | undefined;
   at(cpu: number): CryptCpu {
     if (cpu === this.firstCpu) return this.first!;
@@ -33,13 +40,11 @@ class CryptAcc {
     if (o === undefined) this.others.set(cpu, (o = new CryptCpu()));
     return o;
   }
-  /** [cpu, share] by CPU id ascending. */
-  entries(): [number, CryptCpu][] {
-    const out: [number, CryptCpu][] = this.first === undefined ? [] : [[this.firstCpu, this.first]];
-    if (this.others !== undefined) {
-      out.push(...this.others);
-      out.sort((a, b) => a[0] - b[0]);
-    }
+  /** [cpu, share] by CPU id ascending; undefined when the work ran on `firstCpu` alone (the common case, read from `first`). */
+  entries(): [number, CryptCpu][] | undefined {
+    if (this.others === undefined) return undefined;
+    const out: [number, CryptCpu][] = [[this.firstCpu, this.first!], ...this.others];
+    out.sort((a, b) => a[0] - b[0]);
     return out;
   }
 }
@@ -57,13 +62,14 @@ class QueueAcc {
  * another CPU): the two meet in `series`, after the last event.
  */
 export class CryptAttribution {
-  /** work pointer -> device, from workqueue_queue_work on wg-crypt-<dev>. */
-  private readonly workDev = new Map<string, string>();
+  /** work pointer -> its device and runs. */
+  private readonly works = new Map<string, WorkAcc>();
+  /** The works that ran, in the order of their first run (the order the devices' sums are made in). */
+  private readonly ran: WorkAcc[] = [];
   private readonly queueByWq = new Map<string, QueueAcc>();
   /** Last workqueue name seen and its accumulator (null: not a wg-crypt queue). */
   private lastWq = '';
   private lastQ: QueueAcc | null = null;
-  private readonly cryptByWork = new Map<string, CryptAcc>();
 
   queueWork(cpu: number, work: string, workqueue: string): void {
     // Importers intern these names, so the last workqueue seen is usually the same string.
@@ -75,7 +81,9 @@ export class CryptAttribution {
       this.lastQ = q;
     }
     if (q === null) return;
-    if (this.workDev.get(work) !== q.dev) this.workDev.set(work, q.dev);
+    let acc = this.works.get(work);
+    if (acc === undefined) this.works.set(work, (acc = new WorkAcc()));
+    acc.dev = q.dev;
     // Counted on the CPU the event fired on: the CPU that received the packet (its RSS core).
     // req_cpu is not it: wg queues with queue_work_on(the round-robin decrypt CPU, ...).
     q.byCpu[cpu] = (q.byCpu[cpu] ?? 0) + 1;
@@ -83,8 +91,9 @@ export class CryptAttribution {
 
   /** A crypt work item's run of `ns` on `cpu` closed; `continued`: the rest of an item already counted. */
   addRun(work: string, cpu: number, ns: number, continued: boolean): void {
-    let acc = this.cryptByWork.get(work);
-    if (acc === undefined) this.cryptByWork.set(work, (acc = new CryptAcc()));
+    let acc = this.works.get(work);
+    if (acc === undefined) this.works.set(work, (acc = new WorkAcc()));
+    if (acc.firstCpu === -1) this.ran.push(acc);
     const share = acc.at(cpu);
     share.busy += ns;
     if (!continued) share.items = (share.items ?? 0) + 1;
@@ -106,10 +115,18 @@ export class CryptAttribution {
       }
     };
     for (const q of this.queueByWq.values()) addTo(devOf(q.dev).queueWorkByCpu, q.byCpu);
-    for (const [work, acc] of this.cryptByWork) {
-      const d = devOf(this.workDev.get(work) ?? UNKNOWN_DEVICE);
-      for (const [cpu, share] of acc.entries()) d.cryptBusyByCpu.set(cpu, (d.cryptBusyByCpu.get(cpu) ?? 0) + share.busy);
-      for (const [cpu, share] of acc.entries()) if (share.items !== undefined) d.cryptItemsByCpu.set(cpu, (d.cryptItemsByCpu.get(cpu) ?? 0) + share.items);
+    for (const acc of this.ran) {
+      const d = devOf(acc.dev ?? UNKNOWN_DEVICE);
+      const all = acc.entries();
+      if (all === undefined) {
+        const cpu = acc.firstCpu;
+        const share = acc.first!;
+        d.cryptBusyByCpu.set(cpu, (d.cryptBusyByCpu.get(cpu) ?? 0) + share.busy);
+        if (share.items !== undefined) d.cryptItemsByCpu.set(cpu, (d.cryptItemsByCpu.get(cpu) ?? 0) + share.items);
+        continue;
+      }
+      for (const [cpu, share] of all) d.cryptBusyByCpu.set(cpu, (d.cryptBusyByCpu.get(cpu) ?? 0) + share.busy);
+      for (const [cpu, share] of all) if (share.items !== undefined) d.cryptItemsByCpu.set(cpu, (d.cryptItemsByCpu.get(cpu) ?? 0) + share.items);
     }
     return devices;
   }

@@ -94,28 +94,79 @@ export class CoreWaits {
     if (kw === null) return;
     const kb = this.keyBy!;
     const sum = this.sum!;
-    // Sorted by one numeric key (indexes are below 2^21: the product stays an exact double).
-    const keys = new Float64Array(this.used);
-    let n = 0;
-    for (let i = 0; i < kw.length; i++) if (kw[i] !== -1) keys[n++] = kw[i]! * 4294967296 + kb[i]!;
-    keys.sort();
+    const n = this.used;
     const waitedFor = new Int32Array(n);
     const ns = new Float64Array(n);
-    const mask = kw.length - 1;
-    for (let r = 0; r < n; r++) {
-      const waiter = Math.floor(keys[r]! / 4294967296);
-      const by = keys[r]! - waiter * 4294967296;
-      let i = slotOf(waiter, by) & mask;
-      while (kw[i] !== waiter || kb[i] !== by) i = (i + 1) & mask;
-      waitedFor[r] = by;
-      ns[r] = sum[i]!;
+    const waiters = new Int32Array(n);
+    // Sorted by (waiter, waited for) with two counting-sort passes over the slots (by waited for,
+    // then stably by waiter), and each sum read from its slot: sorting numeric keys and then
+    // probing the table again for each were 10% of loadTimeline's CPU on a 1,024 x 128 stock
+    // synth capture. The pairs are distinct, so the order is the same as a sort's. The counts
+    // are indexed by NAPI index: used while that stays within a few times the entries.
+    let maxW = 0;
+    let maxB = 0;
+    for (let i = 0; i < kw.length; i++) {
+      if (kw[i] === -1) continue;
+      if (kw[i]! > maxW) maxW = kw[i]!;
+      if (kb[i]! > maxB) maxB = kb[i]!;
+    }
+    if (maxW + maxB <= 8 * n + 4096) {
+      const bySlot = new Int32Array(n);
+      const count = new Int32Array(Math.max(maxW, maxB) + 2);
+      for (let i = 0; i < kw.length; i++) {
+        if (kw[i] === -1) continue;
+        const v = kb[i]! + 1;
+        count[v] = count[v]! + 1;
+      }
+      for (let v = 1; v <= maxB + 1; v++) count[v] = count[v]! + count[v - 1]!;
+      for (let i = 0; i < kw.length; i++) {
+        if (kw[i] === -1) continue;
+        const v = kb[i]!;
+        bySlot[count[v]!] = i;
+        count[v] = count[v]! + 1;
+      }
+      count.fill(0);
+      for (let r = 0; r < n; r++) {
+        const v = kw[bySlot[r]!]! + 1;
+        count[v] = count[v]! + 1;
+      }
+      for (let v = 1; v <= maxW + 1; v++) count[v] = count[v]! + count[v - 1]!;
+      const order = new Int32Array(n);
+      for (let r = 0; r < n; r++) {
+        const i = bySlot[r]!;
+        const v = kw[i]!;
+        order[count[v]!] = i;
+        count[v] = count[v]! + 1;
+      }
+      for (let r = 0; r < n; r++) {
+        const i = order[r]!;
+        waiters[r] = kw[i]!;
+        waitedFor[r] = kb[i]!;
+        ns[r] = sum[i]!;
+      }
+    } else {
+      // Sorted by one numeric key (indexes are below 2^21: the product stays an exact double).
+      const keys = new Float64Array(n);
+      let k = 0;
+      for (let i = 0; i < kw.length; i++) if (kw[i] !== -1) keys[k++] = kw[i]! * 4294967296 + kb[i]!;
+      keys.sort();
+      const mask = kw.length - 1;
+      for (let r = 0; r < n; r++) {
+        const waiter = Math.floor(keys[r]! / 4294967296);
+        const by = keys[r]! - waiter * 4294967296;
+        let i = slotOf(waiter, by) & mask;
+        while (kw[i] !== waiter || kb[i] !== by) i = (i + 1) & mask;
+        waiters[r] = waiter;
+        waitedFor[r] = by;
+        ns[r] = sum[i]!;
+      }
     }
     this.keyWaiter = this.keyBy = this.sum = null;
     this.used = 0;
     for (let from = 0; from < n;) {
-      const waiter = Math.floor(keys[from]! / 4294967296);
+      const waiter = waiters[from]!;
       let to = from + 1;
-      while (to < n && Math.floor(keys[to]! / 4294967296) === waiter) to++;
+      while (to < n && waiters[to] === waiter) to++;
       each(waiter, { waitedFor, ns, from, to });
       from = to;
     }

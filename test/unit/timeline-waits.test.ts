@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ns } from '../../src/base/time.js';
 import type { TraceEvent } from '../../src/model/events.js';
 import { TimelineBuilder } from '../../src/timeline/builder.js';
+import { CoreWaits } from '../../src/timeline/waits.js';
 import type { Timeline } from '../../src/timeline/types.js';
 import { header, summary } from './timeline-helpers.js';
 
@@ -143,4 +144,42 @@ describe('waits (the lazy fold)', () => {
     expect(got.size).toBeGreaterThan(0);
     expect(sorted(got)).toEqual(sorted(run.waits));
   });
+});
+
+describe('CoreWaits.rows (the sums sorted by waiter, then NAPI waited for)', () => {
+  /** The rows as [waiter, waited for, ns] triples, in the order rows() gives them. */
+  const triples = (w: CoreWaits): [number, number, number][] => {
+    const out: [number, number, number][] = [];
+    w.rows((waiter, r) => {
+      for (let i = r.from; i < r.to; i++) out.push([waiter, r.waitedFor[i]!, r.ns[i]!]);
+    });
+    return out;
+  };
+  /** Adds pairs (a seeded LCG), summing the same pairs in a Map; returns that Map's entries sorted. */
+  const fill = (w: CoreWaits, pairs: number, maxIndex: number, seed: number): [number, number, number][] => {
+    let s = seed;
+    const rnd = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n);
+    const ref = new Map<string, [number, number, number]>();
+    for (let k = 0; k < pairs; k++) {
+      const a = rnd(maxIndex);
+      const b = rnd(maxIndex);
+      const d = 1 + rnd(1000);
+      w.add(a, b, d);
+      const e = ref.get(`${a} ${b}`);
+      if (e === undefined) ref.set(`${a} ${b}`, [a, b, d]);
+      else e[2] += d;
+    }
+    return [...ref.values()].sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  };
+  // Dense indexes take the counting sort; a few pairs of large indexes the sort of numeric keys.
+  for (const [pairs, maxIndex] of [
+    [5000, 300],
+    [20, 2_000_000],
+  ] as const) {
+    it(`${pairs} additions over NAPI indexes below ${maxIndex}`, () => {
+      const w = new CoreWaits();
+      const want = fill(w, pairs, maxIndex, 7);
+      expect(triples(w)).toEqual(want);
+    });
+  }
 });
