@@ -20,7 +20,7 @@ class CryptCpu {
  * inline, any other in a map. (Arrays indexed by CPU id cost ~2 KB per pointer at 128 CPUs:
  * 180 MB for the 1,024 x 128 = 131,072 pointers of a 1,024-tunnel gateway.) Device and runs
  * in one object, so that each queue_work and each run looks its pointer up once, in one map
- * (two maps keyed by pointer text were 11% of loadTimeline's CPU on a 1,024 x 128 stock synth
+ * (two maps keyed by pointer text were 11% of a profile of loadTimeline on a 1,024 x 128 stock synth
  * capture).
  */
 class WorkAcc {

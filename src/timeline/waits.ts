@@ -100,7 +100,7 @@ export class CoreWaits {
     const waiters = new Int32Array(n);
     // Sorted by (waiter, waited for) with two counting-sort passes over the slots (by waited for,
     // then stably by waiter), and each sum read from its slot: sorting numeric keys and then
-    // probing the table again for each were 10% of loadTimeline's CPU on a 1,024 x 128 stock
+    // probing the table again for each were 10% of a profile of loadTimeline on a 1,024 x 128 stock
     // synth capture. The pairs are distinct, so the order is the same as a sort's. The counts
     // are indexed by NAPI index: used while that stays within a few times the entries.
     let maxW = 0;

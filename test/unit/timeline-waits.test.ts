@@ -158,7 +158,7 @@ describe('CoreWaits.rows (the sums sorted by waiter, then NAPI waited for)', () 
   /** Adds pairs (a seeded LCG), summing the same pairs in a Map; returns that Map's entries sorted. */
   const fill = (w: CoreWaits, pairs: number, maxIndex: number, seed: number): [number, number, number][] => {
     let s = seed;
-    const rnd = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n);
+    const rnd = (n: number) => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n;
     const ref = new Map<string, [number, number, number]>();
     for (let k = 0; k < pairs; k++) {
       const a = rnd(maxIndex);
