@@ -84,13 +84,20 @@ export class StockSim {
     const n = inp.tunnels.length;
     const m = inp.cpus.length;
     const poll = this.poll;
+    // Every field read before the loop: `utilBuf` read only in the branch below (the tail's
+    // steps) had no type feedback in the optimised code, which deoptimised at it on every tail
+    // step (about 1,500 deopts per what-if at 1,024 x 128, node --trace-deopt).
+    const rng = this.rng;
+    const utilBuf = this.utilBuf;
+    const scratch = this.scratch;
+    let moves = this.moves;
     const demand = demandsOf(inp);
     // The placement this step solves, kept (the moves below change `poll`): the per-tunnel form
     // of stockProblem (the solver packs only what its first round leaves unfrozen).
     const placement = this.pollBuf;
     placement.set(poll);
-    const pb = placedProblem(inp, placement, 0, undefined, this.scratch);
-    const { x, bottleneck, frozenAt, tightAt } = maxMinFairCores(pb, demand, this.scratch.solver);
+    const pb = placedProblem(inp, placement, 0, undefined, scratch);
+    const { x, bottleneck, frozenAt, tightAt } = maxMinFairCores(pb, demand, scratch.solver);
     let allSticky = true;
     const sticky = this.stickyBuf;
     // One pass: stuck or not, and a poll that is not moves (random draws in tunnel order, as before).
@@ -105,13 +112,18 @@ export class StockSim {
       sticky[i] = stuck ? 1 : 0;
       if (!stuck) {
         allSticky = false;
-        const to = this.rng.int(m);
-        if (to !== poll[i]) this.moves++;
+        const to = rng.int(m);
+        if (to !== poll[i]) moves++;
         poll[i] = to;
       }
     }
-    const util = wantUtil || allSticky ? utilizationOf(inp, pb, x, undefined, this.utilBuf) : NO_UTIL;
-    const out = { x, util, poll: placement, sticky, allSticky };
+    this.moves = moves;
+    // Computed in the first step too (and not returned unless asked): a call site the
+    // interpreter never ran has no type feedback, and the optimised step then deoptimised at it
+    // on every step of the tail (about 2,000 deopts per what-if at 1,024 x 128, node --trace-deopt).
+    const want = wantUtil || allSticky;
+    const util = want || this.steps === 0 ? utilizationOf(inp, pb, x, undefined, utilBuf) : NO_UTIL;
+    const out = { x, util: want ? util : NO_UTIL, poll: placement, sticky, allSticky };
     this.steps++;
     return out;
   }
