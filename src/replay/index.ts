@@ -127,7 +127,9 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
     if (reason !== undefined) abstained.push({ model: name, reason });
     return reason === undefined;
   });
-  const mc = monteCarlo(inp, optsAt(point), predicted);
+  // Run 0 of each model at the point, kept for the interval below (the same run it would make again).
+  const run0 = new Map<ModelName, ModelRun>();
+  const mc = monteCarlo(inp, optsAt(point), predicted, run0);
   // The interval's ends: every cost at the cheap end of its range, and every cost at the dear end.
   const ends: CostPoint[] = [
     { pollScale: w.costSpread.poll[0], coupledScale: w.costSpread.coupled[0], threadPollFactor: tc.pollFactor.low, threadWake: tc.wake.low },
@@ -144,7 +146,8 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
     });
   const endFactor = (name: ModelName): { f: [number, number]; util: [number, number][] } => {
     const at = (c: CostPoint): ModelRun => runModel(name, modelInputOf(w, o.demand, c.threadWake, c), optsAt(c), new Prng(runSeed(o.seed, 0)));
-    const base = at(point);
+    // At the point, on run 0's placement: Monte Carlo run 0 itself (same input, options and seed).
+    const base = run0.get(name) ?? at(point);
     const runs = ends.map(at);
     if (!(base.throughputPps > 0)) return { f: [1, 1], util: endShift(runs, base) };
     const f = runs.map((r) => r.throughputPps / base.throughputPps);

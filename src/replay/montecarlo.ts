@@ -88,7 +88,8 @@ export function runModel(model: ModelName, inp: ModelInput, o: ReplayOptions, rn
 /** Runs kept whole up to this many (about 3.5 KB each on 16 tunnels x 32 cores, 150 KB on 1,024 x 128). */
 const RUNS_KEPT = 32;
 
-export function monteCarloModel(model: ModelName, inp: ModelInput, o: ReplayOptions): ModelMonteCarlo {
+/** `first`, when given, receives run 0 (replayWorkload's interval reads that placement again at the point). */
+export function monteCarloModel(model: ModelName, inp: ModelInput, o: ReplayOptions, first?: (r: ModelRun) => void): ModelMonteCarlo {
   const tp = new Float64Array(o.runs);
   const conv = new Float64Array(o.runs);
   let converged = 0;
@@ -100,6 +101,7 @@ export function monteCarloModel(model: ModelName, inp: ModelInput, o: ReplayOpti
   for (let k = 0; k < o.runs; k++) {
     const r = runModel(model, inp, o, new Prng(runSeed(o.seed, k)));
     kept?.push(r);
+    if (k === 0) first?.(r);
     tp[k] = r.throughputPps;
     if (r.initialCollision) collisions++;
     if (r.convergenceNs !== null) {
@@ -122,11 +124,12 @@ export function monteCarloModel(model: ModelName, inp: ModelInput, o: ReplayOpti
   };
 }
 
-export function monteCarlo(inp: ModelInput, opts: ReplayOptions, models: readonly ModelName[]): MonteCarloResult {
+/** `run0`, when given, gets each model's run 0 (read-only: the same object may be a model's median). */
+export function monteCarlo(inp: ModelInput, opts: ReplayOptions, models: readonly ModelName[], run0?: Map<ModelName, ModelRun>): MonteCarloResult {
   // Monte Carlo only where placement is random (WireGuard's first poll, RSS for Inline): with an
   // observed placement every run would be the same run.
   const o = inp.placement === 'observed' ? { ...opts, runs: 1 } : opts;
-  const per = models.map((m) => monteCarloModel(m, inp, o));
+  const per = models.map((m) => monteCarloModel(m, inp, o, run0 && ((r) => run0.set(m, r))));
   const stock = per.find((p) => p.model === 'stock') ?? monteCarloModel('stock', inp, o);
   const active = inp.tunnels.filter((t) => t.demandPps > 0).length;
   return {
