@@ -395,15 +395,30 @@ function firstRound(shared: Float64Array, demand: Float64Array, scratch: SolverS
 }
 
 export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratch?: SolverScratch): Allocation {
-  const placed = isPlaced(pb) ? pb : undefined;
-  const packed = isPlaced(pb) ? undefined : isPacked(pb) ? pb : packCoreProblem(pb);
-  const { capacity, shared } = pb;
+  // The problem's shape is told apart here, and the solver proper gets its parts as arguments:
+  // the models pass problems of four object shapes (placed, packed with and without pairCores,
+  // unpacked), and a shape the optimised solver had not seen deoptimised it at its first
+  // property read (wrong map), each time making V8 compile the whole solver again (five to seven
+  // compiles of 30-120 ms per what-if at 1,024 x 128, node --trace-opt --trace-deopt).
+  if (isPlaced(pb)) return solveCores(pb, undefined, NO_STAGES_OFF, NO_STAGES_TUN, NO_STAGES_COEF, undefined, pb.capacity, pb.shared, demand, scratch);
+  const packed = isPacked(pb) ? pb : packCoreProblem(pb);
+  return solveCores(undefined, packed, packed.off, packed.tun, packed.coef, packed.pairCores, packed.capacity, packed.shared, demand, scratch);
+}
+
+function solveCores(
+  placed: PlacedCoreProblem | undefined,
+  packed: PackedCoreProblem | undefined,
+  off: Int32Array,
+  tun: Int32Array,
+  coef: Float64Array,
+  pairCores: Int32Array | undefined,
+  capacity: Float64Array,
+  shared: Float64Array,
+  demand: Float64Array,
+  scratch: SolverScratch | undefined,
+): Allocation {
   // A placed problem's stages are packed after its first round (below), or at once when that
   // round cannot be taken tunnel by tunnel.
-  let off = packed?.off ?? NO_STAGES_OFF;
-  let tun = packed?.tun ?? NO_STAGES_TUN;
-  let coef = packed?.coef ?? NO_STAGES_COEF;
-  const pairCores = packed?.pairCores;
   const n = demand.length;
   const m = capacity.length;
   const work = scratch?.arrays(n, m);
