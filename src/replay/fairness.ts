@@ -394,6 +394,44 @@ function firstRound(shared: Float64Array, demand: Float64Array, scratch: SolverS
   return f;
 }
 
+/**
+ * The first round's per-core rates of a placed problem: `sharedRate` plus each core's stages of
+ * the active tunnels (`act[0..nAct)`, or every tunnel 0..nAct-1 when `act` is undefined) added
+ * in index order, receive before poll. A function of its own, apart from the solver: it is the
+ * O(n) loop of every simulated step, and kept small it stays optimised while V8 compiles the
+ * solver again after one of its rarer paths deoptimised it (each such compile of the whole
+ * solver took 30-190 ms, during which its loops ran in the interpreter, about 15 times slower:
+ * the first 250 stock steps of a what-if at 1,024 x 128 cost 90 ms instead of 5, node
+ * --trace-opt --trace-deopt). Same terms, same order.
+ */
+function placedRates(
+  rate: Float64Array,
+  sharedRate: number,
+  act: Int32Array | undefined,
+  nAct: number,
+  rxPos: Int32Array,
+  rxCoef: Float64Array,
+  hasRx: Uint8Array,
+  place: ArrayLike<number>,
+  fwdCoef: Float64Array,
+  hasFwd: Uint8Array,
+): void {
+  rate.fill(sharedRate);
+  if (act === undefined) {
+    // Every tunnel active: the active list is 0..n-1.
+    for (let i = 0; i < nAct; i++) {
+      if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
+      if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
+    }
+  } else {
+    for (let k = 0; k < nAct; k++) {
+      const i = act[k]!;
+      if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
+      if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
+    }
+  }
+}
+
 export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratch?: SolverScratch): Allocation {
   // The problem's shape is told apart here, and the solver proper gets its parts as arguments:
   // the models pass problems of four object shapes (placed, packed with and without pairCores,
@@ -474,20 +512,7 @@ function solveCores(
     const { rxPos, rxCoef, hasRx, place, fwdCoef, hasFwd } = placed;
     const sharedRate = f.sharedRate;
     let step = f.minDemand;
-    rate.fill(sharedRate);
-    if (nAct === n) {
-      // Every tunnel active: the active list is 0..n-1.
-      for (let i = 0; i < n; i++) {
-        if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
-        if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
-      }
-    } else {
-      for (let k = 0; k < nAct; k++) {
-        const i = act[k]!;
-        if (hasRx[i]) rate[rxPos[i]!] = rate[rxPos[i]!]! + rxCoef[i]!;
-        if (hasFwd[i]) rate[place[i]!] = rate[place[i]!]! + fwdCoef[i]!;
-      }
-    }
+    placedRates(rate, sharedRate, nAct === n ? undefined : act, nAct, rxPos, rxCoef, hasRx, place, fwdCoef, hasFwd);
     let kept = 0;
     for (let p = 0; p < m; p++) {
       const r = rate[p]!;
