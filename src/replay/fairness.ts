@@ -637,7 +637,7 @@ function solveCores(
       sharedRate = f.sharedRate;
       step = f.minDemand;
     } else if (allInfinite) {
-      for (let k = 0; k < nAct; k++) sharedRate += shared[act[k]!]!;
+      sharedRate = sumActive(shared, act, nAct);
     } else {
       for (let k = 0; k < nAct; k++) {
         const i = act[k]!;
@@ -716,10 +716,7 @@ function solveCores(
     }
     nLive = kept;
     if (!Number.isFinite(step)) throw new Error('maxMinFairCores: unbounded allocation (a tunnel with zero cost and infinite demand)');
-    for (let k = 0; k < nAct; k++) {
-      const i = act[k]!;
-      x[i] = x[i]! + step;
-    }
+    raiseActive(x, act, nAct, step);
     for (let q = 0; q < nLive; q++) {
       const p = live[q]!;
       used[p] = used[p]! + step * rate[p]!;
@@ -781,43 +778,78 @@ function solveCores(
       if (shared[first]! > EPS) leftShared--;
     }
     if (left > 0 && byTunnel !== undefined) {
-      let kept = 0;
-      for (let k = 0; k < nAct; k++) {
-        const i = act[k]!;
-        if (active[i]) act[kept++] = i;
-        else {
-          if (byTunnel.hasRx[i]) dirty[byTunnel.rxPos[i]!] = 1;
-          if (byTunnel.hasFwd[i]) dirty[byTunnel.place[i]!] = 1;
-        }
-      }
-      nAct = kept;
+      nAct = compactPlaced(act, nAct, active, dirty, byTunnel.hasRx, byTunnel.rxPos, byTunnel.hasFwd, byTunnel.place);
     } else if (left > 0 && pairCores !== undefined) {
-      let kept = 0;
-      for (let k = 0; k < nAct; k++) {
-        const i = act[k]!;
-        if (active[i]) act[kept++] = i;
-        else {
-          const c0 = pairCores[2 * i]!;
-          const c1 = pairCores[2 * i + 1]!;
-          if (c0 >= 0) dirty[c0] = 1;
-          if (c1 >= 0) dirty[c1] = 1;
-        }
-      }
-      nAct = kept;
+      nAct = compactPairs(act, nAct, active, dirty, pairCores);
     } else if (left > 0) {
       // Each tunnel's cores (the transpose of the stages), made once, for the dirty marks.
       if (tOff === undefined || tCore === undefined) [tOff, tCore] = transpose(n, m, off, tun);
-      let kept = 0;
-      for (let k = 0; k < nAct; k++) {
-        const i = act[k]!;
-        if (active[i]) act[kept++] = i;
-        else for (let j = tOff[i]!, end = tOff[i + 1]!; j < end; j++) dirty[tCore[j]!] = 1;
-      }
-      nAct = kept;
+      nAct = compactTransposed(act, nAct, active, dirty, tOff, tCore);
     }
     round++;
   }
   return { x, bottleneck, frozenAt, tightAt };
+}
+
+// The rounds' loops over the active tunnels, each a small function of its own (as placedRates):
+// they stay optimised while V8 compiles the solver again, and the models that solve one problem
+// (inline, the observed placements) run them optimised from their first rounds. Same
+// operations, same order as when they were written inline in the solver.
+
+/** Sum of `v` over the active tunnels act[0..nAct), in list order. */
+function sumActive(v: Float64Array, act: Int32Array, nAct: number): number {
+  let s = 0;
+  for (let k = 0; k < nAct; k++) s += v[act[k]!]!;
+  return s;
+}
+
+/** x raised by `step` for every active tunnel. */
+function raiseActive(x: Float64Array, act: Int32Array, nAct: number, step: number): void {
+  for (let k = 0; k < nAct; k++) {
+    const i = act[k]!;
+    x[i] = x[i]! + step;
+  }
+}
+
+/** The active list kept in order without the tunnels frozen this round, their cores (receive, poll) marked dirty; returns its new length. */
+function compactPlaced(act: Int32Array, nAct: number, active: Uint8Array, dirty: Uint8Array, hasRx: Uint8Array, rxPos: Int32Array, hasFwd: Uint8Array, place: ArrayLike<number>): number {
+  let kept = 0;
+  for (let k = 0; k < nAct; k++) {
+    const i = act[k]!;
+    if (active[i]) act[kept++] = i;
+    else {
+      if (hasRx[i]) dirty[rxPos[i]!] = 1;
+      if (hasFwd[i]) dirty[place[i]!] = 1;
+    }
+  }
+  return kept;
+}
+
+/** compactPlaced with the cores from pairCores (slots 2i and 2i+1, -1 unused). */
+function compactPairs(act: Int32Array, nAct: number, active: Uint8Array, dirty: Uint8Array, pairCores: Int32Array): number {
+  let kept = 0;
+  for (let k = 0; k < nAct; k++) {
+    const i = act[k]!;
+    if (active[i]) act[kept++] = i;
+    else {
+      const c0 = pairCores[2 * i]!;
+      const c1 = pairCores[2 * i + 1]!;
+      if (c0 >= 0) dirty[c0] = 1;
+      if (c1 >= 0) dirty[c1] = 1;
+    }
+  }
+  return kept;
+}
+
+/** compactPlaced with each tunnel's cores from the transpose of the stages. */
+function compactTransposed(act: Int32Array, nAct: number, active: Uint8Array, dirty: Uint8Array, tOff: Int32Array, tCore: Int32Array): number {
+  let kept = 0;
+  for (let k = 0; k < nAct; k++) {
+    const i = act[k]!;
+    if (active[i]) act[kept++] = i;
+    else for (let j = tOff[i]!, end = tOff[i + 1]!; j < end; j++) dirty[tCore[j]!] = 1;
+  }
+  return kept;
 }
 
 /** Per core position: the capacity an allocation uses (into `into` when given, of length m). */
