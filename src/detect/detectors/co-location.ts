@@ -2,7 +2,7 @@ import type { Ns } from '../../base/time.js';
 import { z } from 'zod';
 import { defineDetector, NapiRef, OffsetRange, type DetectContext, type FindingOf } from '../finding.js';
 import { devFlag, PollMode, windowRuns } from '../facts.js';
-import { columnList } from '../column-list.js';
+import { LIST_LIMIT, Longest } from '../longest.js';
 import type { Thresholds } from '../thresholds.js';
 import type { Timeline } from '../../timeline/types.js';
 import { OCCUPANCY_MAX_GAP_NS } from '../../timeline/builder.js';
@@ -34,8 +34,14 @@ export const ColocationDetails = z.object({
   /** Polls ran in threaded-NAPI kthreads (the scheduler could move them but did not). */
   mode: PollMode,
   members: z.array(z.object({ dev: z.string(), napi: z.string(), busyNs: z.number(), polls: z.number(), packets: z.number(), devThreaded: z.number().int().optional() })),
-  /** Time one NAPI waited on this core while another's poll ran (it was still scheduled). */
+  /**
+   * Time one NAPI waited on this core while another's poll ran (it was still scheduled): the
+   * LIST_LIMIT (100) longest pairs (longest.ts), in the timeline's order (waiter, then the NAPI
+   * waited for); `waitedNs` is the sum over every pair, kept or not.
+   */
   waits: z.array(z.object({ waiter: NapiRef, waitedFor: NapiRef, ns: z.number() })),
+  /** Only when `waits` was cut: the pairs left out and their ns (kept + left out = every pair, `waitedNs`). */
+  waitsLeftOut: z.object({ count: z.number().int(), ns: z.number() }).optional(),
   waitedNs: z.number(),
   /** Packets the waiting NAPIs would have forwarded in that time at their own measured rate. */
   lostPackets: z.number(),
@@ -122,51 +128,36 @@ export const coLocation = defineDetector({
       }
 
       // Waits: NapiCpuSeries.waitedForNs (the timeline's measure of a still-scheduled NAPI
-      // held up by another NAPI's poll on the same core), among the group's members. Kept as
-      // columns (waiter, waited for, ns; column-list.ts): a stock capture of 1,024 tunnels has
-      // a million of them on one core.
-      // Sized by a first pass (typed columns filled in place: number[] columns grown by doubling
-      // held about 100 MB of heap at once for a million waits).
-      let cap = 0;
-      for (const l of group) {
-        const mine = t.napis[l.index]!.perCpu.get(cpu)!.waitedForNs;
-        cap += mine.to - mine.from;
-      }
-      const waiterAll = new Int32Array(cap);
-      const byAll = new Int32Array(cap);
-      const nsAll = new Float64Array(cap);
-      let rows = 0;
-      // The same waits by the waiter's label, as ranges of rows [from, to) in order: for the
-      // evidence below (looking each label up again per wait was quadratic twice over).
-      const waitsByLabel = new Map<string, number[]>();
+      // held up by another NAPI's poll on the same core), among the group's members. Chosen as
+      // they come (longest.ts): the LIST_LIMIT longest pairs and the totals of the rest (a stock
+      // capture of 1,024 tunnels has 1,047,552 waits on one core), and per waiter's label its
+      // total and its 3 longest for the evidence, so no list of every wait is ever made.
+      const longest = new Longest(LIST_LIMIT);
+      const byLabel3 = new Map<string, { total: number; top: Longest }>();
+      let waitedNs = 0;
       let lostPackets = 0;
       for (const l of group) {
         const waits = t.napis[l.index]!.perCpu.get(cpu)!.waitedForNs;
-        const from = rows;
         const waiter = facts.napis[l.index]!;
+        let mine: { total: number; top: Longest } | undefined;
         // In the order of the NAPI waited for (its index), as the timeline's rows are.
         for (let r = waits.from; r < waits.to; r++) {
           const other = waits.waitedFor[r]!;
           const ns = waits.ns[r]!;
           if (ns <= 0 || !members.has(other)) continue;
-          waiterAll[rows] = l.index;
-          byAll[rows] = other;
-          nsAll[rows] = ns;
-          rows++;
+          longest.add(l.index, other, ns);
+          waitedNs += ns;
           lostPackets += ns * waiter.packetsPerNs;
+          if (mine === undefined) {
+            const label = facts.labels[l.index]!;
+            mine = byLabel3.get(label);
+            if (mine === undefined) byLabel3.set(label, (mine = { total: 0, top: new Longest(3) }));
+          }
+          mine.total += ns;
+          mine.top.add(other, 0, ns);
         }
-        if (rows === from) continue;
-        const label = facts.labels[l.index]!;
-        let mine = waitsByLabel.get(label);
-        if (mine === undefined) waitsByLabel.set(label, (mine = []));
-        mine.push(from, rows);
       }
-      const waiterOf = waiterAll.subarray(0, rows);
-      const byOf = byAll.subarray(0, rows);
-      const nsOf = nsAll.subarray(0, rows);
-      let waitedNs = 0;
-      for (let i = 0; i < rows; i++) waitedNs += nsOf[i]!;
-      const waits: ColocationDetails['waits'] = columnList(nsOf.length, (i) => ({ waiter: refOf(waiterOf[i]!), waitedFor: refOf(byOf[i]!), ns: nsOf[i]! }));
+      const waits: ColocationDetails['waits'] = longest.entries().map((e) => ({ waiter: refOf(e.a), waitedFor: refOf(e.b), ns: e.ns }));
 
       const modes = new Set(group.map((l) => facts.napis[l.index]!.mode));
       const mode: PollMode = modes.size === 1 ? [...modes][0]! : 'mixed';
@@ -183,6 +174,7 @@ export const coLocation = defineDetector({
         mode,
         members: memberFacts,
         waits,
+        ...(longest.leftOutCount > 0 ? { waitsLeftOut: { count: longest.leftOutCount, ns: longest.leftOutNs } } : {}),
         waitedNs,
         lostPackets,
       };
@@ -206,14 +198,18 @@ export const coLocation = defineDetector({
       ];
       // Per waiting tunnel: its total wait, and whom it waited for most.
       for (const l of group) {
-        const spans = waitsByLabel.get(facts.labels[l.index]!) ?? [];
-        const mine: number[] = [];
-        for (let r = 0; r < spans.length; r += 2) for (let w = spans[r]!; w < spans[r + 1]!; w++) mine.push(w);
-        mine.sort((a, b) => nsOf[b]! - nsOf[a]!);
-        if (mine.length === 0) continue;
-        const total = mine.reduce((a, w) => a + nsOf[w]!, 0);
-        const top = mine.slice(0, 3).map((w) => `${facts.labels[byOf[w]!]} ${dur(nsOf[w]!)}`);
-        evidence.push(`${facts.labels[l.index]} waited ${dur(total)} for the others' polls (${top.join(', ')}${mine.length > 3 ? ', ...' : ''})`);
+        const mine = byLabel3.get(facts.labels[l.index]!);
+        if (mine === undefined) continue;
+        const top = mine.top
+          .entries()
+          .sort((a, b) => b.ns - a.ns)
+          .map((e) => `${facts.labels[e.a]} ${dur(e.ns)}`);
+        evidence.push(`${facts.labels[l.index]} waited ${dur(mine.total)} for the others' polls (${top.join(', ')}${mine.top.count > 3 ? ', ...' : ''})`);
+      }
+      if (longest.leftOutCount > 0) {
+        evidence.push(
+          `${count(longest.count)} waits between pairs of these tunnels; --json lists the ${LIST_LIMIT} longest (details.waits) ... and ${count(longest.leftOutCount)} more pairs, ${dur(longest.leftOutNs)} (details.waitsLeftOut)`,
+        );
       }
       // What they could have forwarded is also bounded by what the rest of the gateway could
       // process: its idle core time at the measured CPU cost per packet.

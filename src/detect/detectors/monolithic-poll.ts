@@ -4,7 +4,7 @@ import { defineDetector, type DetectContext, type FindingOf } from '../finding.j
 import { at, byName, count, cpuList, dur, list, pct, plural } from '../format.js';
 import { threadedNapiAdvice } from '../recommend.js';
 import { devFlag, PollMode } from '../facts.js';
-import { columnList } from '../column-list.js';
+import { LIST_LIMIT, Longest } from '../longest.js';
 
 /**
  * monolithic-poll: chains of polls of one NAPI on one core that never complete. A poll that
@@ -39,8 +39,13 @@ export const MonolithicNapi = z.object({
   fullBudgetShare: z.number(),
   lengthHistogram: z.array(z.object({ minPolls: z.number().int(), maxPolls: z.number().int(), chains: z.number().int() })),
   longest: z.array(z.object({ startOffsetNs: z.number(), endOffsetNs: z.number(), polls: z.number(), durationNs: z.number() })),
-  /** Other NAPIs that waited behind this one on this core. */
+  /**
+   * Other NAPIs that waited behind this one on this core: the LIST_LIMIT (100) longest waits
+   * (longest.ts), in the order of the timeline's NAPIs.
+   */
   blocked: z.array(z.object({ dev: z.string(), napi: z.string(), ns: z.number() })),
+  /** Only when `blocked` was cut: the NAPIs left out and the ns they waited (kept + left out = every NAPI behind it). */
+  blockedLeftOut: z.object({ count: z.number().int(), ns: z.number() }).optional(),
   mode: PollMode,
 });
 export type MonolithicNapi = z.infer<typeof MonolithicNapi>;
@@ -77,7 +82,7 @@ export const monolithicPoll = defineDetector({
     const { timeline: t, thresholds: th, facts } = ctx;
     // The histogram has log2 buckets: round the threshold down to a power of two.
     const minBucket = Math.floor(Math.log2(th.monolithicMinChainPolls));
-    const perCore = new Map<number, { index: number; m: MonolithicNapi; lostPackets: number; behind: number[]; behindNs: number[] }[]>();
+    const perCore = new Map<number, { index: number; m: MonolithicNapi; lostPackets: number; behind: Longest }[]>();
     for (const n of t.napis) {
       const nf = facts.napis[n.index]!;
       // Other NAPIs (backlog, NIC queues) are load, not tunnels: no finding of their own.
@@ -125,54 +130,10 @@ export const monolithicPoll = defineDetector({
           mode: nf.mode,
         };
         const list0 = perCore.get(cpu) ?? [];
-        list0.push({ index: n.index, m, lostPackets: 0, behind: [], behindNs: [] });
+        list0.push({ index: n.index, m, lostPackets: 0, behind: new Longest(LIST_LIMIT) });
         perCore.set(cpu, list0);
       }
     }
-    // The NAPIs that waited behind each one on a core, in the order of t.napis: one pass over
-    // the core's waits instead of a lookup in every other NAPI's waits per (NAPI, core), which
-    // was 67 M lookups on a stock capture of 1,024 tunnels over 128 cores.
-    for (const [cpu, found] of perCore) {
-      // Only the NAPIs with chains here are looked up; their waiters go straight into their
-      // lists, in the order of t.napis (no object per wait: a million on a stock capture of 1,024 tunnels).
-      const byIndex = new Map<number, (typeof found)[number]>();
-      for (const f of found) byIndex.set(f.index, f);
-      for (const other of t.napis) {
-        const waits = other.perCpu.get(cpu)?.waitedForNs;
-        if (waits === undefined) continue;
-        for (let r = waits.from; r < waits.to; r++) {
-          const by = waits.waitedFor[r]!;
-          const ns = waits.ns[r]!;
-          if (ns <= 0 || by === other.index) continue;
-          const f = byIndex.get(by);
-          if (f === undefined) continue;
-          f.behind.push(other.index);
-          f.behindNs.push(ns);
-          f.lostPackets += ns * facts.napis[other.index]!.packetsPerNs;
-        }
-      }
-      for (const f of found) {
-        // As columns (column-list.ts): 1,022 chains with a thousand NAPIs behind each, there.
-        const who = Int32Array.from(f.behind);
-        const ns = Float64Array.from(f.behindNs);
-        f.m.blocked = columnList(who.length, (i) => ({ dev: facts.napis[who[i]!]!.dev, napi: facts.napis[who[i]!]!.napi, ns: ns[i]! }));
-      }
-    }
-
-    // Per core, then the threaded ones that hold only their own thread merged into one.
-    const groups: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: number[]; behindNs: number[] }[] }[] = [];
-    const quiet: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: number[]; behindNs: number[] }[] } = { cpus: [], found: [] };
-    for (const [cpu, found] of [...perCore].sort((a, b) => a[0] - b[0])) {
-      const core = facts.coreByCpu.get(cpu);
-      const deferred = core !== undefined && core.netRxBusyNs > 0 && core.ksoftirqdNetRxBusyNs / core.netRxBusyNs >= th.ksoftirqdMinShare;
-      const holdsOnlyItself = found.every((f) => f.m.mode === 'threaded' && f.m.blocked.length === 0) && !deferred;
-      if (holdsOnlyItself) {
-        quiet.cpus.push(cpu);
-        quiet.found.push(...found);
-      } else groups.push({ cpus: [cpu], found });
-    }
-    if (quiet.found.length > 0) groups.push(quiet);
-
     // A blocked NAPI's label is that of the first NAPI with its device and napi pointer.
     const firstByRef = new Map<string, number>();
     const labelIndex = facts.napis.map((x, i) => {
@@ -181,6 +142,53 @@ export const monolithicPoll = defineDetector({
       if (first === undefined) firstByRef.set(k, i);
       return first ?? i;
     });
+    // Per core, the time each label waited behind that core's chains (the evidence's list).
+    const blockedByCore = new Map<number, Map<string, number>>();
+    // The NAPIs that waited behind each one on a core, in the order of t.napis: one pass over
+    // the core's waits instead of a lookup in every other NAPI's waits per (NAPI, core), which
+    // was 67 M lookups on a stock capture of 1,024 tunnels over 128 cores.
+    for (const [cpu, found] of perCore) {
+      // Only the NAPIs with chains here are looked up; their waiters are chosen as they come
+      // (longest.ts: 1,022 chains with a thousand NAPIs behind each, there).
+      const byIndex = new Map<number, (typeof found)[number]>();
+      for (const f of found) byIndex.set(f.index, f);
+      const blockedAll = new Map<string, number>();
+      for (const other of t.napis) {
+        const waits = other.perCpu.get(cpu)?.waitedForNs;
+        if (waits === undefined) continue;
+        const label = facts.labels[labelIndex[other.index]!]!;
+        for (let r = waits.from; r < waits.to; r++) {
+          const by = waits.waitedFor[r]!;
+          const ns = waits.ns[r]!;
+          if (ns <= 0 || by === other.index) continue;
+          const f = byIndex.get(by);
+          if (f === undefined) continue;
+          f.behind.add(other.index, 0, ns);
+          f.lostPackets += ns * facts.napis[other.index]!.packetsPerNs;
+          blockedAll.set(label, (blockedAll.get(label) ?? 0) + ns);
+        }
+      }
+      blockedByCore.set(cpu, blockedAll);
+      for (const f of found) {
+        f.m.blocked = f.behind.entries().map((e) => ({ dev: facts.napis[e.a]!.dev, napi: facts.napis[e.a]!.napi, ns: e.ns }));
+        if (f.behind.leftOutCount > 0) f.m.blockedLeftOut = { count: f.behind.leftOutCount, ns: f.behind.leftOutNs };
+      }
+    }
+
+    // Per core, then the threaded ones that hold only their own thread merged into one.
+    const groups: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: Longest }[] }[] = [];
+    const quiet: { cpus: number[]; found: { index: number; m: MonolithicNapi; lostPackets: number; behind: Longest }[] } = { cpus: [], found: [] };
+    for (const [cpu, found] of [...perCore].sort((a, b) => a[0] - b[0])) {
+      const core = facts.coreByCpu.get(cpu);
+      const deferred = core !== undefined && core.netRxBusyNs > 0 && core.ksoftirqdNetRxBusyNs / core.netRxBusyNs >= th.ksoftirqdMinShare;
+      const holdsOnlyItself = found.every((f) => f.m.mode === 'threaded' && f.behind.count === 0) && !deferred;
+      if (holdsOnlyItself) {
+        quiet.cpus.push(cpu);
+        quiet.found.push(...found);
+      } else groups.push({ cpus: [cpu], found });
+    }
+    if (quiet.found.length > 0) groups.push(quiet);
+
     const out: MonolithicFinding[] = [];
     for (const { cpus, found } of groups) {
       found.sort((a, b) => a.m.cpu - b.m.cpu || byName(facts.labels[a.index]!, facts.labels[b.index]!));
@@ -224,16 +232,20 @@ export const monolithicPoll = defineDetector({
           );
         }
       }
-      const blockedAll = new Map<string, number>();
-      for (const f of found) {
-        for (let i = 0; i < f.behind.length; i++) {
-          const label = facts.labels[labelIndex[f.behind[i]!]!]!;
-          blockedAll.set(label, (blockedAll.get(label) ?? 0) + f.behindNs[i]!);
-        }
-      }
+      // The quiet group has nobody behind its chains; any other group is one core.
+      const blockedAll = one ? (blockedByCore.get(cpus[0]!) ?? new Map<string, number>()) : new Map<string, number>();
       const blockedLabels = [...blockedAll.keys()].sort((a, b) => byName(a, b));
       if (blockedLabels.length > 0) {
         evidence.push(`waiting behind these chains on ${where}: ${blockedLabels.map((l) => `${l} ${dur(blockedAll.get(l)!)}`).join(', ')}`);
+      }
+      const cut = found.filter((f) => f.behind.leftOutCount > 0);
+      if (cut.length > 0) {
+        const pairs = found.reduce((a, f) => a + f.behind.count, 0);
+        const leftCount = cut.reduce((a, f) => a + f.behind.leftOutCount, 0);
+        const leftNs = cut.reduce((a, f) => a + f.behind.leftOutNs, 0);
+        evidence.push(
+          `${count(pairs)} (chain, NAPI behind it) pairs on ${where}; --json lists the ${LIST_LIMIT} longest behind each chain (details.napis[].blocked) ... and ${count(leftCount)} more pairs, ${dur(leftNs)} (blockedLeftOut)`,
+        );
       }
       const modes = new Set(found.map((f) => f.m.mode));
       const mode: PollMode = modes.size === 1 ? [...modes][0]! : 'mixed';
