@@ -4,8 +4,9 @@ import { itemsOf } from '../detect/column-list.js';
 /**
  * `--json` written piece by piece: the same bytes as `JSON.stringify(schema.parse(value), null,
  * 2)`, without the whole validated copy or the whole string in memory at once. On a stock
- * capture of 1,024 tunnels on 128 cores the analyze object prints 455 MB (a million waits in
- * one co-location finding): the parsed copy and the string took about 1.5 GB together.
+ * capture of 1,024 tunnels on 128 cores the analyze object printed 455 MB while co-location
+ * listed every wait (a million in one finding; 31 MB since the lists keep their longest 100,
+ * src/detect/longest.ts): the parsed copy and the string took about 1.5 GB together.
  *
  * The value is walked along its schema. An object's fields are written in the schema's key
  * order, which is the order zod's object parse builds its output in (zod/v4/core/schemas.js:

@@ -57,8 +57,7 @@ export const coLocation = defineDetector({
   detect(ctx: DetectContext): ColocationFinding[] {
     const { timeline: t, thresholds: th, facts } = ctx;
     const out: ColocationFinding[] = [];
-    // One {dev, napi} per NAPI, shared by the waits that name it: a core shared by 1,024
-    // tunnels has a million waits, two references each.
+    // One {dev, napi} per NAPI, shared by the waits that name it (two references each).
     const refs: NapiRef[] = [];
     const refOf = (i: number): NapiRef => (refs[i] ??= { dev: facts.napis[i]!.dev, napi: facts.napis[i]!.napi });
     for (const cpu of t.cpus) {
