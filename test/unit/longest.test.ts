@@ -38,7 +38,7 @@ describe('Longest', () => {
 
   it('agrees with a full stable sort on random streams with many ties', () => {
     let seed = 12345;
-    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (const [n, limit, spread] of [
       [0, 5, 10],
       [1000, 100, 50],
