@@ -207,7 +207,7 @@ export const coLocation = defineDetector({
       }
       if (longest.leftOutCount > 0) {
         evidence.push(
-          `${count(longest.count)} waits between pairs of these tunnels; --json lists the ${LIST_LIMIT} longest (details.waits) ... and ${count(longest.leftOutCount)} more pairs, ${dur(longest.leftOutNs)} (details.waitsLeftOut)`,
+          `${longest.count} waits between pairs of these tunnels; --json lists the ${LIST_LIMIT} longest (details.waits) ... and ${longest.leftOutCount} more pairs, ${dur(longest.leftOutNs)} (details.waitsLeftOut)`,
         );
       }
       // What they could have forwarded is also bounded by what the rest of the gateway could

@@ -244,7 +244,7 @@ export const monolithicPoll = defineDetector({
         const leftCount = cut.reduce((a, f) => a + f.behind.leftOutCount, 0);
         const leftNs = cut.reduce((a, f) => a + f.behind.leftOutNs, 0);
         evidence.push(
-          `${count(pairs)} (chain, NAPI behind it) pairs on ${where}; --json lists the ${LIST_LIMIT} longest behind each chain (details.napis[].blocked) ... and ${count(leftCount)} more pairs, ${dur(leftNs)} (blockedLeftOut)`,
+          `${pairs} (chain, NAPI behind it) pairs on ${where}; --json lists the ${LIST_LIMIT} longest behind each chain (details.napis[].blocked) ... and ${leftCount} more pairs, ${dur(leftNs)} (blockedLeftOut)`,
         );
       }
       const modes = new Set(found.map((f) => f.m.mode));
