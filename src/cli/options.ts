@@ -6,6 +6,7 @@ import { formatCpuList, parseCpuList } from '../model/capture-text.js';
 import { loadTimeline } from '../timeline/load.js';
 import type { SliceRequest, Timeline } from '../timeline/types.js';
 import { formatDiagnostic, type CliIO } from './io.js';
+import { releaseGarbage } from './memory.js';
 
 /** Option parsers and stderr helpers shared by the commands (analyze, diff, timeline, export, replay). */
 
@@ -147,7 +148,13 @@ export async function loadWithProgress(io: CliIO, capture: string, o: LoadOption
     ...(o.windowNs !== undefined ? { windowNs: o.windowNs } : {}),
     ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
     ...(slices !== undefined ? { slices } : {}),
-  }).finally(pr.done);
+  })
+    .then((tl) => {
+      // The load's garbage collected before the command's next phase piles more on it (memory.ts).
+      releaseGarbage();
+      return tl;
+    })
+    .finally(pr.done);
 }
 
 /**
