@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
  * set from the last one; a phase after the load that allocates little on the JS heap (the
  * detectors' typed columns) lets the next phase's garbage pile on top of the load's. Measured
  * on the stock synthetic capture of 1,024 tunnels x 128 cores (bench/README.md, scaling,
- * "Eighth round"): `analyze --json` peaked at 485-538 MB without it, 408-417 MB with it, for
+ * "Eighth round"): `analyze --json` peaked at 474-526 MB without it, 399-408 MB with it, for
  * 0.2-0.4 s more CPU (about 4%).
  *
  * `gc` is V8's own (`--expose-gc`), taken from a fresh context after the flag is set, so the
