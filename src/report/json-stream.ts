@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { itemsOf } from '../detect/column-list.js';
 
 /**
  * `--json` written piece by piece: the same bytes as `JSON.stringify(schema.parse(value), null,
@@ -192,7 +191,7 @@ class Writer {
       const head = depth * depth + 3 * depth;
       const tail = depth * depth + depth + 2 + this.pad(depth).length;
       for (let i = 0; i < value.length; i += BATCH) {
-        const part = itemsOf(value, i, Math.min(value.length, i + BATCH));
+        const part = value.slice(i, Math.min(value.length, i + BATCH));
         const r = batch.safeParse(part);
         if (!r.success) throw new JsonStreamError(`${path}[${i}..${i + part.length - 1}]`, r.error);
         let wrapped: unknown = r.data;
