@@ -186,8 +186,8 @@ export async function importFtraceText(chunks: AsyncIterable<string | Buffer>, o
     if (pid === 0 && ((len === 6 && u[ca] === 60 && hasIdle(u, ca)) || (len === 7 && hasSwapper(u, ca)))) comm = idleComm(cpu);
     else if (len === 5 && u[ca] === 60 && u[ca + 1] === 46 && u[ca + 2] === 46 && u[ca + 3] === 46 && u[ca + 4] === 62) comm = '';
     else if ((comm = recentComm.intern(ctx, u, ca, cb)) === undefined) return -1;
-    tp.ts = secondsToNs(ctx, lf.sec, lf.subNs);
-    return tp.eventBytes(u, a, na, nb, p, cpu, pid, comm, split);
+    const ts = secondsToNs(ctx, lf.sec, lf.subNs);
+    return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };
 
   const onLine = (s: string, a: number, b: number, line: number): void => {

@@ -106,8 +106,8 @@ export async function importPerfScript(chunks: AsyncIterable<string | Buffer>, o
     if (pid === 0 && cb - ca === 7 && u[ca] === 115 && u[ca + 1] === 119 && u[ca + 2] === 97 && u[ca + 3] === 112 && u[ca + 4] === 112 && u[ca + 5] === 101 && u[ca + 6] === 114) {
       comm = swapper[cpu] ??= ctx.intern(`swapper/${cpu}`);
     } else if ((comm = recentComm.intern(ctx, u, ca, cb)) === undefined) return -1;
-    tp.ts = secondsToNs(ctx, lf.sec, lf.subNs);
-    return tp.eventBytes(u, a, na, nb, p, cpu, pid, comm, split);
+    const ts = secondsToNs(ctx, lf.sec, lf.subNs);
+    return tp.eventBytes(u, a, na, nb, p, ts, cpu, pid, comm, split);
   };
 
   const onLine = (s: string, a: number, b: number, line: number): void => {

@@ -58,13 +58,6 @@ export class TracepointPayloads {
   /** Lines of events not used (other tracepoints, other softirq vectors). */
   ignored = 0;
   private readonly ptrCache = new Map<string, string>();
-  /**
-   * The timestamp of the line eventBytes reads, set by the line reader just before the call.
-   * A field, not an argument: a field that starts as a double (NaN) is stored in place, while
-   * an argument crossing a call is a small integer up to 2^31 ns and a new heap number past it
-   * (2.1 s into every capture: one allocation per line from there, bench/README.md).
-   */
-  ts: Ns = NaN as Ns;
 
   constructor(private readonly ctx: ImportContext) {}
 
@@ -317,22 +310,22 @@ export class TracepointPayloads {
    * the events pushed and the index after the line's '\n', or -1 (nothing done) for the
    * string path. The line is counted (split.lineNo, ctx.lines) only when it is taken.
    */
-  eventBytes(u: Uint8Array, la: number, na: number, nb: number, p: number, cpu: number, pid: number, comm: string, split: LineSplitter): number {
+  eventBytes(u: Uint8Array, la: number, na: number, nb: number, p: number, ts: Ns, cpu: number, pid: number, comm: string, split: LineSplitter): number {
     const len = nb - na;
-    if (len === 9) return isName(u, na, N_NAPI_POLL) ? this.napiBytes(u, la, p, cpu, pid, comm, split) : -1;
+    if (len === 9) return isName(u, na, N_NAPI_POLL) ? this.napiBytes(u, la, p, ts, cpu, pid, comm, split) : -1;
     // One compare per line: the names of a length told apart by one byte (softirq_[e]ntry /
     // softirq_[r]aise, s[o]ftirq_exit / s[c]hed_switch), then that name compared whole.
     if (len === 13) {
-      if (u[na + 8] === 101 /* e */) return isName(u, na, N_SOFTIRQ_ENTRY) ? this.softirqBytes(u, la, p, cpu, pid, comm, split, 1) : -1;
-      return isName(u, na, N_SOFTIRQ_RAISE) ? this.softirqBytes(u, la, p, cpu, pid, comm, split, 3) : -1;
+      if (u[na + 8] === 101 /* e */) return isName(u, na, N_SOFTIRQ_ENTRY) ? this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 1) : -1;
+      return isName(u, na, N_SOFTIRQ_RAISE) ? this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 3) : -1;
     }
     if (len === 12) {
-      if (u[na + 1] === 111 /* o */) return isName(u, na, N_SOFTIRQ_EXIT) ? this.softirqBytes(u, la, p, cpu, pid, comm, split, 2) : -1;
-      return isName(u, na, N_SCHED_SWITCH) ? this.switchBytes(u, la, p, cpu, split) : -1;
+      if (u[na + 1] === 111 /* o */) return isName(u, na, N_SOFTIRQ_EXIT) ? this.softirqBytes(u, la, p, ts, cpu, pid, comm, split, 2) : -1;
+      return isName(u, na, N_SCHED_SWITCH) ? this.switchBytes(u, la, p, ts, cpu, split) : -1;
     }
-    if (len === 20) return isName(u, na, N_QUEUE_WORK) ? this.queueWorkBytes(u, la, p, cpu, split) : -1;
-    if (len === 23) return isName(u, na, N_EXECUTE_START) ? this.execWorkBytes(u, la, p, cpu, split, 'workqueue_execute_start') : -1;
-    if (len === 21) return isName(u, na, N_EXECUTE_END) ? this.execWorkBytes(u, la, p, cpu, split, 'workqueue_execute_end') : -1;
+    if (len === 20) return isName(u, na, N_QUEUE_WORK) ? this.queueWorkBytes(u, la, p, ts, cpu, split) : -1;
+    if (len === 23) return isName(u, na, N_EXECUTE_START) ? this.execWorkBytes(u, la, p, ts, cpu, split, 'workqueue_execute_start') : -1;
+    if (len === 21) return isName(u, na, N_EXECUTE_END) ? this.execWorkBytes(u, la, p, ts, cpu, split, 'workqueue_execute_end') : -1;
     return -1;
   }
 
@@ -343,8 +336,7 @@ export class TracepointPayloads {
     return ++split.lineNo;
   }
 
-  private softirqBytes(u: Uint8Array, la: number, p: number, cpu: number, pid: number, comm: string, split: LineSplitter, k: number): number {
-    const ts = this.ts;
+  private softirqBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, pid: number, comm: string, split: LineSplitter, k: number): number {
     // SOFTIRQ: "vec=%u [action=%s]", the action the kernel's name of the vector (irq.h: show_softirq_name).
     if (!hasAt(u, p, L_VEC)) return -1;
     const vec = this.numBytes(u, p + 4, 3);
@@ -374,8 +366,7 @@ export class TracepointPayloads {
     return end;
   }
 
-  private napiBytes(u: Uint8Array, la: number, p: number, cpu: number, pid: number, comm: string, split: LineSplitter): number {
-    const ts = this.ts;
+  private napiBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, pid: number, comm: string, split: LineSplitter): number {
     // NAPI_POLL: "napi poll on napi struct %p for device %s work %d budget %d"
     if (!hasAt(u, p, L_NAPI)) return -1;
     const napi = this.pointerBytes(u, p + L_NAPI.length, 32);
@@ -395,8 +386,7 @@ export class TracepointPayloads {
     return end;
   }
 
-  private queueWorkBytes(u: Uint8Array, la: number, p: number, cpu: number, split: LineSplitter): number {
-    const ts = this.ts;
+  private queueWorkBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, split: LineSplitter): number {
     // QUEUE_WORK: "work struct=%p function=%ps workqueue=%s req_cpu=%d cpu=%d"
     if (!hasAt(u, p, L_WORK_STRUCT_EQ)) return -1;
     const work = this.pointerBytes(u, p + L_WORK_STRUCT_EQ.length, 32);
@@ -417,8 +407,7 @@ export class TracepointPayloads {
     return end;
   }
 
-  private execWorkBytes(u: Uint8Array, la: number, p: number, cpu: number, split: LineSplitter, kind: 'workqueue_execute_start' | 'workqueue_execute_end'): number {
-    const ts = this.ts;
+  private execWorkBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, split: LineSplitter, kind: 'workqueue_execute_start' | 'workqueue_execute_end'): number {
     // EXEC_WORK: "work struct %p: function %ps" (a function without " [module]")
     if (!hasAt(u, p, L_WORK_STRUCT)) return -1;
     const work = this.pointerBytes(u, p + L_WORK_STRUCT.length, 58 /* : */);
@@ -448,8 +437,7 @@ export class TracepointPayloads {
     return end;
   }
 
-  private switchBytes(u: Uint8Array, la: number, p: number, cpu: number, split: LineSplitter): number {
-    const ts = this.ts;
+  private switchBytes(u: Uint8Array, la: number, p: number, ts: Ns, cpu: number, split: LineSplitter): number {
     // SCHED_SWITCH, the kernel's print fmt, with comms without blanks (TASK_COMM_LEN - 1 = 15
     // characters at most): then the line has one reading only. The plugin form: string path.
     if (!hasAt(u, p, L_PREV_COMM)) return -1;
