@@ -6,7 +6,7 @@ import type { DiffResult } from './schema.js';
 export function renderDiffText(d: DiffResult, opts: { painter?: Painter } = {}): string {
   const p = opts.painter ?? PLAIN;
   const out: string[] = [];
-  const signedPct = (x: number): string => `${x >= 0 ? '+' : '-'}${Math.abs(x * 100).toFixed(0)} pts`;
+  const signedPct = (x: number): string => `${Math.round(x * 100) >= 0 ? '+' : '-'}${Math.abs(Math.round(x * 100))} pts`;
   const change = (b: number, a: number): string => (b > 0 ? ` (${a >= b ? '+' : '-'}${Math.abs(((a - b) / b) * 100).toFixed(0)}%)` : '');
   const side = (name: string, s: DiffResult['before']): string =>
     `${p.paint('bold', name.padEnd(7))} ${s.file}: ${s.capture.format}, ${dur(s.capture.durationNs)}, ${s.capture.cpus} cpus, ${count(s.capture.events)} events${s.capture.lostEvents > 0 ? `, ${count(s.capture.lostEvents)} lost` : ''}`;

@@ -92,7 +92,12 @@ export function replayJson(file: string, r: ReplayResult, facts?: TimelineFacts)
 }
 
 const pct = (v: number): string => `${(v * 100).toFixed(0)}%`;
-const signed = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%` : 'n/a');
+/** A change in whole percent, signed; one that rounds to zero is +0% (toFixed would print -0% for -0.001). */
+const signed = (v: number): string => {
+  if (!Number.isFinite(v)) return 'n/a';
+  const r = Math.round(v * 100);
+  return r > 0 ? `+${r}%` : r < 0 ? `${r}%` : '+0%';
+};
 
 /**
  * A convergence time in the model's steps: the step (1 ms by default) sets the pace at which
@@ -119,7 +124,7 @@ export function verdict(m: ModelResult, r: ReplayResult): string {
         return `${change}: the poll threads' own cost and their wake-ups take CPU the softirq polls did not, and every core is busy (${pct(mean)} mean)`;
       if (saturated >= Math.max(1, Math.floor(m.cpus.length * 0.9)))
         return `${change}: the scheduler spreads the poll threads until every core is busy (${pct(mean)} mean): CPU-bound, not placement-bound`;
-      return `${change}: poll threads spread over ${m.pollCores} cores after ${m.moves} migrations; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
+      return `${change}: poll threads spread over ${m.pollCores} ${m.pollCores === 1 ? 'core' : 'cores'} after ${m.moves} ${m.moves === 1 ? 'migration' : 'migrations'}; busiest core ${m.busiestCpu} at ${pct(m.maxCpuUtilization)}`;
     case 'inline': {
       const shared = new Map<number, number>();
       for (const t of m.tunnels) shared.set(t.rxCore, (shared.get(t.rxCore) ?? 0) + 1);

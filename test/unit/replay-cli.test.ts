@@ -59,6 +59,15 @@ describe('wgtrace replay', () => {
     expect(r.out).toMatch(/^measured {2}\|.{6}\|$/m);
   });
 
+  it('a change that rounds to zero reads +0%, never -0%', async () => {
+    // The hand-worked veth capture: threaded carries 9,950 of the 10,000 packets/s measured
+    // (-0.5%), which toFixed(0) printed as "-0%".
+    const r = await run(['replay', join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), '--model', 'stock,threaded']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ {2}threaded +\+0% vs measured/m);
+    expect(r.out).not.toMatch(/-0%/);
+  });
+
   it('--inline-gain scales the Inline prediction', async () => {
     const base = ReplayJson.parse(JSON.parse((await run(['replay', cap, '--json', '--model', 'inline', '--runs', '2', '--inline-gain', '1'])).out));
     const twice = ReplayJson.parse(JSON.parse((await run(['replay', cap, '--json', '--model', 'inline', '--runs', '2', '--inline-gain', '2'])).out));
