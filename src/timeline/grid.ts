@@ -82,7 +82,14 @@ export class WindowGrid {
   private pagesMade = 0;
   /** The windows extracted ([k0, k0+n), the same for every series) and each group's extracted windows, once extraction began. */
   private extracted: { k0: number; n: number } | undefined;
-  private readonly groupOut: (Float64Array | undefined)[] = [];
+  /** Each extracted group's series (views), by row. */
+  private readonly groupOut: (Float64Array[] | undefined)[] = [];
+  /** A group's windows copied out of its pages, before its series are carved (reused). */
+  private scratch = new Float64Array(0);
+  /** Pages of groups already extracted (and the spare ones): the memory later series are carved from. */
+  private readonly free: Float64Array[] = [];
+  private carvePage: Float64Array = NONE;
+  private carveAt = 0;
 
   constructor(
     public windowNs: number,
@@ -414,14 +421,19 @@ export class WindowGrid {
    * Windows [k0, k0+n) of a series (zeros where nothing was recorded), handed over. A series is
    * extracted once, at the end, every series over the same windows, and the grid is not written
    * after it (assembleTimeline: the capture's last write comes before). The first series of a
-   * group extracted copies the whole group into one array of n windows per series and drops its
-   * pages, so that the grid shrinks as the timeline's series are made (a copy of everything at
-   * once would double the peak); the series are views of that array.
+   * group extracted copies the whole group out (into a scratch array), frees its pages, and
+   * carves the group's series, n windows each, out of freed pages: those of this group and of
+   * the groups before it, and the spare ones. So the series take the pages' own memory instead
+   * of new memory beside them, which the collector would free only later: at the end of the
+   * load on a 1,024 x 128 stock capture the dropped pages and the new series were both held
+   * (146 MB of ArrayBuffers, 68 MB of them live; bench/README.md, "The series carved from the
+   * grid's pages"). A series longer than a page is an array of its own.
    */
   extract(s: GridSeries, k0: number, n: number): Float64Array {
     if (this.extracted === undefined) {
       this.extracted = { k0, n };
-      // Pages a coarsening freed and no write took again: nothing will (2,577 of 7,614 on a 1,024 x 128 stock synth capture).
+      // Pages a coarsening freed and no write took again: nothing will write them now (2,577 of 7,614 on a 1,024 x 128 stock synth capture).
+      for (const pg of this.spare) this.free.push(pg);
       this.spare.length = 0;
     } else if (this.extracted.k0 !== k0 || this.extracted.n !== n) {
       throw new Error(`grid: series extracted over windows [${k0}, ${k0 + n}) after others over [${this.extracted.k0}, ${this.extracted.k0 + this.extracted.n})`);
@@ -431,14 +443,35 @@ export class WindowGrid {
     if (out === undefined) {
       const first = gi * GROUP_SERIES;
       const rows = Math.min(GROUP_SERIES, this.all.length - first);
-      out = new Float64Array(rows * n);
-      this.copyOut(this.groups[gi]!, out, rows, k0, n);
+      if (this.scratch.length < rows * n) this.scratch = new Float64Array(rows * n);
+      const sc = this.scratch;
+      sc.fill(0, 0, rows * n);
+      const pages = this.groups[gi]!;
+      this.copyOut(pages, sc, rows, k0, n);
+      for (const pg of pages) if (pg !== NONE) this.free.push(pg);
+      pages.fill(NONE);
+      out = [];
+      for (let row = 0; row < rows; row++) {
+        const v = this.carve(n);
+        v.set(sc.subarray(row * n, (row + 1) * n));
+        out.push(v);
+      }
       this.groupOut[gi] = out;
-      this.groups[gi]!.fill(NONE);
     }
-    const row = s.slot - gi * GROUP_SERIES;
     s.p = [];
-    return out.subarray(row * n, (row + 1) * n);
+    return out[s.slot - gi * GROUP_SERIES]!;
+  }
+
+  /** n doubles for one extracted series: a view of a freed page (every window is then written), or an array of its own when longer than a page. */
+  private carve(n: number): Float64Array {
+    if (n > PAGE_LEN) return new Float64Array(n);
+    if (this.carveAt + n > this.carvePage.length) {
+      this.carvePage = this.free.pop() ?? new Float64Array(PAGE_LEN);
+      this.carveAt = 0;
+    }
+    const v = this.carvePage.subarray(this.carveAt, this.carveAt + n);
+    this.carveAt += n;
+    return v;
   }
 
   /** Copies windows [k0, k0+n) of a group's `rows` series into `out` (row after row). */

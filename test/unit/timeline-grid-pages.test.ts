@@ -85,6 +85,50 @@ describe('WindowGrid pages', () => {
     });
   }
 
+  it("carves the extracted series out of the pages' own memory, disjoint, in any order of extraction", () => {
+    // 200 series (4 groups, the last one partial) over 40 windows (3 pages per group).
+    const g = new WindowGrid(10);
+    const s = Array.from({ length: 200 }, () => g.create());
+    for (let k = 0; k < 40; k++) s.forEach((x, i) => g.addAt(x, k * 10, i * 1000 + k));
+    const n = 40;
+    // Groups interleaved: series 150, 3, 70, 199, ... (a stride coprime with 200).
+    const order = Array.from({ length: 200 }, (_, i) => (i * 67 + 150) % 200);
+    const got = new Map<number, Float64Array>();
+    for (const i of order) got.set(i, g.extract(s[i]!, 0, n));
+    for (let i = 0; i < 200; i++) expect(Array.from(got.get(i)!)).toEqual(Array.from({ length: n }, (_, k) => i * 1000 + k));
+    // Each series is a view of a page (8 KiB), and no two views overlap.
+    const byBuffer = new Map<ArrayBufferLike, [number, number][]>();
+    for (const v of got.values()) {
+      expect(v.buffer.byteLength).toBe(64 * 16 * 8);
+      const spans = byBuffer.get(v.buffer) ?? [];
+      spans.push([v.byteOffset, v.byteOffset + v.byteLength]);
+      byBuffer.set(v.buffer, spans);
+    }
+    for (const spans of byBuffer.values()) {
+      spans.sort((x, y) => x[0] - y[0]);
+      for (let j = 1; j < spans.length; j++) expect(spans[j]![0]).toBeGreaterThanOrEqual(spans[j - 1]![1]);
+    }
+    // 200 series of 40 windows fit in the 12 pages the grid made: 25 series per page, 8 pages.
+    expect(byBuffer.size).toBe(8);
+  });
+
+  it('gives a series longer than a page an array of its own', () => {
+    const g = new WindowGrid(1);
+    const a = g.create();
+    const b = g.create();
+    const n = 64 * 16 + 5;
+    for (let k = 0; k < n; k++) {
+      g.addAt(a, k, 1);
+      g.addAt(b, k, 2);
+    }
+    const va = g.extract(a, 0, n);
+    const vb = g.extract(b, 0, n);
+    expect(va.reduce((x, y) => x + y, 0)).toBe(n);
+    expect(vb.reduce((x, y) => x + y, 0)).toBe(2 * n);
+    expect(va.buffer).not.toBe(vb.buffer);
+    expect(va.length).toBe(n);
+  });
+
   it('grows in time without reallocating what it holds', () => {
     const g = new WindowGrid(10);
     const s = Array.from({ length: 100 }, () => g.create());
