@@ -291,7 +291,7 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   // sender's transmit path re-enables bottom halves, net/core/dev.c: __dev_queue_xmit ->
   // rcu_read_unlock_bh), so one task does the sending and the poll, and a task runs on one
   // core at a time. Measured on this testbed with one flow (docs/models.md, "The sending
-  // task"): the iperf3 client at 100% of a core while both cores were a quarter idle. So its
+  // task"): the iperf3 client on CPU 94-95% of the time while both cores were a quarter idle. So its
   // time per packet is the period between packets, 1 / rate; a model holds the flow to it,
   // with what the change adds to or takes from that task. A paced flow (iperf3 -b) is held the
   // same way, which is what it does.
