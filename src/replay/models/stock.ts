@@ -182,14 +182,15 @@ export function runStockObserved(inp: ModelInput): ModelRun {
  * a time, so x (senderNs + what else the task does per packet) <= 1 (a whole core, whichever).
  * Rows after the cores: the caller reads per-core usage from the first m rows only.
  */
-export function addSenderRows(inp: ModelInput, pb: CoreProblem, alsoInTask: (t: ModelInput['tunnels'][number]) => number): void {
-  const rows: number[] = [];
+export function addSenderRows(inp: ModelInput, pb: CoreProblem, alsoInTask: (t: ModelInput['tunnels'][number], i: number) => number): void {
+  const before = pb.extras.length;
   inp.tunnels.forEach((t, i) => {
-    if (t.senderNs === undefined) return;
-    rows.push(1);
-    pb.extras.push([[i, (t.senderNs + alsoInTask(t)) / 1e9]]);
+    if (t.senderNs !== undefined) pb.extras.push([[i, (t.senderNs + alsoInTask(t, i)) / 1e9]]);
   });
-  if (rows.length > 0) pb.capacity = Float64Array.from([...pb.capacity, ...rows]);
+  if (pb.extras.length === before) return;
+  const capacity = new Float64Array(pb.extras.length).fill(1);
+  capacity.set(pb.capacity);
+  pb.capacity = capacity;
 }
 
 /** A tunnel's observed poll share per core position, or all of it on its receive core. */

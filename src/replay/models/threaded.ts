@@ -198,8 +198,9 @@ export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRu
   const capTotal = inp.capacity.reduce((a, b) => a + b, 0);
   const pb: CoreProblem = { capacity: Float64Array.from([...inp.capacity, capTotal]), shared: new Float64Array(n), extras: [...inp.cpus.map(() => []), []] as [number, number][][] };
   const thread = new Float64Array(n);
+  const wakeNs = new Float64Array(n);
   inp.tunnels.forEach((t, i) => {
-    const wake = t.threadWakeNs ?? wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs);
+    const wake = (wakeNs[i] = t.threadWakeNs ?? wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs));
     let pinned = 0;
     const pin = (p: number, ns: number): void => {
       if (!(ns > 0)) return;
@@ -213,7 +214,7 @@ export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRu
     pb.extras[m]!.push([i, pinned / 1e9 + thread[i]!]);
   });
   // The sending task wakes the kthread (the wake-up is charged to it above, on its cores).
-  addSenderRows(inp, pb, (t) => t.threadWakeNs ?? wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs));
+  addSenderRows(inp, pb, (_, i) => wakeNs[i]!);
   const packed = packCoreProblem(pb);
   const { x } = solve(inp, packed);
   const used = coreUsage(packed, x);
