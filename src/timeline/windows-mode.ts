@@ -17,9 +17,10 @@ export function foldWindow(x: BuildContext, napis: NapiTable, core: CoreAcc, ev:
   // The kernel window [ts - interval, ts) goes into the grid window holding its middle
   // (the interval probe is not aligned with the capture start).
   const mid = ev.ts - ev.intervalNs / 2;
-  // A kernel window much longer than the grid's (the shorter last one printed by END is not:
-  // a capture whose interval changed, or --window below the interval) is spread over the
-  // grid windows it covers, so no grid window holds more time than it lasted.
+  // A kernel window much longer than the grid's (a capture whose interval changed, --window
+  // below the interval, or the last window stretched over the window prints lost at exit:
+  // import/bpftrace-text.ts, WindowAccumulator.start) is spread over the grid windows it
+  // covers, so no grid window holds more time than it lasted.
   const spread = ev.intervalNs > 1.5 * g.windowNs;
   const add = (series: GridSeries, v: number): void => (spread ? g.addSpread(series, lo, ev.ts, v) : g.addAt(series, mid, v));
   if (ev.kind === 'window_napi') {

@@ -130,6 +130,40 @@ describe('bpftrace-text quirks', () => {
     ]); // (no header, so no CPU list: the third window, with nothing valid in it, has no events)
   });
 
+  it('a window printed after lost window prints covers the time since the previous printed one (the exit: info; mid-capture: warning)', async () => {
+    // bpftrace stops reading its output once told to exit while the interval probe still runs:
+    // the END window's interval field is the time since the last (unprinted) interval, its
+    // totals the time since the last printed window.
+    const end = await run(bpftraceTextImporter, ['WIN 1000 10', '@netrx[0]: (4, 1, 0, 995)', 'WIN 1010 10', '@netrx[0]: (9, 2, 0, 1005)', 'WIN 1100 30', '@netrx[0]: (60, 9, 0, 1090)', ''].join('\n'));
+    expect(dump(end.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=10', 'intervalNs=10', 'intervalNs=90']);
+    const note = end.diagnostics.items.find((d) => d.code === 'window-prints-lost')!;
+    expect([note.severity, note.line]).toEqual(['info', 5]);
+    expect(note.message).toMatch(/the last window covers 0\.0 ms since the previous printed window, though its interval says 0\.0 ms/);
+    // The same in bpftrace's JSON output.
+    const json = await run(
+      bpftraceJsonImporter,
+      [
+        '{"type": "printf", "data": "WIN 1000 10\\n"}',
+        '{"type": "printf", "data": "WIN 1010 10\\n"}',
+        '{"type": "printf", "data": "WIN 1100 30\\n"}',
+        '{"type": "map", "data": {"@netrx": {"0": [60, 9, 0, 1090]}}}',
+        '',
+      ].join('\n'),
+    );
+    expect(dump(json.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=90']);
+    expect(json.codes).toContain('window-prints-lost@3');
+    // A stretched window before the last one is bpftrace falling behind mid-capture.
+    const mid = await run(bpftraceTextImporter, ['WIN 1000 10', 'WIN 1050 10', '@netrx[0]: (9, 2, 0, 1045)', 'WIN 1060 10', '@netrx[0]: (12, 3, 0, 1055)', ''].join('\n'));
+    expect(dump(mid.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=50', 'intervalNs=10']);
+    const w = mid.diagnostics.items.find((d) => d.code === 'window-prints-lost')!;
+    expect(w.severity).toBe('warning');
+    expect(w.message).toMatch(/^1 window covers more than its printed interval/);
+    // Within 1.5 x (older scripts measured the interval a little off the markers' spacing): as printed.
+    const near = await run(bpftraceTextImporter, ['WIN 1000 10', 'WIN 1014 10', '@netrx[0]: (9, 2, 0, 1005)', ''].join('\n'));
+    expect(dump(near.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=10']);
+    expect(near.codes).not.toContain('window-prints-lost');
+  });
+
   it('@idle (format 3): closed idle periods by difference, an open one up to each window end, the same in text and JSON', async () => {
     // Windows of 100 ns from boot 1000 (the origin). cpu 0: idle 1010-1040, then from 1050 to 1250.
     const windows: [number, [number, number, number, number] | undefined][] = [
