@@ -43,6 +43,8 @@ export interface CoreFacts {
   pollBusyNs: number;
   /** Poll time in threaded-NAPI kthreads. */
   threadPollBusyNs: number;
+  /** Of pollBusyNs, the polls a threaded windows-mode capture ran beside NET_RX, in napi kthreads (timeline/beside.ts). */
+  besideNetRxPollBusyNs: number;
   cryptBusyNs: number;
   otherWorkBusyNs: number;
   /** Per window, busy fraction 0..1 (the timeline's union, at least its largest part; 0 outside the probed span). */
@@ -221,6 +223,7 @@ function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array,
     netTxBusyNs: sumIn(c.netTxBusyNs),
     pollBusyNs: sumIn(c.pollBusyNs),
     threadPollBusyNs: sumIn(c.threadPollBusyNs),
+    besideNetRxPollBusyNs: beside === undefined ? 0 : sumIn(beside),
     cryptBusyNs: sumIn(c.cryptBusyNs),
     otherWorkBusyNs: sumIn(c.otherWorkBusyNs),
     utilizationSeries: util,
@@ -249,6 +252,7 @@ function emptyCore(cpu: number, windowCount: number, probedNs: number, statBusy:
     netTxBusyNs: 0,
     pollBusyNs: 0,
     threadPollBusyNs: 0,
+    besideNetRxPollBusyNs: 0,
     cryptBusyNs: 0,
     otherWorkBusyNs: 0,
     utilizationSeries: z,

@@ -215,7 +215,7 @@ export async function importBpftraceJson(chunks: AsyncIterable<string | Buffer>,
     rp.line(printfCarry, 0, printfCarry.length, printfCarryLine);
   }
   rp.end();
-  return { ...ctx.finish(), ignoredLines: rp.ignoredLines };
+  return { ...ctx.finish(), ignoredLines: rp.ignoredLines, ...(rp.windows.recordedUntil !== undefined ? { recordedUntilNs: rp.windows.recordedUntil } : {}) };
 }
 
 /** The first JSON line of bpftrace output has a "type" field. */

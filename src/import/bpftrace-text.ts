@@ -143,7 +143,13 @@ export class WindowAccumulator {
   /** The previous `WIN` marker's ts: the end of the window the maps were last printed for. */
   private prevTs: Ns | undefined;
   /** Windows that covered more than their printed interval (window prints lost before them). */
-  private stretched: { count: number; lostNs: number; lastLine: number; lastSpanNs: number; lastIntervalNs: number } | undefined;
+  private stretched: { count: number; lastLine: number; lastSpanNs: number; lastIntervalNs: number; lastFromTs: Ns } | undefined;
+  /**
+   * When the last window came after lost window prints (the exit): the previous marker's ts,
+   * the last moment every probe was attached and printing. The probed span ends there
+   * (ImportSummary.recordedUntilNs).
+   */
+  recordedUntil: Ns | undefined;
 
   start(ts: Ns, intervalNs: number, line = 0): void {
     this.flush();
@@ -156,37 +162,63 @@ export class WindowAccumulator {
     // never written; docs/capture-format.md, "Windows mode records"). Their time belongs to this window, so
     // the window covers the span since the previous marker. 1.5 x: older scripts measured the
     // interval from a slightly different instant (within 2%).
-    const span = this.prevTs === undefined ? 0 : ts - this.prevTs;
+    const prev = this.prevTs;
+    const span = prev === undefined ? 0 : ts - prev;
     this.prevTs = ts;
     this.ts = ts;
     this.intervalNs = intervalNs;
     if (span > 1.5 * intervalNs) {
       this.intervalNs = span;
-      const st = (this.stretched ??= { count: 0, lostNs: 0, lastLine: 0, lastSpanNs: 0, lastIntervalNs: 0 });
+      const st = (this.stretched ??= { count: 0, lastLine: 0, lastSpanNs: 0, lastIntervalNs: 0, lastFromTs: ts });
       st.count++;
-      st.lostNs += span - intervalNs;
       st.lastLine = line;
       st.lastSpanNs = span;
       st.lastIntervalNs = intervalNs;
+      st.lastFromTs = prev!;
     }
   }
 
-  /** Says, once, which windows were stretched over lost window prints (called at the end of the input). */
-  report(): void {
+  /**
+   * The end of the input: the open window is pushed, unless it is the probes' removal (the last
+   * window, printed after lost window prints: see start). bpftrace stops printing windows once
+   * told to exit, then removes its probes one by one, the softirq ones first
+   * (docs/capture-format.md, "Windows mode records"), so that window holds polls without their
+   * softirqs: it is left out, said with what it held, and the probed span ends where the last
+   * regular window did (recordedUntil). Then says which windows were stretched.
+   */
+  finishInput(): void {
     const st = this.stretched;
-    if (st === undefined) return;
     const ms = (ns: number): string => (ns / 1e6).toFixed(1);
-    // Only the last window stretched is the exit's doing (the data is all there, in coarser
-    // time); earlier ones mean bpftrace fell behind its output mid-capture.
-    const last = st.count === 1 && st.lastLine === this.lastMarkerLine;
-    this.ctx.note(
-      last ? 'info' : 'warning',
-      'window-prints-lost',
-      last
-        ? `the last window covers ${ms(st.lastSpanNs)} ms since the previous printed window, though its interval says ${ms(st.lastIntervalNs)} ms: the window prints between them were not written (bpftrace stops reading its output when told to exit); their totals are spread over the ${ms(st.lastSpanNs)} ms, in which bpftrace was removing its probes one by one, so its figures may be partial`
-        : `${st.count} ${st.count === 1 ? 'window covers' : 'windows cover'} more than ${st.count === 1 ? 'its' : 'their'} printed interval (${ms(st.lostNs)} ms of window prints not written in all, the last before line ${st.lastLine}): their totals are spread over the time since the previous printed window`,
-      st.lastLine,
-    );
+    const tail = st !== undefined && st.lastLine === this.lastMarkerLine && this.ts !== undefined;
+    if (!tail) this.flush();
+    else {
+      let polls = 0;
+      let packets = 0;
+      let netRx = 0;
+      for (const ev of this.napis.values()) {
+        polls += ev.polls;
+        packets += ev.work;
+      }
+      for (const ev of this.cpus.values()) netRx += ev.netRxCount;
+      this.napis.clear();
+      this.cpus.clear();
+      this.ts = undefined;
+      this.recordedUntil = st.lastFromTs;
+      this.ctx.note(
+        'info',
+        'probes-removal-left-out',
+        `the last window, printed ${ms(st.lastSpanNs)} ms after the previous one though its interval says ${ms(st.lastIntervalNs)} ms, is the probes' removal (bpftrace stops printing windows once told to exit, then removes its probes one by one, the softirq ones first): its ${polls} polls, ${packets} packets and ${netRx} NET_RX softirqs are left out, and the probed span ends with the window before it`,
+        st.lastLine,
+      );
+    }
+    const mid = st === undefined ? 0 : st.count - (tail ? 1 : 0);
+    if (mid > 0)
+      this.ctx.note(
+        'warning',
+        'window-prints-lost',
+        `${mid} ${mid === 1 ? 'window covers' : 'windows cover'} more than ${mid === 1 ? 'its' : 'their'} printed interval (window prints not written: bpftrace fell behind its output): their totals are spread over the time since the previous printed window`,
+        tail ? undefined : st!.lastLine,
+      );
   }
 
   /** Line of the last `WIN` marker seen. */
@@ -778,8 +810,7 @@ export class BpftraceRecordParser {
   }
 
   end(): void {
-    this.windows.flush();
-    this.windows.report();
+    this.windows.finishInput();
   }
 }
 
@@ -800,7 +831,7 @@ export async function importBpftraceText(chunks: AsyncIterable<string | Buffer>,
   }
   split.end();
   rp.end();
-  return { ...ctx.finish(), ignoredLines: rp.ignoredLines };
+  return { ...ctx.finish(), ignoredLines: rp.ignoredLines, ...(rp.windows.recordedUntil !== undefined ? { recordedUntilNs: rp.windows.recordedUntil } : {}) };
 }
 
 /** Our records or header at the start of a line (first few KB of the file). */

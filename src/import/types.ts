@@ -1,4 +1,4 @@
-import type { BootNs } from '../base/time.js';
+import type { BootNs, Ns } from '../base/time.js';
 import type { DiagnosticLog } from '../base/diagnostics.js';
 import type { TraceEvent } from '../model/events.js';
 import type { CaptureHeader } from '../model/header.js';
@@ -42,6 +42,12 @@ export interface ImportSummary {
   proseLines?: number;
   /** Lines of events wgtrace does not use (other tracepoints, the function tracer, other softirq vectors). */
   unusedEventLines?: number;
+  /**
+   * Windows mode: the ts (relative to origin) after which the probes were no longer all
+   * recording, when the capture shows it (the last window printed after lost window prints: the
+   * probes' removal at exit). The probed span ends there.
+   */
+  recordedUntilNs?: Ns;
 }
 
 /**

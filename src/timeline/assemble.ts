@@ -97,6 +97,11 @@ export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timelin
     recordedUntil = x.maxTs;
     x.probesStopNs = x.maxTs;
   }
+  // Windows mode: the importer saw the last window printed after lost window prints, the
+  // probes' removal at exit (import/bpftrace-text.ts: WindowAccumulator.report), and says where
+  // the last regular window ended; that window's partial figures stay in the series, after the
+  // probed span.
+  if (mode === 'windows' && summary.recordedUntilNs !== undefined && haveEvents) recordedUntil = summary.recordedUntilNs;
 
   // Close what is still open at the capture's end: clamp and mark. This is the last write to
   // the grid, so its window (possibly widened to stay within memory) is final after it.

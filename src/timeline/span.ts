@@ -18,7 +18,8 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
   const duration = t.capture.durationNs as number;
   const rel = (b: string | undefined): number | undefined => (b !== undefined && /^\d{1,20}$/.test(b) ? Number(BigInt(b) - t.capture.origin) - start : undefined);
   let from = rel(t.capture.header?.probesStartBootNs) ?? 0;
-  // Events mode: the last event, when the probes stopped recording before the stop mark.
+  // Events mode: the last event, when the probes stopped recording before the stop mark;
+  // windows mode: the end of the last regular window, when the last one was the probes' removal.
   let to = t.capture.recordedUntilNs !== undefined ? (t.capture.recordedUntilNs as number) - start : (rel(t.capture.header?.probesStopBootNs) ?? duration);
   if (!(from >= 0 && from < duration)) from = 0;
   if (!(to > from && to <= duration)) to = duration;
@@ -39,7 +40,9 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
   }
   if (first >= 0) {
     from = Math.min(from, first * t.windowNs);
-    to = Math.max(to, Math.min(duration, (last + 1) * t.windowNs));
+    // Not past a windows capture's recorded end: what comes after it is the probes' removal,
+    // whose polls are counted but not all of its softirqs.
+    if (!(t.capture.mode === 'windows' && t.capture.recordedUntilNs !== undefined)) to = Math.max(to, Math.min(duration, (last + 1) * t.windowNs));
   }
   return { from, to };
 }

@@ -60,8 +60,9 @@ export interface CaptureFacts {
   /** Devices polled but left out by the capture's device filter (ImportSummary.untracedDevices). */
   untracedDevices?: string[];
   /**
-   * Events mode: when the probes stopped recording, if before the header's stop mark (the last
-   * event; relative to origin like startNs): probedSpan ends here.
+   * When the probes stopped recording, if before the header's stop mark (relative to origin like
+   * startNs): probedSpan ends here. Events mode: the last event. Windows mode: the end of the
+   * last regular window, when the last one was printed after lost prints (the probes' removal).
    */
   recordedUntilNs?: Ns;
   /** True when CPUs came from events, not from a header. */

@@ -130,38 +130,57 @@ describe('bpftrace-text quirks', () => {
     ]); // (no header, so no CPU list: the third window, with nothing valid in it, has no events)
   });
 
-  it('a window printed after lost window prints covers the time since the previous printed one (the exit: info; mid-capture: warning)', async () => {
+  it('a window printed after lost window prints covers the time since the previous one; the last such window, the probes removal at exit, is left out and said', async () => {
     // bpftrace stops reading its output once told to exit while the interval probe still runs:
     // the END window's interval field is the time since the last (unprinted) interval, its
-    // totals the time since the last printed window.
-    const end = await run(bpftraceTextImporter, ['WIN 1000 10', '@netrx[0]: (4, 1, 0, 995)', 'WIN 1010 10', '@netrx[0]: (9, 2, 0, 1005)', 'WIN 1100 30', '@netrx[0]: (60, 9, 0, 1090)', ''].join('\n'));
-    expect(dump(end.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=10', 'intervalNs=10', 'intervalNs=90']);
-    const note = end.diagnostics.items.find((d) => d.code === 'window-prints-lost')!;
-    expect([note.severity, note.line]).toEqual(['info', 5]);
-    expect(note.message).toMatch(/the last window covers 0\.0 ms since the previous printed window, though its interval says 0\.0 ms/);
+    // totals the time since the last printed window, over which the probes were being removed.
+    const w = (l: string): string => / intervalNs=\d+ /.exec(l)![0].trim();
+    const end = await run(
+      bpftraceTextImporter,
+      [
+        'WIN 1000 10',
+        '@netrx[0]: (4, 1, 0, 995)',
+        'WIN 1010 10',
+        '@napi[0, vb, 0xffff1]: (3, 2, 50, 0)',
+        '@netrx[0]: (9, 2, 0, 1005)',
+        'WIN 1100 30',
+        '@napi[0, vb, 0xffff1]: (3, 9, 300, 0)',
+        '@netrx[0]: (60, 9, 0, 1090)',
+        '',
+      ].join('\n'),
+    );
+    expect(dump(end.events).map(w)).toEqual(['intervalNs=10', 'intervalNs=10', 'intervalNs=10']);
+    expect(end.summary.recordedUntilNs).toBe(10); // the second marker, relative to the first event
+    const note = end.diagnostics.items.find((d) => d.code === 'probes-removal-left-out')!;
+    expect([note.severity, note.line]).toEqual(['info', 6]);
+    expect(note.message).toMatch(/its 7 polls, 250 packets and 7 NET_RX softirqs are left out, and the probed span ends with the window before it/);
+    expect(end.codes).not.toContain('window-prints-lost');
     // The same in bpftrace's JSON output.
     const json = await run(
       bpftraceJsonImporter,
       [
         '{"type": "printf", "data": "WIN 1000 10\\n"}',
         '{"type": "printf", "data": "WIN 1010 10\\n"}',
+        '{"type": "map", "data": {"@netrx": {"0": [9, 2, 0, 1005]}}}',
         '{"type": "printf", "data": "WIN 1100 30\\n"}',
         '{"type": "map", "data": {"@netrx": {"0": [60, 9, 0, 1090]}}}',
         '',
       ].join('\n'),
     );
-    expect(dump(json.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=90']);
-    expect(json.codes).toContain('window-prints-lost@3');
-    // A stretched window before the last one is bpftrace falling behind mid-capture.
+    expect(dump(json.events).map(w)).toEqual(['intervalNs=10']);
+    expect(json.codes).toContain('probes-removal-left-out@4');
+    // A stretched window before the last one is bpftrace falling behind mid-capture: kept, spread
+    // over its span, and a warning.
     const mid = await run(bpftraceTextImporter, ['WIN 1000 10', 'WIN 1050 10', '@netrx[0]: (9, 2, 0, 1045)', 'WIN 1060 10', '@netrx[0]: (12, 3, 0, 1055)', ''].join('\n'));
-    expect(dump(mid.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=50', 'intervalNs=10']);
-    const w = mid.diagnostics.items.find((d) => d.code === 'window-prints-lost')!;
-    expect(w.severity).toBe('warning');
-    expect(w.message).toMatch(/^1 window covers more than its printed interval/);
+    expect(dump(mid.events).map(w)).toEqual(['intervalNs=50', 'intervalNs=10']);
+    expect(mid.summary.recordedUntilNs).toBeUndefined();
+    const warn = mid.diagnostics.items.find((d) => d.code === 'window-prints-lost')!;
+    expect([warn.severity, warn.line]).toEqual(['warning', 2]);
+    expect(warn.message).toMatch(/^1 window covers more than its printed interval/);
     // Within 1.5 x (older scripts measured the interval a little off the markers' spacing): as printed.
     const near = await run(bpftraceTextImporter, ['WIN 1000 10', 'WIN 1014 10', '@netrx[0]: (9, 2, 0, 1005)', ''].join('\n'));
-    expect(dump(near.events).map((l) => / intervalNs=\d+ /.exec(l)![0].trim())).toEqual(['intervalNs=10']);
-    expect(near.codes).not.toContain('window-prints-lost');
+    expect(dump(near.events).map(w)).toEqual(['intervalNs=10']);
+    expect(near.codes.filter((c) => /window-prints-lost|probes-removal/.test(c))).toEqual([]);
   });
 
   it('@idle (format 3): closed idle periods by difference, an open one up to each window end, the same in text and JSON', async () => {

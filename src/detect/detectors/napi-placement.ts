@@ -105,7 +105,7 @@ export const napiPlacement = defineDetector({
         summary:
           `${plural(active.length, 'tunnel')}' polls ran on ${plural(coresUsed.size, 'core')} of ${t.cpus.length} (${cpuList([...coresUsed])}), ${modeText}` +
           (sharedHomes.length > 0 ? `; home cores shared: ${cpuList(sharedHomes)}` : '') +
-          (wanderers.length > 0 ? `; ${plural(wanderers.length, 'poll')} wander between cores` : ''),
+          (wanderers.length > 0 ? `; ${plural(wanderers.length, 'poll')} ${wanderers.length === 1 ? 'wanders' : 'wander'} between cores` : ''),
         cpus: [...coresUsed].sort((a, b) => a - b),
         napis: active.map((n) => ({ dev: n.dev, napi: n.napi })),
         fromNs: t.capture.startNs as Ns,
