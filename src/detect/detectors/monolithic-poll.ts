@@ -74,6 +74,14 @@ export type MonolithicDetails = z.infer<typeof MonolithicDetails>;
 
 type MonolithicFinding = FindingOf<'monolithic-poll', MonolithicDetails>;
 
+/** A NAPI with chains on a core, and who waited behind them. */
+interface ChainFound {
+  index: number;
+  m: MonolithicNapi;
+  lostPackets: number;
+  behind: Longest;
+}
+
 export const monolithicPoll = defineDetector({
   id: 'monolithic-poll',
   title: 'chains of full-budget polls of one NAPI holding one core',
@@ -82,7 +90,7 @@ export const monolithicPoll = defineDetector({
     const { timeline: t, thresholds: th, facts } = ctx;
     // The histogram has log2 buckets: round the threshold down to a power of two.
     const minBucket = Math.floor(Math.log2(th.monolithicMinChainPolls));
-    const perCore = new Map<number, { index: number; m: MonolithicNapi; lostPackets: number; behind: Longest }[]>();
+    const perCore = new Map<number, ChainFound[]>();
     for (const n of t.napis) {
       const nf = facts.napis[n.index]!;
       // Other NAPIs (backlog, NIC queues) are load, not tunnels: no finding of their own.
@@ -93,17 +101,21 @@ export const monolithicPoll = defineDetector({
         const hist = c.lengthLog2Histogram;
         let longChains = 0;
         for (let k = minBucket; k < hist.length; k++) longChains += hist[k] ?? 0;
-        const polls = s.polls.reduce((a, b) => a + b, 0);
-        const full = s.fullBudgetPolls.reduce((a, b) => a + b, 0);
-        const ownNs = s.busyNs.reduce((a, b) => a + b, 0);
         // Windows mode aggregates in the kernel and has no poll order, hence no chains: there a
         // NAPI whose polls on this core nearly all used the whole budget, and that took the
         // core's share, is taken as one chain (the evidence says it is inferred).
         const fromWindows = t.capture.mode === 'windows' && c.count === 0;
+        // The per-window sums only for the pairs that pass the chain test: on a stock capture of
+        // 1,024 tunnels over 128 cores there are 65 k (NAPI, core) pairs, and reading their
+        // three series each was a quarter of this detector's time (bench/README.md).
+        if (!fromWindows && longChains === 0) continue;
+        const ownNs = s.busyNs.reduce((a, b) => a + b, 0);
         const spanNs = fromWindows ? ownNs : c.totalNs;
         const coreShare = facts.probedNs > 0 ? Math.min(1, spanNs / facts.probedNs) : 0;
         if (coreShare < th.monolithicMinCoreShare) continue;
-        if (fromWindows ? polls < th.monolithicMinChainPolls || full / polls < th.monolithicMinFullShare : longChains === 0) continue;
+        const polls = s.polls.reduce((a, b) => a + b, 0);
+        const full = s.fullBudgetPolls.reduce((a, b) => a + b, 0);
+        if (fromWindows && (polls < th.monolithicMinChainPolls || full / polls < th.monolithicMinFullShare)) continue;
 
         // Who waited behind it is filled in per core below (one pass over that core's waits).
         const blocked: MonolithicNapi['blocked'] = [];
@@ -144,30 +156,60 @@ export const monolithicPoll = defineDetector({
     });
     // Per core, the time each label waited behind that core's chains (the evidence's list).
     const blockedByCore = new Map<number, Map<string, number>>();
+    // The NAPIs with a series on each core, in the order of t.napis (one pass over the pairs,
+    // not a Map lookup per NAPI and core).
+    const napisOn = new Map<number, (typeof t.napis)[number][]>();
+    if (perCore.size > 0) {
+      for (const n of t.napis) {
+        for (const cpu of n.perCpu.keys()) {
+          if (!perCore.has(cpu)) continue;
+          const l = napisOn.get(cpu);
+          if (l === undefined) napisOn.set(cpu, [n]);
+          else l.push(n);
+        }
+      }
+    }
+    const chainOf: (ChainFound | undefined)[] = new Array<ChainFound | undefined>(t.napis.length).fill(undefined);
+    const labelWait = new Float64Array(t.napis.length);
+    const labelSeen = new Uint8Array(t.napis.length);
     // The NAPIs that waited behind each one on a core, in the order of t.napis: one pass over
     // the core's waits instead of a lookup in every other NAPI's waits per (NAPI, core), which
     // was 67 M lookups on a stock capture of 1,024 tunnels over 128 cores.
     for (const [cpu, found] of perCore) {
       // Only the NAPIs with chains here are looked up; their waiters are chosen as they come
       // (longest.ts: 1,022 chains with a thousand NAPIs behind each, there).
-      const byIndex = new Map<number, (typeof found)[number]>();
-      for (const f of found) byIndex.set(f.index, f);
-      const blockedAll = new Map<string, number>();
-      for (const other of t.napis) {
-        const waits = other.perCpu.get(cpu)?.waitedForNs;
-        if (waits === undefined) continue;
-        const label = facts.labels[labelIndex[other.index]!]!;
+      // By NAPI index, not in Maps: about a million waits on that capture, each looked up.
+      for (const f of found) chainOf[f.index] = f;
+      // Per first NAPI of a label, the time waited, in the order the labels first waited; the
+      // waits are integer ns, so the sums are those of a Map keyed by the label.
+      const touched: number[] = [];
+      for (const other of napisOn.get(cpu) ?? []) {
+        const waits = other.perCpu.get(cpu)!.waitedForNs;
+        const li = labelIndex[other.index]!;
+        const perNs = facts.napis[other.index]!.packetsPerNs;
         for (let r = waits.from; r < waits.to; r++) {
           const by = waits.waitedFor[r]!;
           const ns = waits.ns[r]!;
           if (ns <= 0 || by === other.index) continue;
-          const f = byIndex.get(by);
+          const f = chainOf[by];
           if (f === undefined) continue;
           f.behind.add(other.index, 0, ns);
-          f.lostPackets += ns * facts.napis[other.index]!.packetsPerNs;
-          blockedAll.set(label, (blockedAll.get(label) ?? 0) + ns);
+          f.lostPackets += ns * perNs;
+          if (labelSeen[li] === 0) {
+            labelSeen[li] = 1;
+            touched.push(li);
+          }
+          labelWait[li] = labelWait[li]! + ns;
         }
       }
+      const blockedAll = new Map<string, number>();
+      for (const li of touched) {
+        const label = facts.labels[li]!;
+        blockedAll.set(label, (blockedAll.get(label) ?? 0) + labelWait[li]!);
+        labelWait[li] = 0;
+        labelSeen[li] = 0;
+      }
+      for (const f of found) chainOf[f.index] = undefined;
       blockedByCore.set(cpu, blockedAll);
       for (const f of found) {
         f.m.blocked = f.behind.entries().map((e) => ({ dev: facts.napis[e.a]!.dev, napi: facts.napis[e.a]!.napi, ns: e.ns }));
