@@ -316,10 +316,37 @@ function sharedTime(
       evD[e] = -1;
       evN[e++] = n;
     }
-    // Ends before starts at the same instant: runs that only touch do not overlap.
+    // Ends before starts at the same instant: runs that only touch do not overlap. The order
+    // among run ends of one instant and kind changes nothing below (the shared clock moves only
+    // between instants), so when (instant, kind, NAPI) fits one exact integer the numbers are
+    // sorted as such (TypedArray sort without a comparator), else an index array by comparator.
+    const N = t.napis.length;
+    let maxTs = 0;
+    let integral = true;
+    for (let e = 0; e < evTs.length; e++) {
+      const ts = evTs[e]!;
+      if (!(ts >= 0) || !Number.isInteger(ts)) integral = false;
+      else if (ts > maxTs) maxTs = ts;
+    }
     const order = new Uint32Array(2 * runs);
-    for (let e = 0; e < order.length; e++) order[e] = e;
-    order.sort((a, b) => evTs[a]! - evTs[b]! || evD[a]! - evD[b]! || a - b);
+    if (integral && (2 * maxTs + 2) * N < Number.MAX_SAFE_INTEGER) {
+      const key = new Float64Array(2 * runs);
+      for (let e = 0; e < key.length; e++) key[e] = (2 * evTs[e]! + (evD[e]! > 0 ? 1 : 0)) * N + evN[e]!;
+      key.sort();
+      for (let e = 0; e < key.length; e++) {
+        const k = key[e]!;
+        const n = k % N;
+        const r = (k - n) / N;
+        const up = r % 2;
+        evTs[e] = (r - up) / 2;
+        evD[e] = up === 1 ? 1 : -1;
+        evN[e] = n;
+        order[e] = e;
+      }
+    } else {
+      for (let e = 0; e < order.length; e++) order[e] = e;
+      order.sort((a, b) => evTs[a]! - evTs[b]! || evD[a]! - evD[b]! || a - b);
+    }
     // Per tunnel, its open runs, and the shared time it was part of: the shared clock (time with
     // two or more tunnels on the core) read when it came and when it left, not an addition to
     // every present tunnel at every run end (the ns are integers, so the sums are the same).
