@@ -204,19 +204,56 @@ export function packCoreProblem(pb: CoreProblem): PackedCoreProblem {
   return { capacity: pb.capacity, shared: pb.shared, off, tun, coef };
 }
 
-/** The solver's working arrays for n tunnels and m cores (SolverScratch.arrays). */
-interface SolverArrays {
-  active: Uint8Array;
-  used: Float64Array;
-  rate: Float64Array;
-  x: Float64Array;
-  bottleneck: Int32Array;
-  frozenAt: Int32Array;
-  tightAt: Int32Array;
-  act: Int32Array;
-  dirty: Uint8Array;
-  live: Int32Array;
-  stages: { off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array };
+/** The packed stages a placed problem's later rounds use (packPlaced's `into`): m cores, up to 2n stages. */
+class StageArrays {
+  readonly off: Int32Array;
+  readonly next: Int32Array;
+  readonly tun: Int32Array;
+  readonly coef: Float64Array;
+  constructor(n: number, m: number) {
+    this.off = new Int32Array(m + 1);
+    this.next = new Int32Array(m);
+    this.tun = new Int32Array(2 * n);
+    this.coef = new Float64Array(2 * n);
+  }
+}
+
+/**
+ * The solver's working arrays for n tunnels and m cores (SolverScratch.arrays). A class, not an
+ * object literal, as are the other objects made once per simulation (StageArrays, FirstRound,
+ * models/common.ts: ProblemScratch's): V8 builds a literal's boilerplate at its second execution
+ * and generalises the field types of its map then (node --trace-generalization: "uninitialized
+ * field", Class(Float64Array) -> Any), so the literal made once per sim changed its map at the
+ * second sim, after the solver had been optimised on the first: the lazy deopt ("code
+ * dependencies") of solveCores, packPlaced and StockSim.step at the start of the next runs, and
+ * the solver compiled again (about 35 ms of compile thread) while its loops ran unoptimised,
+ * 3-4 times slower, for 500-700 steps. A class's instances all take the same transitions.
+ */
+class SolverArrays {
+  readonly active: Uint8Array;
+  readonly used: Float64Array;
+  readonly rate: Float64Array;
+  readonly x: Float64Array;
+  readonly bottleneck: Int32Array;
+  readonly frozenAt: Int32Array;
+  readonly tightAt: Int32Array;
+  readonly act: Int32Array;
+  readonly dirty: Uint8Array;
+  readonly live: Int32Array;
+  readonly stages: StageArrays;
+  constructor(n: number, m: number) {
+    this.active = new Uint8Array(n);
+    this.used = new Float64Array(m);
+    this.rate = new Float64Array(m);
+    this.x = new Float64Array(n);
+    this.bottleneck = new Int32Array(n);
+    this.frozenAt = new Int32Array(n);
+    this.tightAt = new Int32Array(m);
+    this.act = new Int32Array(n);
+    this.dirty = new Uint8Array(m);
+    this.live = new Int32Array(m);
+    this.stages = new StageArrays(n, m);
+  }
 }
 
 /**
@@ -242,19 +279,7 @@ export class SolverScratch {
     if (n !== this.n || m !== this.m) {
       this.n = n;
       this.m = m;
-      this.buf = {
-        active: new Uint8Array(n),
-        used: new Float64Array(m),
-        rate: new Float64Array(m),
-        x: new Float64Array(n),
-        bottleneck: new Int32Array(n),
-        frozenAt: new Int32Array(n),
-        tightAt: new Int32Array(m),
-        act: new Int32Array(n),
-        dirty: new Uint8Array(m),
-        live: new Int32Array(m),
-        stages: { off: new Int32Array(m + 1), next: new Int32Array(m), tun: new Int32Array(2 * n), coef: new Float64Array(2 * n) },
-      };
+      this.buf = new SolverArrays(n, m);
     }
     const b = this.buf;
     b.active.fill(0);
@@ -264,6 +289,11 @@ export class SolverScratch {
     b.frozenAt.fill(-1);
     b.tightAt.fill(-1);
     return b;
+  }
+  /** The arrays and the first-round start of problems with these shares and demands over m cores, made before the first solve (models/common.ts: ProblemScratch.prepare says why). */
+  prepare(shared: Float64Array, demand: Float64Array, m: number): void {
+    this.arrays(demand.length, m);
+    firstRound(shared, demand, this);
   }
 }
 
@@ -335,22 +365,25 @@ function packPlaced(
   return { off, tun, coef };
 }
 
-interface FirstRound {
-  shared: Float64Array;
-  demand: Float64Array;
-  /** Tunnels with demand, in index order, and the same as flags. */
-  act: Int32Array;
-  /** The tunnels of `act` without a shared share (at most EPS), in index order. */
-  unshared: Int32Array;
-  active: Uint8Array;
-  leftShared: number;
-  /** Sum of the active tunnels' shares in index order: the first round's shared rate. */
-  sharedRate: number;
-  /** Least demand of an active tunnel (Infinity: none finite): the first round's step bound, x being 0. */
-  minDemand: number;
-  allInfinite: boolean;
-  /** No share below 0 (coefficients are checked in the first round). */
-  nonNegative: boolean;
+/** What the first round starts from (firstRound); a class for the reason given at SolverArrays. */
+class FirstRound {
+  constructor(
+    readonly shared: Float64Array,
+    readonly demand: Float64Array,
+    /** Tunnels with demand, in index order, and the same as flags. */
+    readonly act: Int32Array,
+    /** The tunnels of `act` without a shared share (at most EPS), in index order. */
+    readonly unshared: Int32Array,
+    readonly active: Uint8Array,
+    readonly leftShared: number,
+    /** Sum of the active tunnels' shares in index order: the first round's shared rate. */
+    readonly sharedRate: number,
+    /** Least demand of an active tunnel (Infinity: none finite): the first round's step bound, x being 0. */
+    readonly minDemand: number,
+    readonly allInfinite: boolean,
+    /** No share below 0 (coefficients are checked in the first round). */
+    readonly nonNegative: boolean,
+  ) {}
 }
 
 /** Each tunnel's cores (the transpose of the stages, CSR): tunnel i's are tCore[tOff[i] .. tOff[i+1]-1]. */
@@ -389,7 +422,7 @@ function firstRound(shared: Float64Array, demand: Float64Array, scratch: SolverS
       if (demand[i]! !== Infinity) allInfinite = false;
     }
   }
-  const f: FirstRound = { shared, demand, act: Int32Array.from(list), unshared: Int32Array.from(unshared), active, leftShared, sharedRate, minDemand, allInfinite, nonNegative };
+  const f = new FirstRound(shared, demand, Int32Array.from(list), Int32Array.from(unshared), active, leftShared, sharedRate, minDemand, allInfinite, nonNegative);
   if (scratch !== undefined) scratch.first = f;
   return f;
 }
@@ -561,19 +594,29 @@ function solveCores(
       const un = f.unshared;
       for (let k = 0; k < un.length; k++) {
         const i = un[k]!;
-        let b = -1;
-        if (hasRx[i] && rxCoef[i]! > EPS && tightAt[rxPos[i]!] === 0) b = rxPos[i]!;
-        if (hasFwd[i] && fwdCoef[i]! > EPS && tightAt[place[i]!] === 0 && (b < 0 || place[i]! < b)) b = place[i]!;
-        if (b < 0) {
-          act[kept2++] = i;
-          active[i] = 1;
-          bottleneck[i] = -2;
-          frozenAt[i] = -1;
-          continue;
-        }
-        bottleneck[i] = b;
-        left--;
-        froze++;
+        // The same rule as the one-pass loop below, with every load and comparison made on each
+        // pass: which of them ran depended on the placement (a tight receive or poll core), and one
+        // that had not run before V8 optimised the solver had no type feedback and deoptimised it
+        // the first time it did (node --trace-deopt: "Insufficient type feedback" here, once or
+        // twice per what-if, each followed by a compile of the whole solver).
+        const r = rxPos[i]!;
+        const q = place[i]!;
+        const rxTight = tightAt[r] === 0;
+        const fwdTight = tightAt[q] === 0;
+        let b = hasRx[i] && rxCoef[i]! > EPS && rxTight ? r : -1;
+        const none = b < 0;
+        const lower = q < b;
+        if (hasFwd[i] && fwdCoef[i]! > EPS && fwdTight && (none || lower)) b = q;
+        // Kept (active again, on the list) or frozen on core b (x, active and frozenAt are already
+        // the frozen values, from the fills above): both written on every pass, for the same reason.
+        const stays = b < 0;
+        act[kept2] = i;
+        kept2 += stays ? 1 : 0;
+        active[i] = stays ? 1 : 0;
+        bottleneck[i] = stays ? -2 : b;
+        frozenAt[i] = stays ? -1 : 0;
+        left -= stays ? 0 : 1;
+        froze += stays ? 0 : 1;
       }
       deferredDirty = true;
     } else {

@@ -88,6 +88,34 @@ export function emptyProblem(inp: ModelInput): CoreProblem {
   };
 }
 
+/** ProblemScratch's arrays: m cores, `stages` stage slots. A class (fairness.ts: SolverArrays says why). */
+class ProblemArrays {
+  readonly capacity: Float64Array;
+  readonly off: Int32Array;
+  readonly next: Int32Array;
+  readonly tun: Int32Array;
+  readonly coef: Float64Array;
+  readonly pairCores: Int32Array;
+  constructor(m: number, stages: number) {
+    this.capacity = new Float64Array(m);
+    this.off = new Int32Array(m + 1);
+    this.next = new Int32Array(m);
+    this.tun = new Int32Array(stages);
+    this.coef = new Float64Array(stages);
+    this.pairCores = new Int32Array(stages);
+  }
+}
+
+/** The placedBase a scratch last used, with what it was looked up by (a class, as ProblemArrays). */
+class BaseHit {
+  constructor(
+    readonly inp: ModelInput,
+    readonly wakeRatio: number,
+    readonly threaded: boolean,
+    readonly base: PlacedBase,
+  ) {}
+}
+
 /**
  * Arrays a model reuses for the problem it builds every step (the problem is consumed within
  * the step: solved, its usage read, then dropped).
@@ -95,22 +123,37 @@ export function emptyProblem(inp: ModelInput): CoreProblem {
 export class ProblemScratch {
   private m = -1;
   private stages = -1;
-  private buf!: { capacity: Float64Array; off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array; pairCores: Int32Array };
+  private buf!: ProblemArrays;
   readonly solver = new SolverScratch();
   /** The last input's placedBase, its wake ratio and mode (one input per sim). */
-  base: { inp: ModelInput; wakeRatio: number; threaded: boolean; base: PlacedBase } | undefined;
+  base: BaseHit | undefined;
   /**
    * Arrays of exactly m cores and `stages` stage slots (made again only when a size changes: a
    * sim's never does). Exact sizes rather than views of larger arrays: a typed-array view costs
    * an allocation each time (five per step made a third of placedPollProblem at 1,024 tunnels).
    */
-  arrays(m: number, stages: number): { capacity: Float64Array; off: Int32Array; next: Int32Array; tun: Int32Array; coef: Float64Array; pairCores: Int32Array } {
+  arrays(m: number, stages: number): ProblemArrays {
     if (m !== this.m || stages !== this.stages) {
       this.m = m;
       this.stages = stages;
-      this.buf = { capacity: new Float64Array(m), off: new Int32Array(m + 1), next: new Int32Array(m), tun: new Int32Array(stages), coef: new Float64Array(stages), pairCores: new Int32Array(stages) };
+      this.buf = new ProblemArrays(m, stages);
     }
     return this.buf;
+  }
+  /**
+   * Makes now what a sim's first step would make (its constructor calls this): the placedBase
+   * hit, this scratch's arrays, the solver's arrays and its first-round start. The steps then
+   * never take those branches: made in the first step of each new sim, inside functions already
+   * optimised on the first sim (solveCores, placedProblem, StockSim.step), they were paths
+   * without type feedback (the first calls of a function run before V8 gives it a feedback
+   * vector), and each new sim deoptimised the solver there (node --trace-deopt: "Insufficient
+   * type feedback for generic named access" at SolverScratch.arrays) and had V8 compile it again.
+   */
+  prepare(inp: ModelInput, wakeRatio: number, threaded: boolean): void {
+    const b = placedBase(inp, wakeRatio, threaded);
+    this.base = new BaseHit(inp, wakeRatio, threaded, b);
+    this.arrays(inp.cpus.length, 0);
+    this.solver.prepare(b.shared, demandsOf(inp), inp.cpus.length);
   }
 }
 
@@ -217,7 +260,7 @@ export function placedPollProblem(inp: ModelInput, place: ArrayLike<number>, wak
   const hit = sc.base;
   let b: PlacedBase;
   if (hit !== undefined && hit.inp === inp && hit.wakeRatio === wakeRatio && hit.threaded === threaded) b = hit.base;
-  else sc.base = { inp, wakeRatio, threaded, base: (b = placedBase(inp, wakeRatio, threaded)) };
+  else sc.base = new BaseHit(inp, wakeRatio, threaded, (b = placedBase(inp, wakeRatio, threaded)));
   // tun and coef may be longer than the stages (off[m]): every reader stops at off[m].
   const { capacity, off, next, tun, coef, pairCores } = sc.arrays(m, 2 * n);
   capacity.set(inp.capacity);
@@ -260,7 +303,7 @@ export function placedProblem(inp: ModelInput, place: ArrayLike<number>, wakeRat
   const hit = sc.base;
   let b: PlacedBase;
   if (hit !== undefined && hit.inp === inp && hit.wakeRatio === wakeRatio && hit.threaded === threaded) b = hit.base;
-  else sc.base = { inp, wakeRatio, threaded, base: (b = placedBase(inp, wakeRatio, threaded)) };
+  else sc.base = new BaseHit(inp, wakeRatio, threaded, (b = placedBase(inp, wakeRatio, threaded)));
   const { capacity } = sc.arrays(m, 0);
   capacity.set(inp.capacity);
   if (lost) for (let p = 0; p < m; p++) capacity[p] = Math.max(0, capacity[p]! - lost[p]!);

@@ -69,6 +69,7 @@ export class StockSim {
     const m = inp.cpus.length;
     this.poll = Int32Array.from({ length: n }, (_, i) => (initialPoll ? initialPoll[i]! : rng.int(m)));
     this.initialCollision = hasCollision(inp, this.poll);
+    this.scratch.prepare(inp, 0, false);
     this.stickyBuf = new Uint8Array(n);
     this.pollBuf = new Int32Array(n);
     this.utilBuf = new Float64Array(m);

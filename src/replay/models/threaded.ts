@@ -62,6 +62,7 @@ export class ThreadedSim {
     const m = inp.cpus.length;
     this.thread = Int32Array.from({ length: n }, (_, i) => (initialThread ? initialThread[i]! : rng.int(m)));
     this.initialCollision = hasCollision(inp, this.thread);
+    this.scratch.prepare(inp, par.threadedOverheadRatio, true);
     this.lost = new Float64Array(m);
     this.nextLost = new Float64Array(m);
     this.threadBuf = new Int32Array(n);
