@@ -290,6 +290,12 @@ export class SolverScratch {
     b.tightAt.fill(-1);
     return b;
   }
+  /** A scratch with its arrays for n tunnels and m cores already made (outside the solver, for the reason given at `prepare`). */
+  static sized(n: number, m: number): SolverScratch {
+    const sc = new SolverScratch();
+    sc.arrays(n, m);
+    return sc;
+  }
   /** The arrays and the first-round start of problems with these shares and demands over m cores, made before the first solve (models/common.ts: ProblemScratch.prepare says why). */
   prepare(shared: Float64Array, demand: Float64Array, m: number): void {
     this.arrays(demand.length, m);
@@ -471,9 +477,14 @@ export function maxMinFairCores(pb: AnyCoreProblem, demand: Float64Array, scratc
   // unpacked), and a shape the optimised solver had not seen deoptimised it at its first
   // property read (wrong map), each time making V8 compile the whole solver again (five to seven
   // compiles of 30-120 ms per what-if at 1,024 x 128, node --trace-opt --trace-deopt).
-  if (isPlaced(pb)) return solveCores(pb, undefined, NO_STAGES_OFF, NO_STAGES_TUN, NO_STAGES_COEF, undefined, pb.capacity, pb.shared, demand, scratch);
+  // Without a scratch, a fresh one (its arrays are the caller's): the solver has one path, not a
+  // second one making its own arrays, which the sims never took before V8 optimised the solver
+  // and which then deoptimised it at the first call without a scratch ("Insufficient type
+  // feedback for construct").
+  const sc = scratch ?? SolverScratch.sized(demand.length, pb.capacity.length);
+  if (isPlaced(pb)) return solveCores(pb, undefined, NO_STAGES_OFF, NO_STAGES_TUN, NO_STAGES_COEF, undefined, pb.capacity, pb.shared, demand, sc);
   const packed = isPacked(pb) ? pb : packCoreProblem(pb);
-  return solveCores(undefined, packed, packed.off, packed.tun, packed.coef, packed.pairCores, packed.capacity, packed.shared, demand, scratch);
+  return solveCores(undefined, packed, packed.off, packed.tun, packed.coef, packed.pairCores, packed.capacity, packed.shared, demand, sc);
 }
 
 function solveCores(
@@ -486,26 +497,26 @@ function solveCores(
   capacity: Float64Array,
   shared: Float64Array,
   demand: Float64Array,
-  scratch: SolverScratch | undefined,
+  scratch: SolverScratch,
 ): Allocation {
   // A placed problem's stages are packed after its first round (below), or at once when that
   // round cannot be taken tunnel by tunnel.
   const n = demand.length;
   const m = capacity.length;
-  const work = scratch?.arrays(n, m);
-  const x = work?.x ?? new Float64Array(n);
-  const bottleneck = work?.bottleneck ?? new Int32Array(n).fill(-2);
-  const frozenAt = work?.frozenAt ?? new Int32Array(n).fill(-1);
-  const tightAt = work?.tightAt ?? new Int32Array(m).fill(-1);
-  const active = work?.active ?? new Uint8Array(n);
-  const used = work?.used ?? new Float64Array(m);
-  const rate = work?.rate ?? new Float64Array(m);
+  const work = scratch.arrays(n, m);
+  const x = work.x;
+  const bottleneck = work.bottleneck;
+  const frozenAt = work.frozenAt;
+  const tightAt = work.tightAt;
+  const active = work.active;
+  const used = work.used;
+  const rate = work.rate;
   // The active tunnels in index order (compacted after each round), and the cores whose rate
   // must be summed again: all of them when the shared rate changed, else only those holding a
   // stage of a tunnel frozen in the last round (a tunnel without a shared share, e.g. no
   // decryption measured, is limited by its pinned cores alone: one round per such core).
-  const act = work?.act ?? new Int32Array(n);
-  const dirty = work?.dirty ?? new Uint8Array(m);
+  const act = work.act;
+  const dirty = work.dirty;
   const f = firstRound(shared, demand, scratch);
   active.set(f.active);
   act.set(f.act);
@@ -523,7 +534,7 @@ function solveCores(
   // still holds in `used` is never read. When the shared rate falls to 0 (every tunnel with a
   // share frozen, the rest limited by their pinned cores alone: one round per such core) the
   // rounds then cost the cores still loaded, not m.
-  const live = work?.live ?? new Int32Array(m);
+  const live = work.live;
   for (let p = 0; p < m; p++) live[p] = p;
   let nLive = m;
   let prune = f.nonNegative && (placed === undefined || placed.nonNegative);
@@ -537,7 +548,7 @@ function solveCores(
    */
   let deferredDirty = false;
   if (placed !== undefined && !(allInfinite && prune)) {
-    ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
+    ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work.stages));
   } else if (placed !== undefined && left > 0) {
     // The first round, tunnel by tunnel: as the loop below does it for round 0 (every active
     // tunnel at x = 0, every demand infinite, nothing negative), with each core's rate summed
@@ -663,7 +674,7 @@ function solveCores(
       act.copyWithin(0, 1, nAct);
       nAct--;
     }
-    if (left > 0) ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work?.stages));
+    if (left > 0) ({ off, tun, coef } = packPlaced(placed, m, act, nAct, work.stages));
     byTunnel = placed;
     prevSharedRate = sharedRate;
     round = 1;
