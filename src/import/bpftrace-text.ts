@@ -143,7 +143,7 @@ export class WindowAccumulator {
   /** The previous `WIN` marker's ts: the end of the window the maps were last printed for. */
   private prevTs: Ns | undefined;
   /** Windows that covered more than their printed interval (window prints lost before them). */
-  private stretched: { count: number; lastLine: number; lastSpanNs: number; lastIntervalNs: number; lastFromTs: Ns } | undefined;
+  private stretched: { count: number; lastLine: number; earlierLine: number; lastSpanNs: number; lastIntervalNs: number; lastFromTs: Ns } | undefined;
   /**
    * When the last window came after lost window prints (the exit): the previous marker's ts,
    * the last moment every probe was attached and printing. The probed span ends there
@@ -153,15 +153,17 @@ export class WindowAccumulator {
 
   start(ts: Ns, intervalNs: number, line = 0): void {
     this.flush();
+    this.lastMarkerLine = line;
     // The maps this marker prints hold everything since the last printed window, whatever the
     // marker's own interval says (format 2 maps are totals since the probes attached; format 1
     // maps are cleared by the same interval probe that prints them). The interval field is the
     // time since the interval probe last ran, and that probe's prints can be lost: bpftrace
     // stops reading its output once it is told to exit while the interval probe keeps firing
-    // until it is detached (every 0.17 windows capture here ends with 250-350 ms of windows
-    // never written; docs/capture-format.md, "Windows mode records"). Their time belongs to this window, so
-    // the window covers the span since the previous marker. 1.5 x: older scripts measured the
-    // interval from a slightly different instant (within 2%).
+    // until it is detached (every windows capture of the testbed, on 0.17, 0.23.2 and 0.27.1,
+    // ends with 200-350 ms of window prints never written; docs/capture-format.md, "Windows
+    // mode records"). Their time belongs to this window, so the window covers the span since
+    // the previous marker. 1.5 x: older scripts measured the interval from a slightly
+    // different instant (within 2%).
     const prev = this.prevTs;
     const span = prev === undefined ? 0 : ts - prev;
     this.prevTs = ts;
@@ -169,8 +171,9 @@ export class WindowAccumulator {
     this.intervalNs = intervalNs;
     if (span > 1.5 * intervalNs) {
       this.intervalNs = span;
-      const st = (this.stretched ??= { count: 0, lastLine: 0, lastSpanNs: 0, lastIntervalNs: 0, lastFromTs: ts });
+      const st = (this.stretched ??= { count: 0, lastLine: 0, earlierLine: 0, lastSpanNs: 0, lastIntervalNs: 0, lastFromTs: ts });
       st.count++;
+      st.earlierLine = st.lastLine;
       st.lastLine = line;
       st.lastSpanNs = span;
       st.lastIntervalNs = intervalNs;
@@ -217,12 +220,12 @@ export class WindowAccumulator {
         'warning',
         'window-prints-lost',
         `${mid} ${mid === 1 ? 'window covers' : 'windows cover'} more than ${mid === 1 ? 'its' : 'their'} printed interval (window prints not written: bpftrace fell behind its output): their totals are spread over the time since the previous printed window`,
-        tail ? undefined : st!.lastLine,
+        tail ? st!.earlierLine : st!.lastLine,
       );
   }
 
   /** Line of the last `WIN` marker seen. */
-  lastMarkerLine = 0;
+  private lastMarkerLine = 0;
 
   get open(): boolean {
     return this.ts !== undefined;
@@ -740,7 +743,6 @@ export class BpftraceRecordParser {
     const ts = this.ts(s, 0);
     const interval = this.int(s, 1);
     if (ts !== ts || !(interval > 0)) return this.bad(line, 'WIN record: bad ts or interval', s, a, b);
-    this.windows.lastMarkerLine = line;
     this.windows.start(ts as Ns, interval, line);
   }
 

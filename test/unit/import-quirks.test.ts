@@ -177,6 +177,11 @@ describe('bpftrace-text quirks', () => {
     const warn = mid.diagnostics.items.find((d) => d.code === 'window-prints-lost')!;
     expect([warn.severity, warn.line]).toEqual(['warning', 2]);
     expect(warn.message).toMatch(/^1 window covers more than its printed interval/);
+    // Both: the mid-capture one is warned of at its own line, the last one left out.
+    const both = await run(bpftraceTextImporter, ['WIN 1000 10', 'WIN 1050 10', '@netrx[0]: (9, 2, 0, 1045)', 'WIN 1060 10', 'WIN 1200 20', '@netrx[0]: (30, 5, 0, 1190)', ''].join('\n'));
+    expect(dump(both.events).map(w)).toEqual(['intervalNs=50']);
+    expect(both.codes.filter((c) => /window-prints-lost|probes-removal/.test(c))).toEqual(['probes-removal-left-out@5', 'window-prints-lost@2']);
+    expect(both.summary.recordedUntilNs).toBe(60);
     // Within 1.5 x (older scripts measured the interval a little off the markers' spacing): as printed.
     const near = await run(bpftraceTextImporter, ['WIN 1000 10', 'WIN 1014 10', '@netrx[0]: (9, 2, 0, 1005)', ''].join('\n'));
     expect(dump(near.events).map(w)).toEqual(['intervalNs=10']);
