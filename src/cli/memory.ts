@@ -2,11 +2,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * A full collection between a command's phases: after the last event (loadTimeline's
- * beforeAssembly: the importer's garbage, so that the assembly's series and rows fill the
- * heap's free space instead of growing it) and after the load. Loading a capture leaves the old generation
- * full of garbage (the importer's promoted event objects, the accumulators the
- * assembly replaced), and V8 runs its next full collection only when the heap reaches a limit it
+ * A full collection between a command's phases. Loading a capture leaves the old generation
+ * full of garbage (the importer's promoted event objects, the grid's pages freed by the
+ * extraction), and V8 runs its next full collection only when the heap reaches a limit it
  * set from the last one; a phase after the load that allocates little on the JS heap (the
  * detectors' typed columns) lets the next phase's garbage pile on top of the load's. Measured
  * on the stock synthetic capture of 1,024 tunnels x 128 cores (bench/README.md, scaling,

@@ -16,12 +16,6 @@ export interface LoadTimelineOptions {
   stdin?: Readable;
   /** Diagnostics kept (all are counted); default 100. */
   diagnosticsLimit?: number;
-  /**
-   * Called after the last event, before the timeline is assembled (TimelineBuilder.finish): the
-   * CLI collects the import's garbage there, so that what the assembly makes (every series
-   * extracted, the waits' rows) lands in the heap's free space instead of growing it.
-   */
-  beforeAssembly?: () => void;
 }
 
 /**
@@ -46,6 +40,5 @@ export async function loadTimeline(path: string, opts: LoadTimelineOptions = {})
     onHeader: (h) => builder.header(h),
     onEvents: (batch) => builder.push(batch),
   });
-  opts.beforeAssembly?.();
   return builder.finish(summary);
 }

@@ -27,7 +27,6 @@
  * nanoseconds (src/base/time.ts), so the sums are exact in any order; a core that ever sees a
  * poll of a non-integer duration is folded eagerly from then on, poll by poll, as before.
  */
-import { releaseBuffers } from '../base/buffers.js';
 import { InputError } from '../base/diagnostics.js';
 import type { WaitRows } from './types.js';
 
@@ -170,10 +169,8 @@ export class CoreWaits {
         ns[r] = sum[i]!;
       }
     }
-    // The table is read no more (its memory given back now, not at the next full collection).
     this.keyWaiter = this.keyBy = this.sum = null;
     this.used = 0;
-    releaseBuffers(kw, kb, sum);
     for (let from = 0; from < n;) {
       const waiter = waiters[from]!;
       let to = from + 1;
@@ -181,7 +178,6 @@ export class CoreWaits {
       each(waiter, { waitedFor, ns, from, to });
       from = to;
     }
-    releaseBuffers(waiters);
   }
 
   /**
@@ -240,7 +236,6 @@ export class CoreWaits {
       nb[i] = kb[j]!;
       ns[i] = sum[j]!;
     }
-    releaseBuffers(kw, kb, sum);
   }
 }
 
