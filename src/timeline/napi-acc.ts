@@ -1,7 +1,7 @@
 import { ns, type Ns } from '../base/time.js';
 import type { GridSeries, WindowGrid } from './grid.js';
 import type { ChainStats, NapiCpuSeries, NapiInstance, WaitRows } from './types.js';
-import { CoreWaits, endWait, newWaits, type WaitNode } from './waits.js';
+import { CoreWaits, endWait, type WaitNode } from './waits.js';
 
 /** Bound on the per-chain evidence list (the longest monolithic chains of a NAPI on a CPU). */
 const LONGEST_CHAINS_KEPT = 8;
@@ -168,16 +168,6 @@ export class NapiTable {
   /** Every instance as the timeline holds it: moves settled, open chains ended, windows [k0, k0+n). */
   instances(g: WindowGrid, k0: number, n: number): NapiInstance[] {
     // NAPIs still pending at the end waited until then (waits.ts: their spells are folded now).
-    // Their pairs are distinct (one walk per waiter, each NAPI once in a walk), so the sums they
-    // add are counted first and each core's table made at its final size at once.
-    const extra: number[] = [];
-    for (const st of this.list) {
-      for (let cpu = 0; cpu < st.perCpu.length; cpu++) {
-        const nc = st.perCpu[cpu];
-        if (nc !== undefined && nc.pending) extra[cpu] = (extra[cpu] ?? 0) + newWaits(this.waitsOn(cpu), nc);
-      }
-    }
-    for (let cpu = 0; cpu < extra.length; cpu++) if (extra[cpu] !== undefined && extra[cpu]! > 0) this.waitsOn(cpu).reserve(extra[cpu]!);
     for (const st of this.list) {
       for (let cpu = 0; cpu < st.perCpu.length; cpu++) {
         const nc = st.perCpu[cpu];

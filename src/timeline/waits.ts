@@ -95,13 +95,9 @@ export class CoreWaits {
     const kb = this.keyBy!;
     const sum = this.sum!;
     const n = this.used;
-    // The columns made here are the rows' own (waitedFor, ns) and one scratch column: at the end
-    // of the load the table is still held beside them (a million waits on a 1,024 x 128 stock
-    // synth capture: a 32 MB table), so no other column of n is made (waiters is the scratch
-    // column once the order is read out of it, waitedFor the first sort pass's column).
+    const waitedFor = new Int32Array(n);
     const ns = new Float64Array(n);
-    let waitedFor: Int32Array;
-    let waiters: Int32Array;
+    const waiters = new Int32Array(n);
     // Sorted by (waiter, waited for) with two counting-sort passes over the slots (by waited for,
     // then stably by waiter), and each sum read from its slot: sorting numeric keys and then
     // probing the table again for each were 10% of a profile of loadTimeline on a 1,024 x 128 stock
@@ -142,8 +138,6 @@ export class CoreWaits {
         order[count[v]!] = i;
         count[v] = count[v]! + 1;
       }
-      waitedFor = bySlot;
-      waiters = order;
       for (let r = 0; r < n; r++) {
         const i = order[r]!;
         waiters[r] = kw[i]!;
@@ -151,8 +145,6 @@ export class CoreWaits {
         ns[r] = sum[i]!;
       }
     } else {
-      waitedFor = new Int32Array(n);
-      waiters = new Int32Array(n);
       // Sorted by one numeric key (indexes are below 2^21: the product stays an exact double).
       const keys = new Float64Array(n);
       let k = 0;
@@ -180,34 +172,6 @@ export class CoreWaits {
     }
   }
 
-  /**
-   * Makes room for `extra` more sums at once: the table is made at the size its doublings would
-   * reach, instead of through every size on the way (each left to the collector). At the end of
-   * the load the NAPIs still pending add all their waits together (napi-acc.ts instances: about
-   * a million on one core of a 1,024 x 128 stock synth capture, from a table of 64 slots).
-   */
-  reserve(extra: number): void {
-    let size = this.keyWaiter === null ? 64 : this.keyWaiter.length;
-    const want = this.used + extra;
-    // The load limit of add(): grown when used * 4 > size * 3.
-    while (want * 4 > size * 3) size *= 2;
-    if (this.keyWaiter === null) this.alloc(size);
-    else if (size > this.keyWaiter.length) this.rehash(size);
-  }
-
-  /** Whether NAPI `waiter` has a sum for NAPI `by` on this core. */
-  has(waiter: number, by: number): boolean {
-    const kw = this.keyWaiter;
-    if (kw === null) return false;
-    const kb = this.keyBy!;
-    const mask = kw.length - 1;
-    for (let i = slotOf(waiter, by) & mask; ; i = (i + 1) & mask) {
-      const w = kw[i]!;
-      if (w === -1) return false;
-      if (w === waiter && kb[i] === by) return true;
-    }
-  }
-
   private alloc(size: number): void {
     this.keyWaiter = new Int32Array(size).fill(-1);
     this.keyBy = new Int32Array(size);
@@ -215,14 +179,10 @@ export class CoreWaits {
   }
 
   private grow(): void {
-    this.rehash(this.keyWaiter!.length * 2);
-  }
-
-  private rehash(size: number): void {
     const kw = this.keyWaiter!;
     const kb = this.keyBy!;
     const sum = this.sum!;
-    this.alloc(size);
+    this.alloc(kw.length * 2);
     const nw = this.keyWaiter!;
     const nb = this.keyBy!;
     const ns = this.sum!;
@@ -297,18 +257,6 @@ export function endWait(w: CoreWaits, p: WaitNode): void {
     const d = j.waitCum - sumAtEpoch(j, e);
     if (d > 0) w.add(p.napi.index, j.napi.index, d);
   }
-}
-
-/** The sums endWait(w, p) would add that the core does not hold yet (for CoreWaits.reserve). */
-export function newWaits(w: CoreWaits, p: WaitNode): number {
-  if (w.eager) return 0;
-  const a = p.pendSeq;
-  const e = p.pendEpoch;
-  let n = 0;
-  for (let j = w.head; j !== null && j.waitSeq > a; j = j.waitNext) {
-    if (j !== p && j.waitCum - sumAtEpoch(j, e) > 0 && !w.has(p.napi.index, j.napi.index)) n++;
-  }
-  return n;
 }
 
 /** The NAPI's running sum when epoch `e` began: the first record at or after `e` (it polled since). */

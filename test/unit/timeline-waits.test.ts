@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ns } from '../../src/base/time.js';
 import type { TraceEvent } from '../../src/model/events.js';
 import { TimelineBuilder } from '../../src/timeline/builder.js';
-import { CoreWaits, endWait, newWaits, pollWaits, startWait, type WaitNode } from '../../src/timeline/waits.js';
+import { CoreWaits } from '../../src/timeline/waits.js';
 import type { Timeline } from '../../src/timeline/types.js';
 import { header, summary } from './timeline-helpers.js';
 
@@ -182,77 +182,4 @@ describe('CoreWaits.rows (the sums sorted by waiter, then NAPI waited for)', () 
       expect(triples(w)).toEqual(want);
     });
   }
-});
-
-describe('CoreWaits.reserve and newWaits (the table made at its final size for the waits at the end)', () => {
-  const triples = (w: CoreWaits): [number, number, number][] => {
-    const out: [number, number, number][] = [];
-    w.rows((waiter, r) => {
-      for (let i = r.from; i < r.to; i++) out.push([waiter, r.waitedFor[i]!, r.ns[i]!]);
-    });
-    return out;
-  };
-  const adds = (w: CoreWaits, from: number, to: number) => {
-    for (let k = from; k < to; k++) w.add(k % 37, (k * 7) % 41, 1 + (k % 13));
-  };
-
-  it('keeps every sum, on an empty table and on one already holding sums', () => {
-    const plain = new CoreWaits();
-    adds(plain, 0, 3000);
-    const reservedEmpty = new CoreWaits();
-    reservedEmpty.reserve(3000);
-    adds(reservedEmpty, 0, 3000);
-    const reservedLater = new CoreWaits();
-    adds(reservedLater, 0, 100);
-    reservedLater.reserve(2900);
-    adds(reservedLater, 100, 3000);
-    const want = triples(plain);
-    expect(want.length).toBeGreaterThan(1000);
-    expect(triples(reservedEmpty)).toEqual(want);
-    expect(triples(reservedLater)).toEqual(want);
-  });
-
-  it('has() tells the pairs added from the others', () => {
-    const w = new CoreWaits();
-    expect(w.has(1, 2)).toBe(false);
-    w.add(1, 2, 5);
-    w.add(3, 4, 5);
-    w.reserve(500);
-    expect(w.has(1, 2)).toBe(true);
-    expect(w.has(3, 4)).toBe(true);
-    expect(w.has(2, 1)).toBe(false);
-    expect(w.has(1, 4)).toBe(false);
-  });
-
-  const node = (index: number): WaitNode => ({
-    napi: { index },
-    waitCum: 0,
-    waitSeq: 0,
-    waitPrev: null,
-    waitNext: null,
-    histEpoch: [],
-    histCum: [],
-    histLastEpoch: 0,
-    pendEpoch: 0,
-    pendSeq: 0,
-  });
-
-  it('newWaits counts the sums endWait will add, less those the core already holds', () => {
-    const w = new CoreWaits();
-    const [a, b, c, d] = [node(0), node(1), node(2), node(3)];
-    // d polled before a became pending: not a wait of a's spell.
-    pollWaits(w, [c], d, 7);
-    startWait(w, a);
-    pollWaits(w, [a], b, 10);
-    pollWaits(w, [a], c, 5);
-    pollWaits(w, [a], b, 4);
-    // a already waited for b earlier (another spell).
-    w.add(0, 1, 3);
-    expect(newWaits(w, a)).toBe(1);
-    endWait(w, a);
-    expect(triples(w)).toEqual([
-      [0, 1, 17],
-      [0, 2, 5],
-    ]);
-  });
 });
