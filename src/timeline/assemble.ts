@@ -98,9 +98,8 @@ export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timelin
     x.probesStopNs = x.maxTs;
   }
   // Windows mode: the importer saw the last window printed after lost window prints, the
-  // probes' removal at exit (import/bpftrace-text.ts: WindowAccumulator.report), and says where
-  // the last regular window ended; that window's partial figures stay in the series, after the
-  // probed span.
+  // probes' removal at exit (import/bpftrace-text.ts: WindowAccumulator.finishInput), left it
+  // out, and says where the last regular window ended.
   if (mode === 'windows' && summary.recordedUntilNs !== undefined && haveEvents) recordedUntil = summary.recordedUntilNs;
 
   // Close what is still open at the capture's end: clamp and mark. This is the last write to

@@ -40,8 +40,9 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
   }
   if (first >= 0) {
     from = Math.min(from, first * t.windowNs);
-    // Not past a windows capture's recorded end: what comes after it is the probes' removal,
-    // whose polls are counted but not all of its softirqs.
+    // Not past a windows capture's recorded end: what came after it was the probes' removal,
+    // which the importer left out, so the end of the grid window holding the last regular
+    // window would add time no record covers.
     if (!(t.capture.mode === 'windows' && t.capture.recordedUntilNs !== undefined)) to = Math.max(to, Math.min(duration, (last + 1) * t.windowNs));
   }
   return { from, to };
