@@ -243,6 +243,19 @@ else
 fi
 [ -z "$missing" ] || die "cannot capture, missing:$missing"
 
+# Events mode on bpftrace before 0.18: every printed record goes through per-CPU perf buffers
+# that bcc's bpf_open_perf_buffer opens with wakeup_events = 1, so each one wakes bpftrace (about
+# 8 us of BPF time per record on the testbed); 0.18 and later print through one ring buffer.
+# Measured (bench/README.md, "Per bpftrace version"): 0.17's events mode kept 0.53 to 0.66 of the
+# testbed's uncaptured throughput, perf record of the same events 0.95 to 0.98. Said before the
+# probes attach, so the user can choose; src/capture/run.ts (eventsCostNote) says the same.
+if [ "$TRACER" = bpftrace ] && [ "$MODE" = events ]; then
+  btminor=$("$BPFTRACE" --version 2>/dev/null | sed -n 's/^bpftrace v\{0,1\}0\.\([0-9][0-9]*\)\..*/\1/p' | head -n 1)
+  if isnum "${btminor:-x}" && [ "$btminor" -lt 18 ]; then
+    echo "capture.sh: note: bpftrace 0.$btminor prints every event through per-CPU perf buffers that wake it on each record: events mode can slow this gateway by a third or more (0.53 to 0.66 of the packet rate kept on our 2-core testbed, against 0.95 to 0.98 for perf record of the same events; bench/README.md). For less, use --mode windows, a bpftrace from 0.18 on (--bpftrace PATH), or --tracer perf" >&2
+  fi
+fi
+
 # --- output: never overwrite unless --force; writable and with space, checked up front ---
 [ -n "$OUT" ] || OUT="wgtrace-$(hostname 2>/dev/null || echo host)-$(date -u +%Y%m%dT%H%M%SZ).$MODE.txt"
 PARTIAL="$OUT.partial"

@@ -78,6 +78,21 @@ export function bpftraceBinary(o: { bpftrace?: string }): string {
 }
 
 /**
+ * The cost of events mode on a bpftrace older than 0.18, said before the probes attach. Those
+ * versions print through per-CPU perf buffers opened by bcc's bpf_open_perf_buffer with
+ * `wakeup_events = 1`: every record wakes bpftrace, about 8 us of BPF time per record on the
+ * testbed; 0.18 and later print through one BPF ring buffer. Measured with the interleaved bench
+ * (bench/README.md, "Per bpftrace version" and "Events mode on 0.17"): 0.17's events mode kept
+ * 0.53 to 0.66 of the testbed's uncaptured throughput, perf record of the same tracepoints 0.95
+ * to 0.98, windows mode about 0.95. capture.sh says the same (bpftrace-scripts/capture.sh).
+ */
+export function eventsCostNote(mode: 'events' | 'windows', bpftraceVersion: string): string | undefined {
+  const m = /^bpftrace v?(\d+)\.(\d+)/.exec(bpftraceVersion);
+  if (mode !== 'events' || m === null || Number(m[1]) > 0 || Number(m[2]) >= 18) return undefined;
+  return `bpftrace 0.${m[2]} prints every event through per-CPU perf buffers that wake it on each record: events mode can slow this gateway by a third or more (0.53 to 0.66 of the packet rate kept on our 2-core testbed, against 0.95 to 0.98 for perf record of the same events; bench/README.md). For less, use --mode windows, a bpftrace from 0.18 on (--bpftrace PATH), or capture.sh --tracer perf`;
+}
+
+/**
  * bpftrace's start-up messages that say nothing about the capture: RLIMIT_MEMLOCK (the kernel
  * accounts BPF memory to the cgroup since 5.11) and, from 0.27, that available_filter_functions
  * cannot be read (it is only needed for kprobes and fentry, which these scripts do not use).
@@ -92,6 +107,8 @@ export interface CaptureHooks {
   onProbesStart?: (bootNs: bigint) => void;
   /** bpftrace's messages on stderr (warnings), one line each. */
   onMessage?: (line: string) => void;
+  /** What the user should know before the probes attach (the CLI prints it). */
+  onNote?: (line: string) => void;
   /** Called with bpftrace's pid once it runs (tests kill it). */
   onSpawn?: (pid: number) => void;
   /** Environment for the generator (tests). */
@@ -263,6 +280,8 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
   } catch {
     /* preflight found it; a failing --version shows up when it runs */
   }
+  const note = eventsCostNote(o.mode, bpftraceVersion);
+  if (note !== undefined) hooks.onNote?.(note);
 
   const header: CaptureHeader = {
     formatVersion: FORMAT_VERSION,

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventsCostNote } from '../../src/capture/run.js';
 import { generateScript, scriptEnv, scriptsDir, type ScriptRequest } from '../../src/capture/script.js';
 
 /**
@@ -214,5 +215,41 @@ describe('gen-script.sh', () => {
       err = String((e as { stderr: Buffer }).stderr);
     }
     expect(err).toMatch(/cannot capture, missing:[\s\S]*bpftrace \(Debian\/Ubuntu: apt-get install bpftrace\)/);
+  });
+
+  it('events mode on bpftrace before 0.18 says what it costs before attaching, in both wrappers; not windows mode, not 0.18 on', () => {
+    expect(eventsCostNote('events', 'bpftrace v0.17.0')).toMatch(/^bpftrace 0\.17 prints every event through per-CPU perf buffers.*--tracer perf$/);
+    expect(eventsCostNote('events', 'bpftrace v0.16.0')).toMatch(/^bpftrace 0\.16 /);
+    expect(eventsCostNote('windows', 'bpftrace v0.17.0')).toBeUndefined();
+    for (const v of ['bpftrace v0.18.0', 'bpftrace v0.23.2', 'bpftrace v0.27.1', 'bpftrace v1.0.0', '']) expect(eventsCostNote('events', v), v).toBeUndefined();
+  });
+
+  // capture.sh gets as far as the note only as root (it names a missing root first).
+  it.skipIf(process.getuid?.() !== 0)('capture.sh prints the same note, one line, before it runs bpftrace', () => {
+    const d = mkdtempSync(join(tmpdir(), 'wgtrace-note-'));
+    made.push(d);
+    const note = (version: string, mode: string): string => {
+      const fake = join(d, `bpftrace-${version}`);
+      // --version answers; anything else fails at once, as a bpftrace that cannot attach would.
+      writeFileSync(fake, `#!/bin/sh\n[ "$1" = --version ] && { echo "bpftrace v${version}"; exit 0; }\nexit 1\n`, { mode: 0o755 });
+      let err = '';
+      try {
+        execFileSync('dash', [join(scriptsDir(), 'capture.sh'), '--mode', mode, '--duration', '1', '--force', '-o', join(d, `cap-${version}-${mode}.txt`)], {
+          env: { ...process.env, WGTRACE_BPFTRACE: fake },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      } catch (e) {
+        err = String((e as { stderr: Buffer }).stderr);
+      }
+      return err
+        .split('\n')
+        .filter((l) => l.startsWith('capture.sh: note:'))
+        .join('\n');
+    };
+    expect(note('0.17.0', 'events')).toBe(
+      `capture.sh: note: ${eventsCostNote('events', 'bpftrace v0.17.0')!.replace('(--bpftrace PATH), or capture.sh --tracer perf', '(--bpftrace PATH), or --tracer perf')}`,
+    );
+    expect(note('0.17.0', 'windows')).toBe('');
+    expect(note('0.23.2', 'events')).toBe('');
   });
 });

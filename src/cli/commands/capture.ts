@@ -93,6 +93,7 @@ export const registerCapture: RegisterCommand = (program: Command, io: CliIO) =>
           signal: ac.signal,
           onProbesStart: () => io.err(`wgtrace: probes attached; capturing ${v.duration > 0 ? `for ${v.duration} s` : 'until Ctrl-C'} (Ctrl-C ends early, output kept)\n`),
           onMessage: (l) => io.err(`bpftrace: ${l}\n`),
+          onNote: (l) => io.err(`wgtrace: note: ${l}\n`),
         });
         if (r.devicesMatched === false && r.untracedDevices.length > 0) {
           io.err(
