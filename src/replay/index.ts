@@ -107,7 +107,7 @@ function abstainReason(w: Workload, model: ModelName): string | undefined {
 /** Replays an extracted workload through the models. Throws a ZodError on bad options. */
 export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): ReplayResult {
   const o = ReplayOptions.parse(opts);
-  const tc = threadCosts(w, opts.threadedOverheadRatio, o.threadedOverheadRatio);
+  const tc = threadCosts(w, opts.threadedOverheadRatio, o.threadedOverheadRatio, { pollFactor: o.vethThreadPollFactor, wakeFactor: o.vethThreadWakeFactor });
   const point: CostPoint = MEASURED_COSTS(tc.pollFactor.value, tc.wake.value);
   // With a WireGuard capture the wake ratio is the threaded sim's own parameter.
   const optsAt = (c: CostPoint): ReplayOptions => (w.wireguard ? { ...o, threadedOverheadRatio: c.threadWake } : o);

@@ -70,6 +70,14 @@ export const ReplayOptions = z
     balanceIntervalNs: z.number().int().positive().default(DEFAULT_BALANCE_INTERVAL_NS),
     migrationCostNs: z.number().int().nonnegative().default(DEFAULT_MIGRATION_COST_NS),
     threadedOverheadRatio: z.number().nonnegative().max(10).default(DEFAULT_THREADED_OVERHEAD_RATIO),
+    /**
+     * veth: the kthread's cost per packet over the softirq poll's, and the wake-up's, replacing
+     * the calibrated values (src/replay/parameters.ts) with a point of one's own (a calibration
+     * on another host; bench/whatif-calibrate.mjs fits them). No range: the interval then comes
+     * from the capture's own spread alone.
+     */
+    vethThreadPollFactor: z.number().positive().max(20).optional(),
+    vethThreadWakeFactor: z.number().nonnegative().max(20).optional(),
     inlineLocalityGain: z.number().positive().max(100).default(DEFAULT_INLINE_LOCALITY_GAIN),
   })
   .refine((o) => o.horizonNs >= o.stepNs, { message: 'horizonNs must be at least one step' })

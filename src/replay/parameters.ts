@@ -25,7 +25,7 @@ export interface Parameter {
  * (3 pairs, unpinned): threaded windows captures read 535 ns per packet against 257 ns for the
  * softirq polls of the same flows (x2.08); the range covers the 1 to 4 pair runs.
  */
-export const VETH_THREAD_POLL_FACTOR = { value: 2.1, low: 1.7, high: 2.5 };
+export const VETH_THREAD_POLL_FACTOR = { value: 2.1, low: 1.7, high: 2.5, source: 'E2, veth testbed: 535 / 257 ns per packet (docs/models.md)' };
 /**
  * On veth, what threaded NAPI adds outside the poll, per packet, as a multiple of the softirq
  * poll's cost, paid by the waker (the sender, on the cores the softirq polls ran on): waking the
@@ -34,7 +34,7 @@ export const VETH_THREAD_POLL_FACTOR = { value: 2.1, low: 1.7, high: 2.5 };
  * measured ratio (x0.65 against x0.67); the range 1.0..2.0 covers the best fits of the other
  * experiments (E1 about 1.3, E4 1.5 to 1.8), so it is wide on purpose.
  */
-export const VETH_THREAD_WAKE_FACTOR = { value: 1.5, low: 1.0, high: 2.0 };
+export const VETH_THREAD_WAKE_FACTOR = { value: 1.5, low: 1.0, high: 2.0, source: "E2, veth testbed: fitted to E2's measured throughput ratio; range from E1 and E4 (docs/models.md)" };
 /**
  * WireGuard: the papers' fit charges threaded NAPI's overhead as wake-ups, a fraction of the
  * per-packet work, where decryption runs (src/synth/scenario.ts: deriveScenarioCosts gives
@@ -46,6 +46,12 @@ export const WG_THREAD_POLL_FACTOR = { value: 1, low: 1, high: 2.1 };
 /** Inline's locality gain (fitted to the paper's 2x threaded): a wide range, nothing measured it. */
 export const INLINE_GAIN_RANGE = { low: 1.5, high: 3.5 };
 
+/** veth factors given as options (a calibration of one's own), replacing the calibrated ones. */
+export interface VethThreadOptions {
+  pollFactor?: number | undefined;
+  wakeFactor?: number | undefined;
+}
+
 /** The threaded model's cost parameters for a workload. */
 export interface ThreadCosts {
   /** Thread poll cost / softirq poll cost. */
@@ -54,22 +60,26 @@ export interface ThreadCosts {
   wake: Parameter;
 }
 
-export function threadCosts(w: Workload, wakeRatioOption: number | undefined, defaultWakeRatio: number): ThreadCosts {
+export function threadCosts(w: Workload, wakeRatioOption: number | undefined, defaultWakeRatio: number, veth: VethThreadOptions = {}): ThreadCosts {
   if (!w.wireguard) {
+    const given = (v: number | undefined): { value: number; low: number; high: number } | undefined => (v === undefined ? undefined : { value: v, low: v, high: v });
+    const poll = given(veth.pollFactor);
+    const wake = given(veth.wakeFactor);
     return {
       pollFactor: {
         name: 'threadPollFactor',
-        ...VETH_THREAD_POLL_FACTOR,
+        ...(poll ?? VETH_THREAD_POLL_FACTOR),
         unit: 'x softirq poll cost',
-        basis: w.threaded === true ? 'measured' : 'calibrated',
-        source: w.threaded === true ? "this capture's threaded polls (the softirq cost is derived with the calibrated factor)" : 'E2, veth testbed: 535 / 257 ns per packet (docs/models.md)',
+        basis: poll !== undefined ? 'option' : w.threaded === true ? 'measured' : 'calibrated',
+        source:
+          poll !== undefined ? 'vethThreadPollFactor' : w.threaded === true ? "this capture's threaded polls (the softirq cost is derived with the calibrated factor)" : VETH_THREAD_POLL_FACTOR.source,
       },
       wake: {
         name: 'threadWakeFactor',
-        ...VETH_THREAD_WAKE_FACTOR,
+        ...(wake ?? VETH_THREAD_WAKE_FACTOR),
         unit: "x softirq poll cost, per packet, on the senders' cores",
-        basis: 'calibrated',
-        source: "E2, veth testbed: fitted to E2's measured throughput ratio; range from E1 and E4 (docs/models.md)",
+        basis: wake !== undefined ? 'option' : 'calibrated',
+        source: wake !== undefined ? 'vethThreadWakeFactor' : VETH_THREAD_WAKE_FACTOR.source,
       },
     };
   }

@@ -60,12 +60,20 @@ describe('wgtrace replay', () => {
   });
 
   it('a change that rounds to zero reads +0%, never -0%', async () => {
-    // The hand-worked veth capture: threaded carries 9,950 of the 10,000 packets/s measured
-    // (-0.5%), which toFixed(0) printed as "-0%".
-    const r = await run(['replay', join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), '--model', 'stock,threaded']);
+    // The hand-worked veth capture: with these factors threaded carries 9,950 of the 10,000
+    // packets/s measured (-0.5%), which toFixed(0) printed as "-0%".
+    const r = await run(['replay', join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), '--model', 'stock,threaded', '--thread-poll-factor', '2.1', '--thread-wake-factor', '1.5']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^ {2}threaded +\+0% vs measured/m);
     expect(r.out).not.toMatch(/-0%/);
+    expect(r.out).toMatch(/threadWakeFactor 1\.5 \(1\.5\.\.1\.5\) .*; option: vethThreadWakeFactor/);
+  });
+
+  it('refuses a factor out of range in one line', async () => {
+    const r = await run(['replay', join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), '--thread-poll-factor', '0']);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/--thread-poll-factor/);
   });
 
   it('--inline-gain scales the Inline prediction', async () => {

@@ -90,6 +90,23 @@ describe('what-if on a veth capture, worked by hand', () => {
     const names = r.parameters.map((p) => `${p.name}:${p.basis}`);
     expect(names).toEqual(['forwardNsPerPacket:measured', 'coupledNsPerPacket:measured', 'threadPollFactor:calibrated', 'threadWakeFactor:calibrated']);
   });
+
+  it('threaded, with factors of one own calibration: the point moves as the formula says, the interval is the capture spread alone', async () => {
+    const tl = await timelineOf('full3.txt', FULL);
+    const r = replayTimeline(tl, { models: ['threaded'], vethThreadPollFactor: 1.2, vethThreadWakeFactor: 0.7 });
+    const t = r.models[0]!;
+    // CPU 0: x = 0.998 / (98,800 + 0.7 x 1000) ns; CPU 1 carries 1.2 x 1000 ns per packet.
+    expect(t.throughputPps).toBeCloseTo(0.998 / ((98_800 + 700) * 1e-9), 0);
+    expect(t.cpus[1]!.utilization).toBeCloseTo((t.throughputPps * 1.2 * 1000) / 1e9, 6);
+    // One window, so no bootstrap spread: with both factors fixed the interval is a point.
+    expect(t.throughputInterval.low).toBeCloseTo(t.throughputPps, 0);
+    expect(t.throughputInterval.high).toBeCloseTo(t.throughputPps, 0);
+    const given = r.parameters.filter((p) => p.name.startsWith('thread')).map((p) => [p.name, p.basis, p.value, p.low, p.high]);
+    expect(given).toEqual([
+      ['threadPollFactor', 'option', 1.2, 1.2, 1.2],
+      ['threadWakeFactor', 'option', 0.7, 0.7, 0.7],
+    ]);
+  });
 });
 
 describe('the traffic window', () => {

@@ -37,6 +37,8 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       .option('--utilization <source>', 'whole-core busy, and so the untraced load: whole (idle records, else /proc/stat), traced or proc-stat', 'whole')
       .option('--untraced <kind>', 'the untraced load: auto (coupled for veth tunnels, else fixed), coupled (per packet) or fixed', 'auto')
       .option('--threaded-overhead <ratio>', 'WireGuard: threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, fitted to the published figures)')
+      .option('--thread-poll-factor <x>', "veth: the napi kthread's cost per packet over the softirq poll's (default: calibrated on the testbed, docs/models.md)")
+      .option('--thread-wake-factor <x>', "veth: threaded NAPI's wake-up cost per packet, in softirq poll costs (default: calibrated on the testbed)")
       .option('--inline-gain <factor>', 'Inline locality gain: per-packet cost divided by it (default 2.96, fitted to the published ratio)')
       .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
       .option('--json', 'print the result as JSON (schema: docs/replay.schema.json)'),
@@ -53,6 +55,8 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
           utilization: string;
           untraced: string;
           threadedOverhead?: string;
+          threadPollFactor?: string;
+          threadWakeFactor?: string;
           inlineGain?: string;
           horizon?: string;
           json?: boolean;
@@ -67,6 +71,8 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
         const utilization = parseChoice('--utilization', o.utilization, ['whole', 'traced', 'proc-stat']);
         const untraced = parseChoice('--untraced', o.untraced, ['auto', 'coupled', 'fixed']);
         const ratio = parseRealArg('--threaded-overhead', o.threadedOverhead, 0, 10);
+        const pollFactor = parseRealArg('--thread-poll-factor', o.threadPollFactor, 0.01, 20);
+        const wakeFactor = parseRealArg('--thread-wake-factor', o.threadWakeFactor, 0, 20);
         const gain = parseRealArg('--inline-gain', o.inlineGain, 0.01, 100);
         const timeline = await loadWithProgress(io, capture, parseLoadOptions(o));
         if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
@@ -79,6 +85,8 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
           ...(seed !== undefined ? { seed } : {}),
           ...(horizonMs !== undefined ? { horizonNs: horizonMs * 1_000_000 } : {}),
           ...(ratio !== undefined ? { threadedOverheadRatio: ratio } : {}),
+          ...(pollFactor !== undefined ? { vethThreadPollFactor: pollFactor } : {}),
+          ...(wakeFactor !== undefined ? { vethThreadWakeFactor: wakeFactor } : {}),
           ...(gain !== undefined ? { inlineLocalityGain: gain } : {}),
         });
         // The schema is the contract: an output that does not match it is our bug.
