@@ -17,6 +17,7 @@ import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTimeline } from '../dist/timeline/load.js';
 import { replayTimeline } from '../dist/replay/index.js';
+import { median, parseSamples, repetitionRatio } from './whatif-samples.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -29,51 +30,6 @@ const JSON_OUT = args.includes('--json');
 /** Experiments the calibrated parameters were fitted on (src/replay/parameters.ts). */
 const CALIBRATED_ON = new Set(['E2']);
 
-function parseSamples(text) {
-  const lines = text.trim().split('\n');
-  const head = lines[0].split(' ');
-  const meta = {};
-  for (let i = 0; i + 1 < head.length; i += 2) meta[head[i]] = head[i + 1];
-  const samples = new Map();
-  for (const l of lines.slice(1)) {
-    const f = l.split(' ');
-    const label = `${f[0]} ${f[1]}`;
-    const ns = BigInt(f[2]);
-    const packets = {};
-    const cpus = {};
-    for (const x of f.slice(3)) {
-      if (x.includes('=')) {
-        const [k, v] = x.split('=');
-        packets[k] = Number(v);
-      } else {
-        const [cpu, ...v] = x.split(',');
-        cpus[cpu] = v.map(Number);
-      }
-    }
-    samples.set(label, { ns, packets, cpus });
-  }
-  return { meta, samples };
-}
-
-const pps = (a, b) => {
-  let n = 0;
-  for (const k of Object.keys(b.packets)) n += b.packets[k] - a.packets[k];
-  return (n * 1e9) / Number(b.ns - a.ns);
-};
-/** /proc/stat busy per cpu between two samples: 1 - (idle + iowait) / all fields (fs/proc/stat.c: show_stat). */
-const statBusy = (a, b) =>
-  Object.keys(b.cpus)
-    .sort((x, y) => Number(x.slice(3)) - Number(y.slice(3)))
-    .map((cpu) => {
-      const d = b.cpus[cpu].map((v, i) => v - a.cpus[cpu][i]);
-      const total = d.slice(0, 8).reduce((s, v) => s + v, 0);
-      return total > 0 ? 1 - (d[3] + d[4]) / total : 0;
-    });
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
-
 async function experiment(name) {
   const dir = join(OUT, name);
   const { meta, samples } = parseSamples(readFileSync(join(dir, 'samples.txt'), 'utf8'));
@@ -84,17 +40,14 @@ async function experiment(name) {
   const predUtil = [];
   const notes = [];
   for (let r = 1; r <= reps; r++) {
-    const s = (l) => samples.get(`${l} ${r}`);
-    if (!s('off-start') || !s('on-end')) continue;
-    const off = pps(s('off-start'), s('off-end'));
-    const on = pps(s('on-start'), s('on-end'));
-    // A flow that ended (or stalled) inside a repetition makes its ratio mean nothing.
-    if (!(off > 0 && on > 0) || pps(s('capture-start'), s('capture-end')) < 0.5 * off) {
-      notes.push(`repetition ${r}: no steady traffic (${Math.round(off)} / ${Math.round(on)} packets/s off / on): left out`);
+    const rep = repetitionRatio(samples, r);
+    if (rep.reason === 'not measured') continue;
+    if (rep.reason !== undefined) {
+      notes.push(`repetition ${r}: ${rep.reason}: left out`);
       continue;
     }
-    ratios.push(on / off);
-    onBusy.push(statBusy(s('on-start'), s('on-end')));
+    ratios.push(rep.ratio);
+    onBusy.push(rep.onBusy);
     const cap = join(dir, `capture-${r}.txt`);
     if (!existsSync(cap)) {
       notes.push(`repetition ${r}: no capture`);

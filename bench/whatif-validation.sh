@@ -4,6 +4,7 @@
 #
 #   sh bench/whatif-validation.sh [--experiments "E1 E2 E3 E4"] [--reps 5] [--out DIR]
 #                                 [--bpftrace PATH] [--mode windows|events] [--table FILE]
+#                                 [--calibration "E2"]
 #
 # Experiments (issue 12):
 #   E1  2 pairs, the senders (iperf3 clients) pinned to cpu 0: veth schedules the peer's NAPI on
@@ -19,7 +20,12 @@
 # mode: the capture the prediction is made from); on, 1 s to settle, 3 s measured. Measured
 # throughput is the receiving devices' rx_packets (/sys/class/net/vb<i>/statistics) over the
 # measured seconds, with no tracer running; /proc/stat is read at the same instants, so the
-# measured per-core utilization of each phase is the kernel's. Everything is written to DIR:
+# measured per-core utilization of each phase is the kernel's. The experiments the veth threaded
+# parameters are calibrated on (--calibration, E2 by default: src/replay/parameters.ts) also get
+# a capture with threaded NAPI on after each "on" phase (capture-threaded-N.txt): the kthread's
+# own cost per packet, which bench/whatif-calibrate.mjs reads with the rest of that experiment;
+# the experiments that are checked get none (their threaded runs must not inform the model).
+# Everything is written to DIR:
 # samples.txt (one line per sample: label, wall-clock ns (date +%s%N), packets per device, /proc/stat
 # cpu lines), the captures, and the replay results; bench/whatif-validation.mjs reads them,
 # prints the table and, with --table FILE, writes it between the markers of FILE
@@ -33,6 +39,7 @@ REPS=5
 OUT=bench/out/whatif
 MODE=windows
 TABLE=
+CALIBRATION=E2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,6 +49,7 @@ while [ $# -gt 0 ]; do
     --bpftrace) export WGTRACE_BPFTRACE="$2"; shift 2 ;;
     --mode) MODE=$2; shift 2 ;;
     --table) TABLE=$2; shift 2 ;;
+    --calibration) CALIBRATION=$2; shift 2 ;;
     *) echo "whatif-validation.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -95,7 +103,9 @@ run_experiment() { # NAME PAIRS PIN HOG
   # One repetition: 4 s off (settle, measure), the capture (3 s, plus bpftrace's start-up and
   # exit: about 9.5 s with 0.17 here), 4 s on: about 18 s; the flows outlast it with a margin
   # (the flows are stopped when the last repetition ends).
-  TOTAL=$((REPS * 22 + 15))
+  CALIB=0
+  for c in $CALIBRATION; do [ "$c" = "$NAME" ] && CALIB=1; done
+  TOTAL=$((REPS * (22 + 10 * CALIB) + 15))
   if [ -n "$HOGCPU" ]; then
     timeout $((TOTAL + 5)) taskset -c "$HOGCPU" sh -c 'while :; do :; done' &
     HOG=$!
@@ -119,6 +129,10 @@ run_experiment() { # NAME PAIRS PIN HOG
     sample "on-start $r"
     sleep 3
     sample "on-end $r"
+    if [ "$CALIB" = 1 ]; then
+      node "$ROOT/bin/wgtrace.js" capture --mode "$MODE" --devices 'vb*' --duration 3 \
+        --netns ${PREFIX}b --netns ${PREFIX}a --force -o "$DIR/capture-threaded-$r.txt" 2>"$DIR/capture-threaded-$r.log"
+    fi
     r=$((r + 1))
   done
   set_threaded 0

@@ -22,19 +22,34 @@ export interface Parameter {
 
 /**
  * The kthread's cost per packet over the softirq poll's, on veth. Calibrated on experiment E2
- * (3 pairs, unpinned): threaded windows captures read 535 ns per packet against 257 ns for the
- * softirq polls of the same flows (x2.08); the range covers the 1 to 4 pair runs.
+ * alone (3 pairs, unpinned; `node bench/whatif-calibrate.mjs --out DIR` on what
+ * `bench/whatif-validation.sh` wrote, run of 2026-12-02 17:21-17:37 UTC): per repetition, the
+ * kthread's poll time per packet in a threaded capture (831-919 ns) over the softirq poll's in
+ * the softirq capture of the same flows (471-531 ns). Value: the median of the 5 repetitions;
+ * range: their min..max. Nothing from the checked experiments enters (before, the range had been
+ * widened to cover the 1 to 4 pair runs, which are checks).
  */
-export const VETH_THREAD_POLL_FACTOR = { value: 2.1, low: 1.7, high: 2.5, source: 'E2, veth testbed: 535 / 257 ns per packet (docs/models.md)' };
+export const VETH_THREAD_POLL_FACTOR = {
+  value: 1.71,
+  low: 1.66,
+  high: 1.92,
+  source: 'E2, veth testbed: kthread 831-919 ns / softirq poll 471-531 ns per packet over 5 repetitions (bench/whatif-calibrate.mjs; docs/models.md)',
+};
 /**
  * On veth, what threaded NAPI adds outside the poll, per packet, as a multiple of the softirq
  * poll's cost, paid by the waker (the sender, on the cores the softirq polls ran on): waking the
  * kthread from veth_xmit (kernel/sched/core.c: try_to_wake_up), its context switches, and the
- * receiver woken from another context. Calibrated on E2: 1.5 puts the point prediction on E2's
- * measured ratio (x0.65 against x0.67); the range 1.0..2.0 covers the best fits of the other
- * experiments (E1 about 1.3, E4 1.5 to 1.8), so it is wide on purpose.
+ * receiver woken from another context. Calibrated on E2 alone, as the poll factor is: per
+ * repetition, the value that puts the threaded point prediction from its softirq capture on its
+ * measured on/off ratio, with that repetition's poll factor. Value: the median; range: min..max
+ * over the 5 repetitions (0.43..2.04: E2's own run-to-run spread, CV 0.13 on this host that day).
  */
-export const VETH_THREAD_WAKE_FACTOR = { value: 1.5, low: 1.0, high: 2.0, source: "E2, veth testbed: fitted to E2's measured throughput ratio; range from E1 and E4 (docs/models.md)" };
+export const VETH_THREAD_WAKE_FACTOR = {
+  value: 1.72,
+  low: 0.43,
+  high: 2.04,
+  source: "E2, veth testbed: fitted per repetition to E2's measured on/off ratio, 5 repetitions (bench/whatif-calibrate.mjs; docs/models.md)",
+};
 /**
  * WireGuard: the papers' fit charges threaded NAPI's overhead as wake-ups, a fraction of the
  * per-packet work, where decryption runs (src/synth/scenario.ts: deriveScenarioCosts gives

@@ -1,0 +1,62 @@
+// The samples bench/whatif-validation.sh writes (DIR/<experiment>/samples.txt), read the same way
+// by bench/whatif-validation.mjs (the checks) and bench/whatif-calibrate.mjs (the calibration).
+
+export function parseSamples(text) {
+  const lines = text.trim().split('\n');
+  const head = lines[0].split(' ');
+  const meta = {};
+  for (let i = 0; i + 1 < head.length; i += 2) meta[head[i]] = head[i + 1];
+  const samples = new Map();
+  for (const l of lines.slice(1)) {
+    const f = l.split(' ');
+    const label = `${f[0]} ${f[1]}`;
+    const ns = BigInt(f[2]);
+    const packets = {};
+    const cpus = {};
+    for (const x of f.slice(3)) {
+      if (x.includes('=')) {
+        const [k, v] = x.split('=');
+        packets[k] = Number(v);
+      } else {
+        const [cpu, ...v] = x.split(',');
+        cpus[cpu] = v.map(Number);
+      }
+    }
+    samples.set(label, { ns, packets, cpus });
+  }
+  return { meta, samples };
+}
+
+export const pps = (a, b) => {
+  let n = 0;
+  for (const k of Object.keys(b.packets)) n += b.packets[k] - a.packets[k];
+  return (n * 1e9) / Number(b.ns - a.ns);
+};
+/** /proc/stat busy per cpu between two samples: 1 - (idle + iowait) / all fields (fs/proc/stat.c: show_stat). */
+export const statBusy = (a, b) =>
+  Object.keys(b.cpus)
+    .sort((x, y) => Number(x.slice(3)) - Number(y.slice(3)))
+    .map((cpu) => {
+      const d = b.cpus[cpu].map((v, i) => v - a.cpus[cpu][i]);
+      const total = d.slice(0, 8).reduce((s, v) => s + v, 0);
+      return total > 0 ? 1 - (d[3] + d[4]) / total : 0;
+    });
+export const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+
+/**
+ * One repetition's measured on/off ratio, or why it has none: a flow that ended (or stalled)
+ * inside a repetition makes its ratio mean nothing.
+ */
+export function repetitionRatio(samples, r) {
+  const s = (l) => samples.get(`${l} ${r}`);
+  if (!s('off-start') || !s('on-end')) return { reason: 'not measured' };
+  const off = pps(s('off-start'), s('off-end'));
+  const on = pps(s('on-start'), s('on-end'));
+  if (!(off > 0 && on > 0) || pps(s('capture-start'), s('capture-end')) < 0.5 * off) {
+    return { reason: `no steady traffic (${Math.round(off)} / ${Math.round(on)} packets/s off / on)` };
+  }
+  return { off, on, ratio: on / off, onBusy: statBusy(s('on-start'), s('on-end')) };
+}
