@@ -18,14 +18,11 @@ import { join } from 'node:path';
 import { loadTimeline } from '../dist/timeline/load.js';
 import { extractWorkload } from '../dist/replay/workload.js';
 import { replayWorkload } from '../dist/replay/index.js';
-import { median, parseSamples, repetitionRatio } from './whatif-samples.mjs';
+import { median, optionReader, OUT_DEFAULT, parseSamples, repetitionRatio } from './whatif-samples.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const OUT = opt('--out', 'bench/out/whatif');
+const opt = optionReader(args);
+const OUT = opt('--out', OUT_DEFAULT);
 const EXP = opt('--experiment', 'E2');
 const dir = join(OUT, EXP);
 if (!existsSync(join(dir, 'samples.txt'))) {

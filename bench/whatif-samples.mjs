@@ -1,6 +1,15 @@
 // The samples bench/whatif-validation.sh writes (DIR/<experiment>/samples.txt), read the same way
 // by bench/whatif-validation.mjs (the checks) and bench/whatif-calibrate.mjs (the calibration).
 
+/** Where bench/whatif-validation.sh writes by default. */
+export const OUT_DEFAULT = 'bench/out/whatif';
+
+/** `--name value` options of a script's argv: opt(name, default). */
+export const optionReader = (args) => (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+
 export function parseSamples(text) {
   const lines = text.trim().split('\n');
   const head = lines[0].split(' ');

@@ -17,14 +17,11 @@ import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTimeline } from '../dist/timeline/load.js';
 import { replayTimeline } from '../dist/replay/index.js';
-import { median, parseSamples, repetitionRatio } from './whatif-samples.mjs';
+import { median, optionReader, OUT_DEFAULT, parseSamples, repetitionRatio } from './whatif-samples.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const OUT = opt('--out', 'bench/out/whatif');
+const opt = optionReader(args);
+const OUT = opt('--out', OUT_DEFAULT);
 const TABLE = opt('--table', undefined);
 const JSON_OUT = args.includes('--json');
 /** Experiments the calibrated parameters were fitted on (src/replay/parameters.ts). */
