@@ -31,13 +31,13 @@ export const MEASURED_COSTS = (threadPollFactor: number, threadWake: number): Co
  * softirq mode, the wake-up in threaded mode, and the sender's own work (`senderNs`) besides.
  */
 export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', threadedOverheadRatio = 0, costs?: CostPoint): ModelInput {
-  const pos = new Map(w.cpus.map((c, p) => [c, p]));
+  const { pos, observedShares } = placementOf(w);
   const c = costs ?? MEASURED_COSTS(1, threadedOverheadRatio);
   const m = Math.max(1, w.cpus.length);
   const capturedThreaded = w.threaded === true;
   const r = w.wireguard && capturedThreaded ? c.threadWake : 0;
   let wakeTakenOut = 0;
-  const tunnels = w.tunnels.map((t) => {
+  const tunnels = w.tunnels.map((t, i) => {
     const measuredPoll = t.forwardNsPerPacket * c.pollScale;
     const softirqPoll = capturedThreaded && !w.wireguard ? measuredPoll / c.threadPollFactor : measuredPoll;
     const threadPoll = capturedThreaded && !w.wireguard ? measuredPoll : measuredPoll * c.threadPollFactor;
@@ -53,7 +53,7 @@ export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', thread
       ...(wakeNs === undefined ? {} : { threadWakeNs: wakeNs }),
       rxPos: pos.get(t.rxCore) ?? 0,
       ...(t.serialNsPerPacket === undefined || w.wireguard ? {} : { senderNs: Math.max(0, t.serialNsPerPacket - (capturedThreaded ? (wakeNs ?? 0) : softirqPoll)) }),
-      observedShare: [...t.observedPollShare].filter(([cpu]) => pos.has(cpu)).map(([cpu, f]) => [pos.get(cpu)!, f] as [number, number]),
+      observedShare: observedShares[i]!,
       // An idle tunnel offers nothing, whatever the mode: elastic means "takes what it gets" only for tunnels that carried traffic.
       demandPps: t.measuredPps > 0 ? (demand === 'elastic' ? Infinity : t.measuredPps) : 0,
     };
@@ -66,4 +66,22 @@ export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', thread
     ...(coupled ? { coupledNs: coupled } : {}),
     placement: w.placement,
   };
+}
+
+/**
+ * What does not depend on the cost point: each CPU's position and each tunnel's observed poll
+ * share by position. A replay builds the input once per cost point and model end (about ten
+ * times), and at 1,024 tunnels x 128 cores these lists were a tenth of the what-if's time; the
+ * models only read them, so every input of one workload shares them.
+ */
+const placements = new WeakMap<Workload, { pos: Map<number, number>; observedShares: [number, number][][] }>();
+function placementOf(w: Workload): { pos: Map<number, number>; observedShares: [number, number][][] } {
+  let p = placements.get(w);
+  if (p === undefined) {
+    const pos = new Map(w.cpus.map((c, k) => [c, k]));
+    const observedShares = w.tunnels.map((t) => [...t.observedPollShare].filter(([cpu]) => pos.has(cpu)).map(([cpu, f]) => [pos.get(cpu)!, f] as [number, number]));
+    p = { pos, observedShares };
+    placements.set(w, p);
+  }
+  return p;
 }
