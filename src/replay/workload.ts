@@ -70,13 +70,22 @@ function sumRange(a: Float64Array | undefined, from: number, to: number): number
   return s;
 }
 
-/** The windows that carried the tunnels' traffic (see TRAFFIC_WINDOW_SHARE), inside the probed span. */
-export function findTrafficWindow(tl: Timeline, tunnelIndexes: readonly number[]): TrafficWindow | undefined {
+/** One NAPI's packets (poll work) per window, all cores. */
+function packetsPerWindowOf(tl: Timeline, napi: Timeline['napis'][number]): Float64Array {
+  const packets = new Float64Array(tl.windowCount);
+  for (const s of napi.perCpu.values()) for (let w = 0; w < tl.windowCount; w++) packets[w] = packets[w]! + (s.work[w] ?? 0);
+  return packets;
+}
+
+/**
+ * The windows that carried the tunnels' traffic (see TRAFFIC_WINDOW_SHARE), inside the probed
+ * span, from each tunnel's packets per window (packetsPerWindowOf: the workload keeps them, so
+ * the series are walked once; packet counts are integers, so the sums are exact in any order).
+ */
+export function findTrafficWindow(tl: Timeline, perTunnel: readonly Float64Array[]): TrafficWindow | undefined {
   const span = probedSpan(tl);
   const packets = new Float64Array(tl.windowCount);
-  for (const i of tunnelIndexes) {
-    for (const s of tl.napis[i]!.perCpu.values()) for (let w = 0; w < tl.windowCount; w++) packets[w] = packets[w]! + (s.work[w] ?? 0);
-  }
+  for (const p of perTunnel) for (let w = 0; w < tl.windowCount; w++) packets[w] = packets[w]! + p[w]!;
   const busy = [...packets].filter((v) => v > 0).sort((a, b) => a - b);
   if (busy.length === 0) return undefined;
   const typical = busy[Math.min(busy.length - 1, Math.floor(busy.length * 0.9))]!;
@@ -105,10 +114,8 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   // Rates and costs over the stretch that carried traffic, not the whole span: a capture that
   // starts before the flows or outlasts them would otherwise dilute every rate (issue 12).
   const span = probedSpan(tl);
-  const traffic = findTrafficWindow(
-    tl,
-    tunnelNapis.map((n) => n.index),
-  );
+  const perTunnelPackets = tunnelNapis.map((n) => packetsPerWindowOf(tl, n));
+  const traffic = findTrafficWindow(tl, perTunnelPackets);
   const a = traffic?.firstWindow ?? 0;
   const b = traffic?.endWindow ?? tl.windowCount;
   const fromNs = traffic?.fromNs ?? span.from;
@@ -168,12 +175,11 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   }
   if ([...otherPolls.values()].some((v) => v > 0)) note('other-napis', 'polls of NAPIs that are not tunnels (backlog, NIC queues) are load on their cores at their measured rate, not replayed');
   const tunnels: TunnelWorkload[] = [];
-  for (const napi of tunnelNapis) {
-    const packetsPerWindow = new Float64Array(tl.windowCount);
+  for (const [k, napi] of tunnelNapis.entries()) {
+    const packetsPerWindow = perTunnelPackets[k]!;
     const share = new Map<number, number>();
     let busy = 0;
     for (const [cpu, s] of napi.perCpu) {
-      for (let w = 0; w < tl.windowCount; w++) packetsPerWindow[w] = packetsPerWindow[w]! + (s.work[w] ?? 0);
       const bz = sum(s.busyNs);
       share.set(cpu, bz);
       busy += bz;
