@@ -3,6 +3,7 @@ import { procStatBusy } from '../model/proc-stat.js';
 import type { Timeline } from '../timeline/types.js';
 import { pollsBesideNetRx, tracedShare } from '../timeline/beside.js';
 import { probedSpan } from '../timeline/span.js';
+import { lostShare } from '../timeline/loss.js';
 import { Prng } from './prng.js';
 import type { Assumption, CoreWorkload, TrafficWindow, TunnelWorkload, Workload } from './types.js';
 
@@ -334,16 +335,8 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
   const flags = (tl.capture.header?.devices ?? []).filter((d) => napiDevs.has(d.name) && d.threaded !== undefined).map((d) => d.threaded === 1);
   const threaded = tl.capture.mode === 'events' && polls > 0 ? threadPolls * 2 >= polls : flags.length > 0 ? flags.some((f) => f) : threadPolls > 0 ? true : undefined;
   if (tl.capture.mode === 'windows') note('windows-mode', 'windows-mode capture: per-window aggregates only; no RSS evidence from workqueue events');
-  // Lost events over the events the probes saw. In windows mode the capture's events are map
-  // rows while its losses are probe runs the kernel skipped (recursion misses): there the probe
-  // runs are the polls and the NET_RX entries and exits the windows counted.
-  let probeRuns = tl.capture.events;
-  if (tl.capture.mode === 'windows') {
-    probeRuns = 0;
-    for (const n of tl.napis) probeRuns += n.totals.polls;
-    for (const c of tl.cores.values()) probeRuns += 2 * sumRange(c.netRxCount, 0, tl.windowCount);
-  }
-  const seen = probeRuns + tl.capture.lostEvents;
+  // Lost events over the probe runs seen (timeline/loss.ts: in windows mode the polls and the
+  // NET_RX entries and exits the windows counted, not the map rows).
 
   return {
     cpus,
@@ -358,7 +351,7 @@ export function extractWorkload(tl: Timeline, wo: WorkloadOptions = {}): Workloa
     coreBusySource,
     placement: veth || noWireguard ? 'observed' : 'random',
     wireguard: !noWireguard,
-    lostFraction: seen > 0 ? tl.capture.lostEvents / seen : 0,
+    lostFraction: lostShare(tl),
     costSpread: costSpread(tl, tunnelNapis, cpus, a, b, untraced === 'coupled', wo.seed ?? 1, beside),
     assumptions,
   };

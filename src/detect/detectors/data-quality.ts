@@ -2,6 +2,7 @@ import type { Ns } from '../../base/time.js';
 import { z } from 'zod';
 import { defineDetector, type DetectContext, type FindingOf, type FindingSeverity } from '../finding.js';
 import { count, dur, pct } from '../format.js';
+import { lostShare as lostShareOf, probeRuns } from '../../timeline/loss.js';
 
 /** ns: softirq poll time beyond a core's NET_RX time worth reporting; below 1 ms it is the
  * rounding of slices at window edges and of a softirq open at the capture's start. */
@@ -48,11 +49,15 @@ export function dataQualityFindings(ctx: DetectContext, failed: { id: string; me
   // worst problem (the first of equals in the order below).
   const found: { severity: FindingSeverity; text: string }[] = [];
   const add = (severity: FindingSeverity, text: string): void => void found.push({ severity, text });
-  const lostShare = c.lostEvents > 0 ? c.lostEvents / (c.events + c.lostEvents) : 0;
+  // Over the probe runs, not the records: a windows capture's records are map rows, its losses
+  // probe runs (timeline/loss.ts), and the replay abstains on the same share.
+  const lostShare = lostShareOf(t);
   if (c.lostEvents > 0) {
+    const runs = probeRuns(t) + c.lostEvents;
+    const share = lostShare < 0.001 ? 'under 0.1%' : pct(lostShare);
     add(
       lostShare >= th.lossCriticalShare ? 'critical' : lostShare >= th.lossWarnShare ? 'warning' : 'info',
-      `${count(c.lostEvents)} events lost (${pct(lostShare)} of ${count(c.events + c.lostEvents)}): busy times and poll counts are lower bounds`,
+      `${count(c.lostEvents)} events lost (${share} of ${count(runs)}${c.mode === 'windows' ? ' probe runs: polls and NET_RX entries and exits' : ''}): busy times and poll counts are lower bounds`,
     );
   }
   const skippedShare = c.skippedLines > 0 ? c.skippedLines / (c.events + c.skippedLines) : 0;

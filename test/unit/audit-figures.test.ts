@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { analyzeTimeline } from '../../src/report/analyze.js';
+import { extractWorkload } from '../../src/replay/workload.js';
+import { loadTimeline } from '../../src/timeline/load.js';
+
+// Figures of `wgtrace analyze` on the bundled captures against an independent reading of the raw
+// file (a grep/awk of its lines, as a user checking the tool would do), not wgtrace's code.
+
+const traces = join(import.meta.dirname, '../../traces');
+const raw = (name: string): string[] => gunzipSync(readFileSync(join(traces, name))).toString('utf8').split('\n');
+
+/** Format 1 windows capture: the sums of `@napi_polls` and `@netrx_count` (maps zeroed each window), without END's last window. */
+function windowsFormat1Runs(lines: string[]): { polls: number; netRx: number; recursionMisses: number } {
+  let lastWin = -1;
+  lines.forEach((l, i) => {
+    if (l.startsWith('WIN ')) lastWin = i;
+  });
+  let polls = 0;
+  let netRx = 0;
+  let recursionMisses = 0;
+  lines.forEach((l, i) => {
+    const m = /^@(napi_polls|netrx_count)\[[^\]]*\]: (\d+)$/.exec(l);
+    if (m && i < lastWin) {
+      if (m[1] === 'napi_polls') polls += Number(m[2]);
+      else netRx += Number(m[2]);
+    }
+    const r = /^#@recursion_misses (\d+)$/.exec(l);
+    if (r) recursionMisses = Number(r[1]);
+  });
+  return { polls, netRx, recursionMisses };
+}
+
+describe('audit: figures against an independent reading of the bundled captures', () => {
+  it('windows mode: the lost share is over the probe runs (polls, NET_RX entries and exits), not over the map rows, and the replay states the same share', async () => {
+    const name = 'windows-threaded-3pairs.txt.gz';
+    const r = windowsFormat1Runs(raw(name));
+    // 164 BPF runs skipped by the kernel, of 86,346 polls and 66,340 NET_RX softirqs.
+    expect(r).toEqual({ polls: 86346, netRx: 66340, recursionMisses: 164 });
+    const share = r.recursionMisses / (r.polls + 2 * r.netRx + r.recursionMisses);
+    expect(share).toBeLessThan(0.001);
+    const tl = await loadTimeline(join(traces, name));
+    const res = analyzeTimeline(tl, { file: name, predict: false });
+    const dq = res.findings.find((f) => f.id === 'data-quality')!;
+    // Was 164 / (4,167 map rows + 164) = 3.8%, a warning one step from critical.
+    expect((dq.details as { lostShare: number }).lostShare).toBeCloseTo(share, 12);
+    expect(dq.severity).toBe('info');
+    expect(dq.summary).toContain(`of ${(Math.round((r.polls + 2 * r.netRx + r.recursionMisses) / 100) / 10).toFixed(1)} k probe runs`);
+    expect(extractWorkload(tl).lostFraction).toBeCloseTo(share, 12);
+  });
+});
