@@ -39,11 +39,15 @@ export function probedSpan(t: Timeline): { from: number; to: number } {
     }
   }
   if (first >= 0) {
-    from = Math.min(from, first * t.windowNs);
+    // Only by a grid window wholly outside the marks: activity in the window that holds a mark
+    // may lie inside them (a poll 0.1 ms after the probes attached, in a window that began 9 ms
+    // before), and widening to that window's edge made the span, and every rate over it, depend
+    // on --window (2.669 s at 10 ms, 2.805 s at 500 ms for the same capture).
+    if ((first + 1) * t.windowNs <= from) from = first * t.windowNs;
     // Not past a windows capture's recorded end: what came after it was the probes' removal,
     // which the importer left out, so the end of the grid window holding the last regular
     // window would add time no record covers.
-    if (!(t.capture.mode === 'windows' && t.capture.recordedUntilNs !== undefined)) to = Math.max(to, Math.min(duration, (last + 1) * t.windowNs));
+    if (!(t.capture.mode === 'windows' && t.capture.recordedUntilNs !== undefined) && last * t.windowNs >= to) to = Math.max(to, Math.min(duration, (last + 1) * t.windowNs));
   }
   return { from, to };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { analyzeTimeline } from '../../src/report/analyze.js';
+import { renderAnalyzeText } from '../../src/report/analyze-text.js';
 import { extractWorkload } from '../../src/replay/workload.js';
 import { loadTimeline } from '../../src/timeline/load.js';
 
@@ -49,5 +50,34 @@ describe('audit: figures against an independent reading of the bundled captures'
     expect(dq.severity).toBe('info');
     expect(dq.summary).toContain(`of ${(Math.round((r.polls + 2 * r.netRx + r.recursionMisses) / 100) / 10).toFixed(1)} k probe runs`);
     expect(extractWorkload(tl).lostFraction).toBeCloseTo(share, 12);
+  });
+
+  it('events mode: the probed span and the packets/s over it do not depend on --window', async () => {
+    const name = 'events-softirq-3pairs.txt.gz';
+    const lines = raw(name);
+    const mark = (k: string): bigint => BigInt(lines.find((l) => l.startsWith(`#@${k} `))!.split(' ')[1]!);
+    // Every event lies between the probe marks: the span is theirs.
+    let min = -1n;
+    let max = -1n;
+    let work = 0;
+    for (const l of lines) {
+      const f = l.split(' ');
+      if (!/^(P|SE|SX|SR|SI|SO)$/.test(f[0]!)) continue;
+      const ts = BigInt(f[1]!);
+      if (min < 0n || ts < min) min = ts;
+      if (ts > max) max = ts;
+      if (f[0] === 'P') work += Number(f[5]);
+    }
+    const start = mark('probes_start_boot_ns');
+    const stop = mark('probes_stop_boot_ns');
+    expect(min > start && max < stop).toBe(true);
+    const probedNs = Number(stop - start);
+    for (const windowNs of [10e6, 100e6, 500e6]) {
+      const tl = await loadTimeline(join(traces, name), { windowNs });
+      const res = analyzeTimeline(tl, { file: name, predict: false });
+      // Was 2.669 s at 10 ms, 2.705 s at 100 ms and 2.805 s at 500 ms (342.6, 338.0, 325.9 k packets/s).
+      expect(res.capture.probedNs).toBe(probedNs);
+      expect(renderAnalyzeText(res)).toContain(`(${(Math.round(work / (probedNs / 1e9) / 100) / 10).toFixed(1)} k packets/s)`);
+    }
   });
 });
