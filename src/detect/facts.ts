@@ -216,9 +216,12 @@ function coreFacts(c: CoreSeries, rawLen: Float64Array, windowLen: Float64Array,
     tunnelPollBusyNs: 0,
     otherNapiPollBusyNs: 0,
     untracedBusyNs: Math.max(0, wholeNs - busy),
-    netRxCount: sumIn(c.netRxCount),
+    // Counts are whole: a windows-mode window longer than the grid's is spread over the grid
+    // windows it covers (timeline/windows-mode.ts), and summing the parts back gives
+    // 76261.00000000001 softirqs. The sum of a whole series is the integer the capture printed.
+    netRxCount: Math.round(sumIn(c.netRxCount)),
     netRxBusyNs: sumIn(c.netRxBusyNs),
-    ksoftirqdNetRxCount: sumIn(c.ksoftirqdNetRxCount),
+    ksoftirqdNetRxCount: Math.round(sumIn(c.ksoftirqdNetRxCount)),
     ksoftirqdNetRxBusyNs: sumIn(c.ksoftirqdNetRxBusyNs),
     netTxBusyNs: sumIn(c.netTxBusyNs),
     pollBusyNs: sumIn(c.pollBusyNs),
@@ -280,7 +283,8 @@ export function devThreadedFlag(t: Timeline, dev: string): number | undefined {
 function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleReason: string }): NapiFacts {
   const cpus: NapiCpuFacts[] = [];
   for (const [cpu, s] of n.perCpu) {
-    const f = { cpu, polls: sum(s.polls), busyNs: sum(s.busyNs), work: sum(s.work), fullBudgetPolls: sum(s.fullBudgetPolls) };
+    // Whole counts (see netRxCount above): spread windows leave float noise in the sums.
+    const f = { cpu, polls: Math.round(sum(s.polls)), busyNs: sum(s.busyNs), work: Math.round(sum(s.work)), fullBudgetPolls: Math.round(sum(s.fullBudgetPolls)) };
     if (f.polls > 0 || f.busyNs > 0) cpus.push(f);
   }
   const haveTime = cpus.some((c) => c.busyNs > 0);

@@ -80,4 +80,24 @@ describe('audit: figures against an independent reading of the bundled captures'
       expect(renderAnalyzeText(res)).toContain(`(${(Math.round(work / (probedNs / 1e9) / 100) / 10).toFixed(1)} k packets/s)`);
     }
   });
+
+  it('windows mode: counts in --json are whole numbers (a spread window left 76261.00000000001 softirqs)', async () => {
+    const name = 'windows-softirq-3pairs.txt.gz';
+    const tl = await loadTimeline(join(traces, name));
+    const res = analyzeTimeline(tl, { file: name, predict: false });
+    const counts = [
+      ...res.cpus.flatMap((c) => [c.netRx.count, c.netRx.ksoftirqdCount]),
+      ...res.napis.flatMap((n) => [n.polls, n.work, n.fullBudgetPolls, ...n.cpus.map((c) => c.polls)]),
+    ];
+    for (const x of counts) expect(Number.isInteger(x), `${x}`).toBe(true);
+    // The grep: NET_RX softirqs per CPU, without END's window (the probes' removal).
+    const lines = raw(name);
+    const lastWin = lines.map((l) => l.startsWith('WIN ')).lastIndexOf(true);
+    const perCpu = [0, 0];
+    lines.forEach((l, i) => {
+      const m = /^@netrx_count\[(\d+)\]: (\d+)$/.exec(l);
+      if (m && i < lastWin) perCpu[Number(m[1])]! += Number(m[2]);
+    });
+    expect(res.cpus.map((c) => c.netRx.count)).toEqual(perCpu);
+  });
 });
