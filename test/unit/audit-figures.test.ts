@@ -100,4 +100,13 @@ describe('audit: figures against an independent reading of the bundled captures'
     });
     expect(res.cpus.map((c) => c.netRx.count)).toEqual(perCpu);
   });
+
+  it('windows mode: napi-placement does not say "0 moves" of a tunnel polled on two cores (moves are not recorded there)', async () => {
+    const name = 'windows-softirq-3pairs.txt.gz';
+    const tl = await loadTimeline(join(traces, name));
+    const res = analyzeTimeline(tl, { file: name, predict: false });
+    const f = res.findings.find((x) => x.id === 'napi-placement')!;
+    expect(f.evidence.some((e) => /polls on 2 cores, moves not recorded/.test(e))).toBe(true);
+    expect(f.evidence.some((e) => /\b0 moves\b/.test(e))).toBe(false);
+  });
 });

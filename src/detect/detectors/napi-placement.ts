@@ -82,6 +82,9 @@ export const napiPlacement = defineDetector({
       (inferred ? ` (from the devices' threaded flag: a windows-mode capture does not record where a poll ran)` : '');
     const evidence = details.napis.map((n, i) => {
       const nf = active[i]!;
+      // Windows mode has no poll order, so no moves (docs/timeline.md: zero there): "2 cores, 0
+      // moves" cannot be true, so the text says they were not recorded.
+      const movesText = t.capture.mode === 'windows' ? 'moves not recorded (windows mode)' : plural(n.moves, 'move');
       const others = n.cpus.slice(1, 4).map((c) => `cpu ${c.cpu} ${dur(c.busyNs)}`);
       // The mode is read from the polls; the header's flag only confirms it (or is said to disagree).
       const observed = !n.modeInferred && n.mode === 'threaded' ? 1 : !n.modeInferred && n.mode === 'softirq' ? 0 : undefined;
@@ -91,7 +94,7 @@ export const napiPlacement = defineDetector({
           : `, ${n.dev}/threaded=${n.devThreaded}${observed !== undefined && observed !== n.devThreaded ? ` in the header, but its polls ran ${observed === 1 ? 'in napi/ threads' : 'in softirq'}` : ''}`;
       return (
         `${facts.labels[nf.index]} (napi ${n.napi}): home cpu ${n.homeCpu} with ${pct(n.stickiness)} of ${dur(n.busyNs)}, ` +
-        `${count(n.polls)} polls on ${plural(n.cpus.length, 'core')}, ${plural(n.moves, 'move')}, ${n.mode}${flag}` +
+        `${count(n.polls)} polls on ${plural(n.cpus.length, 'core')}, ${movesText}, ${n.mode}${flag}` +
         (others.length > 0 ? `; also ${others.join(', ')}${n.cpus.length > 4 ? ', ...' : ''}` : '') +
         (n.wanders ? ' (wanders)' : '')
       );
