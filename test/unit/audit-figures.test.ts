@@ -11,7 +11,10 @@ import { loadTimeline } from '../../src/timeline/load.js';
 // file (a grep/awk of its lines, as a user checking the tool would do), not wgtrace's code.
 
 const traces = join(import.meta.dirname, '../../traces');
-const raw = (name: string): string[] => gunzipSync(readFileSync(join(traces, name))).toString('utf8').split('\n');
+const raw = (name: string): string[] =>
+  gunzipSync(readFileSync(join(traces, name)))
+    .toString('utf8')
+    .split('\n');
 
 /** Format 1 windows capture: the sums of `@napi_polls` and `@netrx_count` (maps zeroed each window), without END's last window. */
 function windowsFormat1Runs(lines: string[]): { polls: number; netRx: number; recursionMisses: number } {
@@ -85,10 +88,7 @@ describe('audit: figures against an independent reading of the bundled captures'
     const name = 'windows-softirq-3pairs.txt.gz';
     const tl = await loadTimeline(join(traces, name));
     const res = analyzeTimeline(tl, { file: name, predict: false });
-    const counts = [
-      ...res.cpus.flatMap((c) => [c.netRx.count, c.netRx.ksoftirqdCount]),
-      ...res.napis.flatMap((n) => [n.polls, n.work, n.fullBudgetPolls, ...n.cpus.map((c) => c.polls)]),
-    ];
+    const counts = [...res.cpus.flatMap((c) => [c.netRx.count, c.netRx.ksoftirqdCount]), ...res.napis.flatMap((n) => [n.polls, n.work, n.fullBudgetPolls, ...n.cpus.map((c) => c.polls)])];
     for (const x of counts) expect(Number.isInteger(x), `${x}`).toBe(true);
     // The grep: NET_RX softirqs per CPU, without END's window (the probes' removal).
     const lines = raw(name);
