@@ -105,6 +105,8 @@ export interface NapiFacts {
   /** Share of its poll time (or polls) on the home core. */
   stickiness: number;
   moves: number;
+  /** The moves are a lower bound (timeline/napi-acc.ts: settleMoves). */
+  movesLowerBound: boolean;
   /** Packets forwarded per ns of poll time (0 when no time was measured). */
   packetsPerNs: number;
   /** /sys/class/net/<dev>/threaded from the header, when recorded. */
@@ -310,6 +312,7 @@ function napiFacts(t: Timeline, n: NapiInstance, role: { role: NapiRole; roleRea
     homeCpu: home?.cpu ?? -1,
     stickiness: home !== undefined && total > 0 ? weight(home) / total : 0,
     moves: n.moves,
+    movesLowerBound: n.movesLowerBound === true,
     packetsPerNs: n.totals.busyNs > 0 ? n.totals.work / n.totals.busyNs : 0,
     ...(devThreaded === undefined ? {} : { devThreaded }),
     ...(devKind === undefined ? {} : { devKind }),

@@ -154,6 +154,8 @@ export interface NapiInstance {
   perCpu: Map<number, NapiCpuSeries>;
   /** Consecutive polls on different CPUs (the poll moved). Bounded list of the moves. */
   moves: number;
+  /** Polls of two CPUs interleaved in time but arrived in separate runs: moves is a lower bound. */
+  movesLowerBound?: true;
   moveList: { ts: Ns; from: number; to: number }[];
   /** Threaded-NAPI kthread pids that ran this NAPI's polls (napi/<dev>-<id>). */
   threadPids: number[];

@@ -84,7 +84,9 @@ export const napiPlacement = defineDetector({
       const nf = active[i]!;
       // Windows mode has no poll order, so no moves (docs/timeline.md: zero there): "2 cores, 0
       // moves" cannot be true, so the text says they were not recorded.
-      const movesText = t.capture.mode === 'windows' ? 'moves not recorded (windows mode)' : plural(n.moves, 'move');
+      // Events mode: a lower bound when two CPUs' polls interleaved in time but arrived in
+      // separate runs of the file (timeline/napi-acc.ts: settleMoves).
+      const movesText = t.capture.mode === 'windows' ? 'moves not recorded (windows mode)' : `${nf.movesLowerBound ? 'at least ' : ''}${plural(n.moves, 'move')}`;
       const others = n.cpus.slice(1, 4).map((c) => `cpu ${c.cpu} ${dur(c.busyNs)}`);
       // The mode is read from the polls; the header's flag only confirms it (or is said to disagree).
       const observed = !n.modeInferred && n.mode === 'threaded' ? 1 : !n.modeInferred && n.mode === 'softirq' ? 0 : undefined;
