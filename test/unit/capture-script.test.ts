@@ -229,13 +229,11 @@ describe('gen-script.sh', () => {
     const d = mkdtempSync(join(tmpdir(), 'wgtrace-note-'));
     made.push(d);
     const note = (version: string, mode: string): string => {
-      const fake = join(d, `bpftrace-${version}`);
-      // --version answers; anything else fails at once, as a bpftrace that cannot attach would.
-      writeFileSync(fake, `#!/bin/sh\n[ "$1" = --version ] && { echo "bpftrace v${version}"; exit 0; }\nexit 1\n`, { mode: 0o755 });
+      const fake = join(import.meta.dirname, '../fixtures/bin/fake-bpftrace');
       let err = '';
       try {
         execFileSync('dash', [join(scriptsDir(), 'capture.sh'), '--mode', mode, '--duration', '1', '--force', '-o', join(d, `cap-${version}-${mode}.txt`)], {
-          env: { ...process.env, WGTRACE_BPFTRACE: fake },
+          env: { ...process.env, WGTRACE_BPFTRACE: fake, FAKE_BPFTRACE_VERSION: version },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
       } catch (e) {
