@@ -25,6 +25,12 @@ export interface FoldResult {
 
 /** A gap between the last event and the END mark worth a note. */
 const RECORDING_GAP_NOTED_NS = 10e6;
+/**
+ * Without idle records, a gap before the END mark this long is worth a warning: bpftrace's unread
+ * tail at exit is 270 to 650 ms on a 2-core VM (docs/capture.md), and 100 ms is 1 to 4% of the
+ * few seconds events captures last.
+ */
+const RECORDING_TAIL_WARN_NS = 100e6;
 
 /**
  * The timeline from the fold, after the last event: the capture's bounds and probed span,
@@ -96,6 +102,20 @@ export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timelin
       );
     recordedUntil = x.maxTs;
     x.probesStopNs = x.maxTs;
+  } else if (mode === 'events' && !x.idleWhole && haveEvents && stopMark !== undefined && header?.bpftraceVersion !== undefined && x.maxTs < stopMark) {
+    // Before format 4 (no idle records) a silent tail may be a quiet end, so the span keeps it;
+    // but bpftrace leaves its last few hundred ms unread at exit whatever the traffic, so say
+    // what the rates would be off by if traffic ran to the end (the bundled events captures:
+    // 654 and 512 ms, so up to 24% and 20% low).
+    const gap = stopMark - x.maxTs;
+    const startMark = sinceStart(header, header.probesStartBootNs) ?? 0;
+    const probed = stopMark - Math.max(0, startMark);
+    if (gap > RECORDING_TAIL_WARN_NS && probed > 0)
+      x.diag(
+        'warning',
+        'recording-tail-unknown',
+        `the last event is ${(gap / 1e6).toFixed(0)} ms before the probes' stop mark, and without idle records (capture format 4 and later) an unread tail (bpftrace stops reading at exit) cannot be told from a quiet end: the probed span keeps it, so if traffic ran to the end, rates over the span are up to ${((100 * gap) / probed).toFixed(0)}% low`,
+      );
   }
   // Windows mode: the importer saw the last window printed after lost window prints, the
   // probes' removal at exit (import/bpftrace-text.ts: WindowAccumulator.finishInput), left it

@@ -139,4 +139,23 @@ describe('TimelineBuilder: idle periods from IP records (format 4)', () => {
     expect(codes(tl)).toContain('idle-entries-missed');
     expect(tl.capture.recordedUntilNs).toBe(900);
   });
+
+  it('without idle records a silent tail before the stop mark is kept in the span, with a warning saying how far rates could be low', () => {
+    // A bpftrace events capture (format 3, no IE/IX/IP records): probes attached at 0, stopped
+    // at 1 s, the last event at 0.6 s: 400 ms of 1 s unread or quiet, the two cannot be told apart.
+    const h = header([0], 2_000_000_000, { formatVersion: 3, bpftraceVersion: 'bpftrace v0.17.0', probesStartBootNs: String(ORIGIN), probesStopBootNs: String(ORIGIN + 1_000_000_000n) });
+    const tl = build(h, [`SE 1000000 0 3 5 x\nSX 600000000 0 3`], { windowNs: 10_000_000 });
+    expect(tl.capture.recordedUntilNs).toBeUndefined();
+    const d = tl.diagnostics.find((x) => x.code === 'recording-tail-unknown');
+    expect(d?.severity).toBe('warning');
+    expect(d?.message).toMatch(/the last event is 400 ms before the probes' stop mark.*rates over the span are up to 40% low$/);
+    // With idle records (format 4) the span ends at the last event instead, and no warning.
+    const h4 = { ...h, formatVersion: 4 };
+    const tl4 = build(h4, [`IP 1000000 0 before\nSE 1000000 0 3 5 x\nSX 600000000 0 3`], { windowNs: 10_000_000 });
+    expect(tl4.capture.recordedUntilNs).toBe(600_000_000);
+    expect(codes(tl4)).not.toContain('recording-tail-unknown');
+    // Not bpftrace (no version line): ftrace and perf captures are read after the tracing stopped.
+    const { bpftraceVersion: _, ...noBt } = h;
+    expect(codes(build(noBt, [`SE 1000000 0 3 5 x\nSX 600000000 0 3`], { windowNs: 10_000_000 }))).not.toContain('recording-tail-unknown');
+  });
 });

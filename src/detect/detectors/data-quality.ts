@@ -103,6 +103,10 @@ export function dataQualityFindings(ctx: DetectContext, failed: { id: string; me
       `poll time outside any traced NET_RX softirq: ${outside.map((x) => `cpu ${x.cpu} ${dur(x.ns)}`).join(', ')} (softirq entries lost, or polls that began before the probes attached): poll durations there are estimates`,
     );
   }
+  // The rates' span may hold bpftrace's unread tail (timeline/assemble.ts): in the report too,
+  // not only on stderr, since every rate in it is over that span.
+  const tail = t.diagnostics.find((d) => d.code === 'recording-tail-unknown');
+  if (tail !== undefined) add('warning', tail.message);
   const errors = t.diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 0) {
     add('warning', `${errors} timeline errors (first: ${t.diagnostics.find((d) => d.severity === 'error')!.message})`);
