@@ -15,6 +15,37 @@ export interface CostPoint {
 
 export const MEASURED_COSTS = (threadPollFactor: number, threadWake: number): CostPoint => ({ pollScale: 1, coupledScale: 1, threadPollFactor, threadWake });
 
+/** The core positions of a workload and each tunnel's observed poll share by position (ModelTunnel.observedShare). */
+interface Placement {
+  /** What it was made from (a workload whose cpus or tunnels array was replaced is read again). */
+  cpus: readonly number[];
+  from: readonly unknown[];
+  pos: Map<number, number>;
+  shares: [number, number][][];
+}
+
+const placementCache = new WeakMap<Workload, Placement>();
+
+/**
+ * placementOf's result for a workload, made once: the what-if makes about ten inputs of one
+ * workload (the point, the cost ends of each model, Inline's gains, the calibration), and the
+ * shares do not depend on the costs. Made per input they were 1,024 x 128 pairs each on the
+ * stock synthetic capture of 1,024 tunnels x 128 cores, about 14 MB of small arrays per input
+ * that outlived the young generation (an input lives through its model's runs) and were promoted,
+ * to be collected only by the next full collection (bench/README.md, scaling, "The what-if's
+ * inputs"). The arrays are shared by the inputs: read-only, as the workload is (a workload is
+ * not changed once read; one whose cpus or tunnels array was replaced is read again).
+ */
+function placementOf(w: Workload): Placement {
+  const hit = placementCache.get(w);
+  if (hit !== undefined && hit.cpus === w.cpus && hit.from === w.tunnels && hit.shares.length === w.tunnels.length) return hit;
+  const pos = new Map(w.cpus.map((c, p) => [c, p]));
+  const shares = w.tunnels.map((t) => [...t.observedPollShare].filter(([cpu]) => pos.has(cpu)).map(([cpu, f]) => [pos.get(cpu)!, f] as [number, number]));
+  const made: Placement = { cpus: w.cpus, from: w.tunnels, pos, shares };
+  placementCache.set(w, made);
+  return made;
+}
+
 /**
  * Turns an extracted workload into model input. `demand`: see ReplayOptions.demand.
  *
@@ -31,7 +62,7 @@ export const MEASURED_COSTS = (threadPollFactor: number, threadWake: number): Co
  * softirq mode, the wake-up in threaded mode, and the sender's own work (`senderNs`) besides.
  */
 export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', threadedOverheadRatio = 0, costs?: CostPoint): ModelInput {
-  const { pos, observedShares } = placementOf(w);
+  const { pos, shares } = placementOf(w);
   const c = costs ?? MEASURED_COSTS(1, threadedOverheadRatio);
   const m = Math.max(1, w.cpus.length);
   const capturedThreaded = w.threaded === true;
@@ -53,7 +84,7 @@ export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', thread
       ...(wakeNs === undefined ? {} : { threadWakeNs: wakeNs }),
       rxPos: pos.get(t.rxCore) ?? 0,
       ...(t.serialNsPerPacket === undefined || w.wireguard ? {} : { senderNs: Math.max(0, t.serialNsPerPacket - (capturedThreaded ? (wakeNs ?? 0) : softirqPoll)) }),
-      observedShare: observedShares[i]!,
+      observedShare: shares[i]!,
       // An idle tunnel offers nothing, whatever the mode: elastic means "takes what it gets" only for tunnels that carried traffic.
       demandPps: t.measuredPps > 0 ? (demand === 'elastic' ? Infinity : t.measuredPps) : 0,
     };
@@ -66,22 +97,4 @@ export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', thread
     ...(coupled ? { coupledNs: coupled } : {}),
     placement: w.placement,
   };
-}
-
-/**
- * What does not depend on the cost point: each CPU's position and each tunnel's observed poll
- * share by position. A replay builds the input once per cost point and model end (about ten
- * times), and at 1,024 tunnels x 128 cores these lists were a tenth of the what-if's time; the
- * models only read them, so every input of one workload shares them.
- */
-const placements = new WeakMap<Workload, { pos: Map<number, number>; observedShares: [number, number][][] }>();
-function placementOf(w: Workload): { pos: Map<number, number>; observedShares: [number, number][][] } {
-  let p = placements.get(w);
-  if (p === undefined) {
-    const pos = new Map(w.cpus.map((c, k) => [c, k]));
-    const observedShares = w.tunnels.map((t) => [...t.observedPollShare].filter(([cpu]) => pos.has(cpu)).map(([cpu, f]) => [pos.get(cpu)!, f] as [number, number]));
-    p = { pos, observedShares };
-    placements.set(w, p);
-  }
-  return p;
 }
