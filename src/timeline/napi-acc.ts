@@ -1,7 +1,7 @@
 import { ns, type Ns } from '../base/time.js';
 import type { GridSeries, WindowGrid } from './grid.js';
 import type { ChainStats, NapiCpuSeries, NapiInstance, WaitRows } from './types.js';
-import { CoreWaits, endWait, type WaitNode } from './waits.js';
+import { CoreWaits, type WaitNode } from './waits.js';
 
 /** Bound on the per-chain evidence list (the longest monolithic chains of a NAPI on a CPU). */
 const LONGEST_CHAINS_KEPT = 8;
@@ -172,14 +172,18 @@ export class NapiTable {
   /** Every instance as the timeline holds it: moves settled, open chains ended, windows [k0, k0+n). */
   instances(g: WindowGrid, k0: number, n: number): NapiInstance[] {
     // NAPIs still pending at the end waited until then (waits.ts: their spells are folded now).
+    const pend: WaitNode[][] = [];
     for (const st of this.list) {
       for (let cpu = 0; cpu < st.perCpu.length; cpu++) {
         const nc = st.perCpu[cpu];
-        if (nc !== undefined && nc.pending) endWait(this.waitsOn(cpu), nc);
+        if (nc !== undefined && nc.pending) {
+          this.waitsOn(cpu);
+          (pend[cpu] ??= []).push(nc);
+        }
       }
     }
     for (let cpu = 0; cpu < this.waits.length; cpu++) {
-      this.waits[cpu]?.rows((waiter, rows) => {
+      this.waits[cpu]?.finish(pend[cpu] ?? [], this.list.length, (waiter, rows) => {
         this.list[waiter]!.perCpu[cpu]!.waitRows = rows;
       });
     }

@@ -95,14 +95,137 @@ export class CoreWaits {
     const kb = this.keyBy!;
     const sum = this.sum!;
     const n = this.used;
+    const order = this.sortedSlots();
     const waitedFor = new Int32Array(n);
     const ns = new Float64Array(n);
-    const waiters = new Int32Array(n);
+    for (let r = 0; r < n; r++) {
+      const i = order[r]!;
+      waitedFor[r] = kb[i]!;
+      ns[r] = sum[i]!;
+    }
+    this.keyWaiter = this.keyBy = this.sum = null;
+    this.used = 0;
+    for (let from = 0; from < n;) {
+      const waiter = kw[order[from]!]!;
+      let to = from + 1;
+      while (to < n && kw[order[to]!] === waiter) to++;
+      each(waiter, { waitedFor, ns, from, to });
+      from = to;
+    }
+  }
+
+  /**
+   * The capture's end: the waits of `pend`, the NAPIs still pending on this core (their spells
+   * end now, as endWait would end them), with the sums so far, as rows sorted by (waiter, waited
+   * for), one call per waiter with its rows; the table is freed. The same rows as endWait for
+   * each of `pend`, then rows(), without adding the last spells to the table: on a stock capture
+   * of 1,024 tunnels over 128 cores about a million waits are those of NAPIs still pending at
+   * the end, and the table that took them doubled up to 2,097,152 slots (32 MB, and as much
+   * again in the tables it outgrew) before rows() made its five columns (24 MB). Here each
+   * pending NAPI's walk of the core's list gives its rows at once (the list holds each NAPI
+   * once: the walk's waited-for are distinct), sorted by index and merged with its earlier sums
+   * (the sum so far plus the spell's, the same double endWait's add makes), into the core's two
+   * columns, sized beforehand by a count of the walks. `napis`: one more than the largest NAPI
+   * index.
+   */
+  finish(pend: readonly WaitNode[], napis: number, each: (waiter: number, rows: WaitRows) => void): void {
+    if (this.eager || pend.length === 0) {
+      for (const p of pend) endWait(this, p);
+      this.rows(each);
+      return;
+    }
+    // The walks' lengths: every NAPI a walk meets polled (for a positive duration) since the
+    // spell began, so its wait is above zero (endWait's d > 0).
+    let extra = 0;
+    for (const p of pend) {
+      const a = p.pendSeq;
+      for (let j = this.head; j !== null && j.waitSeq > a; j = j.waitNext) if (j !== p) extra++;
+    }
+    const kw = this.keyWaiter;
+    const kb = this.keyBy;
+    const sum = this.sum;
+    const n = this.used;
+    const order = kw === null ? new Int32Array(0) : this.sortedSlots();
+    this.keyWaiter = this.keyBy = this.sum = null;
+    this.used = 0;
+    const waitedFor = new Int32Array(n + extra);
+    const ns = new Float64Array(n + extra);
+    // Each waiter's earlier rows (positions in `order`), and the pending ones marked.
+    const exFrom = new Int32Array(napis).fill(-1);
+    const exTo = new Int32Array(napis);
+    const isPend = new Uint8Array(napis);
+    for (const p of pend) isPend[p.napi.index] = 1;
+    let out = 0;
+    for (let from = 0; from < n;) {
+      const waiter = kw![order[from]!]!;
+      let to = from + 1;
+      while (to < n && kw![order[to]!] === waiter) to++;
+      if (isPend[waiter]) {
+        exFrom[waiter] = from;
+        exTo[waiter] = to;
+      } else {
+        const start = out;
+        for (let r = from; r < to; r++) {
+          const i = order[r]!;
+          waitedFor[out] = kb![i]!;
+          ns[out++] = sum![i]!;
+        }
+        each(waiter, { waitedFor, ns, from: start, to: out });
+      }
+      from = to;
+    }
+    const ids = new Int32Array(napis);
+    const dBy = new Float64Array(napis);
+    for (const p of pend) {
+      const waiter = p.napi.index;
+      const a = p.pendSeq;
+      const e = p.pendEpoch;
+      let k = 0;
+      for (let j = this.head; j !== null && j.waitSeq > a; j = j.waitNext) {
+        if (j === p) continue;
+        const d = j.waitCum - sumAtEpoch(j, e);
+        if (d > 0) {
+          ids[k++] = j.napi.index;
+          dBy[j.napi.index] = d;
+        }
+      }
+      // As add() refuses it (the table's sort key).
+      if (k > 0 && waiter >= 0x200000) throw new InputError(`more than ${0x200000} NAPI instances wait on one another in this capture: more than the timeline holds`);
+      const walk = ids.subarray(0, k).sort();
+      const start = out;
+      let r = exFrom[waiter]!;
+      const rEnd = r < 0 ? r : exTo[waiter]!;
+      let q = 0;
+      while (r < rEnd || q < k) {
+        const ib = r < rEnd ? kb![order[r]!]! : 0x7fffffff;
+        const jb = q < k ? walk[q]! : 0x7fffffff;
+        if (ib < jb) {
+          waitedFor[out] = ib;
+          ns[out++] = sum![order[r++]!]!;
+        } else if (jb < ib) {
+          waitedFor[out] = jb;
+          ns[out++] = dBy[jb]!;
+          q++;
+        } else {
+          waitedFor[out] = ib;
+          ns[out++] = sum![order[r++]!]! + dBy[jb]!;
+          q++;
+        }
+      }
+      if (out > start) each(waiter, { waitedFor, ns, from: start, to: out });
+    }
+  }
+
+  /** The table's used slots in (waiter, waited for) order. */
+  private sortedSlots(): Int32Array {
+    const kw = this.keyWaiter!;
+    const kb = this.keyBy!;
+    const n = this.used;
     // Sorted by (waiter, waited for) with two counting-sort passes over the slots (by waited for,
-    // then stably by waiter), and each sum read from its slot: sorting numeric keys and then
-    // probing the table again for each were 10% of a profile of loadTimeline on a 1,024 x 128 stock
-    // synth capture. The pairs are distinct, so the order is the same as a sort's. The counts
-    // are indexed by NAPI index: used while that stays within a few times the entries.
+    // then stably by waiter): sorting numeric keys and then probing the table again for each
+    // were 10% of a profile of loadTimeline on a 1,024 x 128 stock synth capture. The pairs are
+    // distinct, so the order is the same as a sort's. The counts are indexed by NAPI index: used
+    // while that stays within a few times the entries.
     let maxW = 0;
     let maxB = 0;
     for (let i = 0; i < kw.length; i++) {
@@ -110,6 +233,7 @@ export class CoreWaits {
       if (kw[i]! > maxW) maxW = kw[i]!;
       if (kb[i]! > maxB) maxB = kb[i]!;
     }
+    const order = new Int32Array(n);
     if (maxW + maxB <= 8 * n + 4096) {
       const bySlot = new Int32Array(n);
       const count = new Int32Array(Math.max(maxW, maxB) + 2);
@@ -131,18 +255,11 @@ export class CoreWaits {
         count[v] = count[v]! + 1;
       }
       for (let v = 1; v <= maxW + 1; v++) count[v] = count[v]! + count[v - 1]!;
-      const order = new Int32Array(n);
       for (let r = 0; r < n; r++) {
         const i = bySlot[r]!;
         const v = kw[i]!;
         order[count[v]!] = i;
         count[v] = count[v]! + 1;
-      }
-      for (let r = 0; r < n; r++) {
-        const i = order[r]!;
-        waiters[r] = kw[i]!;
-        waitedFor[r] = kb[i]!;
-        ns[r] = sum[i]!;
       }
     } else {
       // Sorted by one numeric key (indexes are below 2^21: the product stays an exact double).
@@ -156,20 +273,10 @@ export class CoreWaits {
         const by = keys[r]! - waiter * 4294967296;
         let i = slotOf(waiter, by) & mask;
         while (kw[i] !== waiter || kb[i] !== by) i = (i + 1) & mask;
-        waiters[r] = waiter;
-        waitedFor[r] = by;
-        ns[r] = sum[i]!;
+        order[r] = i;
       }
     }
-    this.keyWaiter = this.keyBy = this.sum = null;
-    this.used = 0;
-    for (let from = 0; from < n;) {
-      const waiter = waiters[from]!;
-      let to = from + 1;
-      while (to < n && waiters[to] === waiter) to++;
-      each(waiter, { waitedFor, ns, from, to });
-      from = to;
-    }
+    return order;
   }
 
   private alloc(size: number): void {
