@@ -16,6 +16,8 @@ export interface LoadTimelineOptions {
   stdin?: Readable;
   /** Diagnostics kept (all are counted); default 100. */
   diagnosticsLimit?: number;
+  /** Called once every event is read, before the timeline is assembled (the CLI collects the import's garbage there: cli/memory.ts). */
+  beforeAssembly?: () => void;
 }
 
 /**
@@ -40,5 +42,6 @@ export async function loadTimeline(path: string, opts: LoadTimelineOptions = {})
     onHeader: (h) => builder.header(h),
     onEvents: (batch) => builder.push(batch),
   });
+  opts.beforeAssembly?.();
   return builder.finish(summary);
 }
