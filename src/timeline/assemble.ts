@@ -37,9 +37,9 @@ const RECORDING_TAIL_WARN_NS = 100e6;
  * what is still open closed at the end (clamped and marked), the per-window series cut to the
  * capture, NAPIs, devices and slices; then the idle calibration to /proc/stat and the
  * invariants (docs/timeline.md). The grid is written for the last time here, before any series
- * is extracted.
+ * is extracted. `collect`, when given, is called once, before the NAPIs' series are extracted.
  */
-export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timeline {
+export function assembleTimeline(f: FoldResult, summary: ImportSummary, collect?: () => void): Timeline {
   const { x, cpuStates, napis, header } = f;
   if (napis.untimedPolls > 0) {
     let polls = 0;
@@ -211,8 +211,14 @@ export function assembleTimeline(f: FoldResult, summary: ImportSummary): Timelin
     x.diag('warning', 'occupancy-cut', `more than ${OCCUPANCY_RUNS_MAX} poll runs: co-location is judged by windows, not by the polls themselves`);
   }
 
-  const napiList = napis.instances(g, k0, windowCount);
+  // The fold's state that the series do not need is summed and dropped first (the waits'
+  // histories, the crypt works), then `collect` (the CLI's full collection: cli/memory.ts), so
+  // that the series are made in the room the fold's garbage left rather than beside it.
+  napis.foldWaits();
   const devices = x.crypt.series(header);
+  x.crypt.release();
+  collect?.();
+  const napiList = napis.instances(g, k0, windowCount);
 
   let slices: Map<number, Slice[]> | undefined;
   if (x.slices.request !== undefined) {

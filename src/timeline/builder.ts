@@ -236,13 +236,14 @@ export class TimelineBuilder {
     return c;
   }
 
-  finish(summary: ImportSummary): Timeline {
+  /** `collect`: see assembleTimeline. */
+  finish(summary: ImportSummary, collect?: () => void): Timeline {
     if (this.finished) throw new Error('TimelineBuilder.finish called twice');
     this.finished = true;
     const header = summary.header ?? this.x.hdr;
     if (header !== undefined && this.x.hdr === undefined) this.header(header);
     // CPUs still holding their head polls never showed a NET_RX event: the polls are untimed.
     for (const c of this.cpuStates) if (c !== undefined && c.held !== undefined) this.release(c, HEAD_UNTIMED);
-    return assembleTimeline({ x: this.x, cpuStates: this.cpuStates, napis: this.napis, header, windowEvents: this.windowEvents, pointEvents: this.pointEvents }, summary);
+    return assembleTimeline({ x: this.x, cpuStates: this.cpuStates, napis: this.napis, header, windowEvents: this.windowEvents, pointEvents: this.pointEvents }, summary, collect);
   }
 }

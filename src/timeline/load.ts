@@ -16,8 +16,8 @@ export interface LoadTimelineOptions {
   stdin?: Readable;
   /** Diagnostics kept (all are counted); default 100. */
   diagnosticsLimit?: number;
-  /** Called once every event is read, before the timeline is assembled (the CLI collects the import's garbage there: cli/memory.ts). */
-  beforeAssembly?: () => void;
+  /** Called once during the assembly, when the fold's state is summed and dropped and before the NAPIs' series are made (the CLI runs a full collection there: cli/memory.ts). */
+  duringAssembly?: () => void;
 }
 
 /**
@@ -42,6 +42,5 @@ export async function loadTimeline(path: string, opts: LoadTimelineOptions = {})
     onHeader: (h) => builder.header(h),
     onEvents: (batch) => builder.push(batch),
   });
-  opts.beforeAssembly?.();
-  return builder.finish(summary);
+  return builder.finish(summary, opts.duringAssembly);
 }

@@ -1,7 +1,7 @@
 import type { PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
-import { maxMinFairCores, packCoreProblem, type CoreProblem } from '../fairness.js';
+import { maxMinFairCores, type CoreProblem } from '../fairness.js';
 import { assembleRun, demandsOf, hasCollision, placedPollProblem, placedProblem, ProblemScratch, solve, TailAverage, utilizationOf, type ModelInput } from './common.js';
 
 const NO_UTIL = new Float64Array(0);
@@ -157,23 +157,65 @@ export function runStock(inp: ModelInput, par: StockParams, rng: Prng, initialPo
  */
 export function runStockObserved(inp: ModelInput): ModelRun {
   const m = inp.cpus.length;
-  const pb: CoreProblem = { capacity: Float64Array.from(inp.capacity), shared: new Float64Array(inp.tunnels.length), extras: inp.cpus.map(() => []) };
-  const main = new Int32Array(inp.tunnels.length);
-  inp.tunnels.forEach((t, i) => {
-    pb.shared[i] = t.decryptNs / m / 1e9;
-    if (t.rxNs > 0) pb.extras[t.rxPos]!.push([i, t.rxNs / 1e9]);
-    for (let p = 0; p < m; p++) if ((inp.coupledNs?.[p] ?? 0) > 0) pb.extras[p]!.push([i, inp.coupledNs![p]! / 1e9]);
+  const n = inp.tunnels.length;
+  // Packed as it is built (fairness.ts: PackedCoreProblem), in the order packCoreProblem gives
+  // the CoreProblem this was (per core, the tunnels in order, each with its receive stage, its
+  // coupled work, then its poll shares; then one row per sender, addSenderRows): made as
+  // [tunnel, coefficient] pairs, the stages were 262,144 small arrays on a 1,024 x 128 stock
+  // synth capture, living through the solve and promoted (bench/README.md, scaling, "The
+  // what-if's inputs").
+  const coupled = inp.coupledNs;
+  const rows = new Int32Array(m + 1);
+  let senders = 0;
+  for (let i = 0; i < n; i++) {
+    const t = inp.tunnels[i]!;
+    if (t.rxNs > 0) rows[t.rxPos + 1]!++;
+    for (let p = 0; p < m; p++) if ((coupled?.[p] ?? 0) > 0) rows[p + 1]!++;
+    for (const [p, f] of observedShareOf(t)) if (p >= 0 && p < m && f > 0) rows[p + 1]!++;
+    if (t.senderNs !== undefined) senders++;
+  }
+  const off = new Int32Array(m + senders + 1);
+  for (let p = 0; p < m; p++) off[p + 1] = off[p]! + rows[p + 1]!;
+  for (let k = 0; k < senders; k++) off[m + k + 1] = off[m + k]! + 1;
+  const tun = new Int32Array(off[m + senders]!);
+  const coef = new Float64Array(off[m + senders]!);
+  const next = off.slice(0, m);
+  const shared = new Float64Array(n);
+  const main = new Int32Array(n);
+  const put = (p: number, i: number, a: number): void => {
+    const e = next[p]!++;
+    tun[e] = i;
+    coef[e] = a;
+  };
+  for (let i = 0; i < n; i++) {
+    const t = inp.tunnels[i]!;
+    shared[i] = t.decryptNs / m / 1e9;
+    if (t.rxNs > 0) put(t.rxPos, i, t.rxNs / 1e9);
+    for (let p = 0; p < m; p++) if ((coupled?.[p] ?? 0) > 0) put(p, i, coupled![p]! / 1e9);
     const share = observedShareOf(t);
     let best = share[0]![0];
     let bestF = -1;
     for (const [p, f] of share) {
-      if (p >= 0 && p < m && f > 0) pb.extras[p]!.push([i, (t.forwardNs * f) / 1e9]);
+      if (p >= 0 && p < m && f > 0) put(p, i, (t.forwardNs * f) / 1e9);
       if (f > bestF) [best, bestF] = [p, f];
     }
     main[i] = Math.max(0, best);
-  });
-  addSenderRows(inp, pb, (t) => t.forwardNs);
-  const packed = packCoreProblem(pb);
+  }
+  let capacity = Float64Array.from(inp.capacity);
+  if (senders > 0) {
+    // addSenderRows' rows: x (senderNs + forwardNs) <= 1.
+    const c = new Float64Array(m + senders).fill(1);
+    c.set(capacity);
+    capacity = c;
+    let e = off[m]!;
+    for (let i = 0; i < n; i++) {
+      const t = inp.tunnels[i]!;
+      if (t.senderNs === undefined) continue;
+      tun[e] = i;
+      coef[e++] = (t.senderNs + t.forwardNs) / 1e9;
+    }
+  }
+  const packed: PackedCoreProblem = { capacity, shared, off, tun, coef };
   const { x } = solve(inp, packed);
   return assembleRun('stock', inp, x, utilizationOf(inp, packed, x).subarray(0, m), main, { initialCollision: hasCollision(inp, main), convergenceNs: null, moves: 0 });
 }
