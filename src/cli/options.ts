@@ -148,8 +148,8 @@ export async function loadWithProgress(io: CliIO, capture: string, o: LoadOption
     ...(o.windowNs !== undefined ? { windowNs: o.windowNs } : {}),
     ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
     ...(slices !== undefined ? { slices } : {}),
-    // The import's and the fold's garbage collected before the assembly makes the NAPIs' series (memory.ts).
-    duringAssembly: releaseGarbage,
+    // The import's garbage collected before the assembly, and the fold's before it makes the NAPIs' series (memory.ts).
+    collect: releaseGarbage,
   })
     .then((tl) => {
       // The load's garbage collected before the command's next phase piles more on it (memory.ts).

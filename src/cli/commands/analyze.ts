@@ -7,6 +7,7 @@ import { painter } from '../../report/render/style.js';
 import { AnalyzeResult } from '../../report/schema.js';
 import type { Timeline } from '../../timeline/types.js';
 import { writeOut, type CliIO, type RegisterCommand } from '../io.js';
+import { releaseGarbage } from '../memory.js';
 import { writeJson } from '../../report/json-stream.js';
 import { addLoadOptions, collect, loadWithProgress, parseLoadOptions, printDiagnostics, type LoadCliOptions, type LoadOptions } from '../options.js';
 
@@ -44,7 +45,8 @@ export function parseCaptureOptions(o: CaptureCliOptions): CaptureOptions {
  */
 export async function analyzeFile(io: CliIO, file: string, o: CaptureOptions, extra: Pick<AnalyzeOptions, 'predict'> = {}): Promise<{ result: AnalyzeResult; timeline: Timeline }> {
   const timeline = await loadWithProgress(io, file, o.load);
-  const result = analyzeTimeline(timeline, { file, thresholds: o.thresholds, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}), ...extra });
+  // The detectors' garbage collected before the what-if's piles on it (memory.ts).
+  const result = analyzeTimeline(timeline, { file, thresholds: o.thresholds, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}), ...extra, beforePrediction: releaseGarbage });
   return { result, timeline };
 }
 
@@ -73,6 +75,8 @@ export const registerAnalyze: RegisterCommand = (program: Command, io: CliIO) =>
       // every (NAPI, CPU) pair) can be collected before the output is written.
       const { result, diagnostics } = await analyzeFile(io, capture, opts, o.predict === false ? { predict: false } : {}).then((r) => ({ result: r.result, diagnostics: r.timeline.diagnostics }));
       if (!o.quiet) printDiagnostics(io, diagnostics);
+      // The timeline collected before the output is made (memory.ts).
+      releaseGarbage();
       if (o.json) {
         // The schema is the contract: an output that does not match it is our bug, not the
         // input's. Validated and written piece by piece (json-stream.ts): the same bytes as
