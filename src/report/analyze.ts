@@ -20,8 +20,6 @@ export interface AnalyzeOptions {
   predict?: boolean;
   /** `--tunnels GLOB`: devices whose NAPIs are tunnels (facts.ts: napiRole). */
   tunnels?: string;
-  /** Called once between the detectors and the what-if (the CLI runs a full collection there: cli/memory.ts). */
-  beforePrediction?: () => void;
 }
 
 /**
@@ -37,9 +35,7 @@ export const NO_GAIN_RATIO = 1.05;
 export function analyzeTimeline(t: Timeline, opts: AnalyzeOptions): AnalyzeResult {
   const thresholds = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const { findings, facts } = runDetectors(t, { thresholds, ...(opts.tunnels !== undefined ? { tunnels: opts.tunnels } : {}) });
-  const willPredict = opts.predict !== false && facts.totalWork !== 0;
-  if (willPredict) opts.beforePrediction?.();
-  const prediction = willPredict ? predict(t, facts) : undefined;
+  const prediction = opts.predict === false || facts.totalWork === 0 ? undefined : predict(t, facts);
   if (prediction?.models !== undefined) for (const f of findings) attachGain(f, prediction, facts);
   return {
     version: ANALYZE_VERSION,

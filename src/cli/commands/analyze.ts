@@ -45,8 +45,7 @@ export function parseCaptureOptions(o: CaptureCliOptions): CaptureOptions {
  */
 export async function analyzeFile(io: CliIO, file: string, o: CaptureOptions, extra: Pick<AnalyzeOptions, 'predict'> = {}): Promise<{ result: AnalyzeResult; timeline: Timeline }> {
   const timeline = await loadWithProgress(io, file, o.load);
-  // The detectors' garbage collected before the what-if's piles on it (memory.ts).
-  const result = analyzeTimeline(timeline, { file, thresholds: o.thresholds, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}), ...extra, beforePrediction: releaseGarbage });
+  const result = analyzeTimeline(timeline, { file, thresholds: o.thresholds, ...(o.tunnels !== undefined ? { tunnels: o.tunnels } : {}), ...extra });
   return { result, timeline };
 }
 
