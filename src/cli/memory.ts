@@ -9,13 +9,13 @@ import { runInNewContext } from 'node:vm';
  * detectors' typed columns) lets the next phase's garbage pile on top of the load's. Measured
  * on the stock synthetic capture of 1,024 tunnels x 128 cores (bench/README.md, scaling,
  * "Eighth round"): `analyze --json` peaked at 474-526 MB without it, 399-408 MB with it, for
- * 0.2-0.4 s more CPU (about 4%). The CLI runs it four times in `analyze`: before the
- * assembly and during it (LoadTimelineOptions.collect: the import's garbage, then the fold's,
- * before the NAPIs' series are made), after the load, and once the timeline is dropped, before
- * the output is written (the timeline's 75 MB of heap and 70 MB of arrays on that capture).
- * Measured there: 364-377 MB on main, 297-306 MB with these and the allocations taken out
- * (bench/README.md, "Peak RSS at 1 024 x 128, below the load's garbage"). One more between the
- * detectors and the what-if took 2-8 MB more off and cost 6-8% CPU: not kept.
+ * 0.2-0.4 s more CPU (about 4%). `analyze` runs it three times: during the assembly
+ * (LoadTimelineOptions.collect: the import's and the fold's garbage, before the NAPIs' series
+ * are made), after the load, and once the timeline is dropped, before the output is written
+ * (the timeline's 75 MB of heap and 70 MB of arrays on that capture). One more before the
+ * assembly, and one between the detectors and the what-if, each took a few MB more off the
+ * peak for 5-10% more CPU: not kept (bench/README.md, "Peak RSS at 1 024 x 128, the fold's
+ * garbage").
  *
  * `gc` is V8's own (`--expose-gc`), taken from a fresh context after the flag is set, so the
  * CLI needs no node flag; where the flag cannot be set the call does nothing.

@@ -148,7 +148,7 @@ export async function loadWithProgress(io: CliIO, capture: string, o: LoadOption
     ...(o.windowNs !== undefined ? { windowNs: o.windowNs } : {}),
     ...(pr.onProgress ? { onProgress: pr.onProgress } : {}),
     ...(slices !== undefined ? { slices } : {}),
-    // The import's garbage collected before the assembly, and the fold's before it makes the NAPIs' series (memory.ts).
+    // The import's and the fold's garbage collected before the assembly makes the NAPIs' series (memory.ts).
     collect: releaseGarbage,
   })
     .then((tl) => {

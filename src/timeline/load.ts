@@ -16,11 +16,7 @@ export interface LoadTimelineOptions {
   stdin?: Readable;
   /** Diagnostics kept (all are counted); default 100. */
   diagnosticsLimit?: number;
-  /**
-   * Called twice: once every event is read, before the timeline is assembled, and once during
-   * the assembly, when the fold's state is summed and dropped and before the NAPIs' series are
-   * made (the CLI runs a full collection at each: cli/memory.ts).
-   */
+  /** Called once during the assembly, when the fold's state is summed and dropped and before the NAPIs' series are made (the CLI runs a full collection there: cli/memory.ts). */
   collect?: () => void;
 }
 
@@ -46,6 +42,5 @@ export async function loadTimeline(path: string, opts: LoadTimelineOptions = {})
     onHeader: (h) => builder.header(h),
     onEvents: (batch) => builder.push(batch),
   });
-  opts.collect?.();
   return builder.finish(summary, opts.collect);
 }
