@@ -65,6 +65,25 @@ function counterSpan(tl: Timeline): { from: bigint; to: bigint } {
   return { from: BigInt(Math.round(from)), to: BigInt(Math.round(to)) };
 }
 
+/**
+ * The idle records' own busy share of cpu over [from, to), before the calibration to /proc/stat
+ * (CoreSeries.idleTaskNs): what the two scripts saw of the same switches at the same time.
+ */
+function recordsBusyOver(tl: Timeline, cpu: number, fromNs: number | bigint, toNs: number | bigint): number {
+  const from = Number(fromNs);
+  const to = Number(toNs);
+  const idle = tl.cores.get(cpu)!.idleTaskNs;
+  let idleNs = 0;
+  let len = 0;
+  for (let w = 0; w < tl.windowCount; w++) {
+    const a = w * tl.windowNs;
+    const part = Math.max(0, Math.min(a + tl.windowNs, to) - Math.max(a, from));
+    idleNs += (part / tl.windowNs) * (idle[w] ?? 0);
+    len += part;
+  }
+  return len > 0 ? 1 - idleNs / len : NaN;
+}
+
 /** The calibrated timeline's whole-core busy share of cpu over [from, to) (ns relative to the windows). */
 function busyOver(tl: Timeline, cpu: number, fromNs: number | bigint, toNs: number | bigint): number {
   const from = Number(fromNs);
@@ -83,19 +102,43 @@ function busyOver(tl: Timeline, cpu: number, fromNs: number | bigint, toNs: numb
 }
 
 live('live idle records (root, bpftrace, veth testbed)', () => {
-  it('events and windows captures of the same traffic: each core matched to /proc/stat within 2 points, and to each other', async () => {
+  it('events and windows captures of the same traffic: each core matched to /proc/stat within 2 points, and their idle records to each other', async () => {
     await withTestbed({ pairs: 1, threaded: false, devPrefix: 'i' }, async (tb) => {
       const paths = { events: join(dir, 'idle-events.txt'), windows: join(dir, 'idle-windows.txt') };
-      // The traffic starts once both probes are attached and outlasts both captures.
-      let attached = 0;
-      let traffic: Promise<void> | undefined;
-      const onProbesStart = (): void => {
-        if (++attached === 2) traffic = tb.traffic(6);
-      };
-      await Promise.all([
-        captureLive({ mode: 'events', devices: tb.devices, duration: 5, path: paths.events, onProbesStart }),
-        captureLive({ wrapper: 'sh', mode: 'windows', devices: tb.devices, duration: 5, path: paths.windows, onProbesStart }),
-      ]);
+      // The traffic runs first and throughout, so both captures see one regime; the windows
+      // script attaches next, then the events script.
+      // Programs on one tracepoint run one after the other in attach order, so each script's
+      // timestamps are shifted by the programs before it; the events script's print per idle
+      // period costs microseconds (about 8 us of BPF time per record on 0.17), which, run first
+      // at every switch from idle, made the windows script's idle periods longer: its records
+      // 2 to 3.6 points less busy than the events script's over the same span (2026-12-02). The
+      // windows script's programs take well under a microsecond (capture.live.test.ts does the
+      // same). The windows capture is stopped (SIGINT) once the events one ends.
+      const ac = new AbortController();
+      // Bounded: both bpftrace start-ups (2 to 7 s each on a loaded 2-core VM) and 5 s of events.
+      const traffic = tb.traffic(30);
+      await new Promise((r) => setTimeout(r, 1000));
+      let events: Promise<unknown> | undefined;
+      const windows = captureLive({
+        wrapper: 'sh',
+        mode: 'windows',
+        devices: tb.devices,
+        duration: 120,
+        path: paths.windows,
+        signal: ac.signal,
+        onProbesStart: () => {
+          events = captureLive({ mode: 'events', devices: tb.devices, duration: 5, path: paths.events });
+        },
+      });
+      let windowsEnded = false;
+      void windows.then(() => (windowsEnded = true));
+      while (events === undefined) {
+        if (windowsEnded) throw new Error('the windows capture ended before its probes attached');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await events;
+      ac.abort();
+      await windows;
       await traffic;
       const report: string[] = [];
       const loaded: { mode: string; tl: Timeline; span: { from: bigint; to: bigint } }[] = [];
@@ -160,8 +203,17 @@ live('live idle records (root, bpftrace, veth testbed)', () => {
           console.log(`cpu${cpu}: not compared over the common span (missed idle put back: ${restored.map((r) => `${(r / 1e6).toFixed(0)} ms`).join(', ')})`);
           continue;
         }
-        const [e, w] = loaded.map((l) => busyOver(l.tl, cpu, rel(l.tl, from), rel(l.tl, to)));
-        expect(Math.abs(e! - w!), `cpu${cpu} over the common span: events ${(e! * 100).toFixed(1)}%, windows ${(w! * 100).toFixed(1)}%; ${report.join('; ')}`).toBeLessThanOrEqual(MODES_AGREEMENT);
+        // The idle records, not the calibrated figures: each capture's calibration is fitted to
+        // /proc/stat over its own counter span (checked above, within 2 points), and a per-period
+        // correction fitted over one span and applied to the common one differs by up to 3
+        // points between the two (2026-12-02, both cores about 85% busy: records 82.3% and 82.2%
+        // over the common span, calibrated 85.2% and 82.2%). Both scripts see the same switches.
+        const [e, w] = loaded.map((l) => recordsBusyOver(l.tl, cpu, rel(l.tl, from), rel(l.tl, to)));
+        const [ec, wc] = loaded.map((l) => busyOver(l.tl, cpu, rel(l.tl, from), rel(l.tl, to)));
+        console.log(`cpu${cpu} over the common span: records events ${(e! * 100).toFixed(1)}%, windows ${(w! * 100).toFixed(1)}%; calibrated ${(ec! * 100).toFixed(1)}%, ${(wc! * 100).toFixed(1)}%`);
+        expect(Math.abs(e! - w!), `cpu${cpu} over the common span, idle records: events ${(e! * 100).toFixed(1)}%, windows ${(w! * 100).toFixed(1)}%; ${report.join('; ')}`).toBeLessThanOrEqual(
+          MODES_AGREEMENT,
+        );
       }
     });
   });
