@@ -224,6 +224,7 @@ function napisJson(facts: TimelineFacts): NapiJson[] {
     homeCpu: n.homeCpu,
     stickiness: clamp01(n.stickiness),
     moves: n.moves,
+    ...(n.movesLowerBound ? { movesLowerBound: true } : {}),
     cpus: n.cpus.map((c) => ({ cpu: c.cpu, polls: c.polls, busyNs: c.busyNs })),
   }));
 }

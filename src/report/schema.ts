@@ -130,6 +130,8 @@ export const NapiJson = z.object({
   homeCpu: z.number().int(),
   stickiness: Share,
   moves: z.number().int().nonnegative(),
+  /** The moves are a lower bound: two CPUs' polls overlapped in time but arrived in separate runs (timeline/napi-acc.ts: settleMoves). */
+  movesLowerBound: z.boolean().optional(),
   cpus: z.array(z.object({ cpu: z.number().int(), polls: z.number(), busyNs: z.number() })),
 });
 export type NapiJson = z.infer<typeof NapiJson>;

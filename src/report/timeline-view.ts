@@ -76,6 +76,8 @@ export const TimelineViewResult = z.object({
       /** CPUs it polled on, and how often it moved between them. */
       cpus: z.array(z.number().int()),
       moves: z.number(),
+      /** The moves are a lower bound: two CPUs' polls overlapped in time but arrived in separate runs (timeline/napi-acc.ts: settleMoves). */
+      movesLowerBound: z.boolean().optional(),
       threadedPolls: z.number(),
       /** Longest run of consecutive full-budget polls on one CPU. */
       longestChainPolls: z.number(),
@@ -193,6 +195,7 @@ export function buildTimelineView(tl: Timeline, opts: TimelineViewOptions, facts
       fullBudgetPolls: n.totals.fullBudgetPolls,
       cpus: [...n.perCpu.keys()].sort((a, b) => a - b),
       moves: n.moves,
+      ...(n.movesLowerBound ? { movesLowerBound: true } : {}),
       threadedPolls: n.totals.threadedPolls,
       longestChainPolls: Math.max(0, ...[...n.perCpu.values()].map((s) => s.chains.longest[0]?.polls ?? 0)),
       role: facts.napis[n.index]?.role ?? 'other',
@@ -407,7 +410,7 @@ export function renderTimelineText(r: TimelineViewResult, opts: TimelineTextOpti
   for (const l of r.legend) {
     const share = l.polls > 0 ? (100 * l.fullBudgetPolls) / l.polls : 0;
     const full = share > 0 && share < 1 ? '<1' : `${Math.round(share)}`;
-    const where = `on CPU${l.cpus.length === 1 ? '' : 's'} ${l.cpus.join(',')}${l.moves > 0 ? `, ${l.moves} move${l.moves === 1 ? '' : 's'}` : ''}`;
+    const where = `on CPU${l.cpus.length === 1 ? '' : 's'} ${l.cpus.join(',')}${l.moves > 0 ? `, ${l.movesLowerBound ? 'at least ' : ''}${l.moves} move${l.moves === 1 ? '' : 's'}` : ''}`;
     const chain = l.longestChainPolls >= 2 ? `, longest full-budget chain ${l.longestChainPolls} polls` : '';
     const threaded = l.threadedPolls > 0 ? (l.threadedPolls === l.polls ? ', threaded' : `, ${l.threadedPolls} threaded`) : '';
     const seen = used.has(l.char) || used.has(l.char.toLowerCase()) ? '' : '; not the largest part of any column here';

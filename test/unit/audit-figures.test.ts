@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { analyzeTimeline } from '../../src/report/analyze.js';
 import { renderAnalyzeText } from '../../src/report/analyze-text.js';
+import { buildTimelineView, renderTimelineText } from '../../src/report/timeline-view.js';
 import { extractWorkload } from '../../src/replay/workload.js';
 import { loadTimeline } from '../../src/timeline/load.js';
 
@@ -144,6 +145,13 @@ describe('audit: figures against an independent reading of the bundled captures'
     const tl = await loadTimeline(join(traces, 'events-softirq-3pairs.txt.gz'));
     const vb1 = tl.napis.find((n) => n.dev === 'vb1')!;
     expect([vb1.moves, vb1.movesLowerBound]).toEqual([4, true]);
+    // --json and the timeline legend say so too, not only the finding's text.
+    const json = analyzeTimeline(tl, { file: 'x', predict: false }).napis.find((n) => n.dev === 'vb1')!;
+    expect([json.moves, json.movesLowerBound]).toEqual([4, true]);
+    const legend = renderTimelineText(buildTimelineView(tl, { file: 'x' }))
+      .split('\n')
+      .find((l) => l.includes('poll of vb1'))!;
+    expect(legend).toMatch(/at least 4 moves$/);
   });
 
   it('co-location: with more than two members the duration is said to be that of two or more of them, not of all', async () => {

@@ -25,6 +25,8 @@ export const PlacementDetails = z.object({
       /** Share of this NAPI's poll time on its home core. */
       stickiness: z.number(),
       moves: z.number().int(),
+      /** The moves are a lower bound (timeline/napi-acc.ts: settleMoves). */
+      movesLowerBound: z.boolean().optional(),
       wanders: z.boolean(),
       cpus: z.array(z.object({ cpu: z.number().int(), polls: z.number(), busyNs: z.number() })),
     }),
@@ -71,6 +73,7 @@ export const napiPlacement = defineDetector({
         homeCpu: n.homeCpu,
         stickiness: n.stickiness,
         moves: n.moves,
+        ...(n.movesLowerBound ? { movesLowerBound: true } : {}),
         wanders: n.polls >= th.placementMinPolls && n.stickiness < th.placementMinStickiness,
         cpus: n.cpus.map((c) => ({ cpu: c.cpu, polls: c.polls, busyNs: c.busyNs })),
       })),
