@@ -65,40 +65,34 @@ function counterSpan(tl: Timeline): { from: bigint; to: bigint } {
   return { from: BigInt(Math.round(from)), to: BigInt(Math.round(to)) };
 }
 
+/** The time-weighted mean over [from, to) (ns relative to the windows) of a per-window share. */
+function meanOver(tl: Timeline, share: (w: number) => number, fromNs: number | bigint, toNs: number | bigint): number {
+  const from = Number(fromNs);
+  const to = Number(toNs);
+  let sum = 0;
+  let len = 0;
+  for (let w = 0; w < tl.windowCount; w++) {
+    const a = w * tl.windowNs;
+    const part = Math.max(0, Math.min(a + tl.windowNs, to) - Math.max(a, from));
+    sum += part * share(w);
+    len += part;
+  }
+  return len > 0 ? sum / len : NaN;
+}
+
 /**
  * The idle records' own busy share of cpu over [from, to), before the calibration to /proc/stat
  * (CoreSeries.idleTaskNs): what the two scripts saw of the same switches at the same time.
  */
 function recordsBusyOver(tl: Timeline, cpu: number, fromNs: number | bigint, toNs: number | bigint): number {
-  const from = Number(fromNs);
-  const to = Number(toNs);
   const idle = tl.cores.get(cpu)!.idleTaskNs;
-  let idleNs = 0;
-  let len = 0;
-  for (let w = 0; w < tl.windowCount; w++) {
-    const a = w * tl.windowNs;
-    const part = Math.max(0, Math.min(a + tl.windowNs, to) - Math.max(a, from));
-    idleNs += (part / tl.windowNs) * (idle[w] ?? 0);
-    len += part;
-  }
-  return len > 0 ? 1 - idleNs / len : NaN;
+  return meanOver(tl, (w) => 1 - (idle[w] ?? 0) / tl.windowNs, fromNs, toNs);
 }
 
 /** The calibrated timeline's whole-core busy share of cpu over [from, to) (ns relative to the windows). */
 function busyOver(tl: Timeline, cpu: number, fromNs: number | bigint, toNs: number | bigint): number {
-  const from = Number(fromNs);
-  const to = Number(toNs);
-  const facts = computeFacts(tl);
-  const series = facts.coreByCpu.get(cpu)!.coreBusySeries;
-  let busy = 0;
-  let len = 0;
-  for (let w = 0; w < tl.windowCount; w++) {
-    const a = w * tl.windowNs;
-    const part = Math.max(0, Math.min(a + tl.windowNs, to) - Math.max(a, from));
-    busy += part * (series[w] ?? 0);
-    len += part;
-  }
-  return len > 0 ? busy / len : NaN;
+  const series = computeFacts(tl).coreByCpu.get(cpu)!.coreBusySeries;
+  return meanOver(tl, (w) => series[w] ?? 0, fromNs, toNs);
 }
 
 live('live idle records (root, bpftrace, veth testbed)', () => {
