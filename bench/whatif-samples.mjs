@@ -22,8 +22,12 @@ export function parseSamples(text) {
     const ns = BigInt(f[2]);
     const packets = {};
     const cpus = {};
+    const roles = {};
     for (const x of f.slice(3)) {
-      if (x.includes('=')) {
+      if (x.startsWith('role:')) {
+        const [role, run, wait, slices] = x.slice(5).split(',');
+        roles[role] = { run: Number(run), wait: Number(wait), slices: Number(slices) };
+      } else if (x.includes('=')) {
         const [k, v] = x.split('=');
         packets[k] = Number(v);
       } else {
@@ -31,7 +35,7 @@ export function parseSamples(text) {
         cpus[cpu] = v.map(Number);
       }
     }
-    samples.set(label, { ns, packets, cpus });
+    samples.set(label, { ns, packets, cpus, roles });
   }
   return { meta, samples };
 }

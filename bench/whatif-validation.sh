@@ -70,6 +70,17 @@ trap 'cleanup; exit 143' TERM
 
 mkdir -p "$OUT"
 
+# role_cpu ROLE PID...: " role:ROLE,RUN,WAIT,SLICES", the schedstat of every thread of those
+# processes summed (Documentation/scheduler/sched-stats.rst: time on the cpu, time waiting on a
+# runqueue, both in ns, and timeslices run). The roles (the iperf3 clients and servers by their
+# namespace, the napi kthreads, ksoftirqd) say where each phase's CPU went: not used by the
+# checks, read for the diagnosis of the model's per-core utilization (docs/models.md).
+role_cpu() {
+  role=$1; shift
+  for p in "$@"; do cat /proc/$p/task/*/schedstat 2>/dev/null || true; done |
+    awk -v r="$role" '{ a += $1; b += $2; c += $3 } END { printf " role:%s,%.0f,%.0f,%.0f", r, a, b, c }'
+}
+
 # sample LABEL: one line with the time, each receiving device's rx_packets, and /proc/stat's
 # per-cpu lines (fields joined by commas).
 sample() {
@@ -81,6 +92,10 @@ sample() {
       i=$((i + 1))
     done
     awk '/^cpu[0-9]/ { printf " %s", $1; for (i = 2; i <= NF; i++) printf ",%s", $i }' /proc/stat
+    role_cpu client $(ip netns pids ${PREFIX}a)
+    role_cpu server $(ip netns pids ${PREFIX}b)
+    role_cpu napi $(pgrep '^napi/' || true)
+    role_cpu ksoftirqd $(pgrep '^ksoftirqd/' || true)
     printf '\n'
   } >>"$DIR/samples.txt"
 }
