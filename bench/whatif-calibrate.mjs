@@ -9,6 +9,9 @@
 //   - wake factor: the value for which replay's threaded point prediction from capture-N, with
 //     that repetition's poll factor, equals the repetition's measured on/off ratio (bisection;
 //     the prediction falls as the wake-up cost grows).
+// With --experiment E5 the same gives VETH_THREAD_POLL_FACTOR_IDLE and VETH_THREAD_WAKE_FACTOR_IDLE
+// (the idle-CPU regime: E5's softirq captures saturate no core, so replay takes that regime's
+// factors, which the options replace as they do E2's).
 // Value: the median over repetitions; range: their min..max. Nothing from the checked
 // experiments enters (issue 12: a parameter calibrated on one experiment is not checked on it).
 //

@@ -32,7 +32,9 @@ function phase(samples, r, name) {
 
 const medianOf = (rows, get) => median(rows.map(get).filter((v) => Number.isFinite(v)));
 const out = [];
-for (const name of readdirSync(OUT).filter((d) => existsSync(join(OUT, d, 'samples.txt'))).sort()) {
+for (const name of readdirSync(OUT)
+  .filter((d) => existsSync(join(OUT, d, 'samples.txt')))
+  .sort()) {
   const { meta, samples } = parseSamples(readFileSync(join(OUT, name, 'samples.txt'), 'utf8'));
   for (const ph of ['off', 'on']) {
     const reps = [];

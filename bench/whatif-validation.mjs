@@ -25,7 +25,7 @@ const OUT = opt('--out', OUT_DEFAULT);
 const TABLE = opt('--table', undefined);
 const JSON_OUT = args.includes('--json');
 /** Experiments the calibrated parameters were fitted on (src/replay/parameters.ts). */
-const CALIBRATED_ON = new Set(['E2']);
+const CALIBRATED_ON = new Set(['E2', 'E5']);
 
 async function experiment(name) {
   const dir = join(OUT, name);

@@ -2,9 +2,9 @@
 # What-if validation on the veth testbed (issue 12): predict threaded NAPI from a softirq-mode
 # capture alone, then switch threaded NAPI on and measure what it really changed.
 #
-#   sh bench/whatif-validation.sh [--experiments "E1 E2 E3 E4"] [--reps 5] [--out DIR]
+#   sh bench/whatif-validation.sh [--experiments "E1 E2 E3 E4 E5"] [--reps 5] [--out DIR]
 #                                 [--bpftrace PATH] [--mode windows|events] [--table FILE]
-#                                 [--calibration "E2"]
+#                                 [--calibration "E2 E5"]
 #
 # Experiments (issue 12):
 #   E1  2 pairs, the senders (iperf3 clients) pinned to cpu 0: veth schedules the peer's NAPI on
@@ -13,6 +13,8 @@
 #   E2  3 pairs, unpinned.
 #   E3  E2 plus a CPU hog pinned to cpu 1.
 #   E4  1, 2, 3 and 4 pairs, unpinned (E4-1 .. E4-4).
+#   E5  E4-1's setup (1 pair) run apart: the calibration of the regime where the senders hold
+#       the flows and the kthreads find idle CPUs (src/replay/parameters.ts, *_IDLE).
 #
 # Each experiment is one testbed and one set of iperf3 flows running for the whole experiment;
 # threaded NAPI is switched off and on under them (/sys/class/net/<dev>/threaded), --reps times,
@@ -21,7 +23,7 @@
 # throughput is the receiving devices' rx_packets (/sys/class/net/vb<i>/statistics) over the
 # measured seconds, with no tracer running; /proc/stat is read at the same instants, so the
 # measured per-core utilization of each phase is the kernel's. The experiments the veth threaded
-# parameters are calibrated on (--calibration, E2 by default: src/replay/parameters.ts) also get
+# parameters are calibrated on (--calibration, E2 and E5 by default: src/replay/parameters.ts) also get
 # a capture with threaded NAPI on after each "on" phase (capture-threaded-N.txt): the kthread's
 # own cost per packet, which bench/whatif-calibrate.mjs reads with the rest of that experiment;
 # the experiments that are checked get none (their threaded runs must not inform the model).
@@ -34,12 +36,12 @@
 # Needs root, bpftrace, iperf3, ethtool; one testbed at a time (two share the 2 cores).
 set -eu
 
-EXPS="E1 E2 E3 E4"
+EXPS="E1 E2 E3 E4 E5"
 REPS=5
 OUT=bench/out/whatif
 MODE=windows
 TABLE=
-CALIBRATION=E2
+CALIBRATION="E2 E5"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -164,6 +166,9 @@ for e in $EXPS; do
     E3) run_experiment E3 3 "" 1 ;;
     E4) for n in 1 2 3 4; do run_experiment "E4-$n" "$n" "" ""; done ;;
     E4-[1-4]) run_experiment "$e" "${e#E4-}" "" "" ;;
+    # E4-1's setup run on its own, for the regime where the senders hold the flows
+    # (parameters.ts: VETH_THREAD_*_IDLE are calibrated on it, and checked on E4-1).
+    E5) run_experiment E5 1 "" "" ;;
     *) echo "whatif-validation.sh: unknown experiment $e" >&2; exit 2 ;;
   esac
 done

@@ -23,17 +23,17 @@ export interface Parameter {
 /**
  * The kthread's cost per packet over the softirq poll's, on veth. Calibrated on experiment E2
  * alone (3 pairs, unpinned; `node bench/whatif-calibrate.mjs --out DIR` on what
- * `bench/whatif-validation.sh` wrote, run of 2026-12-02 17:21-17:37 UTC): per repetition, the
- * kthread's poll time per packet in a threaded capture (831-919 ns) over the softirq poll's in
- * the softirq capture of the same flows (471-531 ns). Value: the median of the 5 repetitions;
+ * `bench/whatif-validation.sh` wrote, run of 2026-12-03 08:17-08:31 UTC): per repetition, the
+ * kthread's poll time per packet in a threaded capture (717-917 ns) over the softirq poll's in
+ * the softirq capture of the same flows (440-457 ns). Value: the median of the 5 repetitions;
  * range: their min..max. Nothing from the checked experiments enters (before, the range had been
  * widened to cover the 1 to 4 pair runs, which are checks).
  */
 export const VETH_THREAD_POLL_FACTOR = {
-  value: 1.71,
-  low: 1.66,
-  high: 1.92,
-  source: 'E2, veth testbed: kthread 831-919 ns / softirq poll 471-531 ns per packet over 5 repetitions (bench/whatif-calibrate.mjs; docs/models.md)',
+  value: 1.67,
+  low: 1.63,
+  high: 2.07,
+  source: 'E2, veth testbed: kthread 717-917 ns / softirq poll 440-457 ns per packet over 5 repetitions (bench/whatif-calibrate.mjs; docs/models.md)',
 };
 /**
  * On veth, what threaded NAPI adds outside the poll, per packet, as a multiple of the softirq
@@ -42,13 +42,37 @@ export const VETH_THREAD_POLL_FACTOR = {
  * receiver woken from another context. Calibrated on E2 alone, as the poll factor is: per
  * repetition, the value that puts the threaded point prediction from its softirq capture on its
  * measured on/off ratio, with that repetition's poll factor. Value: the median; range: min..max
- * over the 5 repetitions (0.43..2.04: E2's own run-to-run spread, CV 0.13 on this host that day).
+ * over the 5 repetitions (0.23..1.45: E2's own run-to-run spread, CV 0.12 that run).
  */
 export const VETH_THREAD_WAKE_FACTOR = {
-  value: 1.72,
-  low: 0.43,
-  high: 2.04,
+  value: 0.83,
+  low: 0.23,
+  high: 1.45,
   source: "E2, veth testbed: fitted per repetition to E2's measured on/off ratio, 5 repetitions (bench/whatif-calibrate.mjs; docs/models.md)",
+};
+/**
+ * The same two factors when the flows are held by their senders (the softirq capture saturated
+ * no core: Workload's `sender-bound` note, TunnelWorkload.serialNsPerPacket). Then a woken
+ * kthread finds an idle CPU and runs at once (kernel/sched/fair.c: select_task_rq_fair ->
+ * select_idle_sibling), instead of queueing behind or preempting the sender and the receiver on
+ * a full core as in E2. Measured per thread on one pair (bench/whatif-roles.mjs, run of
+ * 2026-12-03 07:13 UTC, E4-1's on and off phases, no tracer): the kthread cost 533 ns per packet against the softirq
+ * poll's 557 (1.0 x), where E2's kthreads cost 1 152 (2 x); the sender lost the poll and
+ * gained about 0.3 x of it (1 272 -> 890 ns per packet). So one pair of E2 factors cannot carry
+ * both regimes. Calibrated on experiment E5 (E4-1's setup, one pair, run separately with
+ * threaded captures; bench/whatif-calibrate.mjs --experiment E5), checked on E4-1.
+ */
+export const VETH_THREAD_POLL_FACTOR_IDLE = {
+  value: 0.93,
+  low: 0.8,
+  high: 1.06,
+  source: 'E5, veth testbed (one pair, no core saturated): kthread 516-621 ns / softirq poll 574-645 ns per packet over 5 repetitions (bench/whatif-calibrate.mjs --experiment E5; docs/models.md)',
+};
+export const VETH_THREAD_WAKE_FACTOR_IDLE = {
+  value: 0.73,
+  low: 0.46,
+  high: 0.94,
+  source: "E5, veth testbed (one pair): fitted per repetition to E5's measured on/off ratio (bench/whatif-calibrate.mjs --experiment E5; docs/models.md)",
 };
 /**
  * WireGuard: the papers' fit charges threaded NAPI's overhead as wake-ups, a fraction of the
@@ -77,24 +101,27 @@ export interface ThreadCosts {
 
 export function threadCosts(w: Workload, wakeRatioOption: number | undefined, defaultWakeRatio: number, veth: VethThreadOptions = {}): ThreadCosts {
   if (!w.wireguard) {
+    // The regime: senders holding the flows leave idle CPUs for the kthreads (above).
+    const idle = w.tunnels.some((t) => t.serialNsPerPacket !== undefined);
+    const POLL = idle ? VETH_THREAD_POLL_FACTOR_IDLE : VETH_THREAD_POLL_FACTOR;
+    const WAKE = idle ? VETH_THREAD_WAKE_FACTOR_IDLE : VETH_THREAD_WAKE_FACTOR;
     const given = (v: number | undefined): { value: number; low: number; high: number } | undefined => (v === undefined ? undefined : { value: v, low: v, high: v });
     const poll = given(veth.pollFactor);
     const wake = given(veth.wakeFactor);
     return {
       pollFactor: {
         name: 'threadPollFactor',
-        ...(poll ?? VETH_THREAD_POLL_FACTOR),
+        ...(poll ?? POLL),
         unit: 'x softirq poll cost',
         basis: poll !== undefined ? 'option' : w.threaded === true ? 'measured' : 'calibrated',
-        source:
-          poll !== undefined ? 'vethThreadPollFactor' : w.threaded === true ? "this capture's threaded polls (the softirq cost is derived with the calibrated factor)" : VETH_THREAD_POLL_FACTOR.source,
+        source: poll !== undefined ? 'vethThreadPollFactor' : w.threaded === true ? "this capture's threaded polls (the softirq cost is derived with the calibrated factor)" : POLL.source,
       },
       wake: {
         name: 'threadWakeFactor',
-        ...(wake ?? VETH_THREAD_WAKE_FACTOR),
+        ...(wake ?? WAKE),
         unit: "x softirq poll cost, per packet, on the senders' cores",
         basis: wake !== undefined ? 'option' : 'calibrated',
-        source: wake !== undefined ? 'vethThreadWakeFactor' : VETH_THREAD_WAKE_FACTOR.source,
+        source: wake !== undefined ? 'vethThreadWakeFactor' : WAKE.source,
       },
     };
   }
