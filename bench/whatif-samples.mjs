@@ -23,8 +23,10 @@ export function parseSamples(text) {
     const packets = {};
     const cpus = {};
     const roles = {};
+    let flows;
     for (const x of f.slice(3)) {
-      if (x.startsWith('role:')) {
+      if (x.startsWith('flows:')) flows = Number(x.slice(6));
+      else if (x.startsWith('role:')) {
         const [role, run, wait, slices] = x.slice(5).split(',');
         roles[role] = { run: Number(run), wait: Number(wait), slices: Number(slices) };
       } else if (x.includes('=')) {
@@ -35,7 +37,7 @@ export function parseSamples(text) {
         cpus[cpu] = v.map(Number);
       }
     }
-    samples.set(label, { ns, packets, cpus, roles });
+    samples.set(label, { ns, packets, cpus, roles, flows });
   }
   return { meta, samples };
 }
@@ -66,6 +68,10 @@ export const median = (v) => {
 export function repetitionRatio(samples, r) {
   const s = (l) => samples.get(`${l} ${r}`);
   if (!s('off-start') || !s('on-end')) return { reason: 'not measured' };
+  // Samples from before the flows count (flows:N) have none: nothing to compare.
+  const started = s('off-start').flows;
+  const left = s('on-end').flows;
+  if (started !== undefined && left !== undefined && left < started) return { reason: `a flow ended inside the repetition (${left} of ${started} iperf3 clients running at its end)` };
   const off = pps(s('off-start'), s('off-end'));
   const on = pps(s('on-start'), s('on-end'));
   if (!(off > 0 && on > 0) || pps(s('capture-start'), s('capture-end')) < 0.5 * off) {

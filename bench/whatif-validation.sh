@@ -94,6 +94,9 @@ sample() {
       i=$((i + 1))
     done
     awk '/^cpu[0-9]/ { printf " %s", $1; for (i = 2; i <= NF; i++) printf ",%s", $i }' /proc/stat
+    # The iperf3 clients still running: a flow that ended inside a repetition makes its ratio
+    # mean nothing (whatif-samples.mjs: repetitionRatio leaves it out).
+    printf ' flows:%s' "$(for p in $(ip netns pids ${PREFIX}a); do cat /proc/$p/comm 2>/dev/null; done | grep -c '^iperf3$' || true)"
     role_cpu client $(ip netns pids ${PREFIX}a)
     role_cpu server $(ip netns pids ${PREFIX}b)
     role_cpu napi $(pgrep '^napi/' || true)
@@ -118,11 +121,12 @@ run_experiment() { # NAME PAIRS PIN HOG
   printf 'experiment %s pairs %s pin %s hog %s reps %s mode %s\n' "$NAME" "$PAIRS" "${PIN:--}" "${HOGCPU:--}" "$REPS" "$MODE" >"$DIR/samples.txt"
   $TB up --pairs "$PAIRS" --prefix $PREFIX >/dev/null
   # One repetition: 4 s off (settle, measure), the capture (3 s, plus bpftrace's start-up and
-  # exit: about 9.5 s with 0.17 here), 4 s on: about 18 s; the flows outlast it with a margin
-  # (the flows are stopped when the last repetition ends).
+  # exit: about 9.5 s with 0.17 here), 4 s on: about 18 s, and up to 26 s with 4 pairs (the run
+  # of 2026-12-03 08:17: E4-4's flows ended inside its fifth "on" phase with 22 s allowed); the
+  # flows outlast it with a margin (they are stopped when the last repetition ends).
   CALIB=0
   for c in $CALIBRATION; do [ "$c" = "$NAME" ] && CALIB=1; done
-  TOTAL=$((REPS * (22 + 10 * CALIB) + 15))
+  TOTAL=$((REPS * (32 + 10 * CALIB) + 15))
   if [ -n "$HOGCPU" ]; then
     timeout $((TOTAL + 5)) taskset -c "$HOGCPU" sh -c 'while :; do :; done' &
     HOG=$!
