@@ -96,8 +96,9 @@ sample() {
     awk '/^cpu[0-9]/ { printf " %s", $1; for (i = 2; i <= NF; i++) printf ",%s", $i }' /proc/stat
     # The iperf3 clients still running: a flow that ended inside a repetition makes its ratio
     # mean nothing (whatif-samples.mjs: repetitionRatio leaves it out).
-    printf ' flows:%s' "$(for p in $(ip netns pids ${PREFIX}a); do cat /proc/$p/comm 2>/dev/null; done | grep -c '^iperf3$' || true)"
-    role_cpu client $(ip netns pids ${PREFIX}a)
+    clients=$(ip netns pids ${PREFIX}a)
+    printf ' flows:%s' "$(for p in $clients; do cat /proc/$p/comm 2>/dev/null; done | grep -c '^iperf3$' || true)"
+    role_cpu client $clients
     role_cpu server $(ip netns pids ${PREFIX}b)
     role_cpu napi $(pgrep '^napi/' || true)
     role_cpu ksoftirqd $(pgrep '^ksoftirqd/' || true)
