@@ -58,9 +58,10 @@ export const VETH_THREAD_WAKE_FACTOR = {
  * a full core as in E2. Measured per thread on one pair (bench/whatif-roles.mjs, run of
  * 2026-12-03 07:13 UTC, E4-1's on and off phases, no tracer): the kthread cost 533 ns per
  * packet against the softirq poll's 557 (1.0 x), where E2's kthreads cost 1 152 (2 x); the
- * sender lost the poll and gained about 0.3 x of it (1 272 -> 890 ns per packet). So one pair of E2 factors cannot carry
- * both regimes. Calibrated on experiment E5 (E4-1's setup, one pair, run separately with
- * threaded captures; bench/whatif-calibrate.mjs --experiment E5), checked on E4-1.
+ * sender lost the poll and gained about 0.3 x of it (1 272 -> 890 ns per packet). So one pair
+ * of E2 factors cannot carry both regimes. Calibrated on experiment E5 (E4-1's setup, one
+ * pair, run separately with threaded captures; bench/whatif-calibrate.mjs --experiment E5),
+ * checked on E4-1.
  */
 export const VETH_THREAD_POLL_FACTOR_IDLE = {
   value: 0.93,
