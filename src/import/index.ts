@@ -111,19 +111,43 @@ async function openBytes(path: string, stdin: Readable | undefined, reuse: ReadR
 /**
  * The file in reads of READ_CHUNK bytes. A fresh 1 MiB buffer per read (what a read stream
  * does) is fresh memory each time: the kernel maps and zeroes its pages on the first write,
- * and frees them after. Reading into one buffer again and again, when `reuse.on`, halved the
- * system time of reading a 143 MB capture (about 50 -> 25 ms of CPU here).
+ * and frees them after. Reading into the same two buffers again and again, when `reuse.on`,
+ * halved the system time of reading a 143 MB capture (about 50 -> 25 ms of CPU here).
+ *
+ * One read ahead: the next read is started before a piece is handed on, so libuv's thread
+ * copies the next MiB while the importer parses this one. Read after read, the main thread
+ * waited on each read's round trip through the thread pool: 8-9% of a 5 M-event perf script
+ * import's wall time idle (bench/README.md, "One read ahead"). One read is in flight at a
+ * time, so the file position (`null`) stays sequential. A buffer goes back to the spares only
+ * when it was handed on with `reuse.on` and the consumer asked for the next piece (it is done
+ * with it: Importer.piecesInPlace); buffers handed on before (the sniffer may hold them) never do.
  */
 async function* fileChunks(fh: FileHandle, reuse: ReadReuse): AsyncGenerator<Buffer> {
-  let again: Buffer | undefined;
+  const spare: Buffer[] = [];
+  const readInto = (buf: Buffer): Promise<{ buf: Buffer; bytesRead: number }> => {
+    const r = fh.read(buf, 0, READ_CHUNK, null).then(({ bytesRead }) => ({ buf, bytesRead }));
+    // Marked handled: a read that fails while the piece before is parsed must not end the
+    // process as an unhandled rejection; its error is thrown where it is awaited.
+    r.catch(() => undefined);
+    return r;
+  };
+  const fresh = (): Buffer => (reuse.on ? spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(READ_CHUNK);
+  let pending: Promise<{ buf: Buffer; bytesRead: number }> | undefined = readInto(fresh());
   try {
     for (;;) {
-      const buf = reuse.on ? (again ??= Buffer.allocUnsafeSlow(READ_CHUNK)) : Buffer.allocUnsafeSlow(READ_CHUNK);
-      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
+      const { buf, bytesRead } = await pending;
+      pending = undefined;
       if (bytesRead === 0) return;
+      if (bytesRead === READ_CHUNK) pending = readInto(fresh());
+      const reusable = reuse.on;
       yield bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead);
+      if (reusable && reuse.on) spare.push(buf);
+      // A short read: the end of the file, or a file still growing; read on after it as before.
+      pending ??= readInto(fresh());
     }
   } finally {
+    // A read still in flight finishes before the file is closed (its error, if any, is moot now).
+    if (pending !== undefined) await pending.catch(() => undefined);
     await fh.close();
   }
 }

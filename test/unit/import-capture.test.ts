@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -100,6 +100,24 @@ describe('importCapture', () => {
       expect(dump(plain.events)).toEqual(dump(gz.events));
     });
   }
+
+  // The reader keeps one read in flight while a piece is parsed (index.ts fileChunks): an
+  // import that stops early (strict mode, a bad line in the first MiB) must still close the
+  // file once that read is done, and fail with the bad line, not with the read.
+  it.runIf(existsSync('/proc/self/fd'))('a plain capture of several reads that fails early in strict mode is closed', async () => {
+    const lines = ['#@wgtrace-capture 1', '#@cpus 0-3', '#@mode events'];
+    for (let i = 0; i < 60_000; i++) lines.push(`P ${2386077080170 + i * 1000} ${i & 3} 0xffff888627c2e000 wg${i % 9} ${i % 65} 64 0 swapper/0`);
+    lines.splice(2000, 0, 'P not-a-timestamp 0 0xffff888627c2e000 wg1 1 64 0 swapper/0');
+    const path = join(tmp, 'strict-long.txt');
+    writeFileSync(path, lines.join('\n') + '\n');
+    expect(statSync(path).size).toBeGreaterThan(3 << 20);
+    const before = readdirSync('/proc/self/fd').length;
+    const err = await load(path, { strict: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).oneLine()).toMatch(/strict-long\.txt:2001:/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+  });
 
   it('a truncated gzip stream is an InputError naming the file', async () => {
     const path = join(tmp, 'cut.txt.gz');
