@@ -8,8 +8,12 @@
 //     the tunnels: the workload's forwardNsPerPacket);
 //   - wake factor: the value for which replay's threaded point prediction from capture-N, with
 //     that repetition's poll factor, equals the repetition's measured on/off ratio (bisection;
-//     the prediction falls as the wake-up cost grows).
-// With --experiment E5 the same gives VETH_THREAD_POLL_FACTOR_IDLE and VETH_THREAD_WAKE_FACTOR_IDLE
+//     the prediction falls as the wake-up cost grows);
+//   - wake busy share: the share of that wake-up cost that is CPU work, the value for which the
+//     threaded point prediction's mean core busy, with that repetition's poll and wake factors,
+//     equals the mean /proc/stat busy of the repetition's on phase (bisection on 0..1; the busy
+//     falls as the share does; the throughput does not move with it).
+// With --experiment E5 the same gives VETH_THREAD_POLL_FACTOR_IDLE, VETH_THREAD_WAKE_FACTOR_IDLE and VETH_THREAD_WAKE_BUSY_IDLE
 // (the idle-CPU regime: E5's softirq captures saturate no core, so replay takes that regime's
 // factors, which the options replace as they do E2's).
 // Value: the median over repetitions; range: their min..max. Nothing from the checked
@@ -45,12 +49,30 @@ function pollNsPerPacket(w) {
   return pps > 0 ? ns / pps : NaN;
 }
 
-const threadedPoint = (w, pollFactor, wakeFactor) => {
-  const res = replayWorkload(w, { models: ['threaded'], runs: 1, seed: 1, vethThreadPollFactor: pollFactor, vethThreadWakeFactor: wakeFactor });
+const threadedRun = (w, pollFactor, wakeFactor, wakeBusy = 1) => {
+  const res = replayWorkload(w, { models: ['threaded'], runs: 1, seed: 1, vethThreadPollFactor: pollFactor, vethThreadWakeFactor: wakeFactor, vethThreadWakeBusyShare: wakeBusy });
   const m = res.models.find((x) => x.model === 'threaded');
   if (!m) throw new Error(res.abstained.map((a) => `${a.model}: ${a.reason}`).join('; '));
-  return m.vsMeasured.point;
+  return m;
 };
+const threadedPoint = (w, pollFactor, wakeFactor) => threadedRun(w, pollFactor, wakeFactor).vsMeasured.point;
+const meanOf = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+/** The threaded point prediction's mean core busy (0..1). */
+const threadedBusy = (w, pollFactor, wakeFactor, wakeBusy) => meanOf(threadedRun(w, pollFactor, wakeFactor, wakeBusy).cpus.map((c) => c.utilization));
+
+/** The busy share for which the prediction's mean core busy is `measured` (bisection on 0..1). */
+function fitBusy(w, pollFactor, wakeFactor, measured) {
+  if (threadedBusy(w, pollFactor, wakeFactor, 1) <= measured) return { wakeBusy: 1, busyNote: 'measured busy at or above the prediction with all of the wake-up as work' };
+  if (threadedBusy(w, pollFactor, wakeFactor, 0) >= measured) return { wakeBusy: 0, busyNote: 'measured busy at or below the prediction with none of the wake-up as work' };
+  let lo = 0;
+  let hi = 1;
+  for (let k = 0; k < 30; k++) {
+    const mid = (lo + hi) / 2;
+    if (threadedBusy(w, pollFactor, wakeFactor, mid) > measured) hi = mid;
+    else lo = mid;
+  }
+  return { wakeBusy: (lo + hi) / 2 };
+}
 
 const { meta, samples } = parseSamples(readFileSync(join(dir, 'samples.txt'), 'utf8'));
 const rows = [];
@@ -85,23 +107,28 @@ for (let r = 1; r <= Number(meta.reps); r++) {
     }
     fit = { wakeFactor: (lo + hi) / 2 };
   }
-  rows.push({ rep: r, ratio: rep.ratio, softNs, threadNs, pollFactor, ...fit });
+  const onBusy = meanOf(rep.onBusy);
+  const busy = fitBusy(ws, pollFactor, fit.wakeFactor, onBusy);
+  rows.push({ rep: r, ratio: rep.ratio, softNs, threadNs, pollFactor, ...fit, onBusy, ...busy });
 }
 
 const ok = rows.filter((x) => x.skipped === undefined);
 const range = (k) => ({ value: median(ok.map((x) => x[k])), low: Math.min(...ok.map((x) => x[k])), high: Math.max(...ok.map((x) => x[k])) });
-const result = { experiment: EXP, repetitions: rows, pollFactor: range('pollFactor'), wakeFactor: range('wakeFactor') };
+const result = { experiment: EXP, repetitions: rows, pollFactor: range('pollFactor'), wakeFactor: range('wakeFactor'), wakeBusy: range('wakeBusy') };
 if (args.includes('--json')) console.log(JSON.stringify(result, null, 2));
 else {
   const f = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
-  console.log('| repetition | measured on/off | softirq poll ns/packet | kthread ns/packet | poll factor | wake factor |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log('| repetition | measured on/off | softirq poll ns/packet | kthread ns/packet | poll factor | wake factor | on phase busy (mean of cores) | wake busy share |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const x of rows) {
-    if (x.skipped !== undefined) console.log(`| ${x.rep} | left out: ${x.skipped} | | | | |`);
-    else console.log(`| ${x.rep} | x${f(x.ratio)} | ${f(x.softNs, 0)} | ${f(x.threadNs, 0)} | ${f(x.pollFactor)} | ${f(x.wakeFactor)}${x.note ? ` (${x.note})` : ''} |`);
+    if (x.skipped !== undefined) console.log(`| ${x.rep} | left out: ${x.skipped} | | | | | | |`);
+    else
+      console.log(
+        `| ${x.rep} | x${f(x.ratio)} | ${f(x.softNs, 0)} | ${f(x.threadNs, 0)} | ${f(x.pollFactor)} | ${f(x.wakeFactor)}${x.note ? ` (${x.note})` : ''} | ${f(x.onBusy * 100, 1)}% | ${f(x.wakeBusy)}${x.busyNote ? ` (${x.busyNote})` : ''} |`,
+      );
   }
   console.log(
-    `\npoll factor ${f(result.pollFactor.value)} (${f(result.pollFactor.low)}..${f(result.pollFactor.high)}), wake factor ${f(result.wakeFactor.value)} (${f(result.wakeFactor.low)}..${f(result.wakeFactor.high)}), from ${ok.length} repetitions of ${EXP}`,
+    `\npoll factor ${f(result.pollFactor.value)} (${f(result.pollFactor.low)}..${f(result.pollFactor.high)}), wake factor ${f(result.wakeFactor.value)} (${f(result.wakeFactor.low)}..${f(result.wakeFactor.high)}), wake busy share ${f(result.wakeBusy.value)} (${f(result.wakeBusy.low)}..${f(result.wakeBusy.high)}), from ${ok.length} repetitions of ${EXP}`,
   );
 }
 if (ok.length === 0) process.exitCode = 1;

@@ -27,9 +27,14 @@ const JSON_OUT = args.includes('--json');
 /** Experiments the calibrated parameters were fitted on (src/replay/parameters.ts). */
 const CALIBRATED_ON = new Set(['E2', 'E5']);
 
+/** The wall clock of the run's last sample (ns since the epoch, `date +%s%N`): when the table's measurements were made. */
+let lastSampleNs = 0n;
+
 async function experiment(name) {
   const dir = join(OUT, name);
-  const { meta, samples } = parseSamples(readFileSync(join(dir, 'samples.txt'), 'utf8'));
+  const text = readFileSync(join(dir, 'samples.txt'), 'utf8');
+  for (const m of text.matchAll(/^\S+ \d+ (\d{16,20}) /gm)) if (BigInt(m[1]) > lastSampleNs) lastSampleNs = BigInt(m[1]);
+  const { meta, samples } = parseSamples(text);
   const reps = Number(meta.reps);
   const ratios = [];
   const onBusy = [];
@@ -139,7 +144,8 @@ if (TABLE) {
     console.error(`whatif-validation.mjs: ${TABLE} has no ${a} ... ${b} markers`);
     process.exit(2);
   }
-  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  // The time of the measurements, not of this replay of them (the table may be made again from a run's files).
+  const when = new Date(lastSampleNs > 0n ? Number(lastSampleNs / 1_000_000n) : Date.now()).toISOString().slice(0, 16).replace('T', ' ');
   writeFileSync(TABLE, `${doc.slice(0, doc.indexOf(a) + a.length)}\n${table}\n\n${summary} Run ${when} UTC (\`sh bench/whatif-validation.sh --table docs/models.md\`).\n${doc.slice(doc.indexOf(b))}`);
 }
 process.exitCode = checked.length > 0 && checked.every((e) => e.pass) ? 0 : 1;

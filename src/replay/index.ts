@@ -107,8 +107,12 @@ function abstainReason(w: Workload, model: ModelName): string | undefined {
 /** Replays an extracted workload through the models. Throws a ZodError on bad options. */
 export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): ReplayResult {
   const o = ReplayOptions.parse(opts);
-  const tc = threadCosts(w, opts.threadedOverheadRatio, o.threadedOverheadRatio, { pollFactor: o.vethThreadPollFactor, wakeFactor: o.vethThreadWakeFactor });
-  const point: CostPoint = MEASURED_COSTS(tc.pollFactor.value, tc.wake.value);
+  const tc = threadCosts(w, opts.threadedOverheadRatio, o.threadedOverheadRatio, {
+    pollFactor: o.vethThreadPollFactor,
+    wakeFactor: o.vethThreadWakeFactor,
+    wakeBusyShare: o.vethThreadWakeBusyShare,
+  });
+  const point: CostPoint = MEASURED_COSTS(tc.pollFactor.value, tc.wake.value, tc.wakeBusy.value);
   // With a WireGuard capture the wake ratio is the threaded sim's own parameter.
   const optsAt = (c: CostPoint): ReplayOptions => (w.wireguard ? { ...o, threadedOverheadRatio: c.threadWake } : o);
   const inp = modelInputOf(w, o.demand, point.threadWake, point);
@@ -132,8 +136,8 @@ export function replayWorkload(w: Workload, opts: ReplayOptionsInput = {}): Repl
   const mc = monteCarlo(inp, optsAt(point), predicted, run0);
   // The interval's ends: every cost at the cheap end of its range, and every cost at the dear end.
   const ends: CostPoint[] = [
-    { pollScale: w.costSpread.poll[0], coupledScale: w.costSpread.coupled[0], threadPollFactor: tc.pollFactor.low, threadWake: tc.wake.low },
-    { pollScale: w.costSpread.poll[1], coupledScale: w.costSpread.coupled[1], threadPollFactor: tc.pollFactor.high, threadWake: tc.wake.high },
+    { pollScale: w.costSpread.poll[0], coupledScale: w.costSpread.coupled[0], threadPollFactor: tc.pollFactor.low, threadWake: tc.wake.low, threadWakeBusy: tc.wakeBusy.low },
+    { pollScale: w.costSpread.poll[1], coupledScale: w.costSpread.coupled[1], threadPollFactor: tc.pollFactor.high, threadWake: tc.wake.high, threadWakeBusy: tc.wakeBusy.high },
   ];
   // How far each end moves a model, read on one placement (Monte Carlo run 0) at the point and at
   // both ends: the factors scale the point runs' p5..p95 (a whole Monte Carlo per end would
@@ -265,7 +269,7 @@ function parametersOf(w: Workload, o: ReplayOptions, tc: ReturnType<typeof threa
       basis: 'kernel-mechanism',
       source: 'kernel/sched/fair.c: equal nice-0 weights; kernel/softirq.c: ksoftirqd takes over a saturated NET_RX',
     });
-  if (o.models.includes('threaded')) out.push(tc.pollFactor, tc.wake);
+  if (o.models.includes('threaded')) out.push(tc.pollFactor, tc.wake, ...(w.wireguard ? [] : [tc.wakeBusy]));
   if (o.models.includes('inline') && w.wireguard) {
     out.push({
       name: 'inlineLocalityGain',

@@ -11,9 +11,11 @@ export interface CostPoint {
   threadPollFactor: number;
   /** veth: wake cost per packet / softirq poll cost; WireGuard: the wake ratio. */
   threadWake: number;
+  /** veth: the share of the wake cost that is CPU work (parameters.ts: VETH_THREAD_WAKE_BUSY; default 1). */
+  threadWakeBusy?: number;
 }
 
-export const MEASURED_COSTS = (threadPollFactor: number, threadWake: number): CostPoint => ({ pollScale: 1, coupledScale: 1, threadPollFactor, threadWake });
+export const MEASURED_COSTS = (threadPollFactor: number, threadWake: number, threadWakeBusy = 1): CostPoint => ({ pollScale: 1, coupledScale: 1, threadPollFactor, threadWake, threadWakeBusy });
 
 /** The core positions of a workload and each tunnel's observed poll share by position (ModelTunnel.observedShare). */
 interface Placement {
@@ -73,7 +75,9 @@ export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', thread
     const softirqPoll = capturedThreaded && !w.wireguard ? measuredPoll / c.threadPollFactor : measuredPoll;
     const threadPoll = capturedThreaded && !w.wireguard ? measuredPoll : measuredPoll * c.threadPollFactor;
     const wakeNs = w.wireguard ? undefined : c.threadWake * softirqPoll;
-    if (!w.wireguard && capturedThreaded) wakeTakenOut = Math.max(wakeTakenOut, c.threadWake * softirqPoll);
+    const busy = c.threadWakeBusy ?? 1;
+    // A threaded capture's untraced work holds the wake-ups' work, not their waiting.
+    if (!w.wireguard && capturedThreaded) wakeTakenOut = Math.max(wakeTakenOut, busy * c.threadWake * softirqPoll);
     return {
       dev: t.dev,
       napi: t.napi,
@@ -81,7 +85,7 @@ export function modelInputOf(w: Workload, demand: 'elastic' | 'measured', thread
       decryptNs: Math.max(0, (t.decryptNsPerPacket - r * (t.rxNsPerPacket + t.forwardNsPerPacket)) / (1 + r)),
       forwardNs: softirqPoll,
       ...(w.wireguard && c.threadPollFactor === 1 ? {} : { threadForwardNs: threadPoll }),
-      ...(wakeNs === undefined ? {} : { threadWakeNs: wakeNs }),
+      ...(wakeNs === undefined ? {} : { threadWakeNs: wakeNs, ...(busy < 1 ? { threadWakeBusyNs: busy * wakeNs } : {}) }),
       rxPos: pos.get(t.rxCore) ?? 0,
       ...(t.serialNsPerPacket === undefined || w.wireguard ? {} : { senderNs: Math.max(0, t.serialNsPerPacket - (capturedThreaded ? (wakeNs ?? 0) : softirqPoll)) }),
       observedShare: shares[i]!,

@@ -78,6 +78,8 @@ export const ReplayOptions = z
      */
     vethThreadPollFactor: z.number().positive().max(20).optional(),
     vethThreadWakeFactor: z.number().nonnegative().max(20).optional(),
+    /** veth: the share of the wake-up cost that is CPU work (parameters.ts: VETH_THREAD_WAKE_BUSY), 0..1. */
+    vethThreadWakeBusyShare: z.number().min(0).max(1).optional(),
     inlineLocalityGain: z.number().positive().max(100).default(DEFAULT_INLINE_LOCALITY_GAIN),
   })
   .refine((o) => o.horizonNs >= o.stepNs, { message: 'horizonNs must be at least one step' })

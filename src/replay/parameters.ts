@@ -76,6 +76,32 @@ export const VETH_THREAD_WAKE_FACTOR_IDLE = {
   source: "E5, veth testbed (one pair): fitted per repetition to E5's measured on/off ratio (bench/whatif-calibrate.mjs --experiment E5; docs/models.md)",
 };
 /**
+ * The share of the wake-up cost above (a throughput fit) that is CPU work, on veth. The wake
+ * factor is fitted to the measured change in throughput, and part of that change is waiting,
+ * not work: the sender, the woken kthread and the receiver it feeds wait on each other between
+ * batches (try_to_wake_up to the kthread running, then the receiver woken from its socket), and
+ * with one to three flows too few threads are runnable to fill that time. The waiting holds
+ * the flow (it stays in the cores' constraints, so the throughput is unchanged) but leaves its
+ * core idle, which /proc/stat shows: measured per thread, the threaded kernel left 5 to 20% of
+ * a core idle here where the model with all of it as work filled both cores (docs/models.md,
+ * "Per-core utilization"). Calibrated like the wake factor, on the same experiments and
+ * repetitions: per repetition, the share for which the threaded point prediction's mean core
+ * busy equals the on phase's /proc/stat busy, with that repetition's poll and wake factors
+ * (bench/whatif-calibrate.mjs). Value: the median; range: min..max.
+ */
+export const VETH_THREAD_WAKE_BUSY = {
+  value: 0.87,
+  low: 0.27,
+  high: 0.97,
+  source: "E2, veth testbed: fitted per repetition to the on phases' /proc/stat busy (bench/whatif-calibrate.mjs; docs/models.md)",
+};
+export const VETH_THREAD_WAKE_BUSY_IDLE = {
+  value: 0.33,
+  low: 0,
+  high: 0.54,
+  source: "E5, veth testbed (one pair): fitted per repetition to the on phases' /proc/stat busy (bench/whatif-calibrate.mjs --experiment E5; docs/models.md)",
+};
+/**
  * WireGuard: the papers' fit charges threaded NAPI's overhead as wake-ups, a fraction of the
  * per-packet work, where decryption runs (src/synth/scenario.ts: deriveScenarioCosts gives
  * 0.354); the kthread's own cost is the softirq poll's. The range is wide because nothing here
@@ -90,6 +116,7 @@ export const INLINE_GAIN_RANGE = { low: 1.5, high: 3.5 };
 export interface VethThreadOptions {
   pollFactor?: number | undefined;
   wakeFactor?: number | undefined;
+  wakeBusyShare?: number | undefined;
 }
 
 /** The threaded model's cost parameters for a workload. */
@@ -98,6 +125,8 @@ export interface ThreadCosts {
   pollFactor: Parameter;
   /** veth: wake cost per packet / softirq poll cost; WireGuard: wake ratio on rx + decrypt + forward. */
   wake: Parameter;
+  /** The share of the wake cost that is CPU work (the rest is waiting: in the constraints, not in the utilization). WireGuard: 1 (the papers' fit is work). */
+  wakeBusy: Parameter;
 }
 
 export function threadCosts(w: Workload, wakeRatioOption: number | undefined, defaultWakeRatio: number, veth: VethThreadOptions = {}): ThreadCosts {
@@ -106,9 +135,11 @@ export function threadCosts(w: Workload, wakeRatioOption: number | undefined, de
     const idle = w.tunnels.some((t) => t.serialNsPerPacket !== undefined);
     const POLL = idle ? VETH_THREAD_POLL_FACTOR_IDLE : VETH_THREAD_POLL_FACTOR;
     const WAKE = idle ? VETH_THREAD_WAKE_FACTOR_IDLE : VETH_THREAD_WAKE_FACTOR;
+    const BUSY = idle ? VETH_THREAD_WAKE_BUSY_IDLE : VETH_THREAD_WAKE_BUSY;
     const given = (v: number | undefined): { value: number; low: number; high: number } | undefined => (v === undefined ? undefined : { value: v, low: v, high: v });
     const poll = given(veth.pollFactor);
     const wake = given(veth.wakeFactor);
+    const busy = given(veth.wakeBusyShare);
     return {
       pollFactor: {
         name: 'threadPollFactor',
@@ -123,6 +154,13 @@ export function threadCosts(w: Workload, wakeRatioOption: number | undefined, de
         unit: "x softirq poll cost, per packet, on the senders' cores",
         basis: wake !== undefined ? 'option' : 'calibrated',
         source: wake !== undefined ? 'vethThreadWakeFactor' : WAKE.source,
+      },
+      wakeBusy: {
+        name: 'threadWakeBusyShare',
+        ...(busy ?? BUSY),
+        unit: 'share of the wake-up cost that is CPU work',
+        basis: busy !== undefined ? 'option' : 'calibrated',
+        source: busy !== undefined ? 'vethThreadWakeBusyShare' : BUSY.source,
       },
     };
   }
@@ -143,6 +181,15 @@ export function threadCosts(w: Workload, wakeRatioOption: number | undefined, de
       unit: 'x (rx + decrypt + forward), where decryption runs',
       basis: wakeRatioOption !== undefined ? 'option' : 'fitted-to-paper',
       source: wakeRatioOption !== undefined ? '--threaded-overhead' : 'src/synth/scenario.ts: deriveScenarioCosts (threaded fills 32 cores at 48 Gbps)',
+    },
+    wakeBusy: {
+      name: 'threadWakeBusyShare',
+      value: 1,
+      low: 1,
+      high: 1,
+      unit: 'share of the wake-up cost that is CPU work',
+      basis: 'fitted-to-paper',
+      source: 'the papers fill every core with threaded NAPI: the wake-ups are work',
     },
   };
 }

@@ -74,6 +74,16 @@ describe('wgtrace replay', () => {
     expect(r.code).not.toBe(0);
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).toMatch(/--thread-poll-factor/);
+    const busy = await run(['replay', join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), '--thread-wake-busy', '1.5']);
+    expect(busy.code).toBe(64);
+    expect(busy.err.trim().split('\n')).toHaveLength(1);
+    expect(busy.err).toMatch(/--thread-wake-busy 1\.5: expected a number from 0 to 1/);
+  });
+
+  it('--thread-wake-busy: the share of the wake-up that is work, shown as an option', async () => {
+    const r = await run(['replay', join(import.meta.dirname, '../fixtures/replay/veth-1ms.txt'), '--model', 'threaded', '--thread-wake-busy', '0.25']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/threadWakeBusyShare 0\.25 \(0\.25\.\.0\.25\) .*; option: vethThreadWakeBusyShare/);
   });
 
   it('--inline-gain scales the Inline prediction', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { replayTimeline } from '../../src/replay/index.js';
-import { VETH_THREAD_POLL_FACTOR, VETH_THREAD_POLL_FACTOR_IDLE, VETH_THREAD_WAKE_FACTOR, VETH_THREAD_WAKE_FACTOR_IDLE } from '../../src/replay/parameters.js';
+import { VETH_THREAD_POLL_FACTOR, VETH_THREAD_POLL_FACTOR_IDLE, VETH_THREAD_WAKE_BUSY, VETH_THREAD_WAKE_FACTOR, VETH_THREAD_WAKE_FACTOR_IDLE } from '../../src/replay/parameters.js';
 import { extractWorkload } from '../../src/replay/workload.js';
 import { loadTimeline } from '../../src/timeline/load.js';
 
@@ -91,17 +91,26 @@ describe('what-if on a veth capture, worked by hand', () => {
     expect(t.throughputInterval.low).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.high), 0);
     expect(t.throughputInterval.high).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.low), 0);
     expect(t.vsMeasured!.point).toBeCloseTo(t.throughputPps / 10_000, 9);
+    // CPU 0 binds, but the waiting part of its wake-ups (1 - busy share) is no work: it idles then.
+    const waitNs = (1 - VETH_THREAD_WAKE_BUSY.value) * VETH_THREAD_WAKE_FACTOR.value * 1000;
+    expect(t.cpus[0]!.utilization).toBeCloseTo(1 - (t.throughputPps * waitNs) / 1e9, 6);
+    expect(t.cpus[0]!.utilization).toBeLessThan(1);
     const names = r.parameters.map((p) => `${p.name}:${p.basis}`);
-    expect(names).toEqual(['forwardNsPerPacket:measured', 'coupledNsPerPacket:measured', 'threadPollFactor:calibrated', 'threadWakeFactor:calibrated']);
+    expect(names).toEqual(['forwardNsPerPacket:measured', 'coupledNsPerPacket:measured', 'threadPollFactor:calibrated', 'threadWakeFactor:calibrated', 'threadWakeBusyShare:calibrated']);
   });
 
   it('threaded, with factors of one own calibration: the point moves as the formula says, the interval is the capture spread alone', async () => {
     const tl = await timelineOf('full3.txt', FULL);
-    const r = replayTimeline(tl, { models: ['threaded'], vethThreadPollFactor: 1.2, vethThreadWakeFactor: 0.7 });
+    const r = replayTimeline(tl, { models: ['threaded'], vethThreadPollFactor: 1.2, vethThreadWakeFactor: 0.7, vethThreadWakeBusyShare: 0.5 });
     const t = r.models[0]!;
     // CPU 0: x = 0.998 / (98,800 + 0.7 x 1000) ns; CPU 1 carries 1.2 x 1000 ns per packet.
     expect(t.throughputPps).toBeCloseTo(0.998 / ((98_800 + 700) * 1e-9), 0);
     expect(t.cpus[1]!.utilization).toBeCloseTo((t.throughputPps * 1.2 * 1000) / 1e9, 6);
+    // Half of the wake-up is waiting: CPU 0 idles 350 ns per packet (the throughput does not move).
+    expect(t.cpus[0]!.utilization).toBeCloseTo(1 - (t.throughputPps * 350) / 1e9, 6);
+    const allWork = replayTimeline(tl, { models: ['threaded'], vethThreadPollFactor: 1.2, vethThreadWakeFactor: 0.7, vethThreadWakeBusyShare: 1 }).models[0]!;
+    expect(allWork.throughputPps).toBeCloseTo(t.throughputPps, 6);
+    expect(allWork.cpus[0]!.utilization).toBeCloseTo(1, 6);
     // One window, so no bootstrap spread: with both factors fixed the interval is a point.
     expect(t.throughputInterval.low).toBeCloseTo(t.throughputPps, 0);
     expect(t.throughputInterval.high).toBeCloseTo(t.throughputPps, 0);
@@ -109,6 +118,7 @@ describe('what-if on a veth capture, worked by hand', () => {
     expect(given).toEqual([
       ['threadPollFactor', 'option', 1.2, 1.2, 1.2],
       ['threadWakeFactor', 'option', 0.7, 0.7, 0.7],
+      ['threadWakeBusyShare', 'option', 0.5, 0.5, 0.5],
     ]);
   });
 });

@@ -39,6 +39,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
       .option('--threaded-overhead <ratio>', 'WireGuard: threaded NAPI wake-up cost as a fraction of the per-packet cost (default 0.35, fitted to the published figures)')
       .option('--thread-poll-factor <x>', "veth: the napi kthread's cost per packet over the softirq poll's (default: calibrated on the testbed, docs/models.md)")
       .option('--thread-wake-factor <x>', "veth: threaded NAPI's wake-up cost per packet, in softirq poll costs (default: calibrated on the testbed)")
+      .option('--thread-wake-busy <share>', 'veth: the share of that wake-up cost that is CPU work, 0..1; the rest is waiting, which idles the core (default: calibrated on the testbed)')
       .option('--inline-gain <factor>', 'Inline locality gain: per-packet cost divided by it (default 2.96, fitted to the published ratio)')
       .option('--horizon <ms>', 'simulated surge length in milliseconds (default 1000)')
       .option('--json', 'print the result as JSON (schema: docs/replay.schema.json)'),
@@ -57,6 +58,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
           threadedOverhead?: string;
           threadPollFactor?: string;
           threadWakeFactor?: string;
+          threadWakeBusy?: string;
           inlineGain?: string;
           horizon?: string;
           json?: boolean;
@@ -73,6 +75,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
         const ratio = parseRealArg('--threaded-overhead', o.threadedOverhead, 0, 10);
         const pollFactor = parseRealArg('--thread-poll-factor', o.threadPollFactor, 0.01, 20);
         const wakeFactor = parseRealArg('--thread-wake-factor', o.threadWakeFactor, 0, 20);
+        const wakeBusy = parseRealArg('--thread-wake-busy', o.threadWakeBusy, 0, 1);
         const gain = parseRealArg('--inline-gain', o.inlineGain, 0.01, 100);
         const timeline = await loadWithProgress(io, capture, parseLoadOptions(o));
         if (!o.quiet) printDiagnostics(io, timeline.diagnostics);
@@ -87,6 +90,7 @@ export const registerReplay: RegisterCommand = (program: Command, io: CliIO) => 
           ...(ratio !== undefined ? { threadedOverheadRatio: ratio } : {}),
           ...(pollFactor !== undefined ? { vethThreadPollFactor: pollFactor } : {}),
           ...(wakeFactor !== undefined ? { vethThreadWakeFactor: wakeFactor } : {}),
+          ...(wakeBusy !== undefined ? { vethThreadWakeBusyShare: wakeBusy } : {}),
           ...(gain !== undefined ? { inlineLocalityGain: gain } : {}),
         });
         // The schema is the contract: an output that does not match it is our bug.

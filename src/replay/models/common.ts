@@ -23,6 +23,12 @@ export interface ModelTunnel {
   threadForwardNs?: number;
   /** Threaded: the cost per packet of waking the kthread, paid where the wakers run (default: the wake ratio times rx + decrypt + forward). */
   threadWakeNs?: number;
+  /**
+   * veth: the part of threadWakeNs that is CPU work (default all of it); the rest is waiting,
+   * which holds the flow where the wake-up is paid but leaves that core idle (parameters.ts:
+   * VETH_THREAD_WAKE_BUSY).
+   */
+  threadWakeBusyNs?: number;
   /** Observed placement: the share of the tunnel's poll time per core position, as captured. */
   observedShare?: [number, number][];
   /**

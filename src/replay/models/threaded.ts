@@ -191,7 +191,10 @@ export function runThreaded(inp: ModelInput, par: ThreadedParams, rng: Prng, ini
  * goes idle, and the periodic balance evens the load), so over a capture's windows a kthread's
  * time spreads over the cores that have room. As constraints: each core holds its pinned work,
  * and all cores together hold the pinned work plus the kthreads'. The kthread work is then
- * poured onto the least-loaded cores (water-filling) for the utilization.
+ * poured onto the least-loaded cores (water-filling) for the utilization. The part of a
+ * wake-up that is waiting (ModelTunnel.threadWakeBusyNs) stays in the constraints and is taken
+ * out of its core's utilization before the pour: the core idles while the flow waits, and a
+ * kthread may run there then.
  */
 export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRun {
   const m = inp.cpus.length;
@@ -200,6 +203,8 @@ export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRu
   const pb: CoreProblem = { capacity: Float64Array.from([...inp.capacity, capTotal]), shared: new Float64Array(n), extras: [...inp.cpus.map(() => []), []] as [number, number][][] };
   const thread = new Float64Array(n);
   const wakeNs = new Float64Array(n);
+  // Per tunnel and core position, the waiting part of its wake-ups there (ns per packet).
+  const waits: [number, number, number][] = [];
   inp.tunnels.forEach((t, i) => {
     const wake = (wakeNs[i] = t.threadWakeNs ?? wakeRatio * (t.rxNs + t.decryptNs + t.forwardNs));
     let pinned = 0;
@@ -210,7 +215,12 @@ export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRu
     };
     pin(t.rxPos, t.rxNs);
     for (let p = 0; p < m; p++) pin(p, (inp.coupledNs?.[p] ?? 0) + t.decryptNs / m);
-    for (const [p, f] of observedShareOf(t)) if (p >= 0 && p < m) pin(p, wake * f);
+    const wait = t.threadWakeBusyNs === undefined ? 0 : Math.max(0, wake - t.threadWakeBusyNs);
+    for (const [p, f] of observedShareOf(t)) {
+      if (!(p >= 0 && p < m)) continue;
+      pin(p, wake * f);
+      if (wait > 0) waits.push([i, p, wait * f]);
+    }
     thread[i] = (t.threadForwardNs ?? t.forwardNs) / 1e9;
     pb.extras[m]!.push([i, pinned / 1e9 + thread[i]!]);
   });
@@ -221,6 +231,8 @@ export function runThreadedObserved(inp: ModelInput, wakeRatio: number): ModelRu
   const used = coreUsage(packed, x);
   const util = new Float64Array(m);
   for (let p = 0; p < m; p++) util[p] = 1 - inp.capacity[p]! + used[p]!;
+  // The wake-ups' waiting holds the flow (it is in the constraints) but is no work: its core idles then.
+  for (const [i, p, ns] of waits) util[p] = util[p]! - (ns * x[i]!) / 1e9;
   // Pour the kthreads' work onto the least-loaded cores, level by level.
   let pour = 0;
   for (let i = 0; i < n; i++) pour += thread[i]! * x[i]!;
