@@ -75,7 +75,10 @@ export const napiPlacement = defineDetector({
         moves: n.moves,
         ...(n.movesLowerBound ? { movesLowerBound: true } : {}),
         wanders: n.polls >= th.placementMinPolls && n.stickiness < th.placementMinStickiness,
-        cpus: n.cpus.map((c) => ({ cpu: c.cpu, polls: c.polls, busyNs: c.busyNs })),
+        // The facts' own rows, not a copy: their other fields (work, fullBudgetPolls) are not in
+        // the schema, so --json and the report strip them (json-stream.ts); a copy was 4.3 MB
+        // of the peak at 1,024 tunnels x 128 cores (bench/README.md, issue 16).
+        cpus: n.cpus,
       })),
     };
     const homes = new Map<number, number>();
