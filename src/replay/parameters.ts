@@ -1,4 +1,5 @@
 import type { Workload } from './types.js';
+import { SATURATED_CORE } from './workload.js';
 
 /**
  * Every number the models use that is not a rate: its value, the range the interval is computed
@@ -52,11 +53,15 @@ export const VETH_THREAD_WAKE_FACTOR = {
   source: "E2, veth testbed: fitted per repetition to E2's measured on/off ratio, 5 repetitions (bench/whatif-calibrate.mjs; docs/models.md)",
 };
 /**
- * The same two factors when the flows are held by their senders (the softirq capture saturated
- * no core: Workload's `sender-bound` note, TunnelWorkload.serialNsPerPacket). Then a woken
- * kthread finds an idle CPU and runs at once (kernel/sched/fair.c: select_task_rq_fair ->
- * select_idle_sibling), instead of queueing behind or preempting the sender and the receiver on
- * a full core as in E2. Measured per thread on one pair (bench/whatif-roles.mjs, run of
+ * The same two factors when a core had room in the softirq capture (some core below
+ * SATURATED_CORE busy): then a woken kthread finds an idle CPU and runs at once
+ * (kernel/sched/fair.c: select_task_rq_fair -> select_idle_sibling), instead of queueing behind
+ * or preempting the sender and the receiver on a full core as in E2. That is the case when the
+ * flows are held by their senders (no core saturated: Workload's `sender-bound` note), and also
+ * when the senders' own core is full and another has room (E1: the senders pinned to cpu 0 at
+ * 98% busy, cpu 1 at 57%). Until 2026-12-03 the regime was chosen by the first case alone, and
+ * E1 took E2's factors: x0.81 (0.74..1.14) predicted against x1.00 and x0.94 measured in two
+ * runs, and both cores predicted full against 95-96% and 80-82% (docs/models.md). Measured per thread on one pair (bench/whatif-roles.mjs, run of
  * 2026-12-03 07:13 UTC, E4-1's on and off phases, no tracer): the kthread cost 533 ns per
  * packet against the softirq poll's 557 (1.0 x), where E2's kthreads cost 1 152 (2 x); the
  * sender lost the poll and gained about 0.3 x of it (1 272 -> 890 ns per packet). So one pair
@@ -134,8 +139,8 @@ export interface ThreadCosts {
 
 export function threadCosts(w: Workload, wakeRatioOption: number | undefined, defaultWakeRatio: number, veth: VethThreadOptions = {}): ThreadCosts {
   if (!w.wireguard) {
-    // The regime: senders holding the flows leave idle CPUs for the kthreads (above).
-    const idle = w.tunnels.some((t) => t.serialNsPerPacket !== undefined);
+    // The regime: a core with room in the softirq capture is an idle CPU for the woken kthreads (above).
+    const idle = w.cores.some((c) => c.measuredUtilization < SATURATED_CORE);
     const POLL = idle ? VETH_THREAD_POLL_FACTOR_IDLE : VETH_THREAD_POLL_FACTOR;
     const WAKE = idle ? VETH_THREAD_WAKE_FACTOR_IDLE : VETH_THREAD_WAKE_FACTOR;
     const BUSY = idle ? VETH_THREAD_WAKE_BUSY_IDLE : VETH_THREAD_WAKE_BUSY;

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { replayTimeline } from '../../src/replay/index.js';
-import { VETH_THREAD_POLL_FACTOR, VETH_THREAD_POLL_FACTOR_IDLE, VETH_THREAD_WAKE_BUSY, VETH_THREAD_WAKE_FACTOR, VETH_THREAD_WAKE_FACTOR_IDLE } from '../../src/replay/parameters.js';
+import {
+  VETH_THREAD_POLL_FACTOR,
+  VETH_THREAD_POLL_FACTOR_IDLE,
+  VETH_THREAD_WAKE_BUSY,
+  VETH_THREAD_WAKE_BUSY_IDLE,
+  VETH_THREAD_WAKE_FACTOR,
+  VETH_THREAD_WAKE_FACTOR_IDLE,
+} from '../../src/replay/parameters.js';
 import { extractWorkload } from '../../src/replay/workload.js';
 import { loadTimeline } from '../../src/timeline/load.js';
 
@@ -73,30 +80,44 @@ describe('what-if on a veth capture, worked by hand', () => {
     expect(r.assumptions.map((a) => a.code)).not.toContain('sender-bound');
   });
 
-  it('threaded, limited by CPU 0: the sender pays the wake-ups where it ran, the kthread work goes where there is room', async () => {
+  it('threaded, limited by CPU 0 with CPU 1 idle: the sender pays the wake-ups where it ran, the kthread runs on the idle CPU at idle-CPU cost', async () => {
     const r = replayTimeline(await timelineOf('full2.txt', FULL), { models: ['threaded'] });
     const t = r.models[0]!;
-    // CPU 0 keeps the coupled work and the wake-ups (1.5 x 1000 ns, where the softirq poll ran):
-    // x = 0.998 / (98,800 + 1,500) ns; the kthread's 2,100 ns per packet fit on CPU 1.
+    // CPU 0 keeps the coupled work and the wake-ups (factor x 1000 ns, where the softirq poll
+    // ran): x = 0.998 / (98,800 + wake) ns; the kthread's work fits on CPU 1. CPU 1 had room in
+    // the capture (idle), so a woken kthread runs there at once: the idle-CPU factors
+    // (parameters.ts, *_IDLE), as in experiment E1 (senders' core full, the other not).
     const wake = (f: number): number => 0.998 / ((98_800 + f * 1000) * 1e-9);
-    expect(t.throughputPps).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.value), 0);
+    expect(t.throughputPps).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR_IDLE.value), 0);
     expect(t.tunnels[0]!.pollCore).toBe(1);
-    expect(t.cpus[1]!.utilization).toBeCloseTo((t.throughputPps * VETH_THREAD_POLL_FACTOR.value * 1000) / 1e9, 6);
+    expect(t.cpus[1]!.utilization).toBeCloseTo((t.throughputPps * VETH_THREAD_POLL_FACTOR_IDLE.value * 1000) / 1e9, 6);
     // Its utilization range: the kthread's work on CPU 1 at both ends (the cheap end carries more
     // packets at a lower kthread cost, the dear end fewer at a higher one).
-    const ends = [(t.throughputInterval.high * VETH_THREAD_POLL_FACTOR.low * 1000) / 1e9, (t.throughputInterval.low * VETH_THREAD_POLL_FACTOR.high * 1000) / 1e9];
+    const ends = [(t.throughputInterval.high * VETH_THREAD_POLL_FACTOR_IDLE.low * 1000) / 1e9, (t.throughputInterval.low * VETH_THREAD_POLL_FACTOR_IDLE.high * 1000) / 1e9];
     expect(t.cpuIntervals[1]!.low).toBeCloseTo(Math.min(...ends), 6);
     expect(t.cpuIntervals[1]!.high).toBeCloseTo(Math.max(...ends), 6);
     // The interval: the wake-up factor over its range (one window: no bootstrap spread).
-    expect(t.throughputInterval.low).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.high), 0);
-    expect(t.throughputInterval.high).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR.low), 0);
+    expect(t.throughputInterval.low).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR_IDLE.high), 0);
+    expect(t.throughputInterval.high).toBeCloseTo(wake(VETH_THREAD_WAKE_FACTOR_IDLE.low), 0);
     expect(t.vsMeasured!.point).toBeCloseTo(t.throughputPps / 10_000, 9);
     // CPU 0 binds, but the waiting part of its wake-ups (1 - busy share) is no work: it idles then.
-    const waitNs = (1 - VETH_THREAD_WAKE_BUSY.value) * VETH_THREAD_WAKE_FACTOR.value * 1000;
+    const waitNs = (1 - VETH_THREAD_WAKE_BUSY_IDLE.value) * VETH_THREAD_WAKE_FACTOR_IDLE.value * 1000;
     expect(t.cpus[0]!.utilization).toBeCloseTo(1 - (t.throughputPps * waitNs) / 1e9, 6);
     expect(t.cpus[0]!.utilization).toBeLessThan(1);
     const names = r.parameters.map((p) => `${p.name}:${p.basis}`);
     expect(names).toEqual(['forwardNsPerPacket:measured', 'coupledNsPerPacket:measured', 'threadPollFactor:calibrated', 'threadWakeFactor:calibrated', 'threadWakeBusyShare:calibrated']);
+    expect(r.parameters.find((p) => p.name === 'threadWakeFactor')!.source).toBe(VETH_THREAD_WAKE_FACTOR_IDLE.source);
+  });
+
+  // Both cores busy the whole millisecond (CPU 1 by load that is not ours): no idle CPU for a
+  // woken kthread, so the full-core factors calibrated on E2.
+  it('threaded, every core full: the full-core factors (E2)', async () => {
+    const both = FULL.replace('#@stat cpu1 0 0 0 200', '#@stat cpu1 0 0 100 100');
+    const r = replayTimeline(await timelineOf('full-both.txt', both), { models: ['threaded'] });
+    const f = (name: string) => r.parameters.find((p) => p.name === name)!;
+    expect([f('threadPollFactor').value, f('threadPollFactor').source]).toEqual([VETH_THREAD_POLL_FACTOR.value, VETH_THREAD_POLL_FACTOR.source]);
+    expect([f('threadWakeFactor').value, f('threadWakeFactor').source]).toEqual([VETH_THREAD_WAKE_FACTOR.value, VETH_THREAD_WAKE_FACTOR.source]);
+    expect(f('threadWakeBusyShare').value).toBe(VETH_THREAD_WAKE_BUSY.value);
   });
 
   it('threaded, with factors of one own calibration: the point moves as the formula says, the interval is the capture spread alone', async () => {
