@@ -60,18 +60,21 @@ const meanOf = (v) => v.reduce((a, b) => a + b, 0) / v.length;
 /** The threaded point prediction's mean core busy (0..1). */
 const threadedBusy = (w, pollFactor, wakeFactor, wakeBusy) => meanOf(threadedRun(w, pollFactor, wakeFactor, wakeBusy).cpus.map((c) => c.utilization));
 
-/** The busy share for which the prediction's mean core busy is `measured` (bisection on 0..1). */
+/** Bisection on [lo, hi], 30 halvings: `below(v)` says whether the value sought lies below v. */
+function bisect(lo, hi, below) {
+  for (let k = 0; k < 30; k++) {
+    const mid = (lo + hi) / 2;
+    if (below(mid)) hi = mid;
+    else lo = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** The busy share for which the prediction's mean core busy is `measured` (the busy grows with the share). */
 function fitBusy(w, pollFactor, wakeFactor, measured) {
   if (threadedBusy(w, pollFactor, wakeFactor, 1) <= measured) return { wakeBusy: 1, busyNote: 'measured busy at or above the prediction with all of the wake-up as work' };
   if (threadedBusy(w, pollFactor, wakeFactor, 0) >= measured) return { wakeBusy: 0, busyNote: 'measured busy at or below the prediction with none of the wake-up as work' };
-  let lo = 0;
-  let hi = 1;
-  for (let k = 0; k < 30; k++) {
-    const mid = (lo + hi) / 2;
-    if (threadedBusy(w, pollFactor, wakeFactor, mid) > measured) hi = mid;
-    else lo = mid;
-  }
-  return { wakeBusy: (lo + hi) / 2 };
+  return { wakeBusy: bisect(0, 1, (v) => threadedBusy(w, pollFactor, wakeFactor, v) > measured) };
 }
 
 const { meta, samples } = parseSamples(readFileSync(join(dir, 'samples.txt'), 'utf8'));
@@ -94,19 +97,12 @@ for (let r = 1; r <= Number(meta.reps); r++) {
   const threadNs = pollNsPerPacket(wt);
   const pollFactor = threadNs / softNs;
   // Bisection on the wake factor: the point prediction decreases as the wake-up cost grows.
-  let lo = 0;
-  let hi = 8;
+  const lo = 0;
+  const hi = 8;
   let fit;
   if (threadedPoint(ws, pollFactor, lo) < rep.ratio) fit = { wakeFactor: 0, note: 'measured ratio above the prediction with no wake-up cost' };
   else if (threadedPoint(ws, pollFactor, hi) > rep.ratio) fit = { wakeFactor: hi, note: `measured ratio below the prediction at wake factor ${hi}` };
-  else {
-    for (let k = 0; k < 30; k++) {
-      const mid = (lo + hi) / 2;
-      if (threadedPoint(ws, pollFactor, mid) > rep.ratio) lo = mid;
-      else hi = mid;
-    }
-    fit = { wakeFactor: (lo + hi) / 2 };
-  }
+  else fit = { wakeFactor: bisect(lo, hi, (v) => threadedPoint(ws, pollFactor, v) <= rep.ratio) };
   const onBusy = meanOf(rep.onBusy);
   const busy = fitBusy(ws, pollFactor, fit.wakeFactor, onBusy);
   rows.push({ rep: r, ratio: rep.ratio, softNs, threadNs, pollFactor, ...fit, onBusy, ...busy });

@@ -32,9 +32,8 @@ let lastSampleNs = 0n;
 
 async function experiment(name) {
   const dir = join(OUT, name);
-  const text = readFileSync(join(dir, 'samples.txt'), 'utf8');
-  for (const m of text.matchAll(/^\S+ \d+ (\d{16,20}) /gm)) if (BigInt(m[1]) > lastSampleNs) lastSampleNs = BigInt(m[1]);
-  const { meta, samples } = parseSamples(text);
+  const { meta, samples } = parseSamples(readFileSync(join(dir, 'samples.txt'), 'utf8'));
+  for (const s of samples.values()) if (s.ns > lastSampleNs) lastSampleNs = s.ns;
   const reps = Number(meta.reps);
   const ratios = [];
   const onBusy = [];

@@ -61,11 +61,12 @@ export const VETH_THREAD_WAKE_FACTOR = {
  * when the senders' own core is full and another has room (E1: the senders pinned to cpu 0 at
  * 98% busy, cpu 1 at 57%). Until 2026-12-03 the regime was chosen by the first case alone, and
  * E1 took E2's factors: x0.81 (0.74..1.14) predicted against x1.00 and x0.94 measured in two
- * runs, and both cores predicted full against 95-96% and 80-82% (docs/models.md). Measured per thread on one pair (bench/whatif-roles.mjs, run of
- * 2026-12-03 07:13 UTC, E4-1's on and off phases, no tracer): the kthread cost 533 ns per
- * packet against the softirq poll's 557 (1.0 x), where E2's kthreads cost 1 152 (2 x); the
- * sender lost the poll and gained about 0.3 x of it (1 272 -> 890 ns per packet). So one pair
- * of E2 factors cannot carry both regimes. Calibrated on experiment E5 (E4-1's setup, one
+ * runs, and both cores predicted full against 95-96% and 80-82% (docs/models.md). Measured
+ * per thread on one pair (bench/whatif-roles.mjs, run of 2026-12-03 07:13 UTC, E4-1's on and
+ * off phases, no tracer): the kthread cost 533 ns per packet against the softirq poll's 557
+ * (1.0 x), where E2's kthreads cost 1 152 (2 x); the sender lost the poll and gained about
+ * 0.3 x of it (1 272 -> 890 ns per packet). So one pair of E2 factors cannot carry both
+ * regimes. Calibrated on experiment E5 (E4-1's setup, one
  * pair, run separately with threaded captures; bench/whatif-calibrate.mjs --experiment E5),
  * checked on E4-1.
  */
@@ -127,6 +128,12 @@ export interface VethThreadOptions {
   wakeBusyShare?: number | undefined;
 }
 
+/** A veth parameter: the calibrated constant, or the point given as an option (no range). */
+function calibratedOr(name: string, unit: string, given: number | undefined, optionName: string, calibrated: { value: number; low: number; high: number; source: string }): Parameter {
+  if (given !== undefined) return { name, value: given, low: given, high: given, unit, basis: 'option', source: optionName };
+  return { name, ...calibrated, unit, basis: 'calibrated', source: calibrated.source };
+}
+
 /** The threaded model's cost parameters for a workload. */
 export interface ThreadCosts {
   /** Thread poll cost / softirq poll cost. */
@@ -144,32 +151,13 @@ export function threadCosts(w: Workload, wakeRatioOption: number | undefined, de
     const POLL = idle ? VETH_THREAD_POLL_FACTOR_IDLE : VETH_THREAD_POLL_FACTOR;
     const WAKE = idle ? VETH_THREAD_WAKE_FACTOR_IDLE : VETH_THREAD_WAKE_FACTOR;
     const BUSY = idle ? VETH_THREAD_WAKE_BUSY_IDLE : VETH_THREAD_WAKE_BUSY;
-    const given = (v: number | undefined): { value: number; low: number; high: number } | undefined => (v === undefined ? undefined : { value: v, low: v, high: v });
-    const poll = given(veth.pollFactor);
-    const wake = given(veth.wakeFactor);
-    const busy = given(veth.wakeBusyShare);
+    const poll = calibratedOr('threadPollFactor', 'x softirq poll cost', veth.pollFactor, 'vethThreadPollFactor', POLL);
     return {
-      pollFactor: {
-        name: 'threadPollFactor',
-        ...(poll ?? POLL),
-        unit: 'x softirq poll cost',
-        basis: poll !== undefined ? 'option' : w.threaded === true ? 'measured' : 'calibrated',
-        source: poll !== undefined ? 'vethThreadPollFactor' : w.threaded === true ? "this capture's threaded polls (the softirq cost is derived with the calibrated factor)" : POLL.source,
-      },
-      wake: {
-        name: 'threadWakeFactor',
-        ...(wake ?? WAKE),
-        unit: "x softirq poll cost, per packet, on the senders' cores",
-        basis: wake !== undefined ? 'option' : 'calibrated',
-        source: wake !== undefined ? 'vethThreadWakeFactor' : WAKE.source,
-      },
-      wakeBusy: {
-        name: 'threadWakeBusyShare',
-        ...(busy ?? BUSY),
-        unit: 'share of the wake-up cost that is CPU work',
-        basis: busy !== undefined ? 'option' : 'calibrated',
-        source: busy !== undefined ? 'vethThreadWakeBusyShare' : BUSY.source,
-      },
+      // A threaded capture measured the kthread's cost itself (input.ts: the softirq cost is derived from it).
+      pollFactor:
+        veth.pollFactor === undefined && w.threaded === true ? { ...poll, basis: 'measured', source: "this capture's threaded polls (the softirq cost is derived with the calibrated factor)" } : poll,
+      wake: calibratedOr('threadWakeFactor', "x softirq poll cost, per packet, on the senders' cores", veth.wakeFactor, 'vethThreadWakeFactor', WAKE),
+      wakeBusy: calibratedOr('threadWakeBusyShare', 'share of the wake-up cost that is CPU work', veth.wakeBusyShare, 'vethThreadWakeBusyShare', BUSY),
     };
   }
   const ratio = wakeRatioOption ?? defaultWakeRatio;
