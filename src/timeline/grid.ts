@@ -84,8 +84,10 @@ export class WindowGrid {
   private pagesMade = 0;
   /** The windows extracted ([k0, k0+n), the same for every series) and each group's extracted windows, once extraction began. */
   private extracted: { k0: number; n: number } | undefined;
-  /** Each extracted group's series (views), by row. */
-  private readonly groupOut: (Float64Array[] | undefined)[] = [];
+  /** Each extracted group's series (views), by row; undefined: a row that held only zeros, carved when asked for (extract) or shared (extractShared). */
+  private readonly groupOut: ((Float64Array | undefined)[] | undefined)[] = [];
+  /** The one all-zero series extractShared hands out (n windows of the extraction). */
+  private zeros: Float64Array | undefined;
   /** A group's windows copied out of its pages, before its series are carved (reused). */
   private scratch = new Float64Array(0);
   /** Pages of groups already extracted (and the spare ones): the memory later series are carved from. */
@@ -432,6 +434,34 @@ export class WindowGrid {
    * grid's pages"). A series longer than a page is an array of its own.
    */
   extract(s: GridSeries, k0: number, n: number): Float64Array {
+    const out = this.extractedGroup(s, k0, n);
+    const row = s.slot - Math.floor(s.slot / GROUP_SERIES) * GROUP_SERIES;
+    let v = out[row];
+    if (v === undefined) {
+      // A row of zeros, not carved with its group: its own memory now (a carved view of a freed page holds old values).
+      v = this.carve(n).fill(0);
+      out[row] = v;
+    }
+    return v;
+  }
+
+  /**
+   * As extract, but a series that holds only zeros is one array shared by every such series of
+   * the grid, which its readers must never write. Most NAPI-CPU pairs of a stock gateway never
+   * poll a whole budget: 63,998 of the 65,035 pairs' full-budget counts on a 1,024 x 128 stock
+   * synth capture are all zero, each a 96-byte view and 28 windows of 8 bytes (about 20 MB
+   * of the load's peak; bench/README.md, "Shared zero series").
+   */
+  extractShared(s: GridSeries, k0: number, n: number): Float64Array {
+    const out = this.extractedGroup(s, k0, n);
+    const v = out[s.slot - Math.floor(s.slot / GROUP_SERIES) * GROUP_SERIES];
+    if (v !== undefined) return v;
+    if (this.zeros === undefined) this.zeros = new Float64Array(n);
+    return this.zeros;
+  }
+
+  /** The extracted series of s's group (rows of zeros undefined), its group copied out and carved at the first of them asked for. */
+  private extractedGroup(s: GridSeries, k0: number, n: number): (Float64Array | undefined)[] {
     if (this.extracted === undefined) {
       this.extracted = { k0, n };
       // Pages a coarsening freed and no write took again: nothing will write them now (2,577 of 7,614 on a 1,024 x 128 stock synth capture).
@@ -454,6 +484,17 @@ export class WindowGrid {
       pages.fill(NONE);
       out = [];
       for (let row = 0; row < rows; row++) {
+        let zero = true;
+        for (let j = row * n, end = j + n; j < end; j++) {
+          if (sc[j] !== 0) {
+            zero = false;
+            break;
+          }
+        }
+        if (zero) {
+          out.push(undefined);
+          continue;
+        }
         const v = this.carve(n);
         // Copied by hand: sc.subarray() would make a view object per series (261,676 on a
         // 1,024 x 128 stock synth capture, 27 MB of JS heap made and dropped at the peak).
@@ -464,7 +505,7 @@ export class WindowGrid {
     }
     // Its group's pages are all NONE now; one shared empty array rather than a new one per series.
     s.p = DETACHED;
-    return out[s.slot - gi * GROUP_SERIES]!;
+    return out;
   }
 
   /** n doubles for one extracted series: a view of a freed page (every window is then written), or an array of its own when longer than a page. */

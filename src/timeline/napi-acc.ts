@@ -217,10 +217,10 @@ export class NapiTable {
         if (nc === undefined) continue;
         if (nc.chainLen > 0) endChain(nc);
         perCpu.set(cpu, {
-          busyNs: g.extract(nc.busy, k0, n),
-          polls: g.extract(nc.polls, k0, n),
-          work: g.extract(nc.work, k0, n),
-          fullBudgetPolls: g.extract(nc.full, k0, n),
+          busyNs: g.extractShared(nc.busy, k0, n),
+          polls: g.extractShared(nc.polls, k0, n),
+          work: g.extractShared(nc.work, k0, n),
+          fullBudgetPolls: g.extractShared(nc.full, k0, n),
           chains: nc.chains,
           waitedForNs: nc.waitRows,
         });

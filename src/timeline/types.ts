@@ -161,6 +161,10 @@ export interface NapiInstance {
   threadPids: number[];
 }
 
+/**
+ * A NAPI's series on one CPU. Read-only: a series that holds only zeros is one array shared by
+ * all such series of the timeline (WindowGrid.extractShared), so a write would change them all.
+ */
 export interface NapiCpuSeries {
   busyNs: Float64Array;
   polls: Float64Array;

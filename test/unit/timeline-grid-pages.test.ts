@@ -112,6 +112,31 @@ describe('WindowGrid pages', () => {
     expect(byBuffer.size).toBe(8);
   });
 
+  it('shares one array among the series of zeros extractShared hands out, and gives extract its own zeroed one', () => {
+    // 130 series (3 groups): even ones written, odd ones never; group 0 extracted first, so the
+    // later groups' rows are carved from its freed pages, which still hold its values.
+    const g = new WindowGrid(10);
+    const s = Array.from({ length: 130 }, () => g.create());
+    for (let k = 0; k < 20; k++) s.forEach((x, i) => i % 2 === 0 && g.addAt(x, k * 10, i + 1));
+    const n = 20;
+    const shared = s.slice(0, 100).map((x) => g.extractShared(x, 0, n));
+    const own = s.slice(100).map((x) => g.extract(x, 0, n));
+    shared.forEach((v, i) => expect(Array.from(v)).toEqual(new Array<number>(n).fill(i % 2 === 0 ? i + 1 : 0)));
+    own.forEach((v, j) => expect(Array.from(v)).toEqual(new Array<number>(n).fill((100 + j) % 2 === 0 ? 101 + j : 0)));
+    const zero = shared[1]!;
+    shared.forEach((v, i) => (i % 2 === 1 ? expect(v).toBe(zero) : expect(v).not.toBe(zero)));
+    // extract's zero rows are arrays of their own, disjoint from every other series.
+    const ownZero = own.filter((_, j) => (100 + j) % 2 === 1);
+    expect(new Set(ownZero).size).toBe(15);
+    for (const v of ownZero) {
+      expect(v).not.toBe(zero);
+      v[0] = 7;
+    }
+    expect(Array.from(zero)).toEqual(new Array<number>(n).fill(0));
+    shared.forEach((v, i) => expect(v[0]).toBe(i % 2 === 0 ? i + 1 : 0));
+    own.forEach((v, j) => expect(v[0]).toBe((100 + j) % 2 === 0 ? 101 + j : 7));
+  });
+
   it('gives a series longer than a page an array of its own', () => {
     const g = new WindowGrid(1);
     const a = g.create();
