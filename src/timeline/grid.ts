@@ -435,7 +435,7 @@ export class WindowGrid {
    */
   extract(s: GridSeries, k0: number, n: number): Float64Array {
     const out = this.extractedGroup(s, k0, n);
-    const row = s.slot - Math.floor(s.slot / GROUP_SERIES) * GROUP_SERIES;
+    const row = s.slot % GROUP_SERIES;
     let v = out[row];
     if (v === undefined) {
       // A row of zeros, not carved with its group: its own memory now (a carved view of a freed page holds old values).
@@ -454,7 +454,7 @@ export class WindowGrid {
    */
   extractShared(s: GridSeries, k0: number, n: number): Float64Array {
     const out = this.extractedGroup(s, k0, n);
-    const v = out[s.slot - Math.floor(s.slot / GROUP_SERIES) * GROUP_SERIES];
+    const v = out[s.slot % GROUP_SERIES];
     if (v !== undefined) return v;
     if (this.zeros === undefined) this.zeros = new Float64Array(n);
     return this.zeros;
