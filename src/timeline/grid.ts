@@ -59,9 +59,9 @@ export class GridSeries {
   constructor(
     /** Its group's pages (the array is the group's own, changed in place, never replaced). */
     public p: Pages,
-    /** Offset of its row in each page of its group. */
+    /** Offset of its (first) row in each page of its group; row j of a series of several rows is r + j * PAGE_WINDOWS. */
     readonly r: number,
-    /** Its index in the grid (group slot / GROUP_SERIES). */
+    /** Its (first) row's index in the grid (group slot / GROUP_SERIES). */
     readonly slot: number,
   ) {}
 }
@@ -72,7 +72,10 @@ export class WindowGrid {
   cap = 0;
   /** Times the window was doubled to stay within the budget. */
   coarsenings = 0;
-  private readonly all: GridSeries[] = [];
+  /** Series rows laid out (rows a multi-row series skipped to stay in one group included): the next row's slot. */
+  private slots = 0;
+  /** Series rows made (the budget counts these). */
+  private rows = 0;
   /** Each group's pages: entry i is absolute page porigin + i; every group's array has plen entries and covers the slot range. */
   private readonly groups: Pages[] = [];
   private porigin = 0;
@@ -110,18 +113,23 @@ export class WindowGrid {
    * range grows: when one more series would pass it, the range shrinks to what is in use
    * (windows widened as needed) so that every series fits.
    */
-  create(): GridSeries {
-    if (this.cap > 0 && (this.all.length + 1) * this.cap * 8 > this.budgetBytes) this.fit(this.all.length + 1);
-    const k = this.all.length;
+  create(rows = 1): GridSeries {
+    if (this.cap > 0 && (this.rows + rows) * this.cap * 8 > this.budgetBytes) this.fit(this.rows + rows);
+    let k = this.slots;
+    // A series of several rows (a NAPI-CPU pair's four: napi-acc.ts) lies in one group, so
+    // that its rows share its group's pages: one object and one page lookup for all four (one
+    // GridSeries per row was 261,676 objects, 12 MB of the load's heap, on a 1,024 x 128 stock
+    // synth capture). The rows skipped are never written: zero, never carved at extraction.
+    if ((k % GROUP_SERIES) + rows > GROUP_SERIES) k = Math.ceil(k / GROUP_SERIES) * GROUP_SERIES;
     const gi = Math.floor(k / GROUP_SERIES);
-    if (gi === this.groups.length) {
+    while (gi >= this.groups.length) {
       const pages: Pages = [];
       for (let i = 0; i < this.plen; i++) pages.push(NONE);
       this.groups.push(pages);
     }
-    const s = new GridSeries(this.groups[gi]!, (k - gi * GROUP_SERIES) * PAGE_WINDOWS, k);
-    this.all.push(s);
-    return s;
+    this.slots = k + rows;
+    this.rows += rows;
+    return new GridSeries(this.groups[gi]!, (k - gi * GROUP_SERIES) * PAGE_WINDOWS, k);
   }
 
   /** Makes every group's page array cover the slot range [base, base+cap) (nothing is allocated). */
@@ -207,9 +215,9 @@ export class WindowGrid {
       const empty = usedLo > usedHi;
       const eLo = empty ? lo : Math.min(lo, usedLo);
       const eHi = empty ? hi : Math.max(hi, usedHi);
-      let newCap = Math.max(this.cap, this.capFor(this.all.length));
+      let newCap = Math.max(this.cap, this.capFor(this.rows));
       while (newCap < eHi - eLo + 1 + 2 * marginFor(newCap)) newCap *= 2;
-      if (newCap > this.cap && this.cap > 0 && this.all.length * newCap * 8 > this.budgetBytes) {
+      if (newCap > this.cap && this.cap > 0 && this.rows * newCap * 8 > this.budgetBytes) {
         this.coarsen();
         continue;
       }
@@ -311,18 +319,18 @@ export class WindowGrid {
     this.cover();
   }
 
-  /** Adds `v` to the window holding time t. */
-  addAt(s: GridSeries, t: number, v: number): void {
+  /** Adds `v` to the window holding time t (of row `row` of a series made with several). */
+  addAt(s: GridSeries, t: number, v: number, row = 0): void {
     let k = Math.floor(t / this.windowNs);
     if (!(k >= this.base && k < this.base + this.cap)) {
       this.reserve(t, t);
       k = Math.floor(t / this.windowNs);
     }
-    this.add(s, k, v);
+    this.add(s, k, v, row);
   }
 
-  /** Adds the overlap of [a, b) with each window to that window (a slice crossing a boundary is split). */
-  addSpan(s: GridSeries, a: number, b: number): void {
+  /** Adds the overlap of [a, b) with each window to that window (a slice crossing a boundary is split); `row` as in addAt. */
+  addSpan(s: GridSeries, a: number, b: number, row = 0): void {
     if (!(b > a)) return;
     let W = this.windowNs;
     let k = Math.floor(a / W);
@@ -341,18 +349,18 @@ export class WindowGrid {
     if (b <= wEnd) {
       // Most spans (a poll, a softirq) lie in one window: kept short, as callers inline it.
       const pg = this.at(s.p, s, ki >> PAGE_SHIFT);
-      const i = s.r + (ki & PAGE_MASK);
+      const i = s.r + (row << PAGE_SHIFT) + (ki & PAGE_MASK);
       pg[i] = pg[i]! + (b - a);
       return;
     }
-    this.spanAcross(s, a, b, ki, wEnd, W);
+    this.spanAcross(s, a, b, ki, wEnd, W, s.r + (row << PAGE_SHIFT));
   }
 
-  /** addSpan's spans over more than one window: [a, b) from window ki (from pw), which ends at wEnd. */
-  private spanAcross(s: GridSeries, a: number, b: number, ki: number, wEnd: number, W: number): void {
+  /** addSpan's spans over more than one window: [a, b) from window ki (from pw), which ends at wEnd, into the row at offset r of each page. */
+  private spanAcross(s: GridSeries, a: number, b: number, ki: number, wEnd: number, W: number, r: number): void {
     const pages = s.p;
     let pg = this.at(pages, s, ki >> PAGE_SHIFT);
-    let i = s.r + (ki & PAGE_MASK);
+    let i = r + (ki & PAGE_MASK);
     let from = a;
     for (;;) {
       if (b <= wEnd) {
@@ -365,7 +373,7 @@ export class WindowGrid {
       ki++;
       if ((ki & PAGE_MASK) === 0) {
         pg = this.at(pages, s, ki >> PAGE_SHIFT);
-        i = s.r;
+        i = r;
       } else i++;
     }
   }
@@ -377,21 +385,21 @@ export class WindowGrid {
     return pg === NONE ? 0 : pg[s.r + (ki & PAGE_MASK)]!;
   }
 
-  /** Adds `v` to window k (absolute, inside the slot range) of s. */
-  private add(s: GridSeries, k: number, v: number): void {
+  /** Adds `v` to window k (absolute, inside the slot range) of row `row` of s. */
+  private add(s: GridSeries, k: number, v: number, row = 0): void {
     const ki = k - this.pw;
     const pg = this.at(s.p, s, ki >> PAGE_SHIFT);
-    const j = s.r + (ki & PAGE_MASK);
+    const j = s.r + (row << PAGE_SHIFT) + (ki & PAGE_MASK);
     pg[j] = pg[j]! + v;
   }
 
   /** Adds `v` spread over [a, b): each window gets the share of v of its overlap with the range. */
-  addSpread(s: GridSeries, a: number, b: number, v: number): void {
-    if (!(b > a)) return this.addAt(s, a, v);
+  addSpread(s: GridSeries, a: number, b: number, v: number, row = 0): void {
+    if (!(b > a)) return this.addAt(s, a, v, row);
     this.reserve(a, b);
     const W = this.windowNs;
     for (let k = Math.floor(a / W); k * W < b; k++) {
-      this.add(s, k, (v * (Math.min(b, (k + 1) * W) - Math.max(a, k * W))) / (b - a));
+      this.add(s, k, (v * (Math.min(b, (k + 1) * W) - Math.max(a, k * W))) / (b - a), row);
     }
   }
 
@@ -450,11 +458,11 @@ export class WindowGrid {
    * the grid, which its readers must never write. Most NAPI-CPU pairs of a stock gateway never
    * poll a whole budget: 63,998 of the 65,035 pairs' full-budget counts on a 1,024 x 128 stock
    * synth capture are all zero, each a 96-byte view and 28 windows of 8 bytes (about 20 MB
-   * of the load's peak; bench/README.md, "Shared zero series").
+   * of the load's peak; bench/README.md, "Shared zero series").   * `row`: which row of a series made with several.
    */
-  extractShared(s: GridSeries, k0: number, n: number): Float64Array {
+  extractShared(s: GridSeries, k0: number, n: number, row = 0): Float64Array {
     const out = this.extractedGroup(s, k0, n);
-    const v = out[s.slot % GROUP_SERIES];
+    const v = out[(s.slot % GROUP_SERIES) + row];
     if (v !== undefined) return v;
     if (this.zeros === undefined) this.zeros = new Float64Array(n);
     return this.zeros;
@@ -474,7 +482,7 @@ export class WindowGrid {
     let out = this.groupOut[gi];
     if (out === undefined) {
       const first = gi * GROUP_SERIES;
-      const rows = Math.min(GROUP_SERIES, this.all.length - first);
+      const rows = Math.min(GROUP_SERIES, this.slots - first);
       if (this.scratch.length < rows * n) this.scratch = new Float64Array(rows * n);
       const sc = this.scratch;
       sc.fill(0, 0, rows * n);

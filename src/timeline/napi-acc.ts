@@ -37,12 +37,26 @@ export function doubleArray(): number[] {
 /** The waits of a NAPI that waited for nobody on a CPU. */
 const NO_WAITS: WaitRows = { waitedFor: new Int32Array(0), ns: new Float64Array(0), from: 0, to: 0 };
 
+/** The rows of a NAPI-CPU pair's series (NapiCpuAcc.series): poll time, polls, work (packets), full-budget polls. */
+export const NAPI_BUSY = 0;
+export const NAPI_POLLS = 1;
+export const NAPI_WORK = 2;
+export const NAPI_FULL = 3;
+const NAPI_ROWS = 4;
+
+/** No chain of full-budget polls (yet): most pairs of a stock gateway never have one. Shared and frozen: read, never written. */
+const NO_CHAINS: ChainStats = Object.freeze({
+  count: 0,
+  lengthLog2Histogram: Object.freeze([]) as unknown as number[],
+  totalPolls: 0,
+  totalNs: 0,
+  longest: Object.freeze([]) as unknown as ChainStats['longest'],
+});
+
 /** One NAPI on one CPU: its per-window series and the state its polls there carry over. */
 export class NapiCpuAcc implements WaitNode {
-  readonly busy: GridSeries;
-  readonly polls: GridSeries;
-  readonly work: GridSeries;
-  readonly full: GridSeries;
+  /** Its four per-window series, one grid series of NAPI_ROWS rows (NAPI_BUSY ... NAPI_FULL). */
+  readonly series: GridSeries;
   /** Its waits here, set when the timeline is made (instances below; summed per core in waits.ts). */
   waitRows: WaitRows = NO_WAITS;
   /** On this CPU's pending list: last softirq poll used its whole budget (still scheduled). */
@@ -67,7 +81,13 @@ export class NapiCpuAcc implements WaitNode {
   chainLen = 0;
   chainStart = NaN;
   chainEnd = NaN;
-  readonly chains: ChainStats;
+  /**
+   * Its chains, made at the first one that counts (endChain): 64,011 of the 65,035 pairs of a
+   * 1,024 x 128 stock synth capture never poll a whole budget twice in a row, and an object
+   * with two arrays each was about 8 MB of the load's heap (bench/README.md, "One series
+   * object per NAPI-CPU pair").
+   */
+  chains: ChainStats | undefined = undefined;
   constructor(
     g: WindowGrid,
     readonly napi: NapiAcc,
@@ -75,13 +95,7 @@ export class NapiCpuAcc implements WaitNode {
     // Sums of ns: a double field from the start (see above).
     this.waitCum = 0.5;
     this.waitCum = 0;
-    const chains: ChainStats = { count: 0, lengthLog2Histogram: [], totalPolls: 0, totalNs: 0.5, longest: objectArray() };
-    chains.totalNs = 0;
-    this.chains = chains;
-    this.busy = g.create();
-    this.polls = g.create();
-    this.work = g.create();
-    this.full = g.create();
+    this.series = g.create(NAPI_ROWS);
   }
 }
 
@@ -217,11 +231,11 @@ export class NapiTable {
         if (nc === undefined) continue;
         if (nc.chainLen > 0) endChain(nc);
         perCpu.set(cpu, {
-          busyNs: g.extractShared(nc.busy, k0, n),
-          polls: g.extractShared(nc.polls, k0, n),
-          work: g.extractShared(nc.work, k0, n),
-          fullBudgetPolls: g.extractShared(nc.full, k0, n),
-          chains: nc.chains,
+          busyNs: g.extractShared(nc.series, k0, n, NAPI_BUSY),
+          polls: g.extractShared(nc.series, k0, n, NAPI_POLLS),
+          work: g.extractShared(nc.series, k0, n, NAPI_WORK),
+          fullBudgetPolls: g.extractShared(nc.series, k0, n, NAPI_FULL),
+          chains: nc.chains ?? NO_CHAINS,
           waitedForNs: nc.waitRows,
         });
       }
@@ -245,7 +259,13 @@ export function endChain(nc: NapiCpuAcc): void {
   const len = nc.chainLen;
   nc.chainLen = 0;
   if (len < 2) return;
-  const ch = nc.chains;
+  let ch = nc.chains;
+  if (ch === undefined) {
+    // A double field from the start (see above).
+    ch = { count: 0, lengthLog2Histogram: [], totalPolls: 0, totalNs: 0.5, longest: objectArray() };
+    ch.totalNs = 0;
+    nc.chains = ch;
+  }
   ch.count++;
   const b = Math.floor(Math.log2(len));
   while (ch.lengthLog2Histogram.length <= b) ch.lengthLog2Histogram.push(0);

@@ -1,7 +1,7 @@
 import { SOFTIRQ_NET_RX, type TraceEvent } from '../model/events.js';
 import type { BuildContext } from './context.js';
 import { HEAD_TIMED, HEAD_UNDECIDED, HEAD_UNTIMED, K_THREAD, NET_RX_MAX_NS, clampStart, innermostStart, open, type CpuState } from './cpu-state.js';
-import { NapiCpuAcc, endChain, settleMoves, type NapiTable } from './napi-acc.js';
+import { NAPI_BUSY, NAPI_FULL, NAPI_POLLS, NAPI_WORK, NapiCpuAcc, endChain, settleMoves, type NapiTable } from './napi-acc.js';
 import { CLAMP_START } from './slice-keeper.js';
 import { endWait, pollWaits, startWait } from './waits.js';
 
@@ -118,11 +118,12 @@ export function poll(x: BuildContext, napis: NapiTable, c: CpuState, t: number, 
     g.addSpan(c.core.threadPollBusy, start, t);
     st.threadedPolls++;
   } else g.addSpan(c.core.pollBusy, start, t);
-  g.addSpan(nc.busy, start, t);
+  const ser = nc.series;
+  g.addSpan(ser, start, t, NAPI_BUSY);
   const full = work >= budget && budget > 0;
-  g.addAt(nc.polls, t, 1);
-  g.addAt(nc.work, t, work);
-  if (full) g.addAt(nc.full, t, 1);
+  g.addAt(ser, t, 1, NAPI_POLLS);
+  g.addAt(ser, t, work, NAPI_WORK);
+  if (full) g.addAt(ser, t, 1, NAPI_FULL);
   st.polls++;
   st.work += work;
   st.busyNs += dur;

@@ -2,7 +2,7 @@ import type { TraceEvent } from '../model/events.js';
 import type { BuildContext } from './context.js';
 import type { CoreAcc } from './core-acc.js';
 import type { GridSeries } from './grid.js';
-import type { NapiTable } from './napi-acc.js';
+import { NAPI_BUSY, NAPI_FULL, NAPI_POLLS, NAPI_WORK, type NapiTable } from './napi-acc.js';
 
 /**
  * Windows mode (docs/timeline.md): the kernel script's per-window records fill the same series
@@ -22,7 +22,7 @@ export function foldWindow(x: BuildContext, napis: NapiTable, core: CoreAcc, ev:
   // import/bpftrace-text.ts, WindowAccumulator.start) is spread over the grid windows it
   // covers, so no grid window holds more time than it lasted.
   const spread = ev.intervalNs > 1.5 * g.windowNs;
-  const add = (series: GridSeries, v: number): void => (spread ? g.addSpread(series, lo, ev.ts, v) : g.addAt(series, mid, v));
+  const add = (series: GridSeries, v: number, row = 0): void => (spread ? g.addSpread(series, lo, ev.ts, v, row) : g.addAt(series, mid, v, row));
   if (ev.kind === 'window_napi') {
     if (ev.busyNs > ev.intervalNs * 1.01) {
       // One NAPI polls on one CPU at a time: more poll time than the window lasted is a map
@@ -32,10 +32,10 @@ export function foldWindow(x: BuildContext, napis: NapiTable, core: CoreAcc, ev:
     }
     const st = napis.of(ev.napi, ev.dev);
     const nc = st.on(ev.cpu, g);
-    add(nc.busy, ev.busyNs);
-    add(nc.polls, ev.polls);
-    add(nc.work, ev.work);
-    add(nc.full, ev.fullBudgetPolls);
+    add(nc.series, ev.busyNs, NAPI_BUSY);
+    add(nc.series, ev.polls, NAPI_POLLS);
+    add(nc.series, ev.work, NAPI_WORK);
+    add(nc.series, ev.fullBudgetPolls, NAPI_FULL);
     add(core.pollBusy, ev.busyNs);
     st.polls += ev.polls;
     st.work += ev.work;

@@ -137,6 +137,51 @@ describe('WindowGrid pages', () => {
     own.forEach((v, j) => expect(v[0]).toBe((100 + j) % 2 === 0 ? 101 + j : 7));
   });
 
+  it('keeps the rows of a series made with several in one group, apart from every other row', () => {
+    // A NAPI-CPU pair's four series are one grid series of four rows (napi-acc.ts), made among
+    // single-row core series as CPUs and pairs are first seen: some would cross a group of 64.
+    const rnd = lcg(11);
+    const g = new WindowGrid(10);
+    const made: { s: ReturnType<WindowGrid['create']>; rows: number }[] = [];
+    for (let i = 0; i < 120; i++) {
+      const rows = rnd() < 0.3 ? 1 : 4;
+      made.push({ s: g.create(rows), rows });
+    }
+    const cells = made.flatMap(({ s, rows }) => Array.from({ length: rows }, (_, row) => ({ s, row })));
+    for (const { s, rows } of made) expect((s.slot % 64) + rows).toBeLessThanOrEqual(64);
+    expect(made.some(({ s }, i) => i > 0 && s.slot > made[i - 1]!.s.slot + made[i - 1]!.rows)).toBe(true);
+    const n = 50;
+    const want = cells.map(() => new Float64Array(n));
+    for (let j = 0; j < 20000; j++) {
+      const c = Math.floor(rnd() * cells.length);
+      const { s, row } = cells[c]!;
+      const t = Math.floor(rnd() * n * 10);
+      if (rnd() < 0.5) {
+        const v = 1 + Math.floor(rnd() * 5);
+        g.addAt(s, t, v, row);
+        want[c]![Math.floor(t / 10)]! += v;
+      } else {
+        const b = Math.min(n * 10, t + 1 + Math.floor(rnd() * 40));
+        g.addSpan(s, t, b, row);
+        for (let k = Math.floor(t / 10); k * 10 < b; k++) want[c]![k]! += Math.min(b, (k + 1) * 10) - Math.max(t, k * 10);
+      }
+    }
+    cells.forEach(({ s, row }, c) => expect(Array.from(g.extractShared(s, 0, n, row))).toEqual(Array.from(want[c]!)));
+  });
+
+  it('counts in its budget the rows made, not the rows a series of several skipped', () => {
+    // 62 single rows, then four rows that do not fit in group 0's last two: made at row 64.
+    // The budget holds 66 rows of 1,024 windows (the most a slot range starts with), not 68.
+    const g = new WindowGrid(10, 66 * 1024 * 8);
+    for (let i = 0; i < 62; i++) g.create();
+    const quad = g.create(4);
+    expect(quad.slot).toBe(64);
+    g.addAt(quad, 5, 1, 3);
+    expect(g.cap).toBe(1024);
+    expect(g.coarsenings).toBe(0);
+    expect(Array.from(g.extractShared(quad, 0, 2, 3))).toEqual([1, 0]);
+  });
+
   it('gives a series longer than a page an array of its own', () => {
     const g = new WindowGrid(1);
     const a = g.create();
