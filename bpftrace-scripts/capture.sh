@@ -148,13 +148,22 @@ list_all_devices() {
 
 # `#@counters <label> boot_ns=N` then /proc/softirqs rows, softnet_stat rows (keyed by the CPU id
 # in column 13, not the row number: net/core/net-procfs.c: softnet_seq_show), /proc/stat cpuN.
-# The stamp is the midpoint of two clock reads around the /proc/softirqs read: each read forks a
-# process (milliseconds on a loaded gateway), and a stamp taken before the read alone let the
-# events of those milliseconds count on both sides (measured: +0.6% NET_RX against the kernel).
+# The stamp is the midpoint of two clock reads around the /proc/softirqs read, all three made by
+# one awk: a clock read of its own forks a process (milliseconds on a loaded gateway), and the
+# events of those milliseconds counted on either side of the stamp (a stamp taken before the
+# read alone: +0.6% NET_RX against the kernel; a midpoint of three processes: +0.7% on a loaded
+# machine, docs/capture-format.md, "Counters"). Without /proc/timer_list, now_boot_ns's clock.
 counters() {
-  t1=$(now_boot_ns)
-  sirq=$(cat /proc/softirqs)
-  t2=$(now_boot_ns)
+  snap=$(awk 'function now(   l, a, n) { n = ""; while ((getline l < "/proc/timer_list") > 0) if (l ~ /^now at [0-9]+ nsecs/) { split(l, a, " "); n = a[3]; break }; close("/proc/timer_list"); return n }
+    BEGIN { t1 = now(); k = 0; while ((getline l < "/proc/softirqs") > 0) s[k++] = l; close("/proc/softirqs"); t2 = now(); print t1; print t2; for (i = 0; i < k; i++) print s[i] }')
+  t1=$(printf '%s\n' "$snap" | sed -n 1p)
+  t2=$(printf '%s\n' "$snap" | sed -n 2p)
+  sirq=$(printf '%s\n' "$snap" | sed -n '3,$p')
+  if ! isnum "$t1" || ! isnum "$t2"; then
+    t1=$(now_boot_ns)
+    sirq=$(cat /proc/softirqs)
+    t2=$(now_boot_ns)
+  fi
   echo "#@counters $1 boot_ns=$(( (t1 + t2) / 2 ))"
   printf '%s\n' "$sirq" | awk 'NR > 1 { sub(":", "", $1); printf "#@softirqs"; for (i = 1; i <= NF; i++) printf " %s", $i; printf "\n" }'
   awk '{ cpu = NR - 1; if (NF >= 13) { cpu = 0; h = tolower($13); for (i = 1; i <= length(h); i++) cpu = cpu * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1 }

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,5 +62,37 @@ describe('capture counters', () => {
       ]),
     );
     expect(readBpfMisses(43, root)).toBeUndefined();
+  });
+
+  // capture.sh's own counters (the wrapper of the ftrace and perf tracers and of bpftrace):
+  // the stamp is the midpoint of two clock reads around the /proc/softirqs read, made by one
+  // awk (docs/capture-format.md, "Counters"). Node's hrtime is CLOCK_MONOTONIC too (libuv:
+  // uv__hrtime), so the stamp must lie between two reads of it taken around the call.
+  const timerList = ((): boolean => {
+    try {
+      return /^now at \d+ nsecs/m.test(readFileSync('/proc/timer_list', 'utf8').slice(0, 4096));
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!timerList)('capture.sh --counters stamps its /proc/softirqs read with the monotonic clock, inside the call, both read by one awk', () => {
+    // A PATH without cat: the three-process read (clock, cat, clock) finds no cat and prints no
+    // #@softirqs line; the one-awk read needs none.
+    const bin = mkdtempSync(join(tmpdir(), 'wgtrace-bin-'));
+    made.push(bin);
+    const where = (tool: string): string => execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+    for (const tool of ['awk', 'sed', 'dirname']) symlinkSync(where(tool), join(bin, tool));
+    const dash = where('dash');
+    const a = process.hrtime.bigint();
+    const out = execFileSync(dash, [join(__dirname, '../../bpftrace-scripts/capture.sh'), '--counters', 'after'], { encoding: 'utf8', env: { PATH: bin } });
+    const b = process.hrtime.bigint();
+    const m = /^#@counters after boot_ns=(\d+)$/m.exec(out);
+    expect(m, out.slice(0, 200)).not.toBeNull();
+    const stamp = BigInt(m![1]!);
+    expect(stamp).toBeGreaterThanOrEqual(a);
+    expect(stamp).toBeLessThanOrEqual(b);
+    const netRx = /^#@softirqs NET_RX( \d+)+$/m.exec(out);
+    expect(netRx).not.toBeNull();
+    expect(netRx![0].split(' ').length - 2).toBe(parseSoftirqs(readFileSync('/proc/softirqs', 'utf8'))['NET_RX']!.length);
   });
 });
