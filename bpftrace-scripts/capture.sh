@@ -20,9 +20,10 @@
 # Counters (/proc/softirqs, /proc/net/softnet_stat, /proc/stat) are read when the probes are
 # attached (a watcher polls the output for the BEGIN mark every 20 ms, and in windows mode the
 # output reaches the file in 10 ms turns until then (drain), so the block is at most ~30 ms
-# late, ~50 ms seen here; it is written in the trailer as `#@counters before`) and again after bpftrace
-# stopped (`#@counters after`). `wgtrace capture` does the same in events mode, and in windows
-# mode reads them as the marks arrive on its pipe.
+# late, ~50 ms seen here; it is written in the trailer as `#@counters before`) and again while the
+# probes still run, 200 ms before the script's own exit is due, or by the signal handler before it
+# stops bpftrace (`#@counters after`; after bpftrace exited when the watcher was late).
+# `wgtrace capture` reads them as the marks arrive on its pipe (the after block at END's mark).
 set -u
 
 VERSION=0.1.0
@@ -285,6 +286,7 @@ TMPD=$(mktemp -d "${TMPDIR:-/tmp}/wgtrace-capture.XXXXXX") || die "cannot create
 SCRIPT="$TMPD/$MODE.bt"
 BT_ERR="$TMPD/bpftrace.err"
 COUNTERS_BEFORE="$TMPD/counters.before"
+COUNTERS_AFTER="$TMPD/counters.after"
 MISSES="$TMPD/misses"
 cleanup() { rm -rf "$TMPD"; }
 trap cleanup EXIT
@@ -351,6 +353,8 @@ on_signal() {
   STATUS=interrupted
   if [ -n "$BT_PID" ]; then
     bpf_misses "$BT_PID" "$MISSES.s"
+    # The after counters while the probes are still attached (see the watcher).
+    [ -s "$COUNTERS_AFTER" ] || { counters after > "$COUNTERS_AFTER.s" && mv "$COUNTERS_AFTER.s" "$COUNTERS_AFTER"; }
     kill -INT "$BT_PID" 2>/dev/null
   fi
 }
@@ -449,18 +453,32 @@ bpf_misses() { # pid file: writes the #@bpf_prog_ids and #@recursion_misses line
   MISSES_BEST=$_k
   printf '#@bpf_prog_ids %s\n#@recursion_misses %d\n' "$_ids" "$_n" > "$2"
 }
+# A timed capture's after counters are read by the watcher 200 ms before the script's own
+# exit is due (its interval probe fires DURATION s after the probes attached), while the probes
+# still run: every softirq the kernel counted before the read is in the capture. Read after
+# bpftrace had exited, as before, they also counted what ran in between, which no event shows:
+# 139 ms (events) and 434 ms (windows) of a 3 s capture with traffic running (docs/capture-format.md,
+# "Counters"). A watcher late for it (bpftrace gone) leaves the read to the end, as before.
 (
   started=0
   i=0
+  due=
   while kill -0 "$BT_PID" 2>/dev/null; do
     if [ $started = 0 ]; then
       if head -c 262144 "$PARTIAL" 2>/dev/null | grep -q '#@probes_start_boot_ns'; then
         counters before > "$COUNTERS_BEFORE.tmp" && mv "$COUNTERS_BEFORE.tmp" "$COUNTERS_BEFORE"
         : > "$TMPD/attached"
         started=1
+        s0=$(head -c 262144 "$PARTIAL" 2>/dev/null | sed -n 's/.*#@probes_start_boot_ns \([0-9][0-9]*\).*/\1/p' | head -n 1)
+        if [ "$DURATION" -gt 0 ] && isnum "${s0:-x}"; then due=$((s0 + DURATION * 1000000000 - 200000000)); fi
       fi
       sleep 0.02 2>/dev/null || sleep 1
     else
+      if [ -n "$due" ] && [ ! -s "$COUNTERS_AFTER" ] && [ "$(now_boot_ns)" -ge "$due" ]; then
+        counters after > "$COUNTERS_AFTER.tmp"
+        # Kept only if bpftrace was still running once it was read.
+        if kill -0 "$BT_PID" 2>/dev/null; then mv "$COUNTERS_AFTER.tmp" "$COUNTERS_AFTER"; else rm -f "$COUNTERS_AFTER.tmp"; fi
+      fi
       bpf_misses "$BT_PID" "$MISSES.w"
       i=$((i + 1))
       if [ "$DURATION" -gt 0 ] && [ "$i" -ge "$DURATION" ]; then
@@ -541,7 +559,7 @@ fi
       if [ "$FMT" = json ]; then echo "{\"type\": \"lost_events\", \"data\": {\"events\": $n}}"; else echo "Lost $n events"; fi
     fi
   fi
-  counters after
+  if [ -s "$COUNTERS_AFTER" ]; then cat "$COUNTERS_AFTER"; else counters after; fi
   trailer_end
 } >> "$PARTIAL" 2>/dev/null || die "cannot write the trailer (disk full?): the capture is incomplete, left as $PARTIAL" 1
 finish ""

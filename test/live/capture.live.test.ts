@@ -264,6 +264,8 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       expect(c.header?.status).toBe('complete');
       expect(c.header?.intervalNs).toBe(20_000_000);
       expect(c.header?.countersBefore?.softirqs['NET_RX']).toBeDefined();
+      // A timed capture's after counters are read while the probes still run (capture.sh's watcher).
+      expect(BigInt(c.header!.countersAfter!.bootNs!)).toBeLessThan(BigInt(c.header!.probesStopBootNs!));
       const napis = new Map<string, Set<string>>();
       for (const e of c.events) if (e.kind === 'window_napi') (napis.get(e.dev) ?? napis.set(e.dev, new Set()).get(e.dev)!).add(e.napi);
       expect([...napis.keys()].sort()).toEqual(tb.receivers);
