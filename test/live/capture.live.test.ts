@@ -123,6 +123,8 @@ live('live capture (root, bpftrace, veth testbed)', () => {
       }
       console.log(`NET_RX agreement (lost ${lost}, recursion misses ${cap.result?.recursionMisses}): ${report.join('; ')}`);
       expect(total).toBeGreaterThan(1000); // the traffic really ran inside the probe window
+      // A timed capture's after counters are read while bpftrace still reads its buffers (run.ts: armAfter).
+      expect(BigInt(c.header!.countersAfter!.bootNs!)).toBeLessThan(BigInt(c.header!.probesStopBootNs!));
     });
   });
 
