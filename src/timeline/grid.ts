@@ -458,7 +458,8 @@ export class WindowGrid {
    * the grid, which its readers must never write. Most NAPI-CPU pairs of a stock gateway never
    * poll a whole budget: 63,998 of the 65,035 pairs' full-budget counts on a 1,024 x 128 stock
    * synth capture are all zero, each a 96-byte view and 28 windows of 8 bytes (about 20 MB
-   * of the load's peak; bench/README.md, "Shared zero series").   * `row`: which row of a series made with several.
+   * of the load's peak; bench/README.md, "Shared zero series"). `row`: which row of a series
+   * made with several.
    */
   extractShared(s: GridSeries, k0: number, n: number, row = 0): Float64Array {
     const out = this.extractedGroup(s, k0, n);
