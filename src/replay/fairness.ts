@@ -273,6 +273,14 @@ export class SolverScratch {
    * them in place between solves must pass new arrays (or no scratch).
    */
   first: FirstRound | undefined;
+  /**
+   * The last solve froze every active tunnel with a shared share in its first round, on the
+   * first tight core (the placed problem's fill path): bottleneck is that core and frozenAt 0
+   * for each of them, so such a tunnel is limited by its poll's core exactly when that core has
+   * tightAt 0 (the tunnels of `first.unshared` are ruled as the later rounds leave them).
+   * models/stock.ts: StockSim.step reads it to rule only the polls that moved.
+   */
+  round0Fill = false;
   private buf!: SolverArrays;
   /** The solver's arrays for n tunnels and m cores, reset. The result arrays are among them: an Allocation solved with a scratch is valid until its next use. */
   arrays(n: number, m: number): SolverArrays {
@@ -372,7 +380,7 @@ function packPlaced(
 }
 
 /** What the first round starts from (firstRound); a class for the reason given at SolverArrays. */
-class FirstRound {
+export class FirstRound {
   constructor(
     readonly shared: Float64Array,
     readonly demand: Float64Array,
@@ -518,6 +526,7 @@ function solveCores(
   const act = work.act;
   const dirty = work.dirty;
   const f = firstRound(shared, demand, scratch);
+  scratch.round0Fill = false;
   active.set(f.active);
   act.set(f.act);
   let nAct = f.act.length;
@@ -630,6 +639,7 @@ function solveCores(
         froze += stays ? 0 : 1;
       }
       deferredDirty = true;
+      scratch.round0Fill = true;
     } else {
       // One pass over the active list (every tunnel on it is active in the first round): x raised
       // by the step; a tunnel with a shared share frozen on the first tight core (as the loop below

@@ -196,6 +196,60 @@ describe('Monte Carlo', () => {
   });
 });
 
+describe('the stock sim, step by step', () => {
+  it('rules only the polls that moved when the stuck ones must stay stuck, with the same moves and draws as ruling every poll', async () => {
+    const { maxMinFairCores } = await import('../../src/replay/fairness.js');
+    const { StockSim } = await import('../../src/replay/models/stock.js');
+    const { placedProblem, demandsOf } = await import('../../src/replay/models/common.js');
+    const gen = new Prng(11);
+    let movedOnly = 0;
+    for (let k = 0; k < 12; k++) {
+      const n = 20 + gen.int(60);
+      const m = 4 + gen.int(12);
+      // Some tunnels without decryption (no shared share: ruled by the later rounds), some idle.
+      const inp = gateway(
+        m,
+        Array.from({ length: n }, () => ({
+          rx: gen.next() < 0.7 ? 200 + gen.int(800) : 0,
+          dec: gen.next() < 0.1 ? 0 : 500 + gen.int(3000),
+          fwd: 300 + gen.int(2000),
+          rxPos: gen.int(m),
+          demand: gen.next() < 0.05 ? 0 : Infinity,
+        })),
+      );
+      const sim = new StockSim(inp, new Prng(100 + k));
+      // The reference: every poll ruled every step, from a solve with no scratch (nothing kept
+      // between steps), drawing from a generator with the same seed.
+      const rng = new Prng(100 + k);
+      const poll = Int32Array.from({ length: n }, () => rng.int(m));
+      expect([...sim.poll]).toEqual([...poll]);
+      const demand = demandsOf(inp);
+      for (let s = 0; s < 400; s++) {
+        const placement = Int32Array.from(poll);
+        const { bottleneck, frozenAt, tightAt } = maxMinFairCores(placedProblem(inp, placement), demand);
+        const sticky = new Uint8Array(n);
+        let allSticky = true;
+        for (let i = 0; i < n; i++) {
+          if (!(demand[i]! > 0)) continue;
+          if (bottleneck[i]! >= 0 && tightAt[placement[i]!] === frozenAt[i]) sticky[i] = 1;
+          else {
+            allSticky = false;
+            poll[i] = rng.int(m);
+          }
+        }
+        const st = sim.step(false);
+        expect([...st.sticky], `gateway ${k}, step ${s}`).toEqual([...sticky]);
+        expect([...sim.poll], `gateway ${k}, step ${s}`).toEqual([...poll]);
+        expect(st.allSticky).toBe(allSticky);
+        if (allSticky) break;
+      }
+      movedOnly += sim.movedOnlySteps;
+    }
+    // The shortcut was taken (the comparison above is of it, not only of the full pass).
+    expect(movedOnly).toBeGreaterThan(100);
+  });
+});
+
 describe('the structured solver', () => {
   it('agrees with the generic progressive filling on random gateways', async () => {
     const { maxMinFairCores, denseConstraints } = await import('../../src/replay/fairness.js');

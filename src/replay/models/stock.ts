@@ -1,4 +1,4 @@
-import type { PackedCoreProblem } from '../fairness.js';
+import type { FirstRound, PackedCoreProblem } from '../fairness.js';
 import type { Prng } from '../prng.js';
 import type { ModelRun } from '../types.js';
 import { maxMinFairCores, type CoreProblem } from '../fairness.js';
@@ -56,10 +56,22 @@ export class StockSim {
   readonly initialCollision: boolean;
   moves = 0;
   steps = 0;
+  /** Steps that ruled only the polls that moved (and those without a shared share): see step(). */
+  movedOnlySteps = 0;
   private readonly scratch = new ProblemScratch();
   private readonly stickyBuf: Uint8Array;
   private readonly pollBuf: Int32Array;
   private readonly utilBuf: Float64Array;
+  /** The active polls with a shared share that were not stuck after the last step, ascending (the first `nMoving`). */
+  private readonly moving: Int32Array;
+  private nMoving = 0;
+  /** Cores holding a stuck poll with a shared share after the last step. */
+  private readonly stuckCore: Uint8Array;
+  /** The last step's solve froze every active tunnel with a shared share in its first round (SolverScratch.round0Fill). */
+  private ruledFill = false;
+  /** The first round the sim's solves start from (its active tunnels without a shared share: `unshared`), and those as flags. */
+  private readonly first: FirstRound | undefined;
+  private readonly isUnshared: Uint8Array;
   constructor(
     readonly inp: ModelInput,
     readonly rng: Prng,
@@ -73,6 +85,11 @@ export class StockSim {
     this.stickyBuf = new Uint8Array(n);
     this.pollBuf = new Int32Array(n);
     this.utilBuf = new Float64Array(m);
+    this.moving = new Int32Array(n);
+    this.stuckCore = new Uint8Array(m);
+    this.first = this.scratch.solver.first;
+    this.isUnshared = new Uint8Array(n);
+    if (this.first !== undefined) for (const i of this.first.unshared) this.isUnshared[i] = 1;
   }
 
   /**
@@ -101,23 +118,68 @@ export class StockSim {
     const { x, bottleneck, frozenAt, tightAt } = maxMinFairCores(pb, demand, scratch.solver);
     let allSticky = true;
     const sticky = this.stickyBuf;
-    // One pass: stuck or not, and a poll that is not moves (random draws in tunnel order, as before).
-    for (let i = 0; i < n; i++) {
-      if (!(demand[i]! > 0)) {
-        sticky[i] = 0;
-        continue;
-      }
-      // Constraint k is core position k: the poll is stuck when its own core limits it, i.e.
-      // the core became tight in the round the tunnel froze (ties: several cores at once).
-      const stuck = bottleneck[i]! >= 0 && tightAt[placement[i]!] === frozenAt[i];
-      sticky[i] = stuck ? 1 : 0;
-      if (!stuck) {
+    const moving = this.moving;
+    const stuckCore = this.stuckCore;
+    const isUnshared = this.isUnshared;
+    const fill = scratch.solver.round0Fill && this.first !== undefined && scratch.solver.first === this.first;
+    // A stuck poll does not move. When this solve and the last both froze every tunnel with a
+    // shared share in their first round (round0Fill) and every core that held such a stuck poll
+    // is still tight in that round, those polls are stuck still: only the polls that moved need
+    // ruling, with the tunnels without a shared share (ruled as the full pass rules them). The
+    // same rule, the same draws in the same (tunnel) order as the full pass below; at 1,024
+    // tunnels x 128 cores, after the first few hundred steps a few dozen polls move per step.
+    let onlyMoving = fill && this.ruledFill;
+    for (let p = 0; p < m && onlyMoving; p++) if (stuckCore[p] && tightAt[p] !== 0) onlyMoving = false;
+    if (onlyMoving) {
+      this.movedOnlySteps++;
+      const un = this.first!.unshared;
+      const nMoving = this.nMoving;
+      let a = 0;
+      let b = 0;
+      let kept = 0;
+      while (a < nMoving || b < un.length) {
+        const fromUn = a >= nMoving || (b < un.length && un[b]! < moving[a]!);
+        const i = fromUn ? un[b++]! : moving[a++]!;
+        // A tunnel with a shared share froze in round 0 on the first tight core (round0Fill).
+        const stuck = fromUn ? bottleneck[i]! >= 0 && tightAt[placement[i]!] === frozenAt[i] : tightAt[placement[i]!] === 0;
+        sticky[i] = stuck ? 1 : 0;
+        if (stuck) {
+          if (!fromUn) stuckCore[placement[i]!] = 1;
+          continue;
+        }
         allSticky = false;
+        if (!fromUn) moving[kept++] = i;
         const to = rng.int(m);
         if (to !== poll[i]) moves++;
         poll[i] = to;
       }
+      this.nMoving = kept;
+    } else {
+      stuckCore.fill(0);
+      let kept = 0;
+      // One pass: stuck or not, and a poll that is not moves (random draws in tunnel order, as before).
+      for (let i = 0; i < n; i++) {
+        if (!(demand[i]! > 0)) {
+          sticky[i] = 0;
+          continue;
+        }
+        // Constraint k is core position k: the poll is stuck when its own core limits it, i.e.
+        // the core became tight in the round the tunnel froze (ties: several cores at once).
+        const stuck = bottleneck[i]! >= 0 && tightAt[placement[i]!] === frozenAt[i];
+        sticky[i] = stuck ? 1 : 0;
+        if (stuck) {
+          if (!isUnshared[i]) stuckCore[placement[i]!] = 1;
+          continue;
+        }
+        allSticky = false;
+        if (!isUnshared[i]) moving[kept++] = i;
+        const to = rng.int(m);
+        if (to !== poll[i]) moves++;
+        poll[i] = to;
+      }
+      this.nMoving = kept;
     }
+    this.ruledFill = fill;
     this.moves = moves;
     // Computed in the first step too (and not returned unless asked): a call site the
     // interpreter never ran has no type feedback, and the optimised step then deoptimised at it
