@@ -27,6 +27,9 @@
 set -u
 
 VERSION=0.1.0
+# A newline, for parameter expansions that split a captured output by lines.
+NL='
+'
 FORMAT_VERSION=5
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -r "$HERE/../package.json" ]; then
@@ -157,9 +160,11 @@ list_all_devices() {
 counters() {
   snap=$(awk 'function now(   l, a, n) { n = ""; while ((getline l < "/proc/timer_list") > 0) if (l ~ /^now at [0-9]+ nsecs/) { split(l, a, " "); n = a[3]; break }; close("/proc/timer_list"); return n }
     BEGIN { t1 = now(); k = 0; while ((getline l < "/proc/softirqs") > 0) s[k++] = l; close("/proc/softirqs"); t2 = now(); print t1; print t2; for (i = 0; i < k; i++) print s[i] }')
-  t1=$(printf '%s\n' "$snap" | sed -n 1p)
-  t2=$(printf '%s\n' "$snap" | sed -n 2p)
-  sirq=$(printf '%s\n' "$snap" | sed -n '3,$p')
+  # Its three parts by parameter expansion (no process: this runs while the capture records).
+  t1=${snap%%"$NL"*}
+  rest=${snap#*"$NL"}
+  t2=${rest%%"$NL"*}
+  sirq=${rest#*"$NL"}
   if ! isnum "$t1" || ! isnum "$t2"; then
     t1=$(now_boot_ns)
     sirq=$(cat /proc/softirqs)
