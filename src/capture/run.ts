@@ -403,7 +403,8 @@ export async function runCapture(o: CaptureOptions, hooks: CaptureHooks = {}): P
    * watcher does the same. Late (bpftrace gone) or untimed: read at the stop mark or the end.
    */
   const armAfter = (): void => {
-    if (!(o.durationS > 0) || startNs === undefined || !/^\d+$/.test(startNs)) return;
+    // startNs is the mark's digits (or undefined), as parsed where the mark is found.
+    if (!(o.durationS > 0) || startNs === undefined) return;
     const due = BigInt(startNs) + BigInt(o.durationS) * 1_000_000_000n - AFTER_LEAD_NS;
     afterTimer = setTimeout(
       () => {
